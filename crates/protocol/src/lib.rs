@@ -1,0 +1,17 @@
+//! Kafka wire protocol for Weft: framing, request headers, response encoding, the table of supported API
+//! versions and record-batch header handling. No I/O lives here; the agent owns sockets.
+
+pub mod batch;
+pub mod frame;
+pub mod request;
+pub mod response;
+pub mod versions;
+
+pub use batch::{BATCH_HEADER_LEN, BatchError, BatchHeader};
+pub use frame::{FrameError, next_frame};
+pub use request::{RequestError, RequestHeaderInfo, decode_body, peek_header};
+pub use response::encode_response;
+pub use versions::{SUPPORTED_APIS, SupportedApi, supported_range};
+
+/// Re-export of the codec crate, so dependants use exactly the same version.
+pub use kafka_protocol;
