@@ -34,13 +34,9 @@ pub enum FormatError {
     TooShort { len: usize, min: usize },
     #[error("segment magic is {found:?}, not a weft segment")]
     BadMagic { found: Vec<u8> },
-    #[error(
-        "segment version {version} is not supported (this build reads up to {SEGMENT_VERSION})"
-    )]
+    #[error("segment version {version} is not supported (this build reads up to {SEGMENT_VERSION})")]
     UnsupportedVersion { version: u16 },
-    #[error(
-        "segment entries table is out of bounds: start {start}, count {count}, object {len} bytes"
-    )]
+    #[error("segment entries table is out of bounds: start {start}, count {count}, object {len} bytes")]
     BadEntries { start: u64, count: u32, len: usize },
     #[error("segment entries crc mismatch: stored {stored:#010x}, computed {computed:#010x}")]
     CrcMismatch { stored: u32, computed: u32 },
@@ -68,10 +64,7 @@ impl SegmentBuilder {
         buf.put_u16(SEGMENT_VERSION);
         buf.put_u16(0);
         buf.put_u32(0);
-        SegmentBuilder {
-            buf,
-            entries: Vec::new(),
-        }
+        SegmentBuilder { buf, entries: Vec::new() }
     }
 
     /// Appends one batch and returns its byte range within the object.
@@ -79,11 +72,7 @@ impl SegmentBuilder {
         let start = self.buf.len() as u64;
         self.buf.put_slice(batch);
         let range = start..self.buf.len() as u64;
-        self.entries.push(SegmentEntry {
-            topic_id,
-            partition,
-            range: range.clone(),
-        });
+        self.entries.push(SegmentEntry { topic_id, partition, range: range.clone() });
         range
     }
 
@@ -128,15 +117,10 @@ fn be_u32(b: &[u8]) -> u32 {
 pub fn read_entries(obj: &[u8]) -> Result<Vec<SegmentEntry>, FormatError> {
     let min = HEADER_LEN + TRAILER_LEN;
     if obj.len() < min {
-        return Err(FormatError::TooShort {
-            len: obj.len(),
-            min,
-        });
+        return Err(FormatError::TooShort { len: obj.len(), min });
     }
     if &obj[..8] != SEGMENT_MAGIC {
-        return Err(FormatError::BadMagic {
-            found: obj[..8].to_vec(),
-        });
+        return Err(FormatError::BadMagic { found: obj[..8].to_vec() });
     }
     let version = u16::from_be_bytes([obj[8], obj[9]]);
     if version == 0 || version > SEGMENT_VERSION {
@@ -144,9 +128,7 @@ pub fn read_entries(obj: &[u8]) -> Result<Vec<SegmentEntry>, FormatError> {
     }
     let trailer = &obj[obj.len() - TRAILER_LEN..];
     if &trailer[16..24] != TRAILER_MAGIC {
-        return Err(FormatError::BadMagic {
-            found: trailer[16..24].to_vec(),
-        });
+        return Err(FormatError::BadMagic { found: trailer[16..24].to_vec() });
     }
     let start = be_u64(&trailer[0..8]);
     let count = be_u32(&trailer[8..12]);
@@ -157,11 +139,7 @@ pub fn read_entries(obj: &[u8]) -> Result<Vec<SegmentEntry>, FormatError> {
         .filter(|&s| s >= HEADER_LEN)
         .and_then(|s| Some((s, s.checked_add((count as usize).checked_mul(ENTRY_LEN)?)?)))
         .filter(|&(_, end)| end == body_end)
-        .ok_or(FormatError::BadEntries {
-            start,
-            count,
-            len: obj.len(),
-        })?;
+        .ok_or(FormatError::BadEntries { start, count, len: obj.len() })?;
     let table = &obj[table.0..table.1];
     let computed = crc32c::crc32c(table);
     if computed != stored {
@@ -175,17 +153,9 @@ pub fn read_entries(obj: &[u8]) -> Result<Vec<SegmentEntry>, FormatError> {
         let begin = be_u64(&raw[20..28]);
         let end = begin.saturating_add(u64::from(be_u32(&raw[28..32])));
         if begin < HEADER_LEN as u64 || end > start {
-            return Err(FormatError::BadRange {
-                index,
-                start: begin,
-                end,
-            });
+            return Err(FormatError::BadRange { index, start: begin, end });
         }
-        out.push(SegmentEntry {
-            topic_id,
-            partition,
-            range: begin..end,
-        });
+        out.push(SegmentEntry { topic_id, partition, range: begin..end });
     }
     Ok(out)
 }

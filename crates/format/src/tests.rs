@@ -21,11 +21,7 @@ fn round_trip() {
 #[test]
 fn golden_v1_layout_is_stable() {
     let golden = include_bytes!("../tests/golden/segment-v1.bin");
-    assert_eq!(
-        &sample()[..],
-        &golden[..],
-        "segment v1 layout changed: bump SEGMENT_VERSION instead"
-    );
+    assert_eq!(&sample()[..], &golden[..], "segment v1 layout changed: bump SEGMENT_VERSION instead");
     assert_eq!(read_entries(golden).unwrap().len(), 2);
 }
 
@@ -34,20 +30,14 @@ fn corrupt_entries_are_detected() {
     let mut obj = sample().to_vec();
     let at = obj.len() - TRAILER_LEN - 3;
     obj[at] ^= 1;
-    assert!(matches!(
-        read_entries(&obj),
-        Err(FormatError::CrcMismatch { .. })
-    ));
+    assert!(matches!(read_entries(&obj), Err(FormatError::CrcMismatch { .. })));
 }
 
 #[test]
 fn future_versions_are_refused() {
     let mut obj = sample().to_vec();
     obj[9] = 9;
-    assert_eq!(
-        read_entries(&obj),
-        Err(FormatError::UnsupportedVersion { version: 9 })
-    );
+    assert_eq!(read_entries(&obj), Err(FormatError::UnsupportedVersion { version: 9 }));
 }
 
 proptest! {

@@ -62,10 +62,7 @@ impl BatchHeader {
     /// Parses the header at the start of `buf` (which may hold further batches after this one).
     pub fn parse(buf: &[u8]) -> Result<Self, BatchError> {
         if buf.len() < MAGIC_AT + 1 {
-            return Err(BatchError::Truncated {
-                len: buf.len(),
-                need: MAGIC_AT + 1,
-            });
+            return Err(BatchError::Truncated { len: buf.len(), need: MAGIC_AT + 1 });
         }
         let length = be_i32(buf, 8);
         let magic = buf[MAGIC_AT] as i8;
@@ -73,29 +70,18 @@ impl BatchHeader {
             return Err(BatchError::UnsupportedMagic { magic });
         }
         if buf.len() < BATCH_HEADER_LEN {
-            return Err(BatchError::Truncated {
-                len: buf.len(),
-                need: BATCH_HEADER_LEN,
-            });
+            return Err(BatchError::Truncated { len: buf.len(), need: BATCH_HEADER_LEN });
         }
         let size = usize::try_from(length)
             .ok()
             .map(|l| l + LOG_OVERHEAD)
             .filter(|&s| s >= BATCH_HEADER_LEN && s <= buf.len())
-            .ok_or(BatchError::BadLength {
-                length,
-                available: buf.len(),
-            })?;
+            .ok_or(BatchError::BadLength { length, available: buf.len() })?;
         let header = BatchHeader {
             base_offset: be_i64(buf, 0),
             size,
             magic,
-            crc: u32::from_be_bytes([
-                buf[CRC_AT],
-                buf[CRC_AT + 1],
-                buf[CRC_AT + 2],
-                buf[CRC_AT + 3],
-            ]),
+            crc: u32::from_be_bytes([buf[CRC_AT], buf[CRC_AT + 1], buf[CRC_AT + 2], buf[CRC_AT + 3]]),
             attributes: be_i16(buf, ATTRIBUTES_AT),
             last_offset_delta: be_i32(buf, 23),
             base_timestamp: be_i64(buf, 27),
@@ -119,10 +105,7 @@ impl BatchHeader {
         let header = Self::parse(buf)?;
         let computed = crc32c::crc32c(&buf[ATTRIBUTES_AT..header.size]);
         if computed != header.crc {
-            return Err(BatchError::CrcMismatch {
-                stored: header.crc,
-                computed,
-            });
+            return Err(BatchError::CrcMismatch { stored: header.crc, computed });
         }
         Ok(header)
     }

@@ -25,10 +25,7 @@ pub fn next_frame(buf: &mut BytesMut, max_frame: usize) -> Result<Option<BytesMu
     }
     let size = size as usize;
     if size > max_frame {
-        return Err(FrameError::TooLarge {
-            size,
-            limit: max_frame,
-        });
+        return Err(FrameError::TooLarge { size, limit: max_frame });
     }
     if buf.len() < 4 + size {
         buf.reserve(4 + size - buf.len());
@@ -55,17 +52,8 @@ mod tests {
     #[test]
     fn oversized_and_negative_frames_are_refused() {
         let mut buf = BytesMut::from(&[0u8, 0, 1, 0][..]);
-        assert_eq!(
-            next_frame(&mut buf, 255),
-            Err(FrameError::TooLarge {
-                size: 256,
-                limit: 255
-            })
-        );
+        assert_eq!(next_frame(&mut buf, 255), Err(FrameError::TooLarge { size: 256, limit: 255 }));
         let mut buf = BytesMut::from(&[0xffu8, 0xff, 0xff, 0xff][..]);
-        assert_eq!(
-            next_frame(&mut buf, 255),
-            Err(FrameError::Negative { size: -1 })
-        );
+        assert_eq!(next_frame(&mut buf, 255), Err(FrameError::Negative { size: -1 }));
     }
 }

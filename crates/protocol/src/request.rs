@@ -20,17 +20,9 @@ pub enum RequestError {
     #[error("unknown api key {api_key}")]
     UnknownApiKey { api_key: i16 },
     #[error("malformed {api:?} v{version} request: {reason}")]
-    Malformed {
-        api: ApiKey,
-        version: i16,
-        reason: String,
-    },
+    Malformed { api: ApiKey, version: i16, reason: String },
     #[error("{len} trailing bytes after {api:?} v{version} request")]
-    Trailing {
-        api: ApiKey,
-        version: i16,
-        len: usize,
-    },
+    Trailing { api: ApiKey, version: i16, len: usize },
 }
 
 /// Reads api key, version and correlation id without decoding anything else.
@@ -49,21 +41,15 @@ pub fn peek_header(frame: &[u8]) -> Result<RequestHeaderInfo, RequestError> {
 /// Decodes the full request header for a known API and version, returning it with the remaining body.
 pub fn decode_header(frame: Bytes) -> Result<(RequestHeaderInfo, ApiKey, Bytes), RequestError> {
     let peek = peek_header(&frame)?;
-    let api = ApiKey::try_from(peek.api_key).map_err(|_| RequestError::UnknownApiKey {
-        api_key: peek.api_key,
-    })?;
+    let api = ApiKey::try_from(peek.api_key).map_err(|_| RequestError::UnknownApiKey { api_key: peek.api_key })?;
     let header_version = api.request_header_version(peek.api_version);
     let mut body = frame;
-    let header =
-        RequestHeader::decode(&mut body, header_version).map_err(|e| RequestError::Malformed {
-            api,
-            version: peek.api_version,
-            reason: format!("header: {e}"),
-        })?;
-    let info = RequestHeaderInfo {
-        client_id: header.client_id.as_ref().map(|s| s.to_string()),
-        ..peek
-    };
+    let header = RequestHeader::decode(&mut body, header_version).map_err(|e| RequestError::Malformed {
+        api,
+        version: peek.api_version,
+        reason: format!("header: {e}"),
+    })?;
+    let info = RequestHeaderInfo { client_id: header.client_id.as_ref().map(|s| s.to_string()), ..peek };
     Ok((info, api, body))
 }
 
@@ -73,19 +59,13 @@ pub fn decode_body<R: Decodable + HeaderVersion>(
     version: i16,
     mut body: Bytes,
 ) -> Result<R, RequestError> {
-    let req = catch_decode(|| R::decode(&mut body, version)).map_err(|reason| {
-        RequestError::Malformed {
-            api,
-            version,
-            reason,
-        }
+    let req = catch_decode(|| R::decode(&mut body, version)).map_err(|reason| RequestError::Malformed {
+        api,
+        version,
+        reason,
     })?;
     if body.has_remaining() {
-        return Err(RequestError::Trailing {
-            api,
-            version,
-            len: body.remaining(),
-        });
+        return Err(RequestError::Trailing { api, version, len: body.remaining() });
     }
     Ok(req)
 }

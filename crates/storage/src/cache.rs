@@ -69,12 +69,7 @@ impl SegmentCache {
         }
         inner.bytes += len;
         while inner.bytes > self.capacity_bytes {
-            let Some(victim) = inner
-                .entries
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            else {
+            let Some(victim) = inner.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) else {
                 break;
             };
             if let Some((old, _)) = inner.entries.remove(&victim) {
@@ -97,10 +92,7 @@ impl SegmentCache {
 
     /// (hits, misses) since start.
     pub fn stats(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
     }
 }
 

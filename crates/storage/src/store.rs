@@ -30,12 +30,7 @@ pub enum StorageError {
         source: std::io::Error,
     },
     #[error("range {start}..{end} is outside object {key} of {len} bytes")]
-    BadRange {
-        key: String,
-        start: u64,
-        end: u64,
-        len: usize,
-    },
+    BadRange { key: String, start: u64, end: u64, len: usize },
 }
 
 /// The object store with Weft's guarantees on top: a successful [`ObjectStorage::put_durable`] means the
@@ -51,26 +46,17 @@ pub struct ObjectStorage {
 
 impl std::fmt::Debug for ObjectStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectStorage")
-            .field("url", &self.url)
-            .finish()
+        f.debug_struct("ObjectStorage").field("url", &self.url).finish()
     }
 }
 
 impl ObjectStorage {
     /// Opens the store named by `url`: `file:///abs/dir` (created if missing) or `memory://`.
     pub fn open(url: &str, cache_bytes: usize) -> Result<Self, StorageError> {
-        let bad = || StorageError::BadUrl {
-            url: url.to_string(),
-        };
+        let bad = || StorageError::BadUrl { url: url.to_string() };
         let cache = Arc::new(SegmentCache::new(cache_bytes));
         if url == "memory://" || url == "memory:///" {
-            return Ok(ObjectStorage {
-                store: Arc::new(InMemory::new()),
-                local_root: None,
-                cache,
-                url: url.into(),
-            });
+            return Ok(ObjectStorage { store: Arc::new(InMemory::new()), local_root: None, cache, url: url.into() });
         }
         let path = url.strip_prefix("file://").ok_or_else(bad)?;
         if !path.starts_with('/') {
@@ -78,10 +64,8 @@ impl ObjectStorage {
         }
         let root = PathBuf::from(path);
         let segments = root.join(keys::SEGMENTS_DIR);
-        std::fs::create_dir_all(&segments).map_err(|source| StorageError::Sync {
-            path: segments.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(&segments)
+            .map_err(|source| StorageError::Sync { path: segments.display().to_string(), source })?;
         // Make the directory chain itself durable once, so later fsyncs of the segments folder suffice.
         let mut dir = segments.clone();
         loop {
@@ -95,12 +79,7 @@ impl ObjectStorage {
             key: root.display().to_string(),
             source,
         })?;
-        Ok(ObjectStorage {
-            store: Arc::new(fs),
-            local_root: Some(root),
-            cache,
-            url: url.into(),
-        })
+        Ok(ObjectStorage { store: Arc::new(fs), local_root: Some(root), cache, url: url.into() })
     }
 
     pub fn url(&self) -> &str {
@@ -115,24 +94,18 @@ impl ObjectStorage {
     /// fsync'd. The bytes are also placed in the read cache.
     pub async fn put_durable(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
         let path = keys::to_path(key);
-        self.store
-            .put(&path, PutPayload::from_bytes(data.clone()))
-            .await
-            .map_err(|source| StorageError::Store {
-                op: "put",
-                key: key.to_string(),
-                source,
-            })?;
+        self.store.put(&path, PutPayload::from_bytes(data.clone())).await.map_err(|source| StorageError::Store {
+            op: "put",
+            key: key.to_string(),
+            source,
+        })?;
         if let Some(root) = &self.local_root {
             let file = root.join(key);
             tokio::task::spawn_blocking(move || {
                 let sync = |p: &std::path::Path| {
                     std::fs::File::open(p)
                         .and_then(|f| f.sync_all())
-                        .map_err(|source| StorageError::Sync {
-                            path: p.display().to_string(),
-                            source,
-                        })
+                        .map_err(|source| StorageError::Sync { path: p.display().to_string(), source })
                 };
                 sync(&file)?;
                 match file.parent() {
@@ -141,10 +114,7 @@ impl ObjectStorage {
                 }
             })
             .await
-            .map_err(|e| StorageError::Sync {
-                path: key.to_string(),
-                source: std::io::Error::other(e),
-            })??;
+            .map_err(|e| StorageError::Sync { path: key.to_string(), source: std::io::Error::other(e) })??;
         }
         self.cache.insert(key, data);
         Ok(())
@@ -156,11 +126,7 @@ impl ObjectStorage {
             return Ok(hit);
         }
         let path = keys::to_path(key);
-        let result = self
-            .store
-            .get(&path)
-            .await
-            .map_err(|e| map_err("get", key, e))?;
+        let result = self.store.get(&path).await.map_err(|e| map_err("get", key, e))?;
         let data = result.bytes().await.map_err(|e| map_err("get", key, e))?;
         self.cache.insert(key, data.clone());
         Ok(data)
@@ -180,11 +146,7 @@ impl ObjectStorage {
             None if whole_object_hint => self.get(key).await?,
             None => {
                 let path = keys::to_path(key);
-                return self
-                    .store
-                    .get_range(&path, range)
-                    .await
-                    .map_err(|e| map_err("get_range", key, e));
+                return self.store.get_range(&path, range).await.map_err(|e| map_err("get_range", key, e));
             }
         };
         let (start, end) = (range.start as usize, range.end as usize);
@@ -204,11 +166,7 @@ impl ObjectStorage {
         self.cache.remove(key);
         match self.store.delete(&keys::to_path(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(StorageError::Store {
-                op: "delete",
-                key: key.into(),
-                source,
-            }),
+            Err(source) => Err(StorageError::Store { op: "delete", key: key.into(), source }),
         }
     }
 
@@ -219,35 +177,22 @@ impl ObjectStorage {
         let mut list = self.store.list(Some(&prefix));
         match list.next().await {
             None | Some(Ok(_)) => Ok(()),
-            Some(Err(source)) => Err(StorageError::Store {
-                op: "list",
-                key: keys::SEGMENTS_DIR.into(),
-                source,
-            }),
+            Some(Err(source)) => Err(StorageError::Store { op: "list", key: keys::SEGMENTS_DIR.into(), source }),
         }
     }
 }
 
 fn map_err(op: &'static str, key: &str, e: object_store::Error) -> StorageError {
     match e {
-        object_store::Error::NotFound { .. } => StorageError::NotFound {
-            key: key.to_string(),
-        },
-        source => StorageError::Store {
-            op,
-            key: key.to_string(),
-            source,
-        },
+        object_store::Error::NotFound { .. } => StorageError::NotFound { key: key.to_string() },
+        source => StorageError::Store { op, key: key.to_string(), source },
     }
 }
 
 fn sync_dir(dir: &std::path::Path) -> Result<(), StorageError> {
     std::fs::File::open(dir)
         .and_then(|f| f.sync_all())
-        .map_err(|source| StorageError::Sync {
-            path: dir.display().to_string(),
-            source,
-        })
+        .map_err(|source| StorageError::Sync { path: dir.display().to_string(), source })
 }
 
 #[cfg(test)]
@@ -260,44 +205,25 @@ mod tests {
         let url = format!("file://{}", dir.path().display());
         let s = ObjectStorage::open(&url, 1 << 20).unwrap();
         let key = keys::segment_key(1, 2);
-        s.put_durable(&key, Bytes::from_static(b"hello world"))
-            .await
-            .unwrap();
+        s.put_durable(&key, Bytes::from_static(b"hello world")).await.unwrap();
         let reopened = ObjectStorage::open(&url, 0).unwrap();
-        assert_eq!(
-            &reopened.get_range(&key, 6..11, false).await.unwrap()[..],
-            b"world"
-        );
+        assert_eq!(&reopened.get_range(&key, 6..11, false).await.unwrap()[..], b"world");
         assert_eq!(&reopened.get(&key).await.unwrap()[..], b"hello world");
         reopened.delete(&key).await.unwrap();
-        assert!(matches!(
-            reopened.get(&key).await,
-            Err(StorageError::NotFound { .. })
-        ));
+        assert!(matches!(reopened.get(&key).await, Err(StorageError::NotFound { .. })));
     }
 
     #[tokio::test]
     async fn cached_reads_are_bounds_checked() {
         let s = ObjectStorage::open("memory://", 1 << 20).unwrap();
-        s.put_durable("k", Bytes::from_static(b"abc"))
-            .await
-            .unwrap();
-        assert!(matches!(
-            s.get_range("k", 2..9, true).await,
-            Err(StorageError::BadRange { .. })
-        ));
+        s.put_durable("k", Bytes::from_static(b"abc")).await.unwrap();
+        assert!(matches!(s.get_range("k", 2..9, true).await, Err(StorageError::BadRange { .. })));
         s.ping().await.unwrap();
     }
 
     #[test]
     fn bad_urls_are_refused() {
-        assert!(matches!(
-            ObjectStorage::open("s4://x", 0),
-            Err(StorageError::BadUrl { .. })
-        ));
-        assert!(matches!(
-            ObjectStorage::open("file://relative", 0),
-            Err(StorageError::BadUrl { .. })
-        ));
+        assert!(matches!(ObjectStorage::open("s4://x", 0), Err(StorageError::BadUrl { .. })));
+        assert!(matches!(ObjectStorage::open("file://relative", 0), Err(StorageError::BadUrl { .. })));
     }
 }

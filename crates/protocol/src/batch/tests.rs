@@ -1,8 +1,6 @@
 use super::*;
 use bytes::BytesMut;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use proptest::prelude::*;
 
 pub(crate) fn encode(values: &[&[u8]], compression: Compression) -> Bytes {
@@ -26,10 +24,7 @@ pub(crate) fn encode(values: &[&[u8]], compression: Compression) -> Bytes {
         })
         .collect();
     let mut buf = BytesMut::new();
-    let opts = RecordEncodeOptions {
-        version: 2,
-        compression,
-    };
+    let opts = RecordEncodeOptions { version: 2, compression };
     RecordBatchEncoder::encode(&mut buf, records.iter(), &opts).expect("encode");
     buf.freeze()
 }
@@ -52,10 +47,7 @@ fn crc_mismatch_is_detected() {
     let mut batch = BytesMut::from(&encode(&[b"hello"], Compression::None)[..]);
     let last = batch.len() - 1;
     batch[last] ^= 0xff;
-    assert!(matches!(
-        BatchHeader::parse_verified(&batch),
-        Err(BatchError::CrcMismatch { .. })
-    ));
+    assert!(matches!(BatchHeader::parse_verified(&batch), Err(BatchError::CrcMismatch { .. })));
 }
 
 #[test]
@@ -71,10 +63,7 @@ fn patching_keeps_the_crc_valid() {
 fn old_magic_is_refused() {
     let mut batch = BytesMut::from(&encode(&[b"x"], Compression::None)[..]);
     batch[16] = 1;
-    assert_eq!(
-        BatchHeader::parse(&batch),
-        Err(BatchError::UnsupportedMagic { magic: 1 })
-    );
+    assert_eq!(BatchHeader::parse(&batch), Err(BatchError::UnsupportedMagic { magic: 1 }));
 }
 
 #[test]

@@ -1,0 +1,90 @@
+//! The metadata store: topics, partitions, the offset index of every stored batch.
+//!
+//! One narrow trait, [`Metastore`], with one SQL implementation ([`SqlMetastore`]) that runs on SQLite (the
+//! embedded default) and, later, PostgreSQL. Kafka semantics (offset assignment, log start/end) live in
+//! these transactions once, not once per backend. [`conformance`] is the suite every backend must pass.
+
+pub mod conformance;
+mod schema;
+mod sql;
+mod types;
+
+pub use sql::SqlMetastore;
+pub use types::*;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("topic {name:?} already exists")]
+    TopicExists { name: String },
+    #[error("topic {name:?} does not exist")]
+    UnknownTopic { name: String },
+    #[error("topic {name:?} has {current} partitions; cannot change to {requested}")]
+    BadPartitionCount { name: String, current: i32, requested: i32 },
+    #[error("unsupported metastore url {url:?} (expected sqlite:///abs/path.db)")]
+    BadUrl { url: String },
+    #[error("metastore schema version {found} is newer than this build supports ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("metastore data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("metastore query failed: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+pub type Result<T> = std::result::Result<T, MetaError>;
+
+/// Everything the agent asks of the metadata store.
+#[async_trait]
+pub trait Metastore: Send + Sync + 'static {
+    /// The cluster id, created once when the store is initialised.
+    async fn cluster_id(&self) -> Result<String>;
+
+    async fn create_topic(&self, spec: NewTopic) -> Result<Topic>;
+    async fn delete_topic(&self, name: &str) -> Result<Topic>;
+    async fn topic(&self, name: &str) -> Result<Option<Topic>>;
+    async fn topic_by_id(&self, id: Uuid) -> Result<Option<Topic>>;
+    async fn list_topics(&self) -> Result<Vec<Topic>>;
+    /// Grows a topic to `total` partitions.
+    async fn add_partitions(&self, name: &str, total: i32) -> Result<Topic>;
+
+    /// Records a durable segment object and, in one transaction, assigns every batch in it its base offset.
+    /// Outcomes are returned in the order of `commit.batches`.
+    async fn commit_segment(&self, commit: SegmentCommit) -> Result<Vec<AppendOutcome>>;
+
+    /// Log start and end offsets of a partition, if it exists.
+    async fn partition_offsets(&self, topic_id: Uuid, partition: i32) -> Result<Option<PartitionOffsets>>;
+    /// Offsets of every partition of every topic (used to warm caches at start).
+    async fn all_partition_offsets(&self) -> Result<Vec<(Uuid, i32, PartitionOffsets)>>;
+
+    /// Batches holding offsets at or after `from_offset`, in offset order, stopping once `max_bytes` is
+    /// reached (at least one batch is returned when any exists) or `max_batches` are listed.
+    async fn read_index(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        from_offset: i64,
+        max_bytes: u64,
+        max_batches: u32,
+    ) -> Result<Vec<BatchRef>>;
+
+    /// The first batch (by offset) whose max timestamp is at or after `timestamp`.
+    async fn first_batch_at_or_after_time(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        timestamp: i64,
+    ) -> Result<Option<BatchRef>>;
+
+    /// The batch holding the largest timestamp of the partition (the earliest such batch on ties).
+    async fn max_timestamp_batch(&self, topic_id: Uuid, partition: i32) -> Result<Option<BatchRef>>;
+
+    /// Checks the store answers.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Opens the metastore named by `url`.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Metastore>> {
+    Ok(std::sync::Arc::new(SqlMetastore::open(url).await?))
+}

@@ -1,0 +1,45 @@
+//! Metadata schema, versioned from the first release. Each backend has its own DDL (types differ); the
+//! queries in `sql.rs` are shared. A store whose version is newer than this build is refused.
+
+/// Current schema version. Bump it with a new migration; never edit a released one.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Migrations for SQLite, indexed by the version they produce (1-based).
+pub const SQLITE_MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE IF NOT EXISTS weft_schema (version BIGINT NOT NULL);
+CREATE TABLE cluster (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    cluster_id TEXT NOT NULL
+);
+CREATE TABLE topics (
+    name TEXT PRIMARY KEY,
+    topic_id TEXT NOT NULL UNIQUE,
+    partitions INTEGER NOT NULL,
+    configs TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE partitions (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    log_start BIGINT NOT NULL,
+    next_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic_id, partition_id)
+);
+CREATE TABLE batches (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    base_offset BIGINT NOT NULL,
+    last_offset BIGINT NOT NULL,
+    record_count INTEGER NOT NULL,
+    max_timestamp BIGINT NOT NULL,
+    object_key TEXT NOT NULL,
+    byte_start BIGINT NOT NULL,
+    byte_len INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, partition_id, base_offset)
+);
+CREATE TABLE objects (
+    object_key TEXT PRIMARY KEY,
+    size_bytes BIGINT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+"#];

@@ -1,0 +1,441 @@
+//! The SQL metastore over sqlx's `Any` driver: the same queries run on SQLite and PostgreSQL.
+
+use crate::schema::{SCHEMA_VERSION, SQLITE_MIGRATIONS};
+use crate::{AppendOutcome, BatchRef, MetaError, Metastore, NewTopic, PartitionOffsets, Result, SegmentCommit, Topic};
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// A metastore on SQL.
+pub struct SqlMetastore {
+    pool: AnyPool,
+    /// SQLite allows one writer; serialising writers here avoids lock-upgrade failures (SQLITE_BUSY) that
+    /// deferred transactions would otherwise hit. SQLite is the single-process embedded default, so an
+    /// in-process lock is the right scope for it.
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+fn sqlite_url(url: &str) -> Result<String> {
+    let path = url.strip_prefix("sqlite://").ok_or_else(|| MetaError::BadUrl { url: url.into() })?;
+    if !path.starts_with('/') {
+        return Err(MetaError::BadUrl { url: url.into() });
+    }
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| MetaError::Corrupt(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut out = format!("sqlite://{path}?mode=rwc");
+    if !query.is_empty() {
+        out.push('&');
+        out.push_str(query);
+    }
+    Ok(out)
+}
+
+fn to_i32(v: i64, what: &str) -> Result<i32> {
+    i32::try_from(v).map_err(|_| MetaError::Corrupt(format!("{what} {v} out of range")))
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| MetaError::Corrupt(format!("bad topic id {s:?}: {e}")))
+}
+
+fn topic_from_row(row: &AnyRow) -> Result<Topic> {
+    let configs: String = row.try_get("configs")?;
+    let configs: BTreeMap<String, String> =
+        serde_json::from_str(&configs).map_err(|e| MetaError::Corrupt(format!("topic configs: {e}")))?;
+    Ok(Topic {
+        name: row.try_get("name")?,
+        id: parse_uuid(&row.try_get::<String, _>("topic_id")?)?,
+        partitions: to_i32(row.try_get("partitions")?, "partition count")?,
+        configs,
+        created_ms: row.try_get("created_ms")?,
+    })
+}
+
+fn batch_from_row(row: &AnyRow) -> Result<BatchRef> {
+    Ok(BatchRef {
+        base_offset: row.try_get("base_offset")?,
+        last_offset: row.try_get("last_offset")?,
+        max_timestamp: row.try_get("max_timestamp")?,
+        object_key: row.try_get("object_key")?,
+        byte_start: row.try_get::<i64, _>("byte_start")? as u64,
+        byte_len: row.try_get::<i64, _>("byte_len")? as u32,
+    })
+}
+
+macro_rules! topic_columns {
+    () => {
+        "name, topic_id, partitions, configs, created_ms"
+    };
+}
+macro_rules! batch_columns {
+    () => {
+        "base_offset, last_offset, max_timestamp, object_key, byte_start, byte_len"
+    };
+}
+
+impl SqlMetastore {
+    /// Opens (creating and migrating if needed) the store at `url` (`sqlite:///abs/path.db`).
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = sqlite_url(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers proceed during a commit; synchronous=FULL makes every commit durable
+                    // before the produce ack goes out.
+                    for pragma in [
+                        "PRAGMA journal_mode=WAL",
+                        "PRAGMA synchronous=FULL",
+                        "PRAGMA busy_timeout=10000",
+                        "PRAGMA foreign_keys=ON",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let store = SqlMetastore { pool, write_lock: tokio::sync::Mutex::new(()) };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        let exists: Option<AnyRow> =
+            sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'weft_schema'")
+                .fetch_optional(&self.pool)
+                .await?;
+        let mut version = 0i64;
+        if exists.is_some() {
+            let row = sqlx::query("SELECT MAX(version) AS v FROM weft_schema").fetch_one(&self.pool).await?;
+            version = row.try_get::<Option<i64>, _>("v")?.unwrap_or(0);
+        }
+        if version > SCHEMA_VERSION {
+            return Err(MetaError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+        }
+        for (i, ddl) in SQLITE_MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let mut tx = self.pool.begin().await?;
+            sqlx::raw_sql(*ddl).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO weft_schema (version) VALUES ($1)").bind(i as i64 + 1).execute(&mut *tx).await?;
+            if i == 0 {
+                sqlx::query("INSERT INTO cluster (singleton, cluster_id) VALUES (1, $1)")
+                    .bind(new_cluster_id())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// A Kafka-style cluster id: 16 random bytes, URL-safe base64 without padding (22 characters).
+fn new_cluster_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = *Uuid::new_v4().as_bytes();
+    let mut bits: u128 = u128::from_be_bytes(bytes);
+    let mut out = String::with_capacity(22);
+    for _ in 0..22 {
+        out.push(ALPHABET[(bits >> 122) as usize & 63] as char);
+        bits <<= 6;
+    }
+    out
+}
+
+#[async_trait]
+impl Metastore for SqlMetastore {
+    async fn cluster_id(&self) -> Result<String> {
+        let row = sqlx::query("SELECT cluster_id FROM cluster WHERE singleton = 1").fetch_one(&self.pool).await?;
+        Ok(row.try_get("cluster_id")?)
+    }
+
+    async fn create_topic(&self, spec: NewTopic) -> Result<Topic> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let existing =
+            sqlx::query("SELECT name FROM topics WHERE name = $1").bind(&spec.name).fetch_optional(&mut *tx).await?;
+        if existing.is_some() {
+            return Err(MetaError::TopicExists { name: spec.name });
+        }
+        let configs = serde_json::to_string(&spec.configs).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        sqlx::query(concat!("INSERT INTO topics (", topic_columns!(), ") VALUES ($1, $2, $3, $4, $5)"))
+            .bind(&spec.name)
+            .bind(spec.id.to_string())
+            .bind(i64::from(spec.partitions))
+            .bind(configs)
+            .bind(spec.created_ms)
+            .execute(&mut *tx)
+            .await?;
+        for p in 0..spec.partitions {
+            insert_partition(&mut tx, spec.id, p).await?;
+        }
+        tx.commit().await?;
+        Ok(Topic {
+            name: spec.name,
+            id: spec.id,
+            partitions: spec.partitions,
+            configs: spec.configs,
+            created_ms: spec.created_ms,
+        })
+    }
+
+    async fn delete_topic(&self, name: &str) -> Result<Topic> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| MetaError::UnknownTopic { name: name.into() })?;
+        let topic = topic_from_row(&row)?;
+        let id = topic.id.to_string();
+        // Batch rows go with the topic; their objects stay until the garbage collector finds them unreferenced.
+        sqlx::query("DELETE FROM batches WHERE topic_id = $1").bind(&id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM partitions WHERE topic_id = $1").bind(&id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM topics WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(topic)
+    }
+
+    async fn topic(&self, name: &str) -> Result<Option<Topic>> {
+        let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(topic_from_row).transpose()
+    }
+
+    async fn topic_by_id(&self, id: Uuid) -> Result<Option<Topic>> {
+        let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE topic_id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(topic_from_row).transpose()
+    }
+
+    async fn list_topics(&self) -> Result<Vec<Topic>> {
+        let rows = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(topic_from_row).collect()
+    }
+
+    async fn add_partitions(&self, name: &str, total: i32) -> Result<Topic> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| MetaError::UnknownTopic { name: name.into() })?;
+        let mut topic = topic_from_row(&row)?;
+        if total <= topic.partitions {
+            return Err(MetaError::BadPartitionCount {
+                name: name.into(),
+                current: topic.partitions,
+                requested: total,
+            });
+        }
+        for p in topic.partitions..total {
+            insert_partition(&mut tx, topic.id, p).await?;
+        }
+        sqlx::query("UPDATE topics SET partitions = $1 WHERE name = $2")
+            .bind(i64::from(total))
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        topic.partitions = total;
+        Ok(topic)
+    }
+
+    async fn commit_segment(&self, commit: SegmentCommit) -> Result<Vec<AppendOutcome>> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO objects (object_key, size_bytes, created_ms) VALUES ($1, $2, $3)")
+            .bind(&commit.object_key)
+            .bind(commit.object_size as i64)
+            .bind(commit.created_ms)
+            .execute(&mut *tx)
+            .await?;
+        // (topic, partition) -> (log_start, next_offset, dirty)
+        let mut state: HashMap<(Uuid, i32), Option<(i64, i64)>> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(commit.batches.len());
+        for b in &commit.batches {
+            let key = (b.topic_id, b.partition);
+            if !state.contains_key(&key) {
+                let row = sqlx::query(
+                    "SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2",
+                )
+                .bind(b.topic_id.to_string())
+                .bind(i64::from(b.partition))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let bounds = match row {
+                    Some(r) => Some((r.try_get::<i64, _>("log_start")?, r.try_get::<i64, _>("next_offset")?)),
+                    None => None,
+                };
+                state.insert(key, bounds);
+            }
+            let Some(Some((log_start, next))) = state.get_mut(&key) else {
+                outcomes.push(AppendOutcome::UnknownPartition);
+                continue;
+            };
+            let base = *next;
+            *next += b.offset_span;
+            outcomes.push(AppendOutcome::Appended { base_offset: base, log_start: *log_start });
+            sqlx::query(concat!(
+                "INSERT INTO batches (topic_id, partition_id, record_count, ",
+                batch_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ))
+            .bind(b.topic_id.to_string())
+            .bind(i64::from(b.partition))
+            .bind(i64::from(b.record_count))
+            .bind(base)
+            .bind(base + b.offset_span - 1)
+            .bind(b.max_timestamp)
+            .bind(&commit.object_key)
+            .bind(b.byte_start as i64)
+            .bind(i64::from(b.byte_len))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((topic_id, partition), bounds) in &state {
+            if let Some((_, next)) = bounds {
+                sqlx::query("UPDATE partitions SET next_offset = $1 WHERE topic_id = $2 AND partition_id = $3")
+                    .bind(*next)
+                    .bind(topic_id.to_string())
+                    .bind(i64::from(*partition))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn partition_offsets(&self, topic_id: Uuid, partition: i32) -> Result<Option<PartitionOffsets>> {
+        let row =
+            sqlx::query("SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2")
+                .bind(topic_id.to_string())
+                .bind(i64::from(partition))
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some(r) => Ok(Some(PartitionOffsets {
+                log_start: r.try_get("log_start")?,
+                next_offset: r.try_get("next_offset")?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    async fn all_partition_offsets(&self) -> Result<Vec<(Uuid, i32, PartitionOffsets)>> {
+        let rows = sqlx::query("SELECT topic_id, partition_id, log_start, next_offset FROM partitions")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_uuid(&r.try_get::<String, _>("topic_id")?)?,
+                    to_i32(r.try_get("partition_id")?, "partition")?,
+                    PartitionOffsets { log_start: r.try_get("log_start")?, next_offset: r.try_get("next_offset")? },
+                ))
+            })
+            .collect()
+    }
+
+    async fn read_index(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        from_offset: i64,
+        max_bytes: u64,
+        max_batches: u32,
+    ) -> Result<Vec<BatchRef>> {
+        // The batch containing `from_offset` starts at the greatest base offset <= from_offset; bounding the
+        // scan by it keeps the lookup on the primary key.
+        let rows = sqlx::query(concat!("SELECT ", batch_columns!(), " FROM batches WHERE topic_id = $1 AND partition_id = $2 AND last_offset >= $3 AND base_offset >= COALESCE((SELECT MAX(base_offset) FROM batches WHERE topic_id = $1 AND partition_id = $2 AND base_offset <= $3), 0) ORDER BY base_offset LIMIT $4"))
+        .bind(topic_id.to_string())
+        .bind(i64::from(partition))
+        .bind(from_offset)
+        .bind(i64::from(max_batches.max(1)))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        for row in &rows {
+            let b = batch_from_row(row)?;
+            if !out.is_empty() && bytes + u64::from(b.byte_len) > max_bytes {
+                break;
+            }
+            bytes += u64::from(b.byte_len);
+            out.push(b);
+        }
+        Ok(out)
+    }
+
+    async fn first_batch_at_or_after_time(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        timestamp: i64,
+    ) -> Result<Option<BatchRef>> {
+        let row = sqlx::query(concat!("SELECT ", batch_columns!(), " FROM batches WHERE topic_id = $1 AND partition_id = $2 AND max_timestamp >= $3 AND last_offset >= (SELECT log_start FROM partitions WHERE topic_id = $1 AND partition_id = $2) ORDER BY base_offset LIMIT 1"))
+        .bind(topic_id.to_string())
+        .bind(i64::from(partition))
+        .bind(timestamp)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    async fn max_timestamp_batch(&self, topic_id: Uuid, partition: i32) -> Result<Option<BatchRef>> {
+        let row = sqlx::query(concat!("SELECT ", batch_columns!(), " FROM batches WHERE topic_id = $1 AND partition_id = $2 AND last_offset >= (SELECT log_start FROM partitions WHERE topic_id = $1 AND partition_id = $2) ORDER BY max_timestamp DESC, base_offset ASC LIMIT 1"))
+        .bind(topic_id.to_string())
+        .bind(i64::from(partition))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+}
+
+async fn insert_partition(tx: &mut sqlx::Transaction<'_, sqlx::Any>, topic_id: Uuid, partition: i32) -> Result<()> {
+    sqlx::query("INSERT INTO partitions (topic_id, partition_id, log_start, next_offset) VALUES ($1, $2, 0, 0)")
+        .bind(topic_id.to_string())
+        .bind(i64::from(partition))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cluster_ids_look_like_kafka_ones() {
+        let id = super::new_cluster_id();
+        assert_eq!(id.len(), 22);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn sqlite_urls_must_be_absolute() {
+        assert!(super::sqlite_url("sqlite://rel.db").is_err());
+        assert!(super::sqlite_url("postgres://x").is_err());
+        assert_eq!(super::sqlite_url("sqlite:///tmp/x/m.db").unwrap(), "sqlite:///tmp/x/m.db?mode=rwc");
+    }
+}

@@ -1,0 +1,74 @@
+//! Values exchanged with the metastore.
+
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopic {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: i32,
+    /// Only the configs set explicitly; defaults are not stored.
+    pub configs: BTreeMap<String, String>,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: i32,
+    pub configs: BTreeMap<String, String>,
+    pub created_ms: i64,
+}
+
+/// A partition's bounds: records live in `log_start..next_offset`; `next_offset` is the high watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionOffsets {
+    pub log_start: i64,
+    pub next_offset: i64,
+}
+
+/// One batch of a segment being committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchAppend {
+    pub topic_id: Uuid,
+    pub partition: i32,
+    pub byte_start: u64,
+    pub byte_len: u32,
+    /// Offsets the batch occupies (last offset delta + 1).
+    pub offset_span: i64,
+    pub record_count: i32,
+    pub max_timestamp: i64,
+}
+
+/// A durable segment object and the batches it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentCommit {
+    pub object_key: String,
+    pub object_size: u64,
+    pub created_ms: i64,
+    pub batches: Vec<BatchAppend>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Appended {
+        base_offset: i64,
+        log_start: i64,
+    },
+    /// The topic or partition was deleted (or never existed) by the time of the commit.
+    UnknownPartition,
+}
+
+/// Where a stored batch lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRef {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub max_timestamp: i64,
+    pub object_key: String,
+    pub byte_start: u64,
+    pub byte_len: u32,
+}
