@@ -137,8 +137,18 @@ impl SqlMetastore {
     }
 }
 
-/// A Kafka-style cluster id: 16 random bytes, URL-safe base64 without padding (22 characters).
+/// A Kafka-style cluster id: 16 random bytes, URL-safe base64 without padding (22 characters). Like Kafka,
+/// ids starting with '-' are avoided (they read as command-line flags).
 fn new_cluster_id() -> String {
+    loop {
+        let id = random_base64_id();
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn random_base64_id() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = *Uuid::new_v4().as_bytes();
     let mut bits: u128 = u128::from_be_bytes(bytes);

@@ -1,0 +1,97 @@
+//! The agent's resolved configuration (every default is here, once).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything an agent needs to start. The CLI fills it from flags, `WEFT_*` variables and a TOML file.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Kafka listener; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Host and port given to clients in Metadata; defaults to the bound listener address.
+    pub advertised_listener: Option<String>,
+    /// Admin HTTP listener (`/healthz`, `/readyz`); `None` disables it.
+    pub admin_listen: Option<SocketAddr>,
+    /// The embedded default keeps objects and metadata under this directory.
+    pub data_dir: PathBuf,
+    /// Object store URL; defaults to `file://<data_dir>/objects`.
+    pub object_store: Option<String>,
+    /// Metastore URL; defaults to `sqlite://<data_dir>/meta.db`.
+    pub metastore: Option<String>,
+    /// This agent's broker id in Metadata.
+    pub node_id: i32,
+    /// A segment is flushed when this many bytes are buffered...
+    pub flush_bytes: usize,
+    /// ...or when the oldest buffered batch has waited this long.
+    pub flush_interval: Duration,
+    /// Produce bytes buffered or in flight to storage before sockets stop being read (backpressure).
+    pub max_buffered_bytes: usize,
+    /// Segment uploads in flight at once (commits stay in order).
+    pub max_inflight_flushes: usize,
+    /// Largest request frame accepted (Kafka's socket.request.max.bytes).
+    pub max_frame_bytes: usize,
+    /// Open client connections; further ones are closed at accept.
+    pub max_connections: usize,
+    /// Requests a single connection may have in progress (pipelining depth).
+    pub max_inflight_per_connection: usize,
+    /// Upper bound on a fetch's max_wait_ms.
+    pub max_fetch_wait: Duration,
+    /// Bytes of recently written or read segments kept in memory.
+    pub cache_bytes: usize,
+    /// Kafka's auto.create.topics.enable.
+    pub auto_create_topics: bool,
+    /// Kafka's num.partitions, for auto-created topics.
+    pub default_partitions: i32,
+    /// Kafka's message.max.bytes: the default of the topic config max.message.bytes.
+    pub message_max_bytes: i32,
+}
+
+impl AgentConfig {
+    /// The embedded default rooted at `data_dir`.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        AgentConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            advertised_listener: None,
+            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9644))),
+            data_dir: data_dir.into(),
+            object_store: None,
+            metastore: None,
+            node_id: 0,
+            flush_bytes: 4 * 1024 * 1024,
+            flush_interval: Duration::from_millis(4),
+            max_buffered_bytes: 256 * 1024 * 1024,
+            max_inflight_flushes: 4,
+            max_frame_bytes: 100 * 1024 * 1024,
+            max_connections: 10_000,
+            max_inflight_per_connection: 16,
+            max_fetch_wait: Duration::from_secs(30),
+            cache_bytes: 512 * 1024 * 1024,
+            auto_create_topics: true,
+            default_partitions: 1,
+            message_max_bytes: 1_048_588,
+        }
+    }
+
+    pub fn object_store_url(&self) -> String {
+        self.object_store.clone().unwrap_or_else(|| format!("file://{}", abs(&self.data_dir.join("objects")).display()))
+    }
+
+    pub fn metastore_url(&self) -> String {
+        self.metastore.clone().unwrap_or_else(|| format!("sqlite://{}", abs(&self.data_dir.join("meta.db")).display()))
+    }
+}
+
+fn abs(p: &std::path::Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self::with_data_dir("weft-data")
+    }
+}

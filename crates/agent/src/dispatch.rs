@@ -1,0 +1,102 @@
+//! Request dispatch: decode the header, check the API and version against the supported table, decode the
+//! body and route it to its handler. Every request a client can send enters here, so this is also where a
+//! principal will be authorized once listeners carry identities.
+
+use crate::Agent;
+use crate::handlers;
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::Encodable;
+use std::sync::Arc;
+use weft_protocol::request::{RequestError, decode_header};
+use weft_protocol::{decode_body, encode_response, peek_header, versions};
+
+/// Why a connection must be closed (Kafka closes it for these too).
+#[derive(Debug, thiserror::Error)]
+pub enum CloseReason {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("unsupported version {version} of api key {api_key}")]
+    UnsupportedVersion { api_key: i16, version: i16 },
+    #[error("response could not be encoded: {0}")]
+    Encode(String),
+}
+
+/// The response of one request, in the making. `None` means no response is sent (acks=0 produce).
+pub type Completion = BoxFuture<'static, Result<Option<Bytes>, CloseReason>>;
+
+pub fn respond<R: Encodable>(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &R,
+) -> Result<Option<Bytes>, CloseReason> {
+    encode_response(api, version, correlation_id, body).map(Some).map_err(|e| CloseReason::Encode(e.to_string()))
+}
+
+fn ready(r: Result<Option<Bytes>, CloseReason>) -> Completion {
+    futures::future::ready(r).boxed()
+}
+
+/// Handles one request frame. What must happen in arrival order (validation, buffering a produce) is done
+/// before this returns; the returned completion may then run concurrently with later requests.
+pub async fn dispatch(agent: &Arc<Agent>, frame: Bytes) -> Result<Completion, CloseReason> {
+    let peek = peek_header(&frame)?;
+    if peek.api_key == ApiKey::ApiVersions as i16 && !versions::is_supported(peek.api_key, peek.api_version) {
+        // Kafka answers an unsupported ApiVersions version with v0 and UNSUPPORTED_VERSION, so that the
+        // client can retry with a version from the list.
+        let body = handlers::api_versions::response(ResponseError::UnsupportedVersion.code());
+        return Ok(ready(respond(ApiKey::ApiVersions, 0, peek.correlation_id, &body)));
+    }
+    if !versions::is_supported(peek.api_key, peek.api_version) {
+        if ApiKey::try_from(peek.api_key).is_err() {
+            return Err(RequestError::UnknownApiKey { api_key: peek.api_key }.into());
+        }
+        return Err(CloseReason::UnsupportedVersion { api_key: peek.api_key, version: peek.api_version });
+    }
+    let (header, api, body) = decode_header(frame)?;
+    let v = header.api_version;
+    let cid = header.correlation_id;
+    macro_rules! simple {
+        ($req:ty, $handler:path) => {{
+            let req: $req = decode_body(api, v, body)?;
+            let resp = $handler(agent, req, v).await;
+            ready(respond(api, v, cid, &resp))
+        }};
+    }
+    let completion = match api {
+        ApiKey::ApiVersions => {
+            let _req: ApiVersionsRequest = decode_body(api, v, body)?;
+            ready(respond(api, v, cid, &handlers::api_versions::response(0)))
+        }
+        ApiKey::Produce => {
+            let req: ProduceRequest = decode_body(api, v, body)?;
+            handlers::produce::handle(agent.clone(), req, v, cid).await
+        }
+        ApiKey::Fetch => {
+            let req: FetchRequest = decode_body(api, v, body)?;
+            let agent = agent.clone();
+            async move {
+                let resp = crate::fetch::handle(&agent, req, v).await;
+                respond(api, v, cid, &resp)
+            }
+            .boxed()
+        }
+        ApiKey::Metadata => simple!(MetadataRequest, handlers::metadata::handle),
+        ApiKey::ListOffsets => simple!(ListOffsetsRequest, handlers::list_offsets::handle),
+        ApiKey::CreateTopics => simple!(CreateTopicsRequest, handlers::topics::create),
+        ApiKey::DeleteTopics => simple!(DeleteTopicsRequest, handlers::topics::delete),
+        ApiKey::CreatePartitions => simple!(CreatePartitionsRequest, handlers::topics::create_partitions),
+        ApiKey::DescribeConfigs => simple!(DescribeConfigsRequest, handlers::configs::describe),
+        ApiKey::DescribeCluster => simple!(DescribeClusterRequest, handlers::cluster::describe),
+        other => {
+            // The supported table and this match must agree; a mismatch is a bug, reported not panicked.
+            tracing::error!(api = ?other, "api is advertised but has no handler");
+            return Err(CloseReason::UnsupportedVersion { api_key: other as i16, version: v });
+        }
+    };
+    Ok(completion)
+}

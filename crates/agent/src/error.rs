@@ -1,0 +1,31 @@
+//! The one place where internal errors become Kafka error codes.
+
+use kafka_protocol::ResponseError;
+use weft_meta::MetaError;
+use weft_storage::StorageError;
+
+/// Errors of the agent's request paths.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("stored batch at offset {offset} is unreadable: {reason}")]
+    BadStoredBatch { offset: i64, reason: String },
+}
+
+impl AgentError {
+    /// The Kafka error code a client should see for this error.
+    pub fn code(&self) -> i16 {
+        match self {
+            AgentError::Meta(MetaError::TopicExists { .. }) => ResponseError::TopicAlreadyExists.code(),
+            AgentError::Meta(MetaError::UnknownTopic { .. }) => ResponseError::UnknownTopicOrPartition.code(),
+            AgentError::Meta(MetaError::BadPartitionCount { .. }) => ResponseError::InvalidPartitions.code(),
+            AgentError::Meta(_) | AgentError::Storage(_) => ResponseError::KafkaStorageError.code(),
+            AgentError::BadStoredBatch { .. } => ResponseError::CorruptMessage.code(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, AgentError>;

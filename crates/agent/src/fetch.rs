@@ -1,0 +1,193 @@
+//! Fetch: reads committed batches through the index and the segment cache, and long-polls on
+//! high-watermark watches (woken by commits, never by a sleep loop) until min_bytes or max_wait is reached.
+//!
+//! Fetch sessions (KIP-227): Weft answers every fetch in full and never creates a session (session id 0),
+//! which the protocol allows; a request naming a session Weft did not create gets FETCH_SESSION_ID_NOT_FOUND.
+
+use crate::Agent;
+use crate::records::LEADER_EPOCH;
+use crate::topics::TopicEntry;
+use futures::FutureExt;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_request::FetchTopic;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use weft_meta::PartitionOffsets;
+
+/// A requested partition, resolved once per fetch.
+struct Target {
+    topic_index: usize,
+    partition: i32,
+    fetch_offset: i64,
+    max_bytes: i32,
+    resolved: Result<(Arc<TopicEntry>, watch::Receiver<PartitionOffsets>), i16>,
+}
+
+pub async fn handle(agent: &Arc<Agent>, req: FetchRequest, version: i16) -> FetchResponse {
+    if req.session_id != 0 || req.session_epoch > 0 {
+        tracing::debug!(session_id = req.session_id, epoch = req.session_epoch, "fetch names an unknown session");
+        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+    }
+    let mut targets = resolve(agent, &req.topics, version).await;
+    let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(agent.config.max_fetch_wait);
+    let deadline = Instant::now() + wait;
+    let read_committed = req.isolation_level == 1;
+    loop {
+        let (partitions, bytes, failed) = read_pass(agent, &mut targets, version, req.max_bytes, read_committed).await;
+        let now = Instant::now();
+        if bytes >= i64::from(req.min_bytes.max(1))
+            || failed
+            || now >= deadline
+            || targets.iter().all(|t| t.resolved.is_err())
+        {
+            return build(&req.topics, version, partitions);
+        }
+        // Wait for any partition's end to move, or for the deadline.
+        let closed = {
+            let changes: Vec<_> = targets
+                .iter_mut()
+                .filter_map(|t| t.resolved.as_mut().ok())
+                .map(|(_, rx)| async move { rx.changed().await.is_ok() }.boxed())
+                .collect();
+            let woke = tokio::time::timeout_at(deadline, futures::future::select_all(changes)).await;
+            matches!(woke, Ok((false, _, _)))
+        };
+        if closed {
+            // A watch closed (its topic was deleted): answer with what the next pass finds.
+            let (partitions, _, _) = read_pass(agent, &mut targets, version, req.max_bytes, read_committed).await;
+            return build(&req.topics, version, partitions);
+        }
+    }
+}
+
+async fn resolve(agent: &Agent, topics: &[FetchTopic], version: i16) -> Vec<Target> {
+    let mut out = Vec::new();
+    for (topic_index, t) in topics.iter().enumerate() {
+        let topic = if version >= 13 {
+            match agent.topics.get_by_id(agent.meta.as_ref(), t.topic_id).await {
+                Ok(Some(e)) => Ok(e),
+                Ok(None) => Err(ResponseError::UnknownTopicId.code()),
+                Err(_) => Err(ResponseError::KafkaStorageError.code()),
+            }
+        } else {
+            match agent.topics.get(agent.meta.as_ref(), &t.topic).await {
+                Ok(Some(e)) => Ok(e),
+                Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
+                Err(_) => Err(ResponseError::KafkaStorageError.code()),
+            }
+        };
+        for p in &t.partitions {
+            let resolved = match &topic {
+                Ok(entry) if p.partition >= 0 && p.partition < entry.topic.partitions => {
+                    match agent.partitions.subscribe(agent.meta.as_ref(), entry.topic.id, p.partition).await {
+                        Ok(Some(rx)) => Ok((entry.clone(), rx)),
+                        Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
+                        Err(_) => Err(ResponseError::KafkaStorageError.code()),
+                    }
+                }
+                Ok(_) => Err(ResponseError::UnknownTopicOrPartition.code()),
+                Err(code) => Err(*code),
+            };
+            out.push(Target {
+                topic_index,
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes,
+                resolved,
+            });
+        }
+    }
+    out
+}
+
+/// One pass over every partition. Returns the partition answers, the record bytes gathered, and whether a
+/// partition failed with an error that the client must see now.
+async fn read_pass(
+    agent: &Agent,
+    targets: &mut [Target],
+    version: i16,
+    max_bytes: i32,
+    read_committed: bool,
+) -> (Vec<(usize, PartitionData)>, i64, bool) {
+    let mut out = Vec::with_capacity(targets.len());
+    let mut total: i64 = 0;
+    let mut failed = false;
+    let budget = i64::from(max_bytes.max(0));
+    for t in targets.iter_mut() {
+        let mut data = PartitionData::default()
+            .with_partition_index(t.partition)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1)
+            .with_log_start_offset(-1)
+            .with_preferred_read_replica(BrokerId(-1))
+            .with_aborted_transactions(read_committed.then(Vec::new))
+            .with_records(Some(bytes::Bytes::new()));
+        match &mut t.resolved {
+            Err(code) => {
+                data.error_code = *code;
+                failed = true;
+            }
+            Ok((entry, rx)) => {
+                let offsets = *rx.borrow_and_update();
+                data.high_watermark = offsets.next_offset;
+                data.last_stable_offset = offsets.next_offset;
+                if version >= 5 {
+                    data.log_start_offset = offsets.log_start;
+                }
+                if version >= 12 {
+                    data.current_leader.leader_id = BrokerId(agent.config.node_id);
+                    data.current_leader.leader_epoch = LEADER_EPOCH;
+                }
+                if t.fetch_offset < offsets.log_start || t.fetch_offset > offsets.next_offset {
+                    data.error_code = ResponseError::OffsetOutOfRange.code();
+                    failed = true;
+                } else if t.fetch_offset < offsets.next_offset && (total == 0 || total < budget) {
+                    let limit = i64::from(t.max_bytes.max(0)).min((budget - total).max(0)) as u64;
+                    match agent
+                        .read_records(
+                            entry.topic.id,
+                            t.partition,
+                            t.fetch_offset,
+                            offsets.next_offset,
+                            limit,
+                            total == 0,
+                        )
+                        .await
+                    {
+                        Ok(records) => {
+                            total += records.len() as i64;
+                            data.records = Some(records);
+                        }
+                        Err(e) => {
+                            tracing::warn!(topic = %entry.topic.name, partition = t.partition, offset = t.fetch_offset, error = %e, "fetch read failed");
+                            data.error_code = e.code();
+                            failed = true;
+                        }
+                    }
+                }
+            }
+        }
+        out.push((t.topic_index, data));
+    }
+    (out, total, failed)
+}
+
+fn build(topics: &[FetchTopic], version: i16, partitions: Vec<(usize, PartitionData)>) -> FetchResponse {
+    let mut responses: Vec<FetchableTopicResponse> = topics
+        .iter()
+        .map(|t| {
+            let r = FetchableTopicResponse::default();
+            if version >= 13 { r.with_topic_id(t.topic_id) } else { r.with_topic(t.topic.clone()) }
+        })
+        .collect();
+    for (i, p) in partitions {
+        if let Some(r) = responses.get_mut(i) {
+            r.partitions.push(p);
+        }
+    }
+    FetchResponse::default().with_session_id(0).with_responses(responses)
+}

@@ -1,0 +1,212 @@
+//! DescribeConfigs for topics and brokers, with Kafka's defaults, sources, types, synonyms and docs.
+
+use super::str_bytes;
+use crate::Agent;
+use crate::topic_config::{ConfigType, TOPIC_CONFIGS, source};
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
+use std::collections::BTreeMap;
+
+pub const RESOURCE_TOPIC: i8 = 2;
+pub const RESOURCE_BROKER: i8 = 4;
+
+/// All topic configs for a topic with explicit `configs`, each with its effective value and source.
+pub fn topic_config_entries(
+    configs: &BTreeMap<String, String>,
+    include_synonyms: Option<bool>,
+) -> Vec<DescribeConfigsResourceResult> {
+    TOPIC_CONFIGS
+        .iter()
+        .map(|d| {
+            let set = configs.get(d.name);
+            let (value, src) = match set {
+                Some(v) => (v.as_str(), source::TOPIC),
+                None => (d.default, source::DEFAULT),
+            };
+            let mut synonyms = Vec::new();
+            if include_synonyms == Some(true) {
+                if let Some(v) = set {
+                    synonyms.push(synonym(d.name, v, source::TOPIC));
+                }
+                synonyms.push(synonym(d.synonym, d.default, source::DEFAULT));
+            }
+            DescribeConfigsResourceResult::default()
+                .with_name(str_bytes(d.name))
+                .with_value(Some(str_bytes(value)))
+                .with_read_only(false)
+                .with_config_source(src)
+                .with_is_sensitive(false)
+                .with_synonyms(synonyms)
+                .with_config_type(d.kind as i8)
+                .with_documentation(Some(str_bytes(d.doc)))
+        })
+        .collect()
+}
+
+fn synonym(name: &str, value: &str, source: i8) -> DescribeConfigsSynonym {
+    DescribeConfigsSynonym::default().with_name(str_bytes(name)).with_value(Some(str_bytes(value))).with_source(source)
+}
+
+/// A broker config line: name, value, whether it was set (static) or is Kafka's default, type, doc.
+fn broker_entries(agent: &Agent) -> Vec<(String, String, i8, ConfigType, &'static str)> {
+    let c = &agent.config;
+    let advertised = format!("PLAINTEXT://{}:{}", agent.advertised_host, agent.advertised_port);
+    let mut out: Vec<(String, String, i8, ConfigType, &'static str)> = vec![
+        ("node.id".into(), c.node_id.to_string(), source::STATIC_BROKER, ConfigType::Int, "This agent's broker id."),
+        ("broker.id".into(), c.node_id.to_string(), source::STATIC_BROKER, ConfigType::Int, "This agent's broker id."),
+        (
+            "listeners".into(),
+            format!("PLAINTEXT://{}", c.listen),
+            source::STATIC_BROKER,
+            ConfigType::List,
+            "Kafka listener.",
+        ),
+        (
+            "advertised.listeners".into(),
+            advertised,
+            source::STATIC_BROKER,
+            ConfigType::List,
+            "Listener given to clients.",
+        ),
+        (
+            "auto.create.topics.enable".into(),
+            c.auto_create_topics.to_string(),
+            src_if(c.auto_create_topics != true),
+            ConfigType::Boolean,
+            "Create topics on first metadata request or produce.",
+        ),
+        (
+            "num.partitions".into(),
+            c.default_partitions.to_string(),
+            src_if(c.default_partitions != 1),
+            ConfigType::Int,
+            "Partitions of auto-created topics.",
+        ),
+        (
+            "default.replication.factor".into(),
+            "1".into(),
+            source::DEFAULT,
+            ConfigType::Int,
+            "Object storage replicates; one replica is reported.",
+        ),
+        (
+            "message.max.bytes".into(),
+            c.message_max_bytes.to_string(),
+            src_if(c.message_max_bytes != 1_048_588),
+            ConfigType::Int,
+            "Largest record batch accepted.",
+        ),
+        (
+            "socket.request.max.bytes".into(),
+            c.max_frame_bytes.to_string(),
+            src_if(c.max_frame_bytes != 104_857_600),
+            ConfigType::Int,
+            "Largest request accepted.",
+        ),
+        (
+            "max.connections".into(),
+            c.max_connections.to_string(),
+            source::STATIC_BROKER,
+            ConfigType::Int,
+            "Open client connections allowed.",
+        ),
+        ("log.retention.hours".into(), "168".into(), source::DEFAULT, ConfigType::Int, "Default retention in hours."),
+        (
+            "weft.object.store".into(),
+            agent.storage.url().to_string(),
+            source::STATIC_BROKER,
+            ConfigType::String,
+            "Where segment objects are stored.",
+        ),
+        (
+            "weft.flush.bytes".into(),
+            c.flush_bytes.to_string(),
+            source::STATIC_BROKER,
+            ConfigType::Long,
+            "Buffered bytes that trigger a segment flush.",
+        ),
+        (
+            "weft.flush.interval.ms".into(),
+            c.flush_interval.as_millis().to_string(),
+            source::STATIC_BROKER,
+            ConfigType::Long,
+            "Longest a batch waits for its flush.",
+        ),
+    ];
+    for d in TOPIC_CONFIGS {
+        if !out.iter().any(|e| e.0 == d.synonym) {
+            out.push((d.synonym.to_string(), d.default.to_string(), source::DEFAULT, d.kind, d.doc));
+        }
+    }
+    out
+}
+
+fn src_if(set: bool) -> i8 {
+    if set { source::STATIC_BROKER } else { source::DEFAULT }
+}
+
+pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+    let mut results = Vec::with_capacity(req.resources.len());
+    for r in req.resources {
+        let mut result = DescribeConfigsResult::default()
+            .with_resource_type(r.resource_type)
+            .with_resource_name(r.resource_name.clone());
+        let entries = match r.resource_type {
+            RESOURCE_TOPIC => match agent.meta.topic(&r.resource_name).await {
+                Ok(Some(t)) => Ok(topic_config_entries(&t.configs, Some(req.include_synonyms))),
+                Ok(None) => Err((
+                    ResponseError::UnknownTopicOrPartition,
+                    format!("topic '{}' does not exist", r.resource_name.as_str()),
+                )),
+                Err(e) => Err((ResponseError::KafkaStorageError, e.to_string())),
+            },
+            RESOURCE_BROKER
+                if r.resource_name.is_empty() || r.resource_name.as_str() == agent.config.node_id.to_string() =>
+            {
+                Ok(broker_entries(agent)
+                    .into_iter()
+                    .map(|(name, value, src, kind, doc)| {
+                        let synonyms =
+                            if req.include_synonyms { vec![synonym(&name, &value, src)] } else { Vec::new() };
+                        DescribeConfigsResourceResult::default()
+                            .with_name(str_bytes(name))
+                            .with_value(Some(str_bytes(value)))
+                            .with_read_only(true)
+                            .with_config_source(src)
+                            .with_synonyms(synonyms)
+                            .with_config_type(kind as i8)
+                            .with_documentation(Some(str_bytes(doc)))
+                    })
+                    .collect())
+            }
+            RESOURCE_BROKER => {
+                Err((ResponseError::InvalidRequest, format!("unexpected broker id {}", r.resource_name.as_str())))
+            }
+            other => Err((ResponseError::InvalidRequest, format!("resource type {other} is not supported"))),
+        };
+        match entries {
+            Ok(mut entries) => {
+                if let Some(keys) = &r.configuration_keys {
+                    entries.retain(|e| keys.iter().any(|k| k.as_str() == e.name.as_str()));
+                }
+                if !req.include_documentation || version < 3 {
+                    entries.iter_mut().for_each(|e| e.documentation = None);
+                }
+                if version < 3 {
+                    entries.iter_mut().for_each(|e| e.config_type = 0);
+                }
+                result.configs = entries;
+            }
+            Err((code, message)) => {
+                tracing::warn!(resource = %r.resource_name.as_str(), %message, "describe configs refused");
+                result.error_code = code.code();
+                result.error_message = Some(str_bytes(message));
+            }
+        }
+        results.push(result);
+    }
+    DescribeConfigsResponse::default().with_results(results)
+}

@@ -1,0 +1,119 @@
+//! Metadata: brokers, cluster id, topics and partitions; auto-creates topics when allowed.
+
+use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
+use super::str_bytes;
+use super::topics::validate_topic_name;
+use crate::Agent;
+use crate::records::LEADER_EPOCH;
+use crate::topics::TopicEntry;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub async fn handle(agent: &Agent, req: MetadataRequest, version: i16) -> MetadataResponse {
+    let node = BrokerId(agent.config.node_id);
+    let broker = MetadataResponseBroker::default()
+        .with_node_id(node)
+        .with_host(str_bytes(agent.advertised_host.clone()))
+        .with_port(agent.advertised_port);
+    // Before v4 there is no flag and brokers always auto-created.
+    let allow_create = version < 4 || req.allow_auto_topic_creation;
+    let topics = match req.topics {
+        None => match agent.meta.list_topics().await {
+            Ok(all) => all.into_iter().map(|t| topic_response(agent, &agent.topics.insert(t))).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "metadata: listing topics failed");
+                Vec::new()
+            }
+        },
+        Some(requested) => {
+            let mut out = Vec::with_capacity(requested.len());
+            for t in requested {
+                out.push(match t.name {
+                    Some(name) => by_name(agent, &name, allow_create).await,
+                    None => by_id(agent, t.topic_id).await,
+                });
+            }
+            out
+        }
+    };
+    // Fields a version does not carry must stay at their defaults, or encoding fails.
+    let mut resp = MetadataResponse::default()
+        .with_brokers(vec![broker])
+        .with_topics(topics)
+        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+    if version >= 1 {
+        resp.controller_id = node;
+    }
+    if version >= 2 {
+        resp.cluster_id = Some(str_bytes(agent.cluster_id.clone()));
+    }
+    if version < 10 {
+        resp.topics.iter_mut().for_each(|t| t.topic_id = Uuid::nil());
+    }
+    if version < 7 {
+        resp.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()).for_each(|p| p.leader_epoch = -1);
+    }
+    resp
+}
+
+fn error_topic(name: Option<TopicName>, id: Uuid, code: i16) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_error_code(code)
+        .with_name(name)
+        .with_topic_id(id)
+        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+}
+
+async fn by_name(agent: &Agent, name: &TopicName, allow_create: bool) -> MetadataResponseTopic {
+    if validate_topic_name(name).is_err() {
+        return error_topic(Some(name.clone()), Uuid::nil(), ResponseError::InvalidTopicException.code());
+    }
+    let found = match agent.topics.get(agent.meta.as_ref(), name).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) if allow_create && agent.config.auto_create_topics => agent.auto_create_topic(name).await,
+        Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
+        Err(e) => {
+            tracing::warn!(topic = %name.as_str(), error = %e, "metadata: topic lookup failed");
+            Err(ResponseError::KafkaStorageError.code())
+        }
+    };
+    match found {
+        Ok(t) => topic_response(agent, &t),
+        Err(code) => error_topic(Some(name.clone()), Uuid::nil(), code),
+    }
+}
+
+async fn by_id(agent: &Agent, id: Uuid) -> MetadataResponseTopic {
+    match agent.topics.get_by_id(agent.meta.as_ref(), id).await {
+        Ok(Some(t)) => topic_response(agent, &t),
+        Ok(None) => error_topic(None, id, ResponseError::UnknownTopicId.code()),
+        Err(e) => {
+            tracing::warn!(topic_id = %id, error = %e, "metadata: topic lookup failed");
+            error_topic(None, id, ResponseError::KafkaStorageError.code())
+        }
+    }
+}
+
+fn topic_response(agent: &Agent, t: &Arc<TopicEntry>) -> MetadataResponseTopic {
+    let node = BrokerId(agent.config.node_id);
+    let partitions = (0..t.topic.partitions)
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_partition_index(p)
+                .with_leader_id(node)
+                .with_leader_epoch(LEADER_EPOCH)
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(str_bytes(t.topic.name.clone()))))
+        .with_topic_id(t.topic.id)
+        .with_partitions(partitions)
+        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+}

@@ -1,0 +1,16 @@
+//! One module per group of Kafka APIs. Handlers take decoded requests and return responses; errors are
+//! per-topic or per-partition codes inside the response, as the protocol requires.
+
+pub mod api_versions;
+pub mod cluster;
+pub mod configs;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+pub mod topics;
+
+use kafka_protocol::protocol::StrBytes;
+
+pub fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}

@@ -1,0 +1,169 @@
+//! Produce: validate every partition's batches, hand the good ones to the produce buffer in arrival order,
+//! and answer once the flush that holds them is durable and committed.
+
+use crate::Agent;
+use crate::dispatch::{Completion, respond};
+use crate::produce::Append;
+use crate::topics::TopicEntry;
+use futures::FutureExt;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
+use std::sync::Arc;
+use weft_meta::AppendOutcome;
+use weft_protocol::batch::{BatchError, split_batches};
+
+/// Per-partition answer before the flush: either an early error, or the number of batches submitted.
+enum Slot {
+    Refused(i16, Option<String>),
+    Submitted { first: usize, count: usize },
+}
+
+fn validate(
+    agent: &Agent,
+    topic: &TopicEntry,
+    partition: i32,
+    records: Option<&bytes::Bytes>,
+    now_ms: i64,
+) -> Result<Vec<Append>, (i16, String)> {
+    if partition < 0 || partition >= topic.topic.partitions {
+        return Err((ResponseError::UnknownTopicOrPartition.code(), format!("partition {partition} does not exist")));
+    }
+    let records = match records {
+        Some(r) if !r.is_empty() => r,
+        _ => return Err((ResponseError::CorruptMessage.code(), "produce request carries no records".into())),
+    };
+    let batches = split_batches(records).map_err(|e| {
+        let code = match e {
+            BatchError::UnsupportedMagic { .. } => ResponseError::UnsupportedForMessageFormat.code(),
+            _ => ResponseError::CorruptMessage.code(),
+        };
+        (code, e.to_string())
+    })?;
+    let max = topic.max_message_bytes.max(0) as usize;
+    let after_max: i64 =
+        topic.config("message.timestamp.after.max.ms").and_then(|v| v.parse().ok()).unwrap_or(i64::MAX);
+    let log_append = topic.config("message.timestamp.type") == Some("LogAppendTime");
+    let mut out = Vec::with_capacity(batches.len());
+    for (header, data) in batches {
+        if data.len() > max {
+            return Err((
+                ResponseError::MessageTooLarge.code(),
+                format!("batch of {} bytes exceeds max.message.bytes {max}", data.len()),
+            ));
+        }
+        if header.is_control() {
+            return Err((ResponseError::InvalidRecord.code(), "producers may not write control batches".into()));
+        }
+        if !log_append && header.max_timestamp > now_ms.saturating_add(after_max) {
+            return Err((
+                ResponseError::InvalidTimestamp.code(),
+                format!("timestamp {} is more than {after_max} ms in the future", header.max_timestamp),
+            ));
+        }
+        out.push(Append { topic_id: topic.topic.id, partition, header, data });
+    }
+    let _ = agent;
+    Ok(out)
+}
+
+pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correlation_id: i32) -> Completion {
+    let acks = req.acks;
+    let now_ms = agent.clock.now_ms();
+    let mut appends = Vec::new();
+    let mut layout: Vec<(TopicName, Vec<(i32, Slot)>)> = Vec::with_capacity(req.topic_data.len());
+    for t in req.topic_data {
+        let topic = match agent.topics.get(agent.meta.as_ref(), &t.name).await {
+            Ok(Some(topic)) => Ok(topic),
+            Ok(None) if agent.config.auto_create_topics && super::topics::validate_topic_name(&t.name).is_ok() => {
+                agent.auto_create_topic(&t.name).await
+            }
+            Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
+            Err(e) => {
+                tracing::warn!(topic = %t.name.as_str(), error = %e, "produce: topic lookup failed");
+                Err(ResponseError::KafkaStorageError.code())
+            }
+        };
+        let mut slots = Vec::with_capacity(t.partition_data.len());
+        for p in t.partition_data {
+            let checked = if !matches!(acks, -1 | 0 | 1) {
+                Err((ResponseError::InvalidRequiredAcks.code(), format!("acks must be -1, 0 or 1, was {acks}")))
+            } else {
+                match &topic {
+                    Ok(topic) => validate(&agent, topic, p.index, p.records.as_ref(), now_ms),
+                    Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str()))),
+                }
+            };
+            let slot = match checked {
+                Ok(batches) => {
+                    let first = appends.len();
+                    let count = batches.len();
+                    appends.extend(batches);
+                    Slot::Submitted { first, count }
+                }
+                Err((code, message)) => {
+                    tracing::warn!(topic = %t.name.as_str(), partition = p.index, code, %message, "produce refused");
+                    Slot::Refused(code, Some(message))
+                }
+            };
+            slots.push((p.index, slot));
+        }
+        layout.push((t.name, slots));
+    }
+    let submitted = agent.produce.submit(appends).await;
+    async move {
+        let outcomes = match submitted {
+            Ok(rx) => rx.await.unwrap_or_else(|_| {
+                Err(crate::produce::FlushFailure {
+                    code: ResponseError::KafkaStorageError.code(),
+                    message: "flush abandoned".into(),
+                })
+            }),
+            Err(e) => Err(e),
+        };
+        if acks == 0 {
+            return Ok(None);
+        }
+        let responses = layout
+            .into_iter()
+            .map(|(name, slots)| {
+                let partitions = slots
+                    .into_iter()
+                    .map(|(index, slot)| partition_response(index, slot, &outcomes, version))
+                    .collect();
+                TopicProduceResponse::default().with_name(name).with_partition_responses(partitions)
+            })
+            .collect();
+        respond(ApiKey::Produce, version, correlation_id, &ProduceResponse::default().with_responses(responses))
+    }
+    .boxed()
+}
+
+fn partition_response(
+    index: i32,
+    slot: Slot,
+    outcomes: &crate::produce::FlushResult,
+    version: i16,
+) -> PartitionProduceResponse {
+    let r = PartitionProduceResponse::default()
+        .with_index(index)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1);
+    match slot {
+        Slot::Refused(code, message) => {
+            r.with_error_code(code).with_error_message(message.filter(|_| version >= 8).map(super::str_bytes))
+        }
+        Slot::Submitted { first, count } => match outcomes {
+            Err(failure) => r
+                .with_error_code(failure.code)
+                .with_error_message((version >= 8).then(|| super::str_bytes(failure.message.clone()))),
+            Ok(all) => match all.get(first..first + count) {
+                Some([AppendOutcome::Appended { base_offset, log_start }, ..]) => {
+                    r.with_base_offset(*base_offset).with_log_start_offset(if version >= 5 { *log_start } else { -1 })
+                }
+                _ => r.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+            },
+        },
+    }
+}

@@ -1,0 +1,285 @@
+//! The produce path: batches from every connection and partition are buffered into one segment; a flush
+//! makes the segment durable in the object store, then one metastore transaction assigns every batch its
+//! offsets, and only then are producers answered.
+//!
+//! Uploads may overlap (up to `max_inflight_flushes`), but commits happen strictly in flush order, so two
+//! requests on one connection keep their order in every partition. Buffered bytes are bounded by a
+//! semaphore: when it is exhausted, connections stop reading requests (backpressure) instead of growing memory.
+
+use crate::clock::{Clock, IdSource};
+use crate::partitions::PartitionWatch;
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use uuid::Uuid;
+use weft_format::SegmentBuilder;
+use weft_meta::{AppendOutcome, BatchAppend, Metastore, SegmentCommit};
+use weft_protocol::BatchHeader;
+use weft_storage::{ObjectStorage, keys};
+
+/// One validated batch to append.
+pub struct Append {
+    pub topic_id: Uuid,
+    pub partition: i32,
+    pub header: BatchHeader,
+    pub data: Bytes,
+}
+
+/// Why a flush failed; every producer waiting on it receives this.
+#[derive(Debug, Clone)]
+pub struct FlushFailure {
+    pub code: i16,
+    pub message: String,
+}
+
+pub type FlushResult = Result<Vec<AppendOutcome>, FlushFailure>;
+
+struct Waiter {
+    tx: oneshot::Sender<FlushResult>,
+    range: Range<usize>,
+}
+
+struct Pending {
+    builder: SegmentBuilder,
+    appends: Vec<BatchAppend>,
+    waiters: Vec<Waiter>,
+    first_at: Option<Instant>,
+    permits: Vec<OwnedSemaphorePermit>,
+}
+
+impl Pending {
+    fn new() -> Self {
+        Pending {
+            builder: SegmentBuilder::new(),
+            appends: Vec::new(),
+            waiters: Vec::new(),
+            first_at: None,
+            permits: Vec::new(),
+        }
+    }
+}
+
+/// Limits of the produce buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct ProduceLimits {
+    pub flush_bytes: usize,
+    pub flush_interval: Duration,
+    pub max_buffered_bytes: usize,
+    pub max_inflight_flushes: usize,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Notify,
+    budget: Arc<Semaphore>,
+    budget_total: u32,
+    limits: ProduceLimits,
+    closed: watch::Sender<bool>,
+}
+
+/// Handle to the produce buffer, shared by all connections.
+#[derive(Clone)]
+pub struct ProduceBuffer {
+    shared: Arc<Shared>,
+}
+
+/// What the flush pipeline needs from the agent.
+pub struct FlushDeps {
+    pub storage: ObjectStorage,
+    pub meta: Arc<dyn Metastore>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+    pub partitions: Arc<PartitionWatch>,
+}
+
+impl ProduceBuffer {
+    pub fn new(limits: ProduceLimits) -> Self {
+        let budget_total = u32::try_from(limits.max_buffered_bytes).unwrap_or(u32::MAX).max(1);
+        ProduceBuffer {
+            shared: Arc::new(Shared {
+                pending: Mutex::new(Pending::new()),
+                wake: Notify::new(),
+                budget: Arc::new(Semaphore::new(budget_total as usize)),
+                budget_total,
+                limits,
+                closed: watch::channel(false).0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.shared.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Buffers `batches` for the next flush. Waits while the buffer is full (backpressure). The receiver
+    /// yields one outcome per batch, in order, once the segment is durable and committed.
+    pub async fn submit(&self, batches: Vec<Append>) -> Result<oneshot::Receiver<FlushResult>, FlushFailure> {
+        let (tx, rx) = oneshot::channel();
+        if batches.is_empty() {
+            let _ = tx.send(Ok(Vec::new()));
+            return Ok(rx);
+        }
+        if *self.shared.closed.borrow() {
+            return Err(shutting_down());
+        }
+        let bytes: usize = batches.iter().map(|b| b.data.len()).sum();
+        let want = u32::try_from(bytes).unwrap_or(u32::MAX).clamp(1, self.shared.budget_total);
+        let permit = self.shared.budget.clone().acquire_many_owned(want).await.map_err(|_| shutting_down())?;
+        let mut p = self.lock();
+        let start = p.appends.len();
+        for b in batches {
+            let range = p.builder.push(*b.topic_id.as_bytes(), b.partition, &b.data);
+            p.appends.push(BatchAppend {
+                topic_id: b.topic_id,
+                partition: b.partition,
+                byte_start: range.start,
+                byte_len: (range.end - range.start) as u32,
+                offset_span: b.header.offset_span(),
+                record_count: b.header.record_count,
+                max_timestamp: b.header.max_timestamp,
+            });
+        }
+        let end = p.appends.len();
+        p.waiters.push(Waiter { tx, range: start..end });
+        p.permits.push(permit);
+        let first = p.first_at.is_none();
+        if first {
+            p.first_at = Some(Instant::now());
+        }
+        let full = p.builder.len() >= self.shared.limits.flush_bytes;
+        drop(p);
+        if first || full {
+            self.shared.wake.notify_one();
+        }
+        Ok(rx)
+    }
+
+    /// Stops accepting batches; the flusher writes what is buffered and exits.
+    pub fn close(&self) {
+        self.shared.closed.send_replace(true);
+        self.shared.wake.notify_one();
+    }
+
+    /// Starts the flusher and committer tasks. The returned handle finishes after [`ProduceBuffer::close`]
+    /// once everything buffered has been flushed and answered.
+    pub fn spawn(&self, deps: FlushDeps) -> JoinHandle<()> {
+        let (commit_tx, commit_rx) = mpsc::channel(self.shared.limits.max_inflight_flushes.max(1));
+        let committer = tokio::spawn(committer(commit_rx, deps.meta.clone(), deps.partitions.clone()));
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.flusher(commit_tx, deps).await;
+            let _ = committer.await;
+        })
+    }
+
+    async fn flusher(&self, commit_tx: mpsc::Sender<(JoinHandle<Result<(), FlushFailure>>, Flushed)>, deps: FlushDeps) {
+        let mut closed = self.shared.closed.subscribe();
+        loop {
+            let (first_at, full) = {
+                let p = self.lock();
+                (p.first_at, p.builder.len() >= self.shared.limits.flush_bytes)
+            };
+            let is_closed = *closed.borrow_and_update();
+            match first_at {
+                None if is_closed => return,
+                None => {
+                    tokio::select! {
+                        _ = self.shared.wake.notified() => {}
+                        _ = closed.changed() => {}
+                    }
+                    continue;
+                }
+                Some(at) if !full && !is_closed => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at + self.shared.limits.flush_interval) => {}
+                        _ = self.shared.wake.notified() => continue,
+                        _ = closed.changed() => {}
+                    }
+                }
+                Some(_) => {}
+            }
+            let taken = std::mem::replace(&mut *self.lock(), Pending::new());
+            if taken.appends.is_empty() {
+                continue;
+            }
+            let created_ms = deps.clock.now_ms();
+            let key = keys::segment_key(created_ms, deps.ids.nonce());
+            let object = taken.builder.finish();
+            let size = object.len() as u64;
+            let storage = deps.storage.clone();
+            let upload_key = key.clone();
+            let upload = tokio::spawn(async move {
+                storage.put_durable(&upload_key, object).await.map_err(|e| {
+                    tracing::warn!(key = %upload_key, error = %e, "segment upload failed");
+                    FlushFailure { code: ResponseError::KafkaStorageError.code(), message: e.to_string() }
+                })
+            });
+            let flushed = Flushed {
+                commit: SegmentCommit { object_key: key, object_size: size, created_ms, batches: taken.appends },
+                waiters: taken.waiters,
+                _permits: taken.permits,
+            };
+            if commit_tx.send((upload, flushed)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn shutting_down() -> FlushFailure {
+    FlushFailure { code: ResponseError::NotLeaderOrFollower.code(), message: "the agent is shutting down".into() }
+}
+
+/// A segment handed from the flusher to the committer.
+struct Flushed {
+    commit: SegmentCommit,
+    waiters: Vec<Waiter>,
+    /// Released (freeing buffer budget) once producers are answered.
+    _permits: Vec<OwnedSemaphorePermit>,
+}
+
+async fn committer(
+    mut rx: mpsc::Receiver<(JoinHandle<Result<(), FlushFailure>>, Flushed)>,
+    meta: Arc<dyn Metastore>,
+    partitions: Arc<PartitionWatch>,
+) {
+    while let Some((upload, flushed)) = rx.recv().await {
+        let uploaded = match upload.await {
+            Ok(r) => r,
+            Err(e) => Err(FlushFailure {
+                code: ResponseError::KafkaStorageError.code(),
+                message: format!("upload task: {e}"),
+            }),
+        };
+        let key = flushed.commit.object_key.clone();
+        let batches = flushed.commit.batches.clone();
+        let result = match uploaded {
+            Ok(()) => meta.commit_segment(flushed.commit).await.map_err(|e| {
+                tracing::warn!(key = %key, error = %e, "segment commit failed");
+                FlushFailure { code: ResponseError::KafkaStorageError.code(), message: e.to_string() }
+            }),
+            Err(e) => Err(e),
+        };
+        if let Ok(outcomes) = &result {
+            for (b, o) in batches.iter().zip(outcomes) {
+                if let AppendOutcome::Appended { base_offset, log_start } = o {
+                    partitions.advance(b.topic_id, b.partition, *log_start, base_offset + b.offset_span);
+                }
+            }
+            tracing::trace!(key = %key, batches = batches.len(), "segment committed");
+        }
+        for w in flushed.waiters {
+            let answer = match &result {
+                Ok(outcomes) => Ok(outcomes.get(w.range.clone()).map(<[_]>::to_vec).unwrap_or_default()),
+                Err(e) => Err(e.clone()),
+            };
+            let _ = w.tx.send(answer);
+        }
+    }
+}

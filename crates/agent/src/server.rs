@@ -1,0 +1,195 @@
+//! Starting and stopping an agent: open the stores, bind listeners, accept connections, shut down cleanly.
+
+use crate::clock::{Clock, IdSource, RandomIds, SystemClock};
+use crate::config::AgentConfig;
+use crate::partitions::PartitionWatch;
+use crate::produce::{FlushDeps, ProduceBuffer, ProduceLimits};
+use crate::topics::TopicCache;
+use crate::{Agent, connection, http};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// How long shutdown waits for connections to finish their in-flight requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long topic metadata is cached before the metastore is asked again.
+const TOPIC_CACHE_TTL: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open metastore {url}: {source}")]
+    Meta { url: String, source: weft_meta::MetaError },
+    #[error("cannot open object store {url}: {source}")]
+    Storage { url: String, source: weft_storage::StorageError },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("invalid advertised listener {value:?}: expected HOST:PORT")]
+    Advertised { value: String },
+}
+
+/// A started agent.
+pub struct RunningAgent {
+    pub kafka_addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningAgent {
+    /// Asks the agent to stop: stop accepting, answer in-flight requests, flush, exit.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Waits until the agent has stopped.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+fn advertised(config: &AgentConfig, bound: SocketAddr) -> Result<(String, i32), StartError> {
+    match &config.advertised_listener {
+        Some(v) => {
+            let bad = || StartError::Advertised { value: v.clone() };
+            let (host, port) = v.rsplit_once(':').ok_or_else(bad)?;
+            let port: u16 = port.parse().map_err(|_| bad())?;
+            if host.is_empty() {
+                return Err(bad());
+            }
+            Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), i32::from(port)))
+        }
+        None if bound.ip().is_unspecified() => Ok(("127.0.0.1".into(), i32::from(bound.port()))),
+        None => Ok((bound.ip().to_string(), i32::from(bound.port()))),
+    }
+}
+
+/// Starts an agent with the system clock and random ids.
+pub async fn start(config: AgentConfig) -> Result<RunningAgent, StartError> {
+    start_with(config, Arc::new(SystemClock), Arc::new(RandomIds)).await
+}
+
+/// Starts an agent with injected time and id sources.
+pub async fn start_with(
+    config: AgentConfig,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+) -> Result<RunningAgent, StartError> {
+    let meta_url = config.metastore_url();
+    let store_url = config.object_store_url();
+    let meta = weft_meta::open(&meta_url).await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
+    let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
+    let storage = weft_storage::ObjectStorage::open(&store_url, config.cache_bytes)
+        .map_err(|source| StartError::Storage { url: store_url.clone(), source })?;
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let kafka_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let (advertised_host, advertised_port) = advertised(&config, kafka_addr)?;
+    let admin = match config.admin_listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+            let bound = l.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+            Some((l, bound))
+        }
+        None => None,
+    };
+    let partitions = Arc::new(PartitionWatch::default());
+    let produce = ProduceBuffer::new(ProduceLimits {
+        flush_bytes: config.flush_bytes,
+        flush_interval: config.flush_interval,
+        max_buffered_bytes: config.max_buffered_bytes,
+        max_inflight_flushes: config.max_inflight_flushes,
+    });
+    let flusher = produce.spawn(FlushDeps {
+        storage: storage.clone(),
+        meta: meta.clone(),
+        clock: clock.clone(),
+        ids: ids.clone(),
+        partitions: partitions.clone(),
+    });
+    let agent = Arc::new(Agent {
+        topics: TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes),
+        config,
+        meta,
+        storage,
+        clock,
+        ids,
+        cluster_id,
+        advertised_host,
+        advertised_port,
+        partitions,
+        produce,
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let admin_addr = admin.as_ref().map(|(_, a)| *a);
+    if let Some((l, _)) = admin {
+        let router = http::router(agent.clone());
+        let mut stop = shutdown_rx.clone();
+        tokio::spawn(async move {
+            let serve = axum::serve(l, router).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "admin listener failed");
+            }
+        });
+    }
+    tracing::info!(
+        kafka_addr = %kafka_addr,
+        admin_addr = %admin_addr.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
+        data_dir = %agent.config.data_dir.display(),
+        object_store = %agent.storage.url(),
+        metastore = %meta_url,
+        cluster_id = %agent.cluster_id,
+        "agent ready"
+    );
+    let task = tokio::spawn(run(agent, listener, shutdown_rx, flusher));
+    Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
+}
+
+async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Receiver<bool>, flusher: JoinHandle<()>) {
+    let slots = Arc::new(Semaphore::new(agent.config.max_connections));
+    let stop_rx = shutdown.clone();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((socket, peer)) => {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!(%peer, limit = agent.config.max_connections, "refusing connection: max connections reached");
+                        drop(socket);
+                        continue;
+                    };
+                    let agent = agent.clone();
+                    let stop = stop_rx.clone();
+                    connections.spawn(async move {
+                        connection::serve(agent, socket, peer, stop).await;
+                        drop(slot);
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(listener);
+    tracing::info!(connections = connections.len(), "shutting down: draining connections");
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(remaining = connections.len(), "drain timed out; closing remaining connections");
+        connections.shutdown().await;
+    }
+    agent.produce.close();
+    let _ = flusher.await;
+    tracing::info!("agent stopped");
+}

@@ -1,0 +1,365 @@
+//! Topic configuration: Kafka's topic configs with their defaults, types, validation, and the broker-level
+//! synonym each one inherits from. DescribeConfigs, CreateTopics and the produce path all read this table.
+
+use std::collections::BTreeMap;
+
+/// Kafka's DescribeConfigs config types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Long = 5,
+    Double = 6,
+    List = 7,
+}
+
+/// Kafka's DescribeConfigs config sources.
+pub mod source {
+    pub const TOPIC: i8 = 1;
+    pub const STATIC_BROKER: i8 = 4;
+    pub const DEFAULT: i8 = 5;
+}
+
+/// One topic config.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicConfigDef {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub kind: ConfigType,
+    /// The broker config this topic config falls back to.
+    pub synonym: &'static str,
+    /// Allowed values for enumerations (empty: any value of the type).
+    pub allowed: &'static [&'static str],
+    /// Inclusive lower bound for numbers.
+    pub min: Option<f64>,
+    pub doc: &'static str,
+}
+
+const fn def(
+    name: &'static str,
+    default: &'static str,
+    kind: ConfigType,
+    synonym: &'static str,
+    doc: &'static str,
+) -> TopicConfigDef {
+    TopicConfigDef { name, default, kind, synonym, allowed: &[], min: None, doc }
+}
+
+const LONG_MAX: &str = "9223372036854775807";
+use ConfigType::{Boolean, Double, Int, List, Long};
+
+/// Kafka 4.x topic configs and their defaults.
+pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    TopicConfigDef {
+        allowed: &["delete", "compact"],
+        ..def("cleanup.policy", "delete", List, "log.cleanup.policy", "Retention policy: delete, compact, or both.")
+    },
+    TopicConfigDef {
+        allowed: &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"],
+        ..def(
+            "compression.type",
+            "producer",
+            ConfigType::String,
+            "compression.type",
+            "Final compression type of the topic.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(-1.0),
+        ..def("compression.gzip.level", "-1", Int, "compression.gzip.level", "Gzip level.")
+    },
+    TopicConfigDef { min: Some(1.0), ..def("compression.lz4.level", "9", Int, "compression.lz4.level", "LZ4 level.") },
+    TopicConfigDef {
+        min: Some(-131072.0),
+        ..def("compression.zstd.level", "3", Int, "compression.zstd.level", "Zstd level.")
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def(
+            "delete.retention.ms",
+            "86400000",
+            Long,
+            "log.cleaner.delete.retention.ms",
+            "How long tombstones are retained on compacted topics.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def(
+            "file.delete.delay.ms",
+            "60000",
+            Long,
+            "log.segment.delete.delay.ms",
+            "Grace period before deleting unreferenced data.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(1.0),
+        ..def(
+            "flush.messages",
+            LONG_MAX,
+            Long,
+            "log.flush.interval.messages",
+            "Accepted for compatibility; every acked write is durable.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def(
+            "flush.ms",
+            LONG_MAX,
+            Long,
+            "log.flush.interval.ms",
+            "Accepted for compatibility; every acked write is durable.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def("index.interval.bytes", "4096", Int, "log.index.interval.bytes", "Accepted for compatibility.")
+    },
+    TopicConfigDef {
+        min: Some(-2.0),
+        ..def(
+            "local.retention.bytes",
+            "-2",
+            Long,
+            "log.local.retention.bytes",
+            "Tiered storage local retention (not applicable).",
+        )
+    },
+    TopicConfigDef {
+        min: Some(-2.0),
+        ..def(
+            "local.retention.ms",
+            "-2",
+            Long,
+            "log.local.retention.ms",
+            "Tiered storage local retention (not applicable).",
+        )
+    },
+    TopicConfigDef {
+        min: Some(1.0),
+        ..def(
+            "max.compaction.lag.ms",
+            LONG_MAX,
+            Long,
+            "log.cleaner.max.compaction.lag.ms",
+            "Maximum time a message stays uncompacted.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def("max.message.bytes", "1048588", Int, "message.max.bytes", "Largest record batch size allowed.")
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def(
+            "message.timestamp.after.max.ms",
+            "3600000",
+            Long,
+            "log.message.timestamp.after.max.ms",
+            "How far in the future a CreateTime timestamp may be.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def(
+            "message.timestamp.before.max.ms",
+            LONG_MAX,
+            Long,
+            "log.message.timestamp.before.max.ms",
+            "How far in the past a CreateTime timestamp may be.",
+        )
+    },
+    TopicConfigDef {
+        allowed: &["CreateTime", "LogAppendTime"],
+        ..def(
+            "message.timestamp.type",
+            "CreateTime",
+            ConfigType::String,
+            "log.message.timestamp.type",
+            "CreateTime or LogAppendTime.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def(
+            "min.cleanable.dirty.ratio",
+            "0.5",
+            Double,
+            "log.cleaner.min.cleanable.ratio",
+            "Dirty ratio that triggers compaction.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def(
+            "min.compaction.lag.ms",
+            "0",
+            Long,
+            "log.cleaner.min.compaction.lag.ms",
+            "Minimum time a message stays uncompacted.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(1.0),
+        ..def(
+            "min.insync.replicas",
+            "1",
+            Int,
+            "min.insync.replicas",
+            "Accepted for compatibility; object storage replicates.",
+        )
+    },
+    def("preallocate", "false", Boolean, "log.preallocate", "Accepted for compatibility."),
+    def(
+        "remote.storage.enable",
+        "false",
+        Boolean,
+        "remote.log.storage.system.enable",
+        "Tiered storage (every topic already lives in object storage).",
+    ),
+    TopicConfigDef {
+        min: Some(-1.0),
+        ..def(
+            "retention.bytes",
+            "-1",
+            Long,
+            "log.retention.bytes",
+            "Maximum partition size before old data is deleted.",
+        )
+    },
+    TopicConfigDef {
+        min: Some(-1.0),
+        ..def("retention.ms", "604800000", Long, "log.retention.ms", "Maximum age of data before it is deleted.")
+    },
+    TopicConfigDef {
+        min: Some(14.0),
+        ..def("segment.bytes", "1073741824", Int, "log.segment.bytes", "Accepted for compatibility.")
+    },
+    TopicConfigDef {
+        min: Some(4.0),
+        ..def("segment.index.bytes", "10485760", Int, "log.index.size.max.bytes", "Accepted for compatibility.")
+    },
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def("segment.jitter.ms", "0", Long, "log.roll.jitter.ms", "Accepted for compatibility.")
+    },
+    TopicConfigDef {
+        min: Some(1.0),
+        ..def("segment.ms", "604800000", Long, "log.roll.ms", "Accepted for compatibility.")
+    },
+    def(
+        "unclean.leader.election.enable",
+        "false",
+        Boolean,
+        "unclean.leader.election.enable",
+        "Accepted for compatibility.",
+    ),
+];
+
+pub fn lookup(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// Why a topic config was refused; the message names the key, as Kafka's does.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("unknown topic config name: {0}")]
+    Unknown(String),
+    #[error("invalid value {value} for configuration {name}: {reason}")]
+    Invalid { name: String, value: String, reason: String },
+}
+
+impl TopicConfigDef {
+    /// Checks one value against the type, enumeration and bound of this config.
+    pub fn validate(&self, value: &str) -> Result<(), ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid { name: self.name.into(), value: value.into(), reason };
+        let number = match self.kind {
+            Boolean => {
+                return match value.to_ascii_lowercase().as_str() {
+                    "true" | "false" => Ok(()),
+                    _ => Err(invalid("expected true or false".into())),
+                };
+            }
+            Int => {
+                value.trim().parse::<i32>().map(f64::from).map_err(|_| invalid("expected a 32-bit integer".into()))?
+            }
+            Long => value
+                .trim()
+                .parse::<i64>()
+                .map(|v| v as f64)
+                .map_err(|_| invalid("expected a 64-bit integer".into()))?,
+            Double => value.trim().parse::<f64>().map_err(|_| invalid("expected a number".into()))?,
+            ConfigType::String => {
+                if !self.allowed.is_empty() && !self.allowed.contains(&value) {
+                    return Err(invalid(format!("string must be one of: {}", self.allowed.join(", "))));
+                }
+                return Ok(());
+            }
+            List => {
+                let items: Vec<&str> = value.split(',').map(str::trim).collect();
+                if let Some(bad) = items.iter().find(|i| !self.allowed.is_empty() && !self.allowed.contains(i)) {
+                    return Err(invalid(format!("{bad:?} is not one of: {}", self.allowed.join(", "))));
+                }
+                return Ok(());
+            }
+        };
+        if let Some(min) = self.min
+            && number < min
+        {
+            return Err(invalid(format!("value must be at least {min}")));
+        }
+        if self.name == "min.cleanable.dirty.ratio" && number > 1.0 {
+            return Err(invalid("value must be at most 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Validates a set of explicit topic configs.
+pub fn validate_all(configs: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for (name, value) in configs {
+        lookup(name).ok_or_else(|| ConfigError::Unknown(name.clone()))?.validate(value)?;
+    }
+    Ok(())
+}
+
+/// The effective value of `name` for a topic with explicit `configs`.
+pub fn effective<'a>(
+    configs: &'a BTreeMap<String, String>,
+    name: &str,
+    broker_default: Option<&'a str>,
+) -> Option<&'a str> {
+    configs.get(name).map(String::as_str).or(broker_default).or_else(|| lookup(name).map(|d| d.default))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_types_enums_and_bounds() {
+        let ok = |n: &str, v: &str| lookup(n).unwrap().validate(v);
+        assert!(ok("retention.ms", "1000").is_ok());
+        assert!(ok("retention.ms", "-1").is_ok());
+        assert!(ok("retention.ms", "-5").is_err());
+        assert!(ok("retention.ms", "soon").is_err());
+        assert!(ok("cleanup.policy", "compact,delete").is_ok());
+        assert!(ok("cleanup.policy", "shred").is_err());
+        assert!(ok("message.timestamp.type", "LogAppendTime").is_ok());
+        assert!(ok("min.cleanable.dirty.ratio", "1.5").is_err());
+        assert!(ok("preallocate", "yes").is_err());
+        let mut unknown = BTreeMap::new();
+        unknown.insert("no.such.config".to_string(), "1".to_string());
+        assert_eq!(validate_all(&unknown), Err(ConfigError::Unknown("no.such.config".into())));
+    }
+
+    #[test]
+    fn every_default_is_valid() {
+        for d in TOPIC_CONFIGS {
+            assert!(d.validate(d.default).is_ok(), "{} default {}", d.name, d.default);
+        }
+    }
+}

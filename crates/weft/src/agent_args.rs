@@ -1,0 +1,215 @@
+//! `weft agent`: flags, `WEFT_*` environment variables and a TOML file, merged in that order of precedence
+//! over the defaults of [`AgentConfig`].
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use weft_agent::AgentConfig;
+
+/// Every option is also a TOML key (same name with underscores) and a `WEFT_*` variable.
+#[derive(clap::Args, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentArgs {
+    /// TOML file with any of the options below (keys in snake_case, e.g. `flush_interval_ms = 5`).
+    #[arg(long, env = "WEFT_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Kafka listener; port 0 picks a free port [default: 127.0.0.1:9092]
+    #[arg(long, env = "WEFT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// HOST:PORT given to clients in Metadata [default: the bound listener address]
+    #[arg(long, env = "WEFT_ADVERTISED_LISTENER")]
+    pub advertised_listener: Option<String>,
+    /// Admin HTTP listener for /healthz and /readyz; "off" disables it [default: 127.0.0.1:9644]
+    #[arg(long, env = "WEFT_ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
+    /// Directory of the embedded default (objects and SQLite metadata) [default: ./weft-data]
+    #[arg(long, env = "WEFT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Object store URL: file:///abs/path or memory:// [default: file://<data-dir>/objects]
+    #[arg(long, env = "WEFT_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    /// Metastore URL: sqlite:///abs/path.db [default: sqlite://<data-dir>/meta.db]
+    #[arg(long, env = "WEFT_METASTORE")]
+    pub metastore: Option<String>,
+    /// Broker id reported to clients [default: 0]
+    #[arg(long, env = "WEFT_NODE_ID")]
+    pub node_id: Option<i32>,
+    /// Flush a segment once this many bytes are buffered [default: 4194304]
+    #[arg(long, env = "WEFT_FLUSH_BYTES")]
+    pub flush_bytes: Option<usize>,
+    /// Flush a segment once its oldest batch has waited this long [default: 4]
+    #[arg(long, env = "WEFT_FLUSH_INTERVAL_MS")]
+    pub flush_interval_ms: Option<u64>,
+    /// Produce bytes buffered before sockets stop being read [default: 268435456]
+    #[arg(long, env = "WEFT_MAX_BUFFERED_BYTES")]
+    pub max_buffered_bytes: Option<usize>,
+    /// Segment uploads in flight at once [default: 4]
+    #[arg(long, env = "WEFT_MAX_INFLIGHT_FLUSHES")]
+    pub max_inflight_flushes: Option<usize>,
+    /// Largest request frame accepted, as socket.request.max.bytes [default: 104857600]
+    #[arg(long, env = "WEFT_MAX_FRAME_BYTES")]
+    pub max_frame_bytes: Option<usize>,
+    /// Open client connections allowed [default: 10000]
+    #[arg(long, env = "WEFT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Requests in progress per connection [default: 16]
+    #[arg(long, env = "WEFT_MAX_INFLIGHT_PER_CONNECTION")]
+    pub max_inflight_per_connection: Option<usize>,
+    /// Upper bound on a fetch's max_wait_ms [default: 30000]
+    #[arg(long, env = "WEFT_MAX_FETCH_WAIT_MS")]
+    pub max_fetch_wait_ms: Option<u64>,
+    /// Bytes of segments cached in memory for reads [default: 536870912]
+    #[arg(long, env = "WEFT_CACHE_BYTES")]
+    pub cache_bytes: Option<usize>,
+    /// auto.create.topics.enable [default: true]
+    #[arg(long, env = "WEFT_AUTO_CREATE_TOPICS")]
+    pub auto_create_topics: Option<bool>,
+    /// num.partitions for auto-created topics [default: 1]
+    #[arg(long, env = "WEFT_DEFAULT_PARTITIONS")]
+    pub default_partitions: Option<i32>,
+    /// message.max.bytes, the default max.message.bytes of topics [default: 1048588]
+    #[arg(long, env = "WEFT_MESSAGE_MAX_BYTES")]
+    pub message_max_bytes: Option<i32>,
+}
+
+macro_rules! merge {
+    ($cli:ident, $file:ident, $($field:ident),*) => {
+        $( if $cli.$field.is_none() { $cli.$field = $file.$field.take(); } )*
+    };
+}
+
+impl AgentArgs {
+    fn into_config(mut self) -> Result<AgentConfig> {
+        if let Some(path) = &self.config {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+            let mut file: AgentArgs =
+                toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
+            merge!(
+                self,
+                file,
+                listen,
+                advertised_listener,
+                admin_listen,
+                data_dir,
+                object_store,
+                metastore,
+                node_id,
+                flush_bytes,
+                flush_interval_ms,
+                max_buffered_bytes,
+                max_inflight_flushes,
+                max_frame_bytes,
+                max_connections,
+                max_inflight_per_connection,
+                max_fetch_wait_ms,
+                cache_bytes,
+                auto_create_topics,
+                default_partitions,
+                message_max_bytes
+            );
+        }
+        let mut c = AgentConfig::with_data_dir(self.data_dir.unwrap_or_else(|| PathBuf::from("weft-data")));
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        c.advertised_listener = self.advertised_listener.or(c.advertised_listener);
+        match self.admin_listen.as_deref() {
+            None => {}
+            Some("off") | Some("") => c.admin_listen = None,
+            Some(v) => {
+                c.admin_listen = Some(
+                    v.parse().with_context(|| format!("invalid --admin-listen {v:?}: expected HOST:PORT or off"))?,
+                )
+            }
+        }
+        c.object_store = self.object_store.or(c.object_store);
+        c.metastore = self.metastore.or(c.metastore);
+        if let Some(v) = self.node_id {
+            c.node_id = v;
+        }
+        if let Some(v) = self.flush_bytes {
+            c.flush_bytes = v;
+        }
+        if let Some(v) = self.flush_interval_ms {
+            c.flush_interval = Duration::from_millis(v);
+        }
+        if let Some(v) = self.max_buffered_bytes {
+            c.max_buffered_bytes = v;
+        }
+        if let Some(v) = self.max_inflight_flushes {
+            c.max_inflight_flushes = v;
+        }
+        if let Some(v) = self.max_frame_bytes {
+            c.max_frame_bytes = v;
+        }
+        if let Some(v) = self.max_connections {
+            c.max_connections = v;
+        }
+        if let Some(v) = self.max_inflight_per_connection {
+            c.max_inflight_per_connection = v;
+        }
+        if let Some(v) = self.max_fetch_wait_ms {
+            c.max_fetch_wait = Duration::from_millis(v);
+        }
+        if let Some(v) = self.cache_bytes {
+            c.cache_bytes = v;
+        }
+        if let Some(v) = self.auto_create_topics {
+            c.auto_create_topics = v;
+        }
+        if let Some(v) = self.default_partitions {
+            c.default_partitions = v;
+        }
+        if let Some(v) = self.message_max_bytes {
+            c.message_max_bytes = v;
+        }
+        validate(&c)?;
+        Ok(c)
+    }
+}
+
+fn validate(c: &AgentConfig) -> Result<()> {
+    let positive = [
+        ("flush-bytes", c.flush_bytes),
+        ("max-buffered-bytes", c.max_buffered_bytes),
+        ("max-inflight-flushes", c.max_inflight_flushes),
+        ("max-frame-bytes", c.max_frame_bytes),
+        ("max-connections", c.max_connections),
+        ("max-inflight-per-connection", c.max_inflight_per_connection),
+    ];
+    if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+        anyhow::bail!("--{name} must be greater than 0");
+    }
+    if c.default_partitions <= 0 {
+        anyhow::bail!("--default-partitions must be greater than 0, was {}", c.default_partitions);
+    }
+    if c.message_max_bytes <= 0 {
+        anyhow::bail!("--message-max-bytes must be greater than 0, was {}", c.message_max_bytes);
+    }
+    Ok(())
+}
+
+pub async fn run(args: AgentArgs) -> Result<()> {
+    let config = args.into_config()?;
+    let agent = weft_agent::start(config).await?;
+    wait_for_signal().await?;
+    tracing::info!("signal received, shutting down");
+    agent.shutdown();
+    agent.wait().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
