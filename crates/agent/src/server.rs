@@ -23,7 +23,7 @@ pub enum StartError {
     #[error("cannot open metastore {url}: {source}")]
     Meta { url: String, source: weft_meta::MetaError },
     #[error("cannot open object store {url}: {source}")]
-    Storage { url: String, source: weft_storage::StorageError },
+    Storage { url: String, source: Box<weft_storage::StorageError> },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("invalid advertised listener {value:?}: expected HOST:PORT")]
@@ -82,7 +82,7 @@ pub async fn start_with(
     let meta = weft_meta::open(&meta_url).await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let storage = weft_storage::ObjectStorage::open(&store_url, config.cache_bytes)
-        .map_err(|source| StartError::Storage { url: store_url.clone(), source })?;
+        .map_err(|source| StartError::Storage { url: store_url.clone(), source: Box::new(source) })?;
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let kafka_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;

@@ -276,12 +276,12 @@ impl Metastore for SqlMetastore {
             .bind(commit.created_ms)
             .execute(&mut *tx)
             .await?;
-        // (topic, partition) -> (log_start, next_offset, dirty)
+        // (topic, partition) -> Some((log_start, next_offset)), or None if the partition does not exist
         let mut state: HashMap<(Uuid, i32), Option<(i64, i64)>> = HashMap::new();
         let mut outcomes = Vec::with_capacity(commit.batches.len());
         for b in &commit.batches {
             let key = (b.topic_id, b.partition);
-            if !state.contains_key(&key) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = state.entry(key) {
                 let row = sqlx::query(
                     "SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2",
                 )
@@ -293,7 +293,7 @@ impl Metastore for SqlMetastore {
                     Some(r) => Some((r.try_get::<i64, _>("log_start")?, r.try_get::<i64, _>("next_offset")?)),
                     None => None,
                 };
-                state.insert(key, bounds);
+                slot.insert(bounds);
             }
             let Some(Some((log_start, next))) = state.get_mut(&key) else {
                 outcomes.push(AppendOutcome::UnknownPartition);

@@ -9,7 +9,7 @@ pub mod versions;
 
 pub use batch::{BATCH_HEADER_LEN, BatchError, BatchHeader};
 pub use frame::{FrameError, next_frame};
-pub use request::{RequestError, RequestHeaderInfo, decode_body, peek_header};
+pub use request::{RequestError, RequestHeaderInfo, decode_body, decode_request, peek_header};
 pub use response::encode_response;
 pub use versions::{SUPPORTED_APIS, SupportedApi, supported_range};
 

@@ -1,7 +1,7 @@
 //! Request headers and bodies.
 
 use bytes::{Buf, Bytes};
-use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind};
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 
 /// The fixed start of every request header, readable even when the API key or version is unknown.
@@ -21,8 +21,6 @@ pub enum RequestError {
     UnknownApiKey { api_key: i16 },
     #[error("malformed {api:?} v{version} request: {reason}")]
     Malformed { api: ApiKey, version: i16, reason: String },
-    #[error("{len} trailing bytes after {api:?} v{version} request")]
-    Trailing { api: ApiKey, version: i16, len: usize },
 }
 
 /// Reads api key, version and correlation id without decoding anything else.
@@ -53,7 +51,8 @@ pub fn decode_header(frame: Bytes) -> Result<(RequestHeaderInfo, ApiKey, Bytes),
     Ok((info, api, body))
 }
 
-/// Decodes a request body of type `R`, refusing trailing bytes (a sign of a version mismatch).
+/// Decodes a request body of type `R`. Trailing bytes are ignored, as the Java broker ignores them (some
+/// clients send a few; librdkafka 2.16 does so for Metadata v13).
 pub fn decode_body<R: Decodable + HeaderVersion>(
     api: ApiKey,
     version: i16,
@@ -65,9 +64,22 @@ pub fn decode_body<R: Decodable + HeaderVersion>(
         reason,
     })?;
     if body.has_remaining() {
-        return Err(RequestError::Trailing { api, version, len: body.remaining() });
+        tracing::trace!(?api, version, len = body.remaining(), "ignoring trailing request bytes");
     }
     Ok(req)
+}
+
+/// Decodes any request Weft serves (used by fuzzing and tools): header checks as in dispatch, then the body.
+pub fn decode_request(frame: Bytes) -> Result<(RequestHeaderInfo, RequestKind), RequestError> {
+    let peek = peek_header(&frame)?;
+    if !crate::versions::is_supported(peek.api_key, peek.api_version) {
+        return Err(RequestError::UnknownApiKey { api_key: peek.api_key });
+    }
+    let (info, api, mut body) = decode_header(frame)?;
+    let version = info.api_version;
+    let kind = catch_decode(|| RequestKind::decode(api, &mut body, version))
+        .map_err(|reason| RequestError::Malformed { api, version, reason })?;
+    Ok((info, kind))
 }
 
 /// The codec reports malformed input as errors; this also turns any panic inside it into an error so that a

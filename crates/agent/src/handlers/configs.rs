@@ -74,7 +74,7 @@ fn broker_entries(agent: &Agent) -> Vec<(String, String, i8, ConfigType, &'stati
         (
             "auto.create.topics.enable".into(),
             c.auto_create_topics.to_string(),
-            src_if(c.auto_create_topics != true),
+            src_if(!c.auto_create_topics),
             ConfigType::Boolean,
             "Create topics on first metadata request or produce.",
         ),

@@ -86,7 +86,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
         };
         let mut slots = Vec::with_capacity(t.partition_data.len());
         for p in t.partition_data {
-            let checked = if !matches!(acks, -1 | 0 | 1) {
+            let checked = if !matches!(acks, -1..=1) {
                 Err((ResponseError::InvalidRequiredAcks.code(), format!("acks must be -1, 0 or 1, was {acks}")))
             } else {
                 match &topic {
