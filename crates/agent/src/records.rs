@@ -15,8 +15,8 @@ const MAX_BATCHES_PER_READ: u32 = 2048;
 pub const LEADER_EPOCH: i32 = 0;
 
 impl Agent {
-    /// Reads one stored batch and gives it its assigned base offset.
-    async fn load_batch(&self, b: &BatchRef) -> Result<BytesMut> {
+    /// Reads one stored batch as it was received (base offset not yet patched).
+    async fn read_batch_bytes(&self, b: &BatchRef) -> Result<Bytes> {
         let range = b.byte_start..b.byte_start + u64::from(b.byte_len);
         let data = self.storage.get_range(&b.object_key, range, true).await?;
         if data.len() != b.byte_len as usize {
@@ -25,9 +25,7 @@ impl Agent {
                 reason: format!("read {} bytes of {} from {}", data.len(), b.byte_len, b.object_key),
             });
         }
-        let mut buf = BytesMut::from(&data[..]);
-        patch_batch(&mut buf, b.base_offset, LEADER_EPOCH);
-        Ok(buf)
+        Ok(data)
     }
 
     /// Batches covering `from_offset..end_offset`, up to `max_bytes`. With `at_least_one`, the first batch
@@ -43,19 +41,29 @@ impl Agent {
         at_least_one: bool,
     ) -> Result<Bytes> {
         let refs = self.meta.read_index(topic_id, partition, from_offset, max_bytes, MAX_BATCHES_PER_READ).await?;
-        let mut out = BytesMut::new();
-        for (i, b) in refs.iter().filter(|b| b.base_offset < end_offset).enumerate() {
-            if i == 0 && !at_least_one && u64::from(b.byte_len) > max_bytes {
-                break;
-            }
-            out.extend_from_slice(&self.load_batch(b).await?);
+        let refs: Vec<&BatchRef> = refs.iter().filter(|b| b.base_offset < end_offset).collect();
+        if let Some(first) = refs.first()
+            && !at_least_one
+            && u64::from(first.byte_len) > max_bytes
+        {
+            return Ok(Bytes::new());
+        }
+        // One allocation of the exact size: growing the buffer batch by batch cost a copy per doubling.
+        let total: usize = refs.iter().map(|b| b.byte_len as usize).sum();
+        let mut out = BytesMut::with_capacity(total);
+        for b in refs {
+            let start = out.len();
+            out.extend_from_slice(&self.read_batch_bytes(b).await?);
+            patch_batch(&mut out[start..], b.base_offset, LEADER_EPOCH);
         }
         Ok(out.freeze())
     }
 
     /// The offset and timestamp of the first record in `b` whose timestamp is at least `timestamp`.
     pub async fn find_in_batch(&self, b: &BatchRef, timestamp: i64) -> Result<Option<(i64, i64)>> {
-        let mut data = self.load_batch(b).await?.freeze();
+        let mut buf = BytesMut::from(&self.read_batch_bytes(b).await?[..]);
+        patch_batch(&mut buf, b.base_offset, LEADER_EPOCH);
+        let mut data = buf.freeze();
         let set = RecordBatchDecoder::decode(&mut data)
             .map_err(|e| AgentError::BadStoredBatch { offset: b.base_offset, reason: e.to_string() })?;
         Ok(set.records.iter().find(|r| r.timestamp >= timestamp).map(|r| (r.offset, r.timestamp)))

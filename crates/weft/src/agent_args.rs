@@ -37,7 +37,7 @@ pub struct AgentArgs {
     /// Broker id reported to clients [default: 0]
     #[arg(long, env = "WEFT_NODE_ID")]
     pub node_id: Option<i32>,
-    /// Flush a segment once this many bytes are buffered [default: 4194304]
+    /// Flush a segment once this many bytes are buffered [default: 8388608]
     #[arg(long, env = "WEFT_FLUSH_BYTES")]
     pub flush_bytes: Option<usize>,
     /// Flush a segment once its oldest batch has waited this long [default: 4]
@@ -46,7 +46,7 @@ pub struct AgentArgs {
     /// Produce bytes buffered before sockets stop being read [default: 268435456]
     #[arg(long, env = "WEFT_MAX_BUFFERED_BYTES")]
     pub max_buffered_bytes: Option<usize>,
-    /// Segment uploads in flight at once [default: 4]
+    /// Segment uploads in flight at once [default: 8]
     #[arg(long, env = "WEFT_MAX_INFLIGHT_FLUSHES")]
     pub max_inflight_flushes: Option<usize>,
     /// Largest request frame accepted, as socket.request.max.bytes [default: 104857600]

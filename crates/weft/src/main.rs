@@ -21,7 +21,19 @@ enum Command {
     Bench(weft_bench::BenchArgs),
 }
 
+/// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
+/// each one afresh, and page faults plus page zeroing took a fifth of the agent's CPU when serving fetches
+/// (see BENCHMARKS.md).
+fn tune_allocator() {
+    // SAFETY: mallopt only adjusts allocator parameters; it is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
