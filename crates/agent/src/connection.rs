@@ -46,7 +46,12 @@ pub async fn serve(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut s
         }
         tokio::select! {
             read = rd.read_buf(&mut buf), if reading && inflight.len() < max_inflight => match read {
-                Ok(0) => reading = false,
+                Ok(0) => {
+                    if !buf.is_empty() {
+                        tracing::warn!(%peer, bytes = buf.len(), "connection closed in the middle of a request frame");
+                    }
+                    reading = false;
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "connection read failed");

@@ -22,7 +22,9 @@ pub async fn handle(agent: &Agent, req: MetadataRequest, version: i16) -> Metada
         .with_port(agent.advertised_port);
     // Before v4 there is no flag and brokers always auto-created.
     let allow_create = version < 4 || req.allow_auto_topic_creation;
-    let topics = match req.topics {
+    // In v0 an empty list means every topic; from v1 that is expressed by null.
+    let requested = req.topics.filter(|t| version > 0 || !t.is_empty());
+    let topics = match requested {
         None => match agent.meta.list_topics().await {
             Ok(all) => all.into_iter().map(|t| topic_response(agent, &agent.topics.insert(t))).collect(),
             Err(e) => {
