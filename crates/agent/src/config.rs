@@ -45,6 +45,13 @@ pub struct AgentConfig {
     pub default_partitions: i32,
     /// Kafka's message.max.bytes: the default of the topic config max.message.bytes.
     pub message_max_bytes: i32,
+    /// Kafka's group.initial.rebalance.delay.ms.
+    pub group_initial_rebalance_delay_ms: u64,
+    /// Kafka's group.min.session.timeout.ms and group.max.session.timeout.ms.
+    pub group_min_session_timeout_ms: i32,
+    pub group_max_session_timeout_ms: i32,
+    /// Kafka's group.max.size.
+    pub group_max_size: usize,
 }
 
 impl AgentConfig {
@@ -70,6 +77,10 @@ impl AgentConfig {
             auto_create_topics: true,
             default_partitions: 1,
             message_max_bytes: 1_048_588,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_max_size: usize::MAX,
         }
     }
 

@@ -27,7 +27,7 @@ pub async fn serve(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut s
     loop {
         while reading && inflight.len() < max_inflight {
             match next_frame(&mut buf, max_frame) {
-                Ok(Some(frame)) => match dispatch(&agent, frame.freeze()).await {
+                Ok(Some(frame)) => match dispatch(&agent, peer, frame.freeze()).await {
                     Ok(completion) => inflight.push_back(completion),
                     Err(reason) => {
                         tracing::warn!(%peer, %reason, "closing connection");

@@ -43,7 +43,14 @@ fn ready(r: Result<Option<Bytes>, CloseReason>) -> Completion {
 
 /// Handles one request frame. What must happen in arrival order (validation, buffering a produce) is done
 /// before this returns; the returned completion may then run concurrently with later requests.
-pub async fn dispatch(agent: &Arc<Agent>, frame: Bytes) -> Result<Completion, CloseReason> {
+/// Who sent a request. This is the one place a request's identity is known; authorization will hang here.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub client_id: String,
+    pub peer: std::net::SocketAddr,
+}
+
+pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Bytes) -> Result<Completion, CloseReason> {
     let peek = peek_header(&frame)?;
     if peek.api_key == ApiKey::ApiVersions as i16 && !versions::is_supported(peek.api_key, peek.api_version) {
         // Kafka answers an unsupported ApiVersions version with v0 and UNSUPPORTED_VERSION, so that the
@@ -60,6 +67,7 @@ pub async fn dispatch(agent: &Arc<Agent>, frame: Bytes) -> Result<Completion, Cl
     let (header, api, body) = decode_header(frame)?;
     let v = header.api_version;
     let cid = header.correlation_id;
+    let ctx = RequestContext { client_id: header.client_id.clone().unwrap_or_default(), peer };
     macro_rules! simple {
         ($req:ty, $handler:path) => {{
             let req: $req = decode_body(api, v, body)?;
@@ -86,6 +94,24 @@ pub async fn dispatch(agent: &Arc<Agent>, frame: Bytes) -> Result<Completion, Cl
             .boxed()
         }
         ApiKey::Metadata => simple!(MetadataRequest, handlers::metadata::handle),
+        ApiKey::FindCoordinator => simple!(FindCoordinatorRequest, handlers::groups::find_coordinator),
+        ApiKey::JoinGroup => {
+            let req: JoinGroupRequest = decode_body(api, v, body)?;
+            let agent = agent.clone();
+            async move { respond(api, v, cid, &handlers::groups::join(&agent, &ctx, req, v).await) }.boxed()
+        }
+        ApiKey::SyncGroup => {
+            let req: SyncGroupRequest = decode_body(api, v, body)?;
+            let agent = agent.clone();
+            async move { respond(api, v, cid, &handlers::groups::sync(&agent, req, v).await) }.boxed()
+        }
+        ApiKey::Heartbeat => simple!(HeartbeatRequest, handlers::groups::heartbeat),
+        ApiKey::LeaveGroup => simple!(LeaveGroupRequest, handlers::groups::leave),
+        ApiKey::ListGroups => simple!(ListGroupsRequest, handlers::groups::list),
+        ApiKey::DescribeGroups => simple!(DescribeGroupsRequest, handlers::groups::describe),
+        ApiKey::DeleteGroups => simple!(DeleteGroupsRequest, handlers::groups::delete),
+        ApiKey::OffsetCommit => simple!(OffsetCommitRequest, handlers::offsets::commit),
+        ApiKey::OffsetFetch => simple!(OffsetFetchRequest, handlers::offsets::fetch),
         ApiKey::ListOffsets => simple!(ListOffsetsRequest, handlers::list_offsets::handle),
         ApiKey::CreateTopics => simple!(CreateTopicsRequest, handlers::topics::create),
         ApiKey::DeleteTopics => simple!(DeleteTopicsRequest, handlers::topics::delete),

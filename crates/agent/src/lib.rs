@@ -8,6 +8,7 @@ mod connection;
 mod dispatch;
 mod error;
 mod fetch;
+mod groups;
 mod handlers;
 mod http;
 mod partitions;
@@ -39,4 +40,5 @@ pub(crate) struct Agent {
     pub topics: topics::TopicCache,
     pub partitions: Arc<partitions::PartitionWatch>,
     pub produce: produce::ProduceBuffer,
+    pub groups: Arc<groups::Coordinator>,
 }

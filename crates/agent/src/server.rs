@@ -111,7 +111,6 @@ pub async fn start_with(
     });
     let agent = Arc::new(Agent {
         topics: TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes),
-        config,
         meta,
         storage,
         clock,
@@ -121,8 +120,16 @@ pub async fn start_with(
         advertised_port,
         partitions,
         produce,
+        groups: Arc::new(crate::groups::Coordinator::new(crate::groups::GroupConfig {
+            min_session_timeout_ms: config.group_min_session_timeout_ms,
+            max_session_timeout_ms: config.group_max_session_timeout_ms,
+            initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+            max_size: config.group_max_size,
+        })),
+        config,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let group_timer = agent.groups.spawn_timer();
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
         let router = http::router(agent.clone());
@@ -145,7 +152,10 @@ pub async fn start_with(
         cluster_id = %agent.cluster_id,
         "agent ready"
     );
-    let task = tokio::spawn(run(agent, listener, shutdown_rx, flusher));
+    let task = tokio::spawn(async move {
+        run(agent, listener, shutdown_rx, flusher).await;
+        group_timer.abort();
+    });
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
 }
 

@@ -1,7 +1,9 @@
 //! The behaviour every [`Metastore`] backend must show. Each backend's test calls [`run_all`] on a fresh,
 //! empty store; the suite uses only the trait, so it pins semantics, not SQL.
 
-use crate::{AppendOutcome, BatchAppend, MetaError, Metastore, NewTopic, PartitionOffsets, SegmentCommit};
+use crate::{
+    AppendOutcome, BatchAppend, CommittedOffset, MetaError, Metastore, NewTopic, PartitionOffsets, SegmentCommit,
+};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -29,6 +31,34 @@ pub async fn run_all(store: &dyn Metastore) {
     offsets_are_dense_across_commits(store).await;
     index_reads_and_time_lookups(store).await;
     deleted_partitions_refuse_appends(store).await;
+    group_offsets(store).await;
+}
+
+async fn group_offsets(store: &dyn Metastore) {
+    let c = |topic: &str, partition, offset, metadata: Option<&str>| CommittedOffset {
+        topic: topic.into(),
+        partition,
+        offset,
+        leader_epoch: 3,
+        metadata: metadata.map(String::from),
+        commit_ms: 77,
+    };
+    store
+        .commit_offsets("g1", &[c("a", 0, 10, Some("m")), c("a", 1, 20, None), c("b", 0, 5, Some(""))])
+        .await
+        .expect("commit");
+    store.commit_offsets("g1", &[c("a", 0, 11, Some("m2"))]).await.expect("recommit");
+    store.commit_offsets("g2", &[c("a", 0, 1, None)]).await.expect("commit g2");
+    let all = store.committed_offsets("g1", None).await.expect("fetch");
+    assert_eq!(all, vec![c("a", 0, 11, Some("m2")), c("a", 1, 20, None), c("b", 0, 5, Some(""))]);
+    let only_b = store.committed_offsets("g1", Some(&["b".to_string()])).await.expect("fetch b");
+    assert_eq!(only_b, vec![c("b", 0, 5, Some(""))]);
+    assert_eq!(store.groups_with_offsets().await.expect("groups"), vec!["g1".to_string(), "g2".to_string()]);
+    assert_eq!(store.delete_offsets("g1", Some(&[("a".to_string(), 1)])).await.expect("delete one"), 1);
+    assert_eq!(store.committed_offsets("g1", None).await.expect("fetch").len(), 2);
+    assert_eq!(store.delete_offsets("g1", None).await.expect("delete all"), 2);
+    assert!(store.committed_offsets("g1", None).await.expect("fetch").is_empty());
+    assert_eq!(store.groups_with_offsets().await.expect("groups"), vec!["g2".to_string()]);
 }
 
 async fn topics_lifecycle(store: &dyn Metastore) {

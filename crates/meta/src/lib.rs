@@ -80,6 +80,15 @@ pub trait Metastore: Send + Sync + 'static {
     /// The batch holding the largest timestamp of the partition (the earliest such batch on ties).
     async fn max_timestamp_batch(&self, topic_id: Uuid, partition: i32) -> Result<Option<BatchRef>>;
 
+    /// Stores a group's committed offsets (replacing earlier commits of the same partitions) in one transaction.
+    async fn commit_offsets(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()>;
+    /// A group's committed offsets, all of them or those of `topics`.
+    async fn committed_offsets(&self, group: &str, topics: Option<&[String]>) -> Result<Vec<CommittedOffset>>;
+    /// Groups that have committed offsets.
+    async fn groups_with_offsets(&self) -> Result<Vec<String>>;
+    /// Deletes a group's offsets (all, or those of the given partitions); returns how many were removed.
+    async fn delete_offsets(&self, group: &str, partitions: Option<&[(String, i32)]>) -> Result<u64>;
+
     /// Checks the store answers.
     async fn ping(&self) -> Result<()>;
 }

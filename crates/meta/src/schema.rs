@@ -2,10 +2,11 @@
 //! queries in `sql.rs` are shared. A store whose version is newer than this build is refused.
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
-pub const SQLITE_MIGRATIONS: &[&str] = &[r#"
+pub const SQLITE_MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS weft_schema (version BIGINT NOT NULL);
 CREATE TABLE cluster (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -42,4 +43,17 @@ CREATE TABLE objects (
     size_bytes BIGINT NOT NULL,
     created_ms BIGINT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE group_offsets (
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    committed_offset BIGINT NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    metadata TEXT,
+    commit_ms BIGINT NOT NULL,
+    PRIMARY KEY (group_id, topic, partition_id)
+);
+"#,
+];

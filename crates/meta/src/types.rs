@@ -72,3 +72,14 @@ pub struct BatchRef {
     pub byte_start: u64,
     pub byte_len: u32,
 }
+
+/// A consumer group's committed position in one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+    pub commit_ms: i64,
+}

@@ -73,6 +73,18 @@ pub struct AgentArgs {
     /// message.max.bytes, the default max.message.bytes of topics [default: 1048588]
     #[arg(long, env = "WEFT_MESSAGE_MAX_BYTES")]
     pub message_max_bytes: Option<i32>,
+    /// group.initial.rebalance.delay.ms: how long a new group waits for more members [default: 3000]
+    #[arg(long, env = "WEFT_GROUP_INITIAL_REBALANCE_DELAY_MS")]
+    pub group_initial_rebalance_delay_ms: Option<u64>,
+    /// group.min.session.timeout.ms [default: 6000]
+    #[arg(long, env = "WEFT_GROUP_MIN_SESSION_TIMEOUT_MS")]
+    pub group_min_session_timeout_ms: Option<i32>,
+    /// group.max.session.timeout.ms [default: 1800000]
+    #[arg(long, env = "WEFT_GROUP_MAX_SESSION_TIMEOUT_MS")]
+    pub group_max_session_timeout_ms: Option<i32>,
+    /// group.max.size: members allowed in one group [default: unlimited]
+    #[arg(long, env = "WEFT_GROUP_MAX_SIZE")]
+    pub group_max_size: Option<usize>,
 }
 
 macro_rules! merge {
@@ -109,7 +121,11 @@ impl AgentArgs {
                 cache_bytes,
                 auto_create_topics,
                 default_partitions,
-                message_max_bytes
+                message_max_bytes,
+                group_initial_rebalance_delay_ms,
+                group_min_session_timeout_ms,
+                group_max_session_timeout_ms,
+                group_max_size
             );
         }
         let mut c = AgentConfig::with_data_dir(self.data_dir.unwrap_or_else(|| PathBuf::from("weft-data")));
@@ -166,6 +182,18 @@ impl AgentArgs {
         }
         if let Some(v) = self.message_max_bytes {
             c.message_max_bytes = v;
+        }
+        if let Some(v) = self.group_initial_rebalance_delay_ms {
+            c.group_initial_rebalance_delay_ms = v;
+        }
+        if let Some(v) = self.group_min_session_timeout_ms {
+            c.group_min_session_timeout_ms = v;
+        }
+        if let Some(v) = self.group_max_session_timeout_ms {
+            c.group_max_session_timeout_ms = v;
+        }
+        if let Some(v) = self.group_max_size {
+            c.group_max_size = v;
         }
         validate(&c)?;
         Ok(c)

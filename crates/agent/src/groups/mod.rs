@@ -1,0 +1,470 @@
+//! The classic consumer group coordinator. Membership lives in memory on the coordinating agent (members
+//! rejoin after a restart, as they do after a Kafka coordinator failover); committed offsets live in the
+//! metastore. This agent coordinates every group for now; with several agents, ownership of a group will be
+//! a lease in the metastore and FindCoordinator will point at the owner.
+
+mod group;
+
+pub use group::{GroupState, JoinResult, SyncResult};
+
+use bytes::Bytes;
+use group::{Group, Member};
+use kafka_protocol::ResponseError;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+/// Limits and defaults of the coordinator (Kafka's group.* broker configs).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupConfig {
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    pub initial_rebalance_delay_ms: u64,
+    pub max_size: usize,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            min_session_timeout_ms: 6_000,
+            max_session_timeout_ms: 1_800_000,
+            initial_rebalance_delay_ms: 3_000,
+            max_size: usize::MAX,
+        }
+    }
+}
+
+/// An answer now, or a receiver for an answer once the group gets there.
+pub enum Reply<T> {
+    Now(T),
+    Wait(oneshot::Receiver<T>),
+}
+
+impl<T> Reply<T> {
+    pub async fn resolve(self, if_dropped: T) -> T {
+        match self {
+            Reply::Now(v) => v,
+            Reply::Wait(rx) => rx.await.unwrap_or(if_dropped),
+        }
+    }
+}
+
+/// A JoinGroup request, decoded.
+pub struct JoinParams {
+    pub group_id: String,
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub session_timeout_ms: i32,
+    pub rebalance_timeout_ms: i32,
+    pub protocol_type: String,
+    pub protocols: Vec<(String, Bytes)>,
+    /// JoinGroup v4+ requires a known member id (KIP-394).
+    pub require_known_member_id: bool,
+}
+
+/// A described member: (member id, instance id, client id, host, metadata, assignment).
+pub type MemberSummary = (String, Option<String>, String, String, Bytes, Bytes);
+
+pub struct GroupSummary {
+    pub state: &'static str,
+    pub protocol_type: String,
+    pub protocol_name: String,
+    pub members: Vec<MemberSummary>,
+}
+
+pub struct Coordinator {
+    groups: Mutex<HashMap<String, Group>>,
+    config: GroupConfig,
+}
+
+fn err<T: From<(i16, Bytes)>>(e: ResponseError) -> Reply<T> {
+    Reply::Now(T::from((e.code(), Bytes::new())))
+}
+
+impl Coordinator {
+    pub fn new(config: GroupConfig) -> Self {
+        Coordinator { groups: Mutex::new(HashMap::new()), config }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Group>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn join(&self, p: JoinParams, new_id: String) -> Reply<JoinResult> {
+        let fail = |e: ResponseError, id: &str| Reply::Now(JoinResult::error(e, id));
+        if p.group_id.is_empty() {
+            return fail(ResponseError::InvalidGroupId, &p.member_id);
+        }
+        if p.session_timeout_ms < self.config.min_session_timeout_ms
+            || p.session_timeout_ms > self.config.max_session_timeout_ms
+        {
+            return fail(ResponseError::InvalidSessionTimeout, &p.member_id);
+        }
+        let now = Instant::now();
+        let delay = self.config.initial_rebalance_delay_ms;
+        let mut groups = self.lock();
+        let g = groups.entry(p.group_id.clone()).or_insert_with(|| Group::new(&p.group_id));
+        if !g.supports(&p.protocol_type, &p.protocols) {
+            return fail(ResponseError::InconsistentGroupProtocol, &p.member_id);
+        }
+        let (tx, rx) = oneshot::channel();
+        let member = |id: &str, assignment: Bytes| Member {
+            id: id.to_string(),
+            instance_id: p.instance_id.clone(),
+            client_id: p.client_id.clone(),
+            client_host: p.client_host.clone(),
+            session_timeout_ms: p.session_timeout_ms,
+            rebalance_timeout_ms: p.rebalance_timeout_ms,
+            protocols: p.protocols.clone(),
+            assignment,
+            join_waiter: None,
+            sync_waiter: None,
+            last_heartbeat: now,
+        };
+        let known = !p.member_id.is_empty();
+        if !known || g.pending.contains_key(&p.member_id) {
+            // A new member (or one completing the KIP-394 two-step join).
+            if !known
+                && let Some(instance) = &p.instance_id
+                && let Some(old_id) = g.member_by_instance(instance).map(str::to_string)
+            {
+                return self.static_rejoin(g, &old_id, member(&new_id, Bytes::new()), tx, rx, now);
+            }
+            if !known && p.instance_id.is_none() && p.require_known_member_id {
+                g.pending.insert(new_id.clone(), now);
+                let mut r = JoinResult::error(ResponseError::MemberIdRequired, &new_id);
+                r.member_id = new_id;
+                return Reply::Now(r);
+            }
+            if g.members.len() >= self.config.max_size {
+                return fail(ResponseError::GroupMaxSizeReached, &p.member_id);
+            }
+            let id = if known { p.member_id.clone() } else { new_id };
+            g.pending.remove(&id);
+            let mut m = member(&id, Bytes::new());
+            m.join_waiter = Some(tx);
+            if g.members.is_empty() {
+                g.protocol_type = Some(p.protocol_type.clone());
+            }
+            g.members.insert(id.clone(), m);
+            match g.state {
+                GroupState::Empty => g.prepare_rebalance(now, delay, "new member joined an empty group"),
+                GroupState::Stable | GroupState::CompletingRebalance => {
+                    g.prepare_rebalance(now, 0, "new member joined")
+                }
+                GroupState::PreparingRebalance => g.extend_initial_delay(now, delay),
+            }
+        } else {
+            let Some(existing) = g.members.get(&p.member_id) else {
+                return fail(ResponseError::UnknownMemberId, &p.member_id);
+            };
+            if p.instance_id.is_some() && existing.instance_id != p.instance_id {
+                return fail(ResponseError::FencedInstanceId, &p.member_id);
+            }
+            let changed = existing.protocols != p.protocols;
+            let is_leader = g.leader.as_deref() == Some(p.member_id.as_str());
+            let state = g.state;
+            let m = g.members.get_mut(&p.member_id).expect("member checked above");
+            m.protocols = p.protocols.clone();
+            m.session_timeout_ms = p.session_timeout_ms;
+            m.rebalance_timeout_ms = p.rebalance_timeout_ms;
+            m.last_heartbeat = now;
+            match state {
+                GroupState::CompletingRebalance if !changed => return Reply::Now(current(g, &p.member_id)),
+                GroupState::Stable if !changed && !is_leader => return Reply::Now(current(g, &p.member_id)),
+                _ => {}
+            }
+            m.join_waiter = Some(tx);
+            if state != GroupState::PreparingRebalance {
+                g.prepare_rebalance(now, 0, "member rejoined with changed metadata or as leader");
+            }
+        }
+        if g.join_complete(now) {
+            g.complete_join();
+        }
+        Reply::Wait(rx)
+    }
+
+    /// A static member restarting with a new member id: the old id is fenced and replaced. In a stable group
+    /// with unchanged protocols no rebalance happens (KIP-345).
+    fn static_rejoin(
+        &self,
+        g: &mut Group,
+        old_id: &str,
+        mut new: Member,
+        tx: oneshot::Sender<JoinResult>,
+        rx: oneshot::Receiver<JoinResult>,
+        now: Instant,
+    ) -> Reply<JoinResult> {
+        let Some(mut old) = g.members.remove(old_id) else {
+            return Reply::Now(JoinResult::error(ResponseError::UnknownMemberId, old_id));
+        };
+        if let Some(w) = old.join_waiter.take() {
+            let _ = w.send(JoinResult::error(ResponseError::FencedInstanceId, old_id));
+        }
+        if let Some(w) = old.sync_waiter.take() {
+            let _ = w.send((ResponseError::FencedInstanceId.code(), Bytes::new()));
+        }
+        let unchanged = old.protocols == new.protocols;
+        new.assignment = old.assignment.clone();
+        let id = new.id.clone();
+        if g.leader.as_deref() == Some(old_id) {
+            g.leader = Some(id.clone());
+        }
+        tracing::info!(group = %g.id, old = %old_id, new = %id, "static member rejoined; old member id fenced");
+        if g.state == GroupState::Stable && unchanged {
+            g.members.insert(id.clone(), new);
+            return Reply::Now(current(g, &id));
+        }
+        new.join_waiter = Some(tx);
+        g.members.insert(id, new);
+        if g.state != GroupState::PreparingRebalance {
+            g.prepare_rebalance(now, 0, "static member rejoined with changed metadata");
+        }
+        if g.join_complete(now) {
+            g.complete_join();
+        }
+        Reply::Wait(rx)
+    }
+
+    /// Checks a member's identity; `Ok` carries nothing, `Err` the Kafka error.
+    fn check_member(
+        g: &Group,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<(), ResponseError> {
+        if let Some(instance) = instance_id
+            && let Some(owner) = g.member_by_instance(instance)
+            && owner != member_id
+        {
+            return Err(ResponseError::FencedInstanceId);
+        }
+        if !g.members.contains_key(member_id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if generation != g.generation {
+            return Err(ResponseError::IllegalGeneration);
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn sync(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        protocol_type: Option<&str>,
+        protocol_name: Option<&str>,
+        assignments: Vec<(String, Bytes)>,
+    ) -> Reply<SyncResult> {
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else { return err(ResponseError::UnknownMemberId) };
+        if let Err(e) = Self::check_member(g, member_id, instance_id, generation) {
+            return err(e);
+        }
+        if protocol_type.is_some_and(|t| Some(t) != g.protocol_type.as_deref())
+            || protocol_name.is_some_and(|n| Some(n) != g.protocol_name.as_deref())
+        {
+            return err(ResponseError::InconsistentGroupProtocol);
+        }
+        match g.state {
+            GroupState::Empty => err(ResponseError::UnknownMemberId),
+            GroupState::PreparingRebalance => err(ResponseError::RebalanceInProgress),
+            GroupState::Stable => {
+                let assignment = g.members.get(member_id).map(|m| m.assignment.clone()).unwrap_or_default();
+                Reply::Now((0, assignment))
+            }
+            GroupState::CompletingRebalance => {
+                let (tx, rx) = oneshot::channel();
+                if let Some(m) = g.members.get_mut(member_id) {
+                    m.sync_waiter = Some(tx);
+                    m.last_heartbeat = Instant::now();
+                }
+                if g.leader.as_deref() == Some(member_id) {
+                    let map: BTreeMap<String, Bytes> = assignments.into_iter().collect();
+                    for m in g.members.values_mut() {
+                        m.assignment = map.get(&m.id).cloned().unwrap_or_default();
+                    }
+                    g.state = GroupState::Stable;
+                    tracing::info!(group = %g.id, generation = g.generation, "rebalance complete: group stable");
+                    for m in g.members.values_mut() {
+                        if let Some(w) = m.sync_waiter.take() {
+                            let _ = w.send((0, m.assignment.clone()));
+                        }
+                    }
+                }
+                Reply::Wait(rx)
+            }
+        }
+    }
+
+    pub fn heartbeat(&self, group_id: &str, generation: i32, member_id: &str, instance_id: Option<&str>) -> i16 {
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else { return ResponseError::UnknownMemberId.code() };
+        if let Err(e) = Self::check_member(g, member_id, instance_id, generation) {
+            return e.code();
+        }
+        if let Some(m) = g.members.get_mut(member_id) {
+            m.last_heartbeat = Instant::now();
+        }
+        match g.state {
+            GroupState::PreparingRebalance => ResponseError::RebalanceInProgress.code(),
+            GroupState::Empty => ResponseError::UnknownMemberId.code(),
+            GroupState::Stable | GroupState::CompletingRebalance => 0,
+        }
+    }
+
+    /// Removes members (by member id, or by instance id for static members). Returns one code per member.
+    pub fn leave(&self, group_id: &str, members: &[(String, Option<String>)]) -> Vec<i16> {
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else {
+            return members.iter().map(|_| ResponseError::UnknownMemberId.code()).collect();
+        };
+        let now = Instant::now();
+        members
+            .iter()
+            .map(|(member_id, instance)| {
+                let id = match instance {
+                    Some(i) => match g.member_by_instance(i) {
+                        Some(owner) if member_id.is_empty() || owner == member_id => owner.to_string(),
+                        Some(_) => return ResponseError::FencedInstanceId.code(),
+                        None => return ResponseError::UnknownMemberId.code(),
+                    },
+                    None => member_id.clone(),
+                };
+                if g.pending.remove(&id).is_some() {
+                    return 0;
+                }
+                if !g.members.contains_key(&id) {
+                    return ResponseError::UnknownMemberId.code();
+                }
+                g.remove_member(&id, now, "left the group");
+                0
+            })
+            .collect()
+    }
+
+    /// Whether an offset commit from this member may be stored now.
+    pub fn check_commit(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> Result<(), i16> {
+        let groups = self.lock();
+        let Some(g) = groups.get(group_id) else {
+            // Commits outside any group membership (assign() users) are allowed with generation -1.
+            return if generation < 0 { Ok(()) } else { Err(ResponseError::IllegalGeneration.code()) };
+        };
+        if generation < 0 && member_id.is_empty() && g.members.is_empty() {
+            return Ok(());
+        }
+        Self::check_member(g, member_id, instance_id, generation).map_err(|e| e.code())?;
+        if g.state == GroupState::CompletingRebalance {
+            return Err(ResponseError::RebalanceInProgress.code());
+        }
+        Ok(())
+    }
+
+    /// Runs timers: session expiry, rebalance deadlines. Drops groups left empty.
+    pub fn tick(&self) {
+        let now = Instant::now();
+        let mut groups = self.lock();
+        for g in groups.values_mut() {
+            g.tick(now);
+        }
+        groups.retain(|_, g| g.state != GroupState::Empty || !g.pending.is_empty());
+    }
+
+    pub fn describe(&self, group_id: &str) -> Option<GroupSummary> {
+        let groups = self.lock();
+        let g = groups.get(group_id)?;
+        let protocol = g.protocol_name.clone().unwrap_or_default();
+        let members = g
+            .members
+            .values()
+            .map(|m| {
+                let metadata =
+                    m.protocols.iter().find(|(n, _)| *n == protocol).map(|(_, d)| d.clone()).unwrap_or_default();
+                (
+                    m.id.clone(),
+                    m.instance_id.clone(),
+                    m.client_id.clone(),
+                    m.client_host.clone(),
+                    metadata,
+                    m.assignment.clone(),
+                )
+            })
+            .collect();
+        Some(GroupSummary {
+            state: g.state.name(),
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol_name: if g.state == GroupState::Stable || g.state == GroupState::CompletingRebalance {
+                protocol
+            } else {
+                String::new()
+            },
+            members,
+        })
+    }
+
+    /// (group id, protocol type, state) of every group with members.
+    pub fn list(&self) -> Vec<(String, String, &'static str)> {
+        let groups = self.lock();
+        groups.values().map(|g| (g.id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state.name())).collect()
+    }
+
+    /// Whether the group has members (deleting such a group is refused).
+    pub fn has_members(&self, group_id: &str) -> bool {
+        self.lock().get(group_id).is_some_and(|g| !g.members.is_empty())
+    }
+
+    /// Spawns the timer task that expires sessions and completes due rebalances.
+    pub fn spawn_timer(self: &std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                interval.tick().await;
+                match weak.upgrade() {
+                    Some(c) => c.tick(),
+                    None => return,
+                }
+            }
+        })
+    }
+}
+
+/// The JoinGroup answer describing the group's current generation (no rebalance needed).
+fn current(g: &Group, member_id: &str) -> JoinResult {
+    let leader = g.leader.clone().unwrap_or_default();
+    let protocol = g.protocol_name.clone().unwrap_or_default();
+    JoinResult {
+        error: 0,
+        generation: g.generation,
+        protocol_type: g.protocol_type.clone(),
+        protocol_name: g.protocol_name.clone(),
+        leader: leader.clone(),
+        member_id: member_id.to_string(),
+        members: if leader == member_id {
+            g.members
+                .values()
+                .map(|m| {
+                    let md =
+                        m.protocols.iter().find(|(n, _)| *n == protocol).map(|(_, d)| d.clone()).unwrap_or_default();
+                    (m.id.clone(), m.instance_id.clone(), md)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}

@@ -1,0 +1,256 @@
+//! Consumer group APIs of the classic protocol: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup, ListGroups, DescribeGroups, DeleteGroups.
+
+use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
+use super::str_bytes;
+use crate::Agent;
+use crate::dispatch::RequestContext;
+use crate::groups::{GroupSummary, JoinParams, JoinResult};
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::*;
+use std::collections::BTreeMap;
+
+pub const KEY_TYPE_GROUP: i8 = 0;
+
+pub async fn find_coordinator(agent: &Agent, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    let answer = |key: &str| -> (i16, Option<String>) {
+        if req.key_type != KEY_TYPE_GROUP {
+            return (ResponseError::CoordinatorNotAvailable.code(), Some("transactions are not supported yet".into()));
+        }
+        if key.is_empty() {
+            return (ResponseError::InvalidRequest.code(), Some("empty group id".into()));
+        }
+        (0, None)
+    };
+    let node = BrokerId(agent.config.node_id);
+    if version >= 4 {
+        let coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|k| {
+                let (code, message) = answer(k);
+                let c = Coordinator::default()
+                    .with_key(k.clone())
+                    .with_error_code(code)
+                    .with_error_message(message.map(str_bytes));
+                if code == 0 {
+                    c.with_node_id(node)
+                        .with_host(str_bytes(agent.advertised_host.clone()))
+                        .with_port(agent.advertised_port)
+                } else {
+                    c.with_node_id(BrokerId(-1)).with_port(-1)
+                }
+            })
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let (code, message) = answer(&req.key);
+    let r = FindCoordinatorResponse::default().with_error_code(code);
+    let r = if version >= 1 { r.with_error_message(message.map(str_bytes)) } else { r };
+    if code == 0 {
+        r.with_node_id(node).with_host(str_bytes(agent.advertised_host.clone())).with_port(agent.advertised_port)
+    } else {
+        r.with_node_id(BrokerId(-1)).with_port(-1)
+    }
+}
+
+pub async fn join(agent: &Agent, ctx: &RequestContext, req: JoinGroupRequest, version: i16) -> JoinGroupResponse {
+    let client_id = ctx.client_id.clone();
+    let new_id = match &req.group_instance_id {
+        Some(i) => format!("{i}-{}", agent.ids.uuid()),
+        None => format!("{}-{}", if client_id.is_empty() { "member" } else { &client_id }, agent.ids.uuid()),
+    };
+    let params = JoinParams {
+        group_id: req.group_id.to_string(),
+        member_id: req.member_id.to_string(),
+        instance_id: req.group_instance_id.as_ref().map(|s| s.to_string()),
+        client_id,
+        client_host: format!("/{}", ctx.peer.ip()),
+        session_timeout_ms: req.session_timeout_ms,
+        // v0 has no rebalance timeout: it equals the session timeout.
+        rebalance_timeout_ms: if version >= 1 { req.rebalance_timeout_ms } else { req.session_timeout_ms },
+        protocol_type: req.protocol_type.to_string(),
+        protocols: req.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect(),
+        require_known_member_id: version >= 4,
+    };
+    let member_id = params.member_id.clone();
+    let result =
+        agent.groups.join(params, new_id).resolve(JoinResult::error(ResponseError::UnknownMemberId, &member_id)).await;
+    if result.error != 0 {
+        tracing::debug!(group = %req.group_id.as_str(), member = %result.member_id, code = result.error, "join group answered with an error");
+    }
+    let members = result
+        .members
+        .into_iter()
+        .map(|(id, instance, metadata)| {
+            JoinGroupResponseMember::default()
+                .with_member_id(str_bytes(id))
+                .with_group_instance_id(if version >= 5 { instance.map(str_bytes) } else { None })
+                .with_metadata(metadata)
+        })
+        .collect();
+    let r = JoinGroupResponse::default()
+        .with_error_code(result.error)
+        .with_generation_id(result.generation)
+        .with_leader(str_bytes(result.leader))
+        .with_member_id(str_bytes(result.member_id))
+        .with_members(members);
+    if version >= 7 {
+        r.with_protocol_type(result.protocol_type.map(str_bytes))
+            .with_protocol_name(result.protocol_name.map(str_bytes))
+    } else {
+        r.with_protocol_name(Some(str_bytes(result.protocol_name.unwrap_or_default())))
+    }
+}
+
+pub async fn sync(agent: &Agent, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
+    let assignments = req.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect();
+    let (code, assignment) = agent
+        .groups
+        .sync(
+            &req.group_id,
+            req.generation_id,
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+            req.protocol_type.as_deref(),
+            req.protocol_name.as_deref(),
+            assignments,
+        )
+        .resolve((ResponseError::RebalanceInProgress.code(), Default::default()))
+        .await;
+    let r = SyncGroupResponse::default().with_error_code(code).with_assignment(assignment);
+    if version >= 5 && code == 0 {
+        let summary = agent.groups.describe(&req.group_id);
+        r.with_protocol_type(summary.as_ref().map(|s| str_bytes(s.protocol_type.clone())))
+            .with_protocol_name(summary.map(|s| str_bytes(s.protocol_name)))
+    } else {
+        r
+    }
+}
+
+pub async fn heartbeat(agent: &Agent, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
+    let code =
+        agent.groups.heartbeat(&req.group_id, req.generation_id, &req.member_id, req.group_instance_id.as_deref());
+    HeartbeatResponse::default().with_error_code(code)
+}
+
+pub async fn leave(agent: &Agent, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    if version < 3 {
+        let codes = agent.groups.leave(&req.group_id, &[(req.member_id.to_string(), None)]);
+        return LeaveGroupResponse::default().with_error_code(codes.first().copied().unwrap_or(0));
+    }
+    let members: Vec<(String, Option<String>)> = req
+        .members
+        .iter()
+        .map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|s| s.to_string())))
+        .collect();
+    let codes = agent.groups.leave(&req.group_id, &members);
+    let responses = members
+        .into_iter()
+        .zip(codes)
+        .map(|((id, instance), code)| {
+            MemberResponse::default()
+                .with_member_id(str_bytes(id))
+                .with_group_instance_id(instance.map(str_bytes))
+                .with_error_code(code)
+        })
+        .collect();
+    LeaveGroupResponse::default().with_members(responses)
+}
+
+pub async fn list(agent: &Agent, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+    let mut all: BTreeMap<String, (String, &'static str)> = BTreeMap::new();
+    match agent.meta.groups_with_offsets().await {
+        Ok(groups) => all.extend(groups.into_iter().map(|g| (g, ("consumer".to_string(), "Empty")))),
+        Err(e) => {
+            tracing::warn!(error = %e, "list groups: metastore failed");
+            return ListGroupsResponse::default().with_error_code(ResponseError::CoordinatorNotAvailable.code());
+        }
+    }
+    for (id, protocol_type, state) in agent.groups.list() {
+        all.insert(id, (protocol_type, state));
+    }
+    let states: Vec<String> = req.states_filter.iter().map(|s| s.to_lowercase()).collect();
+    let types: Vec<String> = req.types_filter.iter().map(|s| s.to_lowercase()).collect();
+    let groups = all
+        .into_iter()
+        .filter(|(_, (_, state))| states.is_empty() || states.contains(&state.to_lowercase()))
+        .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
+        .map(|(id, (protocol_type, state))| {
+            let g = ListedGroup::default()
+                .with_group_id(GroupId(str_bytes(id)))
+                .with_protocol_type(str_bytes(protocol_type));
+            let g = if version >= 4 { g.with_group_state(str_bytes(state)) } else { g };
+            if version >= 5 { g.with_group_type(str_bytes("Classic")) } else { g }
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(groups)
+}
+
+pub async fn describe(agent: &Agent, req: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
+    let mut groups = Vec::with_capacity(req.groups.len());
+    for id in req.groups {
+        let summary = match agent.groups.describe(&id) {
+            Some(s) => s,
+            None => {
+                let has_offsets = agent.meta.committed_offsets(&id, None).await.map(|o| !o.is_empty()).unwrap_or(false);
+                GroupSummary {
+                    state: if has_offsets { "Empty" } else { "Dead" },
+                    protocol_type: if has_offsets { "consumer".into() } else { String::new() },
+                    protocol_name: String::new(),
+                    members: Vec::new(),
+                }
+            }
+        };
+        let members = summary
+            .members
+            .into_iter()
+            .map(|(member_id, instance, client_id, host, metadata, assignment)| {
+                DescribedGroupMember::default()
+                    .with_member_id(str_bytes(member_id))
+                    .with_group_instance_id(if version >= 4 { instance.map(str_bytes) } else { None })
+                    .with_client_id(str_bytes(client_id))
+                    .with_client_host(str_bytes(host))
+                    .with_member_metadata(metadata)
+                    .with_member_assignment(assignment)
+            })
+            .collect();
+        let g = DescribedGroup::default()
+            .with_group_id(id)
+            .with_group_state(str_bytes(summary.state))
+            .with_protocol_type(str_bytes(summary.protocol_type))
+            .with_protocol_data(str_bytes(summary.protocol_name))
+            .with_members(members);
+        groups.push(if version >= 3 { g.with_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED) } else { g });
+    }
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+pub async fn delete(agent: &Agent, req: DeleteGroupsRequest, _version: i16) -> DeleteGroupsResponse {
+    let mut results = Vec::with_capacity(req.groups_names.len());
+    for id in req.groups_names {
+        let code = if agent.groups.has_members(&id) {
+            ResponseError::NonEmptyGroup.code()
+        } else {
+            match agent.meta.delete_offsets(&id, None).await {
+                Ok(0) => ResponseError::GroupIdNotFound.code(),
+                Ok(n) => {
+                    tracing::info!(group = %id.as_str(), offsets = n, "deleted group");
+                    0
+                }
+                Err(e) => {
+                    tracing::warn!(group = %id.as_str(), error = %e, "delete group failed");
+                    ResponseError::CoordinatorNotAvailable.code()
+                }
+            }
+        };
+        results.push(DeletableGroupResult::default().with_group_id(id).with_error_code(code));
+    }
+    DeleteGroupsResponse::default().with_results(results)
+}

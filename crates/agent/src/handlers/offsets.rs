@@ -1,0 +1,188 @@
+//! OffsetCommit and OffsetFetch: committed positions of consumer groups, stored in the metastore.
+
+use super::str_bytes;
+use crate::Agent;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
+    OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::*;
+use std::collections::BTreeMap;
+use weft_meta::CommittedOffset;
+
+/// Kafka's offset.metadata.max.bytes.
+pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
+
+pub async fn commit(agent: &Agent, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
+    let group = req.group_id.to_string();
+    let check = if group.is_empty() {
+        Err(ResponseError::InvalidGroupId.code())
+    } else {
+        agent.groups.check_commit(
+            &group,
+            req.generation_id_or_member_epoch,
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+        )
+    };
+    let now = agent.clock.now_ms();
+    let mut to_store = Vec::new();
+    // (topic, [(partition, code)]) in request order
+    let mut answers: Vec<(TopicName, Vec<(i32, i16)>)> = Vec::with_capacity(req.topics.len());
+    for t in &req.topics {
+        let topic =
+            if check.is_ok() { agent.topics.get(agent.meta.as_ref(), &t.name).await.ok().flatten() } else { None };
+        let mut parts = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let code = match (&check, &topic) {
+                (Err(code), _) => *code,
+                (Ok(()), None) => ResponseError::UnknownTopicOrPartition.code(),
+                (Ok(()), Some(entry)) if p.partition_index < 0 || p.partition_index >= entry.topic.partitions => {
+                    ResponseError::UnknownTopicOrPartition.code()
+                }
+                (Ok(()), Some(_))
+                    if p.committed_metadata.as_ref().is_some_and(|m| m.len() > MAX_OFFSET_METADATA_BYTES) =>
+                {
+                    ResponseError::OffsetMetadataTooLarge.code()
+                }
+                (Ok(()), Some(_)) => {
+                    to_store.push(CommittedOffset {
+                        topic: t.name.to_string(),
+                        partition: p.partition_index,
+                        offset: p.committed_offset,
+                        leader_epoch: if version >= 6 { p.committed_leader_epoch } else { -1 },
+                        metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                        commit_ms: now,
+                    });
+                    0
+                }
+            };
+            parts.push((p.partition_index, code));
+        }
+        answers.push((t.name.clone(), parts));
+    }
+    if let Err(code) = check {
+        tracing::debug!(%group, member = %req.member_id.as_str(), generation = req.generation_id_or_member_epoch, code, "offset commit refused");
+    }
+    if !to_store.is_empty()
+        && let Err(e) = agent.meta.commit_offsets(&group, &to_store).await
+    {
+        tracing::warn!(%group, error = %e, "offset commit failed");
+        for (_, parts) in answers.iter_mut() {
+            for (_, code) in parts.iter_mut() {
+                if *code == 0 {
+                    *code = ResponseError::CoordinatorNotAvailable.code();
+                }
+            }
+        }
+    }
+    let topics = answers
+        .into_iter()
+        .map(|(name, parts)| {
+            let partitions = parts
+                .into_iter()
+                .map(|(i, code)| OffsetCommitResponsePartition::default().with_partition_index(i).with_error_code(code))
+                .collect();
+            OffsetCommitResponseTopic::default().with_name(name).with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// One group's requested partitions: `None` means every committed partition.
+type Wanted = Option<Vec<(TopicName, Vec<i32>)>>;
+
+/// (topic, [(partition, offset, leader epoch, metadata)]) answers for one group.
+async fn fetch_group(
+    agent: &Agent,
+    group: &str,
+    wanted: Wanted,
+) -> Result<Vec<(TopicName, Vec<(i32, i64, i32, String)>)>, i16> {
+    let committed = agent.meta.committed_offsets(group, None).await.map_err(|e| {
+        tracing::warn!(%group, error = %e, "offset fetch failed");
+        ResponseError::CoordinatorNotAvailable.code()
+    })?;
+    let by_key: BTreeMap<(String, i32), &CommittedOffset> =
+        committed.iter().map(|c| ((c.topic.clone(), c.partition), c)).collect();
+    let answer = |c: Option<&&CommittedOffset>, p: i32| match c {
+        Some(c) => (p, c.offset, c.leader_epoch, c.metadata.clone().unwrap_or_default()),
+        None => (p, -1, -1, String::new()),
+    };
+    Ok(match wanted {
+        Some(topics) => topics
+            .into_iter()
+            .map(|(name, parts)| {
+                let rows = parts.into_iter().map(|p| answer(by_key.get(&(name.to_string(), p)), p)).collect();
+                (name, rows)
+            })
+            .collect(),
+        None => {
+            let mut grouped: BTreeMap<String, Vec<(i32, i64, i32, String)>> = BTreeMap::new();
+            for c in &committed {
+                grouped.entry(c.topic.clone()).or_default().push(answer(Some(&c), c.partition));
+            }
+            grouped.into_iter().map(|(t, rows)| (TopicName(str_bytes(t)), rows)).collect()
+        }
+    })
+}
+
+pub async fn fetch(agent: &Agent, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+    let epoch = |e: i32| if version >= 5 { e } else { -1 };
+    if version >= 8 {
+        let mut groups = Vec::with_capacity(req.groups.len());
+        for g in req.groups {
+            let wanted = g.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+            let result = fetch_group(agent, &g.group_id, wanted).await;
+            let mut out = OffsetFetchResponseGroup::default().with_group_id(g.group_id);
+            match result {
+                Ok(topics) => {
+                    out.topics = topics
+                        .into_iter()
+                        .map(|(name, rows)| {
+                            let partitions = rows
+                                .into_iter()
+                                .map(|(p, o, e, m)| {
+                                    OffsetFetchResponsePartitions::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(o)
+                                        .with_committed_leader_epoch(epoch(e))
+                                        .with_metadata(Some(str_bytes(m)))
+                                })
+                                .collect();
+                            OffsetFetchResponseTopics::default().with_name(name).with_partitions(partitions)
+                        })
+                        .collect();
+                }
+                Err(code) => out.error_code = code,
+            }
+            groups.push(out);
+        }
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let wanted = req.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
+    match fetch_group(agent, &req.group_id, wanted).await {
+        Ok(topics) => {
+            let topics = topics
+                .into_iter()
+                .map(|(name, rows)| {
+                    let partitions = rows
+                        .into_iter()
+                        .map(|(p, o, e, m)| {
+                            OffsetFetchResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(o)
+                                .with_committed_leader_epoch(epoch(e))
+                                .with_metadata(Some(str_bytes(m)))
+                        })
+                        .collect();
+                    OffsetFetchResponseTopic::default().with_name(name).with_partitions(partitions)
+                })
+                .collect();
+            OffsetFetchResponse::default().with_topics(topics)
+        }
+        Err(code) if version >= 2 => OffsetFetchResponse::default().with_error_code(code),
+        Err(_) => OffsetFetchResponse::default(),
+    }
+}
