@@ -105,6 +105,7 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
             let agent = agent.clone();
             async move { respond(api, v, cid, &handlers::groups::sync(&agent, req, v).await) }.boxed()
         }
+        ApiKey::InitProducerId => simple!(InitProducerIdRequest, handlers::producer::init_producer_id),
         ApiKey::Heartbeat => simple!(HeartbeatRequest, handlers::groups::heartbeat),
         ApiKey::LeaveGroup => simple!(LeaveGroupRequest, handlers::groups::leave),
         ApiKey::ListGroups => simple!(ListGroupsRequest, handlers::groups::list),

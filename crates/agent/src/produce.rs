@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 use weft_format::SegmentBuilder;
-use weft_meta::{AppendOutcome, BatchAppend, Metastore, SegmentCommit};
+use weft_meta::{AppendOutcome, BatchAppend, Metastore, ProducerBatch, SegmentCommit};
 use weft_protocol::BatchHeader;
 use weft_storage::{ObjectStorage, keys};
 
@@ -143,6 +143,7 @@ impl ProduceBuffer {
                 offset_span: b.header.offset_span(),
                 record_count: b.header.record_count,
                 max_timestamp: b.header.max_timestamp,
+                producer: producer_batch(&b.header),
             });
         }
         let end = p.appends.len();
@@ -230,6 +231,20 @@ impl ProduceBuffer {
             }
         }
     }
+}
+
+/// The idempotence fields of a batch written by an idempotent producer (producer id >= 0).
+fn producer_batch(h: &BatchHeader) -> Option<ProducerBatch> {
+    (h.producer_id >= 0).then(|| {
+        // Sequences wrap at i32::MAX back to 0.
+        let last = (i64::from(h.base_sequence) + i64::from(h.last_offset_delta)) % (i64::from(i32::MAX) + 1);
+        ProducerBatch {
+            producer_id: h.producer_id,
+            epoch: h.producer_epoch,
+            first_sequence: h.base_sequence,
+            last_sequence: last as i32,
+        }
+    })
 }
 
 fn shutting_down() -> FlushFailure {

@@ -5,6 +5,7 @@
 //! these transactions once, not once per backend. [`conformance`] is the suite every backend must pass.
 
 pub mod conformance;
+mod producers;
 mod schema;
 mod sql;
 mod types;
@@ -88,6 +89,9 @@ pub trait Metastore: Send + Sync + 'static {
     async fn groups_with_offsets(&self) -> Result<Vec<String>>;
     /// Deletes a group's offsets (all, or those of the given partitions); returns how many were removed.
     async fn delete_offsets(&self, group: &str, partitions: Option<&[(String, i32)]>) -> Result<u64>;
+
+    /// A new, never used producer id (InitProducerId).
+    async fn allocate_producer_id(&self) -> Result<i64>;
 
     /// Checks the store answers.
     async fn ping(&self) -> Result<()>;

@@ -2,7 +2,7 @@
 //! queries in `sql.rs` are shared. A store whose version is newer than this build is refused.
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -54,6 +54,23 @@ CREATE TABLE group_offsets (
     metadata TEXT,
     commit_ms BIGINT NOT NULL,
     PRIMARY KEY (group_id, topic, partition_id)
+);
+"#,
+    r#"
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('producer_id', 1000);
+CREATE TABLE producer_state (
+    producer_id BIGINT NOT NULL,
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    last_sequence INTEGER NOT NULL,
+    recent TEXT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (producer_id, topic_id, partition_id)
 );
 "#,
 ];

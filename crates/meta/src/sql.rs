@@ -1,5 +1,6 @@
 //! The SQL metastore over sqlx's `Any` driver: the same queries run on SQLite and PostgreSQL.
 
+use crate::producers::{self, ProducerState};
 use crate::schema::{SCHEMA_VERSION, SQLITE_MIGRATIONS};
 use crate::{
     AppendOutcome, BatchRef, CommittedOffset, MetaError, Metastore, NewTopic, PartitionOffsets, Result, SegmentCommit,
@@ -282,6 +283,8 @@ impl Metastore for SqlMetastore {
         // (topic, partition) -> Some((log_start, next_offset)), or None if the partition does not exist
         let mut state: HashMap<(Uuid, i32), Option<(i64, i64)>> = HashMap::new();
         let mut outcomes = Vec::with_capacity(commit.batches.len());
+        // (producer, topic, partition) -> (state, changed)
+        let mut producer_states: HashMap<(i64, Uuid, i32), (Option<ProducerState>, bool)> = HashMap::new();
         for b in &commit.batches {
             let key = (b.topic_id, b.partition);
             if let std::collections::hash_map::Entry::Vacant(slot) = state.entry(key) {
@@ -302,6 +305,27 @@ impl Metastore for SqlMetastore {
                 outcomes.push(AppendOutcome::UnknownPartition);
                 continue;
             };
+            if let Some(pb) = &b.producer {
+                let pkey = (pb.producer_id, b.topic_id, b.partition);
+                if let std::collections::hash_map::Entry::Vacant(slot) = producer_states.entry(pkey) {
+                    slot.insert((load_producer_state(&mut tx, pkey).await?, false));
+                }
+                let (pstate, dirty) = producer_states.get_mut(&pkey).expect("inserted above");
+                match producers::check(pstate.as_ref(), pb) {
+                    producers::Decision::Append => {
+                        *pstate = Some(producers::advance(pstate.take(), pb, *next));
+                        *dirty = true;
+                    }
+                    producers::Decision::Duplicate { base_offset } => {
+                        outcomes.push(AppendOutcome::Duplicate { base_offset, log_start: *log_start });
+                        continue;
+                    }
+                    producers::Decision::Reject(outcome) => {
+                        outcomes.push(outcome);
+                        continue;
+                    }
+                }
+            }
             let base = *next;
             *next += b.offset_span;
             outcomes.push(AppendOutcome::Appended { base_offset: base, log_start: *log_start });
@@ -330,6 +354,26 @@ impl Metastore for SqlMetastore {
                     .bind(i64::from(*partition))
                     .execute(&mut *tx)
                     .await?;
+            }
+        }
+        for ((producer_id, topic_id, partition), (pstate, dirty)) in &producer_states {
+            if let (Some(s), true) = (pstate, dirty) {
+                let recent = serde_json::to_string(&s.recent).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO producer_state (producer_id, topic_id, partition_id, epoch, last_sequence, recent, updated_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (producer_id, topic_id, partition_id) DO UPDATE SET \
+                     epoch = excluded.epoch, last_sequence = excluded.last_sequence, recent = excluded.recent, \
+                     updated_ms = excluded.updated_ms",
+                )
+                .bind(*producer_id)
+                .bind(topic_id.to_string())
+                .bind(i64::from(*partition))
+                .bind(i64::from(s.epoch))
+                .bind(i64::from(s.last_sequence))
+                .bind(recent)
+                .bind(commit.created_ms)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;
@@ -507,10 +551,40 @@ impl Metastore for SqlMetastore {
         Ok(removed)
     }
 
+    async fn allocate_producer_id(&self) -> Result<i64> {
+        let _w = self.write_lock.lock().await;
+        let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'producer_id' RETURNING value")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("value")?)
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
         Ok(())
     }
+}
+
+async fn load_producer_state(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    (producer_id, topic_id, partition): (i64, Uuid, i32),
+) -> Result<Option<ProducerState>> {
+    let row = sqlx::query(
+        "SELECT epoch, last_sequence, recent FROM producer_state WHERE producer_id = $1 AND topic_id = $2 AND partition_id = $3",
+    )
+    .bind(producer_id)
+    .bind(topic_id.to_string())
+    .bind(i64::from(partition))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let recent: String = r.try_get("recent")?;
+    Ok(Some(ProducerState {
+        epoch: i16::try_from(r.try_get::<i64, _>("epoch")?)
+            .map_err(|_| MetaError::Corrupt("producer epoch out of range".into()))?,
+        last_sequence: to_i32(r.try_get("last_sequence")?, "sequence")?,
+        recent: serde_json::from_str(&recent).map_err(|e| MetaError::Corrupt(format!("producer state: {e}")))?,
+    }))
 }
 
 async fn insert_partition(tx: &mut sqlx::Transaction<'_, sqlx::Any>, topic_id: Uuid, partition: i32) -> Result<()> {

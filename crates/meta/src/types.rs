@@ -41,6 +41,17 @@ pub struct BatchAppend {
     pub offset_span: i64,
     pub record_count: i32,
     pub max_timestamp: i64,
+    /// Set for batches of idempotent producers: their sequence is checked in the commit transaction.
+    pub producer: Option<ProducerBatch>,
+}
+
+/// The idempotence fields of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerBatch {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub first_sequence: i32,
+    pub last_sequence: i32,
 }
 
 /// A durable segment object and the batches it holds.
@@ -60,6 +71,17 @@ pub enum AppendOutcome {
     },
     /// The topic or partition was deleted (or never existed) by the time of the commit.
     UnknownPartition,
+    /// A retry of a batch already stored (one of the producer's last five): not stored again.
+    Duplicate {
+        base_offset: i64,
+        log_start: i64,
+    },
+    /// The batch's sequence does not follow the producer's last one.
+    OutOfOrderSequence,
+    /// The batch carries an older epoch than the producer's current one.
+    InvalidProducerEpoch,
+    /// A producer unknown to the partition started with a sequence other than 0.
+    UnknownProducerId,
 }
 
 /// Where a stored batch lives.

@@ -38,6 +38,7 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::ListGroups, 0, 5),
     api(ApiKey::DescribeGroups, 0, 6),
     api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::InitProducerId, 0, 5),
 ];
 
 /// The versions Weft serves for `key`, or `None` if it does not implement that API.

@@ -52,6 +52,18 @@ fn validate(
                 format!("batch of {} bytes exceeds max.message.bytes {max}", data.len()),
             ));
         }
+        if header.is_transactional() {
+            return Err((
+                ResponseError::InvalidTxnState.code(),
+                "transactional batches need a transaction; transactions are not supported yet".into(),
+            ));
+        }
+        if header.producer_id >= 0 && header.base_sequence < 0 {
+            return Err((
+                ResponseError::InvalidRecord.code(),
+                format!("idempotent batch has sequence {}", header.base_sequence),
+            ));
+        }
         if header.is_control() {
             return Err((ResponseError::InvalidRecord.code(), "producers may not write control batches".into()));
         }
@@ -158,11 +170,21 @@ fn partition_response(
             Err(failure) => r
                 .with_error_code(failure.code)
                 .with_error_message((version >= 8).then(|| super::str_bytes(failure.message.clone()))),
-            Ok(all) => match all.get(first..first + count) {
-                Some([AppendOutcome::Appended { base_offset, log_start }, ..]) => {
-                    r.with_base_offset(*base_offset).with_log_start_offset(if version >= 5 { *log_start } else { -1 })
+            Ok(all) => match all.get(first..first + count).and_then(|o| o.first()) {
+                Some(
+                    AppendOutcome::Appended { base_offset, log_start }
+                    | AppendOutcome::Duplicate { base_offset, log_start },
+                ) => r.with_base_offset(*base_offset).with_log_start_offset(if version >= 5 { *log_start } else { -1 }),
+                Some(AppendOutcome::OutOfOrderSequence) => {
+                    r.with_error_code(ResponseError::OutOfOrderSequenceNumber.code())
                 }
-                _ => r.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                Some(AppendOutcome::InvalidProducerEpoch) => {
+                    r.with_error_code(ResponseError::InvalidProducerEpoch.code())
+                }
+                Some(AppendOutcome::UnknownProducerId) => r.with_error_code(ResponseError::UnknownProducerId.code()),
+                Some(AppendOutcome::UnknownPartition) | None => {
+                    r.with_error_code(ResponseError::UnknownTopicOrPartition.code())
+                }
             },
         },
     }
