@@ -32,3 +32,37 @@ async fn sqlite_state_survives_reopen() {
     assert_eq!(store.cluster_id().await.unwrap(), id);
     assert_eq!(store.topic("t").await.unwrap().unwrap().partitions, 2);
 }
+
+/// Pins the SQLite schema produced by the migrations: a change here must come with a new migration.
+#[tokio::test]
+async fn sqlite_schema_matches_golden() {
+    use sqlx::Row;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let url = format!("sqlite://{}", path.display());
+    drop(SqlMetastore::open(&url).await.unwrap());
+    let pool = sqlx::sqlite::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let rows = sqlx::query("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let mut dump = String::new();
+    for r in rows {
+        let (kind, name, sql): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        dump.push_str(&format!("-- {kind} {name}\n{}\n", sql.trim()));
+    }
+    let versions: Vec<i64> = sqlx::query("SELECT version FROM weft_schema ORDER BY version")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    dump.push_str(&format!("-- versions {versions:?}\n"));
+    let golden_path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/schema-sqlite.sql");
+    if std::env::var_os("WEFT_BLESS").is_some() {
+        std::fs::write(golden_path, &dump).unwrap();
+    }
+    let golden = std::fs::read_to_string(golden_path).expect("golden schema file (run with WEFT_BLESS=1 to create)");
+    assert_eq!(dump, golden, "metadata schema changed: add a migration and bless the golden file");
+}

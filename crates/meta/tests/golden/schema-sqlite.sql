@@ -1,0 +1,70 @@
+-- table batches
+CREATE TABLE batches (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    base_offset BIGINT NOT NULL,
+    last_offset BIGINT NOT NULL,
+    record_count INTEGER NOT NULL,
+    max_timestamp BIGINT NOT NULL,
+    object_key TEXT NOT NULL,
+    byte_start BIGINT NOT NULL,
+    byte_len INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, partition_id, base_offset)
+)
+-- table cluster
+CREATE TABLE cluster (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    cluster_id TEXT NOT NULL
+)
+-- table counters
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+)
+-- table group_offsets
+CREATE TABLE group_offsets (
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    committed_offset BIGINT NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    metadata TEXT,
+    commit_ms BIGINT NOT NULL,
+    PRIMARY KEY (group_id, topic, partition_id)
+)
+-- table objects
+CREATE TABLE objects (
+    object_key TEXT PRIMARY KEY,
+    size_bytes BIGINT NOT NULL,
+    created_ms BIGINT NOT NULL
+)
+-- table partitions
+CREATE TABLE partitions (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    log_start BIGINT NOT NULL,
+    next_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic_id, partition_id)
+)
+-- table producer_state
+CREATE TABLE producer_state (
+    producer_id BIGINT NOT NULL,
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    last_sequence INTEGER NOT NULL,
+    recent TEXT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (producer_id, topic_id, partition_id)
+)
+-- table topics
+CREATE TABLE topics (
+    name TEXT PRIMARY KEY,
+    topic_id TEXT NOT NULL UNIQUE,
+    partitions INTEGER NOT NULL,
+    configs TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+)
+-- table weft_schema
+CREATE TABLE weft_schema (version BIGINT NOT NULL)
+-- versions [1, 2, 3]
