@@ -193,6 +193,7 @@ async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Rece
         }
     }
     drop(listener);
+    agent.groups.shutdown();
     tracing::info!(connections = connections.len(), "shutting down: draining connections");
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await;
     if drained.is_err() {

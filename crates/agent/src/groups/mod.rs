@@ -4,6 +4,8 @@
 //! a lease in the metastore and FindCoordinator will point at the owner.
 
 mod group;
+#[cfg(test)]
+mod tests;
 
 pub use group::{GroupState, JoinResult, SyncResult};
 
@@ -425,6 +427,24 @@ impl Coordinator {
     /// Whether the group has members (deleting such a group is refused).
     pub fn has_members(&self, group_id: &str) -> bool {
         self.lock().get(group_id).is_some_and(|g| !g.members.is_empty())
+    }
+
+    /// Answers every waiting JoinGroup and SyncGroup with NOT_COORDINATOR (clients then look for the
+    /// coordinator again) and forgets all membership. Used at shutdown so draining connections do not wait for
+    /// rebalances.
+    pub fn shutdown(&self) {
+        let mut groups = self.lock();
+        for g in groups.values_mut() {
+            for m in g.members.values_mut() {
+                if let Some(w) = m.join_waiter.take() {
+                    let _ = w.send(JoinResult::error(ResponseError::NotCoordinator, &m.id));
+                }
+                if let Some(w) = m.sync_waiter.take() {
+                    let _ = w.send((ResponseError::NotCoordinator.code(), Bytes::new()));
+                }
+            }
+        }
+        groups.clear();
     }
 
     /// Spawns the timer task that expires sessions and completes due rebalances.
