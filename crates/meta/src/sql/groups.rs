@@ -1,0 +1,105 @@
+//! Consumer group offsets and producer id allocation.
+
+use super::{SqlMetastore, to_i32};
+use crate::{CommittedOffset, Result};
+use sqlx::Row;
+
+impl SqlMetastore {
+    pub(super) async fn commit_offsets_impl(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        for o in offsets {
+            sqlx::query(
+                "INSERT INTO group_offsets (group_id, topic, partition_id, committed_offset, leader_epoch, metadata, commit_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (group_id, topic, partition_id) DO UPDATE SET \
+                 committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch, \
+                 metadata = excluded.metadata, commit_ms = excluded.commit_ms",
+            )
+            .bind(group)
+            .bind(&o.topic)
+            .bind(i64::from(o.partition))
+            .bind(o.offset)
+            .bind(i64::from(o.leader_epoch))
+            .bind(o.metadata.clone())
+            .bind(o.commit_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn committed_offsets_impl(
+        &self,
+        group: &str,
+        topics: Option<&[String]>,
+    ) -> Result<Vec<CommittedOffset>> {
+        let rows = sqlx::query(
+            "SELECT topic, partition_id, committed_offset, leader_epoch, metadata, commit_ms FROM group_offsets \
+             WHERE group_id = $1 ORDER BY topic, partition_id",
+        )
+        .bind(group)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let topic: String = r.try_get("topic")?;
+            if topics.is_some_and(|t| !t.contains(&topic)) {
+                continue;
+            }
+            out.push(CommittedOffset {
+                topic,
+                partition: to_i32(r.try_get("partition_id")?, "partition")?,
+                offset: r.try_get("committed_offset")?,
+                leader_epoch: to_i32(r.try_get("leader_epoch")?, "leader epoch")?,
+                metadata: r.try_get("metadata")?,
+                commit_ms: r.try_get("commit_ms")?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn groups_with_offsets_impl(&self) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT DISTINCT group_id FROM group_offsets ORDER BY group_id").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get("group_id")?)).collect()
+    }
+
+    pub(super) async fn delete_offsets_impl(&self, group: &str, partitions: Option<&[(String, i32)]>) -> Result<u64> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut removed = 0;
+        match partitions {
+            None => {
+                removed += sqlx::query("DELETE FROM group_offsets WHERE group_id = $1")
+                    .bind(group)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            Some(list) => {
+                for (topic, partition) in list {
+                    removed += sqlx::query(
+                        "DELETE FROM group_offsets WHERE group_id = $1 AND topic = $2 AND partition_id = $3",
+                    )
+                    .bind(group)
+                    .bind(topic)
+                    .bind(i64::from(*partition))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    pub(super) async fn allocate_producer_id_impl(&self) -> Result<i64> {
+        let _w = self.write_lock.lock().await;
+        let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'producer_id' RETURNING value")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("value")?)
+    }
+}
