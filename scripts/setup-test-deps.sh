@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Installs everything the real-client integration tests (tests/clients) need.
+# Idempotent: safe to run repeatedly; does nothing that is already done.
+#   - kcat (Debian package) via apt
+#   - a Python venv at ${WEFT_VENV:-$HOME/.cache/weft-venv} with pinned clients
+#   - rustup components clippy + rustfmt (best effort)
+set -euo pipefail
+
+WEFT_VENV="${WEFT_VENV:-$HOME/.cache/weft-venv}"
+
+# Pinned client versions. Bump deliberately.
+PY_PKGS=(
+  "confluent-kafka==2.16.1"
+  "kafka-python==3.0.12"
+  "pytest==9.2.0"
+  "pytest-timeout==2.4.0"
+  # compression codecs used by kafka-python (gzip is stdlib)
+  "cramjam==2.14.0"
+  "python-snappy==0.7.3"
+  "lz4==4.4.5"
+  "zstandard==0.25.0"
+)
+
+log() { printf '[setup-test-deps] %s\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+fi
+
+APT_UPDATED=0
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "apt-get not available; cannot install: $*"
+    return 1
+  fi
+  if [ "$APT_UPDATED" = 0 ]; then
+    log "apt-get update"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    APT_UPDATED=1
+  fi
+  log "apt-get install $*"
+  local out
+  out="$(mktemp)"
+  if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$out" 2>&1; then
+    cat "$out" >&2
+    rm -f "$out"
+    return 1
+  fi
+  rm -f "$out"
+}
+
+# ---- kcat -----------------------------------------------------------------
+if ! command -v kcat >/dev/null 2>&1; then
+  apt_install kcat
+fi
+kcat -V >/dev/null 2>&1 || { log "kcat installed but 'kcat -V' failed"; exit 1; }
+
+# ---- python venv ----------------------------------------------------------
+PYTHON="${PYTHON:-}"
+if [ -z "$PYTHON" ]; then
+  if command -v python3 >/dev/null 2>&1; then
+    PYTHON=python3
+  else
+    apt_install python3 python3-venv python3-pip
+    PYTHON=python3
+  fi
+fi
+
+venv_ok() {
+  [ -x "$WEFT_VENV/bin/python" ] && "$WEFT_VENV/bin/python" -c 'import sys' >/dev/null 2>&1
+}
+
+if ! venv_ok; then
+  log "creating venv at $WEFT_VENV"
+  rm -rf "$WEFT_VENV"
+  mkdir -p "$(dirname "$WEFT_VENV")"
+  if ! "$PYTHON" -m venv "$WEFT_VENV" >/dev/null 2>&1; then
+    # Debian's python3 ships venv/ensurepip separately.
+    rm -rf "$WEFT_VENV"
+    apt_install python3-venv python3-pip
+    "$PYTHON" -m venv "$WEFT_VENV"
+  fi
+fi
+
+VPY="$WEFT_VENV/bin/python"
+STAMP="$WEFT_VENV/.weft-deps-stamp"
+WANT="$(printf '%s\n' "${PY_PKGS[@]}")"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] \
+   || ! "$VPY" -c 'import confluent_kafka, kafka, pytest, pytest_timeout, cramjam, lz4, zstandard' >/dev/null 2>&1; then
+  log "pip install ${PY_PKGS[*]}"
+  "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+  "$VPY" -m pip install -q --disable-pip-version-check "${PY_PKGS[@]}"
+  printf '%s' "$WANT" >"$STAMP"
+fi
+"$VPY" -c 'import confluent_kafka, kafka, pytest, pytest_timeout' \
+  || { log "python client imports failed"; exit 1; }
+
+# ---- rust components (best effort) ------------------------------------------
+if command -v rustup >/dev/null 2>&1; then
+  comps="$(rustup component list --installed 2>/dev/null || true)"
+  for c in clippy rustfmt; do
+    if ! grep -q "^$c" <<<"$comps"; then
+      log "rustup component add $c"
+      rustup component add "$c" >/dev/null 2>&1 || log "rustup component add $c failed (ignored)"
+    fi
+  done
+fi
+
+log "ok: venv=$WEFT_VENV kcat=$(command -v kcat)"

@@ -1,0 +1,181 @@
+"""Consumer groups (classic protocol) and idempotent producers with real clients:
+confluent-kafka (range, cooperative-sticky, static membership), kafka-python
+(range, roundrobin, idempotent producer by default) and kcat's balanced consumer."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from clientutil import create_topic, kcat, produce_kafka_python, Rec, unique_topic, wait_for
+
+PARTITIONS = 4
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def gagent(agent_factory_module):
+    return agent_factory_module("--group-initial-rebalance-delay-ms", "200")
+
+
+@pytest.fixture(scope="module")
+def agent_factory_module(weft_bin, tmp_path_factory):
+    from conftest import _make_agent
+    made = []
+
+    def make(*args):
+        a = _make_agent(weft_bin, tmp_path_factory, args, None)
+        made.append(a)
+        a.start()
+        return a
+
+    yield make
+    for a in made:
+        a.stop()
+
+
+def _produce(b: str, topic: str, n: int, idempotent: bool = True):
+    p = Producer({"bootstrap.servers": b, "enable.idempotence": idempotent, "linger.ms": 5})
+    errors = []
+    for i in range(n):
+        p.produce(topic, key=f"k{i}", value=f"v{i}", partition=i % PARTITIONS,
+                  on_delivery=lambda e, m: errors.append(e) if e else None)
+    assert p.flush(TIMEOUT) == 0
+    assert errors == []
+
+
+def _members(b, topic, group, count, total, strategy, instance_ids=None):
+    """Run ``count`` confluent-kafka members committing after each record until
+    ``total`` records are consumed; returns (records, assignments seen)."""
+    seen, lock = [], threading.Lock()
+    assignments = [set() for _ in range(count)]
+    stable = threading.Event()
+
+    def run(i):
+        conf = {"bootstrap.servers": b, "group.id": group, "enable.auto.commit": False,
+                "auto.offset.reset": "earliest", "partition.assignment.strategy": strategy,
+                "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+        if instance_ids:
+            conf["group.instance.id"] = instance_ids[i]
+        c = Consumer(conf)
+        c.subscribe([topic])
+        deadline = time.time() + TIMEOUT
+        try:
+            while time.time() < deadline:
+                with lock:
+                    if len(seen) >= total:
+                        break
+                m = c.poll(0.1)
+                assignments[i] = {tp.partition for tp in c.assignment()}
+                if sum(len(a) for a in assignments) == PARTITIONS and all(assignments):
+                    stable.set()
+                if m is None or m.error():
+                    continue
+                with lock:
+                    seen.append((m.partition(), m.offset()))
+                c.commit(m, asynchronous=False)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    assert stable.wait(TIMEOUT), f"group never stabilised: {assignments}"
+    snapshot = [set(a) for a in assignments]
+    _produce(b, topic, total)
+    for t in threads:
+        t.join(TIMEOUT + 10)
+    return seen, snapshot
+
+
+@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
+def test_confluent_group_shares_partitions_and_consumes_exactly_once(gagent, strategy):
+    b = gagent.bootstrap
+    topic = unique_topic("grp")
+    create_topic(b, topic, partitions=PARTITIONS)
+    seen, snapshot = _members(b, topic, f"g-{topic}", 2, 200, strategy)
+    owned = [p for a in snapshot for p in a]
+    assert sorted(owned) == list(range(PARTITIONS)), f"each partition owned once: {snapshot}"
+    assert len(seen) == 200 and len(set(seen)) == 200
+    c = Consumer({"bootstrap.servers": b, "group.id": f"g-{topic}"})
+    committed = c.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=20)
+    c.close()
+    assert [tp.offset for tp in committed] == [50] * PARTITIONS
+
+
+def test_static_members_get_disjoint_partitions(gagent):
+    b = gagent.bootstrap
+    topic = unique_topic("grp-static")
+    create_topic(b, topic, partitions=PARTITIONS)
+    seen, snapshot = _members(b, topic, f"g-{topic}", 2, 100, "range", instance_ids=["pod-a", "pod-b"])
+    assert sorted(p for a in snapshot for p in a) == list(range(PARTITIONS))
+    assert len(set(seen)) == 100
+
+
+@pytest.mark.parametrize("assignor", ["range", "roundrobin"])
+def test_kafka_python_group_and_default_idempotent_producer(gagent, assignor):
+    from kafka import KafkaConsumer
+    from kafka.coordinator.assignors.range import RangePartitionAssignor
+    from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+    cls = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}[assignor]
+    b = gagent.bootstrap
+    topic = unique_topic("kpgrp")
+    create_topic(b, topic, partitions=3)
+    # kafka-python 3 enables idempotence by default: this needs InitProducerId.
+    recs = [Rec(i % 3, f"k{i}".encode(), f"v{i}".encode()) for i in range(90)]
+    out = produce_kafka_python(b, topic, recs, enable_idempotence=True, acks="all")
+    assert all(exc is None for exc, _, _ in out), out[:3]
+    seen, lock = [], threading.Lock()
+    owned = []
+
+    def run():
+        c = KafkaConsumer(topic, bootstrap_servers=b, group_id=f"g-{topic}", auto_offset_reset="earliest",
+                          enable_auto_commit=False, partition_assignment_strategy=[cls], consumer_timeout_ms=6000)
+        for m in c:
+            with lock:
+                seen.append((m.partition, m.offset))
+            c.commit()
+        owned.append({tp.partition for tp in c.assignment()})
+        c.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT)
+    assert len(seen) == 90 and len(set(seen)) == 90
+
+
+def test_kcat_balanced_consumer_commits(gagent):
+    b = gagent.bootstrap
+    topic = unique_topic("kcatgrp")
+    create_topic(b, topic, partitions=2)
+    p = Producer({"bootstrap.servers": b})
+    for i in range(40):
+        p.produce(topic, value=f"v{i}", partition=i % 2)
+    assert p.flush(TIMEOUT) == 0
+    cp = kcat(b, "-G", f"g-{topic}", topic, "-o", "beginning", "-e", "-f", "%p:%o\n",
+              "-X", "enable.auto.commit=true", "-X", "auto.commit.interval.ms=100", timeout=90)
+    lines = [ln for ln in cp.stdout.decode().splitlines() if ln.strip()]
+    assert sorted(lines) == sorted(f"{i % 2}:{i // 2}" for i in range(40))
+    c = Consumer({"bootstrap.servers": b, "group.id": f"g-{topic}"})
+    try:
+        wait_for(lambda: [tp.offset for tp in c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)] == [20, 20],
+                 timeout=20, desc="kcat's offsets committed")
+    finally:
+        c.close()
+
+
+def test_group_offsets_survive_agent_restart(agent_factory_module):
+    a = agent_factory_module("--group-initial-rebalance-delay-ms", "0")
+    topic = unique_topic("grp-restart")
+    create_topic(a.bootstrap, topic, partitions=PARTITIONS)
+    seen, _ = _members(a.bootstrap, topic, f"g-{topic}", 1, 40, "range")
+    assert len(set(seen)) == 40
+    a.restart()
+    seen, _ = _members(a.bootstrap, topic, f"g-{topic}", 1, 40, "range")
+    assert len(set(seen)) == 40
+    assert all(offset >= 10 for _, offset in seen), "committed records are not read again after a restart"
