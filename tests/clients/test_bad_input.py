@@ -5,6 +5,7 @@ error where Kafka defines one) and keep serving everyone else."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 import struct
 
 import pytest
@@ -161,3 +162,22 @@ def test_many_bad_connections_in_a_row(agent_module):
             bad.send(GARBAGE_FRAMES["all-ff"] if i % 2 else frame(request_header(9999, 0, i)))
             assert bad.wait_closed(CLOSE_TIMEOUT)
     assert_still_serving(agent_module)
+
+
+REGRESSIONS = sorted((Path(__file__).resolve().parents[2] / "fuzz" / "regressions" / "request_decode").glob("*.bin"))
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
+def test_fuzz_crashers_close_the_connection_and_the_agent_lives(agent_module, path):
+    """Frames found by fuzz/request_decode: tiny requests whose array counts ask the codec for hundreds of
+    GB. They once aborted the process; now the connection is closed and the agent keeps serving."""
+    body = path.read_bytes()
+    host, port = agent_module.bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(body)) + body)
+        assert s.recv(64) == b"", "the connection is closed without a response"
+    assert_still_serving(agent_module)
+
+
+def test_fuzz_regressions_exist():
+    assert len(REGRESSIONS) >= 6

@@ -5,6 +5,9 @@
 
 use bytes::Bytes;
 
+/// Most records one batch may declare (a 1 MiB batch of minimal uncompressed records holds ~150,000).
+pub const MAX_RECORDS_PER_BATCH: i32 = 10_000_000;
+
 /// Size of the fixed v2 batch header.
 pub const BATCH_HEADER_LEN: usize = 61;
 /// Offset of the magic byte; it is at the same place in v0/v1 message sets, so old formats are detected too.
@@ -91,7 +94,18 @@ impl BatchHeader {
             base_sequence: be_i32(buf, 53),
             record_count: be_i32(buf, 57),
         };
-        if header.record_count < 0 || header.last_offset_delta < 0 {
+        // Producers write dense batches: one record per offset. A count that disagrees with the offsets, or
+        // an uncompressed batch too small to hold its records (each takes at least 7 bytes), is corrupt;
+        // decoders size buffers from this count, so it must be believable before the batch is stored.
+        let min_record_bytes = 7usize;
+        let fits = header.compression() != 0
+            || (header.record_count as usize).saturating_mul(min_record_bytes) <= size - BATCH_HEADER_LEN;
+        if header.record_count < 0
+            || header.last_offset_delta < 0
+            || i64::from(header.record_count) != i64::from(header.last_offset_delta) + 1
+            || header.record_count > MAX_RECORDS_PER_BATCH
+            || !fits
+        {
             return Err(BatchError::BadCount {
                 count: header.record_count,
                 last_offset_delta: header.last_offset_delta,

@@ -1,9 +1,13 @@
 //! The `weft` command: wires the crates together; no logic of its own beyond argument handling.
 
 mod agent_args;
+mod alloc;
 mod logging;
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static GLOBAL: alloc::Allocator = alloc::Allocator;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]

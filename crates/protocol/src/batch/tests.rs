@@ -90,3 +90,23 @@ proptest! {
         prop_assert!(split_batches(&batch.slice(..cut)).is_err() || cut == 0);
     }
 }
+
+#[test]
+fn implausible_record_counts_are_refused() {
+    // A valid CRC does not make a count believable: decoders reserve memory from it.
+    let reseal = |b: &mut BytesMut| {
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+    };
+    let mut batch = BytesMut::from(&encode(&[b"v"], Compression::None)[..]);
+    batch[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+    reseal(&mut batch);
+    assert!(matches!(BatchHeader::parse_verified(&batch), Err(BatchError::BadCount { .. })));
+    let mut batch = BytesMut::from(&encode(&[b"a", b"b"], Compression::None)[..]);
+    batch[57..61].copy_from_slice(&3i32.to_be_bytes());
+    reseal(&mut batch);
+    assert!(
+        matches!(BatchHeader::parse_verified(&batch), Err(BatchError::BadCount { .. })),
+        "count must match offsets"
+    );
+}
