@@ -224,6 +224,7 @@ impl ProduceBuffer {
             let flushed = Flushed {
                 commit: SegmentCommit { object_key: key, object_size: size, created_ms, batches: taken.appends },
                 waiters: taken.waiters,
+                cut_at: Instant::now(),
                 _permits: taken.permits,
             };
             if commit_tx.send((upload, flushed)).await.is_err() {
@@ -255,6 +256,8 @@ fn shutting_down() -> FlushFailure {
 struct Flushed {
     commit: SegmentCommit,
     waiters: Vec<Waiter>,
+    /// When the flusher cut the segment (for the flush latency log line).
+    cut_at: Instant,
     /// Released (freeing buffer budget) once producers are answered.
     _permits: Vec<OwnedSemaphorePermit>,
 }
@@ -265,6 +268,7 @@ async fn committer(
     partitions: Arc<PartitionWatch>,
 ) {
     while let Some((upload, flushed)) = rx.recv().await {
+        let waited = Instant::now();
         let uploaded = match upload.await {
             Ok(r) => r,
             Err(e) => Err(FlushFailure {
@@ -274,6 +278,7 @@ async fn committer(
         };
         let key = flushed.commit.object_key.clone();
         let batches = flushed.commit.batches.clone();
+        let uploaded_at = Instant::now();
         let result = match uploaded {
             Ok(()) => meta.commit_segment(flushed.commit).await.map_err(|e| {
                 tracing::warn!(key = %key, error = %e, "segment commit failed");
@@ -287,7 +292,14 @@ async fn committer(
                     partitions.advance(b.topic_id, b.partition, *log_start, base_offset + b.offset_span);
                 }
             }
-            tracing::trace!(key = %key, batches = batches.len(), "segment committed");
+            tracing::debug!(
+                key = %key,
+                batches = batches.len(),
+                age_ms = flushed.cut_at.elapsed().as_secs_f64() * 1e3,
+                upload_wait_ms = (uploaded_at - waited).as_secs_f64() * 1e3,
+                commit_ms = uploaded_at.elapsed().as_secs_f64() * 1e3,
+                "segment committed"
+            );
         }
         for w in flushed.waiters {
             let answer = match &result {
