@@ -20,6 +20,22 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// Minimum time without new records before the phase is declared stalled.
 const MIN_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Client context that does not report end-of-partition events as errors (they are how the consume phase
+/// knows it is done); every other client error is still logged.
+pub(crate) struct BenchContext;
+
+impl rdkafka::ClientContext for BenchContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            eprintln!("warning: kafka client error: {error}: {reason}");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for BenchContext {}
+
+pub(crate) type BenchConsumer = BaseConsumer<BenchContext>;
+
 /// Creates a consumer assigned to `ranges`, each starting at its `start` offset.
 /// Empty ranges are still assigned (they only matter for e2e, which reads
 /// whatever arrives after `start`).
@@ -28,10 +44,10 @@ pub(crate) fn assigned_consumer(
     purpose: &str,
     partition_eof: bool,
     ranges: &[PartitionRange],
-) -> Result<BaseConsumer> {
-    let consumer: BaseConsumer = args
+) -> Result<BenchConsumer> {
+    let consumer: BenchConsumer = args
         .consumer_config(purpose, partition_eof)
-        .create()
+        .create_with_context(BenchContext)
         .with_context(|| format!("creating consumer for {} (check --consumer-config)", args.bootstrap_servers))?;
     let mut assignment = TopicPartitionList::new();
     for range in ranges {
