@@ -179,3 +179,43 @@ def test_group_offsets_survive_agent_restart(agent_factory_module):
     seen, _ = _members(a.bootstrap, topic, f"g-{topic}", 1, 40, "range")
     assert len(set(seen)) == 40
     assert all(offset >= 10 for _, offset in seen), "committed records are not read again after a restart"
+
+
+def test_admin_lists_describes_and_deletes_groups_and_offsets(gagent):
+    """kafka-python admin: ListGroups, DescribeGroups, OffsetDelete (refused while subscribed),
+    DeleteGroups; confluent-kafka: list_consumer_groups."""
+    from kafka import TopicPartition as KTP
+    from kafka.admin import KafkaAdminClient
+    from confluent_kafka.admin import AdminClient
+    b = gagent.bootstrap
+    topic = unique_topic("grp-admin")
+    group = f"g-{topic}"
+    create_topic(b, topic, partitions=2)
+    c = Consumer({"bootstrap.servers": b, "group.id": group, "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
+    c.subscribe([topic])
+    wait_for(lambda: c.poll(0.2) is None and len(c.assignment()) == 2, timeout=TIMEOUT, desc="assignment")
+    c.commit(offsets=[TopicPartition(topic, 0, 5), TopicPartition(topic, 1, 7)], asynchronous=False)
+    ka = KafkaAdminClient(bootstrap_servers=b, request_timeout_ms=20000)
+    try:
+        assert {"group_id": group, "protocol_type": "consumer", "group_state": "Stable", "group_type": "Classic"} in ka.list_groups()
+        confluent_admin = AdminClient({"bootstrap.servers": b})  # keep a reference until the future resolves
+        listed_confluent = {g.group_id for g in confluent_admin.list_consumer_groups().result(timeout=20).valid}
+        assert group in listed_confluent
+        desc = ka.describe_groups([group])[group]
+        assert (desc["group_state"], desc["protocol_data"], len(desc["members"])) == ("Stable", "range", 1)
+        assert desc["members"][0]["member_metadata"]["topics"] == [topic]
+        assert sorted(desc["members"][0]["member_assignment"]["assigned_partitions"][0]["partitions"]) == [0, 1]
+        offsets = ka.list_group_offsets({group: None})[group]
+        assert {tp.partition: om.offset for tp, om in offsets.items()} == {0: 5, 1: 7}
+        res = ka.delete_group_offsets(group, [KTP(topic, 0)])
+        assert [e.__name__ for e in res.values()] == ["GroupSubscribedToTopicError"]
+        c.close()
+        res = ka.delete_group_offsets(group, [KTP(topic, 0)])
+        assert [e.__name__ for e in res.values()] == ["NoError"]
+        offsets = ka.list_group_offsets({group: None})[group]
+        assert {tp.partition: om.offset for tp, om in offsets.items()} == {1: 7}
+        assert ka.delete_groups([group]) == {group: None} or ka.list_group_offsets({group: None})[group] == {}
+        assert ka.list_group_offsets({group: None})[group] == {}
+    finally:
+        ka.close()

@@ -112,6 +112,7 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
         ApiKey::DescribeGroups => simple!(DescribeGroupsRequest, handlers::groups::describe),
         ApiKey::DeleteGroups => simple!(DeleteGroupsRequest, handlers::groups::delete),
         ApiKey::OffsetCommit => simple!(OffsetCommitRequest, handlers::offsets::commit),
+        ApiKey::OffsetDelete => simple!(OffsetDeleteRequest, handlers::offsets::delete),
         ApiKey::OffsetFetch => simple!(OffsetFetchRequest, handlers::offsets::fetch),
         ApiKey::ListOffsets => simple!(ListOffsetsRequest, handlers::list_offsets::handle),
         ApiKey::CreateTopics => simple!(CreateTopicsRequest, handlers::topics::create),

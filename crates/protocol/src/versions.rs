@@ -39,6 +39,7 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::DescribeGroups, 0, 6),
     api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::InitProducerId, 0, 5),
+    api(ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// The versions Weft serves for `key`, or `None` if it does not implement that API.

@@ -110,3 +110,12 @@ async fn invalid_joins_are_refused() {
     p.protocol_type = "connect".into();
     assert_eq!(join(&c, p, "x").await.error, ResponseError::InconsistentGroupProtocol.code());
 }
+
+#[test]
+fn subscriptions_are_read_from_consumer_protocol_metadata() {
+    // version 0, topics ["a", "bc"], no user data
+    let md = [0u8, 0, 0, 0, 0, 2, 0, 1, b'a', 0, 2, b'b', b'c', 0xff, 0xff, 0xff, 0xff];
+    assert_eq!(parse_subscription(&md), vec!["a".to_string(), "bc".to_string()]);
+    assert!(parse_subscription(&[0, 0, 0x7f, 0xff, 0xff, 0xff]).is_empty(), "a lying count reads nothing");
+    assert!(parse_subscription(&[]).is_empty());
+}

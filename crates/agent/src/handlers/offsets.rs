@@ -91,6 +91,46 @@ pub async fn commit(agent: &Agent, req: OffsetCommitRequest, version: i16) -> Of
     OffsetCommitResponse::default().with_topics(topics)
 }
 
+pub async fn delete(agent: &Agent, req: OffsetDeleteRequest, _version: i16) -> OffsetDeleteResponse {
+    use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
+    let group = req.group_id.to_string();
+    let subscribed = agent.groups.subscribed_topics(&group);
+    match agent.meta.committed_offsets(&group, None).await {
+        Ok(existing) if existing.is_empty() && subscribed.is_none() => {
+            return OffsetDeleteResponse::default().with_error_code(ResponseError::GroupIdNotFound.code());
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(%group, error = %e, "offset delete failed");
+            return OffsetDeleteResponse::default().with_error_code(ResponseError::CoordinatorNotAvailable.code());
+        }
+    }
+    let mut doomed = Vec::new();
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let busy = subscribed.as_ref().is_some_and(|s| s.contains(t.name.as_str()));
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| {
+                let code = if busy { ResponseError::GroupSubscribedToTopic.code() } else { 0 };
+                if !busy {
+                    doomed.push((t.name.to_string(), p.partition_index));
+                }
+                OffsetDeleteResponsePartition::default().with_partition_index(p.partition_index).with_error_code(code)
+            })
+            .collect();
+        topics.push(OffsetDeleteResponseTopic::default().with_name(t.name).with_partitions(partitions));
+    }
+    if !doomed.is_empty()
+        && let Err(e) = agent.meta.delete_offsets(&group, Some(&doomed)).await
+    {
+        tracing::warn!(%group, error = %e, "offset delete failed");
+        return OffsetDeleteResponse::default().with_error_code(ResponseError::CoordinatorNotAvailable.code());
+    }
+    OffsetDeleteResponse::default().with_topics(topics)
+}
+
 /// One group's requested partitions: `None` means every committed partition.
 type Wanted = Option<Vec<(TopicName, Vec<i32>)>>;
 
