@@ -37,11 +37,11 @@ def agent_factory_module(weft_bin, tmp_path_factory):
         a.stop()
 
 
-def _produce(b: str, topic: str, n: int, idempotent: bool = True):
+def _produce(b: str, topic: str, n: int, idempotent: bool = True, partitions: int = PARTITIONS):
     p = Producer({"bootstrap.servers": b, "enable.idempotence": idempotent, "linger.ms": 5})
     errors = []
     for i in range(n):
-        p.produce(topic, key=f"k{i}", value=f"v{i}", partition=i % PARTITIONS,
+        p.produce(topic, key=f"k{i}", value=f"v{i}", partition=i % partitions,
                   on_delivery=lambda e, m: errors.append(e) if e else None)
     assert p.flush(TIMEOUT) == 0
     assert errors == []
@@ -219,3 +219,42 @@ def test_admin_lists_describes_and_deletes_groups_and_offsets(gagent):
         assert ka.list_group_offsets({group: None})[group] == {}
     finally:
         ka.close()
+
+
+def test_weft_group_cli_list_describe_reset_delete(gagent, weft_bin):
+    """`weft group` end to end: lag per partition, reset with --dry-run and for real, refusal while members
+    are active, delete, and a clear non-zero exit for an unreachable cluster."""
+    import json
+    import subprocess
+    b = gagent.bootstrap
+    topic = unique_topic("grp-cli")
+    group = f"g-{topic}"
+    create_topic(b, topic, partitions=2)
+    _produce(b, topic, 20, partitions=2)
+
+    def weft(*args, ok=True):
+        cp = subprocess.run([weft_bin, "group", "-b", b, *args], capture_output=True, timeout=60)
+        assert (cp.returncode == 0) == ok, (cp.returncode, cp.stdout, cp.stderr)
+        return cp
+
+    c = Consumer({"bootstrap.servers": b, "group.id": group, "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    wait_for(lambda: c.poll(0.2) is None and len(c.assignment()) == 2, timeout=TIMEOUT, desc="assignment")
+    c.commit(offsets=[TopicPartition(topic, 0, 4), TopicPartition(topic, 1, 10)], asynchronous=False)
+    listed = json.loads(weft("--json", "list").stdout)
+    assert {"group": group, "state": "Stable", "protocol_type": "consumer", "protocol": "range", "members": 1} in listed
+    desc = json.loads(weft("--json", "describe", group).stdout)
+    assert desc["state"] == "Stable" and len(desc["members"]) == 1
+    rows = {(p["partition"]): (p["committed"], p["log_end"], p["lag"]) for p in desc["partitions"]}
+    assert rows == {0: (4, 10, 6), 1: (10, 10, 0)}
+    refused = weft("reset-offsets", group, "--topic", topic, "--to-earliest", ok=False)
+    assert b"active members" in refused.stderr
+    c.close()
+    dry = json.loads(weft("--json", "reset-offsets", group, "--topic", topic, "--to-offset", "7", "--dry-run").stdout)
+    assert dry["dry_run"] and [o["new_offset"] for o in dry["offsets"]] == [7, 7]
+    assert {(p["partition"]): p["committed"] for p in json.loads(weft("--json", "describe", group).stdout)["partitions"]} == {0: 4, 1: 10}
+    weft("reset-offsets", group, "--topic", topic, "--to-earliest")
+    assert {(p["partition"]): p["lag"] for p in json.loads(weft("--json", "describe", group).stdout)["partitions"]} == {0: 10, 1: 10}
+    assert b"deleted group" in weft("delete", group).stdout
+    cp = subprocess.run([weft_bin, "group", "-b", "127.0.0.1:1", "--timeout-secs", "2", "list"], capture_output=True, timeout=60)
+    assert cp.returncode != 0 and b"cannot reach the cluster at 127.0.0.1:1" in cp.stderr

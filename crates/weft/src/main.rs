@@ -23,6 +23,8 @@ enum Command {
     Agent(agent_args::AgentArgs),
     /// Benchmark a Kafka-compatible cluster with a real client (librdkafka).
     Bench(weft_bench::BenchArgs),
+    /// Inspect and manage consumer groups on any Kafka-compatible cluster.
+    Group(weft_admin::GroupArgs),
 }
 
 /// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
@@ -39,7 +41,11 @@ fn tune_allocator() {
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
-    logging::init();
+    // Client commands report failures themselves; librdkafka's own connection logs would only repeat them.
+    logging::init(match cli.command {
+        Command::Agent(_) => "info",
+        _ => "warn,rdkafka=off,librdkafka=off",
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Agent(args) => agent_args::run(args).await,
             Command::Bench(args) => weft_bench::run(args).await,
+            Command::Group(args) => weft_admin::run_group(args).await,
         }
     });
     match result {

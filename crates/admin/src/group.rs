@@ -1,0 +1,367 @@
+//! `weft group list | describe | delete | reset-offsets`.
+
+use crate::assignment;
+use anyhow::{Context, Result, bail};
+use comfy_table::Table;
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct GroupArgs {
+    /// Kafka bootstrap servers
+    #[arg(long, short = 'b', env = "WEFT_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
+    pub bootstrap_servers: String,
+    /// Print JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Bound on every request to the cluster, in seconds
+    #[arg(long, default_value_t = 10)]
+    pub timeout_secs: u64,
+    #[command(subcommand)]
+    pub command: GroupCommand,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum GroupCommand {
+    /// List consumer groups with their state and member count
+    List,
+    /// Show a group's state, members, assignment and per-partition committed offset, log-end offset and lag
+    Describe { group: String },
+    /// Delete a group and its committed offsets (the group must have no members)
+    Delete { group: String },
+    /// Move a group's committed offsets (the group must have no members)
+    ResetOffsets(ResetArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["to_earliest", "to_latest", "to_datetime", "to_offset"])))]
+pub struct ResetArgs {
+    pub group: String,
+    /// Topic whose partitions are reset (repeatable)
+    #[arg(long, required = true)]
+    pub topic: Vec<String>,
+    /// The log start offset of each partition
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// The log end offset of each partition
+    #[arg(long)]
+    pub to_latest: bool,
+    /// The first offset at or after a time: epoch milliseconds or RFC 3339 UTC (2026-11-23T10:00:00Z)
+    #[arg(long)]
+    pub to_datetime: Option<String>,
+    /// An absolute offset (clamped to each partition's range)
+    #[arg(long)]
+    pub to_offset: Option<i64>,
+    /// Show the new offsets without committing them
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Serialize)]
+struct PartitionRow {
+    topic: String,
+    partition: i32,
+    committed: Option<i64>,
+    log_end: i64,
+    lag: Option<i64>,
+    member: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MemberRow {
+    member_id: String,
+    client_id: String,
+    host: String,
+    assignment: Vec<(String, Vec<i32>)>,
+}
+
+pub async fn run_group(args: GroupArgs) -> Result<()> {
+    tokio::task::spawn_blocking(move || run_blocking(&args)).await.context("group command task")?
+}
+
+fn consumer(args: &GroupArgs, group: &str) -> Result<BaseConsumer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &args.bootstrap_servers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("socket.timeout.ms", (args.timeout_secs * 1000).to_string())
+        // Connection failures surface as one clear error from the command, not as a stream of client logs.
+        .set("log_level", "2")
+        .create()
+        .with_context(|| format!("cannot create a client for {}", args.bootstrap_servers))
+}
+
+fn run_blocking(args: &GroupArgs) -> Result<()> {
+    let timeout = Duration::from_secs(args.timeout_secs);
+    match &args.command {
+        GroupCommand::List => list(args, timeout),
+        GroupCommand::Describe { group } => describe(args, group, timeout),
+        GroupCommand::Delete { group } => delete(args, group, timeout),
+        GroupCommand::ResetOffsets(reset) => reset_offsets(args, reset, timeout),
+    }
+}
+
+fn unreachable(args: &GroupArgs, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("cannot reach the cluster at {}: {e}", args.bootstrap_servers)
+}
+
+fn list(args: &GroupArgs, timeout: Duration) -> Result<()> {
+    let c = consumer(args, "weft-admin")?;
+    let groups = c.fetch_group_list(None, timeout).map_err(|e| unreachable(args, e))?;
+    #[derive(Serialize)]
+    struct Row<'a> {
+        group: &'a str,
+        state: &'a str,
+        protocol_type: &'a str,
+        protocol: &'a str,
+        members: usize,
+    }
+    let rows: Vec<Row> = groups
+        .groups()
+        .iter()
+        .map(|g| Row {
+            group: g.name(),
+            state: g.state(),
+            protocol_type: g.protocol_type(),
+            protocol: g.protocol(),
+            members: g.members().len(),
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string(&rows)?);
+        return Ok(());
+    }
+    let mut t = Table::new();
+    t.set_header(["GROUP", "STATE", "TYPE", "PROTOCOL", "MEMBERS"]);
+    for r in &rows {
+        t.add_row([
+            r.group.to_string(),
+            r.state.to_string(),
+            r.protocol_type.to_string(),
+            r.protocol.to_string(),
+            r.members.to_string(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn describe(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
+    let c = consumer(args, group)?;
+    let list = c.fetch_group_list(Some(group), timeout).map_err(|e| unreachable(args, e))?;
+    let info = list.groups().first().with_context(|| format!("group {group} was not described by the cluster"))?;
+    let members: Vec<MemberRow> = info
+        .members()
+        .iter()
+        .map(|m| MemberRow {
+            member_id: m.id().to_string(),
+            client_id: m.client_id().to_string(),
+            host: m.client_host().to_string(),
+            assignment: m.assignment().map(assignment::parse).unwrap_or_default(),
+        })
+        .collect();
+    let mut owner: BTreeMap<(String, i32), String> = BTreeMap::new();
+    for m in &members {
+        for (topic, partitions) in &m.assignment {
+            for p in partitions {
+                owner.insert((topic.clone(), *p), m.member_id.clone());
+            }
+        }
+    }
+    // Every partition of every topic: committed offsets exist only where the group committed.
+    let metadata = c.fetch_metadata(None, timeout).map_err(|e| unreachable(args, e))?;
+    let mut tpl = TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            tpl.add_partition(t.name(), p.id());
+        }
+    }
+    let committed =
+        c.committed_offsets(tpl, timeout).with_context(|| format!("fetching committed offsets of {group}"))?;
+    let mut partitions = Vec::new();
+    for e in committed.elements() {
+        let committed = match e.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        };
+        let key = (e.topic().to_string(), e.partition());
+        if committed.is_none() && !owner.contains_key(&key) {
+            continue;
+        }
+        let (_, log_end) =
+            c.fetch_watermarks(e.topic(), e.partition(), timeout).map_err(|err| unreachable(args, err))?;
+        partitions.push(PartitionRow {
+            topic: key.0.clone(),
+            partition: key.1,
+            committed,
+            log_end,
+            lag: committed.map(|o| (log_end - o).max(0)),
+            member: owner.get(&key).cloned(),
+        });
+    }
+    if args.json {
+        let out = serde_json::json!({
+            "group": group, "state": info.state(), "protocol_type": info.protocol_type(), "protocol": info.protocol(),
+            "members": members, "partitions": partitions,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "group {group}: state {}, protocol {} ({}), {} members",
+        info.state(),
+        info.protocol(),
+        info.protocol_type(),
+        members.len()
+    );
+    let mut t = Table::new();
+    t.set_header(["MEMBER", "CLIENT ID", "HOST", "ASSIGNMENT"]);
+    for m in &members {
+        let a: Vec<String> = m.assignment.iter().map(|(t, ps)| format!("{t}:{ps:?}")).collect();
+        t.add_row([m.member_id.clone(), m.client_id.clone(), m.host.clone(), a.join(" ")]);
+    }
+    println!("{t}");
+    let mut t = Table::new();
+    t.set_header(["TOPIC", "PARTITION", "COMMITTED", "LOG END", "LAG", "MEMBER"]);
+    let dash = || "-".to_string();
+    for p in &partitions {
+        t.add_row([
+            p.topic.clone(),
+            p.partition.to_string(),
+            p.committed.map(|o| o.to_string()).unwrap_or_else(dash),
+            p.log_end.to_string(),
+            p.lag.map(|o| o.to_string()).unwrap_or_else(dash),
+            p.member.clone().unwrap_or_else(dash),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn delete(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &args.bootstrap_servers)
+        .set("log_level", "2")
+        .create()
+        .with_context(|| format!("cannot create a client for {}", args.bootstrap_servers))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let results = rt
+        .block_on(admin.delete_groups(&[group], &AdminOptions::new().request_timeout(Some(timeout))))
+        .map_err(|e| unreachable(args, e))?;
+    for r in results {
+        match r {
+            Ok(g) => println!("deleted group {g}"),
+            Err((g, code)) => bail!("cannot delete group {g}: {code}"),
+        }
+    }
+    Ok(())
+}
+
+/// Epoch milliseconds, or an RFC 3339 UTC time `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
+fn parse_time(s: &str) -> Result<i64> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    let bad = || anyhow::anyhow!("invalid time {s:?}: expected epoch milliseconds or 2026-11-23T10:00:00Z");
+    let s = s.strip_suffix('Z').ok_or_else(bad)?;
+    let (date, time) = s.split_once('T').ok_or_else(bad)?;
+    let d: Vec<i64> = date.split('-').map(|x| x.parse().map_err(|_| bad())).collect::<Result<_>>()?;
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let t: Vec<i64> = hms.split(':').map(|x| x.parse().map_err(|_| bad())).collect::<Result<_>>()?;
+    if d.len() != 3 || t.len() != 3 {
+        return Err(bad());
+    }
+    let ms: i64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d[2] - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(((days * 24 + t[0]) * 60 + t[1]) * 60_000 + t[2] * 1000 + ms)
+}
+
+fn reset_offsets(args: &GroupArgs, r: &ResetArgs, timeout: Duration) -> Result<()> {
+    let c = consumer(args, &r.group)?;
+    let list = c.fetch_group_list(Some(&r.group), timeout).map_err(|e| unreachable(args, e))?;
+    if let Some(g) = list.groups().first()
+        && !g.members().is_empty()
+    {
+        bail!(
+            "group {} has {} active members (state {}); stop them before resetting offsets",
+            r.group,
+            g.members().len(),
+            g.state()
+        );
+    }
+    let metadata = c.fetch_metadata(None, timeout).map_err(|e| unreachable(args, e))?;
+    let mut plan = TopicPartitionList::new();
+    let mut rows = Vec::new();
+    for topic in &r.topic {
+        let t = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .with_context(|| format!("topic {topic} does not exist"))?;
+        if t.partitions().is_empty() {
+            bail!("topic {topic} does not exist");
+        }
+        for p in t.partitions() {
+            let (low, high) = c.fetch_watermarks(topic, p.id(), timeout).map_err(|e| unreachable(args, e))?;
+            let target = if r.to_earliest {
+                low
+            } else if r.to_latest {
+                high
+            } else if let Some(o) = r.to_offset {
+                o.clamp(low, high)
+            } else {
+                let at = parse_time(r.to_datetime.as_deref().unwrap_or_default())?;
+                let mut q = TopicPartitionList::new();
+                q.add_partition_offset(topic, p.id(), Offset::Offset(at))?;
+                let found = c.offsets_for_times(q, timeout).map_err(|e| unreachable(args, e))?;
+                match found.find_partition(topic, p.id()).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) if o >= 0 => o,
+                    _ => high,
+                }
+            };
+            plan.add_partition_offset(topic, p.id(), Offset::Offset(target))?;
+            rows.push((topic.clone(), p.id(), target));
+        }
+    }
+    if !r.dry_run {
+        c.commit(&plan, CommitMode::Sync).with_context(|| format!("committing new offsets for group {}", r.group))?;
+    }
+    if args.json {
+        let out: Vec<_> =
+            rows.iter().map(|(t, p, o)| serde_json::json!({"topic": t, "partition": p, "new_offset": o})).collect();
+        println!("{}", serde_json::json!({"group": r.group, "dry_run": r.dry_run, "offsets": out}));
+        return Ok(());
+    }
+    let mut t = Table::new();
+    t.set_header(["TOPIC", "PARTITION", "NEW OFFSET"]);
+    for (topic, p, o) in &rows {
+        t.add_row([topic.clone(), p.to_string(), o.to_string()]);
+    }
+    println!("{t}");
+    println!("{}", if r.dry_run { "dry run: nothing was committed" } else { "offsets committed" });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_parse_as_utc_milliseconds() {
+        assert_eq!(super::parse_time("1700000000000").unwrap(), 1_700_000_000_000);
+        assert_eq!(super::parse_time("1970-01-01T00:00:00Z").unwrap(), 0);
+        assert_eq!(super::parse_time("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000_000);
+        assert_eq!(super::parse_time("2023-11-14T22:13:20.5Z").unwrap(), 1_700_000_000_500);
+        assert!(super::parse_time("yesterday").is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! Operator commands that talk the Kafka protocol (through librdkafka) to any Weft agent, and to Kafka itself.
+
+mod assignment;
+mod group;
+
+pub use group::{GroupArgs, run_group};
