@@ -258,3 +258,22 @@ def test_weft_group_cli_list_describe_reset_delete(gagent, weft_bin):
     assert b"deleted group" in weft("delete", group).stdout
     cp = subprocess.run([weft_bin, "group", "-b", "127.0.0.1:1", "--timeout-secs", "2", "list"], capture_output=True, timeout=60)
     assert cp.returncode != 0 and b"cannot reach the cluster at 127.0.0.1:1" in cp.stderr
+
+
+def test_offsets_of_groups_without_members_expire(agent_factory_module):
+    """offsets.retention.minutes: after a restart with retention 0, the empty group's offsets are gone."""
+    a = agent_factory_module("--group-initial-rebalance-delay-ms", "0")
+    topic = unique_topic("grp-expire")
+    create_topic(a.bootstrap, topic, partitions=1)
+    c = Consumer({"bootstrap.servers": a.bootstrap, "group.id": "expiring"})
+    c.commit(offsets=[TopicPartition(topic, 0, 3)], asynchronous=False)
+    assert [tp.offset for tp in c.committed([TopicPartition(topic, 0)], timeout=20)] == [3]
+    c.close()
+    a.extra_args += ["--offsets-retention-minutes", "0"]
+    a.restart()
+    c = Consumer({"bootstrap.servers": a.bootstrap, "group.id": "expiring"})
+    try:
+        wait_for(lambda: [tp.offset for tp in c.committed([TopicPartition(topic, 0)], timeout=20)] == [-1001],
+                 timeout=30, desc="offsets expired")
+    finally:
+        c.close()

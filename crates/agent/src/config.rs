@@ -52,6 +52,8 @@ pub struct AgentConfig {
     pub group_max_session_timeout_ms: i32,
     /// Kafka's group.max.size.
     pub group_max_size: usize,
+    /// Kafka's offsets.retention.minutes: committed offsets of groups without members expire after this.
+    pub offsets_retention: Duration,
 }
 
 impl AgentConfig {
@@ -81,6 +83,7 @@ impl AgentConfig {
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_max_size: usize::MAX,
+            offsets_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 

@@ -130,6 +130,7 @@ pub async fn start_with(
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let group_timer = agent.groups.spawn_timer();
+    let offsets_expiry = tokio::spawn(expire_offsets(agent.clone()));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
         let router = http::router(agent.clone());
@@ -155,8 +156,24 @@ pub async fn start_with(
     let task = tokio::spawn(async move {
         run(agent, listener, shutdown_rx, flusher).await;
         group_timer.abort();
+        offsets_expiry.abort();
     });
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
+}
+
+/// Expires committed offsets of groups without members after `offsets_retention`, checking once a minute.
+async fn expire_offsets(agent: Arc<Agent>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        interval.tick().await;
+        let retention_ms = i64::try_from(agent.config.offsets_retention.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = agent.clock.now_ms().saturating_sub(retention_ms);
+        match agent.meta.expire_offsets(cutoff, &agent.groups.active_groups()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(offsets = n, "expired committed offsets of groups without members"),
+            Err(e) => tracing::warn!(error = %e, "offset expiry failed"),
+        }
+    }
 }
 
 async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Receiver<bool>, flusher: JoinHandle<()>) {

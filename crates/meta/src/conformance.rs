@@ -97,6 +97,13 @@ async fn group_offsets(store: &dyn Metastore) {
     assert_eq!(store.delete_offsets("g1", None).await.expect("delete all"), 2);
     assert!(store.committed_offsets("g1", None).await.expect("fetch").is_empty());
     assert_eq!(store.groups_with_offsets().await.expect("groups"), vec!["g2".to_string()]);
+    // Retention: old offsets of inactive groups go; active groups and recent commits stay.
+    let at = |topic: &str, commit_ms| CommittedOffset { commit_ms, ..c(topic, 0, 1, None) };
+    store.commit_offsets("old", &[at("a", 10), at("b", 500)]).await.expect("commit");
+    store.commit_offsets("busy", &[at("a", 10)]).await.expect("commit");
+    assert_eq!(store.expire_offsets(100, &["busy".to_string()]).await.expect("expire"), 2, "g2 (77) and old/a (10)");
+    assert_eq!(store.committed_offsets("old", None).await.expect("fetch"), vec![at("b", 500)]);
+    assert_eq!(store.committed_offsets("busy", None).await.expect("fetch").len(), 1);
 }
 
 async fn topics_lifecycle(store: &dyn Metastore) {

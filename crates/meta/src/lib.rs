@@ -90,6 +90,10 @@ pub trait Metastore: Send + Sync + 'static {
     /// Deletes a group's offsets (all, or those of the given partitions); returns how many were removed.
     async fn delete_offsets(&self, group: &str, partitions: Option<&[(String, i32)]>) -> Result<u64>;
 
+    /// Deletes committed offsets older than `older_than_ms`, except those of `active_groups` (Kafka's
+    /// offsets.retention.minutes for empty groups). Returns how many were removed.
+    async fn expire_offsets(&self, older_than_ms: i64, active_groups: &[String]) -> Result<u64>;
+
     /// A new, never used producer id (InitProducerId).
     async fn allocate_producer_id(&self) -> Result<i64>;
 

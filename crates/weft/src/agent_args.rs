@@ -85,6 +85,9 @@ pub struct AgentArgs {
     /// group.max.size: members allowed in one group [default: unlimited]
     #[arg(long, env = "WEFT_GROUP_MAX_SIZE")]
     pub group_max_size: Option<usize>,
+    /// offsets.retention.minutes: committed offsets of groups without members expire after this [default: 10080]
+    #[arg(long, env = "WEFT_OFFSETS_RETENTION_MINUTES")]
+    pub offsets_retention_minutes: Option<u64>,
 }
 
 macro_rules! merge {
@@ -125,7 +128,8 @@ impl AgentArgs {
                 group_initial_rebalance_delay_ms,
                 group_min_session_timeout_ms,
                 group_max_session_timeout_ms,
-                group_max_size
+                group_max_size,
+                offsets_retention_minutes
             );
         }
         let mut c = AgentConfig::with_data_dir(self.data_dir.unwrap_or_else(|| PathBuf::from("weft-data")));
@@ -194,6 +198,9 @@ impl AgentArgs {
         }
         if let Some(v) = self.group_max_size {
             c.group_max_size = v;
+        }
+        if let Some(v) = self.offsets_retention_minutes {
+            c.offsets_retention = Duration::from_secs(v.saturating_mul(60));
         }
         validate(&c)?;
         Ok(c)

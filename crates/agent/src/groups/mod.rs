@@ -438,6 +438,11 @@ impl Coordinator {
         Some(topics)
     }
 
+    /// Ids of groups that currently have members.
+    pub fn active_groups(&self) -> Vec<String> {
+        self.lock().values().filter(|g| !g.members.is_empty()).map(|g| g.id.clone()).collect()
+    }
+
     /// Whether the group has members (deleting such a group is refused).
     pub fn has_members(&self, group_id: &str) -> bool {
         self.lock().get(group_id).is_some_and(|g| !g.members.is_empty())

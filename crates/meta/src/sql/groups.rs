@@ -102,4 +102,26 @@ impl SqlMetastore {
             .await?;
         Ok(row.try_get("value")?)
     }
+
+    pub(super) async fn expire_offsets_impl(&self, older_than_ms: i64, active_groups: &[String]) -> Result<u64> {
+        let _w = self.write_lock.lock().await;
+        let rows = sqlx::query("SELECT DISTINCT group_id FROM group_offsets WHERE commit_ms < $1")
+            .bind(older_than_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut removed = 0;
+        for r in rows {
+            let group: String = r.try_get("group_id")?;
+            if active_groups.contains(&group) {
+                continue;
+            }
+            removed += sqlx::query("DELETE FROM group_offsets WHERE group_id = $1 AND commit_ms < $2")
+                .bind(&group)
+                .bind(older_than_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(removed)
+    }
 }

@@ -483,6 +483,10 @@ impl Metastore for SqlMetastore {
         self.delete_offsets_impl(group, partitions).await
     }
 
+    async fn expire_offsets(&self, older_than_ms: i64, active_groups: &[String]) -> Result<u64> {
+        self.expire_offsets_impl(older_than_ms, active_groups).await
+    }
+
     async fn allocate_producer_id(&self) -> Result<i64> {
         self.allocate_producer_id_impl().await
     }
