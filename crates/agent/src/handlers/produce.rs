@@ -123,6 +123,13 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
         layout.push((t.name, slots));
     }
     let submitted = agent.produce.submit(appends).await;
+    if acks == 0 {
+        // No response is sent for acks=0, so later requests on this connection need not wait for the flush.
+        if let Err(e) = &submitted {
+            tracing::warn!(code = e.code, reason = %e.message, "acks=0 produce could not be buffered");
+        }
+        return futures::future::ready(Ok(None)).boxed();
+    }
     async move {
         let outcomes = match submitted {
             Ok(rx) => rx.await.unwrap_or_else(|_| {
@@ -133,9 +140,6 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
             }),
             Err(e) => Err(e),
         };
-        if acks == 0 {
-            return Ok(None);
-        }
         let responses = layout
             .into_iter()
             .map(|(name, slots)| {
