@@ -277,3 +277,116 @@ def test_offsets_of_groups_without_members_expire(agent_factory_module):
                  timeout=30, desc="offsets expired")
     finally:
         c.close()
+
+
+MEMBER_SCRIPT = r"""
+import sys, time
+from confluent_kafka import Consumer
+b, topic, group = sys.argv[1:4]
+c = Consumer({"bootstrap.servers": b, "group.id": group, "enable.auto.commit": False,
+              "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+c.subscribe([topic])
+while True:
+    m = c.poll(0.2)
+    parts = sorted(tp.partition for tp in c.assignment())
+    print("assigned", parts, flush=True)
+    if m is not None and not m.error():
+        c.commit(m, asynchronous=False)
+"""
+
+
+def test_killed_member_partitions_move_after_session_timeout(gagent, tmp_path):
+    """A member killed with -9 never leaves; after session.timeout.ms the coordinator expires it and the
+    survivor gets every partition."""
+    import subprocess
+    import sys
+    b = gagent.bootstrap
+    topic = unique_topic("grp-kill")
+    group = f"g-{topic}"
+    create_topic(b, topic, partitions=PARTITIONS)
+    script = tmp_path / "member.py"
+    script.write_text(MEMBER_SCRIPT)
+    victim = subprocess.Popen([sys.executable, str(script), b, topic, group], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    survivor = Consumer({"bootstrap.servers": b, "group.id": group, "enable.auto.commit": False,
+                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+    try:
+        survivor.subscribe([topic])
+
+        def split():
+            survivor.poll(0.2)
+            return 0 < len(survivor.assignment()) < PARTITIONS
+
+        wait_for(split, timeout=TIMEOUT, desc="partitions shared with the victim")
+        victim.kill()
+        victim.wait(10)
+        killed_at = time.time()
+
+        def takeover():
+            survivor.poll(0.2)
+            return len(survivor.assignment()) == PARTITIONS
+
+        wait_for(takeover, timeout=TIMEOUT, desc="survivor owns every partition")
+        # Not before the session timeout (less a little for the killed member's last heartbeat).
+        assert time.time() - killed_at > 3
+        _produce(b, topic, 40)
+        got = set()
+
+        def drained():
+            m = survivor.poll(0.2)
+            if m is not None and not m.error():
+                got.add((m.partition(), m.offset()))
+            return len(got) == 40
+
+        wait_for(drained, timeout=TIMEOUT, desc="survivor consumes everything")
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+        survivor.close()
+
+
+def test_agent_restart_mid_consumption_loses_no_committed_offset(agent_factory_module):
+    """Members keep running while the agent restarts; nothing is skipped and the final committed offsets
+    equal the log end (records in flight at the restart may be read twice, never lost)."""
+    a = agent_factory_module("--group-initial-rebalance-delay-ms", "0")
+    b = a.bootstrap
+    topic = unique_topic("grp-agent-restart")
+    group = f"g-{topic}"
+    create_topic(b, topic, partitions=2)
+    seen, stop = set(), threading.Event()
+
+    def member():
+        c = Consumer({"bootstrap.servers": b, "group.id": group, "enable.auto.commit": False,
+                      "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+        c.subscribe([topic])
+        try:
+            while not stop.is_set():
+                m = c.poll(0.2)
+                if m is None or m.error():
+                    continue
+                seen.add((m.partition(), m.offset()))
+                try:
+                    c.commit(m, asynchronous=False)
+                except Exception:  # noqa: BLE001 - commits fail while the agent restarts; the next one retries
+                    pass
+        finally:
+            c.close()
+
+    t = threading.Thread(target=member)
+    t.start()
+    try:
+        _produce(b, topic, 100, partitions=2)
+        wait_for(lambda: len(seen) >= 50, timeout=TIMEOUT, desc="consumption under way")
+        a.restart()
+        _produce(b, topic, 100, partitions=2)
+        wait_for(lambda: len(seen) == 200, timeout=TIMEOUT, desc="every record consumed after the restart")
+        assert seen == {(p, o) for p in range(2) for o in range(100)}
+        check = Consumer({"bootstrap.servers": b, "group.id": group})
+        try:
+            wait_for(lambda: [tp.offset for tp in check.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)] == [100, 100],
+                     timeout=TIMEOUT, desc="committed offsets reach the log end")
+        finally:
+            check.close()
+    finally:
+        stop.set()
+        t.join(30)
