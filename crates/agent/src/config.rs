@@ -54,6 +54,8 @@ pub struct AgentConfig {
     pub group_max_size: usize,
     /// Kafka's offsets.retention.minutes: committed offsets of groups without members expire after this.
     pub offsets_retention: Duration,
+    /// Kafka's producer.id.expiration.ms: idempotent-producer state idle this long is forgotten.
+    pub producer_id_expiration: Duration,
 }
 
 impl AgentConfig {
@@ -84,6 +86,7 @@ impl AgentConfig {
             group_max_session_timeout_ms: 1_800_000,
             group_max_size: usize::MAX,
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
+            producer_id_expiration: Duration::from_secs(24 * 3600),
         }
     }
 

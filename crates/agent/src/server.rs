@@ -161,7 +161,8 @@ pub async fn start_with(
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
 }
 
-/// Expires committed offsets of groups without members after `offsets_retention`, checking once a minute.
+/// Once a minute: expires committed offsets of groups without members after `offsets_retention`, and
+/// idempotent-producer state idle for `producer_id_expiration`.
 async fn expire_offsets(agent: Arc<Agent>) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -172,6 +173,12 @@ async fn expire_offsets(agent: Arc<Agent>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(offsets = n, "expired committed offsets of groups without members"),
             Err(e) => tracing::warn!(error = %e, "offset expiry failed"),
+        }
+        let idle_ms = i64::try_from(agent.config.producer_id_expiration.as_millis()).unwrap_or(i64::MAX);
+        match agent.meta.expire_producers(agent.clock.now_ms().saturating_sub(idle_ms)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "expired idle producer state"),
+            Err(e) => tracing::warn!(error = %e, "producer state expiry failed"),
         }
     }
 }

@@ -70,6 +70,11 @@ async fn idempotent_producers(store: &dyn Metastore) {
         ]
     );
     assert_eq!(store.partition_offsets(t.id, 0).await.expect("offsets").map(|o| o.next_offset), Some(6));
+    // Expired state is forgotten: the producer then counts as new to the partition.
+    assert_eq!(store.expire_producers(4).await.expect("expire"), 0, "state updated at 5 is kept");
+    assert_eq!(store.expire_producers(6).await.expect("expire"), 1);
+    let out = store.commit_segment(commit("seg-p3", vec![pb(6, 6)])).await.expect("commit");
+    assert_eq!(out, vec![AppendOutcome::UnknownProducerId]);
 }
 
 async fn group_offsets(store: &dyn Metastore) {

@@ -94,6 +94,10 @@ pub trait Metastore: Send + Sync + 'static {
     /// offsets.retention.minutes for empty groups). Returns how many were removed.
     async fn expire_offsets(&self, older_than_ms: i64, active_groups: &[String]) -> Result<u64>;
 
+    /// Forgets idempotent-producer state not updated since `older_than_ms` (producer.id.expiration.ms).
+    /// Returns how many (producer, partition) entries were removed.
+    async fn expire_producers(&self, older_than_ms: i64) -> Result<u64>;
+
     /// A new, never used producer id (InitProducerId).
     async fn allocate_producer_id(&self) -> Result<i64>;
 

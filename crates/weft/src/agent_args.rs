@@ -88,6 +88,9 @@ pub struct AgentArgs {
     /// offsets.retention.minutes: committed offsets of groups without members expire after this [default: 10080]
     #[arg(long, env = "WEFT_OFFSETS_RETENTION_MINUTES")]
     pub offsets_retention_minutes: Option<u64>,
+    /// producer.id.expiration.ms: idle idempotent-producer state is forgotten after this [default: 86400000]
+    #[arg(long, env = "WEFT_PRODUCER_ID_EXPIRATION_MS")]
+    pub producer_id_expiration_ms: Option<u64>,
 }
 
 macro_rules! merge {
@@ -129,7 +132,8 @@ impl AgentArgs {
                 group_min_session_timeout_ms,
                 group_max_session_timeout_ms,
                 group_max_size,
-                offsets_retention_minutes
+                offsets_retention_minutes,
+                producer_id_expiration_ms
             );
         }
         let mut c = AgentConfig::with_data_dir(self.data_dir.unwrap_or_else(|| PathBuf::from("weft-data")));
@@ -198,6 +202,9 @@ impl AgentArgs {
         }
         if let Some(v) = self.group_max_size {
             c.group_max_size = v;
+        }
+        if let Some(v) = self.producer_id_expiration_ms {
+            c.producer_id_expiration = Duration::from_millis(v);
         }
         if let Some(v) = self.offsets_retention_minutes {
             c.offsets_retention = Duration::from_secs(v.saturating_mul(60));

@@ -487,6 +487,15 @@ impl Metastore for SqlMetastore {
         self.expire_offsets_impl(older_than_ms, active_groups).await
     }
 
+    async fn expire_producers(&self, older_than_ms: i64) -> Result<u64> {
+        let _w = self.write_lock.lock().await;
+        let done = sqlx::query("DELETE FROM producer_state WHERE updated_ms < $1")
+            .bind(older_than_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn allocate_producer_id(&self) -> Result<i64> {
         self.allocate_producer_id_impl().await
     }
