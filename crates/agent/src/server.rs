@@ -83,6 +83,9 @@ pub async fn start_with(
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let storage = weft_storage::ObjectStorage::open(&store_url, config.cache_bytes)
         .map_err(|source| StartError::Storage { url: store_url.clone(), source: Box::new(source) })?;
+    if store_url.starts_with("memory:") {
+        tracing::warn!(object_store = %store_url, metastore = %meta_url, "objects are kept in memory only: they are lost at exit while the metastore keeps pointing at them (for tests and diagnosis)");
+    }
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let kafka_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
