@@ -390,3 +390,91 @@ def test_agent_restart_mid_consumption_loses_no_committed_offset(agent_factory_m
     finally:
         stop.set()
         t.join(30)
+
+
+@pytest.fixture(scope="module")
+def kip848_agent(agent_factory_module):
+    return agent_factory_module("--group-initial-rebalance-delay-ms", "0", "--group-consumer-heartbeat-interval-ms", "500")
+
+
+def _kip848_consumer(b, group, assignor):
+    return Consumer({"bootstrap.servers": b, "group.id": group, "group.protocol": "consumer",
+                     "group.remote.assignor": assignor, "auto.offset.reset": "earliest", "enable.auto.commit": False})
+
+
+@pytest.mark.parametrize("assignor", ["uniform", "range"])
+def test_kip848_consumer_protocol_shares_partitions_exactly_once(kip848_agent, assignor):
+    """librdkafka's group.protocol=consumer (KIP-848) with server-side assignment; then a member leaves and
+    the other takes over every partition."""
+    b = kip848_agent.bootstrap
+    topic = unique_topic("k848")
+    group = f"g-{topic}"
+    create_topic(b, topic, partitions=PARTITIONS)
+    members = [_kip848_consumer(b, group, assignor) for _ in range(2)]
+    for c in members:
+        c.subscribe([topic])
+
+    def split():
+        for c in members:
+            c.poll(0.1)
+        owned = [sorted(tp.partition for tp in c.assignment()) for c in members]
+        return all(owned) and sorted(sum(owned, [])) == list(range(PARTITIONS)) and owned
+
+    owned = wait_for(split, timeout=TIMEOUT, desc="disjoint assignment")
+    if assignor == "range":
+        assert sorted(owned) == [[0, 1], [2, 3]], owned
+    _produce(b, topic, 200)
+    seen = []
+
+    def drained():
+        for c in members:
+            m = c.poll(0.1)
+            if m is not None and not m.error():
+                seen.append((m.partition(), m.offset()))
+                c.commit(m, asynchronous=False)
+        return len(seen) >= 200
+
+    wait_for(drained, timeout=TIMEOUT, desc="all records consumed")
+    assert len(seen) == 200 and len(set(seen)) == 200
+    members[0].close()
+
+    def takeover():
+        members[1].poll(0.1)
+        return len(members[1].assignment()) == PARTITIONS
+
+    wait_for(takeover, timeout=TIMEOUT, desc="remaining member owns every partition")
+    members[1].close()
+    check = Consumer({"bootstrap.servers": b, "group.id": group})
+    try:
+        assert [tp.offset for tp in check.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=20)] == [50] * PARTITIONS
+    finally:
+        check.close()
+
+
+def test_kip848_and_classic_groups_coexist_and_are_listed(kip848_agent):
+    from kafka.admin import KafkaAdminClient
+    b = kip848_agent.bootstrap
+    topic = unique_topic("k848-mixed")
+    create_topic(b, topic, partitions=2)
+    modern = _kip848_consumer(b, f"modern-{topic}", "uniform")
+    classic = Consumer({"bootstrap.servers": b, "group.id": f"classic-{topic}", "auto.offset.reset": "earliest",
+                        "enable.auto.commit": False})
+    try:
+        modern.subscribe([topic])
+        classic.subscribe([topic])
+
+        def both_assigned():
+            modern.poll(0.1)
+            classic.poll(0.1)
+            return len(modern.assignment()) == 2 and len(classic.assignment()) == 2
+
+        wait_for(both_assigned, timeout=TIMEOUT, desc="both groups own every partition")
+        ka = KafkaAdminClient(bootstrap_servers=b, request_timeout_ms=20000)
+        try:
+            kinds = {g["group_id"]: g["group_type"] for g in ka.list_groups()}
+        finally:
+            ka.close()
+        assert kinds[f"modern-{topic}"] == "Consumer" and kinds[f"classic-{topic}"] == "Classic"
+    finally:
+        modern.close()
+        classic.close()

@@ -56,6 +56,9 @@ pub struct AgentConfig {
     pub offsets_retention: Duration,
     /// Kafka's producer.id.expiration.ms: idempotent-producer state idle this long is forgotten.
     pub producer_id_expiration: Duration,
+    /// Kafka's group.consumer.heartbeat.interval.ms and group.consumer.session.timeout.ms (KIP-848 groups).
+    pub group_consumer_heartbeat_interval_ms: i32,
+    pub group_consumer_session_timeout_ms: u64,
 }
 
 impl AgentConfig {
@@ -87,6 +90,8 @@ impl AgentConfig {
             group_max_size: usize::MAX,
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
             producer_id_expiration: Duration::from_secs(24 * 3600),
+            group_consumer_heartbeat_interval_ms: 5_000,
+            group_consumer_session_timeout_ms: 45_000,
         }
     }
 

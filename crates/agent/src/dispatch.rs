@@ -100,6 +100,11 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
             let agent = agent.clone();
             async move { respond(api, v, cid, &handlers::groups::join(&agent, &ctx, req, v).await) }.boxed()
         }
+        ApiKey::ConsumerGroupHeartbeat => {
+            let req: ConsumerGroupHeartbeatRequest = decode_body(api, v, body)?;
+            let resp = handlers::consumer_group::heartbeat(agent, &ctx, req, v).await;
+            ready(respond(api, v, cid, &resp))
+        }
         ApiKey::SyncGroup => {
             let req: SyncGroupRequest = decode_body(api, v, body)?;
             let agent = agent.clone();

@@ -128,6 +128,8 @@ pub async fn start_with(
             max_session_timeout_ms: config.group_max_session_timeout_ms,
             initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
             max_size: config.group_max_size,
+            consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
+            consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
         })),
         config,
     });

@@ -91,6 +91,12 @@ pub struct AgentArgs {
     /// producer.id.expiration.ms: idle idempotent-producer state is forgotten after this [default: 86400000]
     #[arg(long, env = "WEFT_PRODUCER_ID_EXPIRATION_MS")]
     pub producer_id_expiration_ms: Option<u64>,
+    /// group.consumer.heartbeat.interval.ms for KIP-848 groups [default: 5000]
+    #[arg(long, env = "WEFT_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS")]
+    pub group_consumer_heartbeat_interval_ms: Option<i32>,
+    /// group.consumer.session.timeout.ms for KIP-848 groups [default: 45000]
+    #[arg(long, env = "WEFT_GROUP_CONSUMER_SESSION_TIMEOUT_MS")]
+    pub group_consumer_session_timeout_ms: Option<u64>,
 }
 
 macro_rules! merge {
@@ -133,7 +139,9 @@ impl AgentArgs {
                 group_max_session_timeout_ms,
                 group_max_size,
                 offsets_retention_minutes,
-                producer_id_expiration_ms
+                producer_id_expiration_ms,
+                group_consumer_heartbeat_interval_ms,
+                group_consumer_session_timeout_ms
             );
         }
         let mut c = AgentConfig::with_data_dir(self.data_dir.unwrap_or_else(|| PathBuf::from("weft-data")));
@@ -202,6 +210,12 @@ impl AgentArgs {
         }
         if let Some(v) = self.group_max_size {
             c.group_max_size = v;
+        }
+        if let Some(v) = self.group_consumer_heartbeat_interval_ms {
+            c.group_consumer_heartbeat_interval_ms = v;
+        }
+        if let Some(v) = self.group_consumer_session_timeout_ms {
+            c.group_consumer_session_timeout_ms = v;
         }
         if let Some(v) = self.producer_id_expiration_ms {
             c.producer_id_expiration = Duration::from_millis(v);

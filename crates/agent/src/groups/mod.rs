@@ -3,11 +3,14 @@
 //! metastore. This agent coordinates every group for now; with several agents, ownership of a group will be
 //! a lease in the metastore and FindCoordinator will point at the owner.
 
+pub mod consumer;
 mod group;
+mod heartbeat;
 #[cfg(test)]
 mod tests;
 
 pub use group::{GroupState, JoinResult, SyncResult};
+pub use heartbeat::HeartbeatParams;
 
 use bytes::Bytes;
 use group::{Group, Member};
@@ -25,6 +28,9 @@ pub struct GroupConfig {
     pub max_session_timeout_ms: i32,
     pub initial_rebalance_delay_ms: u64,
     pub max_size: usize,
+    /// Kafka's group.consumer.session.timeout.ms and group.consumer.heartbeat.interval.ms (KIP-848 groups).
+    pub consumer_session_timeout_ms: u64,
+    pub consumer_heartbeat_interval_ms: i32,
 }
 
 impl Default for GroupConfig {
@@ -34,6 +40,8 @@ impl Default for GroupConfig {
             max_session_timeout_ms: 1_800_000,
             initial_rebalance_delay_ms: 3_000,
             max_size: usize::MAX,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
         }
     }
 }
@@ -80,6 +88,8 @@ pub struct GroupSummary {
 
 pub struct Coordinator {
     groups: Mutex<HashMap<String, Group>>,
+    /// KIP-848 groups, kept apart from classic ones.
+    consumer_groups: Mutex<HashMap<String, consumer::ConsumerGroup>>,
     config: GroupConfig,
 }
 
@@ -89,7 +99,7 @@ fn err<T: From<(i16, Bytes)>>(e: ResponseError) -> Reply<T> {
 
 impl Coordinator {
     pub fn new(config: GroupConfig) -> Self {
-        Coordinator { groups: Mutex::new(HashMap::new()), config }
+        Coordinator { groups: Mutex::new(HashMap::new()), consumer_groups: Mutex::new(HashMap::new()), config }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Group>> {
@@ -361,6 +371,9 @@ impl Coordinator {
         member_id: &str,
         instance_id: Option<&str>,
     ) -> Result<(), i16> {
+        if let Some(answer) = self.check_consumer_commit(group_id, generation, member_id) {
+            return answer;
+        }
         let groups = self.lock();
         let Some(g) = groups.get(group_id) else {
             // Commits outside any group membership (assign() users) are allowed with generation -1.
@@ -378,6 +391,7 @@ impl Coordinator {
 
     /// Runs timers: session expiry, rebalance deadlines. Drops groups left empty.
     pub fn tick(&self) {
+        self.tick_consumer_groups(Duration::from_millis(self.config.consumer_session_timeout_ms));
         let now = Instant::now();
         let mut groups = self.lock();
         for g in groups.values_mut() {
@@ -438,9 +452,17 @@ impl Coordinator {
         Some(topics)
     }
 
+    /// How often KIP-848 members should heartbeat.
+    pub fn consumer_heartbeat_interval_ms(&self) -> i32 {
+        self.config.consumer_heartbeat_interval_ms
+    }
+
     /// Ids of groups that currently have members.
     pub fn active_groups(&self) -> Vec<String> {
-        self.lock().values().filter(|g| !g.members.is_empty()).map(|g| g.id.clone()).collect()
+        let mut ids: Vec<String> =
+            self.lock().values().filter(|g| !g.members.is_empty()).map(|g| g.id.clone()).collect();
+        ids.extend(self.list_consumer_groups().into_iter().map(|(id, _)| id));
+        ids
     }
 
     /// Whether the group has members (deleting such a group is refused).

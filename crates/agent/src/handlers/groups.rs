@@ -173,21 +173,30 @@ pub async fn list(agent: &Agent, req: ListGroupsRequest, version: i16) -> ListGr
             return ListGroupsResponse::default().with_error_code(ResponseError::CoordinatorNotAvailable.code());
         }
     }
+    let mut kinds: BTreeMap<String, &'static str> = BTreeMap::new();
     for (id, protocol_type, state) in agent.groups.list() {
         all.insert(id, (protocol_type, state));
+    }
+    for (id, state) in agent.groups.list_consumer_groups() {
+        kinds.insert(id.clone(), "Consumer");
+        all.insert(id, ("consumer".to_string(), state));
     }
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_lowercase()).collect();
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_lowercase()).collect();
     let groups = all
         .into_iter()
         .filter(|(_, (_, state))| states.is_empty() || states.contains(&state.to_lowercase()))
-        .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
+        .filter(|(id, _)| {
+            let kind = kinds.get(id).copied().unwrap_or("Classic");
+            types.is_empty() || types.contains(&kind.to_lowercase())
+        })
         .map(|(id, (protocol_type, state))| {
+            let kind = kinds.get(&id).copied().unwrap_or("Classic");
             let g = ListedGroup::default()
                 .with_group_id(GroupId(str_bytes(id)))
                 .with_protocol_type(str_bytes(protocol_type));
             let g = if version >= 4 { g.with_group_state(str_bytes(state)) } else { g };
-            if version >= 5 { g.with_group_type(str_bytes("Classic")) } else { g }
+            if version >= 5 { g.with_group_type(str_bytes(kind)) } else { g }
         })
         .collect();
     ListGroupsResponse::default().with_groups(groups)
@@ -196,7 +205,7 @@ pub async fn list(agent: &Agent, req: ListGroupsRequest, version: i16) -> ListGr
 pub async fn describe(agent: &Agent, req: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
     let mut groups = Vec::with_capacity(req.groups.len());
     for id in req.groups {
-        let summary = match agent.groups.describe(&id) {
+        let summary = match agent.groups.describe(&id).or_else(|| agent.groups.describe_consumer_group(&id)) {
             Some(s) => s,
             None => {
                 let has_offsets = agent.meta.committed_offsets(&id, None).await.map(|o| !o.is_empty()).unwrap_or(false);
@@ -235,7 +244,7 @@ pub async fn describe(agent: &Agent, req: DescribeGroupsRequest, version: i16) -
 pub async fn delete(agent: &Agent, req: DeleteGroupsRequest, _version: i16) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for id in req.groups_names {
-        let code = if agent.groups.has_members(&id) {
+        let code = if agent.groups.has_members(&id) || agent.groups.active_groups().contains(&id.to_string()) {
             ResponseError::NonEmptyGroup.code()
         } else {
             match agent.meta.delete_offsets(&id, None).await {

@@ -4,6 +4,7 @@
 pub mod api_versions;
 pub mod cluster;
 pub mod configs;
+pub mod consumer_group;
 pub mod groups;
 pub mod list_offsets;
 pub mod metadata;

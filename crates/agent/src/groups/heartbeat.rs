@@ -1,0 +1,175 @@
+//! The coordinator's side of ConsumerGroupHeartbeat (KIP-848).
+
+use super::Coordinator;
+use super::consumer::{Assignor, Beat, ConsumerMember, TopicInfo, Tp, assign};
+use kafka_protocol::ResponseError;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A ConsumerGroupHeartbeat request, decoded.
+pub struct HeartbeatParams {
+    pub group_id: String,
+    pub member_id: String,
+    pub member_epoch: i32,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub subscribed: Option<Vec<String>>,
+    pub regex: Option<String>,
+    pub assignor: Option<String>,
+    pub owned: Option<BTreeSet<Tp>>,
+}
+
+/// Leave epochs of the protocol.
+const LEAVE: i32 = -1;
+const STATIC_LEAVE: i32 = -2;
+
+impl Coordinator {
+    /// Handles one heartbeat; `topics` is every topic of the cluster (the subscriptions are matched here).
+    pub fn consumer_heartbeat(
+        &self,
+        p: HeartbeatParams,
+        new_id: String,
+        topics: Vec<TopicInfo>,
+    ) -> Result<Beat, ResponseError> {
+        if p.group_id.is_empty() {
+            return Err(ResponseError::InvalidRequest);
+        }
+        if self.lock().get(&p.group_id).is_some_and(|g| !g.members.is_empty()) {
+            // A classic group of that name is active: the protocols do not mix in one group.
+            return Err(ResponseError::GroupIdNotFound);
+        }
+        // Clients name the assignor when it changes (usually only when joining); null keeps the current one.
+        let requested = match p.assignor.as_deref() {
+            None => None,
+            Some(name) => Some(Assignor::parse(Some(name)).ok_or(ResponseError::UnsupportedAssignor)?),
+        };
+        let now = Instant::now();
+        let mut groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        let g = groups.entry(p.group_id.clone()).or_default();
+        if requested.is_some() {
+            g.assignor = requested;
+        }
+        let assignor = g.assignor.unwrap_or(Assignor::Uniform);
+        let id = match p.member_epoch {
+            0 => {
+                let id = if p.member_id.is_empty() { new_id } else { p.member_id.clone() };
+                // A static member restarting replaces its previous incarnation and keeps its partitions.
+                let previous = p
+                    .instance_id
+                    .as_ref()
+                    .and_then(|i| g.members.values().find(|m| m.instance_id.as_ref() == Some(i)).map(|m| m.id.clone()));
+                let assigned = previous.and_then(|old| g.members.remove(&old)).map(|m| m.assigned).unwrap_or_default();
+                g.members.insert(
+                    id.clone(),
+                    ConsumerMember {
+                        id: id.clone(),
+                        instance_id: p.instance_id.clone(),
+                        client_id: p.client_id.clone(),
+                        client_host: p.client_host.clone(),
+                        epoch: 0,
+                        subscribed: Vec::new(),
+                        regex: None,
+                        assigned,
+                        last_heartbeat: now,
+                    },
+                );
+                id
+            }
+            LEAVE | STATIC_LEAVE => {
+                g.members.remove(&p.member_id);
+                let target = assign(assignor, &g.members, &topics);
+                g.topics = topics;
+                g.retarget(target);
+                return Ok(Beat { member_id: p.member_id, epoch: p.member_epoch, assignment: None });
+            }
+            epoch => {
+                let m = g.members.get(&p.member_id).ok_or(ResponseError::UnknownMemberId)?;
+                if epoch != m.epoch {
+                    return Err(ResponseError::FencedMemberEpoch);
+                }
+                p.member_id.clone()
+            }
+        };
+        if let Some(m) = g.members.get_mut(&id) {
+            m.last_heartbeat = now;
+            if let Some(names) = p.subscribed {
+                m.subscribed = names;
+            }
+            if p.regex.is_some() {
+                m.regex = p.regex;
+            }
+        }
+        let wanted: Vec<TopicInfo> = topics
+            .into_iter()
+            .filter(|t| g.members.values().any(|m| super::consumer::subscribes(m, &t.name)))
+            .collect();
+        let target = assign(assignor, &g.members, &wanted);
+        g.topics = wanted;
+        g.retarget(target);
+        g.reconcile(&id, p.owned).ok_or(ResponseError::UnknownMemberId)
+    }
+
+    /// Expires consumer-protocol members that stopped heartbeating and rebalances what they held.
+    pub(super) fn tick_consumer_groups(&self, session: Duration) {
+        let now = Instant::now();
+        let mut groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, g) in groups.iter_mut() {
+            if g.expire(now, session) {
+                tracing::info!(group = %id, members = g.members.len(), "consumer group member expired");
+                let target = assign(g.assignor.unwrap_or(Assignor::Uniform), &g.members, &g.topics);
+                g.retarget(target);
+            }
+        }
+        groups.retain(|_, g| !g.members.is_empty());
+    }
+
+    /// Offset commits from a consumer-protocol member carry its member epoch.
+    pub(super) fn check_consumer_commit(&self, group_id: &str, epoch: i32, member_id: &str) -> Option<Result<(), i16>> {
+        let groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        let g = groups.get(group_id)?;
+        if member_id.is_empty() && epoch < 0 && g.members.is_empty() {
+            return Some(Ok(()));
+        }
+        Some(match g.members.get(member_id) {
+            None => Err(ResponseError::UnknownMemberId.code()),
+            Some(m) if m.epoch != epoch => Err(ResponseError::StaleMemberEpoch.code()),
+            Some(_) => Ok(()),
+        })
+    }
+
+    /// A consumer-protocol group as DescribeGroups shows it (members without classic metadata).
+    pub fn describe_consumer_group(&self, group_id: &str) -> Option<super::GroupSummary> {
+        let groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        let g = groups.get(group_id)?;
+        let members = g
+            .members
+            .values()
+            .map(|m| {
+                (
+                    m.id.clone(),
+                    m.instance_id.clone(),
+                    m.client_id.clone(),
+                    m.client_host.clone(),
+                    Default::default(),
+                    Default::default(),
+                )
+            })
+            .collect();
+        let state = if g.members.values().all(|m| m.epoch == g.epoch) { "Stable" } else { "Reconciling" };
+        Some(super::GroupSummary { state, protocol_type: "consumer".into(), protocol_name: String::new(), members })
+    }
+
+    /// (group, state) of consumer-protocol groups for ListGroups.
+    pub fn list_consumer_groups(&self) -> Vec<(String, &'static str)> {
+        let groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        groups
+            .iter()
+            .map(|(id, g)| {
+                let state = if g.members.values().all(|m| m.epoch == g.epoch) { "Stable" } else { "Reconciling" };
+                (id.clone(), state)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,70 @@
+//! ConsumerGroupHeartbeat (KIP-848): server-side assignment for `group.protocol=consumer` clients.
+
+use super::str_bytes;
+use crate::Agent;
+use crate::dispatch::RequestContext;
+use crate::groups::HeartbeatParams;
+use crate::groups::consumer::TopicInfo;
+use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
+use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
+use std::collections::BTreeMap;
+
+pub async fn heartbeat(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: ConsumerGroupHeartbeatRequest,
+    _version: i16,
+) -> ConsumerGroupHeartbeatResponse {
+    let fail = |code: i16, message: String| {
+        ConsumerGroupHeartbeatResponse::default().with_error_code(code).with_error_message(Some(str_bytes(message)))
+    };
+    let topics = match agent.meta.list_topics().await {
+        Ok(all) => {
+            all.into_iter().map(|t| TopicInfo { name: t.name, id: t.id, partitions: t.partitions }).collect::<Vec<_>>()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "consumer group heartbeat: listing topics failed");
+            return fail(kafka_protocol::ResponseError::CoordinatorNotAvailable.code(), "metastore unavailable".into());
+        }
+    };
+    let params = HeartbeatParams {
+        group_id: req.group_id.to_string(),
+        member_id: req.member_id.to_string(),
+        member_epoch: req.member_epoch,
+        instance_id: req.instance_id.as_ref().map(|s| s.to_string()),
+        client_id: ctx.client_id.clone(),
+        client_host: format!("/{}", ctx.peer.ip()),
+        subscribed: req.subscribed_topic_names.as_ref().map(|v| v.iter().map(|t| t.to_string()).collect()),
+        regex: req.subscribed_topic_regex.as_ref().map(|s| s.to_string()),
+        assignor: req.server_assignor.as_ref().map(|s| s.to_string()),
+        owned: req
+            .topic_partitions
+            .as_ref()
+            .map(|tps| tps.iter().flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, *p))).collect()),
+    };
+    match agent.groups.consumer_heartbeat(params, agent.ids.uuid().to_string(), topics) {
+        Ok(beat) => {
+            let assignment = beat.assignment.map(|set| {
+                let mut by_topic: BTreeMap<uuid::Uuid, Vec<i32>> = BTreeMap::new();
+                for (t, p) in set {
+                    by_topic.entry(t).or_default().push(p);
+                }
+                Assignment::default().with_topic_partitions(
+                    by_topic
+                        .into_iter()
+                        .map(|(t, ps)| TopicPartitions::default().with_topic_id(t).with_partitions(ps))
+                        .collect(),
+                )
+            });
+            ConsumerGroupHeartbeatResponse::default()
+                .with_member_id(Some(str_bytes(beat.member_id)))
+                .with_member_epoch(beat.epoch)
+                .with_heartbeat_interval_ms(agent.groups.consumer_heartbeat_interval_ms())
+                .with_assignment(assignment)
+        }
+        Err(e) => {
+            tracing::debug!(group = %req.group_id.as_str(), member = %req.member_id.as_str(), error = ?e, "consumer group heartbeat refused");
+            fail(e.code(), format!("{e:?}"))
+        }
+    }
+}
