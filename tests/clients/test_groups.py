@@ -452,6 +452,7 @@ def test_kip848_consumer_protocol_shares_partitions_exactly_once(kip848_agent, a
 
 
 def test_kip848_and_classic_groups_coexist_and_are_listed(kip848_agent):
+    from confluent_kafka.admin import AdminClient
     from kafka.admin import KafkaAdminClient
     b = kip848_agent.bootstrap
     topic = unique_topic("k848-mixed")
@@ -475,6 +476,11 @@ def test_kip848_and_classic_groups_coexist_and_are_listed(kip848_agent):
         finally:
             ka.close()
         assert kinds[f"modern-{topic}"] == "Consumer" and kinds[f"classic-{topic}"] == "Classic"
+        # ConsumerGroupDescribe (confluent-kafka uses it for consumer-protocol groups).
+        admin = AdminClient({"bootstrap.servers": b})
+        desc = admin.describe_consumer_groups([f"modern-{topic}"])[f"modern-{topic}"].result(timeout=20)
+        assert desc.type.name == "CONSUMER" and desc.state.name == "STABLE" and desc.partition_assignor == "uniform"
+        assert [sorted(tp.partition for tp in m.assignment.topic_partitions) for m in desc.members] == [[0, 1]]
     finally:
         modern.close()
         classic.close()

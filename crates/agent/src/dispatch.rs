@@ -105,6 +105,7 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
             let resp = handlers::consumer_group::heartbeat(agent, &ctx, req, v).await;
             ready(respond(api, v, cid, &resp))
         }
+        ApiKey::ConsumerGroupDescribe => simple!(ConsumerGroupDescribeRequest, handlers::consumer_group::describe),
         ApiKey::SyncGroup => {
             let req: SyncGroupRequest = decode_body(api, v, body)?;
             let agent = agent.clone();

@@ -21,6 +21,27 @@ pub struct HeartbeatParams {
     pub owned: Option<BTreeSet<Tp>>,
 }
 
+/// What ConsumerGroupDescribe reports about a group.
+pub struct ConsumerGroupSnapshot {
+    pub state: &'static str,
+    pub epoch: i32,
+    pub assignor: &'static str,
+    pub topics: std::collections::BTreeMap<uuid::Uuid, String>,
+    pub members: Vec<MemberSnapshot>,
+}
+
+pub struct MemberSnapshot {
+    pub id: String,
+    pub instance_id: Option<String>,
+    pub epoch: i32,
+    pub client_id: String,
+    pub client_host: String,
+    pub subscribed: Vec<String>,
+    pub regex: Option<String>,
+    pub assigned: BTreeSet<Tp>,
+    pub target: BTreeSet<Tp>,
+}
+
 /// Leave epochs of the protocol.
 const LEAVE: i32 = -1;
 const STATIC_LEAVE: i32 = -2;
@@ -159,6 +180,43 @@ impl Coordinator {
             .collect();
         let state = if g.members.values().all(|m| m.epoch == g.epoch) { "Stable" } else { "Reconciling" };
         Some(super::GroupSummary { state, protocol_type: "consumer".into(), protocol_name: String::new(), members })
+    }
+
+    /// A consumer-protocol group as ConsumerGroupDescribe shows it.
+    pub fn snapshot_consumer_group(&self, group_id: &str) -> Option<ConsumerGroupSnapshot> {
+        let groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        let g = groups.get(group_id)?;
+        let stable = g.members.values().all(|m| m.epoch == g.epoch);
+        Some(ConsumerGroupSnapshot {
+            state: if g.members.is_empty() {
+                "Empty"
+            } else if stable {
+                "Stable"
+            } else {
+                "Reconciling"
+            },
+            epoch: g.epoch,
+            assignor: match g.assignor.unwrap_or(Assignor::Uniform) {
+                Assignor::Uniform => "uniform",
+                Assignor::Range => "range",
+            },
+            topics: g.topics.iter().map(|t| (t.id, t.name.clone())).collect(),
+            members: g
+                .members
+                .values()
+                .map(|m| MemberSnapshot {
+                    id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    epoch: m.epoch,
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    subscribed: m.subscribed.clone(),
+                    regex: m.regex.clone(),
+                    assigned: m.assigned.clone(),
+                    target: g.target.get(&m.id).cloned().unwrap_or_default(),
+                })
+                .collect(),
+        })
     }
 
     /// (group, state) of consumer-protocol groups for ListGroups.

@@ -6,7 +6,10 @@ use crate::dispatch::RequestContext;
 use crate::groups::HeartbeatParams;
 use crate::groups::consumer::TopicInfo;
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
-use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
+use kafka_protocol::messages::{
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse, TopicName,
+};
 use std::collections::BTreeMap;
 
 pub async fn heartbeat(
@@ -67,4 +70,72 @@ pub async fn heartbeat(
             fail(e.code(), format!("{e:?}"))
         }
     }
+}
+
+pub async fn describe(
+    agent: &Agent,
+    req: ConsumerGroupDescribeRequest,
+    _version: i16,
+) -> ConsumerGroupDescribeResponse {
+    use kafka_protocol::messages::consumer_group_describe_response as d;
+    let groups = req
+        .group_ids
+        .into_iter()
+        .map(|id| {
+            let Some(g) = agent.groups.snapshot_consumer_group(&id) else {
+                return d::DescribedGroup::default()
+                    .with_group_id(id.clone())
+                    .with_error_code(kafka_protocol::ResponseError::GroupIdNotFound.code())
+                    .with_error_message(Some(str_bytes(format!(
+                        "group {} is not a consumer-protocol group",
+                        id.as_str()
+                    ))));
+            };
+            let assignment = |set: &std::collections::BTreeSet<(uuid::Uuid, i32)>| {
+                let mut by_topic: BTreeMap<uuid::Uuid, Vec<i32>> = BTreeMap::new();
+                for (t, p) in set {
+                    by_topic.entry(*t).or_default().push(*p);
+                }
+                d::Assignment::default().with_topic_partitions(
+                    by_topic
+                        .into_iter()
+                        .map(|(t, ps)| {
+                            let name = g.topics.get(&t).cloned().unwrap_or_default();
+                            d::TopicPartitions::default()
+                                .with_topic_id(t)
+                                .with_topic_name(TopicName(str_bytes(name)))
+                                .with_partitions(ps)
+                        })
+                        .collect(),
+                )
+            };
+            let members = g
+                .members
+                .iter()
+                .map(|m| {
+                    d::Member::default()
+                        .with_member_id(str_bytes(m.id.clone()))
+                        .with_instance_id(m.instance_id.clone().map(str_bytes))
+                        .with_member_epoch(m.epoch)
+                        .with_client_id(str_bytes(m.client_id.clone()))
+                        .with_client_host(str_bytes(m.client_host.clone()))
+                        .with_subscribed_topic_names(
+                            m.subscribed.iter().map(|t| TopicName(str_bytes(t.clone()))).collect(),
+                        )
+                        .with_subscribed_topic_regex(m.regex.clone().map(str_bytes))
+                        .with_assignment(assignment(&m.assigned))
+                        .with_target_assignment(assignment(&m.target))
+                })
+                .collect();
+            d::DescribedGroup::default()
+                .with_group_id(id)
+                .with_group_state(str_bytes(g.state))
+                .with_group_epoch(g.epoch)
+                .with_assignment_epoch(g.epoch)
+                .with_assignor_name(str_bytes(g.assignor))
+                .with_members(members)
+                .with_authorized_operations(i32::MIN)
+        })
+        .collect();
+    ConsumerGroupDescribeResponse::default().with_groups(groups)
 }
