@@ -484,3 +484,26 @@ def test_kip848_and_classic_groups_coexist_and_are_listed(kip848_agent):
     finally:
         modern.close()
         classic.close()
+
+
+def test_kip848_regex_subscription_follows_new_topics(kip848_agent):
+    """A regex subscription gets every matching topic, including one created after the member joined."""
+    b = kip848_agent.bootstrap
+    prefix = unique_topic("k848re")
+    create_topic(b, f"{prefix}-a", partitions=1)
+    c = _kip848_consumer(b, f"g-{prefix}", "uniform")
+    try:
+        c.subscribe([f"^{prefix}-.*"])
+
+        def owns(n):
+            def check():
+                c.poll(0.1)
+                return len(c.assignment()) == n
+            return check
+
+        wait_for(owns(1), timeout=TIMEOUT, desc="matching topic assigned")
+        create_topic(b, f"{prefix}-b", partitions=2)
+        wait_for(owns(3), timeout=TIMEOUT, desc="topic created later is assigned too")
+        assert {tp.topic for tp in c.assignment()} == {f"{prefix}-a", f"{prefix}-b"}
+    finally:
+        c.close()
