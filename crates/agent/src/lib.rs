@@ -19,7 +19,7 @@ pub mod topic_config;
 mod topics;
 
 pub use config::AgentConfig;
-pub use server::{RunningAgent, start};
+pub use server::{RunningAgent, start, start_with};
 
 use clock::{Clock, IdSource};
 use std::sync::Arc;

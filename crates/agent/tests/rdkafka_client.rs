@@ -112,3 +112,28 @@ async fn librdkafka_round_trip_in_every_codec_survives_restart() {
     agent.shutdown();
     agent.wait().await;
 }
+
+/// Object keys come from the injected id source, so a test can predict them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_keys_come_from_the_injected_id_source() {
+    use weft_agent::clock::{SequentialIds, SystemClock};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = AgentConfig::with_data_dir(dir.path());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin_listen = None;
+    let agent =
+        weft_agent::start_with(config, std::sync::Arc::new(SystemClock), std::sync::Arc::new(SequentialIds::default()))
+            .await
+            .expect("agent starts");
+    let producer: FutureProducer = client(&agent.kafka_addr.to_string()).set("acks", "all").create().expect("producer");
+    producer.send(FutureRecord::to("keys").key("k").payload("v"), Duration::from_secs(10)).await.expect("acked");
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("objects/v1/segments"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // The auto-created topic took uuid #0 (nonce 0); the first segment took nonce 1.
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].ends_with("-0000000000000001.seg"), "{names:?}");
+    agent.shutdown();
+    agent.wait().await;
+}

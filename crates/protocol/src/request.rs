@@ -19,6 +19,8 @@ pub enum RequestError {
     Truncated { len: usize },
     #[error("unknown api key {api_key}")]
     UnknownApiKey { api_key: i16 },
+    #[error("api key {api_key} version {version} is not served")]
+    UnsupportedVersion { api_key: i16, version: i16 },
     #[error("malformed {api:?} v{version} request: {reason}")]
     Malformed { api: ApiKey, version: i16, reason: String },
 }
@@ -73,7 +75,7 @@ pub fn decode_body<R: Decodable + HeaderVersion>(
 pub fn decode_request(frame: Bytes) -> Result<(RequestHeaderInfo, RequestKind), RequestError> {
     let peek = peek_header(&frame)?;
     if !crate::versions::is_supported(peek.api_key, peek.api_version) {
-        return Err(RequestError::UnknownApiKey { api_key: peek.api_key });
+        return Err(RequestError::UnsupportedVersion { api_key: peek.api_key, version: peek.api_version });
     }
     let (info, api, mut body) = decode_header(frame)?;
     let version = info.api_version;

@@ -20,7 +20,6 @@ enum Slot {
 }
 
 fn validate(
-    agent: &Agent,
     topic: &TopicEntry,
     partition: i32,
     records: Option<&bytes::Bytes>,
@@ -75,7 +74,6 @@ fn validate(
         }
         out.push(Append { topic_id: topic.topic.id, partition, header, data });
     }
-    let _ = agent;
     Ok(out)
 }
 
@@ -102,7 +100,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                 Err((ResponseError::InvalidRequiredAcks.code(), format!("acks must be -1, 0 or 1, was {acks}")))
             } else {
                 match &topic {
-                    Ok(topic) => validate(&agent, topic, p.index, p.records.as_ref(), now_ms),
+                    Ok(topic) => validate(topic, p.index, p.records.as_ref(), now_ms),
                     Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str()))),
                 }
             };
