@@ -59,6 +59,13 @@ pub struct AgentConfig {
     /// Kafka's group.consumer.heartbeat.interval.ms and group.consumer.session.timeout.ms (KIP-848 groups).
     pub group_consumer_heartbeat_interval_ms: i32,
     pub group_consumer_session_timeout_ms: u64,
+    /// Kafka's transaction.max.timeout.ms: the largest transaction.timeout.ms a producer may ask for.
+    pub transaction_max_timeout_ms: i32,
+    /// Kafka's transactional.id.expiration.ms: a transactional id unused this long is forgotten.
+    pub transactional_id_expiration: Duration,
+    /// Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms: how often transactions past their
+    /// timeout are looked for (and aborted) and unfinished commits or aborts are completed.
+    pub transaction_check_interval: Duration,
 }
 
 impl AgentConfig {
@@ -92,6 +99,9 @@ impl AgentConfig {
             producer_id_expiration: Duration::from_secs(24 * 3600),
             group_consumer_heartbeat_interval_ms: 5_000,
             group_consumer_session_timeout_ms: 45_000,
+            transaction_max_timeout_ms: 900_000,
+            transactional_id_expiration: Duration::from_secs(7 * 24 * 3600),
+            transaction_check_interval: Duration::from_secs(1),
         }
     }
 

@@ -112,6 +112,13 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
             async move { respond(api, v, cid, &handlers::groups::sync(&agent, req, v).await) }.boxed()
         }
         ApiKey::InitProducerId => simple!(InitProducerIdRequest, handlers::producer::init_producer_id),
+        ApiKey::AddPartitionsToTxn => simple!(AddPartitionsToTxnRequest, handlers::txn::add_partitions),
+        ApiKey::AddOffsetsToTxn => simple!(AddOffsetsToTxnRequest, handlers::txn::add_offsets),
+        ApiKey::TxnOffsetCommit => simple!(TxnOffsetCommitRequest, handlers::txn::offset_commit),
+        ApiKey::EndTxn => simple!(EndTxnRequest, handlers::txn::end),
+        ApiKey::DescribeTransactions => simple!(DescribeTransactionsRequest, handlers::txn_admin::describe),
+        ApiKey::ListTransactions => simple!(ListTransactionsRequest, handlers::txn_admin::list),
+        ApiKey::DescribeProducers => simple!(DescribeProducersRequest, handlers::txn_admin::describe_producers),
         ApiKey::Heartbeat => simple!(HeartbeatRequest, handlers::groups::heartbeat),
         ApiKey::LeaveGroup => simple!(LeaveGroupRequest, handlers::groups::leave),
         ApiKey::ListGroups => simple!(ListGroupsRequest, handlers::groups::list),

@@ -10,8 +10,8 @@ use crate::topics::TopicEntry;
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -134,7 +134,7 @@ async fn read_pass(
             Ok((entry, rx)) => {
                 let offsets = *rx.borrow_and_update();
                 data.high_watermark = offsets.next_offset;
-                data.last_stable_offset = offsets.next_offset;
+                data.last_stable_offset = offsets.last_stable;
                 if version >= 5 {
                     data.log_start_offset = offsets.log_start;
                 }
@@ -142,25 +142,41 @@ async fn read_pass(
                     data.current_leader.leader_id = BrokerId(agent.config.node_id);
                     data.current_leader.leader_epoch = LEADER_EPOCH;
                 }
+                // read_committed consumers read up to the last stable offset only.
+                let end = if read_committed { offsets.last_stable } else { offsets.next_offset };
                 if t.fetch_offset < offsets.log_start || t.fetch_offset > offsets.next_offset {
                     data.error_code = ResponseError::OffsetOutOfRange.code();
                     failed = true;
-                } else if t.fetch_offset < offsets.next_offset && (total == 0 || total < budget) {
+                } else if t.fetch_offset < end && (total == 0 || total < budget) {
                     let limit = i64::from(t.max_bytes.max(0)).min((budget - total).max(0)) as u64;
-                    match agent
-                        .read_records(
-                            entry.topic.id,
-                            t.partition,
-                            t.fetch_offset,
-                            offsets.next_offset,
-                            limit,
-                            total == 0,
-                        )
-                        .await
-                    {
-                        Ok(records) => {
+                    let topic_id = entry.topic.id;
+                    let read = agent.read_records(topic_id, t.partition, t.fetch_offset, end, limit, total == 0).await;
+                    let read = match read {
+                        Ok(records) if read_committed && !records.is_empty() => agent
+                            .meta
+                            .aborted_transactions(topic_id, t.partition, t.fetch_offset, end)
+                            .await
+                            .map(|aborted| (records, Some(aborted)))
+                            .map_err(crate::error::AgentError::from),
+                        Ok(records) => Ok((records, None)),
+                        Err(e) => Err(e),
+                    };
+                    match read {
+                        Ok((records, aborted)) => {
                             total += records.len() as i64;
                             data.records = Some(records);
+                            if let Some(aborted) = aborted {
+                                data.aborted_transactions = Some(
+                                    aborted
+                                        .into_iter()
+                                        .map(|a| {
+                                            AbortedTransaction::default()
+                                                .with_producer_id(ProducerId(a.producer_id))
+                                                .with_first_offset(a.first_offset)
+                                        })
+                                        .collect(),
+                                );
+                            }
                         }
                         Err(e) => {
                             tracing::warn!(topic = %entry.topic.name, partition = t.partition, offset = t.fetch_offset, error = %e, "fetch read failed");

@@ -17,6 +17,7 @@ mod records;
 mod server;
 pub mod topic_config;
 mod topics;
+mod txn;
 
 pub use config::AgentConfig;
 pub use server::{RunningAgent, start, start_with};
@@ -41,4 +42,5 @@ pub(crate) struct Agent {
     pub partitions: Arc<partitions::PartitionWatch>,
     pub produce: produce::ProduceBuffer,
     pub groups: Arc<groups::Coordinator>,
+    pub txns: txn::TxnLocks,
 }

@@ -39,13 +39,7 @@ impl PartitionWatch {
         let mut map = self.lock();
         let tx = map.entry((topic_id, partition)).or_insert_with(|| watch::channel(offsets).0);
         // A commit may have landed between the read and taking the lock; keep the larger end.
-        tx.send_if_modified(|cur| {
-            let newer = offsets.next_offset > cur.next_offset || offsets.log_start > cur.log_start;
-            if newer {
-                *cur = offsets;
-            }
-            newer
-        });
+        tx.send_if_modified(|cur| merge(cur, offsets));
         Ok(Some(tx.subscribe()))
     }
 
@@ -59,22 +53,15 @@ impl PartitionWatch {
         Ok(self.subscribe(meta, topic_id, partition).await?.map(|rx| *rx.borrow()))
     }
 
-    /// Records that a commit moved the partition's end to `next_offset`.
-    pub fn advance(&self, topic_id: Uuid, partition: i32, log_start: i64, next_offset: i64) {
+    /// Records the bounds a commit left the partition with.
+    pub fn advance(&self, topic_id: Uuid, partition: i32, offsets: PartitionOffsets) {
         let mut map = self.lock();
         match map.get(&(topic_id, partition)) {
             Some(tx) => {
-                tx.send_if_modified(|cur| {
-                    let newer = next_offset > cur.next_offset;
-                    if newer {
-                        cur.next_offset = next_offset;
-                        cur.log_start = cur.log_start.max(log_start);
-                    }
-                    newer
-                });
+                tx.send_if_modified(|cur| merge(cur, offsets));
             }
             None => {
-                map.insert((topic_id, partition), watch::channel(PartitionOffsets { log_start, next_offset }).0);
+                map.insert((topic_id, partition), watch::channel(offsets).0);
             }
         }
     }
@@ -83,4 +70,17 @@ impl PartitionWatch {
     pub fn forget_topic(&self, topic_id: Uuid) {
         self.lock().retain(|(t, _), _| *t != topic_id);
     }
+}
+
+/// Moves `cur` forward to `new` (bounds only grow: a late, older reading never moves them back). Returns
+/// whether anything changed.
+fn merge(cur: &mut PartitionOffsets, new: PartitionOffsets) -> bool {
+    let next = PartitionOffsets {
+        log_start: cur.log_start.max(new.log_start),
+        next_offset: cur.next_offset.max(new.next_offset),
+        last_stable: cur.last_stable.max(new.last_stable),
+    };
+    let changed = next != *cur;
+    *cur = next;
+    changed
 }

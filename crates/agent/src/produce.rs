@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 use weft_format::SegmentBuilder;
-use weft_meta::{AppendOutcome, BatchAppend, Metastore, ProducerBatch, SegmentCommit};
+use weft_meta::{BatchAppend, BatchKind, Metastore, ProducerBatch, SegmentCommit};
 use weft_protocol::BatchHeader;
 use weft_storage::{ObjectStorage, keys};
 
@@ -29,6 +29,7 @@ pub struct Append {
     pub partition: i32,
     pub header: BatchHeader,
     pub data: Bytes,
+    pub kind: BatchKind,
 }
 
 /// Why a flush failed; every producer waiting on it receives this.
@@ -38,7 +39,7 @@ pub struct FlushFailure {
     pub message: String,
 }
 
-pub type FlushResult = Result<Vec<AppendOutcome>, FlushFailure>;
+pub type FlushResult = Result<Vec<weft_meta::AppendOutcome>, FlushFailure>;
 
 struct Waiter {
     tx: oneshot::Sender<FlushResult>,
@@ -144,6 +145,7 @@ impl ProduceBuffer {
                 record_count: b.header.record_count,
                 max_timestamp: b.header.max_timestamp,
                 producer: producer_batch(&b.header),
+                kind: b.kind,
             });
         }
         let end = p.appends.len();
@@ -277,7 +279,7 @@ async fn committer(
             }),
         };
         let key = flushed.commit.object_key.clone();
-        let batches = flushed.commit.batches.clone();
+        let batches = flushed.commit.batches.len();
         let uploaded_at = Instant::now();
         let result = match uploaded {
             Ok(()) => meta.commit_segment(flushed.commit).await.map_err(|e| {
@@ -286,15 +288,13 @@ async fn committer(
             }),
             Err(e) => Err(e),
         };
-        if let Ok(outcomes) = &result {
-            for (b, o) in batches.iter().zip(outcomes) {
-                if let AppendOutcome::Appended { base_offset, log_start } = o {
-                    partitions.advance(b.topic_id, b.partition, *log_start, base_offset + b.offset_span);
-                }
+        if let Ok(committed) = &result {
+            for (topic_id, partition, offsets) in &committed.partitions {
+                partitions.advance(*topic_id, *partition, *offsets);
             }
             tracing::debug!(
                 key = %key,
-                batches = batches.len(),
+                batches,
                 age_ms = flushed.cut_at.elapsed().as_secs_f64() * 1e3,
                 upload_wait_ms = (uploaded_at - waited).as_secs_f64() * 1e3,
                 commit_ms = uploaded_at.elapsed().as_secs_f64() * 1e3,
@@ -303,7 +303,7 @@ async fn committer(
         }
         for w in flushed.waiters {
             let answer = match &result {
-                Ok(outcomes) => Ok(outcomes.get(w.range.clone()).map(<[_]>::to_vec).unwrap_or_default()),
+                Ok(committed) => Ok(committed.outcomes.get(w.range.clone()).map(<[_]>::to_vec).unwrap_or_default()),
                 Err(e) => Err(e.clone()),
             };
             let _ = w.tx.send(answer);

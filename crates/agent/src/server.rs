@@ -123,6 +123,7 @@ pub async fn start_with(
         advertised_port,
         partitions,
         produce,
+        txns: Default::default(),
         groups: Arc::new(crate::groups::Coordinator::new(crate::groups::GroupConfig {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
             max_session_timeout_ms: config.group_max_session_timeout_ms,
@@ -136,6 +137,7 @@ pub async fn start_with(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let group_timer = agent.groups.spawn_timer();
     let offsets_expiry = tokio::spawn(expire_offsets(agent.clone()));
+    let txn_timer = tokio::spawn(check_transactions(agent.clone()));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
         let router = http::router(agent.clone());
@@ -162,12 +164,13 @@ pub async fn start_with(
         run(agent, listener, shutdown_rx, flusher).await;
         group_timer.abort();
         offsets_expiry.abort();
+        txn_timer.abort();
     });
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
 }
 
-/// Once a minute: expires committed offsets of groups without members after `offsets_retention`, and
-/// idempotent-producer state idle for `producer_id_expiration`.
+/// Once a minute: expires committed offsets of groups without members after `offsets_retention`,
+/// idempotent-producer state idle for `producer_id_expiration`, and unused transactional ids.
 async fn expire_offsets(agent: Arc<Agent>) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -185,6 +188,23 @@ async fn expire_offsets(agent: Arc<Agent>) {
             Ok(n) => tracing::info!(entries = n, "expired idle producer state"),
             Err(e) => tracing::warn!(error = %e, "producer state expiry failed"),
         }
+        let idle_ms = i64::try_from(agent.config.transactional_id_expiration.as_millis()).unwrap_or(i64::MAX);
+        match agent.meta.expire_transactions(agent.clock.now_ms().saturating_sub(idle_ms)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(transactional_ids = n, "expired unused transactional ids"),
+            Err(e) => tracing::warn!(error = %e, "transactional id expiry failed"),
+        }
+    }
+}
+
+/// Aborts timed-out transactions and completes prepared ones (also those a crash left behind: the first
+/// check runs at start).
+async fn check_transactions(agent: Arc<Agent>) {
+    let mut interval = tokio::time::interval(agent.config.transaction_check_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        agent.txn_check().await;
     }
 }
 

@@ -8,9 +8,11 @@ pub mod conformance;
 mod producers;
 mod schema;
 mod sql;
+mod txn;
 mod types;
 
 pub use sql::SqlMetastore;
+pub use txn::*;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -51,8 +53,9 @@ pub trait Metastore: Send + Sync + 'static {
     async fn add_partitions(&self, name: &str, total: i32) -> Result<Topic>;
 
     /// Records a durable segment object and, in one transaction, assigns every batch in it its base offset.
-    /// Outcomes are returned in the order of `commit.batches`.
-    async fn commit_segment(&self, commit: SegmentCommit) -> Result<Vec<AppendOutcome>>;
+    /// Outcomes are returned in the order of `commit.batches`. Transactional batches are checked against the
+    /// producer's transaction (KIP-890 part 1), open it in their partition, and markers close it.
+    async fn commit_segment(&self, commit: SegmentCommit) -> Result<SegmentCommitted>;
 
     /// Log start and end offsets of a partition, if it exists.
     async fn partition_offsets(&self, topic_id: Uuid, partition: i32) -> Result<Option<PartitionOffsets>>;
@@ -100,6 +103,33 @@ pub trait Metastore: Send + Sync + 'static {
 
     /// A new, never used producer id (InitProducerId).
     async fn allocate_producer_id(&self) -> Result<i64>;
+
+    /// Atomically reads one transactional id's state, applies `update` and stores what it returns (with the
+    /// offsets it publishes). A refusal changes nothing and is handed back.
+    async fn update_transaction(
+        &self,
+        transactional_id: &str,
+        update: TxnUpdate<'_>,
+    ) -> Result<std::result::Result<TransactionMeta, Refused>>;
+    /// One transactional id's state.
+    async fn transaction(&self, transactional_id: &str) -> Result<Option<TransactionMeta>>;
+    /// Every transactional id (without partitions, groups and pending offsets), optionally only those in `states`.
+    async fn list_transactions(&self, states: Option<&[TxnState]>) -> Result<Vec<TransactionMeta>>;
+    /// Forgets transactional ids with no transaction in progress, not used since `older_than_ms`
+    /// (transactional.id.expiration.ms). Returns how many were removed.
+    async fn expire_transactions(&self, older_than_ms: i64) -> Result<u64>;
+    /// Aborted transactions of a partition whose range overlaps `from_offset..to_offset`, by first offset.
+    async fn aborted_transactions(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        from_offset: i64,
+        to_offset: i64,
+    ) -> Result<Vec<AbortedTxn>>;
+    /// Producers with state in a partition (DescribeProducers).
+    async fn producers(&self, topic_id: Uuid, partition: i32) -> Result<Vec<ProducerInfo>>;
+    /// Partitions of `group` with an offset commit waiting in an open transaction (OffsetFetch require_stable).
+    async fn pending_txn_offsets(&self, group: &str) -> Result<Vec<(String, i32)>>;
 
     /// Checks the store answers.
     async fn ping(&self) -> Result<()>;

@@ -2,7 +2,7 @@
 //! queries in `sql.rs` are shared. A store whose version is newer than this build is refused.
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -71,6 +71,58 @@ CREATE TABLE producer_state (
     recent TEXT NOT NULL,
     updated_ms BIGINT NOT NULL,
     PRIMARY KEY (producer_id, topic_id, partition_id)
+);
+"#,
+    r#"
+CREATE TABLE transactions (
+    transactional_id TEXT PRIMARY KEY,
+    producer_id BIGINT NOT NULL,
+    producer_epoch INTEGER NOT NULL,
+    last_producer_epoch INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    start_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE INDEX transactions_by_producer ON transactions (producer_id);
+CREATE TABLE txn_partitions (
+    transactional_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    PRIMARY KEY (transactional_id, topic_id, partition_id)
+);
+CREATE TABLE txn_groups (
+    transactional_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    PRIMARY KEY (transactional_id, group_id)
+);
+CREATE TABLE txn_offsets (
+    transactional_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    committed_offset BIGINT NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    metadata TEXT,
+    commit_ms BIGINT NOT NULL,
+    PRIMARY KEY (transactional_id, group_id, topic, partition_id)
+);
+CREATE INDEX txn_offsets_by_group ON txn_offsets (group_id);
+CREATE TABLE open_txns (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    producer_id BIGINT NOT NULL,
+    first_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic_id, partition_id, producer_id)
+);
+CREATE TABLE aborted_txns (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    producer_id BIGINT NOT NULL,
+    first_offset BIGINT NOT NULL,
+    last_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic_id, partition_id, last_offset)
 );
 "#,
 ];

@@ -28,6 +28,9 @@ pub struct Topic {
 pub struct PartitionOffsets {
     pub log_start: i64,
     pub next_offset: i64,
+    /// The last stable offset: the first offset of the oldest open transaction, or `next_offset` when none
+    /// is open. read_committed consumers read up to here.
+    pub last_stable: i64,
 }
 
 /// One batch of a segment being committed.
@@ -43,6 +46,20 @@ pub struct BatchAppend {
     pub max_timestamp: i64,
     /// Set for batches of idempotent producers: their sequence is checked in the commit transaction.
     pub producer: Option<ProducerBatch>,
+    pub kind: BatchKind,
+}
+
+/// A batch's part in transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BatchKind {
+    /// Outside any transaction.
+    #[default]
+    Plain,
+    /// Data of a transaction: accepted only while the producer's transaction is ongoing and holds the
+    /// partition (KIP-890 part 1); opens the transaction in the partition (holding back the last stable offset).
+    Transactional,
+    /// A control record ending the producer's transaction in this partition (written by the coordinator only).
+    Marker { commit: bool },
 }
 
 /// The idempotence fields of a batch.
@@ -61,6 +78,13 @@ pub struct SegmentCommit {
     pub object_size: u64,
     pub created_ms: i64,
     pub batches: Vec<BatchAppend>,
+}
+
+/// What a segment commit did: one outcome per batch, in order, and the new bounds of every partition touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentCommitted {
+    pub outcomes: Vec<AppendOutcome>,
+    pub partitions: Vec<(Uuid, i32, PartitionOffsets)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +106,8 @@ pub enum AppendOutcome {
     InvalidProducerEpoch,
     /// A producer unknown to the partition started with a sequence other than 0.
     UnknownProducerId,
+    /// Transactional data for a partition that is not part of the producer's ongoing transaction.
+    InvalidTxnState,
 }
 
 /// Where a stored batch lives.

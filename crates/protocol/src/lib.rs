@@ -2,6 +2,7 @@
 //! versions and record-batch header handling. No I/O lives here; the agent owns sockets.
 
 pub mod batch;
+pub mod control;
 pub mod frame;
 pub mod request;
 pub mod response;

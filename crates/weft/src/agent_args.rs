@@ -97,6 +97,15 @@ pub struct AgentArgs {
     /// group.consumer.session.timeout.ms for KIP-848 groups [default: 45000]
     #[arg(long, env = "WEFT_GROUP_CONSUMER_SESSION_TIMEOUT_MS")]
     pub group_consumer_session_timeout_ms: Option<u64>,
+    /// transaction.max.timeout.ms: the largest transaction timeout a producer may ask for [default: 900000]
+    #[arg(long, env = "WEFT_TRANSACTION_MAX_TIMEOUT_MS")]
+    pub transaction_max_timeout_ms: Option<i32>,
+    /// transactional.id.expiration.ms: unused transactional ids are forgotten after this [default: 604800000]
+    #[arg(long, env = "WEFT_TRANSACTIONAL_ID_EXPIRATION_MS")]
+    pub transactional_id_expiration_ms: Option<u64>,
+    /// How often timed-out transactions are aborted and unfinished commits completed [default: 1000]
+    #[arg(long, env = "WEFT_TRANSACTION_CHECK_INTERVAL_MS")]
+    pub transaction_check_interval_ms: Option<u64>,
 }
 
 macro_rules! merge {
@@ -141,7 +150,10 @@ impl AgentArgs {
                 offsets_retention_minutes,
                 producer_id_expiration_ms,
                 group_consumer_heartbeat_interval_ms,
-                group_consumer_session_timeout_ms
+                group_consumer_session_timeout_ms,
+                transaction_max_timeout_ms,
+                transactional_id_expiration_ms,
+                transaction_check_interval_ms
             );
         }
         let mut c = AgentConfig::with_data_dir(self.data_dir.unwrap_or_else(|| PathBuf::from("weft-data")));
@@ -220,6 +232,15 @@ impl AgentArgs {
         if let Some(v) = self.producer_id_expiration_ms {
             c.producer_id_expiration = Duration::from_millis(v);
         }
+        if let Some(v) = self.transaction_max_timeout_ms {
+            c.transaction_max_timeout_ms = v;
+        }
+        if let Some(v) = self.transactional_id_expiration_ms {
+            c.transactional_id_expiration = Duration::from_millis(v);
+        }
+        if let Some(v) = self.transaction_check_interval_ms {
+            c.transaction_check_interval = Duration::from_millis(v);
+        }
         if let Some(v) = self.offsets_retention_minutes {
             c.offsets_retention = Duration::from_secs(v.saturating_mul(60));
         }
@@ -242,6 +263,12 @@ fn validate(c: &AgentConfig) -> Result<()> {
     }
     if c.default_partitions <= 0 {
         anyhow::bail!("--default-partitions must be greater than 0, was {}", c.default_partitions);
+    }
+    if c.transaction_max_timeout_ms <= 0 {
+        anyhow::bail!("--transaction-max-timeout-ms must be greater than 0, was {}", c.transaction_max_timeout_ms);
+    }
+    if c.transaction_check_interval.is_zero() {
+        anyhow::bail!("--transaction-check-interval-ms must be greater than 0");
     }
     if c.message_max_bytes <= 0 {
         anyhow::bail!("--message-max-bytes must be greater than 0, was {}", c.message_max_bytes);

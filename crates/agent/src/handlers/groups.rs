@@ -17,14 +17,19 @@ use kafka_protocol::messages::*;
 use std::collections::BTreeMap;
 
 pub const KEY_TYPE_GROUP: i8 = 0;
+pub const KEY_TYPE_TRANSACTION: i8 = 1;
 
 pub async fn find_coordinator(agent: &Agent, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
     let answer = |key: &str| -> (i16, Option<String>) {
-        if req.key_type != KEY_TYPE_GROUP {
-            return (ResponseError::CoordinatorNotAvailable.code(), Some("transactions are not supported yet".into()));
+        if req.key_type != KEY_TYPE_GROUP && req.key_type != KEY_TYPE_TRANSACTION {
+            return (
+                ResponseError::InvalidRequest.code(),
+                Some(format!("unknown coordinator key type {}", req.key_type)),
+            );
         }
         if key.is_empty() {
-            return (ResponseError::InvalidRequest.code(), Some("empty group id".into()));
+            let what = if req.key_type == KEY_TYPE_GROUP { "group id" } else { "transactional id" };
+            return (ResponseError::InvalidRequest.code(), Some(format!("empty {what}")));
         }
         (0, None)
     };

@@ -14,6 +14,8 @@ pub const MAX_TIMESTAMP: i64 = -3;
 pub const EARLIEST_LOCAL: i64 = -4;
 
 pub async fn handle(agent: &Agent, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    // v2+: read_committed clients see the log only up to the last stable offset.
+    let read_committed = version >= 2 && req.isolation_level == 1;
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let topic = agent.topics.get(agent.meta.as_ref(), &t.name).await;
@@ -25,7 +27,7 @@ pub async fn handle(agent: &Agent, req: ListOffsetsRequest, version: i16) -> Lis
                 .with_offset(-1);
             let lookup = match &topic {
                 Ok(Some(entry)) if p.partition_index >= 0 && p.partition_index < entry.topic.partitions => {
-                    lookup(agent, entry.topic.id, p.partition_index, p.timestamp).await.map_err(|e| {
+                    lookup(agent, entry.topic.id, p.partition_index, p.timestamp, read_committed).await.map_err(|e| {
                         tracing::warn!(topic = %t.name.as_str(), partition = p.partition_index, error = %e, "list offsets failed");
                         e.code()
                     })
@@ -54,21 +56,29 @@ pub async fn handle(agent: &Agent, req: ListOffsetsRequest, version: i16) -> Lis
 }
 
 /// (offset, timestamp) for one partition; (-1, -1) when no record matches, as Kafka answers.
-async fn lookup(agent: &Agent, topic_id: Uuid, partition: i32, timestamp: i64) -> Result<(i64, i64), AgentError> {
+async fn lookup(
+    agent: &Agent,
+    topic_id: Uuid,
+    partition: i32,
+    timestamp: i64,
+    read_committed: bool,
+) -> Result<(i64, i64), AgentError> {
     let offsets = agent
         .partitions
         .offsets(agent.meta.as_ref(), topic_id, partition)
         .await?
         .ok_or(AgentError::Meta(weft_meta::MetaError::UnknownTopic { name: topic_id.to_string() }))?;
+    let end = if read_committed { offsets.last_stable } else { offsets.next_offset };
+    let visible = |found: (i64, i64)| if found.0 >= end { (-1, -1) } else { found };
     match timestamp {
-        LATEST => Ok((offsets.next_offset, -1)),
+        LATEST => Ok((end, -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((offsets.log_start, -1)),
         MAX_TIMESTAMP => match agent.meta.max_timestamp_batch(topic_id, partition).await? {
-            Some(b) => Ok(agent.find_in_batch(&b, b.max_timestamp).await?.unwrap_or((-1, -1))),
+            Some(b) => Ok(visible(agent.find_in_batch(&b, b.max_timestamp).await?.unwrap_or((-1, -1)))),
             None => Ok((-1, -1)),
         },
         ts if ts >= 0 => match agent.meta.first_batch_at_or_after_time(topic_id, partition, ts).await? {
-            Some(b) => Ok(agent.find_in_batch(&b, ts).await?.unwrap_or((-1, -1))),
+            Some(b) => Ok(visible(agent.find_in_batch(&b, ts).await?.unwrap_or((-1, -1)))),
             None => Ok((-1, -1)),
         },
         // Tiered-storage specific specs (-5, -6): every byte is already in object storage, nothing is pending.

@@ -134,23 +134,43 @@ pub async fn delete(agent: &Agent, req: OffsetDeleteRequest, _version: i16) -> O
 /// One group's requested partitions: `None` means every committed partition.
 type Wanted = Option<Vec<(TopicName, Vec<i32>)>>;
 
-/// (topic, [(partition, offset, leader epoch, metadata)]) answers for one group.
+/// One partition's answer: (partition, offset, leader epoch, metadata, error code).
+type Row = (i32, i64, i32, String, i16);
+
+/// (topic, rows) answers for one group. With `require_stable` (KIP-447), a partition whose offset is
+/// staged in an open transaction answers UNSTABLE_OFFSET_COMMIT so the consumer retries after it ends.
 async fn fetch_group(
     agent: &Agent,
     group: &str,
     wanted: Wanted,
-) -> Result<Vec<(TopicName, Vec<(i32, i64, i32, String)>)>, i16> {
-    let committed = agent.meta.committed_offsets(group, None).await.map_err(|e| {
+    require_stable: bool,
+) -> Result<Vec<(TopicName, Vec<Row>)>, i16> {
+    let failed = |e: weft_meta::MetaError| {
         tracing::warn!(%group, error = %e, "offset fetch failed");
         ResponseError::CoordinatorNotAvailable.code()
-    })?;
+    };
+    let committed = agent.meta.committed_offsets(group, None).await.map_err(failed)?;
+    let pending =
+        if require_stable { agent.meta.pending_txn_offsets(group).await.map_err(failed)? } else { Vec::new() };
+    let mut answers = fetch_rows(&committed, wanted);
+    for (name, rows) in answers.iter_mut() {
+        for row in rows.iter_mut() {
+            if pending.iter().any(|(t, p)| t == name.as_str() && *p == row.0) {
+                *row = (row.0, -1, -1, String::new(), ResponseError::UnstableOffsetCommit.code());
+            }
+        }
+    }
+    Ok(answers)
+}
+
+fn fetch_rows(committed: &[CommittedOffset], wanted: Wanted) -> Vec<(TopicName, Vec<Row>)> {
     let by_key: BTreeMap<(String, i32), &CommittedOffset> =
         committed.iter().map(|c| ((c.topic.clone(), c.partition), c)).collect();
     let answer = |c: Option<&&CommittedOffset>, p: i32| match c {
-        Some(c) => (p, c.offset, c.leader_epoch, c.metadata.clone().unwrap_or_default()),
-        None => (p, -1, -1, String::new()),
+        Some(c) => (p, c.offset, c.leader_epoch, c.metadata.clone().unwrap_or_default(), 0),
+        None => (p, -1, -1, String::new(), 0),
     };
-    Ok(match wanted {
+    match wanted {
         Some(topics) => topics
             .into_iter()
             .map(|(name, parts)| {
@@ -159,13 +179,13 @@ async fn fetch_group(
             })
             .collect(),
         None => {
-            let mut grouped: BTreeMap<String, Vec<(i32, i64, i32, String)>> = BTreeMap::new();
-            for c in &committed {
+            let mut grouped: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+            for c in committed {
                 grouped.entry(c.topic.clone()).or_default().push(answer(Some(&c), c.partition));
             }
             grouped.into_iter().map(|(t, rows)| (TopicName(str_bytes(t)), rows)).collect()
         }
-    })
+    }
 }
 
 pub async fn fetch(agent: &Agent, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
@@ -174,7 +194,7 @@ pub async fn fetch(agent: &Agent, req: OffsetFetchRequest, version: i16) -> Offs
         let mut groups = Vec::with_capacity(req.groups.len());
         for g in req.groups {
             let wanted = g.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
-            let result = fetch_group(agent, &g.group_id, wanted).await;
+            let result = fetch_group(agent, &g.group_id, wanted, req.require_stable).await;
             let mut out = OffsetFetchResponseGroup::default().with_group_id(g.group_id);
             match result {
                 Ok(topics) => {
@@ -183,9 +203,10 @@ pub async fn fetch(agent: &Agent, req: OffsetFetchRequest, version: i16) -> Offs
                         .map(|(name, rows)| {
                             let partitions = rows
                                 .into_iter()
-                                .map(|(p, o, e, m)| {
+                                .map(|(p, o, e, m, code)| {
                                     OffsetFetchResponsePartitions::default()
                                         .with_partition_index(p)
+                                        .with_error_code(code)
                                         .with_committed_offset(o)
                                         .with_committed_leader_epoch(epoch(e))
                                         .with_metadata(Some(str_bytes(m)))
@@ -202,16 +223,17 @@ pub async fn fetch(agent: &Agent, req: OffsetFetchRequest, version: i16) -> Offs
         return OffsetFetchResponse::default().with_groups(groups);
     }
     let wanted = req.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
-    match fetch_group(agent, &req.group_id, wanted).await {
+    match fetch_group(agent, &req.group_id, wanted, version >= 7 && req.require_stable).await {
         Ok(topics) => {
             let topics = topics
                 .into_iter()
                 .map(|(name, rows)| {
                     let partitions = rows
                         .into_iter()
-                        .map(|(p, o, e, m)| {
+                        .map(|(p, o, e, m, code)| {
                             OffsetFetchResponsePartition::default()
                                 .with_partition_index(p)
+                                .with_error_code(code)
                                 .with_committed_offset(o)
                                 .with_committed_leader_epoch(epoch(e))
                                 .with_metadata(Some(str_bytes(m)))

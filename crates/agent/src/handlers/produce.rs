@@ -10,7 +10,7 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use std::sync::Arc;
-use weft_meta::AppendOutcome;
+use weft_meta::{AppendOutcome, BatchKind};
 use weft_protocol::batch::{BatchError, split_batches};
 
 /// Per-partition answer before the flush: either an early error, or the number of batches submitted.
@@ -51,11 +51,8 @@ fn validate(
                 format!("batch of {} bytes exceeds max.message.bytes {max}", data.len()),
             ));
         }
-        if header.is_transactional() {
-            return Err((
-                ResponseError::InvalidTxnState.code(),
-                "transactional batches need a transaction; transactions are not supported yet".into(),
-            ));
+        if header.is_transactional() && header.producer_id < 0 {
+            return Err((ResponseError::InvalidRecord.code(), "transactional batch has no producer id".into()));
         }
         if header.producer_id >= 0 && header.base_sequence < 0 {
             return Err((
@@ -72,7 +69,8 @@ fn validate(
                 format!("timestamp {} is more than {after_max} ms in the future", header.max_timestamp),
             ));
         }
-        out.push(Append { topic_id: topic.topic.id, partition, header, data });
+        let kind = if header.is_transactional() { BatchKind::Transactional } else { BatchKind::Plain };
+        out.push(Append { topic_id: topic.topic.id, partition, header, data, kind });
     }
     Ok(out)
 }
@@ -184,6 +182,11 @@ fn partition_response(
                     r.with_error_code(ResponseError::InvalidProducerEpoch.code())
                 }
                 Some(AppendOutcome::UnknownProducerId) => r.with_error_code(ResponseError::UnknownProducerId.code()),
+                Some(AppendOutcome::InvalidTxnState) => r
+                    .with_error_code(ResponseError::InvalidTxnState.code())
+                    .with_error_message((version >= 8).then(|| {
+                        super::str_bytes("the partition was not added to the producer's ongoing transaction")
+                    })),
                 Some(AppendOutcome::UnknownPartition) | None => {
                     r.with_error_code(ResponseError::UnknownTopicOrPartition.code())
                 }

@@ -1,30 +1,40 @@
-//! InitProducerId for idempotent producers. Each call gets a fresh producer id from the metastore (as Kafka
-//! does for producers without a transactional id), so ids are unique across restarts and agents. Sequence
-//! numbers are checked in the segment commit transaction (see `weft_meta`).
+//! InitProducerId. Without a transactional id each call gets a fresh producer id from the metastore (as
+//! Kafka does for idempotent producers), so ids are unique across restarts and agents; sequence numbers are
+//! checked in the segment commit transaction (see `weft_meta`). With one, the transaction coordinator
+//! bumps the id's epoch, fencing earlier producers and aborting their unfinished transaction (`crate::txn`).
 
 use crate::Agent;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-pub async fn init_producer_id(agent: &Agent, req: InitProducerIdRequest, _version: i16) -> InitProducerIdResponse {
-    let fail = |e: ResponseError| {
-        InitProducerIdResponse::default()
-            .with_error_code(e.code())
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1)
+pub async fn init_producer_id(agent: &Agent, req: InitProducerIdRequest, version: i16) -> InitProducerIdResponse {
+    let fail = |code: i16| {
+        InitProducerIdResponse::default().with_error_code(code).with_producer_id(ProducerId(-1)).with_producer_epoch(-1)
     };
-    if req.transactional_id.as_ref().is_some_and(|t| !t.is_empty()) {
-        tracing::warn!(transactional_id = %req.transactional_id.as_deref().map(|t| t.as_str()).unwrap_or_default(), "transactions are not supported yet");
-        return fail(ResponseError::CoordinatorNotAvailable);
+    let ok = |id: i64, epoch: i16| {
+        InitProducerIdResponse::default().with_producer_id(ProducerId(id)).with_producer_epoch(epoch)
+    };
+    // KIP-360 (v3+): a producer may name the id and epoch it holds to have the epoch bumped.
+    let expected = (version >= 3 && req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
+    if let Some(txn_id) = req.transactional_id.as_ref().filter(|t| !t.is_empty()) {
+        return match agent.txn_init(txn_id, req.transaction_timeout_ms, expected).await {
+            Ok((id, epoch)) => ok(id, epoch),
+            // Before v4 clients do not know PRODUCER_FENCED; Kafka sends INVALID_PRODUCER_EPOCH instead.
+            Err(code) if code == ResponseError::ProducerFenced.code() && version < 4 => {
+                fail(ResponseError::InvalidProducerEpoch.code())
+            }
+            Err(code) => fail(code),
+        };
     }
+    // Like Kafka, an idempotent producer always gets a fresh id, even when it names the one it holds.
     match agent.meta.allocate_producer_id().await {
         Ok(id) => {
             tracing::debug!(producer_id = id, "allocated producer id");
-            InitProducerIdResponse::default().with_producer_id(ProducerId(id)).with_producer_epoch(0)
+            ok(id, 0)
         }
         Err(e) => {
             tracing::warn!(error = %e, "producer id allocation failed");
-            fail(ResponseError::CoordinatorNotAvailable)
+            fail(ResponseError::CoordinatorNotAvailable.code())
         }
     }
 }

@@ -9,21 +9,7 @@ impl SqlMetastore {
         let _w = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await?;
         for o in offsets {
-            sqlx::query(
-                "INSERT INTO group_offsets (group_id, topic, partition_id, committed_offset, leader_epoch, metadata, commit_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (group_id, topic, partition_id) DO UPDATE SET \
-                 committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch, \
-                 metadata = excluded.metadata, commit_ms = excluded.commit_ms",
-            )
-            .bind(group)
-            .bind(&o.topic)
-            .bind(i64::from(o.partition))
-            .bind(o.offset)
-            .bind(i64::from(o.leader_epoch))
-            .bind(o.metadata.clone())
-            .bind(o.commit_ms)
-            .execute(&mut *tx)
-            .await?;
+            upsert_offset(&mut tx, group, o).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -124,4 +110,24 @@ impl SqlMetastore {
         }
         Ok(removed)
     }
+}
+
+/// Stores one committed offset, replacing an earlier commit of the same partition.
+pub(super) async fn upsert_offset(conn: &mut sqlx::AnyConnection, group: &str, o: &CommittedOffset) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO group_offsets (group_id, topic, partition_id, committed_offset, leader_epoch, metadata, commit_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (group_id, topic, partition_id) DO UPDATE SET \
+         committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch, \
+         metadata = excluded.metadata, commit_ms = excluded.commit_ms",
+    )
+    .bind(group)
+    .bind(&o.topic)
+    .bind(i64::from(o.partition))
+    .bind(o.offset)
+    .bind(i64::from(o.leader_epoch))
+    .bind(o.metadata.clone())
+    .bind(o.commit_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

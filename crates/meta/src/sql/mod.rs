@@ -1,17 +1,18 @@
 //! The SQL metastore over sqlx's `Any` driver: the same queries run on SQLite and PostgreSQL.
 
+mod append;
 mod groups;
+mod txn;
 
-use crate::producers::{self, ProducerState};
 use crate::schema::{SCHEMA_VERSION, SQLITE_MIGRATIONS};
 use crate::{
-    AppendOutcome, BatchRef, CommittedOffset, MetaError, Metastore, NewTopic, PartitionOffsets, Result, SegmentCommit,
-    Topic,
+    AbortedTxn, BatchRef, CommittedOffset, MetaError, Metastore, NewTopic, PartitionOffsets, ProducerInfo, Refused,
+    Result, SegmentCommit, SegmentCommitted, Topic, TransactionMeta, TxnState, TxnUpdate,
 };
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// A metastore on SQL.
@@ -43,6 +44,10 @@ fn sqlite_url(url: &str) -> Result<String> {
 
 fn to_i32(v: i64, what: &str) -> Result<i32> {
     i32::try_from(v).map_err(|_| MetaError::Corrupt(format!("{what} {v} out of range")))
+}
+
+fn to_i16(v: i64, what: &str) -> Result<i16> {
+    i16::try_from(v).map_err(|_| MetaError::Corrupt(format!("{what} {v} out of range")))
 }
 
 fn parse_uuid(s: &str) -> Result<Uuid> {
@@ -82,6 +87,26 @@ macro_rules! batch_columns {
     () => {
         "base_offset, last_offset, max_timestamp, object_key, byte_start, byte_len"
     };
+}
+pub(crate) use batch_columns;
+
+/// Partition bounds with the last stable offset (the oldest open transaction's first offset, else the end).
+macro_rules! partition_bounds_query {
+    ($where:literal) => {
+        concat!(
+            "SELECT p.topic_id, p.partition_id, p.log_start, p.next_offset, COALESCE((SELECT MIN(o.first_offset) FROM open_txns o \
+             WHERE o.topic_id = p.topic_id AND o.partition_id = p.partition_id), p.next_offset) AS last_stable FROM partitions p",
+            $where
+        )
+    };
+}
+
+fn bounds_from_row(r: &AnyRow) -> Result<PartitionOffsets> {
+    Ok(PartitionOffsets {
+        log_start: r.try_get("log_start")?,
+        next_offset: r.try_get("next_offset")?,
+        last_stable: r.try_get("last_stable")?,
+    })
 }
 
 impl SqlMetastore {
@@ -214,7 +239,14 @@ impl Metastore for SqlMetastore {
         let topic = topic_from_row(&row)?;
         let id = topic.id.to_string();
         // Batch rows go with the topic; their objects stay until the garbage collector finds them unreferenced.
-        sqlx::query("DELETE FROM batches WHERE topic_id = $1").bind(&id).execute(&mut *tx).await?;
+        for sql in [
+            "DELETE FROM batches WHERE topic_id = $1",
+            "DELETE FROM open_txns WHERE topic_id = $1",
+            "DELETE FROM aborted_txns WHERE topic_id = $1",
+            "DELETE FROM producer_state WHERE topic_id = $1",
+        ] {
+            sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
+        }
         sqlx::query("DELETE FROM partitions WHERE topic_id = $1").bind(&id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM topics WHERE name = $1").bind(name).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -273,141 +305,27 @@ impl Metastore for SqlMetastore {
         Ok(topic)
     }
 
-    async fn commit_segment(&self, commit: SegmentCommit) -> Result<Vec<AppendOutcome>> {
-        let _w = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO objects (object_key, size_bytes, created_ms) VALUES ($1, $2, $3)")
-            .bind(&commit.object_key)
-            .bind(commit.object_size as i64)
-            .bind(commit.created_ms)
-            .execute(&mut *tx)
-            .await?;
-        // (topic, partition) -> Some((log_start, next_offset)), or None if the partition does not exist
-        let mut state: HashMap<(Uuid, i32), Option<(i64, i64)>> = HashMap::new();
-        let mut outcomes = Vec::with_capacity(commit.batches.len());
-        // (producer, topic, partition) -> (state, changed)
-        let mut producer_states: HashMap<(i64, Uuid, i32), (Option<ProducerState>, bool)> = HashMap::new();
-        for b in &commit.batches {
-            let key = (b.topic_id, b.partition);
-            if let std::collections::hash_map::Entry::Vacant(slot) = state.entry(key) {
-                let row = sqlx::query(
-                    "SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2",
-                )
-                .bind(b.topic_id.to_string())
-                .bind(i64::from(b.partition))
-                .fetch_optional(&mut *tx)
-                .await?;
-                let bounds = match row {
-                    Some(r) => Some((r.try_get::<i64, _>("log_start")?, r.try_get::<i64, _>("next_offset")?)),
-                    None => None,
-                };
-                slot.insert(bounds);
-            }
-            let Some(Some((log_start, next))) = state.get_mut(&key) else {
-                outcomes.push(AppendOutcome::UnknownPartition);
-                continue;
-            };
-            if let Some(pb) = &b.producer {
-                let pkey = (pb.producer_id, b.topic_id, b.partition);
-                if let std::collections::hash_map::Entry::Vacant(slot) = producer_states.entry(pkey) {
-                    slot.insert((load_producer_state(&mut tx, pkey).await?, false));
-                }
-                let (pstate, dirty) = producer_states.get_mut(&pkey).expect("inserted above");
-                match producers::check(pstate.as_ref(), pb) {
-                    producers::Decision::Append => {
-                        *pstate = Some(producers::advance(pstate.take(), pb, *next));
-                        *dirty = true;
-                    }
-                    producers::Decision::Duplicate { base_offset } => {
-                        outcomes.push(AppendOutcome::Duplicate { base_offset, log_start: *log_start });
-                        continue;
-                    }
-                    producers::Decision::Reject(outcome) => {
-                        outcomes.push(outcome);
-                        continue;
-                    }
-                }
-            }
-            let base = *next;
-            *next += b.offset_span;
-            outcomes.push(AppendOutcome::Appended { base_offset: base, log_start: *log_start });
-            sqlx::query(concat!(
-                "INSERT INTO batches (topic_id, partition_id, record_count, ",
-                batch_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ))
-            .bind(b.topic_id.to_string())
-            .bind(i64::from(b.partition))
-            .bind(i64::from(b.record_count))
-            .bind(base)
-            .bind(base + b.offset_span - 1)
-            .bind(b.max_timestamp)
-            .bind(&commit.object_key)
-            .bind(b.byte_start as i64)
-            .bind(i64::from(b.byte_len))
-            .execute(&mut *tx)
-            .await?;
-        }
-        for ((topic_id, partition), bounds) in &state {
-            if let Some((_, next)) = bounds {
-                sqlx::query("UPDATE partitions SET next_offset = $1 WHERE topic_id = $2 AND partition_id = $3")
-                    .bind(*next)
-                    .bind(topic_id.to_string())
-                    .bind(i64::from(*partition))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        for ((producer_id, topic_id, partition), (pstate, dirty)) in &producer_states {
-            if let (Some(s), true) = (pstate, dirty) {
-                let recent = serde_json::to_string(&s.recent).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-                sqlx::query(
-                    "INSERT INTO producer_state (producer_id, topic_id, partition_id, epoch, last_sequence, recent, updated_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (producer_id, topic_id, partition_id) DO UPDATE SET \
-                     epoch = excluded.epoch, last_sequence = excluded.last_sequence, recent = excluded.recent, \
-                     updated_ms = excluded.updated_ms",
-                )
-                .bind(*producer_id)
-                .bind(topic_id.to_string())
-                .bind(i64::from(*partition))
-                .bind(i64::from(s.epoch))
-                .bind(i64::from(s.last_sequence))
-                .bind(recent)
-                .bind(commit.created_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(outcomes)
+    async fn commit_segment(&self, commit: SegmentCommit) -> Result<SegmentCommitted> {
+        self.commit_segment_impl(commit).await
     }
 
     async fn partition_offsets(&self, topic_id: Uuid, partition: i32) -> Result<Option<PartitionOffsets>> {
-        let row =
-            sqlx::query("SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2")
-                .bind(topic_id.to_string())
-                .bind(i64::from(partition))
-                .fetch_optional(&self.pool)
-                .await?;
-        match row {
-            Some(r) => Ok(Some(PartitionOffsets {
-                log_start: r.try_get("log_start")?,
-                next_offset: r.try_get("next_offset")?,
-            })),
-            None => Ok(None),
-        }
+        let row = sqlx::query(partition_bounds_query!(" WHERE p.topic_id = $1 AND p.partition_id = $2"))
+            .bind(topic_id.to_string())
+            .bind(i64::from(partition))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(bounds_from_row).transpose()
     }
 
     async fn all_partition_offsets(&self) -> Result<Vec<(Uuid, i32, PartitionOffsets)>> {
-        let rows = sqlx::query("SELECT topic_id, partition_id, log_start, next_offset FROM partitions")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(partition_bounds_query!("")).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok((
                     parse_uuid(&r.try_get::<String, _>("topic_id")?)?,
                     to_i32(r.try_get("partition_id")?, "partition")?,
-                    PartitionOffsets { log_start: r.try_get("log_start")?, next_offset: r.try_get("next_offset")? },
+                    bounds_from_row(r)?,
                 ))
             })
             .collect()
@@ -500,32 +418,49 @@ impl Metastore for SqlMetastore {
         self.allocate_producer_id_impl().await
     }
 
+    async fn update_transaction(
+        &self,
+        transactional_id: &str,
+        update: TxnUpdate<'_>,
+    ) -> Result<std::result::Result<TransactionMeta, Refused>> {
+        self.update_transaction_impl(transactional_id, update).await
+    }
+
+    async fn transaction(&self, transactional_id: &str) -> Result<Option<TransactionMeta>> {
+        let mut conn = self.pool.acquire().await?;
+        txn::load(&mut conn, transactional_id).await
+    }
+
+    async fn list_transactions(&self, states: Option<&[TxnState]>) -> Result<Vec<TransactionMeta>> {
+        self.list_transactions_impl(states).await
+    }
+
+    async fn expire_transactions(&self, older_than_ms: i64) -> Result<u64> {
+        self.expire_transactions_impl(older_than_ms).await
+    }
+
+    async fn aborted_transactions(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        from_offset: i64,
+        to_offset: i64,
+    ) -> Result<Vec<AbortedTxn>> {
+        self.aborted_transactions_impl(topic_id, partition, from_offset, to_offset).await
+    }
+
+    async fn producers(&self, topic_id: Uuid, partition: i32) -> Result<Vec<ProducerInfo>> {
+        self.producers_impl(topic_id, partition).await
+    }
+
+    async fn pending_txn_offsets(&self, group: &str) -> Result<Vec<(String, i32)>> {
+        self.pending_txn_offsets_impl(group).await
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
         Ok(())
     }
-}
-
-async fn load_producer_state(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    (producer_id, topic_id, partition): (i64, Uuid, i32),
-) -> Result<Option<ProducerState>> {
-    let row = sqlx::query(
-        "SELECT epoch, last_sequence, recent FROM producer_state WHERE producer_id = $1 AND topic_id = $2 AND partition_id = $3",
-    )
-    .bind(producer_id)
-    .bind(topic_id.to_string())
-    .bind(i64::from(partition))
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let recent: String = r.try_get("recent")?;
-    Ok(Some(ProducerState {
-        epoch: i16::try_from(r.try_get::<i64, _>("epoch")?)
-            .map_err(|_| MetaError::Corrupt("producer epoch out of range".into()))?,
-        last_sequence: to_i32(r.try_get("last_sequence")?, "sequence")?,
-        recent: serde_json::from_str(&recent).map_err(|e| MetaError::Corrupt(format!("producer state: {e}")))?,
-    }))
 }
 
 async fn insert_partition(tx: &mut sqlx::Transaction<'_, sqlx::Any>, topic_id: Uuid, partition: i32) -> Result<()> {

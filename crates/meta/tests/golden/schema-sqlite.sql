@@ -1,3 +1,16 @@
+-- index transactions_by_producer
+CREATE INDEX transactions_by_producer ON transactions (producer_id)
+-- index txn_offsets_by_group
+CREATE INDEX txn_offsets_by_group ON txn_offsets (group_id)
+-- table aborted_txns
+CREATE TABLE aborted_txns (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    producer_id BIGINT NOT NULL,
+    first_offset BIGINT NOT NULL,
+    last_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic_id, partition_id, last_offset)
+)
 -- table batches
 CREATE TABLE batches (
     topic_id TEXT NOT NULL,
@@ -38,6 +51,14 @@ CREATE TABLE objects (
     size_bytes BIGINT NOT NULL,
     created_ms BIGINT NOT NULL
 )
+-- table open_txns
+CREATE TABLE open_txns (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    producer_id BIGINT NOT NULL,
+    first_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic_id, partition_id, producer_id)
+)
 -- table partitions
 CREATE TABLE partitions (
     topic_id TEXT NOT NULL,
@@ -65,6 +86,43 @@ CREATE TABLE topics (
     configs TEXT NOT NULL,
     created_ms BIGINT NOT NULL
 )
+-- table transactions
+CREATE TABLE transactions (
+    transactional_id TEXT PRIMARY KEY,
+    producer_id BIGINT NOT NULL,
+    producer_epoch INTEGER NOT NULL,
+    last_producer_epoch INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    start_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+)
+-- table txn_groups
+CREATE TABLE txn_groups (
+    transactional_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    PRIMARY KEY (transactional_id, group_id)
+)
+-- table txn_offsets
+CREATE TABLE txn_offsets (
+    transactional_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    committed_offset BIGINT NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    metadata TEXT,
+    commit_ms BIGINT NOT NULL,
+    PRIMARY KEY (transactional_id, group_id, topic, partition_id)
+)
+-- table txn_partitions
+CREATE TABLE txn_partitions (
+    transactional_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    PRIMARY KEY (transactional_id, topic_id, partition_id)
+)
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3]
+-- versions [1, 2, 3, 4]

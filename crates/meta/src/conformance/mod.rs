@@ -5,15 +5,17 @@ use crate::{
     AppendOutcome, BatchAppend, CommittedOffset, MetaError, Metastore, NewTopic, PartitionOffsets, SegmentCommit,
 };
 use std::collections::BTreeMap;
+
+mod txn;
 use uuid::Uuid;
 
-fn new_topic(name: &str, partitions: i32) -> NewTopic {
+pub(crate) fn new_topic(name: &str, partitions: i32) -> NewTopic {
     let mut configs = BTreeMap::new();
     configs.insert("retention.ms".to_string(), "1000".to_string());
     NewTopic { name: name.into(), id: Uuid::new_v4(), partitions, configs, created_ms: 42 }
 }
 
-fn batch(topic_id: Uuid, partition: i32, byte_start: u64, span: i64, max_ts: i64) -> BatchAppend {
+pub(crate) fn batch(topic_id: Uuid, partition: i32, byte_start: u64, span: i64, max_ts: i64) -> BatchAppend {
     BatchAppend {
         topic_id,
         partition,
@@ -23,6 +25,7 @@ fn batch(topic_id: Uuid, partition: i32, byte_start: u64, span: i64, max_ts: i64
         record_count: span as i32,
         max_timestamp: max_ts,
         producer: None,
+        kind: crate::BatchKind::Plain,
     }
 }
 
@@ -34,6 +37,7 @@ pub async fn run_all(store: &dyn Metastore) {
     deleted_partitions_refuse_appends(store).await;
     group_offsets(store).await;
     idempotent_producers(store).await;
+    txn::transactions(store).await;
 }
 
 async fn idempotent_producers(store: &dyn Metastore) {
@@ -49,7 +53,7 @@ async fn idempotent_producers(store: &dyn Metastore) {
     };
     let commit =
         |key: &str, batches| SegmentCommit { object_key: key.into(), object_size: 100, created_ms: 5, batches };
-    let out = store.commit_segment(commit("seg-p1", vec![pb(0, 2), pb(3, 3)])).await.expect("commit");
+    let out = store.commit_segment(commit("seg-p1", vec![pb(0, 2), pb(3, 3)])).await.expect("commit").outcomes;
     assert_eq!(
         out,
         vec![
@@ -58,8 +62,11 @@ async fn idempotent_producers(store: &dyn Metastore) {
         ]
     );
     // A retry of both (as after a lost response), a gap, and the next batch, in one commit.
-    let out =
-        store.commit_segment(commit("seg-p2", vec![pb(0, 2), pb(3, 3), pb(9, 9), pb(4, 5)])).await.expect("commit");
+    let out = store
+        .commit_segment(commit("seg-p2", vec![pb(0, 2), pb(3, 3), pb(9, 9), pb(4, 5)]))
+        .await
+        .expect("commit")
+        .outcomes;
     assert_eq!(
         out,
         vec![
@@ -73,7 +80,7 @@ async fn idempotent_producers(store: &dyn Metastore) {
     // Expired state is forgotten: the producer then counts as new to the partition.
     assert_eq!(store.expire_producers(4).await.expect("expire"), 0, "state updated at 5 is kept");
     assert_eq!(store.expire_producers(6).await.expect("expire"), 1);
-    let out = store.commit_segment(commit("seg-p3", vec![pb(6, 6)])).await.expect("commit");
+    let out = store.commit_segment(commit("seg-p3", vec![pb(6, 6)])).await.expect("commit").outcomes;
     assert_eq!(out, vec![AppendOutcome::UnknownProducerId]);
 }
 
@@ -125,7 +132,7 @@ async fn topics_lifecycle(store: &dyn Metastore) {
     assert_eq!(grown.partitions, 5);
     assert_eq!(
         store.partition_offsets(t.id, 4).await.expect("offsets"),
-        Some(PartitionOffsets { log_start: 0, next_offset: 0 })
+        Some(PartitionOffsets { log_start: 0, next_offset: 0, last_stable: 0 })
     );
     assert!(matches!(store.add_partitions("conf-a", 2).await, Err(MetaError::BadPartitionCount { .. })));
     assert!(matches!(store.add_partitions("nope", 2).await, Err(MetaError::UnknownTopic { .. })));
@@ -144,7 +151,7 @@ async fn offsets_are_dense_across_commits(store: &dyn Metastore) {
         created_ms: 1,
         batches: vec![batch(t.id, 0, 16, 3, 10), batch(t.id, 1, 116, 1, 11), batch(t.id, 0, 216, 2, 12)],
     };
-    let out = store.commit_segment(first).await.expect("commit 1");
+    let out = store.commit_segment(first).await.expect("commit 1").outcomes;
     assert_eq!(
         out,
         vec![
@@ -159,18 +166,18 @@ async fn offsets_are_dense_across_commits(store: &dyn Metastore) {
         created_ms: 2,
         batches: vec![batch(t.id, 0, 16, 4, 13)],
     };
-    let out = store.commit_segment(second).await.expect("commit 2");
+    let out = store.commit_segment(second).await.expect("commit 2").outcomes;
     assert_eq!(out, vec![AppendOutcome::Appended { base_offset: 5, log_start: 0 }]);
     assert_eq!(
         store.partition_offsets(t.id, 0).await.expect("p0"),
-        Some(PartitionOffsets { log_start: 0, next_offset: 9 })
+        Some(PartitionOffsets { log_start: 0, next_offset: 9, last_stable: 9 })
     );
     assert_eq!(
         store.partition_offsets(t.id, 1).await.expect("p1"),
-        Some(PartitionOffsets { log_start: 0, next_offset: 1 })
+        Some(PartitionOffsets { log_start: 0, next_offset: 1, last_stable: 1 })
     );
     let all = store.all_partition_offsets().await.expect("all");
-    assert!(all.contains(&(t.id, 0, PartitionOffsets { log_start: 0, next_offset: 9 })));
+    assert!(all.contains(&(t.id, 0, PartitionOffsets { log_start: 0, next_offset: 9, last_stable: 9 })));
 }
 
 async fn index_reads_and_time_lookups(store: &dyn Metastore) {
@@ -209,7 +216,7 @@ async fn deleted_partitions_refuse_appends(store: &dyn Metastore) {
         created_ms: 4,
         batches: vec![batch(t.id, 0, 16, 1, 1), batch(t.id, 7, 116, 1, 1), batch(Uuid::new_v4(), 0, 216, 1, 1)],
     };
-    let out = store.commit_segment(commit).await.expect("commit");
+    let out = store.commit_segment(commit).await.expect("commit").outcomes;
     assert_eq!(
         out,
         vec![

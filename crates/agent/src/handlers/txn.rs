@@ -1,0 +1,211 @@
+//! The transactional producer's requests: AddPartitionsToTxn (v0-3 one transaction, v4+ batched),
+//! AddOffsetsToTxn, TxnOffsetCommit and EndTxn. The state machine is in `crate::txn::rules`; the steps
+//! (markers, completion) in `crate::txn`.
+
+use super::offsets::MAX_OFFSET_METADATA_BYTES;
+use crate::Agent;
+use crate::txn::rules;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::*;
+use weft_meta::{CommittedOffset, PendingOffset, TxnPartition};
+
+fn partition_results(
+    topics: &[AddPartitionsToTxnTopic],
+    code_of: impl Fn(&str, i32) -> i16,
+) -> Vec<AddPartitionsToTxnTopicResult> {
+    topics
+        .iter()
+        .map(|t| {
+            let results = t
+                .partitions
+                .iter()
+                .map(|&p| {
+                    AddPartitionsToTxnPartitionResult::default()
+                        .with_partition_index(p)
+                        .with_partition_error_code(code_of(t.name.as_str(), p))
+                })
+                .collect();
+            AddPartitionsToTxnTopicResult::default().with_name(t.name.clone()).with_results_by_partition(results)
+        })
+        .collect()
+}
+
+/// Adds one transaction's partitions. Unknown partitions fail the whole request (as in Kafka): they get
+/// UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED.
+async fn add_one(agent: &Agent, t: &AddPartitionsToTxnTransaction) -> Vec<AddPartitionsToTxnTopicResult> {
+    let mut unknown = Vec::new();
+    let mut wanted = Vec::new();
+    for topic in &t.topics {
+        let entry = agent.topics.get(agent.meta.as_ref(), &topic.name).await.ok().flatten();
+        for &p in &topic.partitions {
+            match &entry {
+                Some(e) if p >= 0 && p < e.topic.partitions => {
+                    wanted.push(TxnPartition { topic: topic.name.to_string(), topic_id: e.topic.id, partition: p })
+                }
+                _ => unknown.push((topic.name.to_string(), p)),
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        return partition_results(&t.topics, |topic, p| {
+            if unknown.iter().any(|(n, q)| n == topic && *q == p) {
+                ResponseError::UnknownTopicOrPartition.code()
+            } else {
+                ResponseError::OperationNotAttempted.code()
+            }
+        });
+    }
+    let id = t.transactional_id.as_str();
+    let (pid, epoch) = (t.producer_id.0, t.producer_epoch);
+    let code = if t.verify_only {
+        // KIP-890 verification from a partition leader: is every partition already in the ongoing transaction?
+        match agent.meta.transaction(id).await {
+            Ok(Some(m)) if m.producer_id != pid => ResponseError::InvalidProducerIdMapping.code(),
+            Ok(Some(m)) if m.producer_epoch != epoch => ResponseError::ProducerFenced.code(),
+            Ok(Some(m))
+                if m.state == weft_meta::TxnState::Ongoing && wanted.iter().all(|p| m.partitions.contains(p)) =>
+            {
+                0
+            }
+            Ok(Some(_)) => ResponseError::InvalidTxnState.code(),
+            Ok(None) => ResponseError::InvalidProducerIdMapping.code(),
+            Err(_) => ResponseError::CoordinatorNotAvailable.code(),
+        }
+    } else {
+        let now = agent.clock.now_ms();
+        match agent.txn_change(id, |c| rules::add_partitions(c, pid, epoch, &wanted, now)).await {
+            Ok(_) => 0,
+            Err(code) => code,
+        }
+    };
+    if code != 0 {
+        tracing::debug!(transactional_id = %id, producer_id = pid, epoch, code, "add partitions to transaction refused");
+    }
+    partition_results(&t.topics, |_, _| code)
+}
+
+pub async fn add_partitions(agent: &Agent, req: AddPartitionsToTxnRequest, version: i16) -> AddPartitionsToTxnResponse {
+    if version <= 3 {
+        let t = AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(req.v3_and_below_transactional_id)
+            .with_producer_id(req.v3_and_below_producer_id)
+            .with_producer_epoch(req.v3_and_below_producer_epoch)
+            .with_topics(req.v3_and_below_topics);
+        return AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(add_one(agent, &t).await);
+    }
+    let mut results = Vec::with_capacity(req.transactions.len());
+    for t in &req.transactions {
+        let topic_results = add_one(agent, t).await;
+        results.push(
+            AddPartitionsToTxnResult::default()
+                .with_transactional_id(t.transactional_id.clone())
+                .with_topic_results(topic_results),
+        );
+    }
+    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
+}
+
+pub async fn add_offsets(agent: &Agent, req: AddOffsetsToTxnRequest, _version: i16) -> AddOffsetsToTxnResponse {
+    let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
+    let group = req.group_id.to_string();
+    let now = agent.clock.now_ms();
+    let code = if group.is_empty() {
+        ResponseError::InvalidGroupId.code()
+    } else {
+        match agent.txn_change(&req.transactional_id, |c| rules::add_group(c, pid, epoch, &group, now)).await {
+            Ok(_) => 0,
+            Err(code) => code,
+        }
+    };
+    AddOffsetsToTxnResponse::default().with_error_code(code)
+}
+
+pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: i16) -> TxnOffsetCommitResponse {
+    let group = req.group_id.to_string();
+    let now = agent.clock.now_ms();
+    // The member check of KIP-447 (v3+): a zombie from an older generation must not commit.
+    let mut common = if version >= 3 && !req.member_id.is_empty() {
+        agent.groups.check_commit(&group, req.generation_id, &req.member_id, req.group_instance_id.as_deref()).err()
+    } else {
+        None
+    };
+    let mut staged = Vec::new();
+    let mut codes: Vec<Vec<i16>> = Vec::with_capacity(req.topics.len());
+    for t in &req.topics {
+        let entry = agent.topics.get(agent.meta.as_ref(), &t.name).await.ok().flatten();
+        let mut row = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let code = match &entry {
+                Some(e) if p.partition_index >= 0 && p.partition_index < e.topic.partitions => {
+                    if p.committed_metadata.as_ref().is_some_and(|m| m.len() > MAX_OFFSET_METADATA_BYTES) {
+                        ResponseError::OffsetMetadataTooLarge.code()
+                    } else {
+                        staged.push(PendingOffset {
+                            group: group.clone(),
+                            offset: CommittedOffset {
+                                topic: t.name.to_string(),
+                                partition: p.partition_index,
+                                offset: p.committed_offset,
+                                leader_epoch: if version >= 2 { p.committed_leader_epoch } else { -1 },
+                                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                                commit_ms: now,
+                            },
+                        });
+                        0
+                    }
+                }
+                _ => ResponseError::UnknownTopicOrPartition.code(),
+            };
+            row.push(code);
+        }
+        codes.push(row);
+    }
+    if common.is_none() && !staged.is_empty() {
+        let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
+        if let Err(code) =
+            agent.txn_change(&req.transactional_id, |c| rules::stage_offsets(c, pid, epoch, staged, now)).await
+        {
+            tracing::debug!(transactional_id = %req.transactional_id.as_str(), %group, code, "transactional offset commit refused");
+            common = Some(code);
+        }
+    }
+    let topics = req
+        .topics
+        .iter()
+        .zip(codes)
+        .map(|(t, row)| {
+            let partitions = t
+                .partitions
+                .iter()
+                .zip(row)
+                .map(|(p, code)| {
+                    let code = if code == 0 { common.unwrap_or(0) } else { code };
+                    TxnOffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            TxnOffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
+        })
+        .collect();
+    TxnOffsetCommitResponse::default().with_topics(topics)
+}
+
+pub async fn end(agent: &Agent, req: EndTxnRequest, _version: i16) -> EndTxnResponse {
+    let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
+    let code = match agent.txn_end(&req.transactional_id, pid, epoch, req.committed).await {
+        Ok(()) => 0,
+        Err(code) => {
+            tracing::debug!(transactional_id = %req.transactional_id.as_str(), producer_id = pid, epoch, commit = req.committed, code, "end transaction refused");
+            code
+        }
+    };
+    EndTxnResponse::default().with_error_code(code).with_producer_id(ProducerId(-1)).with_producer_epoch(-1)
+}

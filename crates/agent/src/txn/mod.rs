@@ -1,0 +1,224 @@
+//! The transaction coordinator. Its state of record is in the metastore (so any agent can finish what
+//! another started, and a restart loses nothing); this module sequences the steps: record a decision
+//! (PrepareCommit/PrepareAbort), write a marker into every partition of the transaction through the
+//! produce path, then complete it (publishing staged offsets on commit). A crash between steps leaves a
+//! prepared transaction, which the periodic check completes; markers are idempotent in effect.
+//!
+//! Steps for one transactional id are serialised by an in-process lock. With several agents, ownership of
+//! a transactional id will come from a metastore lease; the lock is the seam for it.
+
+pub mod rules;
+
+use crate::Agent;
+use crate::produce::Append;
+use kafka_protocol::ResponseError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use weft_meta::{AppendOutcome, BatchKind, Refused, TransactionMeta, TxnState, TxnUpdate, TxnWrite};
+use weft_protocol::BatchHeader;
+use weft_protocol::control::marker_batch;
+
+/// Coordinator epoch written into markers (Weft has no coordinator failover epochs yet).
+const COORDINATOR_EPOCH: i32 = 0;
+
+/// Per-transactional-id locks.
+#[derive(Default)]
+pub struct TxnLocks {
+    locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl TxnLocks {
+    async fn lock(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() > 1024 {
+                map.retain(|_, w| w.strong_count() > 0);
+            }
+            match map.get(id).and_then(Weak::upgrade) {
+                Some(l) => l,
+                None => {
+                    let l = Arc::new(tokio::sync::Mutex::new(()));
+                    map.insert(id.to_string(), Arc::downgrade(&l));
+                    l
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// Why a coordinator step failed: a Kafka error code for the client.
+pub type Code = i16;
+
+fn storage_code(e: impl std::fmt::Display, what: &str, id: &str) -> Code {
+    tracing::warn!(transactional_id = %id, error = %e, "{what} failed");
+    ResponseError::CoordinatorNotAvailable.code()
+}
+
+impl Agent {
+    /// Applies a rule to one transaction in the metastore.
+    async fn txn_update<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, Code>
+    where
+        F: FnOnce(Option<TransactionMeta>) -> Result<TxnWrite, Refused> + Send,
+    {
+        let update: TxnUpdate<'_> = Box::new(rule);
+        match self.meta.update_transaction(id, update).await {
+            Ok(Ok(m)) => Ok(m),
+            Ok(Err(Refused(code))) => Err(code),
+            Err(e) => Err(storage_code(e, "transaction update", id)),
+        }
+    }
+
+    /// InitProducerId with a transactional id: aborts (fencing) an ongoing transaction, completes a prepared
+    /// one, then bumps the epoch. Returns the producer id and epoch.
+    pub async fn txn_init(&self, id: &str, timeout_ms: i32, expected: Option<(i64, i16)>) -> Result<(i64, i16), Code> {
+        if timeout_ms <= 0 || timeout_ms > self.config.transaction_max_timeout_ms {
+            return Err(ResponseError::InvalidTransactionTimeout.code());
+        }
+        let _guard = self.txns.lock(id).await;
+        let cur = self.meta.transaction(id).await.map_err(|e| storage_code(e, "transaction read", id))?;
+        if let Some(cur) = &cur {
+            if let Some((pid, epoch)) = expected
+                && !(pid == cur.producer_id && (epoch == cur.producer_epoch || epoch == cur.last_producer_epoch))
+            {
+                return Err(ResponseError::ProducerFenced.code());
+            }
+            if cur.state == TxnState::Ongoing {
+                tracing::info!(transactional_id = %id, producer_id = cur.producer_id, epoch = cur.producer_epoch, "a new producer fences the ongoing transaction; aborting it");
+                let now = self.clock.now_ms();
+                let prepared = self.txn_update(id, |c| rules::prepare_fence(c, false, now)).await?;
+                self.txn_finish(&prepared).await?;
+            } else if cur.state.is_prepared() {
+                self.txn_finish(cur).await?;
+            }
+        }
+        let needs_fresh = cur.as_ref().is_none_or(|c| c.producer_epoch >= i16::MAX - 1);
+        let fresh_producer_id = if needs_fresh {
+            self.meta.allocate_producer_id().await.map_err(|e| storage_code(e, "producer id allocation", id))?
+        } else {
+            -1
+        };
+        let req = rules::InitRequest {
+            transactional_id: id.to_string(),
+            timeout_ms,
+            expected,
+            fresh_producer_id,
+            now_ms: self.clock.now_ms(),
+        };
+        let m = self.txn_update(id, |c| rules::init(c, req)).await?;
+        tracing::debug!(transactional_id = %id, producer_id = m.producer_id, epoch = m.producer_epoch, "transactional producer initialised");
+        Ok((m.producer_id, m.producer_epoch))
+    }
+
+    /// Runs one state change of an ongoing transaction under its lock (AddPartitions, AddOffsets, TxnOffsetCommit).
+    pub async fn txn_change<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, Code>
+    where
+        F: FnOnce(Option<TransactionMeta>) -> Result<TxnWrite, Refused> + Send,
+    {
+        let _guard = self.txns.lock(id).await;
+        self.txn_update(id, rule).await
+    }
+
+    /// EndTxn: records the decision, writes the markers and completes the transaction. Once the decision is
+    /// recorded the answer is success even if markers could not be written yet (the periodic check finishes).
+    pub async fn txn_end(&self, id: &str, producer_id: i64, epoch: i16, commit: bool) -> Result<(), Code> {
+        let _guard = self.txns.lock(id).await;
+        let now = self.clock.now_ms();
+        let mut prepared = false;
+        let m = self
+            .txn_update(id, |c| {
+                let (w, p) = rules::prepare_end(c, producer_id, epoch, commit, now)?;
+                prepared = p;
+                Ok(w)
+            })
+            .await?;
+        if prepared && let Err(code) = self.txn_finish(&m).await {
+            tracing::warn!(transactional_id = %id, code, "transaction decided but markers are not all written; will retry");
+        }
+        Ok(())
+    }
+
+    /// Writes the markers of a prepared transaction and completes it.
+    async fn txn_finish(&self, m: &TransactionMeta) -> Result<(), Code> {
+        let commit = match m.state {
+            TxnState::PrepareCommit => true,
+            TxnState::PrepareAbort => false,
+            _ => return Ok(()),
+        };
+        let now = self.clock.now_ms();
+        let mut appends = Vec::with_capacity(m.partitions.len());
+        for p in &m.partitions {
+            let data = marker_batch(m.producer_id, m.producer_epoch, commit, COORDINATOR_EPOCH, now);
+            let header =
+                BatchHeader::parse(&data).map_err(|e| storage_code(e, "marker encoding", &m.transactional_id))?;
+            appends.push(Append {
+                topic_id: p.topic_id,
+                partition: p.partition,
+                header,
+                data,
+                kind: BatchKind::Marker { commit },
+            });
+        }
+        let outcomes = match self.produce.submit(appends).await {
+            Ok(rx) => rx.await.map_err(|_| ResponseError::CoordinatorNotAvailable.code())?,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| storage_code(e.message, "marker write", &m.transactional_id))?;
+        for (p, o) in m.partitions.iter().zip(&outcomes) {
+            match o {
+                AppendOutcome::Appended { .. } | AppendOutcome::UnknownPartition => {}
+                other => {
+                    tracing::warn!(transactional_id = %m.transactional_id, topic = %p.topic, partition = p.partition, outcome = ?other, "marker refused")
+                }
+            }
+        }
+        let expected = m.clone();
+        let done = self.txn_update(&m.transactional_id, |c| rules::complete(c, &expected, now)).await?;
+        tracing::debug!(transactional_id = %m.transactional_id, state = done.state.as_str(), partitions = m.partitions.len(), "transaction completed");
+        Ok(())
+    }
+
+    /// Aborts transactions past their timeout (fencing their producer, which may recover per KIP-588) and
+    /// completes prepared ones left by a crash or a failed marker write.
+    pub async fn txn_check(&self) {
+        let states = [TxnState::Ongoing, TxnState::PrepareCommit, TxnState::PrepareAbort];
+        let txns = match self.meta.list_transactions(Some(&states)).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "transaction check failed");
+                return;
+            }
+        };
+        let now = self.clock.now_ms();
+        for t in txns {
+            let id = t.transactional_id.clone();
+            let expired = t.state == TxnState::Ongoing && t.start_ms + i64::from(t.timeout_ms) <= now;
+            if !expired && !t.state.is_prepared() {
+                continue;
+            }
+            let _guard = self.txns.lock(&id).await;
+            let cur = match self.meta.transaction(&id).await {
+                Ok(Some(c)) => c,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(transactional_id = %id, error = %e, "transaction check failed");
+                    continue;
+                }
+            };
+            let result = if cur.state == TxnState::Ongoing && cur.start_ms == t.start_ms && expired {
+                tracing::info!(transactional_id = %id, producer_id = cur.producer_id, timeout_ms = cur.timeout_ms, "transaction timed out; aborting");
+                match self.txn_update(&id, |c| rules::prepare_fence(c, true, now)).await {
+                    Ok(m) => self.txn_finish(&m).await,
+                    Err(code) => Err(code),
+                }
+            } else if cur.state.is_prepared() {
+                self.txn_finish(&cur).await
+            } else {
+                Ok(())
+            };
+            if let Err(code) = result {
+                tracing::warn!(transactional_id = %id, code, "transaction check could not finish; will retry");
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The transaction state machine, as Kafka's TransactionCoordinator and TransactionMetadata define it. Pure
+//! functions from the stored state and a request to the next state or an error code; the metastore applies
+//! them atomically ([`weft_meta::Metastore::update_transaction`]).
+
+use kafka_protocol::ResponseError;
+use weft_meta::{PendingOffset, Refused, TransactionMeta, TxnPartition, TxnState, TxnWrite};
+
+fn refuse(e: ResponseError) -> Refused {
+    Refused(e.code())
+}
+
+fn keep(meta: TransactionMeta) -> TxnWrite {
+    TxnWrite { meta, publish_offsets: Vec::new() }
+}
+
+/// Kafka refuses to bump past this epoch and rotates to a new producer id instead.
+const EPOCH_EXHAUSTED: i16 = i16::MAX - 1;
+
+/// What InitProducerId asks for.
+pub struct InitRequest {
+    pub transactional_id: String,
+    pub timeout_ms: i32,
+    /// The producer id and epoch the client already holds (KIP-360), if any.
+    pub expected: Option<(i64, i16)>,
+    /// A fresh producer id, used if the id is new or its epochs are exhausted.
+    pub fresh_producer_id: i64,
+    pub now_ms: i64,
+}
+
+/// InitProducerId for a transactional id with no transaction in progress (an ongoing one is aborted first,
+/// and a prepared one completed, by the coordinator): bumps the epoch, fencing earlier producers.
+pub fn init(cur: Option<TransactionMeta>, req: InitRequest) -> Result<TxnWrite, Refused> {
+    let Some(mut m) = cur else {
+        if req.expected.is_some_and(|(pid, _)| pid >= 0) {
+            // A producer recovering an id this coordinator no longer knows (expired): start afresh.
+            tracing::debug!(transactional_id = %req.transactional_id, "recovering producer of an unknown transactional id");
+        }
+        return Ok(keep(TransactionMeta {
+            transactional_id: req.transactional_id,
+            producer_id: req.fresh_producer_id,
+            producer_epoch: 0,
+            last_producer_epoch: -1,
+            state: TxnState::Empty,
+            timeout_ms: req.timeout_ms,
+            start_ms: -1,
+            updated_ms: req.now_ms,
+            partitions: Vec::new(),
+            groups: Vec::new(),
+            pending_offsets: Vec::new(),
+        }));
+    };
+    if m.state == TxnState::Ongoing || m.state.is_prepared() {
+        return Err(refuse(ResponseError::ConcurrentTransactions));
+    }
+    if let Some((pid, epoch)) = req.expected
+        && !(pid == m.producer_id && (epoch == m.producer_epoch || epoch == m.last_producer_epoch))
+    {
+        return Err(refuse(ResponseError::ProducerFenced));
+    }
+    match req.expected {
+        Some((_, epoch)) if epoch != m.producer_epoch && epoch == m.last_producer_epoch => {
+            // A retry of a call that already bumped: hand back the current epoch.
+        }
+        expected => {
+            if m.producer_epoch >= EPOCH_EXHAUSTED {
+                m.producer_id = req.fresh_producer_id;
+                m.producer_epoch = 0;
+                m.last_producer_epoch = -1;
+            } else {
+                m.last_producer_epoch = if expected.is_some() { m.producer_epoch } else { -1 };
+                m.producer_epoch += 1;
+            }
+        }
+    }
+    m.state = TxnState::Empty;
+    m.timeout_ms = req.timeout_ms;
+    m.start_ms = -1;
+    m.updated_ms = req.now_ms;
+    m.partitions.clear();
+    m.groups.clear();
+    m.pending_offsets.clear();
+    Ok(keep(m))
+}
+
+/// The checks shared by AddPartitionsToTxn and AddOffsetsToTxn.
+fn check_member(cur: Option<&TransactionMeta>, producer_id: i64, epoch: i16) -> Result<&TransactionMeta, Refused> {
+    let m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+    if m.producer_id != producer_id {
+        return Err(refuse(ResponseError::InvalidProducerIdMapping));
+    }
+    if m.producer_epoch != epoch {
+        return Err(refuse(ResponseError::ProducerFenced));
+    }
+    if m.state.is_prepared() {
+        return Err(refuse(ResponseError::ConcurrentTransactions));
+    }
+    Ok(m)
+}
+
+fn begin_if_needed(m: &mut TransactionMeta, now_ms: i64) {
+    if m.state != TxnState::Ongoing {
+        m.state = TxnState::Ongoing;
+        m.start_ms = now_ms;
+    }
+    m.updated_ms = now_ms;
+}
+
+/// AddPartitionsToTxn: the partitions join the transaction, which starts if none is ongoing.
+pub fn add_partitions(
+    cur: Option<TransactionMeta>,
+    producer_id: i64,
+    epoch: i16,
+    partitions: &[TxnPartition],
+    now_ms: i64,
+) -> Result<TxnWrite, Refused> {
+    let mut m = check_member(cur.as_ref(), producer_id, epoch)?.clone();
+    begin_if_needed(&mut m, now_ms);
+    for p in partitions {
+        if !m.partitions.contains(p) {
+            m.partitions.push(p.clone());
+        }
+    }
+    m.partitions.sort();
+    Ok(keep(m))
+}
+
+/// AddOffsetsToTxn: the group's offsets become part of the transaction.
+pub fn add_group(
+    cur: Option<TransactionMeta>,
+    producer_id: i64,
+    epoch: i16,
+    group: &str,
+    now_ms: i64,
+) -> Result<TxnWrite, Refused> {
+    let mut m = check_member(cur.as_ref(), producer_id, epoch)?.clone();
+    begin_if_needed(&mut m, now_ms);
+    if !m.groups.iter().any(|g| g == group) {
+        m.groups.push(group.to_string());
+        m.groups.sort();
+    }
+    Ok(keep(m))
+}
+
+/// TxnOffsetCommit: stages offsets, published to the group only if the transaction commits. The group must
+/// have been added with AddOffsetsToTxn in this transaction (KIP-890's verification for offsets).
+pub fn stage_offsets(
+    cur: Option<TransactionMeta>,
+    producer_id: i64,
+    epoch: i16,
+    offsets: Vec<PendingOffset>,
+    now_ms: i64,
+) -> Result<TxnWrite, Refused> {
+    let m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+    if m.producer_id != producer_id {
+        return Err(refuse(ResponseError::InvalidProducerIdMapping));
+    }
+    if epoch < m.producer_epoch {
+        return Err(refuse(ResponseError::ProducerFenced));
+    }
+    if epoch != m.producer_epoch || m.state != TxnState::Ongoing || offsets.iter().any(|o| !m.groups.contains(&o.group))
+    {
+        return Err(refuse(ResponseError::InvalidTxnState));
+    }
+    let mut m = m;
+    for o in offsets {
+        m.pending_offsets.retain(|p| {
+            !(p.group == o.group && p.offset.topic == o.offset.topic && p.offset.partition == o.offset.partition)
+        });
+        m.pending_offsets.push(o);
+    }
+    m.updated_ms = now_ms;
+    Ok(keep(m))
+}
+
+/// EndTxn from the client: records the decision. Errors follow Kafka's handleEndTransaction. The flag is
+/// true when markers must now be written, false for a retry of an end that already completed the same way.
+pub fn prepare_end(
+    cur: Option<TransactionMeta>,
+    producer_id: i64,
+    epoch: i16,
+    commit: bool,
+    now_ms: i64,
+) -> Result<(TxnWrite, bool), Refused> {
+    let mut m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+    if m.producer_id != producer_id {
+        return Err(refuse(ResponseError::InvalidProducerIdMapping));
+    }
+    if epoch != m.producer_epoch {
+        return Err(refuse(ResponseError::ProducerFenced));
+    }
+    let same = |s: TxnState| s == if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
+    let preparing = |s: TxnState| s == if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
+    match m.state {
+        TxnState::Ongoing => {
+            m.state = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
+            m.updated_ms = now_ms;
+            Ok((keep(m), true))
+        }
+        s if same(s) => Ok((keep(m), false)),
+        s if preparing(s) => Err(refuse(ResponseError::ConcurrentTransactions)),
+        _ => Err(refuse(ResponseError::InvalidTxnState)),
+    }
+}
+
+/// A coordinator-initiated abort (timeout, or a new producer fencing an ongoing transaction): the epoch is
+/// bumped so the old producer is fenced; with `recoverable` it may still recover with InitProducerId (KIP-588).
+pub fn prepare_fence(cur: Option<TransactionMeta>, recoverable: bool, now_ms: i64) -> Result<TxnWrite, Refused> {
+    let mut m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+    if m.state != TxnState::Ongoing {
+        return Err(refuse(ResponseError::InvalidTxnState));
+    }
+    if m.producer_epoch < i16::MAX {
+        m.last_producer_epoch = if recoverable { m.producer_epoch } else { -1 };
+        m.producer_epoch += 1;
+    }
+    m.state = TxnState::PrepareAbort;
+    m.updated_ms = now_ms;
+    Ok(keep(m))
+}
+
+/// After every marker is written: the transaction completes, and a commit publishes its staged offsets.
+pub fn complete(cur: Option<TransactionMeta>, expected: &TransactionMeta, now_ms: i64) -> Result<TxnWrite, Refused> {
+    let mut m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+    if m.producer_id != expected.producer_id || m.producer_epoch != expected.producer_epoch || m.state != expected.state
+    {
+        // Someone else completed it meanwhile.
+        return Err(refuse(ResponseError::ConcurrentTransactions));
+    }
+    let commit = match m.state {
+        TxnState::PrepareCommit => true,
+        TxnState::PrepareAbort => false,
+        _ => return Err(refuse(ResponseError::InvalidTxnState)),
+    };
+    m.state = if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
+    m.start_ms = -1;
+    m.updated_ms = now_ms;
+    m.partitions.clear();
+    m.groups.clear();
+    let staged = std::mem::take(&mut m.pending_offsets);
+    Ok(TxnWrite { meta: m, publish_offsets: if commit { staged } else { Vec::new() } })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,280 @@
+//! The segment commit: one metastore transaction assigns offsets to every batch of a durable segment object,
+//! checks idempotent sequences and transaction membership, and keeps each partition's open and aborted
+//! transaction ranges (the last stable offset and Fetch's aborted lists), so the log and its transaction
+//! state never disagree.
+
+use super::{SqlMetastore, batch_columns, to_i32};
+use crate::producers::{self, ProducerState};
+use crate::{
+    AppendOutcome, BatchAppend, BatchKind, MetaError, PartitionOffsets, Result, SegmentCommit, SegmentCommitted,
+    TxnState,
+};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use uuid::Uuid;
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// A producer's transaction as the partition check needs it.
+struct TxnView {
+    epoch: i16,
+    ongoing: bool,
+    partitions: Vec<(Uuid, i32)>,
+}
+
+/// Per-commit caches of rows read once and written back at the end.
+#[derive(Default)]
+struct Work {
+    /// (topic, partition) -> Some((log_start, next_offset)), or None if the partition does not exist.
+    bounds: HashMap<(Uuid, i32), Option<(i64, i64)>>,
+    /// (producer, topic, partition) -> (state, changed)
+    producers: HashMap<(i64, Uuid, i32), (Option<ProducerState>, bool)>,
+    txns: HashMap<i64, Option<TxnView>>,
+}
+
+impl SqlMetastore {
+    pub(super) async fn commit_segment_impl(&self, commit: SegmentCommit) -> Result<SegmentCommitted> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO objects (object_key, size_bytes, created_ms) VALUES ($1, $2, $3)")
+            .bind(&commit.object_key)
+            .bind(commit.object_size as i64)
+            .bind(commit.created_ms)
+            .execute(&mut *tx)
+            .await?;
+        let mut work = Work::default();
+        let mut outcomes = Vec::with_capacity(commit.batches.len());
+        for b in &commit.batches {
+            let outcome = append_one(&mut tx, &mut work, &commit.object_key, b).await?;
+            outcomes.push(outcome);
+        }
+        let mut partitions = Vec::with_capacity(work.bounds.len());
+        for ((topic_id, partition), bounds) in &work.bounds {
+            let Some((log_start, next)) = bounds else { continue };
+            sqlx::query("UPDATE partitions SET next_offset = $1 WHERE topic_id = $2 AND partition_id = $3")
+                .bind(*next)
+                .bind(topic_id.to_string())
+                .bind(i64::from(*partition))
+                .execute(&mut *tx)
+                .await?;
+            let row =
+                sqlx::query("SELECT MIN(first_offset) AS lso FROM open_txns WHERE topic_id = $1 AND partition_id = $2")
+                    .bind(topic_id.to_string())
+                    .bind(i64::from(*partition))
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let last_stable = row.try_get::<Option<i64>, _>("lso")?.unwrap_or(*next);
+            partitions.push((
+                *topic_id,
+                *partition,
+                PartitionOffsets { log_start: *log_start, next_offset: *next, last_stable },
+            ));
+        }
+        for ((producer_id, topic_id, partition), (pstate, dirty)) in &work.producers {
+            if let (Some(s), true) = (pstate, dirty) {
+                store_producer_state(&mut tx, (*producer_id, *topic_id, *partition), s, commit.created_ms).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(SegmentCommitted { outcomes, partitions })
+    }
+}
+
+async fn append_one(tx: &mut Tx<'_>, work: &mut Work, object_key: &str, b: &BatchAppend) -> Result<AppendOutcome> {
+    let key = (b.topic_id, b.partition);
+    if let Entry::Vacant(slot) = work.bounds.entry(key) {
+        let row =
+            sqlx::query("SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2")
+                .bind(b.topic_id.to_string())
+                .bind(i64::from(b.partition))
+                .fetch_optional(&mut **tx)
+                .await?;
+        let bounds = match row {
+            Some(r) => Some((r.try_get::<i64, _>("log_start")?, r.try_get::<i64, _>("next_offset")?)),
+            None => None,
+        };
+        slot.insert(bounds);
+    }
+    let Some(Some((log_start, next))) = work.bounds.get(&key).copied() else {
+        return Ok(AppendOutcome::UnknownPartition);
+    };
+    if let Some(pb) = &b.producer {
+        if b.kind == BatchKind::Transactional {
+            if let Entry::Vacant(slot) = work.txns.entry(pb.producer_id) {
+                slot.insert(load_txn_view(tx, pb.producer_id).await?);
+            }
+            match work.txns.get(&pb.producer_id).and_then(Option::as_ref) {
+                Some(t) if pb.epoch < t.epoch => return Ok(AppendOutcome::InvalidProducerEpoch),
+                Some(t) if t.ongoing && t.epoch == pb.epoch && t.partitions.contains(&key) => {}
+                _ => return Ok(AppendOutcome::InvalidTxnState),
+            }
+        }
+        let pkey = (pb.producer_id, b.topic_id, b.partition);
+        if let Entry::Vacant(slot) = work.producers.entry(pkey) {
+            slot.insert((load_producer_state(tx, pkey).await?, false));
+        }
+        let Some((pstate, dirty)) = work.producers.get_mut(&pkey) else {
+            return Err(MetaError::Corrupt("producer state cache lost an entry".into()));
+        };
+        if let BatchKind::Marker { .. } = b.kind {
+            // Markers carry no sequence; they move the producer to their epoch (sequences restart after a bump).
+            match pstate {
+                Some(s) if pb.epoch < s.epoch => return Ok(AppendOutcome::InvalidProducerEpoch),
+                Some(s) if pb.epoch == s.epoch => {}
+                _ => {
+                    *pstate = Some(ProducerState { epoch: pb.epoch, last_sequence: -1, recent: Vec::new() });
+                    *dirty = true;
+                }
+            }
+        } else {
+            match producers::check(pstate.as_ref(), pb) {
+                producers::Decision::Append => {
+                    *pstate = Some(producers::advance(pstate.take(), pb, next));
+                    *dirty = true;
+                }
+                producers::Decision::Duplicate { base_offset } => {
+                    return Ok(AppendOutcome::Duplicate { base_offset, log_start });
+                }
+                producers::Decision::Reject(outcome) => return Ok(outcome),
+            }
+        }
+    } else if b.kind != BatchKind::Plain {
+        return Err(MetaError::Corrupt("a transactional batch without a producer id".into()));
+    }
+    let base = next;
+    let last = base + b.offset_span - 1;
+    if let Some(Some(bounds)) = work.bounds.get_mut(&key) {
+        bounds.1 = last + 1;
+    }
+    sqlx::query(concat!(
+        "INSERT INTO batches (topic_id, partition_id, record_count, ",
+        batch_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(b.topic_id.to_string())
+    .bind(i64::from(b.partition))
+    .bind(i64::from(b.record_count))
+    .bind(base)
+    .bind(last)
+    .bind(b.max_timestamp)
+    .bind(object_key)
+    .bind(b.byte_start as i64)
+    .bind(i64::from(b.byte_len))
+    .execute(&mut **tx)
+    .await?;
+    if let Some(pb) = &b.producer {
+        match b.kind {
+            BatchKind::Plain => {}
+            BatchKind::Transactional => {
+                sqlx::query(
+                    "INSERT INTO open_txns (topic_id, partition_id, producer_id, first_offset) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (topic_id, partition_id, producer_id) DO NOTHING",
+                )
+                .bind(b.topic_id.to_string())
+                .bind(i64::from(b.partition))
+                .bind(pb.producer_id)
+                .bind(base)
+                .execute(&mut **tx)
+                .await?;
+            }
+            BatchKind::Marker { commit } => {
+                let opened = sqlx::query(
+                    "DELETE FROM open_txns WHERE topic_id = $1 AND partition_id = $2 AND producer_id = $3 \
+                     RETURNING first_offset",
+                )
+                .bind(b.topic_id.to_string())
+                .bind(i64::from(b.partition))
+                .bind(pb.producer_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let (Some(row), false) = (opened, commit) {
+                    sqlx::query(
+                        "INSERT INTO aborted_txns (topic_id, partition_id, producer_id, first_offset, last_offset) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(b.topic_id.to_string())
+                    .bind(i64::from(b.partition))
+                    .bind(pb.producer_id)
+                    .bind(row.try_get::<i64, _>("first_offset")?)
+                    .bind(base)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+        }
+    }
+    Ok(AppendOutcome::Appended { base_offset: base, log_start })
+}
+
+async fn load_txn_view(tx: &mut Tx<'_>, producer_id: i64) -> Result<Option<TxnView>> {
+    let row = sqlx::query("SELECT transactional_id, producer_epoch, state FROM transactions WHERE producer_id = $1")
+        .bind(producer_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let id: String = row.try_get("transactional_id")?;
+    let state: String = row.try_get("state")?;
+    let rows = sqlx::query("SELECT topic_id, partition_id FROM txn_partitions WHERE transactional_id = $1")
+        .bind(&id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut partitions = Vec::with_capacity(rows.len());
+    for r in rows {
+        partitions.push((
+            super::parse_uuid(&r.try_get::<String, _>("topic_id")?)?,
+            to_i32(r.try_get("partition_id")?, "partition")?,
+        ));
+    }
+    Ok(Some(TxnView {
+        epoch: super::to_i16(row.try_get("producer_epoch")?, "producer epoch")?,
+        ongoing: TxnState::parse(&state) == Some(TxnState::Ongoing),
+        partitions,
+    }))
+}
+
+async fn load_producer_state(
+    tx: &mut Tx<'_>,
+    (producer_id, topic_id, partition): (i64, Uuid, i32),
+) -> Result<Option<ProducerState>> {
+    let row = sqlx::query(
+        "SELECT epoch, last_sequence, recent FROM producer_state WHERE producer_id = $1 AND topic_id = $2 AND partition_id = $3",
+    )
+    .bind(producer_id)
+    .bind(topic_id.to_string())
+    .bind(i64::from(partition))
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let recent: String = r.try_get("recent")?;
+    Ok(Some(ProducerState {
+        epoch: super::to_i16(r.try_get("epoch")?, "producer epoch")?,
+        last_sequence: to_i32(r.try_get("last_sequence")?, "sequence")?,
+        recent: serde_json::from_str(&recent).map_err(|e| MetaError::Corrupt(format!("producer state: {e}")))?,
+    }))
+}
+
+async fn store_producer_state(
+    tx: &mut Tx<'_>,
+    (producer_id, topic_id, partition): (i64, Uuid, i32),
+    s: &ProducerState,
+    now_ms: i64,
+) -> Result<()> {
+    let recent = serde_json::to_string(&s.recent).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO producer_state (producer_id, topic_id, partition_id, epoch, last_sequence, recent, updated_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (producer_id, topic_id, partition_id) DO UPDATE SET \
+         epoch = excluded.epoch, last_sequence = excluded.last_sequence, recent = excluded.recent, \
+         updated_ms = excluded.updated_ms",
+    )
+    .bind(producer_id)
+    .bind(topic_id.to_string())
+    .bind(i64::from(partition))
+    .bind(i64::from(s.epoch))
+    .bind(i64::from(s.last_sequence))
+    .bind(recent)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
