@@ -16,6 +16,15 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::*;
 use weft_meta::{CommittedOffset, PendingOffset, TxnPartition};
 
+/// PRODUCER_FENCED arrived with KIP-588; older request versions get INVALID_PRODUCER_EPOCH, as Kafka sends.
+fn fenced_compat(code: i16, version: i16, since: i16) -> i16 {
+    if code == ResponseError::ProducerFenced.code() && version < since {
+        ResponseError::InvalidProducerEpoch.code()
+    } else {
+        code
+    }
+}
+
 fn partition_results(
     topics: &[AddPartitionsToTxnTopic],
     code_of: impl Fn(&str, i32) -> i16,
@@ -39,7 +48,7 @@ fn partition_results(
 
 /// Adds one transaction's partitions. Unknown partitions fail the whole request (as in Kafka): they get
 /// UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED.
-async fn add_one(agent: &Agent, t: &AddPartitionsToTxnTransaction) -> Vec<AddPartitionsToTxnTopicResult> {
+async fn add_one(agent: &Agent, t: &AddPartitionsToTxnTransaction, version: i16) -> Vec<AddPartitionsToTxnTopicResult> {
     let mut unknown = Vec::new();
     let mut wanted = Vec::new();
     for topic in &t.topics {
@@ -88,6 +97,7 @@ async fn add_one(agent: &Agent, t: &AddPartitionsToTxnTransaction) -> Vec<AddPar
     if code != 0 {
         tracing::debug!(transactional_id = %id, producer_id = pid, epoch, code, "add partitions to transaction refused");
     }
+    let code = fenced_compat(code, version, 2);
     partition_results(&t.topics, |_, _| code)
 }
 
@@ -98,11 +108,12 @@ pub async fn add_partitions(agent: &Agent, req: AddPartitionsToTxnRequest, versi
             .with_producer_id(req.v3_and_below_producer_id)
             .with_producer_epoch(req.v3_and_below_producer_epoch)
             .with_topics(req.v3_and_below_topics);
-        return AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(add_one(agent, &t).await);
+        return AddPartitionsToTxnResponse::default()
+            .with_results_by_topic_v3_and_below(add_one(agent, &t, version).await);
     }
     let mut results = Vec::with_capacity(req.transactions.len());
     for t in &req.transactions {
-        let topic_results = add_one(agent, t).await;
+        let topic_results = add_one(agent, t, version).await;
         results.push(
             AddPartitionsToTxnResult::default()
                 .with_transactional_id(t.transactional_id.clone())
@@ -112,7 +123,7 @@ pub async fn add_partitions(agent: &Agent, req: AddPartitionsToTxnRequest, versi
     AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
 }
 
-pub async fn add_offsets(agent: &Agent, req: AddOffsetsToTxnRequest, _version: i16) -> AddOffsetsToTxnResponse {
+pub async fn add_offsets(agent: &Agent, req: AddOffsetsToTxnRequest, version: i16) -> AddOffsetsToTxnResponse {
     let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
     let group = req.group_id.to_string();
     let now = agent.clock.now_ms();
@@ -124,7 +135,7 @@ pub async fn add_offsets(agent: &Agent, req: AddOffsetsToTxnRequest, _version: i
             Err(code) => code,
         }
     };
-    AddOffsetsToTxnResponse::default().with_error_code(code)
+    AddOffsetsToTxnResponse::default().with_error_code(fenced_compat(code, version, 2))
 }
 
 pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: i16) -> TxnOffsetCommitResponse {
@@ -186,7 +197,7 @@ pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: 
                 .iter()
                 .zip(row)
                 .map(|(p, code)| {
-                    let code = if code == 0 { common.unwrap_or(0) } else { code };
+                    let code = if code == 0 { fenced_compat(common.unwrap_or(0), version, 3) } else { code };
                     TxnOffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
                         .with_error_code(code)
@@ -198,7 +209,7 @@ pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: 
     TxnOffsetCommitResponse::default().with_topics(topics)
 }
 
-pub async fn end(agent: &Agent, req: EndTxnRequest, _version: i16) -> EndTxnResponse {
+pub async fn end(agent: &Agent, req: EndTxnRequest, version: i16) -> EndTxnResponse {
     let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
     let code = match agent.txn_end(&req.transactional_id, pid, epoch, req.committed).await {
         Ok(()) => 0,
@@ -207,5 +218,8 @@ pub async fn end(agent: &Agent, req: EndTxnRequest, _version: i16) -> EndTxnResp
             code
         }
     };
-    EndTxnResponse::default().with_error_code(code).with_producer_id(ProducerId(-1)).with_producer_epoch(-1)
+    EndTxnResponse::default()
+        .with_error_code(fenced_compat(code, version, 2))
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1)
 }
