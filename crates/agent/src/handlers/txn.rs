@@ -142,8 +142,13 @@ pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: 
     let group = req.group_id.to_string();
     let now = agent.clock.now_ms();
     // The member check of KIP-447 (v3+): a zombie from an older generation must not commit.
+    // Unlike OffsetCommit, Kafka does not refuse these during a rebalance's sync phase.
     let mut common = if version >= 3 && !req.member_id.is_empty() {
-        agent.groups.check_commit(&group, req.generation_id, &req.member_id, req.group_instance_id.as_deref()).err()
+        agent
+            .groups
+            .check_commit(&group, req.generation_id, &req.member_id, req.group_instance_id.as_deref())
+            .err()
+            .filter(|&code| code != ResponseError::RebalanceInProgress.code())
     } else {
         None
     };
