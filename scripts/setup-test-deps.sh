@@ -2,6 +2,7 @@
 # Installs everything the real-client integration tests (tests/clients) need.
 # Idempotent: safe to run repeatedly; does nothing that is already done.
 #   - kcat (Debian package) via apt
+#   - promtool (Debian's prometheus package), to check the shipped alert rules
 #   - a Python venv at ${WEFT_VENV:-$HOME/.cache/weft-venv} with pinned clients
 #   - rustup components clippy + rustfmt (best effort)
 set -euo pipefail
@@ -56,6 +57,12 @@ if ! command -v kcat >/dev/null 2>&1; then
 fi
 kcat -V >/dev/null 2>&1 || { log "kcat installed but 'kcat -V' failed"; exit 1; }
 
+# ---- promtool ---------------------------------------------------------------
+if ! command -v promtool >/dev/null 2>&1; then
+  apt_install prometheus
+fi
+promtool --version >/dev/null 2>&1 || { log "promtool installed but 'promtool --version' failed"; exit 1; }
+
 # ---- python venv ----------------------------------------------------------
 PYTHON="${PYTHON:-}"
 if [ -z "$PYTHON" ]; then
@@ -107,4 +114,4 @@ if command -v rustup >/dev/null 2>&1; then
   done
 fi
 
-log "ok: venv=$WEFT_VENV kcat=$(command -v kcat)"
+log "ok: venv=$WEFT_VENV kcat=$(command -v kcat) promtool=$(command -v promtool)"

@@ -16,7 +16,14 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use weft_protocol::next_frame;
 
-pub async fn serve(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
+    metrics::counter!("weft_connections_total").increment(1);
+    metrics::gauge!("weft_connections_active").increment(1.0);
+    serve_inner(agent, socket, peer, shutdown).await;
+    metrics::gauge!("weft_connections_active").decrement(1.0);
+}
+
+async fn serve_inner(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
     let _ = socket.set_nodelay(true);
     let (mut rd, mut wr) = socket.into_split();
     let mut buf = BytesMut::with_capacity(64 * 1024);

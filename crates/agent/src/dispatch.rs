@@ -66,6 +66,9 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
     }
     let (header, api, body) = decode_header(frame)?;
     let v = header.api_version;
+    let api_name = api_label(api);
+    metrics::counter!("weft_requests_total", "api" => api_name, "version" => v.to_string()).increment(1);
+    let started = std::time::Instant::now();
     let cid = header.correlation_id;
     let ctx = RequestContext { client_id: header.client_id.clone().unwrap_or_default(), peer };
     macro_rules! simple {
@@ -139,5 +142,16 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
             return Err(CloseReason::UnsupportedVersion { api_key: other as i16, version: v });
         }
     };
-    Ok(completion)
+    Ok(completion
+        .map(move |r| {
+            metrics::histogram!("weft_request_duration_seconds", "api" => api_name)
+                .record(started.elapsed().as_secs_f64());
+            r
+        })
+        .boxed())
+}
+
+/// The API's name as Kafka spells it (a static label, no allocation per request).
+fn api_label(api: ApiKey) -> &'static str {
+    versions::SUPPORTED_APIS.iter().find(|a| a.key == api).map(|a| a.name).unwrap_or("Unknown")
 }

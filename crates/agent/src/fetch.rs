@@ -164,6 +164,7 @@ async fn read_pass(
                     match read {
                         Ok((records, aborted)) => {
                             total += records.len() as i64;
+                            count_out(&entry.topic.name, &records);
                             data.records = Some(records);
                             if let Some(aborted) = aborted {
                                 data.aborted_transactions = Some(
@@ -187,6 +188,7 @@ async fn read_pass(
                 }
             }
         }
+        crate::metrics::error("Fetch", data.error_code);
         out.push((t.topic_index, data));
     }
     (out, total, failed)
@@ -206,4 +208,18 @@ fn build(topics: &[FetchTopic], version: i16, partitions: Vec<(usize, PartitionD
         }
     }
     FetchResponse::default().with_session_id(0).with_responses(responses)
+}
+
+/// Bytes and (non-control) records served, for the per-topic counters.
+fn count_out(topic: &str, records: &bytes::Bytes) {
+    let mut count = 0u64;
+    let mut at = 0;
+    while let Ok(h) = weft_protocol::BatchHeader::parse(&records[at..]) {
+        if !h.is_control() {
+            count += h.record_count.max(0) as u64;
+        }
+        at += h.size;
+    }
+    metrics::counter!("weft_bytes_out_total", "topic" => topic.to_string()).increment(records.len() as u64);
+    metrics::counter!("weft_records_out_total", "topic" => topic.to_string()).increment(count);
 }

@@ -11,6 +11,7 @@ mod fetch;
 mod groups;
 mod handlers;
 mod http;
+mod metrics;
 mod partitions;
 mod produce;
 mod records;

@@ -280,6 +280,7 @@ async fn committer(
         };
         let key = flushed.commit.object_key.clone();
         let batches = flushed.commit.batches.len();
+        let commit_size = flushed.commit.object_size;
         let uploaded_at = Instant::now();
         let result = match uploaded {
             Ok(()) => meta.commit_segment(flushed.commit).await.map_err(|e| {
@@ -288,6 +289,14 @@ async fn committer(
             }),
             Err(e) => Err(e),
         };
+        metrics::histogram!("weft_flush_duration_seconds", "stage" => "upload_wait")
+            .record((uploaded_at - waited).as_secs_f64());
+        metrics::histogram!("weft_flush_duration_seconds", "stage" => "commit")
+            .record(uploaded_at.elapsed().as_secs_f64());
+        metrics::histogram!("weft_flush_size_bytes").record(commit_size as f64);
+        if result.is_err() {
+            metrics::counter!("weft_flush_errors_total").increment(1);
+        }
         if let Ok(committed) = &result {
             for (topic_id, partition, offsets) in &committed.partitions {
                 partitions.advance(*topic_id, *partition, *offsets);

@@ -112,6 +112,7 @@ pub async fn start_with(
         ids: ids.clone(),
         partitions: partitions.clone(),
     });
+    crate::metrics::install();
     let agent = Arc::new(Agent {
         topics: TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes),
         meta,

@@ -8,47 +8,51 @@ use kafka_protocol::messages::ApiKey;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SupportedApi {
     pub key: ApiKey,
+    /// Kafka's name for the API (as in metrics labels and logs).
+    pub name: &'static str,
     pub min: i16,
     pub max: i16,
 }
 
-const fn api(key: ApiKey, min: i16, max: i16) -> SupportedApi {
-    SupportedApi { key, min, max }
+macro_rules! api {
+    ($key:ident, $min:expr, $max:expr) => {
+        SupportedApi { key: ApiKey::$key, name: stringify!($key), min: $min, max: $max }
+    };
 }
 
 /// Every API Weft serves, with the versions it serves. Floors follow Kafka 4 (KIP-896).
 pub const SUPPORTED_APIS: &[SupportedApi] = &[
-    api(ApiKey::Produce, 3, 12),
-    api(ApiKey::Fetch, 4, 17),
-    api(ApiKey::ListOffsets, 1, 10),
-    api(ApiKey::Metadata, 0, 13),
-    api(ApiKey::ApiVersions, 0, 4),
-    api(ApiKey::CreateTopics, 2, 7),
-    api(ApiKey::DeleteTopics, 1, 6),
-    api(ApiKey::DescribeConfigs, 1, 4),
-    api(ApiKey::CreatePartitions, 0, 3),
-    api(ApiKey::DescribeCluster, 0, 2),
-    api(ApiKey::FindCoordinator, 0, 6),
-    api(ApiKey::JoinGroup, 0, 9),
-    api(ApiKey::SyncGroup, 0, 5),
-    api(ApiKey::Heartbeat, 0, 4),
-    api(ApiKey::LeaveGroup, 0, 5),
-    api(ApiKey::OffsetCommit, 2, 9),
-    api(ApiKey::OffsetFetch, 1, 9),
-    api(ApiKey::ListGroups, 0, 5),
-    api(ApiKey::DescribeGroups, 0, 6),
-    api(ApiKey::DeleteGroups, 0, 2),
-    api(ApiKey::InitProducerId, 0, 5),
-    api(ApiKey::AddPartitionsToTxn, 0, 5),
-    api(ApiKey::AddOffsetsToTxn, 0, 4),
-    api(ApiKey::EndTxn, 0, 4),
-    api(ApiKey::TxnOffsetCommit, 0, 4),
-    api(ApiKey::OffsetDelete, 0, 0),
-    api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
-    api(ApiKey::ConsumerGroupDescribe, 0, 1),
-    api(ApiKey::DescribeProducers, 0, 0),
-    api(ApiKey::DescribeTransactions, 0, 0),
-    api(ApiKey::ListTransactions, 0, 1),
+    api!(Produce, 3, 12),
+    api!(Fetch, 4, 17),
+    api!(ListOffsets, 1, 10),
+    api!(Metadata, 0, 13),
+    api!(ApiVersions, 0, 4),
+    api!(CreateTopics, 2, 7),
+    api!(DeleteTopics, 1, 6),
+    api!(DescribeConfigs, 1, 4),
+    api!(CreatePartitions, 0, 3),
+    api!(DescribeCluster, 0, 2),
+    api!(FindCoordinator, 0, 6),
+    api!(JoinGroup, 0, 9),
+    api!(SyncGroup, 0, 5),
+    api!(Heartbeat, 0, 4),
+    api!(LeaveGroup, 0, 5),
+    api!(OffsetCommit, 2, 9),
+    api!(OffsetFetch, 1, 9),
+    api!(ListGroups, 0, 5),
+    api!(DescribeGroups, 0, 6),
+    api!(DeleteGroups, 0, 2),
+    api!(InitProducerId, 0, 5),
+    api!(AddPartitionsToTxn, 0, 5),
+    api!(AddOffsetsToTxn, 0, 4),
+    api!(EndTxn, 0, 4),
+    api!(TxnOffsetCommit, 0, 4),
+    api!(OffsetDelete, 0, 0),
+    api!(ConsumerGroupHeartbeat, 0, 1),
+    api!(ConsumerGroupDescribe, 0, 1),
+    api!(DescribeProducers, 0, 0),
+    api!(DescribeTransactions, 0, 0),
+    api!(ListTransactions, 0, 1),
 ];
 
 /// The versions Weft serves for `key`, or `None` if it does not implement that API.

@@ -93,6 +93,11 @@ impl ObjectStorage {
     /// Writes an object and returns only once it is durable: for `file://` the file and its directory are
     /// fsync'd. The bytes are also placed in the read cache.
     pub async fn put_durable(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
+        let len = data.len();
+        observed("put", len, self.put_durable_inner(key, data)).await
+    }
+
+    async fn put_durable_inner(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
         let path = keys::to_path(key);
         self.store.put(&path, PutPayload::from_bytes(data.clone())).await.map_err(|source| StorageError::Store {
             op: "put",
@@ -123,11 +128,16 @@ impl ObjectStorage {
     /// Reads a whole object, through the cache.
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         if let Some(hit) = self.cache.get(key) {
+            cache_lookup(true);
             return Ok(hit);
         }
+        cache_lookup(false);
         let path = keys::to_path(key);
-        let result = self.store.get(&path).await.map_err(|e| map_err("get", key, e))?;
-        let data = result.bytes().await.map_err(|e| map_err("get", key, e))?;
+        let data = observed_bytes("get", async {
+            let result = self.store.get(&path).await.map_err(|e| map_err("get", key, e))?;
+            result.bytes().await.map_err(|e| map_err("get", key, e))
+        })
+        .await?;
         self.cache.insert(key, data.clone());
         Ok(data)
     }
@@ -142,11 +152,17 @@ impl ObjectStorage {
         whole_object_hint: bool,
     ) -> Result<Bytes, StorageError> {
         let data = match self.cache.get(key) {
-            Some(hit) => hit,
+            Some(hit) => {
+                cache_lookup(true);
+                hit
+            }
             None if whole_object_hint => self.get(key).await?,
             None => {
+                cache_lookup(false);
                 let path = keys::to_path(key);
-                return self.store.get_range(&path, range).await.map_err(|e| map_err("get_range", key, e));
+                let fetch =
+                    async { self.store.get_range(&path, range).await.map_err(|e| map_err("get_range", key, e)) };
+                return observed_bytes("get_range", fetch).await;
             }
         };
         let (start, end) = (range.start as usize, range.end as usize);
@@ -164,10 +180,13 @@ impl ObjectStorage {
     /// Deletes an object (missing objects are not an error) and drops it from the cache.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.cache.remove(key);
-        match self.store.delete(&keys::to_path(key)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(StorageError::Store { op: "delete", key: key.into(), source }),
-        }
+        observed("delete", 0, async {
+            match self.store.delete(&keys::to_path(key)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(source) => Err(StorageError::Store { op: "delete", key: key.into(), source }),
+            }
+        })
+        .await
     }
 
     /// Checks the store answers (used by readiness probes).
@@ -193,6 +212,38 @@ fn sync_dir(dir: &std::path::Path) -> Result<(), StorageError> {
     std::fs::File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(|source| StorageError::Sync { path: dir.display().to_string(), source })
+}
+
+/// Records one object-store request: count by outcome, latency, and bytes moved.
+async fn observed<T>(
+    op: &'static str,
+    bytes: usize,
+    request: impl Future<Output = Result<T, StorageError>>,
+) -> Result<T, StorageError> {
+    let started = std::time::Instant::now();
+    let result = request.await;
+    metrics::histogram!("weft_object_store_request_duration_seconds", "op" => op)
+        .record(started.elapsed().as_secs_f64());
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::counter!("weft_object_store_requests_total", "op" => op, "result" => outcome).increment(1);
+    if result.is_ok() && bytes > 0 {
+        metrics::counter!("weft_object_store_bytes_total", "op" => op).increment(bytes as u64);
+    }
+    result
+}
+
+/// [`observed`] for reads, whose size is known only once they finish.
+async fn observed_bytes(
+    op: &'static str,
+    request: impl Future<Output = Result<Bytes, StorageError>>,
+) -> Result<Bytes, StorageError> {
+    let data = observed(op, 0, request).await?;
+    metrics::counter!("weft_object_store_bytes_total", "op" => op).increment(data.len() as u64);
+    Ok(data)
+}
+
+fn cache_lookup(hit: bool) {
+    metrics::counter!("weft_cache_requests_total", "result" => if hit { "hit" } else { "miss" }).increment(1);
 }
 
 #[cfg(test)]

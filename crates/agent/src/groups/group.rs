@@ -181,6 +181,7 @@ impl Group {
         self.rebalance_deadline = None;
         self.initial_delay = false;
         self.generation += 1;
+        metrics::counter!("weft_consumer_group_rebalances_total", "group" => self.id.clone()).increment(1);
         if self.members.is_empty() {
             self.state = GroupState::Empty;
             self.protocol_name = None;

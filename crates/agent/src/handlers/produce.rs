@@ -16,7 +16,7 @@ use weft_protocol::batch::{BatchError, split_batches};
 /// Per-partition answer before the flush: either an early error, or the number of batches submitted.
 enum Slot {
     Refused(i16, Option<String>),
-    Submitted { first: usize, count: usize },
+    Submitted { first: usize, count: usize, bytes: u64, records: u64 },
 }
 
 fn validate(
@@ -106,8 +106,10 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                 Ok(batches) => {
                     let first = appends.len();
                     let count = batches.len();
+                    let bytes = batches.iter().map(|b| b.data.len() as u64).sum();
+                    let records = batches.iter().map(|b| b.header.record_count.max(0) as u64).sum();
                     appends.extend(batches);
-                    Slot::Submitted { first, count }
+                    Slot::Submitted { first, count, bytes, records }
                 }
                 Err((code, message)) => {
                     tracing::warn!(topic = %t.name.as_str(), partition = p.index, code, %message, "produce refused");
@@ -141,7 +143,22 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
             .map(|(name, slots)| {
                 let partitions = slots
                     .into_iter()
-                    .map(|(index, slot)| partition_response(index, slot, &outcomes, version))
+                    .map(|(index, slot)| {
+                        let appended = match slot {
+                            Slot::Submitted { bytes, records, .. } => Some((bytes, records)),
+                            Slot::Refused(..) => None,
+                        };
+                        let r = partition_response(index, slot, &outcomes, version);
+                        match appended {
+                            Some((bytes, records)) if r.error_code == 0 => {
+                                metrics::counter!("weft_bytes_in_total", "topic" => name.to_string()).increment(bytes);
+                                metrics::counter!("weft_records_in_total", "topic" => name.to_string())
+                                    .increment(records);
+                            }
+                            _ => crate::metrics::error("Produce", r.error_code),
+                        }
+                        r
+                    })
                     .collect();
                 TopicProduceResponse::default().with_name(name).with_partition_responses(partitions)
             })
@@ -166,7 +183,7 @@ fn partition_response(
         Slot::Refused(code, message) => {
             r.with_error_code(code).with_error_message(message.filter(|_| version >= 8).map(super::str_bytes))
         }
-        Slot::Submitted { first, count } => match outcomes {
+        Slot::Submitted { first, count, .. } => match outcomes {
             Err(failure) => r
                 .with_error_code(failure.code)
                 .with_error_message((version >= 8).then(|| super::str_bytes(failure.message.clone()))),

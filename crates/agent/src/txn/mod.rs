@@ -174,6 +174,8 @@ impl Agent {
         }
         let expected = m.clone();
         let done = self.txn_update(&m.transactional_id, |c| rules::complete(c, &expected, now)).await?;
+        let result = if commit { "committed" } else { "aborted" };
+        metrics::counter!("weft_transactions_total", "result" => result).increment(1);
         tracing::debug!(transactional_id = %m.transactional_id, state = done.state.as_str(), partitions = m.partitions.len(), "transaction completed");
         Ok(())
     }

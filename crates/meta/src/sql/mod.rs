@@ -46,6 +46,18 @@ fn to_i32(v: i64, what: &str) -> Result<i32> {
     i32::try_from(v).map_err(|_| MetaError::Corrupt(format!("{what} {v} out of range")))
 }
 
+/// Records the latency (and failure) of one write transaction.
+async fn timed<T>(op: &'static str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    metrics::histogram!("weft_metastore_transaction_duration_seconds", "op" => op)
+        .record(started.elapsed().as_secs_f64());
+    if result.is_err() {
+        metrics::counter!("weft_metastore_errors_total", "op" => op).increment(1);
+    }
+    result
+}
+
 fn to_i16(v: i64, what: &str) -> Result<i16> {
     i16::try_from(v).map_err(|_| MetaError::Corrupt(format!("{what} {v} out of range")))
 }
@@ -306,7 +318,7 @@ impl Metastore for SqlMetastore {
     }
 
     async fn commit_segment(&self, commit: SegmentCommit) -> Result<SegmentCommitted> {
-        self.commit_segment_impl(commit).await
+        timed("commit_segment", self.commit_segment_impl(commit)).await
     }
 
     async fn partition_offsets(&self, topic_id: Uuid, partition: i32) -> Result<Option<PartitionOffsets>> {
@@ -386,7 +398,7 @@ impl Metastore for SqlMetastore {
     }
 
     async fn commit_offsets(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()> {
-        self.commit_offsets_impl(group, offsets).await
+        timed("commit_offsets", self.commit_offsets_impl(group, offsets)).await
     }
 
     async fn committed_offsets(&self, group: &str, topics: Option<&[String]>) -> Result<Vec<CommittedOffset>> {
@@ -423,7 +435,7 @@ impl Metastore for SqlMetastore {
         transactional_id: &str,
         update: TxnUpdate<'_>,
     ) -> Result<std::result::Result<TransactionMeta, Refused>> {
-        self.update_transaction_impl(transactional_id, update).await
+        timed("update_transaction", self.update_transaction_impl(transactional_id, update)).await
     }
 
     async fn transaction(&self, transactional_id: &str) -> Result<Option<TransactionMeta>> {
