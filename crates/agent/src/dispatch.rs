@@ -135,6 +135,7 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
         ApiKey::DeleteTopics => simple!(DeleteTopicsRequest, handlers::topics::delete),
         ApiKey::CreatePartitions => simple!(CreatePartitionsRequest, handlers::topics::create_partitions),
         ApiKey::DescribeConfigs => simple!(DescribeConfigsRequest, handlers::configs::describe),
+        ApiKey::DescribeLogDirs => simple!(DescribeLogDirsRequest, handlers::log_dirs::handle),
         ApiKey::DescribeCluster => simple!(DescribeClusterRequest, handlers::cluster::describe),
         other => {
             // The supported table and this match must agree; a mismatch is a bug, reported not panicked.

@@ -62,6 +62,10 @@ pub trait Metastore: Send + Sync + 'static {
     /// Offsets of every partition of every topic (used to warm caches at start).
     async fn all_partition_offsets(&self) -> Result<Vec<(Uuid, i32, PartitionOffsets)>>;
 
+    /// Bytes of record batches stored per partition (those not yet below the log start), for every partition
+    /// that holds any (DescribeLogDirs, topic sizes).
+    async fn partition_sizes(&self) -> Result<Vec<(Uuid, i32, u64)>>;
+
     /// Batches holding offsets at or after `from_offset`, in offset order, stopping once `max_bytes` is
     /// reached (at least one batch is returned when any exists) or `max_batches` are listed.
     async fn read_index(

@@ -32,6 +32,7 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api!(DescribeConfigs, 1, 4),
     api!(CreatePartitions, 0, 3),
     api!(DescribeCluster, 0, 2),
+    api!(DescribeLogDirs, 1, 4),
     api!(FindCoordinator, 0, 6),
     api!(JoinGroup, 0, 9),
     api!(SyncGroup, 0, 5),

@@ -187,6 +187,8 @@ async fn index_reads_and_time_lookups(store: &dyn Metastore) {
         .commit_segment(SegmentCommit { object_key: "seg-i".into(), object_size: 400, created_ms: 3, batches })
         .await
         .expect("commit");
+    let sizes = store.partition_sizes().await.expect("sizes");
+    assert!(sizes.contains(&(t.id, 0, 300)), "three batches of 100 bytes: {sizes:?}");
     let from_middle = store.read_index(t.id, 0, 15, u64::MAX, 100).await.expect("read");
     assert_eq!(from_middle.iter().map(|b| b.base_offset).collect::<Vec<_>>(), vec![10, 20]);
     assert_eq!(from_middle[0].last_offset, 19);

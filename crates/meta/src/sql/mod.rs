@@ -343,6 +343,25 @@ impl Metastore for SqlMetastore {
             .collect()
     }
 
+    async fn partition_sizes(&self) -> Result<Vec<(Uuid, i32, u64)>> {
+        let rows = sqlx::query(
+            "SELECT b.topic_id, b.partition_id, SUM(b.byte_len) AS bytes FROM batches b JOIN partitions p \
+             ON p.topic_id = b.topic_id AND p.partition_id = b.partition_id WHERE b.last_offset >= p.log_start \
+             GROUP BY b.topic_id, b.partition_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_uuid(&r.try_get::<String, _>("topic_id")?)?,
+                    to_i32(r.try_get("partition_id")?, "partition")?,
+                    r.try_get::<i64, _>("bytes")?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
     async fn read_index(
         &self,
         topic_id: Uuid,
