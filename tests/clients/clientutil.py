@@ -102,6 +102,29 @@ class Rec:
         return (self.partition, self.key, self.value, list(self.headers))
 
 
+def read_ack_log(path) -> tuple:
+    """Parses crash_producer.py's delivery log: ``(acks, errors, other, done)``
+    where ``acks`` is a list of ``(partition, offset, value)``, ``errors`` and
+    ``other`` (e.g. FATAL) are raw lines, and ``done`` the final DONE line or None."""
+    acks, errs, other, done = [], [], [], None
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return acks, errs, other, done
+    for line in lines:
+        parts = line.split(" ")
+        if parts[0] == "ACK" and len(parts) == 4:
+            acks.append((int(parts[1]), int(parts[2]), parts[3]))
+        elif parts[0] == "ERR":
+            errs.append(line)
+        elif parts[0] == "DONE":
+            done = line
+        else:
+            other.append(line)
+    return acks, errs, other, done
+
+
 def by_partition(recs: Iterable[Rec]) -> dict:
     out: dict = {}
     for r in recs:

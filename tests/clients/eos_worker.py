@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Client processes for the exactly-once crash tests (test_eos.py).
 
-Two modes, both using confluent-kafka (librdkafka):
+One mode (kept as a subcommand for future ones), using confluent-kafka (librdkafka):
 
 ``ctp``  -- a consume-transform-produce worker. It consumes the input topic as
             a member of a consumer group (read_committed, no auto commit) and,
@@ -33,13 +33,7 @@ Two modes, both using confluent-kafka (librdkafka):
             Exit codes: 0 done, 2 fatal error (e.g. fenced), 3 ran out of
             time, 4 a client call hung (see Ctp.watchdog).
 
-``idem`` -- an idempotent producer (enable.idempotence=true, acks=all) that
-            sends --count records ``seq-<i>`` in order to one partition and
-            logs every delivery report to --out:
-                ACK <partition> <offset> <value>
-                ERR <partition> <value> <error>
-                DONE produced=<n> acked=<n> failed=<n> unflushed=<n>
-            Exit code 0 if every record was acknowledged.
+(The idempotent producer of the crash tests is crash_producer.py --idempotent.)
 """
 
 from __future__ import annotations
@@ -268,67 +262,6 @@ class Ctp:
                     pass
 
 
-# --------------------------------------------------------------------------
-# idempotent producer
-# --------------------------------------------------------------------------
-
-
-def run_idem(args) -> int:
-    out = open(args.out, "a", buffering=1)
-    counts = {"acked": 0, "failed": 0}
-
-    def on_delivery(err, msg):
-        v = msg.value().decode()
-        if err is None:
-            counts["acked"] += 1
-            out.write(f"ACK {msg.partition()} {msg.offset()} {v}\n")
-        else:
-            counts["failed"] += 1
-            out.write(f"ERR {msg.partition()} {v} {err.name()}:{err.str()}\n")
-        out.flush()
-
-    fatal = []
-
-    def on_error(err):
-        if err.fatal():
-            fatal.append(err)
-            out.write(f"FATAL {err.name()}:{err.str()}\n")
-            out.flush()
-
-    p = Producer({
-        "bootstrap.servers": args.bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        "message.timeout.ms": 90_000,
-        "request.timeout.ms": 10_000,
-        "socket.timeout.ms": 10_000,
-        "retry.backoff.ms": 100,
-        "retry.backoff.max.ms": 500,
-        "reconnect.backoff.ms": 50,
-        "reconnect.backoff.max.ms": 500,
-        "linger.ms": 2,
-        "error_cb": on_error,
-    })
-    i = 0
-    while i < args.count and not fatal:
-        value = f"seq-{i:07d}"
-        try:
-            p.produce(args.topic, value=value.encode(), key=str(i).encode(),
-                      partition=args.partition, on_delivery=on_delivery)
-        except BufferError:
-            p.poll(0.1)
-            continue
-        i += 1
-        p.poll(0)
-        if args.interval > 0:
-            time.sleep(args.interval)
-    unflushed = p.flush(95)
-    out.write(f"DONE produced={i} acked={counts['acked']} failed={counts['failed']} "
-              f"unflushed={unflushed}\n")
-    out.close()
-    return 0 if counts["failed"] == 0 and unflushed == 0 and not fatal else 1
-
-
 def main() -> int:
     # `kill -USR1 <pid>` dumps every thread's Python stack to stderr (the
     # tests do this before giving up on a stuck worker)
@@ -355,17 +288,8 @@ def main() -> int:
     c.add_argument("--recovery", default="none", choices=["none", "rebootstrap"],
                    help="metadata.recovery.strategy; the default rebootstrap decommissions "
                         "every broker when all are down, which triggers librdkafka#5511")
-    i = sub.add_parser("idem")
-    i.add_argument("--bootstrap", required=True)
-    i.add_argument("--topic", required=True)
-    i.add_argument("--partition", type=int, default=0)
-    i.add_argument("--count", type=int, required=True)
-    i.add_argument("--out", required=True)
-    i.add_argument("--interval", type=float, default=0.002)
     args = ap.parse_args()
-    if args.mode == "ctp":
-        return Ctp(args).run()
-    return run_idem(args)
+    return Ctp(args).run()
 
 
 if __name__ == "__main__":

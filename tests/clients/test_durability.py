@@ -16,6 +16,7 @@ from clientutil import (
     consume_kcat,
     create_topic,
     produce_confluent,
+    read_ack_log,
     unique_topic,
     wait_for,
     watermarks,
@@ -84,24 +85,6 @@ def test_kill9_after_acks_keeps_acked_records(agent):
     assert more[0][0] is None and more[0][2] == len([r for r in recs if r.partition == 0])
 
 
-def _read_acks(path):
-    acks, errs, done = [], [], None
-    try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return acks, errs, done
-    for line in lines:
-        parts = line.split(" ")
-        if parts[0] == "ACK" and len(parts) == 4:
-            acks.append((int(parts[1]), int(parts[2]), parts[3]))
-        elif parts[0] == "ERR":
-            errs.append(line)
-        elif parts[0] == "DONE":
-            done = line
-    return acks, errs, done
-
-
 @pytest.mark.timeout(300)
 def test_kill9_during_produce_loses_no_acked_record(agent, tmp_path):
     b = agent.bootstrap
@@ -117,17 +100,17 @@ def test_kill9_during_produce_loses_no_acked_record(agent, tmp_path):
         stdout=prod_log, stderr=subprocess.STDOUT)
     try:
         started = time.monotonic()
-        wait_for(lambda: len(_read_acks(out)[0]) >= 50, 30, desc="producer's first 50 acks")
+        wait_for(lambda: len(read_ack_log(out)[0]) >= 50, 30, desc="producer's first 50 acks")
         time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))
 
         agent.kill9()
-        acked_at_crash = len(_read_acks(out)[0])
+        acked_at_crash = len(read_ack_log(out)[0])
         time.sleep(0.5)
         agent.start()
         assert agent.bootstrap == b
 
         # the producer reconnects on its own and keeps getting acks
-        wait_for(lambda: len(_read_acks(out)[0]) >= acked_at_crash + 100, 60,
+        wait_for(lambda: len(read_ack_log(out)[0]) >= acked_at_crash + 100, 60,
                  desc="acks after the restart")
         stop.touch()
         prod.wait(timeout=90)
@@ -138,7 +121,7 @@ def test_kill9_during_produce_loses_no_acked_record(agent, tmp_path):
         prod_log.close()
     prod_out = (tmp_path / "producer.log").read_bytes()
 
-    acks, errs, done = _read_acks(out)
+    acks, errs, _other, done = read_ack_log(out)
     assert done is not None, f"producer did not finish cleanly:\n{prod_out.decode()[-3000:]}"
 
     consumed = consume_confluent(b, topic, range(PARTITIONS), min_count=len(acks), timeout=60)

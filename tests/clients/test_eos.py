@@ -46,6 +46,7 @@ from clientutil import (
     consumer,
     create_topic,
     produce_confluent,
+    read_ack_log,
     unique_topic,
     wait_for,
     watermarks,
@@ -53,6 +54,7 @@ from clientutil import (
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "eos_worker.py")
+CRASH_PRODUCER = os.path.join(HERE, "crash_producer.py")
 TIMEOUT = 30
 
 
@@ -397,25 +399,6 @@ def test_consume_transform_produce_survives_agent_kill9(agent_factory, tmp_path,
 # --------------------------------------------------------------------------
 
 
-def _read_idem(path):
-    acks, errs, other, done = [], [], [], None
-    try:
-        lines = open(path).read().splitlines()
-    except FileNotFoundError:
-        return acks, errs, other, done
-    for line in lines:
-        parts = line.split(" ")
-        if parts[0] == "ACK" and len(parts) == 4:
-            acks.append((int(parts[1]), int(parts[2]), parts[3]))
-        elif parts[0] == "ERR":
-            errs.append(line)
-        elif parts[0] == "DONE":
-            done = line
-        else:
-            other.append(line)
-    return acks, errs, other, done
-
-
 @pytest.mark.timeout(120)
 def test_idempotent_producer_across_agent_kill9(agent_factory, tmp_path):
     agent = agent_factory()
@@ -426,15 +409,15 @@ def test_idempotent_producer_across_agent_kill9(agent_factory, tmp_path):
     out = tmp_path / "acks.log"
     plog = open(tmp_path / "producer.out", "wb")
     prod = subprocess.Popen(
-        [sys.executable, WORKER, "idem", "--bootstrap", b, "--topic", topic,
-         "--count", str(m), "--out", str(out), "--interval", "0.002"],
+        [sys.executable, CRASH_PRODUCER, "--idempotent", "--bootstrap", b, "--topic", topic,
+         "--partitions", "1", "--count", str(m), "--out", str(out), "--interval", "0.002"],
         stdout=plog, stderr=subprocess.STDOUT)
     plog.close()
     try:
-        wait_for(lambda: len(_read_idem(out)[0]) >= 300, 30, interval=0.05,
+        wait_for(lambda: len(read_ack_log(out)[0]) >= 300, 30, interval=0.05,
                  desc="producer's first 300 acks")
         agent.kill9()
-        acked_at_crash = len(_read_idem(out)[0])
+        acked_at_crash = len(read_ack_log(out)[0])
         time.sleep(0.5)
         agent.start()
         assert agent.bootstrap == b
@@ -443,7 +426,7 @@ def test_idempotent_producer_across_agent_kill9(agent_factory, tmp_path):
         if prod.poll() is None:
             prod.kill()
             prod.wait(timeout=10)
-    acks, errs, other, done = _read_idem(out)
+    acks, errs, other, done = read_ack_log(out)
     log_txt = (tmp_path / "producer.out").read_text(errors="replace")[-3000:]
     assert done is not None, f"producer did not finish:\n{log_txt}"
     assert acked_at_crash < m, "the crash came after the last ack; nothing was tested"

@@ -60,7 +60,7 @@ def names(samples: dict) -> set:
 
 @pytest.fixture(scope="module")
 def traffic(agent_module):
-    """Runs a little of everything once; returns (before, after, topic, group)."""
+    """Runs a little of everything once; returns (before, after, topic, group, live group)."""
     b = agent_module.bootstrap
     before = scrape(agent_module)
     topic = unique_topic("metrics")
@@ -86,14 +86,15 @@ def traffic(agent_module):
         oor.poll(0.3)
     oor.close()
     # A live group member (classic protocol): members and rebalances are exported while it is joined.
-    member = Consumer({"bootstrap.servers": b, "group.id": unique_topic("metrics-live"), "auto.offset.reset": "earliest"})
+    live = unique_topic("metrics-live")
+    member = Consumer({"bootstrap.servers": b, "group.id": live, "auto.offset.reset": "earliest"})
     member.subscribe([topic])
     wait_for(lambda: member.poll(0.2) is not None or member.assignment(), timeout=30, desc="group assignment")
     try:
         after = wait_for(lambda: _scrape_when_counted(agent_module), timeout=15, desc="fetch error counted")
     finally:
         member.close()
-    return before, after, topic, group
+    return before, after, topic, group, live
 
 
 def _scrape_when_counted(agent):
@@ -102,7 +103,7 @@ def _scrape_when_counted(agent):
 
 
 def test_counters_move_with_client_traffic(traffic):
-    before, after, topic, group = traffic
+    before, after, topic, group, _live = traffic
     assert total(after, "weft_records_in_total", topic=topic) == 101
     assert total(after, "weft_bytes_in_total", topic=topic) > 100 * 2
     assert total(after, "weft_records_out_total", topic=topic) >= 100
@@ -121,18 +122,21 @@ def test_counters_move_with_client_traffic(traffic):
 
 
 def test_consumer_lag_is_high_watermark_minus_committed(traffic):
-    _before, after, topic, group = traffic
+    _before, after, topic, group, _live = traffic
     assert total(after, "weft_consumer_group_lag", group=group, topic=topic, partition="0") == 50 - 10
 
 
-def test_group_membership_metrics(traffic):
-    _before, after, _topic, _group = traffic
-    assert total(after, "weft_consumer_group_members") >= 1
-    assert total(after, "weft_consumer_group_rebalances_total") >= 1
+def test_group_membership_metrics(agent_module, traffic):
+    _before, after, _topic, _group, live = traffic
+    assert total(after, "weft_consumer_group_members", group=live) == 1
+    assert total(after, "weft_consumer_group_rebalances_total", group=live) >= 1
+    # Once the member has left, the group is no longer reported at its last value.
+    wait_for(lambda: total(scrape(agent_module), "weft_consumer_group_members", group=live) == 0,
+             timeout=15, desc="departed member no longer counted")
 
 
 def test_process_metrics(traffic):
-    _before, after, _topic, _group = traffic
+    _before, after, _topic, _group, _live = traffic
     assert total(after, "process_resident_memory_bytes") > 1_000_000
     assert total(after, "process_cpu_seconds_total") > 0
     assert total(after, "process_open_fds") > 0
@@ -143,7 +147,7 @@ def referenced_metrics(text: str) -> set:
 
 
 def test_dashboard_and_rules_reference_only_exported_metrics(traffic):
-    _before, after, _topic, _group = traffic
+    _before, after, _topic, _group, _live = traffic
     exported = names(after)
     dashboard = json.loads(DASHBOARD.read_text())
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
@@ -151,6 +155,16 @@ def test_dashboard_and_rules_reference_only_exported_metrics(traffic):
     assert len(used) >= 15, used
     missing = sorted(m for m in used if m not in exported)
     assert not missing, f"referenced but not exported: {missing}"
+
+
+def test_exposition_passes_promtool_lint(agent_module, traffic):
+    """Every family has help text and a valid type; names follow Prometheus conventions."""
+    with urllib.request.urlopen(f"http://{agent_module.admin}/metrics", timeout=10) as r:
+        text = r.read()
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/setup-test-deps.sh installs Debian's prometheus package"
+    res = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
+    assert res.returncode == 0, (res.stdout + res.stderr).decode()
 
 
 def test_promtool_accepts_the_rules():

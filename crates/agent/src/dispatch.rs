@@ -67,7 +67,7 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
     let (header, api, body) = decode_header(frame)?;
     let v = header.api_version;
     let api_name = api_label(api);
-    metrics::counter!("weft_requests_total", "api" => api_name, "version" => v.to_string()).increment(1);
+    metrics::counter!("weft_requests_total", "api" => api_name, "version" => version_label(v)).increment(1);
     let started = std::time::Instant::now();
     let cid = header.correlation_id;
     let ctx = RequestContext { client_id: header.client_id.clone().unwrap_or_default(), peer };
@@ -150,6 +150,13 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
             r
         })
         .boxed())
+}
+
+/// A request version as a static label (versions are checked against the supported table before this).
+fn version_label(v: i16) -> &'static str {
+    const LABELS: [&str; 20] =
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19"];
+    usize::try_from(v).ok().and_then(|i| LABELS.get(i)).copied().unwrap_or("other")
 }
 
 /// The API's name as Kafka spells it (a static label, no allocation per request).

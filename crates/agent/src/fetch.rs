@@ -220,6 +220,7 @@ fn count_out(topic: &str, records: &bytes::Bytes) {
         }
         at += h.size;
     }
-    metrics::counter!("weft_bytes_out_total", "topic" => topic.to_string()).increment(records.len() as u64);
-    metrics::counter!("weft_records_out_total", "topic" => topic.to_string()).increment(count);
+    let labels = [("topic", topic.to_string())];
+    metrics::counter!("weft_bytes_out_total", &labels).increment(records.len() as u64);
+    metrics::counter!("weft_records_out_total", &labels).increment(count);
 }

@@ -1,6 +1,6 @@
 //! Prometheus metrics. Counters and histograms are recorded where things happen (through the `metrics`
 //! facade, also used by the storage and meta crates); gauges that describe state (consumer lag, group
-//! members, open transactions, process CPU and memory) are computed when `/metrics` is scraped.
+//! members, open transactions, process CPU and memory) are computed and written when `/metrics` is scraped.
 //!
 //! One recorder serves the process (the facade is global); every agent in it renders the same registry.
 //! Metric names are listed in `deploy/` and checked against a live scrape by the client test suite.
@@ -67,14 +67,22 @@ fn describe() {
     describe_histogram!("weft_flush_size_bytes", Unit::Bytes, "Size of each flushed segment object");
     describe_histogram!("weft_flush_duration_seconds", Unit::Seconds, "Flush stages: upload wait and metastore commit");
     describe_counter!("weft_flush_errors_total", "Flushes that failed (producers got an error)");
+    describe_counter!("weft_object_store_requests_total", "Object store requests, by operation and result (ok, error)");
+    describe_histogram!(
+        "weft_object_store_request_duration_seconds",
+        Unit::Seconds,
+        "Object store request latency, by operation"
+    );
+    describe_counter!("weft_object_store_bytes_total", "Bytes written to and read from the object store, by operation");
+    describe_counter!("weft_cache_requests_total", "Segment cache lookups, by result (hit, miss)");
+    describe_histogram!(
+        "weft_metastore_transaction_duration_seconds",
+        Unit::Seconds,
+        "Metastore write transaction latency, by operation"
+    );
+    describe_counter!("weft_metastore_errors_total", "Metastore write transactions that failed, by operation");
     describe_counter!("weft_consumer_group_rebalances_total", "Completed rebalances (joins), by group");
-    describe_gauge!("weft_consumer_group_members", "Members of each group");
-    describe_gauge!("weft_consumer_group_lag", "High watermark minus committed offset, by group, topic and partition");
     describe_counter!("weft_transactions_total", "Transactions ended, by result (committed, aborted)");
-    describe_gauge!("weft_transactions_open", "Transactions ongoing or being completed");
-    describe_gauge!("process_cpu_seconds_total", "CPU time used by the process");
-    describe_gauge!("process_resident_memory_bytes", "Resident memory of the process");
-    describe_gauge!("process_open_fds", "Open file descriptors of the process");
 }
 
 /// Counts one error code returned by `api` (zero is not an error and is not counted).
@@ -84,28 +92,65 @@ pub fn error(api: &'static str, code: i16) {
     }
 }
 
-/// Renders the exposition text after refreshing the scrape-time gauges.
+/// Renders the exposition text: the recorder's counters and histograms, then the state gauges computed now.
+/// State gauges are written directly rather than kept in the recorder, so a group that left or a partition
+/// whose offsets were deleted disappears from the next scrape instead of lingering at its last value.
 pub async fn render(agent: &Agent) -> Option<String> {
     let handle = HANDLE.get().cloned().flatten()?;
-    refresh_groups(agent).await;
-    refresh_transactions(agent).await;
-    refresh_process();
     handle.run_upkeep();
-    Some(handle.render())
+    let mut out = handle.render();
+    let mut g = Gauges(&mut out);
+    group_gauges(agent, &mut g).await;
+    transaction_gauges(agent, &mut g).await;
+    process_gauges(&mut g);
+    Some(out)
 }
 
-async fn refresh_groups(agent: &Agent) {
+/// Writes state metric families (gauges, and the process CPU counter) in the text exposition format.
+struct Gauges<'a>(&'a mut String);
+
+impl Gauges<'_> {
+    fn family(&mut self, name: &str, help: &str) {
+        self.family_of("gauge", name, help);
+    }
+
+    /// A family of another type (process CPU time is a counter by Prometheus convention).
+    fn family_of(&mut self, kind: &str, name: &str, help: &str) {
+        use std::fmt::Write;
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        use std::fmt::Write;
+        let _ = write!(self.0, "{name}");
+        for (i, (k, v)) in labels.iter().enumerate() {
+            let sep = if i == 0 { '{' } else { ',' };
+            let v = v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+            let _ = write!(self.0, "{sep}{k}=\"{v}\"");
+        }
+        let close = if labels.is_empty() { "" } else { "}" };
+        let _ = writeln!(self.0, "{close} {value}");
+    }
+}
+
+async fn group_gauges(agent: &Agent, g: &mut Gauges<'_>) {
+    g.family("weft_consumer_group_members", "Members of each group with members (classic and consumer protocol)");
     for (group, _protocol, _state) in agent.groups.list() {
-        let members = agent.groups.describe(&group).map(|g| g.members.len()).unwrap_or(0);
-        metrics::gauge!("weft_consumer_group_members", "group" => group).set(members as f64);
+        let members = agent.groups.describe(&group).map(|d| d.members.len()).unwrap_or(0);
+        g.sample("weft_consumer_group_members", &[("group", &group)], members as f64);
+    }
+    for (group, _state) in agent.groups.list_consumer_groups() {
+        let members = agent.groups.describe_consumer_group(&group).map(|d| d.members.len()).unwrap_or(0);
+        g.sample("weft_consumer_group_members", &[("group", &group)], members as f64);
     }
     let groups = match agent.meta.groups_with_offsets().await {
-        Ok(g) => g,
+        Ok(groups) => groups,
         Err(e) => {
             tracing::warn!(error = %e, "metrics: listing groups failed");
             return;
         }
     };
+    g.family("weft_consumer_group_lag", "High watermark minus committed offset, by group, topic and partition");
     for group in groups.into_iter().take(MAX_LAG_GROUPS) {
         let Ok(offsets) = agent.meta.committed_offsets(&group, None).await else { continue };
         for o in offsets {
@@ -115,22 +160,24 @@ async fn refresh_groups(agent: &Agent) {
                 continue;
             };
             let lag = (bounds.next_offset - o.offset).max(0);
-            metrics::gauge!("weft_consumer_group_lag", "group" => group.clone(), "topic" => o.topic, "partition" => o.partition.to_string())
-                .set(lag as f64);
+            let partition = o.partition.to_string();
+            let labels = [("group", group.as_str()), ("topic", o.topic.as_str()), ("partition", partition.as_str())];
+            g.sample("weft_consumer_group_lag", &labels, lag as f64);
         }
     }
 }
 
-async fn refresh_transactions(agent: &Agent) {
+async fn transaction_gauges(agent: &Agent, g: &mut Gauges<'_>) {
     use weft_meta::TxnState;
     let open = [TxnState::Ongoing, TxnState::PrepareCommit, TxnState::PrepareAbort];
     if let Ok(t) = agent.meta.list_transactions(Some(&open)).await {
-        metrics::gauge!("weft_transactions_open").set(t.len() as f64);
+        g.family("weft_transactions_open", "Transactions ongoing or being completed");
+        g.sample("weft_transactions_open", &[], t.len() as f64);
     }
 }
 
 /// Linux process figures from /proc (absent elsewhere).
-fn refresh_process() {
+fn process_gauges(g: &mut Gauges<'_>) {
     if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
         // Fields after the command name (which may hold spaces) start after the last ')'.
         let fields: Vec<&str> =
@@ -138,7 +185,8 @@ fn refresh_process() {
         // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the state field; in clock
         // ticks, which Linux fixes at 100 per second for user space.
         let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
-        metrics::gauge!("process_cpu_seconds_total").set(ticks / 100.0);
+        g.family_of("counter", "process_cpu_seconds_total", "CPU time used by the process");
+        g.sample("process_cpu_seconds_total", &[], ticks / 100.0);
     }
     if let Ok(status) = std::fs::read_to_string("/proc/self/status")
         && let Some(kb) = status
@@ -147,21 +195,31 @@ fn refresh_process() {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<f64>().ok())
     {
-        metrics::gauge!("process_resident_memory_bytes").set(kb * 1024.0);
+        g.family("process_resident_memory_bytes", "Resident memory of the process");
+        g.sample("process_resident_memory_bytes", &[], kb * 1024.0);
     }
     if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-        metrics::gauge!("process_open_fds").set(dir.count() as f64);
+        g.family("process_open_fds", "Open file descriptors of the process");
+        g.sample("process_open_fds", &[], dir.count() as f64);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn process_figures_are_read_from_proc() {
-        let handle = super::install().expect("recorder installs in a test process");
-        super::refresh_process();
-        let text = handle.render();
-        assert!(text.contains("process_resident_memory_bytes"), "{text}");
-        assert!(text.contains("process_cpu_seconds_total"), "{text}");
+        let mut out = String::new();
+        process_gauges(&mut Gauges(&mut out));
+        assert!(out.contains("# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes "), "{out}");
+        assert!(out.contains("\nprocess_cpu_seconds_total "), "{out}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut out = String::new();
+        Gauges(&mut out).sample("m", &[("group", "a\"b\\c\nd"), ("p", "0")], 3.0);
+        assert_eq!(out, "m{group=\"a\\\"b\\\\c\\nd\",p=\"0\"} 3\n");
     }
 }

@@ -151,9 +151,9 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                         let r = partition_response(index, slot, &outcomes, version);
                         match appended {
                             Some((bytes, records)) if r.error_code == 0 => {
-                                metrics::counter!("weft_bytes_in_total", "topic" => name.to_string()).increment(bytes);
-                                metrics::counter!("weft_records_in_total", "topic" => name.to_string())
-                                    .increment(records);
+                                let labels = [("topic", name.to_string())];
+                                metrics::counter!("weft_bytes_in_total", &labels).increment(bytes);
+                                metrics::counter!("weft_records_in_total", &labels).increment(records);
                             }
                             _ => crate::metrics::error("Produce", r.error_code),
                         }

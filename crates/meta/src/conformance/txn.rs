@@ -143,6 +143,9 @@ pub async fn transactions(store: &dyn Metastore) {
         .map(|t| t.transactional_id)
         .collect();
     assert_eq!(ongoing_ids, vec!["tx-b".to_string()]);
+    let repeated = store.list_transactions(Some(&[TxnState::Empty, TxnState::Empty, TxnState::CompleteCommit])).await;
+    assert_eq!(repeated.expect("list").iter().map(|t| t.transactional_id.as_str()).collect::<Vec<_>>(), vec!["tx-a"]);
+    assert!(store.list_transactions(Some(&[])).await.expect("list").is_empty());
     assert_eq!(store.list_transactions(None).await.expect("list").len(), 2);
     assert_eq!(store.expire_transactions(11).await.expect("expire"), 1, "tx-a is complete, tx-b is open");
     assert_eq!(store.transaction("tx-a").await.expect("read"), None);

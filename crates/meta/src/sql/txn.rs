@@ -189,17 +189,34 @@ impl SqlMetastore {
     }
 
     pub(super) async fn list_transactions_impl(&self, states: Option<&[TxnState]>) -> Result<Vec<TransactionMeta>> {
-        let rows = sqlx::query(concat!("SELECT ", txn_columns!(), " FROM transactions ORDER BY transactional_id"))
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let t = txn_from_row(r)?;
-            if states.is_none_or(|s| s.contains(&t.state)) {
-                out.push(t);
+        let rows = match states {
+            None => {
+                sqlx::query(concat!("SELECT ", txn_columns!(), " FROM transactions ORDER BY transactional_id"))
+                    .fetch_all(&self.pool)
+                    .await?
             }
-        }
-        Ok(out)
+            Some([]) => return Ok(Vec::new()),
+            Some(states @ [first, ..]) => {
+                // The filter runs in SQL (the periodic timeout check asks for open transactions only); the
+                // six placeholders cover every distinct state, padded by repeating the first.
+                let mut distinct: Vec<TxnState> = Vec::with_capacity(TxnState::ALL.len());
+                for s in states {
+                    if !distinct.contains(s) {
+                        distinct.push(*s);
+                    }
+                }
+                let mut query = sqlx::query(concat!(
+                    "SELECT ",
+                    txn_columns!(),
+                    " FROM transactions WHERE state IN ($1, $2, $3, $4, $5, $6) ORDER BY transactional_id"
+                ));
+                for i in 0..TxnState::ALL.len() {
+                    query = query.bind(distinct.get(i).unwrap_or(first).as_str());
+                }
+                query.fetch_all(&self.pool).await?
+            }
+        };
+        rows.iter().map(txn_from_row).collect()
     }
 
     pub(super) async fn expire_transactions_impl(&self, older_than_ms: i64) -> Result<u64> {
