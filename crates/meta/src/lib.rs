@@ -16,6 +16,7 @@ pub use txn::*;
 pub use types::*;
 
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +46,8 @@ pub trait Metastore: Send + Sync + 'static {
     async fn cluster_id(&self) -> Result<String>;
 
     async fn create_topic(&self, spec: NewTopic) -> Result<Topic>;
-    async fn delete_topic(&self, name: &str) -> Result<Topic>;
+    /// Deletes a topic and its index; its objects are marked dead at `now_ms`.
+    async fn delete_topic(&self, name: &str, now_ms: i64) -> Result<Topic>;
     async fn topic(&self, name: &str) -> Result<Option<Topic>>;
     async fn topic_by_id(&self, id: Uuid) -> Result<Option<Topic>>;
     async fn list_topics(&self) -> Result<Vec<Topic>>;
@@ -134,6 +136,45 @@ pub trait Metastore: Send + Sync + 'static {
     async fn producers(&self, topic_id: Uuid, partition: i32) -> Result<Vec<ProducerInfo>>;
     /// Partitions of `group` with an offset commit waiting in an open transaction (OffsetFetch require_stable).
     async fn pending_txn_offsets(&self, group: &str) -> Result<Vec<(String, i32)>>;
+
+    /// Replaces a topic's explicit configs (defaults are never stored).
+    async fn set_topic_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<Topic>;
+    /// Cluster-wide dynamic broker configs (Kafka's `--entity-default` broker configs).
+    async fn cluster_configs(&self) -> Result<BTreeMap<String, String>>;
+    /// Replaces the cluster-wide dynamic broker configs.
+    async fn set_cluster_configs(&self, configs: BTreeMap<String, String>) -> Result<()>;
+
+    /// Moves a partition's log start forward to `offset` (never back, never past the end): retention and
+    /// DeleteRecords. Index rows wholly below it go; objects left unreferenced are marked dead at `now_ms`.
+    /// Returns the new bounds, or `None` if the partition does not exist.
+    async fn advance_log_start(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<Option<PartitionOffsets>>;
+    /// The log start that size retention allows: the base offset of the oldest batch that must stay so that
+    /// at least `retained_bytes` remain (Kafka keeps whole segments while the rest is still that large).
+    async fn retention_offset_by_size(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        retained_bytes: u64,
+    ) -> Result<Option<i64>>;
+    /// Stored bytes, batches, objects and cleaner position of every partition of a topic, by partition.
+    async fn partition_storage(&self, topic_id: Uuid) -> Result<Vec<(i32, PartitionStorage)>>;
+    /// Applies a rewrite of index rows if they are unchanged since read; returns whether it applied.
+    async fn replace_batches(&self, rewrite: BatchRewrite) -> Result<bool>;
+
+    /// Objects no index row references, dead since before `dead_before_ms`, oldest first.
+    async fn dead_objects(&self, dead_before_ms: i64, limit: u32) -> Result<Vec<String>>;
+    /// Forgets objects after they were deleted from the object store.
+    async fn forget_objects(&self, keys: &[String]) -> Result<()>;
+    /// The keys among `keys` that the metastore has never recorded (uploads whose commit never happened).
+    async fn unknown_objects(&self, keys: &[String]) -> Result<Vec<String>>;
+    /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`; false if another holder has it.
+    async fn acquire_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool>;
 
     /// Checks the store answers.
     async fn ping(&self) -> Result<()>;

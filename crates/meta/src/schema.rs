@@ -2,7 +2,7 @@
 //! queries in `sql.rs` are shared. A store whose version is newer than this build is refused.
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -123,6 +123,21 @@ CREATE TABLE aborted_txns (
     first_offset BIGINT NOT NULL,
     last_offset BIGINT NOT NULL,
     PRIMARY KEY (topic_id, partition_id, last_offset)
+);
+"#,
+    r#"
+CREATE TABLE cluster_configs (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+ALTER TABLE partitions ADD COLUMN clean_offset BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN dead_ms BIGINT;
+CREATE INDEX batches_by_object ON batches (object_key);
+CREATE INDEX objects_by_dead ON objects (dead_ms);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL
 );
 "#,
 ];

@@ -131,3 +131,53 @@ pub struct CommittedOffset {
     pub metadata: Option<String>,
     pub commit_ms: i64,
 }
+
+/// An index row written by a rewrite: a batch (possibly with fewer records than before) in a new object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRow {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub record_count: i32,
+    pub max_timestamp: i64,
+    pub byte_start: u64,
+    pub byte_len: u32,
+}
+
+/// A durable object a rewrite points index rows at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewObject {
+    pub key: String,
+    pub size: u64,
+    pub created_ms: i64,
+}
+
+/// Replaces some index rows of one partition (object compaction merges them into one object; log
+/// compaction drops superseded records). Applied only if every replaced row still exists as it was read;
+/// otherwise nothing changes and the new object is marked dead, for the garbage collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRewrite {
+    pub topic_id: Uuid,
+    pub partition: i32,
+    /// The new object; `None` when the replaced rows are dropped without replacement.
+    pub object: Option<NewObject>,
+    /// The rows replaced: (base offset, object key) as they were read.
+    pub replaced: Vec<(i64, String)>,
+    pub added: Vec<BatchRow>,
+    /// Abort markers removed by log compaction: their aborted ranges are forgotten with them.
+    pub removed_markers: Vec<i64>,
+    /// Log compaction: the partition is clean up to here.
+    pub clean_offset: Option<i64>,
+    pub now_ms: i64,
+}
+
+/// A partition's stored-data summary (topic describe, retention and cleaner decisions).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionStorage {
+    pub bytes: u64,
+    pub batches: u64,
+    pub objects: u64,
+    /// Log compaction has cleaned the partition below this offset.
+    pub clean_offset: i64,
+    /// Bytes of batches at or after `clean_offset`.
+    pub dirty_bytes: u64,
+}

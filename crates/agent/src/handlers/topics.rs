@@ -228,7 +228,7 @@ pub async fn delete(agent: &Agent, req: DeleteTopicsRequest, version: i16) -> De
             responses.push(r);
             continue;
         };
-        match agent.meta.delete_topic(&name).await {
+        match agent.meta.delete_topic(&name, agent.clock.now_ms()).await {
             Ok(t) => {
                 tracing::info!(topic = %name, "deleted topic");
                 agent.topics.remove(&name);

@@ -6,6 +6,7 @@ use crate::{
 };
 use std::collections::BTreeMap;
 
+mod maintenance;
 mod txn;
 use uuid::Uuid;
 
@@ -38,6 +39,7 @@ pub async fn run_all(store: &dyn Metastore) {
     group_offsets(store).await;
     idempotent_producers(store).await;
     txn::transactions(store).await;
+    maintenance::run(store).await;
 }
 
 async fn idempotent_producers(store: &dyn Metastore) {
@@ -136,10 +138,10 @@ async fn topics_lifecycle(store: &dyn Metastore) {
     );
     assert!(matches!(store.add_partitions("conf-a", 2).await, Err(MetaError::BadPartitionCount { .. })));
     assert!(matches!(store.add_partitions("nope", 2).await, Err(MetaError::UnknownTopic { .. })));
-    store.delete_topic("conf-a").await.expect("delete");
+    store.delete_topic("conf-a", 50).await.expect("delete");
     assert_eq!(store.topic("conf-a").await.expect("get"), None);
     assert_eq!(store.partition_offsets(t.id, 0).await.expect("offsets"), None);
-    assert!(matches!(store.delete_topic("conf-a").await, Err(MetaError::UnknownTopic { .. })));
+    assert!(matches!(store.delete_topic("conf-a", 50).await, Err(MetaError::UnknownTopic { .. })));
     store.ping().await.expect("ping");
 }
 

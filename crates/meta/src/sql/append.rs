@@ -76,6 +76,8 @@ impl SqlMetastore {
                 store_producer_state(&mut tx, (*producer_id, *topic_id, *partition), s, commit.created_ms).await?;
             }
         }
+        // A segment none of whose batches was stored (all refused) is dead from the start.
+        super::maintenance::mark_dead(&mut tx, [&commit.object_key], commit.created_ms).await?;
         tx.commit().await?;
         Ok(SegmentCommitted { outcomes, partitions })
     }

@@ -2,12 +2,14 @@
 
 mod append;
 mod groups;
+mod maintenance;
 mod txn;
 
 use crate::schema::{SCHEMA_VERSION, SQLITE_MIGRATIONS};
 use crate::{
-    AbortedTxn, BatchRef, CommittedOffset, MetaError, Metastore, NewTopic, PartitionOffsets, ProducerInfo, Refused,
-    Result, SegmentCommit, SegmentCommitted, Topic, TransactionMeta, TxnState, TxnUpdate,
+    AbortedTxn, BatchRef, BatchRewrite, CommittedOffset, MetaError, Metastore, NewTopic, PartitionOffsets,
+    PartitionStorage, ProducerInfo, Refused, Result, SegmentCommit, SegmentCommitted, Topic, TransactionMeta, TxnState,
+    TxnUpdate,
 };
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -95,6 +97,7 @@ macro_rules! topic_columns {
         "name, topic_id, partitions, configs, created_ms"
     };
 }
+pub(crate) use topic_columns;
 macro_rules! batch_columns {
     () => {
         "base_offset, last_offset, max_timestamp, object_key, byte_start, byte_len"
@@ -112,6 +115,7 @@ macro_rules! partition_bounds_query {
         )
     };
 }
+pub(crate) use partition_bounds_query;
 
 fn bounds_from_row(r: &AnyRow) -> Result<PartitionOffsets> {
     Ok(PartitionOffsets {
@@ -240,7 +244,7 @@ impl Metastore for SqlMetastore {
         })
     }
 
-    async fn delete_topic(&self, name: &str) -> Result<Topic> {
+    async fn delete_topic(&self, name: &str, now_ms: i64) -> Result<Topic> {
         let _w = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
@@ -250,7 +254,15 @@ impl Metastore for SqlMetastore {
             .ok_or_else(|| MetaError::UnknownTopic { name: name.into() })?;
         let topic = topic_from_row(&row)?;
         let id = topic.id.to_string();
-        // Batch rows go with the topic; their objects stay until the garbage collector finds them unreferenced.
+        // Batch rows go with the topic; their objects are marked dead once nothing else references them, and
+        // the garbage collector deletes them after its grace period.
+        let keys: Vec<String> = sqlx::query("SELECT DISTINCT object_key FROM batches WHERE topic_id = $1")
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("object_key"))
+            .collect::<std::result::Result<_, _>>()?;
         for sql in [
             "DELETE FROM batches WHERE topic_id = $1",
             "DELETE FROM open_txns WHERE topic_id = $1",
@@ -261,6 +273,7 @@ impl Metastore for SqlMetastore {
         }
         sqlx::query("DELETE FROM partitions WHERE topic_id = $1").bind(&id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM topics WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        maintenance::mark_dead(&mut tx, &keys, now_ms).await?;
         tx.commit().await?;
         Ok(topic)
     }
@@ -486,6 +499,61 @@ impl Metastore for SqlMetastore {
 
     async fn pending_txn_offsets(&self, group: &str) -> Result<Vec<(String, i32)>> {
         self.pending_txn_offsets_impl(group).await
+    }
+
+    async fn set_topic_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<Topic> {
+        timed("set_topic_configs", self.set_topic_configs_impl(name, configs)).await
+    }
+
+    async fn cluster_configs(&self) -> Result<BTreeMap<String, String>> {
+        self.cluster_configs_impl().await
+    }
+
+    async fn set_cluster_configs(&self, configs: BTreeMap<String, String>) -> Result<()> {
+        timed("set_cluster_configs", self.set_cluster_configs_impl(configs)).await
+    }
+
+    async fn advance_log_start(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<Option<PartitionOffsets>> {
+        self.timed_advance(topic_id, partition, offset, now_ms).await
+    }
+
+    async fn retention_offset_by_size(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        retained_bytes: u64,
+    ) -> Result<Option<i64>> {
+        self.retention_offset_by_size_impl(topic_id, partition, retained_bytes).await
+    }
+
+    async fn partition_storage(&self, topic_id: Uuid) -> Result<Vec<(i32, PartitionStorage)>> {
+        self.partition_storage_impl(topic_id).await
+    }
+
+    async fn replace_batches(&self, rewrite: BatchRewrite) -> Result<bool> {
+        timed("replace_batches", self.replace_batches_impl(rewrite)).await
+    }
+
+    async fn dead_objects(&self, dead_before_ms: i64, limit: u32) -> Result<Vec<String>> {
+        self.dead_objects_impl(dead_before_ms, limit).await
+    }
+
+    async fn forget_objects(&self, keys: &[String]) -> Result<()> {
+        timed("forget_objects", self.forget_objects_impl(keys)).await
+    }
+
+    async fn unknown_objects(&self, keys: &[String]) -> Result<Vec<String>> {
+        self.unknown_objects_impl(keys).await
+    }
+
+    async fn acquire_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
+        timed("acquire_lease", self.acquire_lease_impl(name, holder, now_ms, ttl_ms)).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -1,3 +1,7 @@
+-- index batches_by_object
+CREATE INDEX batches_by_object ON batches (object_key)
+-- index objects_by_dead
+CREATE INDEX objects_by_dead ON objects (dead_ms)
 -- index transactions_by_producer
 CREATE INDEX transactions_by_producer ON transactions (producer_id)
 -- index txn_offsets_by_group
@@ -29,6 +33,11 @@ CREATE TABLE cluster (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
     cluster_id TEXT NOT NULL
 )
+-- table cluster_configs
+CREATE TABLE cluster_configs (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)
 -- table counters
 CREATE TABLE counters (
     name TEXT PRIMARY KEY,
@@ -45,12 +54,18 @@ CREATE TABLE group_offsets (
     commit_ms BIGINT NOT NULL,
     PRIMARY KEY (group_id, topic, partition_id)
 )
+-- table leases
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL
+)
 -- table objects
 CREATE TABLE objects (
     object_key TEXT PRIMARY KEY,
     size_bytes BIGINT NOT NULL,
     created_ms BIGINT NOT NULL
-)
+, dead_ms BIGINT)
 -- table open_txns
 CREATE TABLE open_txns (
     topic_id TEXT NOT NULL,
@@ -64,7 +79,7 @@ CREATE TABLE partitions (
     topic_id TEXT NOT NULL,
     partition_id INTEGER NOT NULL,
     log_start BIGINT NOT NULL,
-    next_offset BIGINT NOT NULL,
+    next_offset BIGINT NOT NULL, clean_offset BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (topic_id, partition_id)
 )
 -- table producer_state
@@ -125,4 +140,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4]
+-- versions [1, 2, 3, 4, 5]

@@ -1,0 +1,329 @@
+//! Configs, log start, index rewrites, dead objects and leases: what the background jobs (retention, log
+//! compaction, object compaction, garbage collection) and config changes need from the store.
+//!
+//! Objects are never deleted here. An object is marked dead (with the time) in the same transaction that
+//! removes the last index row pointing into it; the garbage collector deletes it from the bucket only after a
+//! grace period, so reads that looked the row up just before still find their bytes.
+
+use super::{SqlMetastore, bounds_from_row, partition_bounds_query, timed, to_i32, topic_columns, topic_from_row};
+use crate::{BatchRewrite, MetaError, PartitionOffsets, PartitionStorage, Result, Topic};
+use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Marks each of `keys` dead at `now_ms` if no index row references it any more.
+pub(super) async fn mark_dead(tx: &mut Tx<'_>, keys: impl IntoIterator<Item = &String>, now_ms: i64) -> Result<()> {
+    for key in keys {
+        sqlx::query(
+            "UPDATE objects SET dead_ms = $2 WHERE object_key = $1 AND dead_ms IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM batches WHERE object_key = $1)",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Distinct object keys of a partition's rows matching `filter` (a SQL condition on `last_offset < $3`).
+async fn objects_below(tx: &mut Tx<'_>, topic_id: &str, partition: i64, below: i64) -> Result<BTreeSet<String>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT object_key FROM batches WHERE topic_id = $1 AND partition_id = $2 AND last_offset < $3",
+    )
+    .bind(topic_id)
+    .bind(partition)
+    .bind(below)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get::<String, _>("object_key")?)).collect()
+}
+
+impl SqlMetastore {
+    pub(super) async fn set_topic_configs_impl(&self, name: &str, configs: BTreeMap<String, String>) -> Result<Topic> {
+        let _w = self.write_lock.lock().await;
+        let json = serde_json::to_string(&configs).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE topics SET configs = $1 WHERE name = $2")
+            .bind(json)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(MetaError::UnknownTopic { name: name.into() });
+        }
+        let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let topic = topic_from_row(&row)?;
+        tx.commit().await?;
+        Ok(topic)
+    }
+
+    pub(super) async fn cluster_configs_impl(&self) -> Result<BTreeMap<String, String>> {
+        let rows = sqlx::query("SELECT name, value FROM cluster_configs").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("value")?))).collect()
+    }
+
+    pub(super) async fn set_cluster_configs_impl(&self, configs: BTreeMap<String, String>) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM cluster_configs").execute(&mut *tx).await?;
+        for (name, value) in &configs {
+            sqlx::query("INSERT INTO cluster_configs (name, value) VALUES ($1, $2)")
+                .bind(name)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn advance_log_start_impl(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<Option<PartitionOffsets>> {
+        let _w = self.write_lock.lock().await;
+        let (id, p) = (topic_id.to_string(), i64::from(partition));
+        let mut tx = self.pool.begin().await?;
+        let Some(row) =
+            sqlx::query("SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2")
+                .bind(&id)
+                .bind(p)
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let (log_start, next): (i64, i64) = (row.try_get("log_start")?, row.try_get("next_offset")?);
+        let target = offset.clamp(log_start, next);
+        if target > log_start {
+            let keys = objects_below(&mut tx, &id, p, target).await?;
+            for sql in [
+                "DELETE FROM batches WHERE topic_id = $1 AND partition_id = $2 AND last_offset < $3",
+                "DELETE FROM aborted_txns WHERE topic_id = $1 AND partition_id = $2 AND last_offset < $3",
+                "UPDATE partitions SET log_start = $3, \
+                 clean_offset = CASE WHEN clean_offset < $3 THEN $3 ELSE clean_offset END \
+                 WHERE topic_id = $1 AND partition_id = $2",
+            ] {
+                sqlx::query(sql).bind(&id).bind(p).bind(target).execute(&mut *tx).await?;
+            }
+            mark_dead(&mut tx, &keys, now_ms).await?;
+        }
+        let row = sqlx::query(partition_bounds_query!(" WHERE p.topic_id = $1 AND p.partition_id = $2"))
+            .bind(&id)
+            .bind(p)
+            .fetch_one(&mut *tx)
+            .await?;
+        let bounds = bounds_from_row(&row)?;
+        tx.commit().await?;
+        Ok(Some(bounds))
+    }
+
+    pub(super) async fn retention_offset_by_size_impl(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        retained_bytes: u64,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT base_offset FROM (SELECT base_offset, SUM(byte_len) OVER (ORDER BY base_offset DESC) AS tail \
+             FROM batches WHERE topic_id = $1 AND partition_id = $2) t WHERE tail >= $3 \
+             ORDER BY base_offset DESC LIMIT 1",
+        )
+        .bind(topic_id.to_string())
+        .bind(i64::from(partition))
+        .bind(i64::try_from(retained_bytes).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get::<i64, _>("base_offset")).transpose().map_err(Into::into)
+    }
+
+    pub(super) async fn partition_storage_impl(&self, topic_id: Uuid) -> Result<Vec<(i32, PartitionStorage)>> {
+        let rows = sqlx::query(
+            "SELECT p.partition_id, p.clean_offset, COALESCE(SUM(b.byte_len), 0) AS bytes, COUNT(b.base_offset) \
+             AS batches, COUNT(DISTINCT b.object_key) AS objects, COALESCE(SUM(CASE WHEN b.base_offset >= \
+             p.clean_offset THEN b.byte_len ELSE 0 END), 0) AS dirty FROM partitions p LEFT JOIN batches b \
+             ON b.topic_id = p.topic_id AND b.partition_id = p.partition_id WHERE p.topic_id = $1 \
+             GROUP BY p.partition_id, p.clean_offset ORDER BY p.partition_id",
+        )
+        .bind(topic_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let count = |r: &sqlx::any::AnyRow, c: &str| -> Result<u64> { Ok(r.try_get::<i64, _>(c)?.max(0) as u64) };
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    to_i32(r.try_get("partition_id")?, "partition")?,
+                    PartitionStorage {
+                        bytes: count(r, "bytes")?,
+                        batches: count(r, "batches")?,
+                        objects: count(r, "objects")?,
+                        clean_offset: r.try_get("clean_offset")?,
+                        dirty_bytes: count(r, "dirty")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub(super) async fn replace_batches_impl(&self, w: BatchRewrite) -> Result<bool> {
+        let _guard = self.write_lock.lock().await;
+        let (id, p) = (w.topic_id.to_string(), i64::from(w.partition));
+        let mut tx = self.pool.begin().await?;
+        let mut intact = true;
+        for (base, key) in &w.replaced {
+            let row = sqlx::query(
+                "SELECT 1 AS one FROM batches WHERE topic_id = $1 AND partition_id = $2 AND base_offset = $3 \
+                 AND object_key = $4",
+            )
+            .bind(&id)
+            .bind(p)
+            .bind(*base)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if row.is_none() {
+                intact = false;
+                break;
+            }
+        }
+        if let Some(o) = &w.object {
+            // A rewrite that lost a race leaves its object dead at once, for the garbage collector.
+            sqlx::query("INSERT INTO objects (object_key, size_bytes, created_ms, dead_ms) VALUES ($1, $2, $3, $4)")
+                .bind(&o.key)
+                .bind(o.size as i64)
+                .bind(o.created_ms)
+                .bind(if intact { None } else { Some(w.now_ms) })
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !intact {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        for (base, _) in &w.replaced {
+            sqlx::query("DELETE FROM batches WHERE topic_id = $1 AND partition_id = $2 AND base_offset = $3")
+                .bind(&id)
+                .bind(p)
+                .bind(*base)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(o) = &w.object {
+            for b in &w.added {
+                sqlx::query(
+                    "INSERT INTO batches (topic_id, partition_id, base_offset, last_offset, record_count, \
+                     max_timestamp, object_key, byte_start, byte_len) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&id)
+                .bind(p)
+                .bind(b.base_offset)
+                .bind(b.last_offset)
+                .bind(i64::from(b.record_count))
+                .bind(b.max_timestamp)
+                .bind(&o.key)
+                .bind(b.byte_start as i64)
+                .bind(i64::from(b.byte_len))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        for marker in &w.removed_markers {
+            sqlx::query("DELETE FROM aborted_txns WHERE topic_id = $1 AND partition_id = $2 AND last_offset = $3")
+                .bind(&id)
+                .bind(p)
+                .bind(*marker)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(clean) = w.clean_offset {
+            sqlx::query(
+                "UPDATE partitions SET clean_offset = $3 WHERE topic_id = $1 AND partition_id = $2 AND clean_offset < $3",
+            )
+            .bind(&id)
+            .bind(p)
+            .bind(clean)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut keys: BTreeSet<String> = w.replaced.iter().map(|(_, k)| k.clone()).collect();
+        keys.extend(w.object.iter().map(|o| o.key.clone()));
+        mark_dead(&mut tx, &keys, w.now_ms).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(super) async fn dead_objects_impl(&self, dead_before_ms: i64, limit: u32) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT object_key FROM objects WHERE dead_ms IS NOT NULL AND dead_ms < $1 ORDER BY dead_ms LIMIT $2",
+        )
+        .bind(dead_before_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("object_key")?)).collect()
+    }
+
+    pub(super) async fn forget_objects_impl(&self, keys: &[String]) -> Result<()> {
+        let _w = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            // Only dead objects are forgotten: a live one must never lose its record.
+            sqlx::query("DELETE FROM objects WHERE object_key = $1 AND dead_ms IS NOT NULL")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn unknown_objects_impl(&self, keys: &[String]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for key in keys {
+            let row = sqlx::query("SELECT 1 AS one FROM objects WHERE object_key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+            if row.is_none() {
+                out.push(key.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn acquire_lease_impl(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
+        let _w = self.write_lock.lock().await;
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
+             SET holder = excluded.holder, expires_ms = excluded.expires_ms \
+             WHERE leases.holder = excluded.holder OR leases.expires_ms < $4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now_ms.saturating_add(ttl_ms))
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Wraps the writes above with the transaction-latency metric.
+    pub(super) async fn timed_advance(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<Option<PartitionOffsets>> {
+        timed("advance_log_start", self.advance_log_start_impl(topic_id, partition, offset, now_ms)).await
+    }
+}
