@@ -135,6 +135,11 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
         ApiKey::DeleteTopics => simple!(DeleteTopicsRequest, handlers::topics::delete),
         ApiKey::CreatePartitions => simple!(CreatePartitionsRequest, handlers::topics::create_partitions),
         ApiKey::DescribeConfigs => simple!(DescribeConfigsRequest, handlers::configs::describe),
+        ApiKey::AlterConfigs => simple!(AlterConfigsRequest, handlers::alter_configs::alter),
+        ApiKey::IncrementalAlterConfigs => {
+            simple!(IncrementalAlterConfigsRequest, handlers::alter_configs::incremental)
+        }
+        ApiKey::DeleteRecords => simple!(DeleteRecordsRequest, handlers::delete_records::handle),
         ApiKey::DescribeLogDirs => simple!(DescribeLogDirsRequest, handlers::log_dirs::handle),
         ApiKey::DescribeCluster => simple!(DescribeClusterRequest, handlers::cluster::describe),
         other => {

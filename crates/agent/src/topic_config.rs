@@ -17,6 +17,7 @@ pub enum ConfigType {
 /// Kafka's DescribeConfigs config sources.
 pub mod source {
     pub const TOPIC: i8 = 1;
+    pub const DYNAMIC_DEFAULT_BROKER: i8 = 3;
     pub const STATIC_BROKER: i8 = 4;
     pub const DEFAULT: i8 = 5;
 }
@@ -263,11 +264,31 @@ pub fn lookup(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == name)
 }
 
+/// The topic config whose cluster-wide default is the broker config `broker_name` (e.g. `log.retention.ms`).
+/// These are the broker configs that can be changed at runtime, as cluster defaults.
+pub fn by_synonym(broker_name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.synonym == broker_name)
+}
+
+/// Validates a set of cluster-wide dynamic broker configs.
+pub fn validate_cluster(configs: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for (name, value) in configs {
+        let def = by_synonym(name).ok_or_else(|| ConfigError::NotDynamic(name.clone()))?;
+        def.validate(value).map_err(|e| match e {
+            ConfigError::Invalid { value, reason, .. } => ConfigError::Invalid { name: name.clone(), value, reason },
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
 /// Why a topic config was refused; the message names the key, as Kafka's does.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("unknown topic config name: {0}")]
     Unknown(String),
+    #[error("cannot update broker config {0} dynamically (only the cluster defaults of topic configs can be)")]
+    NotDynamic(String),
     #[error("invalid value {value} for configuration {name}: {reason}")]
     Invalid { name: String, value: String, reason: String },
 }
@@ -326,13 +347,21 @@ pub fn validate_all(configs: &BTreeMap<String, String>) -> Result<(), ConfigErro
     Ok(())
 }
 
-/// The effective value of `name` for a topic with explicit `configs`.
+/// The effective value of topic config `name` and its source: the topic's own value, else the cluster-wide
+/// dynamic default (keyed by the broker synonym), else Kafka's default.
 pub fn effective<'a>(
     configs: &'a BTreeMap<String, String>,
+    cluster: &'a BTreeMap<String, String>,
     name: &str,
-    broker_default: Option<&'a str>,
-) -> Option<&'a str> {
-    configs.get(name).map(String::as_str).or(broker_default).or_else(|| lookup(name).map(|d| d.default))
+) -> Option<(&'a str, i8)> {
+    if let Some(v) = configs.get(name) {
+        return Some((v.as_str(), source::TOPIC));
+    }
+    let def = lookup(name)?;
+    match cluster.get(def.synonym) {
+        Some(v) => Some((v.as_str(), source::DYNAMIC_DEFAULT_BROKER)),
+        None => Some((def.default, source::DEFAULT)),
+    }
 }
 
 #[cfg(test)]
@@ -354,6 +383,26 @@ mod tests {
         let mut unknown = BTreeMap::new();
         unknown.insert("no.such.config".to_string(), "1".to_string());
         assert_eq!(validate_all(&unknown), Err(ConfigError::Unknown("no.such.config".into())));
+    }
+
+    #[test]
+    fn effective_values_fall_back_to_cluster_then_kafka_defaults() {
+        let mut topic = BTreeMap::new();
+        let mut cluster = BTreeMap::new();
+        assert_eq!(effective(&topic, &cluster, "retention.ms"), Some(("604800000", source::DEFAULT)));
+        cluster.insert("log.retention.ms".to_string(), "5000".to_string());
+        assert_eq!(effective(&topic, &cluster, "retention.ms"), Some(("5000", source::DYNAMIC_DEFAULT_BROKER)));
+        topic.insert("retention.ms".to_string(), "7".to_string());
+        assert_eq!(effective(&topic, &cluster, "retention.ms"), Some(("7", source::TOPIC)));
+        assert_eq!(effective(&topic, &cluster, "no.such"), None);
+        assert!(validate_cluster(&cluster).is_ok());
+        cluster.insert("log.retention.ms".to_string(), "-9".to_string());
+        assert!(
+            matches!(validate_cluster(&cluster), Err(ConfigError::Invalid { name, .. }) if name == "log.retention.ms")
+        );
+        let mut not_dynamic = BTreeMap::new();
+        not_dynamic.insert("listeners".to_string(), "x".to_string());
+        assert_eq!(validate_cluster(&not_dynamic), Err(ConfigError::NotDynamic("listeners".into())));
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! A short-lived cache of topic metadata in front of the metastore.
+//! A short-lived cache of topic metadata and cluster-wide config defaults in front of the metastore.
 //!
 //! Produce and fetch look topics up on every request; the cache keeps that off the metastore. Entries
-//! expire after `ttl` so that changes made through another agent are seen; changes made through this agent
-//! update the cache at once.
+//! expire after `ttl` so that changes made through another agent are seen (config changes included); changes
+//! made through this agent update the cache at once.
 
 use crate::topic_config;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -16,31 +16,88 @@ use weft_meta::{Metastore, Topic};
 pub struct TopicEntry {
     pub topic: Topic,
     pub max_message_bytes: i32,
+    /// The cluster-wide dynamic defaults this entry was built with.
+    pub cluster: Arc<BTreeMap<String, String>>,
     loaded: Instant,
 }
 
 impl TopicEntry {
-    fn new(topic: Topic, broker_max_message_bytes: i32) -> Self {
-        let max_message_bytes =
-            topic.configs.get("max.message.bytes").and_then(|v| v.parse().ok()).unwrap_or(broker_max_message_bytes);
-        TopicEntry { topic, max_message_bytes, loaded: Instant::now() }
+    fn new(topic: Topic, cluster: Arc<BTreeMap<String, String>>, broker_max_message_bytes: i32) -> Self {
+        // The static broker value (message.max.bytes flag) sits between the cluster default and Kafka's.
+        let max_message_bytes = match topic_config::effective(&topic.configs, &cluster, "max.message.bytes") {
+            Some((v, src)) if src != topic_config::source::DEFAULT => v.parse().ok(),
+            _ => None,
+        }
+        .unwrap_or(broker_max_message_bytes);
+        TopicEntry { topic, max_message_bytes, cluster, loaded: Instant::now() }
     }
 
     /// The effective value of a topic config.
     pub fn config(&self, name: &str) -> Option<&str> {
-        topic_config::effective(&self.topic.configs, name, None)
+        topic_config::effective(&self.topic.configs, &self.cluster, name).map(|(v, _)| v)
     }
+
+    /// A numeric topic config (Kafka's default when unset or unparsable).
+    pub fn config_i64(&self, name: &str) -> i64 {
+        self.config(name)
+            .and_then(|v| v.trim().parse().ok())
+            .or_else(|| topic_config::lookup(name).and_then(|d| d.default.parse().ok()))
+            .unwrap_or(i64::MAX)
+    }
+
+    /// Whether cleanup.policy includes `policy` (delete or compact).
+    pub fn has_policy(&self, policy: &str) -> bool {
+        self.config("cleanup.policy").is_some_and(|v| v.split(',').any(|p| p.trim() == policy))
+    }
+}
+
+struct ClusterDefaults {
+    values: Arc<BTreeMap<String, String>>,
+    loaded: Option<Instant>,
 }
 
 pub struct TopicCache {
     by_name: RwLock<HashMap<String, Arc<TopicEntry>>>,
+    cluster: RwLock<ClusterDefaults>,
     ttl: Duration,
     broker_max_message_bytes: i32,
 }
 
 impl TopicCache {
     pub fn new(ttl: Duration, broker_max_message_bytes: i32) -> Self {
-        TopicCache { by_name: RwLock::new(HashMap::new()), ttl, broker_max_message_bytes }
+        TopicCache {
+            by_name: RwLock::new(HashMap::new()),
+            cluster: RwLock::new(ClusterDefaults { values: Arc::new(BTreeMap::new()), loaded: None }),
+            ttl,
+            broker_max_message_bytes,
+        }
+    }
+
+    /// The cluster-wide dynamic defaults, reloaded from the metastore once they are `ttl` old.
+    pub async fn cluster_defaults(&self, meta: &dyn Metastore) -> weft_meta::Result<Arc<BTreeMap<String, String>>> {
+        {
+            let c = self.cluster.read().unwrap_or_else(|p| p.into_inner());
+            if c.loaded.is_some_and(|at| at.elapsed() < self.ttl) {
+                return Ok(c.values.clone());
+            }
+        }
+        let fresh = meta.cluster_configs().await?;
+        Ok(self.set_cluster_defaults(fresh))
+    }
+
+    /// Installs new cluster defaults; topic entries built with other values are dropped.
+    pub fn set_cluster_defaults(&self, fresh: BTreeMap<String, String>) -> Arc<BTreeMap<String, String>> {
+        let mut c = self.cluster.write().unwrap_or_else(|p| p.into_inner());
+        c.loaded = Some(Instant::now());
+        if *c.values != fresh {
+            c.values = Arc::new(fresh);
+            self.by_name.write().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+        c.values.clone()
+    }
+
+    pub fn current_cluster(&self) -> Arc<BTreeMap<String, String>> {
+        self.cluster.read().unwrap_or_else(|p| p.into_inner()).values.clone()
     }
 
     fn cached(&self, name: &str) -> Option<Arc<TopicEntry>> {
@@ -50,7 +107,7 @@ impl TopicCache {
 
     /// Remembers a topic (after creating or changing it here, or loading it).
     pub fn insert(&self, topic: Topic) -> Arc<TopicEntry> {
-        let entry = Arc::new(TopicEntry::new(topic, self.broker_max_message_bytes));
+        let entry = Arc::new(TopicEntry::new(topic, self.current_cluster(), self.broker_max_message_bytes));
         let mut map = self.by_name.write().unwrap_or_else(|p| p.into_inner());
         map.insert(entry.topic.name.clone(), entry.clone());
         entry
@@ -63,6 +120,7 @@ impl TopicCache {
 
     /// Looks a topic up by name, from the cache or the metastore.
     pub async fn get(&self, meta: &dyn Metastore, name: &str) -> weft_meta::Result<Option<Arc<TopicEntry>>> {
+        self.cluster_defaults(meta).await?;
         if let Some(hit) = self.cached(name) {
             return Ok(Some(hit));
         }
@@ -77,6 +135,7 @@ impl TopicCache {
 
     /// Looks a topic up by id (Fetch v13+, DeleteTopics v6).
     pub async fn get_by_id(&self, meta: &dyn Metastore, id: Uuid) -> weft_meta::Result<Option<Arc<TopicEntry>>> {
+        self.cluster_defaults(meta).await?;
         {
             let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
             if let Some(hit) = map.values().find(|e| e.topic.id == id && e.loaded.elapsed() < self.ttl) {

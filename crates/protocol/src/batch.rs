@@ -94,15 +94,15 @@ impl BatchHeader {
             base_sequence: be_i32(buf, 53),
             record_count: be_i32(buf, 57),
         };
-        // Producers write dense batches: one record per offset. A count that disagrees with the offsets, or
-        // an uncompressed batch too small to hold its records (each takes at least 7 bytes), is corrupt;
-        // decoders size buffers from this count, so it must be believable before the batch is stored.
+        // A batch holds at most one record per offset (fewer once log compaction has dropped some). More
+        // records than offsets, or an uncompressed batch too small to hold its records (each takes at least 7
+        // bytes), is corrupt; decoders size buffers from this count, so it must be believable.
         let min_record_bytes = 7usize;
         let fits = header.compression() != 0
             || (header.record_count as usize).saturating_mul(min_record_bytes) <= size - BATCH_HEADER_LEN;
         if header.record_count < 0
             || header.last_offset_delta < 0
-            || i64::from(header.record_count) != i64::from(header.last_offset_delta) + 1
+            || i64::from(header.record_count) > i64::from(header.last_offset_delta) + 1
             || header.record_count > MAX_RECORDS_PER_BATCH
             || !fits
         {
@@ -149,6 +149,13 @@ pub fn split_batches(records: &Bytes) -> Result<Vec<(BatchHeader, Bytes)>, Batch
     let mut at = 0;
     while at < records.len() {
         let header = BatchHeader::parse_verified(&records[at..])?;
+        // Producers write dense batches: one record per offset.
+        if i64::from(header.record_count) != header.offset_span() {
+            return Err(BatchError::BadCount {
+                count: header.record_count,
+                last_offset_delta: header.last_offset_delta,
+            });
+        }
         out.push((header, records.slice(at..at + header.size)));
         at += header.size;
     }

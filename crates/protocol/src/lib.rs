@@ -6,6 +6,7 @@ pub mod control;
 pub mod frame;
 pub mod request;
 pub mod response;
+pub mod rewrite;
 pub mod versions;
 
 pub use batch::{BATCH_HEADER_LEN, BatchError, BatchHeader};

@@ -1,7 +1,12 @@
 //! Every object key Weft writes is made here, so the bucket layout is defined in one place.
 //!
 //! Layout (version 1):
-//! - `v1/segments/<created_ms:013>-<nonce:016x>.seg`: one object per produce flush.
+//! - `v1/segments/<created_ms:013>-<nonce:016x>.seg`: one object per produce flush (many partitions).
+//! - `v1/merged/<created_ms:013>-<nonce:016x>.seg`: one object per rewrite of one partition (object
+//!   compaction and log compaction), in the same segment format.
+//!
+//! Every key starts with its creation time, so the garbage collector can tell an upload that is still
+//! waiting for its commit from one whose commit will never come, without reading the object.
 
 use object_store::path::Path;
 
@@ -12,6 +17,32 @@ pub const SEGMENTS_DIR: &str = "v1/segments";
 /// the garbage collector); the nonce makes keys unique across agents.
 pub fn segment_key(created_ms: i64, nonce: u64) -> String {
     format!("{SEGMENTS_DIR}/{created_ms:013}-{nonce:016x}.seg")
+}
+
+/// Folder holding objects written by compaction.
+pub const MERGED_DIR: &str = "v1/merged";
+
+/// Folders holding data objects (the garbage collector lists these).
+pub const DATA_DIRS: [&str; 2] = [SEGMENTS_DIR, MERGED_DIR];
+
+/// Key of a new object written by compaction.
+pub fn merged_key(created_ms: i64, nonce: u64) -> String {
+    format!("{MERGED_DIR}/{created_ms:013}-{nonce:016x}.seg")
+}
+
+/// Whether a key names a produce-flush segment (as opposed to a compaction output).
+pub fn is_flush_segment(key: &str) -> bool {
+    key.starts_with(SEGMENTS_DIR)
+}
+
+/// The creation time encoded in a data object's key, if it is one of ours.
+pub fn created_ms(key: &str) -> Option<i64> {
+    let name = key.rsplit('/').next()?;
+    let (ms, rest) = name.split_once('-')?;
+    if !rest.ends_with(".seg") || ms.len() != 13 {
+        return None;
+    }
+    ms.parse().ok()
 }
 
 /// Converts a key string into an object store path.
@@ -27,5 +58,10 @@ mod tests {
         let b = super::segment_key(1_700_000_000_001, 0);
         assert_eq!(a, "v1/segments/1700000000000-0000000000000001.seg");
         assert!(a < b);
+        assert_eq!(super::created_ms(&a), Some(1_700_000_000_000));
+        let m = super::merged_key(1_700_000_000_002, 3);
+        assert_eq!(super::created_ms(&m), Some(1_700_000_000_002));
+        assert!(super::is_flush_segment(&a) && !super::is_flush_segment(&m));
+        assert_eq!(super::created_ms("v1/segments/notes.txt"), None);
     }
 }

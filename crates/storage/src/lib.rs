@@ -2,8 +2,10 @@
 //! directory, a bounded read cache, and the single module ([`keys`]) that owns every object key.
 
 pub mod cache;
+pub mod faults;
 pub mod keys;
 mod store;
 
 pub use cache::SegmentCache;
-pub use store::{ObjectStorage, StorageError};
+pub use faults::{FaultMode, Faults};
+pub use store::{Listed, ObjectStorage, StorageError};

@@ -1,6 +1,7 @@
 //! The object store wrapper every other crate uses.
 
 use crate::cache::SegmentCache;
+use crate::faults::{FaultMode, Faults};
 use crate::keys;
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
@@ -29,6 +30,8 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    #[error("injected fault in object store {op} of {key}")]
+    Injected { op: &'static str, key: String },
     #[error("range {start}..{end} is outside object {key} of {len} bytes")]
     BadRange { key: String, start: u64, end: u64, len: usize },
 }
@@ -42,6 +45,14 @@ pub struct ObjectStorage {
     local_root: Option<PathBuf>,
     cache: Arc<SegmentCache>,
     url: String,
+    faults: Option<Arc<Faults>>,
+}
+
+/// One object listed by [`ObjectStorage::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
 }
 
 impl std::fmt::Debug for ObjectStorage {
@@ -56,22 +67,30 @@ impl ObjectStorage {
         let bad = || StorageError::BadUrl { url: url.to_string() };
         let cache = Arc::new(SegmentCache::new(cache_bytes));
         if url == "memory://" || url == "memory:///" {
-            return Ok(ObjectStorage { store: Arc::new(InMemory::new()), local_root: None, cache, url: url.into() });
+            return Ok(ObjectStorage {
+                store: Arc::new(InMemory::new()),
+                local_root: None,
+                cache,
+                url: url.into(),
+                faults: None,
+            });
         }
         let path = url.strip_prefix("file://").ok_or_else(bad)?;
         if !path.starts_with('/') {
             return Err(bad());
         }
         let root = PathBuf::from(path);
-        let segments = root.join(keys::SEGMENTS_DIR);
-        std::fs::create_dir_all(&segments)
-            .map_err(|source| StorageError::Sync { path: segments.display().to_string(), source })?;
-        // Make the directory chain itself durable once, so later fsyncs of the segments folder suffice.
-        let mut dir = segments.clone();
-        loop {
-            sync_dir(&dir)?;
-            if dir == root || !dir.pop() {
-                break;
+        for data_dir in keys::DATA_DIRS {
+            let folder = root.join(data_dir);
+            std::fs::create_dir_all(&folder)
+                .map_err(|source| StorageError::Sync { path: folder.display().to_string(), source })?;
+            // Make the directory chain itself durable once, so later fsyncs of the data folder suffice.
+            let mut dir = folder;
+            loop {
+                sync_dir(&dir)?;
+                if dir == root || !dir.pop() {
+                    break;
+                }
             }
         }
         let fs = LocalFileSystem::new_with_prefix(&root).map_err(|source| StorageError::Store {
@@ -79,7 +98,49 @@ impl ObjectStorage {
             key: root.display().to_string(),
             source,
         })?;
-        Ok(ObjectStorage { store: Arc::new(fs), local_root: Some(root), cache, url: url.into() })
+        Ok(ObjectStorage { store: Arc::new(fs), local_root: Some(root), cache, url: url.into(), faults: None })
+    }
+
+    /// The same store with every operation counted by `faults` (tests only need this).
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
+    /// Runs `op` through the fault plan: it may be refused before it runs, or reported failed after.
+    async fn guarded<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        work: impl Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        let injected = || StorageError::Injected { op, key: key.to_string() };
+        match self.faults.as_ref().and_then(|f| f.next()) {
+            None => work.await,
+            Some(FaultMode::Before) => Err(injected()),
+            Some(FaultMode::After) => {
+                work.await?;
+                Err(injected())
+            }
+        }
+    }
+
+    /// Every object under `prefix` (a folder of [`keys`]), with its size.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StorageError> {
+        use futures::TryStreamExt;
+        self.guarded("list", prefix, async {
+            observed("list", 0, async {
+                let listed: Vec<object_store::ObjectMeta> = self
+                    .store
+                    .list(Some(&keys::to_path(prefix)))
+                    .try_collect()
+                    .await
+                    .map_err(|source| StorageError::Store { op: "list", key: prefix.into(), source })?;
+                Ok(listed.into_iter().map(|m| Listed { key: m.location.to_string(), size: m.size }).collect())
+            })
+            .await
+        })
+        .await
     }
 
     pub fn url(&self) -> &str {
@@ -94,7 +155,7 @@ impl ObjectStorage {
     /// fsync'd. The bytes are also placed in the read cache.
     pub async fn put_durable(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
         let len = data.len();
-        observed("put", len, self.put_durable_inner(key, data)).await
+        self.guarded("put", key, observed("put", len, self.put_durable_inner(key, data))).await
     }
 
     async fn put_durable_inner(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
@@ -127,6 +188,10 @@ impl ObjectStorage {
 
     /// Reads a whole object, through the cache.
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
+        self.guarded("get", key, self.get_inner(key)).await
+    }
+
+    async fn get_inner(&self, key: &str) -> Result<Bytes, StorageError> {
         if let Some(hit) = self.cache.get(key) {
             cache_lookup(true);
             return Ok(hit);
@@ -151,12 +216,21 @@ impl ObjectStorage {
         range: Range<u64>,
         whole_object_hint: bool,
     ) -> Result<Bytes, StorageError> {
+        self.guarded("get_range", key, self.get_range_inner(key, range, whole_object_hint)).await
+    }
+
+    async fn get_range_inner(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        whole_object_hint: bool,
+    ) -> Result<Bytes, StorageError> {
         let data = match self.cache.get(key) {
             Some(hit) => {
                 cache_lookup(true);
                 hit
             }
-            None if whole_object_hint => self.get(key).await?,
+            None if whole_object_hint => self.get_inner(key).await?,
             None => {
                 cache_lookup(false);
                 let path = keys::to_path(key);
@@ -180,6 +254,10 @@ impl ObjectStorage {
     /// Deletes an object (missing objects are not an error) and drops it from the cache.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.cache.remove(key);
+        self.guarded("delete", key, self.delete_inner(key)).await
+    }
+
+    async fn delete_inner(&self, key: &str) -> Result<(), StorageError> {
         observed("delete", 0, async {
             match self.store.delete(&keys::to_path(key)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -260,6 +338,8 @@ mod tests {
         let reopened = ObjectStorage::open(&url, 0).unwrap();
         assert_eq!(&reopened.get_range(&key, 6..11, false).await.unwrap()[..], b"world");
         assert_eq!(&reopened.get(&key).await.unwrap()[..], b"hello world");
+        let listed = reopened.list(keys::SEGMENTS_DIR).await.unwrap();
+        assert_eq!(listed, vec![crate::Listed { key: key.clone(), size: 11 }]);
         reopened.delete(&key).await.unwrap();
         assert!(matches!(reopened.get(&key).await, Err(StorageError::NotFound { .. })));
     }
@@ -270,6 +350,20 @@ mod tests {
         s.put_durable("k", Bytes::from_static(b"abc")).await.unwrap();
         assert!(matches!(s.get_range("k", 2..9, true).await, Err(StorageError::BadRange { .. })));
         s.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn faults_fail_the_chosen_operation_before_or_after_it_happens() {
+        let faults = Arc::new(Faults::new());
+        let s = ObjectStorage::open("memory://", 0).unwrap().with_faults(faults.clone());
+        faults.fail_nth(1, FaultMode::Before);
+        assert!(matches!(s.put_durable("a", Bytes::from_static(b"x")).await, Err(StorageError::Injected { .. })));
+        assert!(matches!(s.get("a").await, Err(StorageError::NotFound { .. })), "the put never happened");
+        faults.fail_nth(1, FaultMode::After);
+        assert!(s.put_durable("b", Bytes::from_static(b"y")).await.is_err());
+        assert_eq!(&s.get("b").await.unwrap()[..], b"y", "the put happened");
+        assert_eq!(faults.count(), 2);
+        faults.clear();
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::str_bytes;
 use crate::Agent;
-use crate::topic_config::{ConfigType, TOPIC_CONFIGS, source};
+use crate::topic_config::{self, ConfigType, TOPIC_CONFIGS, source};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -13,23 +13,25 @@ use std::collections::BTreeMap;
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 
-/// All topic configs for a topic with explicit `configs`, each with its effective value and source.
+/// All topic configs for a topic with explicit `configs`, each with its effective value and source; with
+/// synonyms, the chain Kafka reports: the topic's value, the cluster-wide dynamic default, Kafka's default.
 pub fn topic_config_entries(
     configs: &BTreeMap<String, String>,
+    cluster: &BTreeMap<String, String>,
     include_synonyms: Option<bool>,
 ) -> Vec<DescribeConfigsResourceResult> {
     TOPIC_CONFIGS
         .iter()
         .map(|d| {
-            let set = configs.get(d.name);
-            let (value, src) = match set {
-                Some(v) => (v.as_str(), source::TOPIC),
-                None => (d.default, source::DEFAULT),
-            };
+            let (value, src) =
+                topic_config::effective(configs, cluster, d.name).unwrap_or((d.default, source::DEFAULT));
             let mut synonyms = Vec::new();
             if include_synonyms == Some(true) {
-                if let Some(v) = set {
+                if let Some(v) = configs.get(d.name) {
                     synonyms.push(synonym(d.name, v, source::TOPIC));
+                }
+                if let Some(v) = cluster.get(d.synonym) {
+                    synonyms.push(synonym(d.synonym, v, source::DYNAMIC_DEFAULT_BROKER));
                 }
                 synonyms.push(synonym(d.synonym, d.default, source::DEFAULT));
             }
@@ -50,8 +52,11 @@ fn synonym(name: &str, value: &str, source: i8) -> DescribeConfigsSynonym {
     DescribeConfigsSynonym::default().with_name(str_bytes(name)).with_value(Some(str_bytes(value))).with_source(source)
 }
 
-/// A broker config line: name, value, whether it was set (static) or is Kafka's default, type, doc.
-fn broker_entries(agent: &Agent) -> Vec<(String, String, i8, ConfigType, &'static str)> {
+/// A broker config line: name, value, source (dynamic cluster default, static, or Kafka's default), type, doc.
+fn broker_entries(
+    agent: &Agent,
+    cluster: &BTreeMap<String, String>,
+) -> Vec<(String, String, i8, ConfigType, &'static str)> {
     let c = &agent.config;
     let advertised = format!("PLAINTEXT://{}:{}", agent.advertised_host, agent.advertised_port);
     let mut out: Vec<(String, String, i8, ConfigType, &'static str)> = vec![
@@ -141,6 +146,12 @@ fn broker_entries(agent: &Agent) -> Vec<(String, String, i8, ConfigType, &'stati
             out.push((d.synonym.to_string(), d.default.to_string(), source::DEFAULT, d.kind, d.doc));
         }
     }
+    for e in &mut out {
+        if let Some(v) = cluster.get(&e.0) {
+            e.1 = v.clone();
+            e.2 = source::DYNAMIC_DEFAULT_BROKER;
+        }
+    }
     out
 }
 
@@ -149,6 +160,13 @@ fn src_if(set: bool) -> i8 {
 }
 
 pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+    let cluster = match agent.topics.cluster_defaults(agent.meta.as_ref()).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "describe configs: cluster defaults unavailable");
+            Default::default()
+        }
+    };
     let mut results = Vec::with_capacity(req.resources.len());
     for r in req.resources {
         let mut result = DescribeConfigsResult::default()
@@ -156,7 +174,7 @@ pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) 
             .with_resource_name(r.resource_name.clone());
         let entries = match r.resource_type {
             RESOURCE_TOPIC => match agent.meta.topic(&r.resource_name).await {
-                Ok(Some(t)) => Ok(topic_config_entries(&t.configs, Some(req.include_synonyms))),
+                Ok(Some(t)) => Ok(topic_config_entries(&t.configs, &cluster, Some(req.include_synonyms))),
                 Ok(None) => Err((
                     ResponseError::UnknownTopicOrPartition,
                     format!("topic '{}' does not exist", r.resource_name.as_str()),
@@ -166,15 +184,16 @@ pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) 
             RESOURCE_BROKER
                 if r.resource_name.is_empty() || r.resource_name.as_str() == agent.config.node_id.to_string() =>
             {
-                Ok(broker_entries(agent)
+                Ok(broker_entries(agent, &cluster)
                     .into_iter()
                     .map(|(name, value, src, kind, doc)| {
                         let synonyms =
                             if req.include_synonyms { vec![synonym(&name, &value, src)] } else { Vec::new() };
+                        let read_only = topic_config::by_synonym(&name).is_none();
                         DescribeConfigsResourceResult::default()
                             .with_name(str_bytes(name))
                             .with_value(Some(str_bytes(value)))
-                            .with_read_only(true)
+                            .with_read_only(read_only)
                             .with_config_source(src)
                             .with_synonyms(synonyms)
                             .with_config_type(kind as i8)

@@ -1,10 +1,12 @@
 //! One module per group of Kafka APIs. Handlers take decoded requests and return responses; errors are
 //! per-topic or per-partition codes inside the response, as the protocol requires.
 
+pub mod alter_configs;
 pub mod api_versions;
 pub mod cluster;
 pub mod configs;
 pub mod consumer_group;
+pub mod delete_records;
 pub mod groups;
 pub mod list_offsets;
 pub mod log_dirs;

@@ -149,7 +149,7 @@ pub async fn create(agent: &Agent, req: CreateTopicsRequest, version: i16) -> Cr
                     r.num_partitions = partitions;
                     r.replication_factor = 1;
                     r.configs = Some(
-                        topic_config_entries(&configs, None)
+                        topic_config_entries(&configs, &agent.topics.current_cluster(), None)
                             .into_iter()
                             .map(|c| {
                                 CreatableTopicConfigs::default()

@@ -1,0 +1,282 @@
+//! Log compaction (`cleanup.policy=compact`): what Kafka's log cleaner produces, for a consumer reading
+//! from the log start: the latest record of every key survives at its original offset (gaps appear where
+//! older ones were), tombstones (null values) survive `delete.retention.ms` and then go, records newer than
+//! `min.compaction.lag.ms` are never touched, records in aborted transactions are dropped, and transaction
+//! markers go once older than `delete.retention.ms` (an abort marker together with its aborted range).
+//!
+//! A pass cleans a prefix of the partition: batches whose newest record is older than the minimum lag,
+//! below the last stable offset, never the partition's newest batch, and within the pass's byte budget.
+//! Keys are compared within that prefix; a key superseded only by a record beyond it is kept until that
+//! record becomes cleanable too, as in Kafka. A pass runs when the dirty part (written since the last pass)
+//! reaches `min.cleanable.dirty.ratio` of the prefix, when a dirty record is older than
+//! `max.compaction.lag.ms`, or when forced (a retained tombstone or marker has expired).
+
+use crate::{MaintenanceError, Result, read_batch};
+use bytes::Bytes;
+use std::collections::HashMap;
+use uuid::Uuid;
+use weft_format::SegmentBuilder;
+use weft_meta::{AbortedTxn, BatchRef, BatchRewrite, BatchRow, Metastore, NewObject};
+use weft_protocol::BatchHeader;
+use weft_protocol::kafka_protocol::records::Record;
+use weft_protocol::rewrite::{self, DecodedBatch};
+use weft_storage::{ObjectStorage, keys};
+
+/// A compacted topic's effective settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CleanPolicy {
+    pub delete_retention_ms: i64,
+    pub min_lag_ms: i64,
+    pub max_lag_ms: i64,
+    pub min_dirty_ratio: f64,
+}
+
+/// Bounds of one pass over one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanLimits {
+    /// Stored bytes read (and held in memory, decoded) by one pass at most.
+    pub max_bytes: u64,
+    /// Index rows examined per pass.
+    pub max_rows: u32,
+}
+
+impl Default for CleanLimits {
+    fn default() -> Self {
+        CleanLimits { max_bytes: 64 << 20, max_rows: 20_000 }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CleanReport {
+    pub batches_read: usize,
+    pub records_read: usize,
+    pub records_kept: usize,
+    pub batches_rewritten: usize,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    /// The partition is clean below this offset.
+    pub clean_offset: i64,
+    /// False if the index changed meanwhile and the pass was abandoned.
+    pub applied: bool,
+    /// When the oldest tombstone or marker kept by this pass expires (a pass should then be forced).
+    pub next_expiry_ms: Option<i64>,
+}
+
+/// Control record types (the second i16 of a control record's key).
+const ABORT_MARKER: i16 = 0;
+
+fn marker_type(r: &Record) -> Option<i16> {
+    let k = r.key.as_ref()?;
+    (k.len() >= 4).then(|| i16::from_be_bytes([k[2], k[3]]))
+}
+
+/// Runs one cleaning pass over a partition if it is due (or `force`d).
+#[allow(clippy::too_many_arguments)]
+pub async fn clean_partition(
+    meta: &dyn Metastore,
+    storage: &ObjectStorage,
+    topic_id: Uuid,
+    partition: i32,
+    policy: CleanPolicy,
+    limits: CleanLimits,
+    now_ms: i64,
+    nonce: u64,
+    force: bool,
+) -> Result<Option<CleanReport>> {
+    let Some(bounds) = meta.partition_offsets(topic_id, partition).await? else { return Ok(None) };
+    let clean_offset = meta
+        .partition_storage(topic_id)
+        .await?
+        .into_iter()
+        .find(|(p, _)| *p == partition)
+        .map(|(_, s)| s.clean_offset)
+        .unwrap_or(0);
+    let rows = meta.read_index(topic_id, partition, bounds.log_start, u64::MAX, limits.max_rows).await?;
+    let lag_cutoff = now_ms.saturating_sub(policy.min_lag_ms);
+    let mut take = 0;
+    let mut budget = 0u64;
+    for row in rows.iter().take(rows.len().saturating_sub(1)) {
+        if row.max_timestamp > lag_cutoff || row.last_offset >= bounds.last_stable {
+            break;
+        }
+        budget += u64::from(row.byte_len);
+        if take > 0 && budget > limits.max_bytes {
+            break;
+        }
+        take += 1;
+    }
+    let prefix = &rows[..take];
+    let Some(last) = prefix.last() else { return Ok(None) };
+    let end = last.last_offset + 1;
+    let total: u64 = prefix.iter().map(|r| u64::from(r.byte_len)).sum();
+    let dirty: Vec<&BatchRef> = prefix.iter().filter(|r| r.last_offset >= clean_offset).collect();
+    let dirty_bytes: u64 = dirty.iter().map(|r| u64::from(r.byte_len)).sum();
+    let overdue = dirty.iter().any(|r| r.max_timestamp < now_ms.saturating_sub(policy.max_lag_ms));
+    let ratio = if total == 0 { 0.0 } else { dirty_bytes as f64 / total as f64 };
+    if !force && (dirty.is_empty() || (ratio < policy.min_dirty_ratio && !overdue)) {
+        return Ok(None);
+    }
+
+    let mut decoded = Vec::with_capacity(prefix.len());
+    for row in prefix {
+        let data = read_batch(storage, row).await?;
+        let batch = rewrite::decode(&data).map_err(|e| MaintenanceError::BadBatch {
+            object: row.object_key.clone(),
+            offset: row.base_offset,
+            reason: e.to_string(),
+        })?;
+        decoded.push((row, batch));
+    }
+    let aborted = meta.aborted_transactions(topic_id, partition, bounds.log_start, end).await?;
+    let plan = plan(&decoded, &aborted, policy, now_ms);
+
+    let mut report = CleanReport {
+        batches_read: prefix.len(),
+        records_read: decoded.iter().map(|(_, b)| b.records.len()).sum(),
+        records_kept: 0,
+        bytes_before: total,
+        clean_offset: end,
+        next_expiry_ms: plan.next_expiry_ms,
+        ..CleanReport::default()
+    };
+    let mut builder = SegmentBuilder::new();
+    let mut added = Vec::new();
+    let mut replaced = Vec::new();
+    for ((row, batch), keep) in decoded.iter().zip(&plan.keep) {
+        let kept: Vec<&Record> = batch.records.iter().zip(keep).filter(|(_, k)| **k).map(|(r, _)| r).collect();
+        report.records_kept += kept.len();
+        if kept.len() == batch.records.len() {
+            report.bytes_after += u64::from(row.byte_len);
+            continue;
+        }
+        replaced.push((row.base_offset, row.object_key.clone()));
+        report.batches_rewritten += 1;
+        let encoded = rewrite::encode_kept(batch, &kept).map_err(|e| MaintenanceError::BadBatch {
+            object: row.object_key.clone(),
+            offset: row.base_offset,
+            reason: e.to_string(),
+        })?;
+        let Some(encoded) = encoded else { continue };
+        added.push(new_row(&mut builder, topic_id, partition, &encoded, row)?);
+        report.bytes_after += encoded.len() as u64;
+    }
+    let object = if added.is_empty() {
+        None
+    } else {
+        let data = builder.finish();
+        let key = keys::merged_key(now_ms, nonce);
+        let size = data.len() as u64;
+        storage.put_durable(&key, data).await?;
+        Some(NewObject { key, size, created_ms: now_ms })
+    };
+    let rewrite = BatchRewrite {
+        topic_id,
+        partition,
+        object,
+        replaced,
+        added,
+        removed_markers: plan.removed_markers,
+        clean_offset: Some(end),
+        now_ms,
+    };
+    report.applied = meta.replace_batches(rewrite).await?;
+    tracing::info!(
+        %topic_id, partition, applied = report.applied, records = report.records_read, kept = report.records_kept,
+        rewritten = report.batches_rewritten, bytes_before = report.bytes_before, bytes_after = report.bytes_after,
+        clean_offset = end, "log compaction pass"
+    );
+    Ok(Some(report))
+}
+
+fn new_row(
+    builder: &mut SegmentBuilder,
+    topic_id: Uuid,
+    partition: i32,
+    encoded: &Bytes,
+    old: &BatchRef,
+) -> Result<BatchRow> {
+    let h = BatchHeader::parse(encoded).map_err(|e| MaintenanceError::BadBatch {
+        object: old.object_key.clone(),
+        offset: old.base_offset,
+        reason: e.to_string(),
+    })?;
+    let range = builder.push(*topic_id.as_bytes(), partition, encoded);
+    Ok(BatchRow {
+        base_offset: h.base_offset,
+        last_offset: h.base_offset + i64::from(h.last_offset_delta),
+        record_count: h.record_count,
+        max_timestamp: h.max_timestamp,
+        byte_start: range.start,
+        byte_len: encoded.len() as u32,
+    })
+}
+
+/// Which records of each batch a pass keeps.
+pub struct Plan {
+    /// Per batch, per record: kept?
+    pub keep: Vec<Vec<bool>>,
+    /// Offsets of abort markers dropped (their aborted ranges are forgotten with them).
+    pub removed_markers: Vec<i64>,
+    pub next_expiry_ms: Option<i64>,
+}
+
+/// Decides, for records already in offset order, what survives compaction.
+pub fn plan(batches: &[(&BatchRef, DecodedBatch)], aborted: &[AbortedTxn], policy: CleanPolicy, now_ms: i64) -> Plan {
+    let horizon = now_ms.saturating_sub(policy.delete_retention_ms);
+    let in_aborted = |b: &DecodedBatch, offset: i64| {
+        b.header.is_transactional()
+            && aborted
+                .iter()
+                .any(|a| a.producer_id == b.header.producer_id && offset >= a.first_offset && offset < a.last_offset)
+    };
+    let mut latest: HashMap<&Bytes, i64> = HashMap::new();
+    for (_, b) in batches {
+        if b.header.is_control() {
+            continue;
+        }
+        for r in &b.records {
+            if let Some(k) = &r.key
+                && !in_aborted(b, r.offset)
+            {
+                latest.insert(k, r.offset);
+            }
+        }
+    }
+    let mut removed_markers = Vec::new();
+    let mut next_expiry: Option<i64> = None;
+    let mut expiry = |at: i64| next_expiry = Some(next_expiry.map_or(at, |n: i64| n.min(at)));
+    let keep = batches
+        .iter()
+        .map(|(_, b)| {
+            b.records
+                .iter()
+                .map(|r| {
+                    if b.header.is_control() {
+                        if b.header.max_timestamp >= horizon {
+                            expiry(b.header.max_timestamp.saturating_add(policy.delete_retention_ms));
+                            return true;
+                        }
+                        if marker_type(r) == Some(ABORT_MARKER) {
+                            removed_markers.push(r.offset);
+                        }
+                        return false;
+                    }
+                    let Some(key) = &r.key else { return false };
+                    if in_aborted(b, r.offset) || latest.get(key) != Some(&r.offset) {
+                        return false;
+                    }
+                    if r.value.is_none() {
+                        // LogAppendTime batches carry their time in the header only.
+                        let ts = if b.header.attributes & 0x08 != 0 { b.header.max_timestamp } else { r.timestamp };
+                        if ts < horizon {
+                            return false;
+                        }
+                        expiry(ts.saturating_add(policy.delete_retention_ms));
+                    }
+                    true
+                })
+                .collect()
+        })
+        .collect();
+    Plan { keep, removed_markers, next_expiry_ms: next_expiry }
+}

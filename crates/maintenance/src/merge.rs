@@ -1,0 +1,120 @@
+//! Object compaction: a partition's batches are spread over many small flush segments (one per produce
+//! flush, shared by every partition written in it). This job copies a run of them into one object holding
+//! only that partition, so the index shrinks to fewer objects and reads become sequential. Offsets, bytes and
+//! timestamps of every batch are unchanged: the copy is byte for byte.
+//!
+//! Safety: the new object is durable before the index points at it; the index switch is one metastore
+//! transaction that applies only if every replaced row is still as read (retention or the cleaner may have
+//! moved it meanwhile), otherwise the new object is marked dead. Old objects are marked dead once no row
+//! references them and are deleted by [`crate::gc`] after the grace period. A crash at any point leaves every
+//! record readable exactly once.
+
+use crate::{Result, read_batch};
+use uuid::Uuid;
+use weft_format::SegmentBuilder;
+use weft_meta::{BatchRewrite, BatchRow, Metastore, NewObject};
+use weft_protocol::BatchHeader;
+use weft_storage::{ObjectStorage, keys};
+
+/// Bounds of one merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeLimits {
+    /// Bytes copied into one new object at most (also the memory one merge holds).
+    pub target_bytes: u64,
+    /// Fewest batches worth a merge.
+    pub min_batches: usize,
+    /// Only batches in flush segments older than this are merged, so the hot tail is left alone.
+    pub min_age_ms: i64,
+    /// Index rows examined per partition per pass.
+    pub max_rows: u32,
+}
+
+impl Default for MergeLimits {
+    fn default() -> Self {
+        MergeLimits { target_bytes: 16 << 20, min_batches: 2, min_age_ms: 10_000, max_rows: 10_000 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeReport {
+    pub batches: usize,
+    pub bytes: u64,
+    /// False if the index changed meanwhile and the merge was abandoned (its object is left to the GC).
+    pub applied: bool,
+}
+
+/// Merges the oldest run of a partition's batches that live in flush segments. `nonce` names the new object.
+pub async fn merge_partition(
+    meta: &dyn Metastore,
+    storage: &ObjectStorage,
+    topic_id: Uuid,
+    partition: i32,
+    limits: MergeLimits,
+    now_ms: i64,
+    nonce: u64,
+) -> Result<Option<MergeReport>> {
+    let Some(bounds) = meta.partition_offsets(topic_id, partition).await? else { return Ok(None) };
+    let rows = meta.read_index(topic_id, partition, bounds.log_start, u64::MAX, limits.max_rows).await?;
+    let old_enough = |key: &str| keys::created_ms(key).is_some_and(|ms| ms <= now_ms.saturating_sub(limits.min_age_ms));
+    let mut run = Vec::new();
+    let mut bytes = 0u64;
+    for row in rows {
+        let candidate = keys::is_flush_segment(&row.object_key) && old_enough(&row.object_key);
+        if !candidate {
+            if run.len() >= limits.min_batches {
+                break;
+            }
+            run.clear();
+            bytes = 0;
+            continue;
+        }
+        if !run.is_empty() && bytes + u64::from(row.byte_len) > limits.target_bytes {
+            break;
+        }
+        bytes += u64::from(row.byte_len);
+        run.push(row);
+    }
+    if run.len() < limits.min_batches {
+        return Ok(None);
+    }
+    let mut builder = SegmentBuilder::new();
+    let mut added = Vec::with_capacity(run.len());
+    for row in &run {
+        let data = read_batch(storage, row).await?;
+        let header = BatchHeader::parse(&data).map_err(|e| crate::MaintenanceError::BadBatch {
+            object: row.object_key.clone(),
+            offset: row.base_offset,
+            reason: e.to_string(),
+        })?;
+        let range = builder.push(*topic_id.as_bytes(), partition, &data);
+        added.push(BatchRow {
+            base_offset: row.base_offset,
+            last_offset: row.last_offset,
+            record_count: header.record_count,
+            max_timestamp: row.max_timestamp,
+            byte_start: range.start,
+            byte_len: row.byte_len,
+        });
+    }
+    let object = builder.finish();
+    let key = keys::merged_key(now_ms, nonce);
+    let size = object.len() as u64;
+    storage.put_durable(&key, object).await?;
+    let rewrite = BatchRewrite {
+        topic_id,
+        partition,
+        object: Some(NewObject { key: key.clone(), size, created_ms: now_ms }),
+        replaced: run.iter().map(|r| (r.base_offset, r.object_key.clone())).collect(),
+        added,
+        removed_markers: Vec::new(),
+        clean_offset: None,
+        now_ms,
+    };
+    let applied = meta.replace_batches(rewrite).await?;
+    if applied {
+        tracing::info!(%topic_id, partition, batches = run.len(), bytes, object = %key, "merged batches into one object");
+    } else {
+        tracing::info!(%topic_id, partition, object = %key, "merge abandoned: the index changed meanwhile");
+    }
+    Ok(Some(MergeReport { batches: run.len(), bytes, applied }))
+}
