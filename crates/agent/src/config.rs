@@ -66,6 +66,18 @@ pub struct AgentConfig {
     /// Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms: how often transactions past their
     /// timeout are looked for (and aborted) and unfinished commits or aborts are completed.
     pub transaction_check_interval: Duration,
+    /// How often the agent holding the maintenance lease runs retention, log compaction, object compaction
+    /// and garbage collection. Log compaction becomes visible within this delay plus min.compaction.lag.ms.
+    pub maintenance_interval: Duration,
+    /// Kafka's log.segment.delete.delay.ms: how long an unreferenced object is kept before it is deleted, so
+    /// reads already in flight finish.
+    pub gc_grace: Duration,
+    /// Uploads never committed (a crash between upload and commit) are deleted once this old.
+    pub orphan_grace: Duration,
+    /// Flush segments younger than this are not merged by object compaction.
+    pub merge_min_age: Duration,
+    /// Bytes object compaction copies into one per-partition object at most.
+    pub merge_target_bytes: u64,
 }
 
 impl AgentConfig {
@@ -102,6 +114,11 @@ impl AgentConfig {
             transaction_max_timeout_ms: 900_000,
             transactional_id_expiration: Duration::from_secs(7 * 24 * 3600),
             transaction_check_interval: Duration::from_secs(1),
+            maintenance_interval: Duration::from_secs(5),
+            gc_grace: Duration::from_secs(60),
+            orphan_grace: Duration::from_secs(600),
+            merge_min_age: Duration::from_secs(10),
+            merge_target_bytes: 16 * 1024 * 1024,
         }
     }
 

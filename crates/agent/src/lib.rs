@@ -11,6 +11,7 @@ mod fetch;
 mod groups;
 mod handlers;
 mod http;
+mod maintenance;
 mod metrics;
 mod partitions;
 mod produce;
@@ -44,4 +45,5 @@ pub(crate) struct Agent {
     pub produce: produce::ProduceBuffer,
     pub groups: Arc<groups::Coordinator>,
     pub txns: txn::TxnLocks,
+    pub maintenance: maintenance::MaintenanceState,
 }

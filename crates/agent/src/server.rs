@@ -125,6 +125,7 @@ pub async fn start_with(
         partitions,
         produce,
         txns: Default::default(),
+        maintenance: Default::default(),
         groups: Arc::new(crate::groups::Coordinator::new(crate::groups::GroupConfig {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
             max_session_timeout_ms: config.group_max_session_timeout_ms,
@@ -139,6 +140,7 @@ pub async fn start_with(
     let group_timer = agent.groups.spawn_timer();
     let offsets_expiry = tokio::spawn(expire_offsets(agent.clone()));
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
+    let maintenance = tokio::spawn(crate::maintenance::run(agent.clone()));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
         let router = http::router(agent.clone());
@@ -166,6 +168,7 @@ pub async fn start_with(
         group_timer.abort();
         offsets_expiry.abort();
         txn_timer.abort();
+        maintenance.abort();
     });
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
 }

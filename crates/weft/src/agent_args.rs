@@ -106,6 +106,22 @@ pub struct AgentArgs {
     /// How often timed-out transactions are aborted and unfinished commits completed [default: 1000]
     #[arg(long, env = "WEFT_TRANSACTION_CHECK_INTERVAL_MS")]
     pub transaction_check_interval_ms: Option<u64>,
+    /// How often retention, log compaction, object compaction and garbage collection run (the agent holding
+    /// the maintenance lease runs them) [default: 5000]
+    #[arg(long, env = "WEFT_MAINTENANCE_INTERVAL_MS")]
+    pub maintenance_interval_ms: Option<u64>,
+    /// log.segment.delete.delay.ms: unreferenced objects are deleted after this grace period [default: 60000]
+    #[arg(long, env = "WEFT_GC_GRACE_MS")]
+    pub gc_grace_ms: Option<u64>,
+    /// Uploads never committed (crash between upload and commit) are deleted once this old [default: 600000]
+    #[arg(long, env = "WEFT_ORPHAN_GRACE_MS")]
+    pub orphan_grace_ms: Option<u64>,
+    /// Flush segments younger than this are not merged by object compaction [default: 10000]
+    #[arg(long, env = "WEFT_MERGE_MIN_AGE_MS")]
+    pub merge_min_age_ms: Option<u64>,
+    /// Bytes object compaction copies into one per-partition object at most [default: 16777216]
+    #[arg(long, env = "WEFT_MERGE_TARGET_BYTES")]
+    pub merge_target_bytes: Option<u64>,
 }
 
 macro_rules! merge {
@@ -153,7 +169,12 @@ impl AgentArgs {
                 group_consumer_session_timeout_ms,
                 transaction_max_timeout_ms,
                 transactional_id_expiration_ms,
-                transaction_check_interval_ms
+                transaction_check_interval_ms,
+                maintenance_interval_ms,
+                gc_grace_ms,
+                orphan_grace_ms,
+                merge_min_age_ms,
+                merge_target_bytes
             );
         }
         let mut c = AgentConfig::with_data_dir(self.data_dir.unwrap_or_else(|| PathBuf::from("weft-data")));
@@ -241,6 +262,21 @@ impl AgentArgs {
         if let Some(v) = self.transaction_check_interval_ms {
             c.transaction_check_interval = Duration::from_millis(v);
         }
+        if let Some(v) = self.maintenance_interval_ms {
+            c.maintenance_interval = Duration::from_millis(v);
+        }
+        if let Some(v) = self.gc_grace_ms {
+            c.gc_grace = Duration::from_millis(v);
+        }
+        if let Some(v) = self.orphan_grace_ms {
+            c.orphan_grace = Duration::from_millis(v);
+        }
+        if let Some(v) = self.merge_min_age_ms {
+            c.merge_min_age = Duration::from_millis(v);
+        }
+        if let Some(v) = self.merge_target_bytes {
+            c.merge_target_bytes = v;
+        }
         if let Some(v) = self.offsets_retention_minutes {
             c.offsets_retention = Duration::from_secs(v.saturating_mul(60));
         }
@@ -269,6 +305,12 @@ fn validate(c: &AgentConfig) -> Result<()> {
     }
     if c.transaction_check_interval.is_zero() {
         anyhow::bail!("--transaction-check-interval-ms must be greater than 0");
+    }
+    if c.maintenance_interval.is_zero() {
+        anyhow::bail!("--maintenance-interval-ms must be greater than 0");
+    }
+    if c.merge_target_bytes == 0 {
+        anyhow::bail!("--merge-target-bytes must be greater than 0");
     }
     if c.message_max_bytes <= 0 {
         anyhow::bail!("--message-max-bytes must be greater than 0, was {}", c.message_max_bytes);

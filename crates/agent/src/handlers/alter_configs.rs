@@ -135,14 +135,14 @@ async fn apply(
 ) -> Result<(), Refusal> {
     let result = match resource_type {
         RESOURCE_TOPIC => apply_topic(agent, name, changes, replace, validate_only).await,
-        RESOURCE_BROKER if name.is_empty() => apply_cluster(agent, changes, replace, validate_only).await,
-        RESOURCE_BROKER => Err((
-            ResponseError::InvalidRequest,
-            format!(
-                "weft agents share one configuration; per-broker configs (broker {name}) are not supported, \
-                 alter the cluster default (an empty broker name) instead"
-            ),
-        )),
+        // Agents are interchangeable and share one configuration, so a broker's dynamic config is the
+        // cluster's: the empty name (Kafka's --entity-default) and any broker id both set the cluster default.
+        // (Most clients cannot send the empty name: confluent-kafka-python, kafka-python and the rdkafka crate
+        // insist on a broker id.)
+        RESOURCE_BROKER if name.is_empty() || name.parse::<i32>().is_ok_and(|id| id >= 0) => {
+            apply_cluster(agent, changes, replace, validate_only).await
+        }
+        RESOURCE_BROKER => Err((ResponseError::InvalidRequest, format!("invalid broker id {name:?}"))),
         other => Err((ResponseError::InvalidRequest, format!("resource type {other} is not supported"))),
     };
     if let Err((code, message)) = &result {

@@ -16,7 +16,20 @@ use weft_protocol::batch::{BatchError, split_batches};
 /// Per-partition answer before the flush: either an early error, or the number of batches submitted.
 enum Slot {
     Refused(i16, Option<String>),
-    Submitted { first: usize, count: usize, bytes: u64, records: u64 },
+    Submitted { first: usize, count: usize, bytes: u64, records: u64, log_append_ms: i64 },
+}
+
+/// Kafka's rule for compacted topics: every record needs a key.
+fn check_keys(data: &[u8]) -> Result<(), (i16, String)> {
+    let batch =
+        weft_protocol::rewrite::decode(data).map_err(|e| (ResponseError::CorruptMessage.code(), e.to_string()))?;
+    match batch.records.iter().position(|r| r.key.is_none()) {
+        None => Ok(()),
+        Some(i) => Err((
+            ResponseError::InvalidRecord.code(),
+            format!("compacted topic cannot accept message without key (record {i} of the batch)"),
+        )),
+    }
 }
 
 fn validate(
@@ -40,9 +53,10 @@ fn validate(
         (code, e.to_string())
     })?;
     let max = topic.max_message_bytes.max(0) as usize;
-    let after_max: i64 =
-        topic.config("message.timestamp.after.max.ms").and_then(|v| v.parse().ok()).unwrap_or(i64::MAX);
+    let after_max = topic.config_i64("message.timestamp.after.max.ms");
+    let before_max = topic.config_i64("message.timestamp.before.max.ms");
     let log_append = topic.config("message.timestamp.type") == Some("LogAppendTime");
+    let compacted = topic.has_policy("compact");
     let mut out = Vec::with_capacity(batches.len());
     for (header, data) in batches {
         if data.len() > max {
@@ -69,6 +83,27 @@ fn validate(
                 format!("timestamp {} is more than {after_max} ms in the future", header.max_timestamp),
             ));
         }
+        if !log_append && header.base_timestamp < now_ms.saturating_sub(before_max) {
+            return Err((
+                ResponseError::InvalidTimestamp.code(),
+                format!("timestamp {} is more than {before_max} ms in the past", header.base_timestamp),
+            ));
+        }
+        if compacted {
+            check_keys(&data)?;
+        }
+        let (header, data) = if log_append {
+            // As Kafka's broker does: the batch carries the append time, and says so in its attributes.
+            let mut stamped = bytes::BytesMut::from(&data[..]);
+            weft_protocol::rewrite::stamp_log_append_time(&mut stamped, now_ms)
+                .map_err(|e| (ResponseError::CorruptMessage.code(), e.to_string()))?;
+            let data = stamped.freeze();
+            let header = weft_protocol::BatchHeader::parse(&data)
+                .map_err(|e| (ResponseError::CorruptMessage.code(), e.to_string()))?;
+            (header, data)
+        } else {
+            (header, data)
+        };
         let kind = if header.is_transactional() { BatchKind::Transactional } else { BatchKind::Plain };
         out.push(Append { topic_id: topic.topic.id, partition, header, data, kind });
     }
@@ -102,6 +137,10 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                     Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str()))),
                 }
             };
+            let log_append_ms = match &topic {
+                Ok(topic) if topic.config("message.timestamp.type") == Some("LogAppendTime") => now_ms,
+                _ => -1,
+            };
             let slot = match checked {
                 Ok(batches) => {
                     let first = appends.len();
@@ -109,7 +148,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                     let bytes = batches.iter().map(|b| b.data.len() as u64).sum();
                     let records = batches.iter().map(|b| b.header.record_count.max(0) as u64).sum();
                     appends.extend(batches);
-                    Slot::Submitted { first, count, bytes, records }
+                    Slot::Submitted { first, count, bytes, records, log_append_ms }
                 }
                 Err((code, message)) => {
                     tracing::warn!(topic = %t.name.as_str(), partition = p.index, code, %message, "produce refused");
@@ -183,7 +222,7 @@ fn partition_response(
         Slot::Refused(code, message) => {
             r.with_error_code(code).with_error_message(message.filter(|_| version >= 8).map(super::str_bytes))
         }
-        Slot::Submitted { first, count, .. } => match outcomes {
+        Slot::Submitted { first, count, log_append_ms, .. } => match outcomes {
             Err(failure) => r
                 .with_error_code(failure.code)
                 .with_error_message((version >= 8).then(|| super::str_bytes(failure.message.clone()))),
@@ -191,7 +230,10 @@ fn partition_response(
                 Some(
                     AppendOutcome::Appended { base_offset, log_start }
                     | AppendOutcome::Duplicate { base_offset, log_start },
-                ) => r.with_base_offset(*base_offset).with_log_start_offset(if version >= 5 { *log_start } else { -1 }),
+                ) => r
+                    .with_base_offset(*base_offset)
+                    .with_log_append_time_ms(log_append_ms)
+                    .with_log_start_offset(if version >= 5 { *log_start } else { -1 }),
                 Some(AppendOutcome::OutOfOrderSequence) => {
                     r.with_error_code(ResponseError::OutOfOrderSequenceNumber.code())
                 }
