@@ -66,6 +66,11 @@ impl Agent {
         let mut data = buf.freeze();
         let set = RecordBatchDecoder::decode(&mut data)
             .map_err(|e| AgentError::BadStoredBatch { offset: b.base_offset, reason: e.to_string() })?;
-        Ok(set.records.iter().find(|r| r.timestamp >= timestamp).map(|r| (r.offset, r.timestamp)))
+        // LogAppendTime batches carry their time in the header; the records' own times are the producer's.
+        let time = |r: &kafka_protocol::records::Record| match r.timestamp_type {
+            kafka_protocol::records::TimestampType::LogAppend => b.max_timestamp,
+            kafka_protocol::records::TimestampType::Creation => r.timestamp,
+        };
+        Ok(set.records.iter().find(|r| time(r) >= timestamp).map(|r| (r.offset, time(r))))
     }
 }
