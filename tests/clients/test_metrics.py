@@ -126,6 +126,15 @@ def test_consumer_lag_is_high_watermark_minus_committed(traffic):
     assert total(after, "weft_consumer_group_lag", group=group, topic=topic, partition="0") == 50 - 10
 
 
+def test_topic_storage_and_offsets_are_exported(traffic):
+    _before, after, topic, _group, _live = traffic
+    assert total(after, "weft_partition_log_end_offset", topic=topic, partition="0") == 50
+    assert total(after, "weft_partition_log_start_offset", topic=topic, partition="0") == 0
+    assert total(after, "weft_topic_stored_bytes", topic=topic) > 50 * 10
+    assert total(after, "weft_topic_objects", topic=topic) >= 1
+    assert total(after, "weft_maintenance_runs_total", job="gc", result="ok") >= 1
+
+
 def test_group_membership_metrics(agent_module, traffic):
     _before, after, _topic, _group, live = traffic
     assert total(after, "weft_consumer_group_members", group=live) == 1

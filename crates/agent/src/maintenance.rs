@@ -28,6 +28,18 @@ pub struct MaintenanceState {
 
 pub async fn run(agent: Arc<Agent>) {
     let holder = agent.ids.uuid().to_string();
+    // Every series exists from the start, so dashboards and alerts see zeros rather than nothing.
+    for job in ["retention", "compaction", "merge", "gc", "orphans"] {
+        for result in ["ok", "error"] {
+            metrics::counter!("weft_maintenance_runs_total", "job" => job, "result" => result).increment(0);
+        }
+    }
+    for job in ["compaction", "merge"] {
+        metrics::counter!("weft_maintenance_bytes_total", "job" => job).increment(0);
+    }
+    for kind in ["dead", "orphan"] {
+        metrics::counter!("weft_gc_objects_deleted_total", "kind" => kind).increment(0);
+    }
     let mut interval = tokio::time::interval(agent.config.maintenance_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

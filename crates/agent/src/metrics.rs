@@ -83,6 +83,12 @@ fn describe() {
     describe_counter!("weft_metastore_errors_total", "Metastore write transactions that failed, by operation");
     describe_counter!("weft_consumer_group_rebalances_total", "Completed rebalances (joins), by group");
     describe_counter!("weft_transactions_total", "Transactions ended, by result (committed, aborted)");
+    describe_counter!("weft_maintenance_runs_total", "Maintenance job runs, by job and result");
+    describe_counter!(
+        "weft_maintenance_bytes_total",
+        "Bytes reclaimed by log compaction, or copied by object compaction (merge)"
+    );
+    describe_counter!("weft_gc_objects_deleted_total", "Objects deleted by the garbage collector, by kind");
 }
 
 /// Counts one error code returned by `api` (zero is not an error and is not counted).
@@ -102,6 +108,7 @@ pub async fn render(agent: &Agent) -> Option<String> {
     let mut g = Gauges(&mut out);
     group_gauges(agent, &mut g).await;
     transaction_gauges(agent, &mut g).await;
+    topic_gauges(agent, &mut g).await;
     process_gauges(&mut g);
     Some(out)
 }
@@ -173,6 +180,48 @@ async fn transaction_gauges(agent: &Agent, g: &mut Gauges<'_>) {
     if let Ok(t) = agent.meta.list_transactions(Some(&open)).await {
         g.family("weft_transactions_open", "Transactions ongoing or being completed");
         g.sample("weft_transactions_open", &[], t.len() as f64);
+    }
+}
+
+/// Topics with more partitions than this get topic-level series only (bounded scrape size).
+const MAX_PARTITION_SERIES: usize = 10_000;
+
+/// Stored bytes and objects by topic; log start, end and cleaner position by partition.
+async fn topic_gauges(agent: &Agent, g: &mut Gauges<'_>) {
+    let Ok(topics) = agent.meta.list_topics().await else { return };
+    let Ok(bounds) = agent.meta.all_partition_offsets().await else { return };
+    let per_partition = bounds.len() <= MAX_PARTITION_SERIES;
+    let mut stored = Vec::with_capacity(topics.len());
+    for t in &topics {
+        if let Ok(parts) = agent.meta.partition_storage(t.id).await {
+            stored.push((t, parts));
+        }
+    }
+    g.family("weft_topic_stored_bytes", "Bytes of record batches stored for the topic (above the log start)");
+    for (t, parts) in &stored {
+        let bytes: u64 = parts.iter().map(|(_, s)| s.bytes).sum();
+        g.sample("weft_topic_stored_bytes", &[("topic", &t.name)], bytes as f64);
+    }
+    g.family("weft_topic_objects", "Objects holding the topic's batches, summed over its partitions");
+    for (t, parts) in &stored {
+        let objects: u64 = parts.iter().map(|(_, s)| s.objects).sum();
+        g.sample("weft_topic_objects", &[("topic", &t.name)], objects as f64);
+    }
+    if !per_partition {
+        return;
+    }
+    let names: std::collections::HashMap<uuid::Uuid, &str> = topics.iter().map(|t| (t.id, t.name.as_str())).collect();
+    for (family, help) in [
+        ("weft_partition_log_start_offset", "First offset still readable in the partition"),
+        ("weft_partition_log_end_offset", "Next offset to be written (the high watermark)"),
+    ] {
+        g.family(family, help);
+        for (id, partition, b) in &bounds {
+            let Some(name) = names.get(id) else { continue };
+            let p = partition.to_string();
+            let value = if family.ends_with("start_offset") { b.log_start } else { b.next_offset };
+            g.sample(family, &[("topic", name), ("partition", &p)], value as f64);
+        }
     }
 }
 
