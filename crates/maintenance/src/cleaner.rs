@@ -280,3 +280,83 @@ pub fn plan(batches: &[(&BatchRef, DecodedBatch)], aborted: &[AbortedTxn], polic
         .collect();
     Plan { keep, removed_markers, next_expiry_ms: next_expiry }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use weft_protocol::kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+    const PID: i64 = 5;
+
+    fn record(offset: i64, key: &[u8], value: Option<&[u8]>, ts: i64, txn: bool, control: bool) -> Record {
+        Record {
+            transactional: txn,
+            control,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: if txn { PID } else { -1 },
+            producer_epoch: if txn { 0 } else { -1 },
+            timestamp_type: TimestampType::Creation,
+            offset,
+            sequence: if txn { offset as i32 } else { -1 },
+            timestamp: ts,
+            key: Some(Bytes::copy_from_slice(key)),
+            value: value.map(Bytes::copy_from_slice),
+            headers: Default::default(),
+        }
+    }
+
+    fn decoded(records: &[Record]) -> (BatchRef, DecodedBatch) {
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+        RecordBatchEncoder::encode(&mut buf, records.iter(), &options).expect("encode");
+        let batch = rewrite::decode(&buf).expect("decode");
+        let row = BatchRef {
+            base_offset: records[0].offset,
+            last_offset: records[records.len() - 1].offset,
+            max_timestamp: batch.header.max_timestamp,
+            object_key: "k".into(),
+            byte_start: 0,
+            byte_len: buf.len() as u32,
+        };
+        (row, batch)
+    }
+
+    /// A control record's key: version 0, then the marker type (0 abort, 1 commit).
+    fn marker(offset: i64, kind: u8, ts: i64) -> Record {
+        record(offset, &[0, 0, 0, kind], Some(&[0, 0, 0, 0, 0, 0]), ts, true, true)
+    }
+
+    #[test]
+    fn aborted_data_goes_and_markers_go_after_delete_retention() {
+        let policy =
+            CleanPolicy { delete_retention_ms: 1000, min_lag_ms: 0, max_lag_ms: i64::MAX, min_dirty_ratio: 0.0 };
+        // An aborted transaction (offsets 0-1, abort marker at 2), a committed one (3, commit marker at 4),
+        // then a plain record superseding nothing.
+        let batches = vec![
+            decoded(&[
+                record(0, b"a", Some(b"aborted"), 100, true, false),
+                record(1, b"b", Some(b"aborted"), 100, true, false),
+            ]),
+            decoded(&[marker(2, 0, 100)]),
+            decoded(&[record(3, b"a", Some(b"committed"), 100, true, false)]),
+            decoded(&[marker(4, 1, 5000)]),
+            decoded(&[record(5, b"c", Some(b"plain"), 5000, false, false)]),
+        ];
+        let refs: Vec<(&BatchRef, DecodedBatch)> = batches.iter().map(|(r, b)| (r, clone(b))).collect();
+        let aborted = [AbortedTxn { producer_id: PID, first_offset: 0, last_offset: 2 }];
+        let plan = plan(&refs, &aborted, policy, 5500);
+        assert_eq!(plan.keep, vec![vec![false, false], vec![false], vec![true], vec![true], vec![true]]);
+        assert_eq!(plan.removed_markers, vec![2], "the old abort marker goes, with its aborted range");
+        assert_eq!(plan.next_expiry_ms, Some(6000), "the recent commit marker expires at 5000 + 1000");
+        // A committed record is the latest for its key even though an aborted one came before it.
+        let later = plan(&refs, &aborted, policy, 7000);
+        assert_eq!(later.keep[3], vec![false], "the commit marker is gone after delete.retention.ms");
+        assert_eq!(later.removed_markers, vec![2]);
+    }
+
+    fn clone(b: &DecodedBatch) -> DecodedBatch {
+        DecodedBatch { header: b.header, compression: b.compression, records: b.records.clone() }
+    }
+}
