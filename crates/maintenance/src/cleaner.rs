@@ -346,10 +346,10 @@ mod tests {
         ];
         let refs: Vec<(&BatchRef, DecodedBatch)> = batches.iter().map(|(r, b)| (r, clone(b))).collect();
         let aborted = [AbortedTxn { producer_id: PID, first_offset: 0, last_offset: 2 }];
-        let plan = plan(&refs, &aborted, policy, 5500);
-        assert_eq!(plan.keep, vec![vec![false, false], vec![false], vec![true], vec![true], vec![true]]);
-        assert_eq!(plan.removed_markers, vec![2], "the old abort marker goes, with its aborted range");
-        assert_eq!(plan.next_expiry_ms, Some(6000), "the recent commit marker expires at 5000 + 1000");
+        let first = plan(&refs, &aborted, policy, 5500);
+        assert_eq!(first.keep, vec![vec![false, false], vec![false], vec![true], vec![true], vec![true]]);
+        assert_eq!(first.removed_markers, vec![2], "the old abort marker goes, with its aborted range");
+        assert_eq!(first.next_expiry_ms, Some(6000), "the recent commit marker expires at 5000 + 1000");
         // A committed record is the latest for its key even though an aborted one came before it.
         let later = plan(&refs, &aborted, policy, 7000);
         assert_eq!(later.keep[3], vec![false], "the commit marker is gone after delete.retention.ms");
