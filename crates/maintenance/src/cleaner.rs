@@ -334,7 +334,7 @@ mod tests {
             CleanPolicy { delete_retention_ms: 1000, min_lag_ms: 0, max_lag_ms: i64::MAX, min_dirty_ratio: 0.0 };
         // An aborted transaction (offsets 0-1, abort marker at 2), a committed one (3, commit marker at 4),
         // then a plain record superseding nothing.
-        let batches = vec![
+        let batches = [
             decoded(&[
                 record(0, b"a", Some(b"aborted"), 100, true, false),
                 record(1, b"b", Some(b"aborted"), 100, true, false),
