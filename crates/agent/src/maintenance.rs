@@ -26,8 +26,8 @@ pub struct MaintenanceState {
     passes: std::sync::atomic::AtomicU64,
 }
 
-pub async fn run(agent: Arc<Agent>) {
-    let holder = agent.ids.uuid().to_string();
+/// Runs maintenance passes forever; `holder` names this agent in the lease.
+pub async fn run(agent: Arc<Agent>, holder: String) {
     // Every series exists from the start, so dashboards and alerts see zeros rather than nothing.
     for job in ["retention", "compaction", "merge", "gc", "orphans"] {
         for result in ["ok", "error"] {

@@ -140,7 +140,9 @@ pub async fn start_with(
     let group_timer = agent.groups.spawn_timer();
     let offsets_expiry = tokio::spawn(expire_offsets(agent.clone()));
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
-    let maintenance = tokio::spawn(crate::maintenance::run(agent.clone()));
+    // Taken here, before any request, so ids stay deterministic under an injected id source.
+    let holder = agent.ids.uuid().to_string();
+    let maintenance = tokio::spawn(crate::maintenance::run(agent.clone(), holder));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
         let router = http::router(agent.clone());

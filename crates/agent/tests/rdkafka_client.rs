@@ -131,9 +131,9 @@ async fn object_keys_come_from_the_injected_id_source() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    // The auto-created topic took uuid #0 (nonce 0); the first segment took nonce 1.
+    // The maintenance lease holder took uuid #0, the auto-created topic #1; the first segment took nonce 2.
     assert_eq!(names.len(), 1, "{names:?}");
-    assert!(names[0].ends_with("-0000000000000001.seg"), "{names:?}");
+    assert!(names[0].ends_with("-0000000000000002.seg"), "{names:?}");
     agent.shutdown();
     agent.wait().await;
 }
