@@ -1,7 +1,19 @@
-//! Operator commands that talk the Kafka protocol (through librdkafka) to any Weft agent, and to Kafka itself.
+//! Operator commands that talk the Kafka protocol to any Weft agent, and to Kafka itself: librdkafka for the data
+//! path (list offsets) and groups, a small protocol client (`wire`) for the rest of admin.
 
 mod assignment;
+mod cluster;
+mod cluster_config;
 mod common;
+mod configs;
 mod group;
+mod offsets;
+mod topic;
+mod topic_describe;
+mod wire;
 
+pub use cluster::{ClusterArgs, run_cluster};
+pub use cluster_config::{ConfigArgs, run_config};
 pub use group::{GroupArgs, run_group};
+pub use offsets::{OffsetsArgs, run_offsets};
+pub use topic::{TopicArgs, run_topic};
