@@ -31,6 +31,10 @@ enum Command {
     Cluster(weft_admin::ClusterArgs),
     /// Create, list, describe, configure, grow and delete topics.
     Topic(weft_admin::TopicArgs),
+    /// Produce records from stdin (lines or JSON) or from --value.
+    Produce(weft_admin::ProduceArgs),
+    /// Consume records to stdout, from any offset or time, alone or as a group member.
+    Consume(weft_admin::ConsumeArgs),
     /// Show log start and end offsets per partition, and the offset for a time.
     Offsets(weft_admin::OffsetsArgs),
     /// Get broker configs; set or delete cluster-wide dynamic broker defaults.
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
             Command::Group(args) => weft_admin::run_group(args).await,
             Command::Cluster(args) => weft_admin::run_cluster(args).await,
             Command::Topic(args) => weft_admin::run_topic(args).await,
+            Command::Produce(args) => weft_admin::run_produce(args).await,
+            Command::Consume(args) => weft_admin::run_consume(args).await,
             Command::Offsets(args) => weft_admin::run_offsets(args).await,
             Command::Config(args) => weft_admin::run_config(args).await,
         }
