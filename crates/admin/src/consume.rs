@@ -108,11 +108,13 @@ fn consume(args: &ConsumeArgs, stop: &AtomicBool) -> Result<()> {
     let consumer: BaseConsumer =
         config.create().with_context(|| format!("cannot create a client for {}", conn.bootstrap_servers))?;
     let mut plan = TopicPartitionList::new();
+    let mut eof = AtEnd { reset_to_end: spec == OffsetSpec::End, ..AtEnd::default() };
     for topic in &args.topics {
         let parts = offsets::partitions(&consumer, conn, topic, &args.partition)?;
         if args.group.is_none() {
             for (p, start) in parts.iter().zip(start_offsets(&consumer, conn, topic, &parts, spec, from_time)?) {
-                plan.add_partition_offset(topic, *p, start)?;
+                plan.add_partition_offset(topic, *p, Offset::Offset(start))?;
+                eof.next.insert((topic.clone(), *p), start);
             }
         }
     }
@@ -125,7 +127,6 @@ fn consume(args: &ConsumeArgs, stop: &AtomicBool) -> Result<()> {
     }
     let mut out = Output { w: BufWriter::new(std::io::stdout().lock()), closed: false };
     let bar = progress::bar(args.count, "records");
-    let mut eof = AtEnd::default();
     let mut printed = 0u64;
     let mut last_warning = String::new();
     let mut buf = Vec::new();
@@ -185,19 +186,20 @@ fn start_offsets(
     parts: &[i32],
     spec: OffsetSpec,
     from_time: Option<i64>,
-) -> Result<Vec<Offset>> {
+) -> Result<Vec<i64>> {
+    let marks = offsets::watermarks(c, conn, topic, parts)?;
     if let Some(ms) = from_time {
         let found = offsets::offsets_at(c, conn, topic, parts, ms)?;
-        return Ok(found.into_iter().map(|o| o.map_or(Offset::End, Offset::Offset)).collect());
+        // No record that recent: start at the end.
+        return Ok(found.into_iter().zip(&marks).map(|(o, (_, _, high))| o.unwrap_or(*high)).collect());
     }
-    let marks = offsets::watermarks(c, conn, topic, parts)?;
     Ok(marks
         .into_iter()
         .map(|(_, low, high)| match spec {
-            OffsetSpec::Beginning => Offset::Offset(low),
-            OffsetSpec::End => Offset::Offset(high),
-            OffsetSpec::At(n) => Offset::Offset(n.clamp(low, high)),
-            OffsetSpec::Tail(n) => Offset::Offset(high.saturating_sub(n).max(low)),
+            OffsetSpec::Beginning => low,
+            OffsetSpec::End => high,
+            OffsetSpec::At(n) => n.clamp(low, high),
+            OffsetSpec::Tail(n) => high.saturating_sub(n).max(low),
         })
         .collect())
 }
@@ -245,11 +247,14 @@ impl<W: Write> Output<W> {
 }
 
 /// Which assigned partitions have been read to their end. librdkafka reports the end of a partition by
-/// number only, so when several topics have that partition the positions tell which one it was.
+/// number only, so when several topics have that partition, positions and log end offsets tell which.
 #[derive(Default)]
 struct AtEnd {
     done: HashSet<(String, i32)>,
+    /// The next offset to read, where known: the assigned start, then after each record.
     next: HashMap<(String, i32), i64>,
+    /// A group member without a committed offset starts at the end (else at the start).
+    reset_to_end: bool,
 }
 
 impl AtEnd {
@@ -267,16 +272,23 @@ impl AtEnd {
             self.done.insert(only.clone());
             return Ok(());
         }
+        let offset = |l: Option<&TopicPartitionList>, t: &str, p: i32| match l?.find_partition(t, p)?.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        };
         let positions = c.position().ok();
+        let mut committed = None;
         for (topic, p) in candidates {
-            let (_, high) = c.fetch_watermarks(topic, *p, conn.timeout()).map_err(|e| conn.unreachable(e))?;
-            let position =
-                positions.as_ref().and_then(|l| l.find_partition(topic, *p)).and_then(|e| match e.offset() {
-                    Offset::Offset(o) => Some(o),
-                    _ => None,
-                });
-            let next = self.next.get(&(topic.clone(), *p)).copied().max(position);
-            if next.is_some_and(|n| n >= high) {
+            let (low, high) = c.fetch_watermarks(topic, *p, conn.timeout()).map_err(|e| conn.unreachable(e))?;
+            let mut next = self.next.get(&(topic.clone(), *p)).copied().max(offset(positions.as_ref(), topic, *p));
+            if next.is_none() {
+                // A group member that has read nothing here yet starts at the committed offset.
+                if committed.is_none() {
+                    committed = Some(c.committed(conn.timeout()).map_err(|e| conn.unreachable(e))?);
+                }
+                next = offset(committed.as_ref(), topic, *p);
+            }
+            if next.unwrap_or(if self.reset_to_end { high } else { low }) >= high {
                 self.done.insert((topic.clone(), *p));
             }
         }

@@ -197,7 +197,12 @@ async fn alter_config(conn: &ConnArgs, topic: &str, change: &Change) -> Result<(
 async fn add_partitions(conn: &ConnArgs, topic: &str, total: i32) -> Result<()> {
     let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?.into_controller().await?;
     let req = CreatePartitionsRequest::default()
-        .with_topics(vec![CreatePartitionsTopic::default().with_name(TopicName(str_bytes(topic))).with_count(total)])
+        .with_topics(vec![
+            CreatePartitionsTopic::default()
+                .with_name(TopicName(str_bytes(topic)))
+                .with_count(total)
+                .with_assignments(None),
+        ])
         .with_timeout_ms(request_timeout_ms(conn));
     let (resp, _) = w.call(3, &req).await?;
     let Some(r) = resp.results.into_iter().next() else { bail!("the cluster answered for no topic") };
