@@ -110,7 +110,7 @@ fn consume(args: &ConsumeArgs, stop: &AtomicBool) -> Result<()> {
     let mut plan = TopicPartitionList::new();
     let mut eof = AtEnd { reset_to_end: spec == OffsetSpec::End, ..AtEnd::default() };
     for topic in &args.topics {
-        let parts = offsets::partitions(&consumer, conn, topic, &args.partition)?;
+        let parts = offsets::partitions(consumer.client(), conn, topic, &args.partition)?;
         if args.group.is_none() {
             for (p, start) in parts.iter().zip(start_offsets(&consumer, conn, topic, &parts, spec, from_time)?) {
                 plan.add_partition_offset(topic, *p, Offset::Offset(start))?;

@@ -3,8 +3,9 @@
 
 use crate::common::{ConnArgs, emit, parse_time, table};
 use anyhow::{Context, Result, bail};
+use rdkafka::client::Client;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::Serialize;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -29,7 +30,7 @@ pub fn consumer(conn: &ConnArgs) -> Result<BaseConsumer> {
 }
 
 /// The partitions of `topic`, checked against `only` (all of them when `only` is empty).
-pub fn partitions(c: &BaseConsumer, conn: &ConnArgs, topic: &str, only: &[i32]) -> Result<Vec<i32>> {
+pub fn partitions<C: ClientContext>(c: &Client<C>, conn: &ConnArgs, topic: &str, only: &[i32]) -> Result<Vec<i32>> {
     // All topics: a request naming the topic could create it on a cluster that auto-creates.
     let md = c.fetch_metadata(None, conn.timeout()).map_err(|e| conn.unreachable(e))?;
     let Some(t) = md.topics().iter().find(|t| t.name() == topic).filter(|t| !t.partitions().is_empty()) else {
@@ -93,7 +94,7 @@ fn offsets(args: &OffsetsArgs) -> Result<()> {
     let at = args.at.as_deref().map(parse_time).transpose()?;
     let conn = &args.conn;
     let c = consumer(conn)?;
-    let parts = partitions(&c, conn, &args.topic, &args.partition)?;
+    let parts = partitions(c.client(), conn, &args.topic, &args.partition)?;
     let marks = watermarks(&c, conn, &args.topic, &parts)?;
     let found = match at {
         Some(ms) => offsets_at(&c, conn, &args.topic, &parts, ms)?.into_iter().map(Some).collect(),

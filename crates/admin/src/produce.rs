@@ -116,9 +116,7 @@ fn produce(args: &ProduceArgs) -> Result<()> {
         .set("message.timeout.ms", &timeout_ms)
         .create_with_context(context)
         .with_context(|| format!("cannot create a client for {}", conn.bootstrap_servers))?;
-    let consumer = offsets::consumer(conn)?;
-    offsets::partitions(&consumer, conn, &args.topic, args.partition.as_slice())?;
-    drop(consumer);
+    offsets::partitions(producer.client(), conn, &args.topic, args.partition.as_slice())?;
 
     let bar = progress::bar(None, "records sent");
     let mut sent = 0usize;
