@@ -1,11 +1,11 @@
 //! `weft group list | describe | delete | reset-offsets`.
 
 use crate::assignment;
+use crate::common::{ConnArgs, parse_time};
 use anyhow::{Context, Result, bail};
 use comfy_table::Table;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
@@ -14,15 +14,8 @@ use std::time::Duration;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct GroupArgs {
-    /// Kafka bootstrap servers
-    #[arg(long, short = 'b', env = "WEFT_BOOTSTRAP_SERVERS", default_value = "127.0.0.1:9092")]
-    pub bootstrap_servers: String,
-    /// Print JSON instead of tables
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Bound on every request to the cluster, in seconds
-    #[arg(long, default_value_t = 10)]
-    pub timeout_secs: u64,
+    #[command(flatten)]
+    pub conn: ConnArgs,
     #[command(subcommand)]
     pub command: GroupCommand,
 }
@@ -86,19 +79,16 @@ pub async fn run_group(args: GroupArgs) -> Result<()> {
 }
 
 fn consumer(args: &GroupArgs, group: &str) -> Result<BaseConsumer> {
-    ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap_servers)
+    args.conn
+        .client_config()
         .set("group.id", group)
         .set("enable.auto.commit", "false")
-        .set("socket.timeout.ms", (args.timeout_secs * 1000).to_string())
-        // Connection failures surface as one clear error from the command, not as a stream of client logs.
-        .set("log_level", "2")
         .create()
-        .with_context(|| format!("cannot create a client for {}", args.bootstrap_servers))
+        .with_context(|| format!("cannot create a client for {}", args.conn.bootstrap_servers))
 }
 
 fn run_blocking(args: &GroupArgs) -> Result<()> {
-    let timeout = Duration::from_secs(args.timeout_secs);
+    let timeout = args.conn.timeout();
     match &args.command {
         GroupCommand::List => list(args, timeout),
         GroupCommand::Describe { group } => describe(args, group, timeout),
@@ -108,7 +98,7 @@ fn run_blocking(args: &GroupArgs) -> Result<()> {
 }
 
 fn unreachable(args: &GroupArgs, e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow::anyhow!("cannot reach the cluster at {}: {e}", args.bootstrap_servers)
+    args.conn.unreachable(e)
 }
 
 fn list(args: &GroupArgs, timeout: Duration) -> Result<()> {
@@ -133,7 +123,7 @@ fn list(args: &GroupArgs, timeout: Duration) -> Result<()> {
             members: g.members().len(),
         })
         .collect();
-    if args.json {
+    if args.conn.json {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(());
     }
@@ -205,7 +195,7 @@ fn describe(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
             member: owner.get(&key).cloned(),
         });
     }
-    if args.json {
+    if args.conn.json {
         let out = serde_json::json!({
             "group": group, "state": info.state(), "protocol_type": info.protocol_type(), "protocol": info.protocol(),
             "members": members, "partitions": partitions,
@@ -245,11 +235,11 @@ fn describe(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
 }
 
 fn delete(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap_servers)
-        .set("log_level", "2")
+    let admin: AdminClient<DefaultClientContext> = args
+        .conn
+        .client_config()
         .create()
-        .with_context(|| format!("cannot create a client for {}", args.bootstrap_servers))?;
+        .with_context(|| format!("cannot create a client for {}", args.conn.bootstrap_servers))?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let results = rt
         .block_on(admin.delete_groups(&[group], &AdminOptions::new().request_timeout(Some(timeout))))
@@ -261,31 +251,6 @@ fn delete(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Epoch milliseconds, or an RFC 3339 UTC time `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
-fn parse_time(s: &str) -> Result<i64> {
-    if let Ok(ms) = s.parse::<i64>() {
-        return Ok(ms);
-    }
-    let bad = || anyhow::anyhow!("invalid time {s:?}: expected epoch milliseconds or 2026-11-23T10:00:00Z");
-    let s = s.strip_suffix('Z').ok_or_else(bad)?;
-    let (date, time) = s.split_once('T').ok_or_else(bad)?;
-    let d: Vec<i64> = date.split('-').map(|x| x.parse().map_err(|_| bad())).collect::<Result<_>>()?;
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let t: Vec<i64> = hms.split(':').map(|x| x.parse().map_err(|_| bad())).collect::<Result<_>>()?;
-    if d.len() != 3 || t.len() != 3 {
-        return Err(bad());
-    }
-    let ms: i64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d[2] - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok(((days * 24 + t[0]) * 60 + t[1]) * 60_000 + t[2] * 1000 + ms)
 }
 
 fn reset_offsets(args: &GroupArgs, r: &ResetArgs, timeout: Duration) -> Result<()> {
@@ -338,7 +303,7 @@ fn reset_offsets(args: &GroupArgs, r: &ResetArgs, timeout: Duration) -> Result<(
     if !r.dry_run {
         c.commit(&plan, CommitMode::Sync).with_context(|| format!("committing new offsets for group {}", r.group))?;
     }
-    if args.json {
+    if args.conn.json {
         let out: Vec<_> =
             rows.iter().map(|(t, p, o)| serde_json::json!({"topic": t, "partition": p, "new_offset": o})).collect();
         println!("{}", serde_json::json!({"group": r.group, "dry_run": r.dry_run, "offsets": out}));
@@ -352,16 +317,4 @@ fn reset_offsets(args: &GroupArgs, r: &ResetArgs, timeout: Duration) -> Result<(
     println!("{t}");
     println!("{}", if r.dry_run { "dry run: nothing was committed" } else { "offsets committed" });
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_parse_as_utc_milliseconds() {
-        assert_eq!(super::parse_time("1700000000000").unwrap(), 1_700_000_000_000);
-        assert_eq!(super::parse_time("1970-01-01T00:00:00Z").unwrap(), 0);
-        assert_eq!(super::parse_time("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000_000);
-        assert_eq!(super::parse_time("2023-11-14T22:13:20.5Z").unwrap(), 1_700_000_000_500);
-        assert!(super::parse_time("yesterday").is_err());
-    }
 }

@@ -1,6 +1,26 @@
-//! Operator commands that talk the Kafka protocol (through librdkafka) to any Weft agent, and to Kafka itself.
+//! Operator commands that talk the Kafka protocol to any Weft agent, and to Kafka itself: librdkafka for the data
+//! path (produce, consume, list offsets) and groups, a small protocol client (`wire`) for the rest of admin.
 
 mod assignment;
+mod cluster;
+mod cluster_config;
+mod common;
+mod configs;
+mod consume;
 mod group;
+mod offsets;
+mod produce;
+mod produce_input;
+mod progress;
+mod template;
+mod topic;
+mod topic_describe;
+mod wire;
 
+pub use cluster::{ClusterArgs, run_cluster};
+pub use cluster_config::{ConfigArgs, run_config};
+pub use consume::{ConsumeArgs, run_consume};
 pub use group::{GroupArgs, run_group};
+pub use offsets::{OffsetsArgs, run_offsets};
+pub use produce::{ProduceArgs, run_produce};
+pub use topic::{TopicArgs, run_topic};

@@ -27,6 +27,18 @@ enum Command {
     Bench(weft_bench::BenchArgs),
     /// Inspect and manage consumer groups on any Kafka-compatible cluster.
     Group(weft_admin::GroupArgs),
+    /// Show the cluster: id, controller, brokers, topic and partition counts.
+    Cluster(weft_admin::ClusterArgs),
+    /// Create, list, describe, configure, grow and delete topics.
+    Topic(weft_admin::TopicArgs),
+    /// Produce records from stdin (lines or JSON) or from --value.
+    Produce(weft_admin::ProduceArgs),
+    /// Consume records to stdout, from any offset or time, alone or as a group member.
+    Consume(weft_admin::ConsumeArgs),
+    /// Show log start and end offsets per partition, and the offset for a time.
+    Offsets(weft_admin::OffsetsArgs),
+    /// Get broker configs; set or delete cluster-wide dynamic broker defaults.
+    Config(weft_admin::ConfigArgs),
 }
 
 /// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
@@ -60,6 +72,12 @@ fn main() -> ExitCode {
             Command::Agent(args) => agent_args::run(args).await,
             Command::Bench(args) => weft_bench::run(args).await,
             Command::Group(args) => weft_admin::run_group(args).await,
+            Command::Cluster(args) => weft_admin::run_cluster(args).await,
+            Command::Topic(args) => weft_admin::run_topic(args).await,
+            Command::Produce(args) => weft_admin::run_produce(args).await,
+            Command::Consume(args) => weft_admin::run_consume(args).await,
+            Command::Offsets(args) => weft_admin::run_offsets(args).await,
+            Command::Config(args) => weft_admin::run_config(args).await,
         }
     });
     match result {

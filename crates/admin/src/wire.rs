@@ -1,0 +1,217 @@
+//! A small Kafka protocol client for admin requests, speaking to one broker at a time over plaintext.
+//!
+//! librdkafka serves the data path (produce, consume, list offsets) but falls short for administration:
+//! it refuses the broker config resource with an empty name (Kafka's cluster-wide dynamic defaults), the
+//! rdkafka crate has no IncrementalAlterConfigs, and its admin results drop the broker's error message
+//! (`INVALID_CONFIG` without saying which key or why). Admin requests therefore go through this client,
+//! using the same codec crate as the agent.
+
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
+    TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The largest response accepted; admin responses are far smaller.
+const MAX_RESPONSE: u32 = 256 << 20;
+
+pub struct Wire {
+    stream: TcpStream,
+    /// The broker this connection talks to.
+    addr: String,
+    /// What the user gave, for error messages.
+    bootstrap: String,
+    timeout: Duration,
+    correlation: i32,
+    /// api key -> (min, max) version the broker serves.
+    versions: HashMap<i16, (i16, i16)>,
+}
+
+pub fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// A failed result as one line: the broker's message if it sent one, then the error's name.
+pub fn error_text(code: i16, message: Option<&StrBytes>) -> Option<String> {
+    let e = ResponseError::try_from_code(code)?;
+    Some(match message.map(|m| m.as_str()).filter(|m| !m.is_empty()) {
+        Some(m) => format!("{m} ({e})"),
+        None => e.to_string(),
+    })
+}
+
+fn api_name(key: i16) -> String {
+    ApiKey::try_from(key).map(|k| format!("{k:?}")).unwrap_or_else(|_| format!("API {key}"))
+}
+
+impl Wire {
+    /// Connects to the first bootstrap server that answers and learns which API versions it serves.
+    pub async fn connect(bootstrap: &str, timeout: Duration) -> Result<Wire> {
+        let mut last = anyhow!("no bootstrap server given");
+        for addr in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let addr = addr.strip_prefix("PLAINTEXT://").unwrap_or(addr);
+            match Wire::open(addr, bootstrap, timeout).await {
+                Ok(w) => return Ok(w),
+                Err(e) => last = e,
+            }
+        }
+        Err(anyhow!("cannot reach the cluster at {bootstrap}: {last:#}"))
+    }
+
+    async fn open(addr: &str, bootstrap: &str, timeout: Duration) -> Result<Wire> {
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| anyhow!("{addr} did not accept a connection within {}s", timeout.as_secs()))?
+            .with_context(|| format!("connecting to {addr}"))?;
+        let mut w = Wire {
+            stream,
+            addr: addr.to_string(),
+            bootstrap: bootstrap.to_string(),
+            timeout,
+            correlation: 0,
+            versions: HashMap::new(),
+        };
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(str_bytes("weft"))
+            .with_client_software_version(str_bytes(env!("CARGO_PKG_VERSION")));
+        let resp: ApiVersionsResponse = w.call_at(3, &req).await?;
+        if let Some(e) = error_text(resp.error_code, None) {
+            bail!("{addr} refused ApiVersions: {e}");
+        }
+        w.versions = resp.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
+        Ok(w)
+    }
+
+    /// Another connection to broker `node`, found in `metadata`; this one if `node` is unknown.
+    pub async fn into_node(self, node: i32, metadata: &MetadataResponse) -> Result<Wire> {
+        let Some(b) = metadata.brokers.iter().find(|b| b.node_id.0 == node) else { return Ok(self) };
+        let addr = format!("{}:{}", b.host.as_str(), b.port);
+        if addr == self.addr {
+            return Ok(self);
+        }
+        Wire::open(&addr, &self.bootstrap, self.timeout)
+            .await
+            .with_context(|| format!("cannot reach broker {node} at {addr} (from the cluster's metadata)"))
+    }
+
+    /// A connection to the controller, where Kafka wants topic creation and deletion sent.
+    pub async fn into_controller(mut self) -> Result<Wire> {
+        let md = self.metadata(Some(&[])).await?;
+        let controller = md.controller_id.0;
+        self.into_node(controller, &md).await
+    }
+
+    /// The bootstrap servers as the user gave them.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Whether the broker serves API `R` in some version.
+    pub fn supports<R: Request>(&self) -> bool {
+        self.versions.contains_key(&R::KEY)
+    }
+
+    /// The highest version of `R` both sides speak, at most `max`.
+    pub fn version<R: Request>(&self, max: i16) -> Result<i16> {
+        let name = api_name(R::KEY);
+        let Some(&(lo, hi)) = self.versions.get(&R::KEY) else {
+            bail!("the cluster at {} does not support {name}", self.bootstrap);
+        };
+        let v = hi.min(max).min(R::VERSIONS.max);
+        if v < lo.max(R::VERSIONS.min) {
+            bail!("the cluster at {} serves {name} v{lo}-{hi}, which this client does not speak", self.bootstrap);
+        }
+        Ok(v)
+    }
+
+    /// Sends `req` in the best common version up to `max`; returns the response and that version.
+    pub async fn call<R: Request>(&mut self, max: i16, req: &R) -> Result<(R::Response, i16)> {
+        let v = self.version::<R>(max)?;
+        Ok((self.call_at(v, req).await?, v))
+    }
+
+    async fn call_at<R: Request>(&mut self, version: i16, req: &R) -> Result<R::Response> {
+        let (addr, secs) = (self.addr.clone(), self.timeout.as_secs());
+        tokio::time::timeout(self.timeout, self.exchange(version, req))
+            .await
+            .map_err(|_| anyhow!("{addr} did not answer {} within {secs}s", api_name(R::KEY)))?
+            .with_context(|| format!("{} to {addr}", api_name(R::KEY)))
+    }
+
+    async fn exchange<R: Request>(&mut self, version: i16, req: &R) -> Result<R::Response> {
+        self.correlation = self.correlation.wrapping_add(1);
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(str_bytes("weft")));
+        let mut buf = BytesMut::new();
+        header.encode(&mut buf, R::header_version(version))?;
+        req.encode(&mut buf, version)?;
+        let len = u32::try_from(buf.len()).context("request too large")?;
+        self.stream.write_u32(len).await?;
+        self.stream.write_all(&buf).await?;
+        let len = self.stream.read_u32().await.context("the connection was closed")?;
+        if len > MAX_RESPONSE {
+            bail!("response of {len} bytes is larger than {MAX_RESPONSE}");
+        }
+        let mut body = vec![0u8; len as usize];
+        self.stream.read_exact(&mut body).await?;
+        let mut body = Bytes::from(body);
+        let h = ResponseHeader::decode(&mut body, R::Response::header_version(version))?;
+        if h.correlation_id != self.correlation {
+            bail!("response for request {} while waiting for {}", h.correlation_id, self.correlation);
+        }
+        let resp = R::Response::decode(&mut body, version)?;
+        if body.has_remaining() {
+            bail!("{} bytes left after the response", body.remaining());
+        }
+        Ok(resp)
+    }
+
+    /// Metadata for `topics` (all topics when `None`), never creating any.
+    pub async fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse> {
+        let topics = topics.map(|ts| {
+            ts.iter().map(|t| MetadataRequestTopic::default().with_name(Some(TopicName(str_bytes(t))))).collect()
+        });
+        let req = MetadataRequest::default().with_topics(topics).with_allow_auto_topic_creation(false);
+        Ok(self.call(12, &req).await?.0)
+    }
+}
+
+/// A topic id as Kafka prints it: URL-safe base64 without padding.
+pub fn topic_id(id: &uuid::Uuid) -> Option<String> {
+    if id.is_nil() {
+        return None;
+    }
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = id.as_bytes();
+    let mut out = String::with_capacity(22);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn topic_ids_print_as_kafka_does() {
+        let id = uuid::Uuid::from_bytes([0xff; 16]);
+        assert_eq!(super::topic_id(&id).as_deref(), Some("_____________________w"));
+        let id = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(super::topic_id(&id).as_deref(), Some("ASNFZ4mrze8BI0VniavN7w"));
+        assert_eq!(super::topic_id(&uuid::Uuid::nil()), None);
+    }
+}
