@@ -12,7 +12,7 @@ use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -118,6 +118,9 @@ fn produce(args: &ProduceArgs) -> Result<()> {
         .with_context(|| format!("cannot create a client for {}", conn.bootstrap_servers))?;
     offsets::partitions(producer.client(), conn, &args.topic, args.partition.as_slice())?;
 
+    if args.value.is_none() && std::io::stdin().is_terminal() {
+        eprintln!("reading records from stdin, one per line; end with Ctrl-D");
+    }
     let bar = progress::bar(None, "records sent");
     let mut sent = 0usize;
     let mut bad_input = None;
