@@ -40,13 +40,8 @@ pub async fn alter(agent: &Agent, req: AlterConfigsRequest, _version: i16) -> Al
                 }
             })
             .collect();
-        let key = (r.resource_type, r.resource_name.to_string());
-        let outcome = match changes {
-            _ if is_duplicate(&names, &key) => Err(duplicate(&key.1)),
-            Ok(changes) => apply(agent, r.resource_type, &key.1, changes, true, req.validate_only).await,
-            Err(refusal) => Err(refusal),
-        };
-        let (code, message) = split(outcome);
+        let (code, message) =
+            resolve(agent, &names, r.resource_type, &r.resource_name, changes, true, req.validate_only).await;
         responses.push(
             alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)
@@ -88,13 +83,8 @@ pub async fn incremental(
                 Ok((name, op))
             })
             .collect();
-        let key = (r.resource_type, r.resource_name.to_string());
-        let outcome = match changes {
-            _ if is_duplicate(&names, &key) => Err(duplicate(&key.1)),
-            Ok(changes) => apply(agent, r.resource_type, &key.1, changes, false, req.validate_only).await,
-            Err(refusal) => Err(refusal),
-        };
-        let (code, message) = split(outcome);
+        let (code, message) =
+            resolve(agent, &names, r.resource_type, &r.resource_name, changes, false, req.validate_only).await;
         responses.push(
             incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)
@@ -106,15 +96,26 @@ pub async fn incremental(
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }
 
-fn is_duplicate(all: &[(i8, String)], key: &(i8, String)) -> bool {
-    all.iter().filter(|k| *k == key).count() > 1
-}
-
-fn duplicate(name: &str) -> Refusal {
-    (ResponseError::InvalidRequest, format!("resource {name:?} appears more than once in the request"))
-}
-
-fn split(outcome: Result<(), Refusal>) -> (i16, Option<kafka_protocol::protocol::StrBytes>) {
+/// Applies one resource's parsed changes (refusing resources named twice in the request) and returns the
+/// error code and message for its response entry.
+#[allow(clippy::too_many_arguments)]
+async fn resolve(
+    agent: &Agent,
+    all: &[(i8, String)],
+    resource_type: i8,
+    name: &str,
+    changes: Result<Vec<(String, Op)>, Refusal>,
+    replace: bool,
+    validate_only: bool,
+) -> (i16, Option<kafka_protocol::protocol::StrBytes>) {
+    let named = all.iter().filter(|(t, n)| *t == resource_type && n == name).count();
+    let outcome = match changes {
+        _ if named > 1 => {
+            Err((ResponseError::InvalidRequest, format!("resource {name:?} appears more than once in the request")))
+        }
+        Ok(changes) => apply(agent, resource_type, name, changes, replace, validate_only).await,
+        Err(refusal) => Err(refusal),
+    };
     match outcome {
         Ok(()) => (0, None),
         Err((code, message)) => (code.code(), Some(str_bytes(message))),

@@ -5,7 +5,7 @@
 //! removes the last index row pointing into it; the garbage collector deletes it from the bucket only after a
 //! grace period, so reads that looked the row up just before still find their bytes.
 
-use super::{SqlMetastore, bounds_from_row, partition_bounds_query, timed, to_i32, topic_columns, topic_from_row};
+use super::{SqlMetastore, bounds_from_row, partition_bounds_query, to_i32, topic_columns, topic_from_row};
 use crate::{BatchRewrite, MetaError, PartitionOffsets, PartitionStorage, Result, Topic};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
@@ -314,16 +314,5 @@ impl SqlMetastore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// Wraps the writes above with the transaction-latency metric.
-    pub(super) async fn timed_advance(
-        &self,
-        topic_id: Uuid,
-        partition: i32,
-        offset: i64,
-        now_ms: i64,
-    ) -> Result<Option<PartitionOffsets>> {
-        timed("advance_log_start", self.advance_log_start_impl(topic_id, partition, offset, now_ms)).await
     }
 }

@@ -520,7 +520,7 @@ impl Metastore for SqlMetastore {
         offset: i64,
         now_ms: i64,
     ) -> Result<Option<PartitionOffsets>> {
-        self.timed_advance(topic_id, partition, offset, now_ms).await
+        timed("advance_log_start", self.advance_log_start_impl(topic_id, partition, offset, now_ms)).await
     }
 
     async fn retention_offset_by_size(
