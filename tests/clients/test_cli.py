@@ -125,6 +125,9 @@ def test_topic_describe_partitions_and_configs(agent_module, weft_bin):
     got = [(p["partition"], p["leader"], p["replicas"], p["log_start"], p["log_end"], p["records"])
            for p in d["partitions"]]
     assert got == [(0, 0, [0], 0, 3, 3), (1, 0, [0], 0, 0, 0), (2, 0, [0], 0, 2, 2)]
+    # stored bytes come from DescribeLogDirs: some for partitions with data, none for the empty one
+    stored = [p["stored_bytes"] for p in d["partitions"]]
+    assert stored[0] > 61 and stored[2] > 61 and not stored[1], stored
     # only what differs from the default, unless --all
     assert [(c["name"], c["value"], c["source"]) for c in d["configs"]] == [
         ("retention.ms", "86400000", "DYNAMIC_TOPIC_CONFIG")]
@@ -134,7 +137,7 @@ def test_topic_describe_partitions_and_configs(agent_module, weft_bin):
     assert (full["cleanup.policy"]["value"], full["cleanup.policy"]["source"]) == ("delete", "DEFAULT_CONFIG")
     text = run(weft_bin, b, "topic", "describe", topic).stdout.decode()
     assert f"topic {topic}  id {d['topic_id']}  partitions 3  records 5" in text
-    assert "LOG START" in text and "86400000" in text and "cleanup.policy" not in text
+    assert "LOG START" in text and "STORED BYTES" in text and "86400000" in text and "cleanup.policy" not in text
 
 
 def test_topic_add_partitions(agent_module, weft_bin):

@@ -1,4 +1,5 @@
-//! `weft topic describe`: metadata and configs over the wire, log start and end offsets through librdkafka.
+//! `weft topic describe`: metadata, configs and stored sizes (DescribeLogDirs) over the wire, log start and end
+//! offsets through librdkafka.
 
 use crate::common::{ConnArgs, print_line, table};
 use crate::configs::{self, ConfigRow, RESOURCE_TOPIC, Resource, SOURCE_DEFAULT};
@@ -17,6 +18,32 @@ struct PartitionRow {
     log_end: i64,
     /// Offsets between log start and end; transaction markers count too.
     records: i64,
+    /// Bytes stored for the partition (DescribeLogDirs), if the broker reports it.
+    stored_bytes: Option<i64>,
+}
+
+/// Stored bytes per partition of `topic`, summed over the log dirs of every broker that answers
+/// DescribeLogDirs (Weft reports bytes in the object store; Kafka, bytes on disk per replica).
+async fn stored_sizes(w: &mut Wire, topic: &str, ids: &[i32]) -> Option<std::collections::HashMap<i32, i64>> {
+    use kafka_protocol::messages::DescribeLogDirsRequest;
+    use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
+    if !w.supports::<DescribeLogDirsRequest>() {
+        return None;
+    }
+    let wanted = DescribableLogDirTopic::default()
+        .with_topic(kafka_protocol::messages::TopicName(crate::wire::str_bytes(topic)))
+        .with_partitions(ids.to_vec());
+    let req = DescribeLogDirsRequest::default().with_topics(Some(vec![wanted]));
+    let (resp, _) = w.call(4, &req).await.ok()?;
+    let mut sizes = std::collections::HashMap::new();
+    for dir in resp.results.iter().filter(|d| d.error_code == 0) {
+        for t in dir.topics.iter().filter(|t| t.name.as_str() == topic) {
+            for p in &t.partitions {
+                *sizes.entry(p.partition_index).or_insert(0) += p.partition_size;
+            }
+        }
+    }
+    Some(sizes)
 }
 
 #[derive(Serialize)]
@@ -45,6 +72,7 @@ pub async fn describe(conn: &ConnArgs, topic: &str, all: bool) -> Result<()> {
         configs.retain(|c| c.source_id != SOURCE_DEFAULT);
     }
     let ids: Vec<i32> = t.partitions.iter().map(|p| p.partition_index).collect();
+    let sizes = stored_sizes(&mut w, topic, &ids).await.unwrap_or_default();
     let (c2, name) = (conn.clone(), topic.to_string());
     let marks = tokio::task::spawn_blocking(move || {
         let c = offsets::consumer(&c2)?;
@@ -64,6 +92,7 @@ pub async fn describe(conn: &ConnArgs, topic: &str, all: bool) -> Result<()> {
             log_start,
             log_end,
             records: log_end - log_start,
+            stored_bytes: sizes.get(&p.partition_index).copied(),
         })
         .collect();
     partitions.sort_by_key(|p| p.partition);
@@ -87,7 +116,7 @@ pub async fn describe(conn: &ConnArgs, topic: &str, all: bool) -> Result<()> {
         if d.internal { "  (internal)" } else { "" }
     );
     let parts = table(
-        &["PARTITION", "LEADER", "REPLICAS", "ISR", "LOG START", "LOG END", "RECORDS"],
+        &["PARTITION", "LEADER", "REPLICAS", "ISR", "LOG START", "LOG END", "RECORDS", "STORED BYTES"],
         d.partitions.iter().map(|p| {
             vec![
                 p.partition.to_string(),
@@ -97,6 +126,7 @@ pub async fn describe(conn: &ConnArgs, topic: &str, all: bool) -> Result<()> {
                 p.log_start.to_string(),
                 p.log_end.to_string(),
                 p.records.to_string(),
+                p.stored_bytes.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
             ]
         }),
     );
