@@ -23,6 +23,8 @@ const ORPHAN_SCAN_EVERY: u64 = 12;
 pub struct MaintenanceState {
     /// Per partition: when a tombstone or marker kept by the cleaner expires (a pass is then forced).
     expiries: Mutex<HashMap<(Uuid, i32), i64>>,
+    /// Per partition: object compaction found no flush segment below this offset last time.
+    merge_from: Mutex<HashMap<(Uuid, i32), i64>>,
     passes: std::sync::atomic::AtomicU64,
 }
 
@@ -79,6 +81,10 @@ async fn pass(agent: &Arc<Agent>) {
         min_age_ms: i64::try_from(agent.config.merge_min_age.as_millis()).unwrap_or(i64::MAX),
         ..MergeLimits::default()
     };
+    // Forget progress of deleted topics, so these maps stay bounded by the live partitions.
+    let live: std::collections::HashSet<Uuid> = topics.iter().map(|t| t.id).collect();
+    lock(&agent.maintenance.merge_from).retain(|(id, _), _| live.contains(id));
+    lock(&agent.maintenance.expiries).retain(|(id, _), _| live.contains(id));
     for t in topics {
         let Ok(Some(entry)) = agent.topics.get(agent.meta.as_ref(), &t.name).await else { continue };
         let (id, partitions) = (entry.topic.id, entry.topic.partitions);
@@ -97,23 +103,34 @@ async fn pass(agent: &Arc<Agent>) {
                 }
             }
         }
-        for partition in 0..partitions {
-            if entry.has_policy("compact") {
-                clean(agent, &entry, partition).await;
+        // Cleaner positions of every partition, read once per topic.
+        let clean_offsets: HashMap<i32, i64> = if entry.has_policy("compact") {
+            match agent.meta.partition_storage(id).await {
+                Ok(parts) => parts.into_iter().map(|(p, s)| (p, s.clean_offset)).collect(),
+                Err(e) => {
+                    tracing::warn!(topic = %t.name, error = %e, "log compaction skipped: partition state unavailable");
+                    HashMap::new()
+                }
             }
+        } else {
+            HashMap::new()
+        };
+        for partition in 0..partitions {
+            if let Some(clean_offset) = clean_offsets.get(&partition) {
+                clean(agent, &entry, partition, *clean_offset).await;
+            }
+            let key = (id, partition);
+            let from = lock(&agent.maintenance.merge_from).get(&key).copied().unwrap_or(0);
             let now = agent.clock.now_ms();
-            let merged = merge_partition(
-                agent.meta.as_ref(),
-                &agent.storage,
-                id,
-                partition,
-                merge_limits,
-                now,
-                agent.ids.nonce(),
-            )
-            .await;
-            if let Some(Some(r)) = outcome("merge", merged) {
-                metrics::counter!("weft_maintenance_bytes_total", "job" => "merge").increment(r.bytes);
+            let nonce = agent.ids.nonce();
+            let merged =
+                merge_partition(agent.meta.as_ref(), &agent.storage, id, partition, from, merge_limits, now, nonce)
+                    .await;
+            if let Some(pass) = outcome("merge", merged) {
+                lock(&agent.maintenance.merge_from).insert(key, pass.resume_from);
+                if let Some(r) = pass.report {
+                    metrics::counter!("weft_maintenance_bytes_total", "job" => "merge").increment(r.bytes);
+                }
             }
         }
     }
@@ -137,7 +154,11 @@ async fn pass(agent: &Arc<Agent>) {
     }
 }
 
-async fn clean(agent: &Arc<Agent>, entry: &crate::topics::TopicEntry, partition: i32) {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn clean(agent: &Arc<Agent>, entry: &crate::topics::TopicEntry, partition: i32, clean_offset: i64) {
     let id = entry.topic.id;
     let policy = CleanPolicy {
         delete_retention_ms: entry.config_i64("delete.retention.ms"),
@@ -146,16 +167,14 @@ async fn clean(agent: &Arc<Agent>, entry: &crate::topics::TopicEntry, partition:
         min_dirty_ratio: entry.config("min.cleanable.dirty.ratio").and_then(|v| v.parse().ok()).unwrap_or(0.5),
     };
     let now = agent.clock.now_ms();
-    let force = {
-        let expiries = agent.maintenance.expiries.lock().unwrap_or_else(|p| p.into_inner());
-        expiries.get(&(id, partition)).is_some_and(|at| *at <= now)
-    };
+    let force = lock(&agent.maintenance.expiries).get(&(id, partition)).is_some_and(|at| *at <= now);
     let limits = CleanLimits::default();
     let cleaned = clean_partition(
         agent.meta.as_ref(),
         &agent.storage,
         id,
         partition,
+        clean_offset,
         policy,
         limits,
         now,
@@ -166,7 +185,7 @@ async fn clean(agent: &Arc<Agent>, entry: &crate::topics::TopicEntry, partition:
     if let Some(Some(report)) = outcome("compaction", cleaned) {
         metrics::counter!("weft_maintenance_bytes_total", "job" => "compaction")
             .increment(report.bytes_before.saturating_sub(report.bytes_after));
-        let mut expiries = agent.maintenance.expiries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut expiries = lock(&agent.maintenance.expiries);
         match report.next_expiry_ms {
             Some(at) => expiries.insert((id, partition), at),
             None => expiries.remove(&(id, partition)),

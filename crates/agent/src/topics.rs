@@ -16,6 +16,11 @@ use weft_meta::{Metastore, Topic};
 pub struct TopicEntry {
     pub topic: Topic,
     pub max_message_bytes: i32,
+    /// Produce-path settings, parsed once per cache entry rather than per request.
+    pub timestamp_after_max_ms: i64,
+    pub timestamp_before_max_ms: i64,
+    pub log_append_time: bool,
+    pub compacted: bool,
     /// The cluster-wide dynamic defaults this entry was built with.
     pub cluster: Arc<BTreeMap<String, String>>,
     loaded: Instant,
@@ -29,7 +34,21 @@ impl TopicEntry {
             _ => None,
         }
         .unwrap_or(broker_max_message_bytes);
-        TopicEntry { topic, max_message_bytes, cluster, loaded: Instant::now() }
+        let mut entry = TopicEntry {
+            topic,
+            max_message_bytes,
+            timestamp_after_max_ms: 0,
+            timestamp_before_max_ms: 0,
+            log_append_time: false,
+            compacted: false,
+            cluster,
+            loaded: Instant::now(),
+        };
+        entry.timestamp_after_max_ms = entry.config_i64("message.timestamp.after.max.ms");
+        entry.timestamp_before_max_ms = entry.config_i64("message.timestamp.before.max.ms");
+        entry.log_append_time = entry.config("message.timestamp.type") == Some("LogAppendTime");
+        entry.compacted = entry.has_policy("compact");
+        entry
     }
 
     /// The effective value of a topic config.

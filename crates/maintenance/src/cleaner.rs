@@ -70,13 +70,15 @@ fn marker_type(r: &Record) -> Option<i16> {
     (k.len() >= 4).then(|| i16::from_be_bytes([k[2], k[3]]))
 }
 
-/// Runs one cleaning pass over a partition if it is due (or `force`d).
+/// Runs one cleaning pass over a partition if it is due (or `force`d). `clean_offset` is the partition's
+/// cleaner position (`PartitionStorage::clean_offset`, read once per topic by the caller).
 #[allow(clippy::too_many_arguments)]
 pub async fn clean_partition(
     meta: &dyn Metastore,
     storage: &ObjectStorage,
     topic_id: Uuid,
     partition: i32,
+    clean_offset: i64,
     policy: CleanPolicy,
     limits: CleanLimits,
     now_ms: i64,
@@ -84,13 +86,6 @@ pub async fn clean_partition(
     force: bool,
 ) -> Result<Option<CleanReport>> {
     let Some(bounds) = meta.partition_offsets(topic_id, partition).await? else { return Ok(None) };
-    let clean_offset = meta
-        .partition_storage(topic_id)
-        .await?
-        .into_iter()
-        .find(|(p, _)| *p == partition)
-        .map(|(_, s)| s.clean_offset)
-        .unwrap_or(0);
     let rows = meta.read_index(topic_id, partition, bounds.log_start, u64::MAX, limits.max_rows).await?;
     let lag_cutoff = now_ms.saturating_sub(policy.min_lag_ms);
     let mut take = 0;

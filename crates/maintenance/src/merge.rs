@@ -35,6 +35,14 @@ impl Default for MergeLimits {
     }
 }
 
+/// What one call did, and where the next call may start: below `resume_from` the partition holds no flush
+/// segment any more (appends only add rows above it), so rescanning that prefix every pass is avoided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergePass {
+    pub report: Option<MergeReport>,
+    pub resume_from: i64,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MergeReport {
     pub batches: usize,
@@ -43,18 +51,41 @@ pub struct MergeReport {
     pub applied: bool,
 }
 
-/// Merges the oldest run of a partition's batches that live in flush segments. `nonce` names the new object.
+/// Merges the oldest run of a partition's batches that live in flush segments, looking at rows from
+/// `from_offset` (a previous pass's `resume_from`, or 0). `nonce` names the new object.
+#[allow(clippy::too_many_arguments)]
 pub async fn merge_partition(
     meta: &dyn Metastore,
     storage: &ObjectStorage,
     topic_id: Uuid,
     partition: i32,
+    from_offset: i64,
+    limits: MergeLimits,
+    now_ms: i64,
+    nonce: u64,
+) -> Result<MergePass> {
+    let Some(bounds) = meta.partition_offsets(topic_id, partition).await? else {
+        return Ok(MergePass { report: None, resume_from: from_offset });
+    };
+    let start = from_offset.max(bounds.log_start);
+    let rows = meta.read_index(topic_id, partition, start, u64::MAX, limits.max_rows).await?;
+    let first_flush = rows.iter().find(|r| keys::is_flush_segment(&r.object_key)).map(|r| r.base_offset);
+    let resume_from = first_flush.or_else(|| rows.last().map(|r| r.last_offset + 1)).unwrap_or(start);
+    let report = merge_run(meta, storage, topic_id, partition, rows, limits, now_ms, nonce).await?;
+    Ok(MergePass { report, resume_from })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn merge_run(
+    meta: &dyn Metastore,
+    storage: &ObjectStorage,
+    topic_id: Uuid,
+    partition: i32,
+    rows: Vec<weft_meta::BatchRef>,
     limits: MergeLimits,
     now_ms: i64,
     nonce: u64,
 ) -> Result<Option<MergeReport>> {
-    let Some(bounds) = meta.partition_offsets(topic_id, partition).await? else { return Ok(None) };
-    let rows = meta.read_index(topic_id, partition, bounds.log_start, u64::MAX, limits.max_rows).await?;
     let old_enough = |key: &str| keys::created_ms(key).is_some_and(|ms| ms <= now_ms.saturating_sub(limits.min_age_ms));
     let mut run = Vec::new();
     let mut bytes = 0u64;

@@ -86,7 +86,8 @@ proptest! {
             }
             let p = policy(delete_retention_ms, min_lag_ms);
             for (pass, force) in [(1u64, false), (2, true)] {
-                clean_partition(f.meta.as_ref(), &f.storage, t.id, 0, p, CleanLimits::default(), NOW, pass, force)
+                let clean_offset = f.meta.partition_storage(t.id).await.expect("storage")[0].1.clean_offset;
+                clean_partition(f.meta.as_ref(), &f.storage, t.id, 0, clean_offset, p, CleanLimits::default(), NOW, pass, force)
                     .await
                     .expect("clean");
                 let got: Vec<(i64, Option<String>, Option<String>)> = read_all(&f, &t, 0)

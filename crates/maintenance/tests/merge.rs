@@ -25,7 +25,7 @@ async fn seed(f: &Fixture) -> Topic {
 /// Merges both partitions, then collects garbage with no grace period.
 async fn run_jobs(f: &Fixture, t: &Topic, now: i64) -> weft_maintenance::Result<()> {
     for p in 0..2 {
-        merge_partition(f.meta.as_ref(), &f.storage, t.id, p, LIMITS, now, 7 + p as u64).await?;
+        merge_partition(f.meta.as_ref(), &f.storage, t.id, p, 0, LIMITS, now, 7 + p as u64).await?;
     }
     gc::collect_dead(f.meta.as_ref(), &f.storage, now + 1, 0).await?;
     gc::collect_orphans(f.meta.as_ref(), &f.storage, now + 1, 0).await?;
@@ -61,11 +61,30 @@ async fn young_segments_and_single_batches_are_left_alone() {
     let f = fixture().await;
     let t = seed(&f).await;
     let young = MergeLimits { min_age_ms: 10_000, ..LIMITS };
-    let r = merge_partition(f.meta.as_ref(), &f.storage, t.id, 0, young, 5000, 1).await.expect("merge");
-    assert_eq!(r, None, "segments written at 1000..1011 are younger than 10 s at 5000");
+    let r = merge_partition(f.meta.as_ref(), &f.storage, t.id, 0, 0, young, 5000, 1).await.expect("merge");
+    assert_eq!(r.report, None, "segments written at 1000..1011 are younger than 10 s at 5000");
+    assert_eq!(r.resume_from, 0, "the first flush segment is at offset 0");
     let one = MergeLimits { target_bytes: 1, ..LIMITS };
-    let r = merge_partition(f.meta.as_ref(), &f.storage, t.id, 0, one, 5000, 1).await.expect("merge");
-    assert_eq!(r, None, "a byte budget that fits one batch merges nothing");
+    let r = merge_partition(f.meta.as_ref(), &f.storage, t.id, 0, 0, one, 5000, 1).await.expect("merge");
+    assert_eq!(r.report, None, "a byte budget that fits one batch merges nothing");
+}
+
+#[tokio::test]
+async fn a_merged_prefix_is_not_scanned_again() {
+    let f = fixture().await;
+    let t = seed(&f).await;
+    let first = merge_partition(f.meta.as_ref(), &f.storage, t.id, 0, 0, LIMITS, 5000, 1).await.expect("merge");
+    assert_eq!(first.report.map(|r| r.batches), Some(12));
+    assert_eq!(first.resume_from, 0, "the scan saw the rows before they were merged");
+    let second =
+        merge_partition(f.meta.as_ref(), &f.storage, t.id, 0, first.resume_from, LIMITS, 5000, 2).await.expect("merge");
+    assert_eq!((second.report, second.resume_from), (None, 24), "everything below the end is merged");
+    let rec = |i: i64| (Some(format!("late-{i}")), Some("v".to_string()), 2000 + i);
+    common::produce(&f, &t, 2000, 99, &[(0, vec![rec(0)]), (0, vec![rec(1)])]).await;
+    let third = merge_partition(f.meta.as_ref(), &f.storage, t.id, 0, second.resume_from, LIMITS, 5000, 3)
+        .await
+        .expect("merge");
+    assert_eq!(third.report.map(|r| r.batches), Some(2), "new flush segments past the resume point are merged");
 }
 
 #[tokio::test]

@@ -230,8 +230,7 @@ fn edit(
         Op::Delete => {
             configs.remove(key);
         }
-        Op::Append(v) | Op::Subtract(v) if kind != ConfigType::List => {
-            let _ = v;
+        Op::Append(_) | Op::Subtract(_) if kind != ConfigType::List => {
             return Err((
                 ResponseError::InvalidConfig,
                 format!("config {key} is not a list: append and subtract apply to lists only"),

@@ -160,11 +160,24 @@ fn src_if(set: bool) -> i8 {
 }
 
 pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+    // Without the cluster defaults every effective value could be wrong: refuse rather than guess.
     let cluster = match agent.topics.cluster_defaults(agent.meta.as_ref()).await {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(error = %e, "describe configs: cluster defaults unavailable");
-            Default::default()
+            tracing::warn!(error = %e, "describe configs refused: cluster defaults unavailable");
+            let message = format!("cluster config defaults unavailable: {e}");
+            let results = req
+                .resources
+                .into_iter()
+                .map(|r| {
+                    DescribeConfigsResult::default()
+                        .with_resource_type(r.resource_type)
+                        .with_resource_name(r.resource_name)
+                        .with_error_code(ResponseError::KafkaStorageError.code())
+                        .with_error_message(Some(str_bytes(message.clone())))
+                })
+                .collect();
+            return DescribeConfigsResponse::default().with_results(results);
         }
     };
     let mut results = Vec::with_capacity(req.resources.len());

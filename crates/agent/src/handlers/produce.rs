@@ -53,10 +53,8 @@ fn validate(
         (code, e.to_string())
     })?;
     let max = topic.max_message_bytes.max(0) as usize;
-    let after_max = topic.config_i64("message.timestamp.after.max.ms");
-    let before_max = topic.config_i64("message.timestamp.before.max.ms");
-    let log_append = topic.config("message.timestamp.type") == Some("LogAppendTime");
-    let compacted = topic.has_policy("compact");
+    let (after_max, before_max) = (topic.timestamp_after_max_ms, topic.timestamp_before_max_ms);
+    let (log_append, compacted) = (topic.log_append_time, topic.compacted);
     let mut out = Vec::with_capacity(batches.len());
     for (header, data) in batches {
         if data.len() > max {
@@ -138,7 +136,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                 }
             };
             let log_append_ms = match &topic {
-                Ok(topic) if topic.config("message.timestamp.type") == Some("LogAppendTime") => now_ms,
+                Ok(topic) if topic.log_append_time => now_ms,
                 _ => -1,
             };
             let slot = match checked {
