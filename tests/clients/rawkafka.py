@@ -16,6 +16,8 @@ from typing import Optional
 API_PRODUCE = 0
 API_METADATA = 3
 API_VERSIONS = 18
+API_JOIN_GROUP = 11
+API_INIT_PRODUCER_ID = 22
 
 # --------------------------------------------------------------------------
 # primitive encoders
@@ -97,6 +99,21 @@ def record_batch(key: Optional[bytes], value: Optional[bytes], timestamp_ms: int
     return struct.pack(">qi", 0, len(after_len)) + after_len
 
 
+def idempotent_batch(values: list, producer_id: int, producer_epoch: int, base_sequence: int,
+                     timestamp_ms: int) -> bytes:
+    """A magic-v2 RecordBatch of an idempotent producer: one keyless uncompressed record per value, sequences
+    ``base_sequence ..``, and a correct CRC-32C."""
+    records = b""
+    for i, value in enumerate(values):
+        body = b"\x00" + varint(0) + varint(i)  # attributes, timestampDelta, offsetDelta
+        body += varint(-1) + varint(len(value)) + value + varint(0)  # no key, value, no headers
+        records += varint(len(body)) + body
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, timestamp_ms, timestamp_ms, producer_id,
+                            producer_epoch, base_sequence, len(values)) + records
+    after_len = struct.pack(">ibI", -1, 2, crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", 0, len(after_len)) + after_len
+
+
 # --------------------------------------------------------------------------
 # decoding
 # --------------------------------------------------------------------------
@@ -145,6 +162,18 @@ class Reader:
         s = self.d[self.i:self.i + n].decode()
         self.i += n
         return s
+
+    def compact_string(self):
+        n = self.uvarint() - 1
+        if n < 0:
+            return None
+        s = self.d[self.i:self.i + n].decode()
+        self.i += n
+        return s
+
+    def compact_array(self, fn):
+        n = self.uvarint() - 1
+        return [] if n < 0 else [fn() for _ in range(n)]
 
     def array(self, fn):
         n = self.i32()
@@ -327,3 +356,61 @@ def produce(conn: RawConn, topic: str, partition: int, key: Optional[bytes],
     idx = r.i32()
     assert idx == partition
     return {"error_code": r.i16(), "base_offset": r.i64()}
+
+
+def init_producer_id(conn: RawConn, transactional_id: Optional[str] = None,
+                     transaction_timeout_ms: int = 60000) -> dict:
+    """InitProducerId v1. Returns {'error_code', 'producer_id', 'producer_epoch'}."""
+    body = kstring(transactional_id) + struct.pack(">i", transaction_timeout_ms)
+    corr, r = conn.request(API_INIT_PRODUCER_ID, 1, body)
+    assert corr == conn.corr, f"correlation id {corr} != {conn.corr}"
+    r.i32()  # throttle_time_ms
+    return {"error_code": r.i16(), "producer_id": r.i64(), "producer_epoch": r.i16()}
+
+
+def produce_record_set(conn: RawConn, topic: str, partition: int, records: bytes, acks: int = -1,
+                       timeout_ms: int = 15000) -> dict:
+    """Produce v9 (flexible) of one partition's record set, given as raw bytes (any number of batches).
+    Returns the partition's {'error_code', 'base_offset', 'log_start_offset', 'record_errors', 'error_message'}."""
+    body = uvarint(0)  # transactional_id: null
+    body += struct.pack(">hi", acks, timeout_ms)
+    body += uvarint(2) + compact_string(topic)
+    body += uvarint(2) + struct.pack(">i", partition) + uvarint(len(records) + 1) + records + b"\x00"
+    body += b"\x00"  # topic tags
+    body += b"\x00"  # request tags
+    corr, r = conn.request(API_PRODUCE, 9, body, flexible_header=True)
+    assert corr == conn.corr, f"correlation id {corr} != {conn.corr}"
+    r.skip_tags()  # response header v1
+
+    def record_error():
+        e = (r.i32(), r.compact_string())
+        r.skip_tags()
+        return e
+
+    def part():
+        p = {"index": r.i32(), "error_code": r.i16(), "base_offset": r.i64(), "log_append_time_ms": r.i64(),
+             "log_start_offset": r.i64(), "record_errors": r.compact_array(record_error),
+             "error_message": r.compact_string()}
+        r.skip_tags()
+        return p
+
+    def topic_response():
+        t = (r.compact_string(), r.compact_array(part))
+        r.skip_tags()
+        return t
+
+    topics = r.compact_array(topic_response)
+    assert [(name, [p["index"] for p in parts]) for name, parts in topics] == [(topic, [partition])], topics
+    return topics[0][1][0]
+
+
+def join_group(conn: RawConn, group: str, member_id: str = "", session_timeout_ms: int = 30000) -> dict:
+    """JoinGroup v4 of a consumer-protocol member with one "range" protocol and empty metadata.
+    Returns {'error_code', 'member_id'} (a first join without member id gets MEMBER_ID_REQUIRED, KIP-394)."""
+    body = kstring(group) + struct.pack(">ii", session_timeout_ms, session_timeout_ms) + kstring(member_id)
+    body += kstring("consumer") + struct.pack(">i", 1) + kstring("range") + struct.pack(">i", 0)
+    corr, r = conn.request(API_JOIN_GROUP, 4, body)
+    assert corr == conn.corr, f"correlation id {corr} != {conn.corr}"
+    r.i32()  # throttle_time_ms
+    err, _generation, _protocol, _leader = r.i16(), r.i32(), r.string(), r.string()
+    return {"error_code": err, "member_id": r.string()}

@@ -52,6 +52,8 @@ struct Pending {
     waiters: Vec<Waiter>,
     first_at: Option<Instant>,
     permits: Vec<OwnedSemaphorePermit>,
+    /// Id of the next record set buffered.
+    next_set: u32,
 }
 
 impl Pending {
@@ -62,6 +64,7 @@ impl Pending {
             waiters: Vec::new(),
             first_at: None,
             permits: Vec::new(),
+            next_set: 0,
         }
     }
 }
@@ -118,35 +121,43 @@ impl ProduceBuffer {
         self.shared.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Buffers `batches` for the next flush. Waits while the buffer is full (backpressure). The receiver
-    /// yields one outcome per batch, in order, once the segment is durable and committed.
-    pub async fn submit(&self, batches: Vec<Append>) -> Result<oneshot::Receiver<FlushResult>, FlushFailure> {
+    /// Buffers record sets for the next flush; each inner list is one partition's record set of one request,
+    /// which the commit appends all or none. Waits while the buffer is full (backpressure). The receiver yields
+    /// one outcome per batch, in order, once the segment is durable and committed; the batches of a set share
+    /// its refusal, so a set's first outcome answers for the set.
+    pub async fn submit(&self, sets: Vec<Vec<Append>>) -> Result<oneshot::Receiver<FlushResult>, FlushFailure> {
         let (tx, rx) = oneshot::channel();
-        if batches.is_empty() {
+        if sets.iter().all(Vec::is_empty) {
             let _ = tx.send(Ok(Vec::new()));
             return Ok(rx);
         }
         if *self.shared.closed.borrow() {
             return Err(shutting_down());
         }
-        let bytes: usize = batches.iter().map(|b| b.data.len()).sum();
+        let bytes: usize = sets.iter().flatten().map(|b| b.data.len()).sum();
         let want = u32::try_from(bytes).unwrap_or(u32::MAX).clamp(1, self.shared.budget_total);
         let permit = self.shared.budget.clone().acquire_many_owned(want).await.map_err(|_| shutting_down())?;
         let mut p = self.lock();
         let start = p.appends.len();
-        for b in batches {
-            let range = p.builder.push(*b.topic_id.as_bytes(), b.partition, &b.data);
-            p.appends.push(BatchAppend {
-                topic_id: b.topic_id,
-                partition: b.partition,
-                byte_start: range.start,
-                byte_len: (range.end - range.start) as u32,
-                offset_span: b.header.offset_span(),
-                record_count: b.header.record_count,
-                max_timestamp: b.header.max_timestamp,
-                producer: producer_batch(&b.header),
-                kind: b.kind,
-            });
+        for set in sets {
+            // Neighbouring sets get different ids, which is all the commit needs to tell them apart.
+            let record_set = p.next_set;
+            p.next_set = p.next_set.wrapping_add(1);
+            for b in set {
+                let range = p.builder.push(*b.topic_id.as_bytes(), b.partition, &b.data);
+                p.appends.push(BatchAppend {
+                    topic_id: b.topic_id,
+                    partition: b.partition,
+                    byte_start: range.start,
+                    byte_len: (range.end - range.start) as u32,
+                    offset_span: b.header.offset_span(),
+                    record_count: b.header.record_count,
+                    max_timestamp: b.header.max_timestamp,
+                    producer: producer_batch(&b.header),
+                    kind: b.kind,
+                    record_set,
+                });
+            }
         }
         let end = p.appends.len();
         p.waiters.push(Waiter { tx, range: start..end });

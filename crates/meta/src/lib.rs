@@ -6,6 +6,7 @@
 
 pub mod conformance;
 mod producers;
+mod record_set;
 mod schema;
 mod sql;
 mod txn;

@@ -49,9 +49,7 @@ pub fn check(state: Option<&ProducerState>, batch: &ProducerBatch) -> Decision {
             Decision::Reject(AppendOutcome::OutOfOrderSequence)
         };
     }
-    if let Some(&(_, _, base_offset)) =
-        s.recent.iter().find(|(first, last, _)| *first == batch.first_sequence && *last == batch.last_sequence)
-    {
+    if let Some(base_offset) = find_duplicate(Some(s), batch) {
         return Decision::Duplicate { base_offset };
     }
     if batch.first_sequence == next_sequence(s.last_sequence) {
@@ -59,6 +57,16 @@ pub fn check(state: Option<&ProducerState>, batch: &ProducerBatch) -> Decision {
     } else {
         Decision::Reject(AppendOutcome::OutOfOrderSequence)
     }
+}
+
+/// The base offset of the stored batch `batch` retries, if it is one of the producer's recent batches at
+/// its epoch (Kafka's `ProducerStateEntry.findDuplicateBatch`).
+pub fn find_duplicate(state: Option<&ProducerState>, batch: &ProducerBatch) -> Option<i64> {
+    let s = state.filter(|s| s.epoch == batch.epoch)?;
+    s.recent
+        .iter()
+        .find(|(first, last, _)| *first == batch.first_sequence && *last == batch.last_sequence)
+        .map(|&(_, _, base_offset)| base_offset)
 }
 
 /// The state after appending `batch` at `base_offset`.

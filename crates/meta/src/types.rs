@@ -47,6 +47,10 @@ pub struct BatchAppend {
     /// Set for batches of idempotent producers: their sequence is checked in the commit transaction.
     pub producer: Option<ProducerBatch>,
     pub kind: BatchKind,
+    /// Consecutive batches of a commit with the same `record_set` are one partition's record set of one
+    /// request: they are appended all or none (Kafka's `UnifiedLog.append`), and every batch of a refused set
+    /// carries the set's outcome. They must all be of one partition. Neighbouring sets need different ids.
+    pub record_set: u32,
 }
 
 /// A batch's part in transactions.
@@ -81,6 +85,8 @@ pub struct SegmentCommit {
 }
 
 /// What a segment commit did: one outcome per batch, in order, and the new bounds of every partition touched.
+/// The batches of one record set share its refusal; a set answered as a duplicate gives every batch the
+/// duplicate's offset; an appended set gives each batch its own base offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentCommitted {
     pub outcomes: Vec<AppendOutcome>,

@@ -465,9 +465,20 @@ impl Coordinator {
         ids
     }
 
-    /// Whether the group has members (deleting such a group is refused).
-    pub fn has_members(&self, group_id: &str) -> bool {
-        self.lock().get(group_id).is_some_and(|g| !g.members.is_empty())
+    /// DeleteGroups, the membership side (Kafka's `GroupCoordinator.deleteGroups`): a group with members is
+    /// refused with NON_EMPTY_GROUP; an empty one (classic or KIP-848) is forgotten, along with member ids
+    /// handed out but not yet used. Returns whether this coordinator knew the group.
+    pub fn delete_group(&self, group_id: &str) -> Result<bool, ResponseError> {
+        let mut consumer_groups = self.consumer_groups.lock().unwrap_or_else(|p| p.into_inner());
+        let mut groups = self.lock();
+        let busy = groups.get(group_id).is_some_and(|g| !g.members.is_empty())
+            || consumer_groups.get(group_id).is_some_and(|g| !g.members.is_empty());
+        if busy {
+            return Err(ResponseError::NonEmptyGroup);
+        }
+        let classic = groups.remove(group_id).is_some();
+        let consumer = consumer_groups.remove(group_id).is_some();
+        Ok(classic || consumer)
     }
 
     /// Answers every waiting JoinGroup and SyncGroup with NOT_COORDINATOR (clients then look for the

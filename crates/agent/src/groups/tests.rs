@@ -119,3 +119,20 @@ fn subscriptions_are_read_from_consumer_protocol_metadata() {
     assert!(parse_subscription(&[0, 0, 0x7f, 0xff, 0xff, 0xff]).is_empty(), "a lying count reads nothing");
     assert!(parse_subscription(&[]).is_empty());
 }
+
+#[tokio::test]
+async fn deleting_a_group_refuses_members_and_forgets_an_empty_group_with_its_pending_ids() {
+    let c = coordinator();
+    assert_eq!(c.delete_group("g"), Ok(false), "an unknown group");
+    join(&c, params("", None), "m1").await;
+    join(&c, params("m1", None), "").await;
+    assert_eq!(c.delete_group("g"), Err(ResponseError::NonEmptyGroup));
+    assert_eq!(c.leave("g", &[("m1".into(), None)]), vec![0]);
+    // A member id handed out but never used keeps the group known (and listed) until it expires.
+    join(&c, params("", None), "m2").await;
+    assert_eq!(c.describe("g").map(|s| s.state), Some("Empty"));
+    assert_eq!(c.delete_group("g"), Ok(true));
+    assert!(c.describe("g").is_none() && c.list().is_empty(), "the group is gone");
+    let rejoin = join(&c, params("m2", None), "m3").await;
+    assert_eq!(rejoin.error, ResponseError::UnknownMemberId.code(), "the pending id was forgotten with the group");
+}

@@ -246,25 +246,32 @@ pub async fn describe(agent: &Agent, req: DescribeGroupsRequest, version: i16) -
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
+/// DeleteGroups (Kafka's `GroupCoordinator.deleteGroups`): a group without members is removed with its
+/// committed offsets; one with members is refused with NON_EMPTY_GROUP; one neither coordinated here nor
+/// holding offsets is GROUP_ID_NOT_FOUND.
 pub async fn delete(agent: &Agent, req: DeleteGroupsRequest, _version: i16) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for id in req.groups_names {
-        let code = if agent.groups.has_members(&id) || agent.groups.active_groups().contains(&id.to_string()) {
-            ResponseError::NonEmptyGroup.code()
-        } else {
-            match agent.meta.delete_offsets(&id, None).await {
-                Ok(0) => ResponseError::GroupIdNotFound.code(),
-                Ok(n) => {
-                    tracing::info!(group = %id.as_str(), offsets = n, "deleted group");
-                    0
-                }
-                Err(e) => {
-                    tracing::warn!(group = %id.as_str(), error = %e, "delete group failed");
-                    ResponseError::CoordinatorNotAvailable.code()
-                }
-            }
+        let code = match delete_group(agent, &id).await {
+            Ok(()) => 0,
+            Err(e) => e.code(),
         };
         results.push(DeletableGroupResult::default().with_group_id(id).with_error_code(code));
     }
     DeleteGroupsResponse::default().with_results(results)
+}
+
+async fn delete_group(agent: &Agent, id: &str) -> Result<(), ResponseError> {
+    let known = agent.groups.delete_group(id)?;
+    match agent.meta.delete_offsets(id, None).await {
+        Ok(0) if !known => Err(ResponseError::GroupIdNotFound),
+        Ok(offsets) => {
+            tracing::info!(group = %id, offsets, "deleted group");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(group = %id, error = %e, "delete group failed");
+            Err(ResponseError::CoordinatorNotAvailable)
+        }
+    }
 }

@@ -112,6 +112,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
     let acks = req.acks;
     let now_ms = agent.clock.now_ms();
     let mut appends = Vec::new();
+    let mut submitted_batches = 0;
     let mut layout: Vec<(TopicName, Vec<(i32, Slot)>)> = Vec::with_capacity(req.topic_data.len());
     for t in req.topic_data {
         let topic = match agent.topics.get(agent.meta.as_ref(), &t.name).await {
@@ -141,11 +142,13 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
             };
             let slot = match checked {
                 Ok(batches) => {
-                    let first = appends.len();
+                    let first = submitted_batches;
                     let count = batches.len();
+                    submitted_batches += count;
                     let bytes = batches.iter().map(|b| b.data.len() as u64).sum();
                     let records = batches.iter().map(|b| b.header.record_count.max(0) as u64).sum();
-                    appends.extend(batches);
+                    // The partition's batches are one record set: appended all or none.
+                    appends.push(batches);
                     Slot::Submitted { first, count, bytes, records, log_append_ms }
                 }
                 Err((code, message)) => {
@@ -205,6 +208,8 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
     .boxed()
 }
 
+/// The answer for one partition. Its batches were one record set, appended all or none, so the first batch's
+/// outcome is the set's: its refusal, the duplicate's offset, or the first base offset.
 fn partition_response(
     index: i32,
     slot: Slot,
@@ -216,38 +221,53 @@ fn partition_response(
         .with_base_offset(-1)
         .with_log_append_time_ms(-1)
         .with_log_start_offset(-1);
-    match slot {
-        Slot::Refused(code, message) => {
-            r.with_error_code(code).with_error_message(message.filter(|_| version >= 8).map(super::str_bytes))
-        }
+    let (code, message) = match slot {
+        Slot::Refused(code, message) => (code, message),
         Slot::Submitted { first, count, log_append_ms, .. } => match outcomes {
-            Err(failure) => r
-                .with_error_code(failure.code)
-                .with_error_message((version >= 8).then(|| super::str_bytes(failure.message.clone()))),
+            Err(failure) => (failure.code, Some(failure.message.clone())),
             Ok(all) => match all.get(first..first + count).and_then(|o| o.first()) {
                 Some(
                     AppendOutcome::Appended { base_offset, log_start }
                     | AppendOutcome::Duplicate { base_offset, log_start },
-                ) => r
-                    .with_base_offset(*base_offset)
-                    .with_log_append_time_ms(log_append_ms)
-                    .with_log_start_offset(if version >= 5 { *log_start } else { -1 }),
-                Some(AppendOutcome::OutOfOrderSequence) => {
-                    r.with_error_code(ResponseError::OutOfOrderSequenceNumber.code())
+                ) => {
+                    return r
+                        .with_base_offset(*base_offset)
+                        .with_log_append_time_ms(log_append_ms)
+                        .with_log_start_offset(if version >= 5 { *log_start } else { -1 });
                 }
-                Some(AppendOutcome::InvalidProducerEpoch) => {
-                    r.with_error_code(ResponseError::InvalidProducerEpoch.code())
-                }
-                Some(AppendOutcome::UnknownProducerId) => r.with_error_code(ResponseError::UnknownProducerId.code()),
-                Some(AppendOutcome::InvalidTxnState) => r
-                    .with_error_code(ResponseError::InvalidTxnState.code())
-                    .with_error_message((version >= 8).then(|| {
-                        super::str_bytes("the partition was not added to the producer's ongoing transaction")
-                    })),
-                Some(AppendOutcome::UnknownPartition) | None => {
-                    r.with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                }
+                Some(AppendOutcome::OutOfOrderSequence) => refused(
+                    ResponseError::OutOfOrderSequenceNumber,
+                    "a batch's sequence does not follow the producer's last sequence in the partition",
+                    count,
+                ),
+                Some(AppendOutcome::InvalidProducerEpoch) => refused(
+                    ResponseError::InvalidProducerEpoch,
+                    "a batch carries an older producer epoch than the partition's",
+                    count,
+                ),
+                Some(AppendOutcome::UnknownProducerId) => refused(
+                    ResponseError::UnknownProducerId,
+                    "the producer has no state in the partition and a batch does not start at sequence 0",
+                    count,
+                ),
+                Some(AppendOutcome::InvalidTxnState) => refused(
+                    ResponseError::InvalidTxnState,
+                    "the partition was not added to the producer's ongoing transaction",
+                    count,
+                ),
+                Some(AppendOutcome::UnknownPartition) | None => refused(
+                    ResponseError::UnknownTopicOrPartition,
+                    "the partition was deleted before the records were stored",
+                    count,
+                ),
             },
         },
-    }
+    };
+    r.with_error_code(code).with_error_message(message.filter(|_| version >= 8).map(super::str_bytes))
+}
+
+/// The error code and message of a refused record set of `count` batches.
+fn refused(code: ResponseError, reason: &str, count: usize) -> (i16, Option<String>) {
+    let stored = if count > 1 { format!("; none of its {count} batches was stored") } else { String::new() };
+    (code.code(), Some(format!("{reason}{stored}")))
 }

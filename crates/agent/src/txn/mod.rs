@@ -151,13 +151,13 @@ impl Agent {
             let data = marker_batch(m.producer_id, m.producer_epoch, commit, COORDINATOR_EPOCH, now);
             let header =
                 BatchHeader::parse(&data).map_err(|e| storage_code(e, "marker encoding", &m.transactional_id))?;
-            appends.push(Append {
+            appends.push(vec![Append {
                 topic_id: p.topic_id,
                 partition: p.partition,
                 header,
                 data,
                 kind: BatchKind::Marker { commit },
-            });
+            }]);
         }
         let outcomes = match self.produce.submit(appends).await {
             Ok(rx) => rx.await.map_err(|_| ResponseError::CoordinatorNotAvailable.code())?,

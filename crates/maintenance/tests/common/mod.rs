@@ -83,6 +83,7 @@ pub async fn produce(f: &Fixture, t: &Topic, created_ms: i64, nonce: u64, batche
             max_timestamp: recs.iter().map(|r| r.2).max().unwrap_or(0),
             producer: None,
             kind: BatchKind::Plain,
+            record_set: appends.len() as u32,
         });
     }
     let key = keys::segment_key(created_ms, nonce);

@@ -7,6 +7,7 @@ use crate::{
 use std::collections::BTreeMap;
 
 mod maintenance;
+mod record_sets;
 mod txn;
 use uuid::Uuid;
 
@@ -15,6 +16,8 @@ pub(crate) fn new_topic(name: &str, partitions: i32) -> NewTopic {
     configs.insert("retention.ms".to_string(), "1000".to_string());
     NewTopic { name: name.into(), id: Uuid::new_v4(), partitions, configs, created_ms: 42 }
 }
+
+static NEXT_SET: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 pub(crate) fn batch(topic_id: Uuid, partition: i32, byte_start: u64, span: i64, max_ts: i64) -> BatchAppend {
     BatchAppend {
@@ -27,6 +30,8 @@ pub(crate) fn batch(topic_id: Uuid, partition: i32, byte_start: u64, span: i64, 
         max_timestamp: max_ts,
         producer: None,
         kind: crate::BatchKind::Plain,
+        // Each batch is its own record set unless a case groups them.
+        record_set: NEXT_SET.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     }
 }
 
@@ -39,6 +44,7 @@ pub async fn run_all(store: &dyn Metastore) {
     group_offsets(store).await;
     idempotent_producers(store).await;
     txn::transactions(store).await;
+    record_sets::run(store).await;
     maintenance::run(store).await;
 }
 

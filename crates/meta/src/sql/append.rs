@@ -4,7 +4,8 @@
 //! state never disagree.
 
 use super::{SqlMetastore, batch_columns, to_i32};
-use crate::producers::{self, ProducerState};
+use crate::producers::ProducerState;
+use crate::record_set::{self, SetDecision, SetState, TxnView};
 use crate::{
     AppendOutcome, BatchAppend, BatchKind, MetaError, PartitionOffsets, Result, SegmentCommit, SegmentCommitted,
     TxnState,
@@ -15,13 +16,6 @@ use std::collections::hash_map::Entry;
 use uuid::Uuid;
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-/// A producer's transaction as the partition check needs it.
-struct TxnView {
-    epoch: i16,
-    ongoing: bool,
-    partitions: Vec<(Uuid, i32)>,
-}
 
 /// Per-commit caches of rows read once and written back at the end.
 #[derive(Default)]
@@ -45,9 +39,9 @@ impl SqlMetastore {
             .await?;
         let mut work = Work::default();
         let mut outcomes = Vec::with_capacity(commit.batches.len());
-        for b in &commit.batches {
-            let outcome = append_one(&mut tx, &mut work, &commit.object_key, b).await?;
-            outcomes.push(outcome);
+        for set in commit.batches.chunk_by(|a, b| a.record_set == b.record_set) {
+            let outcome = append_set(&mut tx, &mut work, &commit.object_key, set).await?;
+            outcomes.extend(outcome);
         }
         let mut partitions = Vec::with_capacity(work.bounds.len());
         for ((topic_id, partition), bounds) in &work.bounds {
@@ -83,72 +77,86 @@ impl SqlMetastore {
     }
 }
 
-async fn append_one(tx: &mut Tx<'_>, work: &mut Work, object_key: &str, b: &BatchAppend) -> Result<AppendOutcome> {
-    let key = (b.topic_id, b.partition);
+/// Appends one record set all or none: the decision is taken on the loaded state before anything is written,
+/// so a refused set leaves neither rows nor cached state behind.
+async fn append_set(
+    tx: &mut Tx<'_>,
+    work: &mut Work,
+    object_key: &str,
+    set: &[BatchAppend],
+) -> Result<Vec<AppendOutcome>> {
+    let Some(first) = set.first() else { return Ok(Vec::new()) };
+    let key = (first.topic_id, first.partition);
     if let Entry::Vacant(slot) = work.bounds.entry(key) {
-        let row =
-            sqlx::query("SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2")
-                .bind(b.topic_id.to_string())
-                .bind(i64::from(b.partition))
-                .fetch_optional(&mut **tx)
-                .await?;
-        let bounds = match row {
-            Some(r) => Some((r.try_get::<i64, _>("log_start")?, r.try_get::<i64, _>("next_offset")?)),
-            None => None,
-        };
-        slot.insert(bounds);
+        slot.insert(load_bounds(tx, key).await?);
     }
     let Some(Some((log_start, next))) = work.bounds.get(&key).copied() else {
-        return Ok(AppendOutcome::UnknownPartition);
+        return Ok(vec![AppendOutcome::UnknownPartition; set.len()]);
     };
-    if let Some(pb) = &b.producer {
-        if b.kind == BatchKind::Transactional {
-            if let Entry::Vacant(slot) = work.txns.entry(pb.producer_id) {
-                slot.insert(load_txn_view(tx, pb.producer_id).await?);
-            }
-            match work.txns.get(&pb.producer_id).and_then(Option::as_ref) {
-                Some(t) if pb.epoch < t.epoch => return Ok(AppendOutcome::InvalidProducerEpoch),
-                Some(t) if t.ongoing && t.epoch == pb.epoch && t.partitions.contains(&key) => {}
-                _ => return Ok(AppendOutcome::InvalidTxnState),
-            }
-        }
-        let pkey = (pb.producer_id, b.topic_id, b.partition);
+    for b in set {
+        let Some(pb) = &b.producer else { continue };
+        let pkey = (pb.producer_id, key.0, key.1);
         if let Entry::Vacant(slot) = work.producers.entry(pkey) {
             slot.insert((load_producer_state(tx, pkey).await?, false));
         }
-        let Some((pstate, dirty)) = work.producers.get_mut(&pkey) else {
-            return Err(MetaError::Corrupt("producer state cache lost an entry".into()));
-        };
-        if let BatchKind::Marker { .. } = b.kind {
-            // Markers carry no sequence; they move the producer to their epoch (sequences restart after a bump).
-            match pstate {
-                Some(s) if pb.epoch < s.epoch => return Ok(AppendOutcome::InvalidProducerEpoch),
-                Some(s) if pb.epoch == s.epoch => {}
-                _ => {
-                    *pstate = Some(ProducerState { epoch: pb.epoch, last_sequence: -1, recent: Vec::new() });
-                    *dirty = true;
-                }
-            }
-        } else {
-            match producers::check(pstate.as_ref(), pb) {
-                producers::Decision::Append => {
-                    *pstate = Some(producers::advance(pstate.take(), pb, next));
-                    *dirty = true;
-                }
-                producers::Decision::Duplicate { base_offset } => {
-                    return Ok(AppendOutcome::Duplicate { base_offset, log_start });
-                }
-                producers::Decision::Reject(outcome) => return Ok(outcome),
-            }
+        if b.kind == BatchKind::Transactional
+            && let Entry::Vacant(slot) = work.txns.entry(pb.producer_id)
+        {
+            slot.insert(load_txn_view(tx, pb.producer_id).await?);
         }
-    } else if b.kind != BatchKind::Plain {
-        return Err(MetaError::Corrupt("a transactional batch without a producer id".into()));
     }
-    let base = next;
-    let last = base + b.offset_span - 1;
+    let producers = set
+        .iter()
+        .filter_map(|b| b.producer.as_ref())
+        .map(|pb| {
+            let state = work.producers.get(&(pb.producer_id, key.0, key.1)).and_then(|(s, _)| s.clone());
+            (pb.producer_id, state)
+        })
+        .collect();
+    let txns = set
+        .iter()
+        .filter_map(|b| b.producer.as_ref())
+        .map(|pb| (pb.producer_id, work.txns.get(&pb.producer_id).cloned().flatten()))
+        .collect();
+    let refs: Vec<&BatchAppend> = set.iter().collect();
+    let state = SetState { partition: key, next_offset: next, producers: &producers, txns: &txns };
+    let (bases, states) = match record_set::decide(&refs, &state)? {
+        SetDecision::Refuse(outcome) => return Ok(vec![outcome; set.len()]),
+        SetDecision::Duplicate { base_offset } => {
+            return Ok(vec![AppendOutcome::Duplicate { base_offset, log_start }; set.len()]);
+        }
+        SetDecision::Append { bases, producers } => (bases, producers),
+    };
+    let mut outcomes = Vec::with_capacity(set.len());
+    let mut end = next;
+    for (b, base) in set.iter().zip(bases) {
+        end = write_batch(tx, object_key, b, base).await?;
+        outcomes.push(AppendOutcome::Appended { base_offset: base, log_start });
+    }
     if let Some(Some(bounds)) = work.bounds.get_mut(&key) {
-        bounds.1 = last + 1;
+        bounds.1 = end;
     }
+    for (producer_id, s) in states {
+        work.producers.insert((producer_id, key.0, key.1), (Some(s), true));
+    }
+    Ok(outcomes)
+}
+
+async fn load_bounds(tx: &mut Tx<'_>, (topic_id, partition): (Uuid, i32)) -> Result<Option<(i64, i64)>> {
+    let row = sqlx::query("SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2")
+        .bind(topic_id.to_string())
+        .bind(i64::from(partition))
+        .fetch_optional(&mut **tx)
+        .await?;
+    match row {
+        Some(r) => Ok(Some((r.try_get::<i64, _>("log_start")?, r.try_get::<i64, _>("next_offset")?))),
+        None => Ok(None),
+    }
+}
+
+/// Writes an accepted batch's index row and its transaction bookkeeping; returns the offset after it.
+async fn write_batch(tx: &mut Tx<'_>, object_key: &str, b: &BatchAppend, base: i64) -> Result<i64> {
+    let last = base + b.offset_span - 1;
     sqlx::query(concat!(
         "INSERT INTO batches (topic_id, partition_id, record_count, ",
         batch_columns!(),
@@ -206,7 +214,7 @@ async fn append_one(tx: &mut Tx<'_>, work: &mut Work, object_key: &str, b: &Batc
             }
         }
     }
-    Ok(AppendOutcome::Appended { base_offset: base, log_start })
+    Ok(last + 1)
 }
 
 async fn load_txn_view(tx: &mut Tx<'_>, producer_id: i64) -> Result<Option<TxnView>> {
