@@ -52,6 +52,13 @@ fn validate(
         };
         (code, e.to_string())
     })?;
+    // Kafka's ProduceRequest.validateRecords: from Produce v3 on (all Weft serves), one batch per partition.
+    if batches.len() > 1 {
+        return Err((
+            ResponseError::InvalidRecord.code(),
+            format!("produce requests may carry exactly one record batch per partition, not {}", batches.len()),
+        ));
+    }
     let max = topic.max_message_bytes.max(0) as usize;
     let (after_max, before_max) = (topic.timestamp_after_max_ms, topic.timestamp_before_max_ms);
     let (log_append, compacted) = (topic.log_append_time, topic.compacted);
