@@ -62,11 +62,16 @@ def _alter_then_delete(admin: AdminClient, topic: str, group: str):
     assert admin.delete_consumer_groups([group])[group].result(timeout=20) is None
     assert not _listed(admin, group)
     assert _committed(admin, group) == {}
-    described = admin.describe_consumer_groups([group])[group].result(timeout=20)
-    assert described.state.name == "DEAD" and described.members == []
+    _assert_dead(admin, group)
     with pytest.raises(KafkaException) as gone:
         admin.delete_consumer_groups([group])[group].result(timeout=20)
     assert gone.value.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND
+
+
+def _assert_dead(admin: AdminClient, group: str):
+    """DescribeGroups of a deleted group before v6 (librdkafka's version): Dead, no members, no error."""
+    described = admin.describe_consumer_groups([group])[group].result(timeout=20)
+    assert described.state.name == "DEAD" and described.members == []
 
 
 def test_delete_removes_the_group_and_its_offsets(dagent):
@@ -113,6 +118,9 @@ def test_kafka_python_delete_groups(dagent):
         assert ka.delete_groups([group, never]) == {group: "OK", never: "GroupIdNotFoundError"}
         assert group not in {g["group_id"] for g in ka.list_groups()}
         assert ka.list_group_offsets({group: None})[group] == {}
+        # DescribeGroups v6 (Kafka 4): an unknown group is an error, not just a Dead group.
+        described = ka.describe_groups([group])[group]
+        assert described["group_state"] == "Dead" and "GroupIdNotFoundError" in (described["error"] or ""), described
     finally:
         ka.close()
 
@@ -136,3 +144,28 @@ def test_a_group_with_a_member_is_not_deleted(dagent):
         assert _committed(admin, group)[(topic, 0)] == 3
     finally:
         c.close()
+
+
+def test_delete_a_kip848_consumer_group(dagent):
+    """group.protocol=consumer: refused while a member heartbeats, removed with its offsets once it left."""
+    b = dagent.bootstrap
+    topic = unique_topic("gdel-848")
+    group = f"g-{topic}"
+    create_topic(b, topic, partitions=2)
+    c = Consumer({"bootstrap.servers": b, "group.id": group, "group.protocol": "consumer",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    admin = AdminClient({"bootstrap.servers": b})
+    try:
+        wait_for(lambda: c.poll(0.2) is None and len(c.assignment()) == 2, timeout=TIMEOUT, desc="assignment")
+        c.commit(offsets=[TopicPartition(topic, 1, 4)], asynchronous=False)
+        with pytest.raises(KafkaException) as busy:
+            admin.delete_consumer_groups([group])[group].result(timeout=20)
+        assert busy.value.args[0].code() == KafkaError.NON_EMPTY_GROUP
+    finally:
+        c.close()
+    assert _committed(admin, group)[(topic, 1)] == 4
+    assert admin.delete_consumer_groups([group])[group].result(timeout=20) is None
+    assert not _listed(admin, group)
+    assert _committed(admin, group) == {}
+    _assert_dead(admin, group)

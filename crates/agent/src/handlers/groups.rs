@@ -235,7 +235,15 @@ pub async fn describe(agent: &Agent, req: DescribeGroupsRequest, version: i16) -
                     .with_member_assignment(assignment)
             })
             .collect();
+        // Kafka 4 answers an unknown (or deleted) group with an error from v6 on, and a bare Dead group before.
+        let (code, message) = if summary.state == "Dead" && version >= 6 {
+            (ResponseError::GroupIdNotFound.code(), Some(str_bytes(format!("group {} not found", id.as_str()))))
+        } else {
+            (0, None)
+        };
         let g = DescribedGroup::default()
+            .with_error_code(code)
+            .with_error_message(message)
             .with_group_id(id)
             .with_group_state(str_bytes(summary.state))
             .with_protocol_type(str_bytes(summary.protocol_type))
