@@ -83,6 +83,18 @@ def test_zstd_on_produce_v3_is_refused_as_kafka_refuses_it(agent, sarama_bin):
     assert watermarks(b, t, 0) == (0, 0)
 
 
+def test_fetch_below_v10_of_a_zstd_topic_is_refused_as_kafka_refuses_it(agent, sarama_bin):
+    # Kafka answers Fetch < v10 for a topic whose compression.type is zstd with UNSUPPORTED_COMPRESSION_TYPE
+    # (KIP-110); Sarama 1.22 fetches with v4. librdkafka (Fetch v10+) reads the topic.
+    b, t = agent.bootstrap, unique_topic("sarama-zstd-topic")
+    create_topic(b, t, config={"compression.type": "zstd"})
+    run(sarama_bin, b, "produce", "-topic", t, "-codec", "none", "-n", 3)
+    proc = run(sarama_bin, b, "consume", "-topic", t, "-n", 3, "-timeout", "10s", check=False)
+    assert proc.returncode != 0
+    assert "does not support the compression type" in proc.stderr, proc.stderr
+    assert len(consume_confluent(b, t, [0], min_count=3)) == 3
+
+
 def committed(bootstrap, group, topic):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     try:

@@ -113,7 +113,9 @@ func consume(brokers []string, args []string) {
 	n := fs.Int("n", 10, "records")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after")
 	fs.Parse(args)
-	c, err := sarama.NewConsumer(brokers, config())
+	cfg := config()
+	cfg.Consumer.Return.Errors = true
+	c, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
 		fail("consumer", err)
 	}
