@@ -3,6 +3,7 @@
 # Idempotent: safe to run repeatedly; does nothing that is already done.
 #   - kcat (Debian package) via apt
 #   - promtool (Debian's prometheus package), to check the shipped alert rules
+#   - Go and Debian's Sarama 1.22 (golang-go, golang-github-shopify-sarama-dev) for tests/sarama
 #   - a Python venv at ${WEFT_VENV:-$HOME/.cache/weft-venv} with pinned clients
 #   - rustup components clippy + rustfmt (best effort)
 set -euo pipefail
@@ -63,6 +64,14 @@ if ! command -v promtool >/dev/null 2>&1; then
 fi
 promtool --version >/dev/null 2>&1 || { log "promtool installed but 'promtool --version' failed"; exit 1; }
 
+# ---- Go + Sarama (tests/sarama, built with GOPATH=/usr/share/gocode GO111MODULE=off) ----
+SARAMA_SRC=/usr/share/gocode/src/github.com/Shopify/sarama
+if ! command -v go >/dev/null 2>&1 || [ ! -d "$SARAMA_SRC" ]; then
+  apt_install golang-go golang-github-shopify-sarama-dev
+fi
+go version >/dev/null 2>&1 || { log "go installed but 'go version' failed"; exit 1; }
+[ -d "$SARAMA_SRC" ] || { log "sarama sources missing at $SARAMA_SRC"; exit 1; }
+
 # ---- python venv ----------------------------------------------------------
 PYTHON="${PYTHON:-}"
 if [ -z "$PYTHON" ]; then
@@ -114,4 +123,4 @@ if command -v rustup >/dev/null 2>&1; then
   done
 fi
 
-log "ok: venv=$WEFT_VENV kcat=$(command -v kcat) promtool=$(command -v promtool)"
+log "ok: venv=$WEFT_VENV kcat=$(command -v kcat) promtool=$(command -v promtool) go=$(command -v go)"

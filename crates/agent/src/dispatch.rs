@@ -79,6 +79,8 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
         }};
     }
     let completion = match api {
+        // Versions Kafka 4 removed (KIP-896) go through the Kafka 3.9 codec, then the same handlers.
+        _ if versions::is_legacy(api as i16, v) => ready(crate::legacy::handle(agent, api, v, cid, body).await),
         ApiKey::ApiVersions => {
             let _req: ApiVersionsRequest = decode_body(api, v, body)?;
             ready(respond(api, v, cid, &handlers::api_versions::response(0)))

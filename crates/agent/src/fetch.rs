@@ -82,6 +82,8 @@ async fn resolve(agent: &Agent, topics: &[FetchTopic], version: i16) -> Vec<Targ
         };
         for p in &t.partitions {
             let resolved = match &topic {
+                // KIP-110, as Kafka does: a topic whose compression.type is zstd is not served below Fetch v10.
+                Ok(entry) if version < 10 && zstd_topic(entry) => Err(ResponseError::UnsupportedCompressionType.code()),
                 Ok(entry) if p.partition >= 0 && p.partition < entry.topic.partitions => {
                     match agent.partitions.subscribe(agent.meta.as_ref(), entry.topic.id, p.partition).await {
                         Ok(Some(rx)) => Ok((entry.clone(), rx)),
@@ -102,6 +104,11 @@ async fn resolve(agent: &Agent, topics: &[FetchTopic], version: i16) -> Vec<Targ
         }
     }
     out
+}
+
+fn zstd_topic(entry: &crate::topics::TopicEntry) -> bool {
+    crate::topic_config::effective(&entry.topic.configs, &entry.cluster, "compression.type")
+        .is_some_and(|(v, _)| v == "zstd")
 }
 
 /// One pass over every partition. Returns the partition answers, the record bytes gathered, and whether a

@@ -11,6 +11,7 @@ mod fetch;
 mod groups;
 mod handlers;
 mod http;
+mod legacy;
 mod maintenance;
 mod metrics;
 mod partitions;

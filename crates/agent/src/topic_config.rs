@@ -260,6 +260,95 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     ),
 ];
 
+/// Topic configs Kafka 3.x accepted and Kafka 4 removed. Tools written for 3.x still send them. A 3.x broker
+/// ignored `message.format.version` (record format 2 is forced from inter-broker protocol 3.0 on) and
+/// `message.downconversion.enable` only governs down-conversion for Fetch v0-3, which Weft does not serve
+/// (both KIP-724); so, as 3.x does, they are checked, logged and ignored, not stored.
+/// `message.timestamp.difference.max.ms` (KIP-937) still had an effect in 3.x: it bounded timestamps both ways
+/// wherever `message.timestamp.before.max.ms` / `after.max.ms` were not set; it is translated into those.
+pub const REMOVED_IN_KAFKA_4: &[TopicConfigDef] = &[
+    def(
+        "message.format.version",
+        "3.0-IV1",
+        ConfigType::String,
+        "log.message.format.version",
+        "Removed in Kafka 4 (KIP-724); accepted and ignored.",
+    ),
+    def(
+        "message.downconversion.enable",
+        "true",
+        Boolean,
+        "log.message.downconversion.enable",
+        "Removed in Kafka 4 (KIP-724); accepted and ignored.",
+    ),
+    TopicConfigDef {
+        min: Some(0.0),
+        ..def(
+            TIMESTAMP_DIFFERENCE,
+            LONG_MAX,
+            Long,
+            "log.message.timestamp.difference.max.ms",
+            "Removed in Kafka 4 (KIP-937); sets message.timestamp.before.max.ms and after.max.ms where unset.",
+        )
+    },
+];
+
+pub const TIMESTAMP_DIFFERENCE: &str = "message.timestamp.difference.max.ms";
+
+/// Kafka 3.x's reading of `message.timestamp.difference.max.ms = value`: the before/after bounds that the
+/// topic does not set itself take its value.
+pub fn apply_timestamp_difference(topic: &str, configs: &mut BTreeMap<String, String>, value: &str) {
+    for key in ["message.timestamp.before.max.ms", "message.timestamp.after.max.ms"] {
+        if !configs.contains_key(key) {
+            configs.insert(key.to_string(), value.to_string());
+            tracing::info!(topic, config = key, value, "set from {TIMESTAMP_DIFFERENCE}, as kafka 3.x reads it");
+        }
+    }
+}
+
+/// The removed config `name`, if it is one (see [`REMOVED_IN_KAFKA_4`]).
+pub fn removed(name: &str) -> Option<&'static TopicConfigDef> {
+    REMOVED_IN_KAFKA_4.iter().find(|d| d.name == name)
+}
+
+/// Checks the value of a removed config as Kafka 3.x did (a boolean, or a Kafka version such as `2.1`,
+/// `0.10.2-IV0` or `3.0-IV1`), then logs that it is ignored. `value` is `None` for a deletion.
+pub fn ignore_removed(topic: &str, def: &TopicConfigDef, value: Option<&str>) -> Result<(), ConfigError> {
+    if let Some(v) = value {
+        def.validate(v)?;
+        if def.kind == ConfigType::String && !is_kafka_version(v) {
+            let reason = "expected a kafka version such as 2.1 or 3.0-IV1".to_string();
+            return Err(ConfigError::Invalid { name: def.name.into(), value: v.into(), reason });
+        }
+    }
+    if def.name != TIMESTAMP_DIFFERENCE {
+        tracing::warn!(topic, config = def.name, value, "topic config removed in kafka 4 is accepted and ignored");
+    }
+    Ok(())
+}
+
+/// Takes the removed configs out of a new topic's `configs`, checking and logging each (and translating
+/// `message.timestamp.difference.max.ms`).
+pub fn drop_removed(topic: &str, configs: &mut BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for def in REMOVED_IN_KAFKA_4 {
+        if let Some(v) = configs.remove(def.name) {
+            ignore_removed(topic, def, Some(&v))?;
+            if def.name == TIMESTAMP_DIFFERENCE {
+                apply_timestamp_difference(topic, configs, &v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `MAJOR.MINOR[.PATCH][-IVn]`, the shape of Kafka's version strings.
+fn is_kafka_version(v: &str) -> bool {
+    let (release, iv) = v.split_once("-IV").map_or((v, None), |(r, iv)| (r, Some(iv)));
+    let parts: Vec<&str> = release.split('.').collect();
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    (2..=3).contains(&parts.len()) && parts.iter().all(|p| numeric(p)) && iv.is_none_or(numeric)
+}
+
 pub fn lookup(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == name)
 }
@@ -403,6 +492,41 @@ mod tests {
         let mut not_dynamic = BTreeMap::new();
         not_dynamic.insert("listeners".to_string(), "x".to_string());
         assert_eq!(validate_cluster(&not_dynamic), Err(ConfigError::NotDynamic("listeners".into())));
+    }
+
+    #[test]
+    fn configs_removed_in_kafka_4_are_checked_then_dropped() {
+        let mut configs = BTreeMap::new();
+        configs.insert("message.format.version".to_string(), "2.1-IV2".to_string());
+        configs.insert("message.downconversion.enable".to_string(), "false".to_string());
+        configs.insert("retention.ms".to_string(), "1000".to_string());
+        assert_eq!(drop_removed("t", &mut configs), Ok(()));
+        assert_eq!(configs.keys().collect::<Vec<_>>(), ["retention.ms"]);
+        for (name, bad) in [("message.format.version", "latest"), ("message.downconversion.enable", "maybe")] {
+            let mut configs = BTreeMap::from([(name.to_string(), bad.to_string())]);
+            assert!(matches!(drop_removed("t", &mut configs), Err(ConfigError::Invalid { .. })), "{name}={bad}");
+        }
+        assert!(is_kafka_version("0.10.2") && is_kafka_version("3.0-IV1") && is_kafka_version("2.1"));
+        assert!(!is_kafka_version("3") && !is_kafka_version("3.x") && !is_kafka_version("3.0-IV"));
+        assert!(lookup("message.format.version").is_none(), "a removed config is not a live one");
+    }
+
+    #[test]
+    fn timestamp_difference_sets_the_bounds_the_topic_leaves_unset() {
+        let mut configs = BTreeMap::from([
+            ("message.timestamp.difference.max.ms".to_string(), "60000".to_string()),
+            ("message.timestamp.after.max.ms".to_string(), "1000".to_string()),
+        ]);
+        assert_eq!(drop_removed("t", &mut configs), Ok(()));
+        assert_eq!(
+            configs,
+            BTreeMap::from([
+                ("message.timestamp.after.max.ms".to_string(), "1000".to_string()),
+                ("message.timestamp.before.max.ms".to_string(), "60000".to_string()),
+            ])
+        );
+        let mut bad = BTreeMap::from([("message.timestamp.difference.max.ms".to_string(), "-1".to_string())]);
+        assert!(drop_removed("t", &mut bad).is_err());
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub fn decode_body<R: Decodable + HeaderVersion>(
 }
 
 /// Decodes any request Weft serves (used by fuzzing and tools): header checks as in dispatch, then the body.
+/// The versions in [`crate::versions::LEGACY_VERSIONS`] are below this codec's floor and come back as
+/// malformed: the agent decodes those with the Kafka 3.9 codec (`crates/agent/src/legacy`).
 pub fn decode_request(frame: Bytes) -> Result<(RequestHeaderInfo, RequestKind), RequestError> {
     let peek = peek_header(&frame)?;
     if !crate::versions::is_supported(peek.api_key, peek.api_version) {

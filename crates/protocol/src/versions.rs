@@ -20,29 +20,31 @@ macro_rules! api {
     };
 }
 
-/// Every API Weft serves, with the versions it serves. Floors follow Kafka 4 (KIP-896).
+/// Every API Weft serves, with the versions it serves. Floors are Kafka 3.9's for every API whose old versions
+/// carry record batches of magic 2 or none; the versions Kafka 4 removed (KIP-896) are in [`LEGACY_VERSIONS`].
+/// Produce v0-2 and Fetch v0-3 carry message formats v0/v1 (KIP-724) and stay refused.
 pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api!(Produce, 3, 12),
     api!(Fetch, 4, 17),
-    api!(ListOffsets, 1, 10),
+    api!(ListOffsets, 0, 10),
     api!(Metadata, 0, 13),
     api!(ApiVersions, 0, 4),
-    api!(CreateTopics, 2, 7),
-    api!(DeleteTopics, 1, 6),
-    api!(DescribeConfigs, 1, 4),
+    api!(CreateTopics, 0, 7),
+    api!(DeleteTopics, 0, 6),
+    api!(DescribeConfigs, 0, 4),
     api!(AlterConfigs, 0, 2),
     api!(IncrementalAlterConfigs, 0, 1),
     api!(DeleteRecords, 0, 2),
     api!(CreatePartitions, 0, 3),
     api!(DescribeCluster, 0, 2),
-    api!(DescribeLogDirs, 1, 4),
+    api!(DescribeLogDirs, 0, 4),
     api!(FindCoordinator, 0, 6),
     api!(JoinGroup, 0, 9),
     api!(SyncGroup, 0, 5),
     api!(Heartbeat, 0, 4),
     api!(LeaveGroup, 0, 5),
-    api!(OffsetCommit, 2, 9),
-    api!(OffsetFetch, 1, 9),
+    api!(OffsetCommit, 0, 9),
+    api!(OffsetFetch, 0, 9),
     api!(ListGroups, 0, 5),
     api!(DescribeGroups, 0, 6),
     api!(DeleteGroups, 0, 2),
@@ -59,6 +61,24 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api!(ListTransactions, 0, 1),
 ];
 
+/// The versions Kafka 3.9 served and Kafka 4 removed (KIP-896) that Weft serves: below the floor of the
+/// `kafka-protocol` 0.18 codec, so the agent decodes and encodes them with a codec generated from Kafka 3.9's
+/// message specs (`crates/agent/src/legacy`). Each range ends just below the 0.18 codec's floor.
+pub const LEGACY_VERSIONS: &[SupportedApi] = &[
+    api!(ListOffsets, 0, 0),
+    api!(CreateTopics, 0, 1),
+    api!(DeleteTopics, 0, 0),
+    api!(DescribeConfigs, 0, 0),
+    api!(DescribeLogDirs, 0, 0),
+    api!(OffsetCommit, 0, 1),
+    api!(OffsetFetch, 0, 0),
+];
+
+/// Whether `key` at `version` is served through the Kafka 3.9 codec.
+pub fn is_legacy(key: i16, version: i16) -> bool {
+    LEGACY_VERSIONS.iter().any(|a| a.key as i16 == key && (a.min..=a.max).contains(&version))
+}
+
 /// The versions Weft serves for `key`, or `None` if it does not implement that API.
 pub fn supported_range(key: i16) -> Option<SupportedApi> {
     SUPPORTED_APIS.iter().copied().find(|a| a.key as i16 == key)
@@ -74,19 +94,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_lies_within_what_the_codec_can_decode() {
+    fn table_lies_within_what_the_two_codecs_can_decode() {
         for a in SUPPORTED_APIS {
             let codec = a.key.valid_versions();
-            assert!(
-                a.min >= codec.min && a.max <= codec.max,
-                "{:?} {}..{} outside codec {}",
-                a.key,
-                a.min,
-                a.max,
-                codec
-            );
-            assert!(a.min <= a.max);
+            assert!(a.min <= a.max && a.max <= codec.max, "{:?} {}..{} above codec {}", a.key, a.min, a.max, codec);
+            match LEGACY_VERSIONS.iter().find(|l| l.key == a.key) {
+                // The legacy range starts at the table's floor and ends just below the 0.18 codec's.
+                Some(l) => assert!(l.min == a.min && l.max + 1 == codec.min, "{:?} legacy {}..{}", a.key, l.min, l.max),
+                None => assert!(a.min >= codec.min, "{:?} {}..{} below codec {}", a.key, a.min, a.max, codec),
+            }
         }
+        for l in LEGACY_VERSIONS {
+            assert!(supported_range(l.key as i16).is_some(), "{:?} legacy but not served", l.key);
+        }
+    }
+
+    #[test]
+    fn legacy_versions_are_only_the_old_ones() {
+        assert!(is_legacy(ApiKey::OffsetCommit as i16, 1));
+        assert!(!is_legacy(ApiKey::OffsetCommit as i16, 2));
+        assert!(!is_legacy(ApiKey::Metadata as i16, 0));
+        assert!(is_supported(ApiKey::DescribeConfigs as i16, 0));
+        assert!(!is_supported(ApiKey::Fetch as i16, 3));
     }
 
     #[test]

@@ -171,10 +171,25 @@ async fn apply_topic(
         .ok_or_else(|| (ResponseError::UnknownTopicOrPartition, format!("topic '{name}' does not exist")))?;
     let cluster = agent.topics.cluster_defaults(agent.meta.as_ref()).await.map_err(storage_error)?;
     let mut configs = if replace { BTreeMap::new() } else { topic.configs.clone() };
+    let mut timestamp_difference = None;
     for (key, op) in changes {
+        if let Some(def) = topic_config::removed(&key) {
+            let value = match &op {
+                Op::Set(v) => Some(v.as_str()),
+                Op::Delete | Op::Append(_) | Op::Subtract(_) => None,
+            };
+            topic_config::ignore_removed(name, def, value).map_err(invalid)?;
+            if def.name == topic_config::TIMESTAMP_DIFFERENCE {
+                timestamp_difference = value.map(str::to_string);
+            }
+            continue;
+        }
         let def = topic_config::lookup(&key).ok_or_else(|| invalid(ConfigError::Unknown(key.clone())))?;
         let current = topic_config::effective(&configs, &cluster, &key).map(|(v, _)| v.to_string());
         edit(&mut configs, &key, def.kind, current, op)?;
+    }
+    if let Some(v) = timestamp_difference {
+        topic_config::apply_timestamp_difference(name, &mut configs, &v);
     }
     topic_config::validate_all(&configs).map_err(invalid)?;
     if validate_only || configs == topic.configs {

@@ -115,6 +115,19 @@ fn validate(
     Ok(out)
 }
 
+/// zstd (compression id 4) came with Produce v7 (KIP-110); an older request carrying it is refused, as Kafka
+/// refuses it, so a client that predates zstd on the wire never writes what its peers may not read.
+fn codec_allowed(version: i16, batches: Vec<Append>) -> Result<Vec<Append>, (i16, String)> {
+    const ZSTD: i16 = 4;
+    if version < 7 && batches.iter().any(|b| b.header.compression() == ZSTD) {
+        return Err((
+            ResponseError::UnsupportedCompressionType.code(),
+            format!("produce requests with version {version} may not use zstd compression (version 7 or later)"),
+        ));
+    }
+    Ok(batches)
+}
+
 pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correlation_id: i32) -> Completion {
     let acks = req.acks;
     let now_ms = agent.clock.now_ms();
@@ -139,7 +152,8 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                 Err((ResponseError::InvalidRequiredAcks.code(), format!("acks must be -1, 0 or 1, was {acks}")))
             } else {
                 match &topic {
-                    Ok(topic) => validate(topic, p.index, p.records.as_ref(), now_ms),
+                    Ok(topic) => validate(topic, p.index, p.records.as_ref(), now_ms)
+                        .and_then(|batches| codec_allowed(version, batches)),
                     Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str()))),
                 }
             };

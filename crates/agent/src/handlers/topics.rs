@@ -121,6 +121,8 @@ fn check_new_topic(agent: &Agent, t: &CreatableTopic) -> Result<(i32, BTreeMap<S
             configs.insert(c.name.to_string(), v.to_string());
         }
     }
+    topic_config::drop_removed(&t.name, &mut configs)
+        .map_err(|e| refuse(ResponseError::InvalidConfig, e.to_string()))?;
     topic_config::validate_all(&configs).map_err(|e| refuse(ResponseError::InvalidConfig, e.to_string()))?;
     Ok((partitions, configs))
 }
