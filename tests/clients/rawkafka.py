@@ -414,3 +414,87 @@ def join_group(conn: RawConn, group: str, member_id: str = "", session_timeout_m
     r.i32()  # throttle_time_ms
     err, _generation, _protocol, _leader = r.i16(), r.i32(), r.string(), r.string()
     return {"error_code": err, "member_id": r.string()}
+
+
+# --------------------------------------------------------------------------
+# record batches from raw record bytes (for malformed records)
+# --------------------------------------------------------------------------
+
+CODEC_NONE, CODEC_GZIP, CODEC_SNAPPY, CODEC_LZ4, CODEC_ZSTD = 0, 1, 2, 3, 4
+
+
+def nullable_bytes(b: Optional[bytes]) -> bytes:
+    return varint(-1) if b is None else varint(len(b)) + b
+
+
+def record_body(offset_delta: int, key: Optional[bytes], value: Optional[bytes],
+                headers=(), timestamp_delta: int = 0) -> bytes:
+    """A v2 record's fields after its length: attributes, deltas, key, value, headers."""
+    body = b"\x00" + varint(timestamp_delta) + varint(offset_delta)
+    body += nullable_bytes(key) + nullable_bytes(value) + varint(len(headers))
+    for hk, hv in headers:
+        body += nullable_bytes(hk) + nullable_bytes(hv)
+    return body
+
+
+def framed_record(body: bytes) -> bytes:
+    """A record: its length varint, then ``body`` (which may be malformed)."""
+    return varint(len(body)) + body
+
+
+def compress(codec: int, data: bytes) -> bytes:
+    """Compress as the real clients do: gzip, snappy as one raw block (librdkafka), lz4 frame, zstd."""
+    if codec == CODEC_NONE:
+        return data
+    if codec == CODEC_GZIP:
+        import gzip
+        return gzip.compress(data)
+    if codec == CODEC_SNAPPY:
+        import snappy
+        return snappy.compress(data)
+    if codec == CODEC_LZ4:
+        import lz4.frame
+        return lz4.frame.compress(data)
+    if codec == CODEC_ZSTD:
+        import zstandard
+        return zstandard.ZstdCompressor().compress(data)
+    return data
+
+
+def raw_batch(records: bytes, count: int, last_offset_delta: Optional[int] = None,
+              codec: int = CODEC_NONE, base_ts: Optional[int] = None,
+              max_ts: Optional[int] = None, compressed: bool = False, attributes: Optional[int] = None) -> bytes:
+    """A v2 batch around ``records`` (raw record bytes, compressed with ``codec``
+    unless ``compressed``), with a correct CRC-32C whatever the records hold."""
+    ts = int(time.time() * 1000) if base_ts is None else base_ts
+    payload = records if compressed else compress(codec, records)
+    lod = count - 1 if last_offset_delta is None else last_offset_delta
+    attrs = codec if attributes is None else attributes
+    after_crc = struct.pack(">hiqqqhii", attrs, lod, ts, ts if max_ts is None else max_ts,
+                            -1, -1, -1, count) + payload
+    crc = crc32c(after_crc)
+    after_len = struct.pack(">ibI", -1, 2, crc) + after_crc
+    return struct.pack(">qi", 0, len(after_len)) + after_len
+
+
+def produce_batch(conn: RawConn, topic: str, partition: int, batch: bytes,
+                  version: int = 8, acks: int = -1, timeout_ms: int = 15000) -> dict:
+    """Produce v3..v8 of one raw record set. Returns error_code, base_offset,
+    and (v8) record_errors [(batch_index, message)] and error_message."""
+    assert 3 <= version <= 8
+    body = kstring(None) + struct.pack(">hi", acks, timeout_ms)
+    body += struct.pack(">i", 1) + kstring(topic)
+    body += struct.pack(">i", 1) + struct.pack(">i", partition) + struct.pack(">i", len(batch)) + batch
+    corr, r = conn.request(API_PRODUCE, version, body)
+    assert corr == conn.corr
+    assert r.i32() == 1 and r.string() == topic
+    assert r.i32() == 1 and r.i32() == partition
+    out = {"error_code": r.i16(), "base_offset": r.i64(), "record_errors": [], "error_message": None}
+    if version >= 2:
+        r.i64()  # log_append_time_ms
+    if version >= 5:
+        out["log_start_offset"] = r.i64()
+    if version >= 8:
+        out["record_errors"] = r.array(lambda: (r.i32(), r.string()))
+        out["error_message"] = r.string()
+    return out

@@ -2,6 +2,7 @@
 
 use kafka_protocol::ResponseError;
 use weft_meta::MetaError;
+use weft_protocol::records::RecordsError;
 use weft_storage::StorageError;
 
 /// Errors of the agent's request paths.
@@ -26,6 +27,13 @@ impl AgentError {
             AgentError::BadStoredBatch { .. } => ResponseError::CorruptMessage.code(),
         }
     }
+}
+
+/// The code a producer gets for a batch whose records are refused: CORRUPT_MESSAGE when the payload cannot be
+/// decompressed (or its codec is unknown), INVALID_RECORD for malformed records, as Kafka answers its
+/// `InvalidRecordException` since KIP-467.
+pub fn records_error_code(e: &RecordsError) -> i16 {
+    if e.is_payload_error() { ResponseError::CorruptMessage.code() } else { ResponseError::InvalidRecord.code() }
 }
 
 pub type Result<T> = std::result::Result<T, AgentError>;

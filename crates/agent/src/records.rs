@@ -3,7 +3,6 @@
 use crate::Agent;
 use crate::error::{AgentError, Result};
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::RecordBatchDecoder;
 use uuid::Uuid;
 use weft_meta::BatchRef;
 use weft_protocol::batch::patch_batch;
@@ -63,8 +62,8 @@ impl Agent {
     pub async fn find_in_batch(&self, b: &BatchRef, timestamp: i64) -> Result<Option<(i64, i64)>> {
         let mut buf = BytesMut::from(&self.read_batch_bytes(b).await?[..]);
         patch_batch(&mut buf, b.base_offset, LEADER_EPOCH);
-        let mut data = buf.freeze();
-        let set = RecordBatchDecoder::decode(&mut data)
+        // Bounded by the batch's bytes: no count in the stored bytes sizes an allocation.
+        let set = weft_protocol::records::decode_records(&buf)
             .map_err(|e| AgentError::BadStoredBatch { offset: b.base_offset, reason: e.to_string() })?;
         // LogAppendTime batches carry their time in the header; the records' own times are the producer's.
         let time = |r: &kafka_protocol::records::Record| match r.timestamp_type {

@@ -56,7 +56,6 @@ pub fn marker_batch(
 mod tests {
     use super::*;
     use crate::BatchHeader;
-    use kafka_protocol::records::RecordBatchDecoder;
 
     #[test]
     fn markers_are_valid_control_batches_that_clients_decode() {
@@ -65,8 +64,7 @@ mod tests {
             let h = BatchHeader::parse_verified(&bytes).expect("valid batch");
             assert!(h.is_control() && h.is_transactional());
             assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence, h.record_count), (4242, 7, -1, 1));
-            let mut data = bytes.clone();
-            let set = RecordBatchDecoder::decode(&mut data).expect("decodes");
+            let set = crate::records::decode_records(&bytes).expect("decodes");
             let r = &set.records[0];
             assert!(r.control && r.transactional);
             let key = r.key.as_ref().expect("control key");

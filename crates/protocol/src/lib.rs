@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod control;
 pub mod frame;
+pub mod records;
 pub mod request;
 pub mod response;
 pub mod rewrite;

@@ -2,10 +2,9 @@
 //! batch's records (log compaction). Pure functions over bytes; no I/O.
 
 use crate::batch::{BATCH_HEADER_LEN, BatchError, BatchHeader};
+use crate::records::{RecordsError, decode_records};
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 const CRC_AT: usize = 17;
 const ATTRIBUTES_AT: usize = 21;
@@ -17,8 +16,8 @@ const LOG_APPEND_TIME: i16 = 0x08;
 pub enum RewriteError {
     #[error(transparent)]
     Batch(#[from] BatchError),
-    #[error("record batch at offset {base_offset} cannot be decoded: {reason}")]
-    Decode { base_offset: i64, reason: String },
+    #[error("record batch at offset {base_offset} cannot be decoded: {source}")]
+    Decode { base_offset: i64, source: RecordsError },
     #[error("record batch at offset {base_offset} cannot be encoded: {reason}")]
     Encode { base_offset: i64, reason: String },
 }
@@ -42,13 +41,12 @@ pub struct DecodedBatch {
     pub records: Vec<Record>,
 }
 
-/// Decodes one stored batch whose base offset has been patched in.
+/// Decodes one stored batch whose base offset has been patched in, bounded by its bytes
+/// (`records::decode_records`).
 pub fn decode(batch: &[u8]) -> Result<DecodedBatch, RewriteError> {
     let header = BatchHeader::parse(batch)?;
-    let mut buf = Bytes::copy_from_slice(&batch[..header.size]);
-    let set = RecordBatchDecoder::decode(&mut buf)
-        .map_err(|e| RewriteError::Decode { base_offset: header.base_offset, reason: e.to_string() })?;
-    Ok(DecodedBatch { header, compression: set.compression, records: set.records })
+    let d = decode_records(batch).map_err(|source| RewriteError::Decode { base_offset: header.base_offset, source })?;
+    Ok(DecodedBatch { header: d.header, compression: d.compression, records: d.records })
 }
 
 /// Encodes the records kept from `original` as one batch with the original's compression, producer and

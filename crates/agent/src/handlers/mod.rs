@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod producer;
+pub mod record_checks;
 pub mod topics;
 pub mod txn;
 pub mod txn_admin;

@@ -1,12 +1,14 @@
 //! Produce: validate every partition's batches, hand the good ones to the produce buffer in arrival order,
 //! and answer once the flush that holds them is durable and committed.
 
+use super::record_checks::{Refusal, check_records};
 use crate::Agent;
 use crate::dispatch::{Completion, respond};
 use crate::produce::Append;
 use crate::topics::TopicEntry;
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
+use kafka_protocol::messages::produce_response::BatchIndexAndErrorMessage;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use std::sync::Arc;
@@ -16,20 +18,15 @@ use weft_protocol::batch::{BatchError, split_batches};
 /// Per-partition answer before the flush: either an early error, or the number of batches submitted.
 enum Slot {
     Refused(i16, Option<String>),
-    Submitted { first: usize, count: usize, bytes: u64, records: u64, log_append_ms: i64 },
-}
-
-/// Kafka's rule for compacted topics: every record needs a key.
-fn check_keys(data: &[u8]) -> Result<(), (i16, String)> {
-    let batch =
-        weft_protocol::rewrite::decode(data).map_err(|e| (ResponseError::CorruptMessage.code(), e.to_string()))?;
-    match batch.records.iter().position(|r| r.key.is_none()) {
-        None => Ok(()),
-        Some(i) => Err((
-            ResponseError::InvalidRecord.code(),
-            format!("compacted topic cannot accept message without key (record {i} of the batch)"),
-        )),
-    }
+    /// Records refused one by one (KIP-467); nothing of the partition was submitted.
+    RecordErrors(Box<Refusal>),
+    Submitted {
+        first: usize,
+        count: usize,
+        bytes: u64,
+        records: u64,
+        log_append_ms: i64,
+    },
 }
 
 fn validate(
@@ -37,13 +34,16 @@ fn validate(
     partition: i32,
     records: Option<&bytes::Bytes>,
     now_ms: i64,
-) -> Result<Vec<Append>, (i16, String)> {
+) -> Result<Vec<Append>, Refusal> {
     if partition < 0 || partition >= topic.topic.partitions {
-        return Err((ResponseError::UnknownTopicOrPartition.code(), format!("partition {partition} does not exist")));
+        let message = format!("partition {partition} does not exist");
+        return Err((ResponseError::UnknownTopicOrPartition.code(), message).into());
     }
     let records = match records {
         Some(r) if !r.is_empty() => r,
-        _ => return Err((ResponseError::CorruptMessage.code(), "produce request carries no records".into())),
+        _ => {
+            return Err((ResponseError::CorruptMessage.code(), "produce request carries no records".to_string()).into());
+        }
     };
     let batches = split_batches(records).map_err(|e| {
         let code = match e {
@@ -57,54 +57,46 @@ fn validate(
         return Err((
             ResponseError::InvalidRecord.code(),
             format!("produce requests may carry exactly one record batch per partition, not {}", batches.len()),
-        ));
+        )
+            .into());
     }
     let max = topic.max_message_bytes.max(0) as usize;
-    let (after_max, before_max) = (topic.timestamp_after_max_ms, topic.timestamp_before_max_ms);
-    let (log_append, compacted) = (topic.log_append_time, topic.compacted);
+    let log_append = topic.log_append_time;
     let mut out = Vec::with_capacity(batches.len());
     for (header, data) in batches {
         if data.len() > max {
             return Err((
                 ResponseError::MessageTooLarge.code(),
                 format!("batch of {} bytes exceeds max.message.bytes {max}", data.len()),
-            ));
+            )
+                .into());
         }
         if header.is_transactional() && header.producer_id < 0 {
-            return Err((ResponseError::InvalidRecord.code(), "transactional batch has no producer id".into()));
+            return Err(
+                (ResponseError::InvalidRecord.code(), "transactional batch has no producer id".to_string()).into()
+            );
         }
         if header.producer_id >= 0 && header.base_sequence < 0 {
             return Err((
                 ResponseError::InvalidRecord.code(),
                 format!("idempotent batch has sequence {}", header.base_sequence),
-            ));
+            )
+                .into());
         }
         if header.is_control() {
-            return Err((ResponseError::InvalidRecord.code(), "producers may not write control batches".into()));
+            let message = "producers may not write control batches".to_string();
+            return Err((ResponseError::InvalidRecord.code(), message).into());
         }
-        if !log_append && header.max_timestamp > now_ms.saturating_add(after_max) {
-            return Err((
-                ResponseError::InvalidTimestamp.code(),
-                format!("timestamp {} is more than {after_max} ms in the future", header.max_timestamp),
-            ));
-        }
-        if !log_append && header.base_timestamp < now_ms.saturating_sub(before_max) {
-            return Err((
-                ResponseError::InvalidTimestamp.code(),
-                format!("timestamp {} is more than {before_max} ms in the past", header.base_timestamp),
-            ));
-        }
-        if compacted {
-            check_keys(&data)?;
-        }
+        // Every record is walked; per-record refusals (KIP-467) and the true max timestamp come from here.
+        let (header, data) = check_records(topic, partition, header, data, now_ms)?;
         let (header, data) = if log_append {
             // As Kafka's broker does: the batch carries the append time, and says so in its attributes.
             let mut stamped = bytes::BytesMut::from(&data[..]);
             weft_protocol::rewrite::stamp_log_append_time(&mut stamped, now_ms)
-                .map_err(|e| (ResponseError::CorruptMessage.code(), e.to_string()))?;
+                .map_err(|e| Refusal::from((ResponseError::CorruptMessage.code(), e.to_string())))?;
             let data = stamped.freeze();
             let header = weft_protocol::BatchHeader::parse(&data)
-                .map_err(|e| (ResponseError::CorruptMessage.code(), e.to_string()))?;
+                .map_err(|e| Refusal::from((ResponseError::CorruptMessage.code(), e.to_string())))?;
             (header, data)
         } else {
             (header, data)
@@ -149,12 +141,12 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
         let mut slots = Vec::with_capacity(t.partition_data.len());
         for p in t.partition_data {
             let checked = if !matches!(acks, -1..=1) {
-                Err((ResponseError::InvalidRequiredAcks.code(), format!("acks must be -1, 0 or 1, was {acks}")))
+                Err((ResponseError::InvalidRequiredAcks.code(), format!("acks must be -1, 0 or 1, was {acks}")).into())
             } else {
                 match &topic {
                     Ok(topic) => validate(topic, p.index, p.records.as_ref(), now_ms)
-                        .and_then(|batches| codec_allowed(version, batches)),
-                    Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str()))),
+                        .and_then(|batches| codec_allowed(version, batches).map_err(Refusal::from)),
+                    Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str())).into()),
                 }
             };
             let log_append_ms = match &topic {
@@ -172,9 +164,14 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                     appends.push(batches);
                     Slot::Submitted { first, count, bytes, records, log_append_ms }
                 }
-                Err((code, message)) => {
+                Err(refusal) => {
+                    let (code, message) = (refusal.code, &refusal.message);
                     tracing::warn!(topic = %t.name.as_str(), partition = p.index, code, %message, "produce refused");
-                    Slot::Refused(code, Some(message))
+                    if refusal.record_errors.is_empty() {
+                        Slot::Refused(refusal.code, Some(refusal.message))
+                    } else {
+                        Slot::RecordErrors(Box::new(refusal))
+                    }
                 }
             };
             slots.push((p.index, slot));
@@ -207,7 +204,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                     .map(|(index, slot)| {
                         let appended = match slot {
                             Slot::Submitted { bytes, records, .. } => Some((bytes, records)),
-                            Slot::Refused(..) => None,
+                            Slot::Refused(..) | Slot::RecordErrors(..) => None,
                         };
                         let r = partition_response(index, slot, &outcomes, version);
                         match appended {
@@ -244,6 +241,7 @@ fn partition_response(
         .with_log_start_offset(-1);
     let (code, message) = match slot {
         Slot::Refused(code, message) => (code, message),
+        Slot::RecordErrors(refusal) => return with_record_errors(r, *refusal, version),
         Slot::Submitted { first, count, log_append_ms, .. } => match outcomes {
             Err(failure) => (failure.code, Some(failure.message.clone())),
             Ok(all) => match all.get(first..first + count).and_then(|o| o.first()) {
@@ -285,6 +283,24 @@ fn partition_response(
         },
     };
     r.with_error_code(code).with_error_message(message.filter(|_| version >= 8).map(super::str_bytes))
+}
+
+/// A refusal naming the records at fault (KIP-467); the record errors and message exist from v8 on.
+fn with_record_errors(r: PartitionProduceResponse, refusal: Refusal, version: i16) -> PartitionProduceResponse {
+    let r = r.with_error_code(refusal.code);
+    if version < 8 {
+        return r;
+    }
+    let errors = refusal
+        .record_errors
+        .into_iter()
+        .map(|(index, message)| {
+            BatchIndexAndErrorMessage::default()
+                .with_batch_index(index)
+                .with_batch_index_error_message(message.map(super::str_bytes))
+        })
+        .collect();
+    r.with_error_message(Some(super::str_bytes(refusal.message))).with_record_errors(errors)
 }
 
 /// The error code and message of a refused record set of `count` batches.

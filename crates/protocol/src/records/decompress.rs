@@ -1,0 +1,129 @@
+//! Decompression of a batch's record payload, bounded in output size.
+//!
+//! The codecs are those real clients write: gzip (one or more members), snappy both as Java's xerial framing
+//! (kafka-python writes it too) and as one raw block (librdkafka), the lz4 frame format (KIP-57, what both
+//! Java and librdkafka write), and zstd. A payload that would decompress to more than the bound fails as
+//! soon as the bound is crossed, so a decompression bomb costs at most the bound in memory.
+
+use super::RecordsError;
+use std::borrow::Cow;
+use std::io::Read;
+
+/// Most bytes one batch's records may decompress to: 64 MiB. Producers cap a batch's uncompressed size
+/// (librdkafka's `message.max.bytes`, Java's `max.request.size`, both 1 MiB by default), so this leaves
+/// room for 64x the default while keeping a hostile batch from taking more than this much memory.
+pub const MAX_DECOMPRESSED_BYTES: usize = 64 << 20;
+
+/// The magic that opens xerial-framed snappy (snappy-java's `SnappyOutputStream`).
+const XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\0";
+/// Magic, version and compatible-version fields of the xerial header.
+const XERIAL_HEADER_LEN: usize = 16;
+/// Largest zstd window accepted (2^27, zstd's default and what level 22 streams declare).
+const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+/// Upper bound of the expansion ratio of one raw snappy block (the format's true bound is 64/3).
+const SNAPPY_MAX_EXPANSION: usize = 22;
+/// Read granularity of the streaming decoders.
+const CHUNK: usize = 16 * 1024;
+
+/// The name of a codec id as it appears in error messages.
+pub fn codec_name(codec: i16) -> &'static str {
+    match codec {
+        0 => "none",
+        1 => "gzip",
+        2 => "snappy",
+        3 => "lz4",
+        4 => "zstd",
+        _ => "unknown",
+    }
+}
+
+/// Decompresses `payload` (the bytes after the batch header) written with `codec` (attributes & 7), to at
+/// most `limit` bytes. Uncompressed payloads are borrowed.
+pub fn decompress(codec: i16, payload: &[u8], limit: usize) -> Result<Cow<'_, [u8]>, RecordsError> {
+    let name = codec_name(codec);
+    let fail = |e: std::io::Error| RecordsError::Decompress { codec: name, reason: e.to_string() };
+    let hint = payload.len().saturating_mul(4);
+    let out = match codec {
+        0 => return Ok(Cow::Borrowed(payload)),
+        1 => read_bounded(flate2::read::MultiGzDecoder::new(payload), limit, hint).map_err(fail)?,
+        2 => return snappy(payload, limit).map(Cow::Owned),
+        3 => {
+            let mut decoder = lz4::Decoder::new(payload).map_err(fail)?;
+            let out = read_bounded(&mut decoder, limit, hint).map_err(fail)?;
+            // The decoder reports a truncated frame as an early end; `finish` tells them apart.
+            if out.is_some() {
+                let truncated = |_| RecordsError::Decompress { codec: name, reason: "truncated frame".into() };
+                decoder.finish().1.map_err(truncated)?;
+            }
+            out
+        }
+        4 => {
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(payload).map_err(fail)?;
+            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(fail)?;
+            read_bounded(decoder, limit, hint).map_err(fail)?
+        }
+        codec => return Err(RecordsError::UnknownCodec { codec }),
+    };
+    out.map(Cow::Owned).ok_or(RecordsError::TooLarge { codec: name, limit })
+}
+
+/// Reads `r` to its end, or returns `None` once more than `limit` bytes came out. The buffer never grows
+/// beyond `limit`.
+fn read_bounded(mut r: impl Read, limit: usize, hint: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::with_capacity(hint.min(limit));
+    let mut chunk = [0u8; CHUNK];
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => return Ok(Some(out)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n > limit - out.len() {
+            return Ok(None);
+        }
+        if out.capacity() - out.len() < n {
+            out.reserve_exact(out.capacity().max(n).min(limit - out.len()));
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn snappy(payload: &[u8], limit: usize) -> Result<Vec<u8>, RecordsError> {
+    let mut out = Vec::new();
+    if payload.len() >= XERIAL_HEADER_LEN && payload.starts_with(XERIAL_MAGIC) {
+        let mut rest = &payload[XERIAL_HEADER_LEN..];
+        while !rest.is_empty() {
+            let truncated = || RecordsError::Decompress { codec: "snappy", reason: "truncated xerial block".into() };
+            let len_bytes: [u8; 4] = rest.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(truncated)?;
+            let len = u32::from_be_bytes(len_bytes) as usize;
+            let block = rest.get(4..4 + len).ok_or_else(truncated)?;
+            snappy_block(block, &mut out, limit)?;
+            rest = &rest[4 + len..];
+        }
+    } else {
+        snappy_block(payload, &mut out, limit)?;
+    }
+    Ok(out)
+}
+
+/// Appends one raw snappy block to `out`; its declared length is checked against the bound before any
+/// allocation.
+fn snappy_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), RecordsError> {
+    let fail = |e: snap::Error| RecordsError::Decompress { codec: "snappy", reason: e.to_string() };
+    let len = snap::raw::decompress_len(block).map_err(fail)?;
+    if len > limit - out.len() {
+        return Err(RecordsError::TooLarge { codec: "snappy", limit });
+    }
+    // No snappy element yields more than 64 bytes from 3 (a copy with a 2-byte offset), so a block cannot
+    // expand more than ~21x: a larger declared length is a lie, refused before it sizes the buffer.
+    if len > block.len().saturating_mul(SNAPPY_MAX_EXPANSION) {
+        let reason = format!("block of {} bytes declares {len} uncompressed bytes", block.len());
+        return Err(RecordsError::Decompress { codec: "snappy", reason });
+    }
+    let start = out.len();
+    out.resize(start + len, 0);
+    let written = snap::raw::Decoder::new().decompress(block, &mut out[start..]).map_err(fail)?;
+    out.truncate(start + written);
+    Ok(())
+}
