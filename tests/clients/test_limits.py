@@ -311,31 +311,33 @@ def test_kafka_listener_survives_running_out_of_descriptors(low_fd_agent):
 # ---------------------------------------------------------------------------
 
 
+def _chattr(flag, path):
+    return subprocess.run(["chattr", flag, path], capture_output=True).returncode == 0
+
+
 def test_readyz_is_503_while_uploads_fail_and_200_after_recovery(agent_factory):
     a = agent_factory("--health-check-interval-ms", "200")
     topic = unique_topic("ready")
     create_topic(a.bootstrap, topic)
     assert _readyz(a)[0] == 200
-    objects = os.path.join(a.data_dir, "objects")
-    aside = objects + ".aside"
-    os.rename(objects, aside)
-    with open(objects, "w") as f:  # a file where the bucket directory was: every upload fails, even as root
-        f.write("not a directory")
+    # Immutable folders: listing still works (the old check, a list, said ready), but no object can be
+    # created, as on a read-only or full disk. chmod does not stop root; chattr +i does.
+    folders = [os.path.join(a.data_dir, "objects", "v1", d) for d in ("segments", "probes")]
+    if shutil.which("chattr") is None or not _chattr("+i", folders[0]):
+        pytest.skip("chattr +i is not available here")
     try:
+        os.makedirs(folders[1], exist_ok=True)
+        assert _chattr("+i", folders[1])
         wait_for(lambda: _readyz(a)[0] == 503, timeout=10)
         code, body = _readyz(a)
         assert "object store" in body, body
         assert _produce_one(a.bootstrap, topic, b"lost", timeout=3) is not None, "a failed upload was acked"
     finally:
-        os.remove(objects)
-        os.rename(aside, objects)
+        for f in folders:
+            _chattr("-i", f)
     wait_for(lambda: _readyz(a)[0] == 200, timeout=10)
     assert _produce_one(a.bootstrap, topic, b"after") is None
     assert "writes fail; not ready" in a.log_text()
-
-
-def _chattr(flag, path):
-    return subprocess.run(["chattr", flag, path], capture_output=True).returncode == 0
 
 
 def test_started_on_a_read_only_metastore_is_not_ready(agent_factory):
