@@ -135,6 +135,27 @@ def test_half_sent_frame_is_closed_after_the_request_read_timeout(agent_factory)
         assert rawkafka.api_versions(ok)["error_code"] == 0
 
 
+def test_frames_streamed_back_to_back_each_get_the_full_read_timeout(agent_factory):
+    # Each send finishes one frame and starts the next, so part of a frame is always buffered; the read
+    # timeout applies per frame, not to the stream.
+    a = agent_factory("--request-read-timeout-ms", "1000")
+    conn = rawkafka.RawConn(a.bootstrap)
+    req = rawkafka.frame(rawkafka.request_header(rawkafka.API_VERSIONS, 0, 7) + b"")
+    conn.send(req[:3])
+    started = time.monotonic()
+    answered = 0
+    while time.monotonic() - started < 3.5:
+        time.sleep(0.25)
+        conn.send(req[3:] + req[:3])
+        conn.sock.settimeout(5)
+        conn.recv_frame()
+        answered += 1
+    assert answered >= 10
+    conn.send(req[3:])
+    conn.recv_frame()
+    conn.close()
+
+
 # ---------------------------------------------------------------------------
 # queued.max.request.bytes
 # ---------------------------------------------------------------------------

@@ -74,6 +74,8 @@ async fn serve_inner(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut
         while reading && reserving.is_none() && inflight.len() < max_inflight {
             match reader.next() {
                 Ok(Next::Frame(frame, reservation)) => {
+                    // The next frame's clock starts when its first bytes are seen, not with this one's.
+                    clock.frame_since = None;
                     match dispatch(&agent, peer, frame).await {
                         Ok(completion) => inflight.push_back(completion),
                         Err(reason) => {
@@ -173,5 +175,31 @@ fn log_expiry(peer: SocketAddr, why: Option<Expiry>, t: Timeouts, reader: &Frame
             );
         }
         None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Clock;
+    use tokio::time::Instant;
+
+    #[test]
+    fn every_frame_gets_its_own_read_time_even_when_frames_arrive_back_to_back() {
+        let t0 = Instant::now();
+        let mut c = Clock { last_activity: t0, frame_since: None, was_paused: false };
+        c.observe(true, false);
+        let first = c.frame_since.unwrap();
+        c.observe(true, false);
+        assert_eq!(c.frame_since, Some(first), "the same frame keeps its start");
+        // The frame completed and the next one had already begun (the connection loop resets the clock).
+        c.frame_since = None;
+        c.observe(true, false);
+        assert!(c.frame_since.unwrap() >= first);
+        let before_pause = c.frame_since;
+        c.observe(true, true);
+        c.observe(true, false);
+        assert!(c.frame_since >= before_pause, "reading resumed after a pause restarts the clock");
+        c.observe(false, false);
+        assert_eq!(c.frame_since, None);
     }
 }
