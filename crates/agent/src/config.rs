@@ -33,6 +33,24 @@ pub struct AgentConfig {
     pub max_frame_bytes: usize,
     /// Open client connections; further ones are closed at accept.
     pub max_connections: usize,
+    /// Kafka's connections.max.idle.ms: a connection with no request in progress and no bytes moved for
+    /// this long is closed.
+    pub connections_max_idle: Duration,
+    /// A client that started a request frame must finish sending it within this (time the agent spends not
+    /// reading, e.g. waiting for request budget, does not count). Kafka has no such limit; its idle timeout
+    /// covers it.
+    pub request_read_timeout: Duration,
+    /// Kafka's queued.max.request.bytes: bytes of requests being read, over all connections. Frames above
+    /// 64 KiB wait for a reservation of their announced size before their body is read; a frame larger
+    /// than this is refused.
+    pub queued_max_request_bytes: usize,
+    /// Open connections of the admin HTTP listener; it stops accepting at this many.
+    pub admin_max_connections: usize,
+    /// An admin connection must send a complete request head within this of being accepted or of its
+    /// previous response (so it is also the keep-alive idle timeout).
+    pub admin_header_timeout: Duration,
+    /// How often the agent checks that it can write to the object store and the metastore (readiness).
+    pub health_check_interval: Duration,
     /// Requests a single connection may have in progress (pipelining depth).
     pub max_inflight_per_connection: usize,
     /// Upper bound on a fetch's max_wait_ms.
@@ -97,6 +115,12 @@ impl AgentConfig {
             max_inflight_flushes: 8,
             max_frame_bytes: 100 * 1024 * 1024,
             max_connections: 10_000,
+            connections_max_idle: Duration::from_secs(600),
+            request_read_timeout: Duration::from_secs(60),
+            queued_max_request_bytes: 256 * 1024 * 1024,
+            admin_max_connections: 64,
+            admin_header_timeout: Duration::from_secs(10),
+            health_check_interval: Duration::from_secs(1),
             max_inflight_per_connection: 16,
             max_fetch_wait: Duration::from_secs(30),
             cache_bytes: 512 * 1024 * 1024,

@@ -2,19 +2,25 @@
 //!
 //! Requests are read while fewer than `max_inflight_per_connection` are in progress; produce and fetch
 //! completions run concurrently, so a pipelining producer shares flushes instead of waiting for each one.
-//! When the produce buffer is full, dispatch waits, so the socket is not read (backpressure).
+//! When the produce buffer is full, dispatch waits, so the socket is not read (backpressure). Frames larger
+//! than the connection's own small buffer wait for the shared request budget (`queued.max.request.bytes`)
+//! before their body is read. A connection with nothing in progress is closed after
+//! `connections.max.idle.ms`; one that started a frame and stopped sending it after the request read timeout.
 
 use crate::Agent;
+use crate::conn_timeouts::{ConnState, Expiry, Timeouts, deadline};
 use crate::dispatch::{Completion, dispatch};
-use bytes::BytesMut;
+use crate::frame_reader::{FrameReader, Next};
+use crate::request_budget::Reservation;
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use weft_protocol::next_frame;
+use tokio::time::Instant;
 
 pub async fn serve(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
     metrics::counter!("weft_connections_total").increment(1);
@@ -23,25 +29,68 @@ pub async fn serve(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, shutd
     metrics::gauge!("weft_connections_active").decrement(1.0);
 }
 
+/// A reservation being waited for; kept across loop turns so the connection keeps its place in line.
+type PendingReservation = Option<BoxFuture<'static, Option<Reservation>>>;
+
+async fn wait_reservation(pending: &mut PendingReservation) -> Option<Reservation> {
+    match pending.as_mut() {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Per-connection bookkeeping for the timeouts.
+struct Clock {
+    last_activity: Instant,
+    frame_since: Option<Instant>,
+    was_paused: bool,
+}
+
+impl Clock {
+    /// Updates the frame clock: it starts with a frame, and restarts when the agent resumes reading after a
+    /// pause of its own making.
+    fn observe(&mut self, in_progress: bool, paused: bool) {
+        let now = Instant::now();
+        if !in_progress {
+            self.frame_since = None;
+        } else if self.frame_since.is_none() || (self.was_paused && !paused) {
+            self.frame_since = Some(now);
+        }
+        self.was_paused = paused;
+    }
+}
+
 async fn serve_inner(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
     let _ = socket.set_nodelay(true);
     let (mut rd, mut wr) = socket.into_split();
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut reader = FrameReader::new(agent.config.max_frame_bytes, &agent.request_budget);
     let mut inflight: FuturesOrdered<Completion> = FuturesOrdered::new();
+    let mut reserving: PendingReservation = None;
     let max_inflight = agent.config.max_inflight_per_connection.max(1);
-    let max_frame = agent.config.max_frame_bytes;
+    let timeouts = Timeouts { idle: agent.config.connections_max_idle, frame: agent.config.request_read_timeout };
+    let mut clock = Clock { last_activity: Instant::now(), frame_since: None, was_paused: false };
     let mut reading = !*shutdown.borrow();
     loop {
-        while reading && inflight.len() < max_inflight {
-            match next_frame(&mut buf, max_frame) {
-                Ok(Some(frame)) => match dispatch(&agent, peer, frame.freeze()).await {
-                    Ok(completion) => inflight.push_back(completion),
-                    Err(reason) => {
-                        tracing::warn!(%peer, %reason, "closing connection");
-                        reading = false;
+        while reading && reserving.is_none() && inflight.len() < max_inflight {
+            match reader.next() {
+                Ok(Next::Frame(frame, reservation)) => {
+                    // The next frame's clock starts when its first bytes are seen, not with this one's.
+                    clock.frame_since = None;
+                    match dispatch(&agent, peer, frame).await {
+                        Ok(completion) => inflight.push_back(completion),
+                        Err(reason) => {
+                            tracing::warn!(%peer, %reason, "closing connection");
+                            reading = false;
+                        }
                     }
-                },
-                Ok(None) => break,
+                    // Decoded and handed on: the bytes no longer count as a request being read.
+                    drop(reservation);
+                }
+                Ok(Next::NeedBytes) => break,
+                Ok(Next::NeedBudget(bytes)) => {
+                    let budget = agent.request_budget.clone();
+                    reserving = Some(Box::pin(async move { budget.reserve(bytes).await }));
+                }
                 Err(e) => {
                     tracing::warn!(%peer, error = %e, "closing connection: bad frame");
                     reading = false;
@@ -51,15 +100,32 @@ async fn serve_inner(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut
         if !reading && inflight.is_empty() {
             break;
         }
+        let paused = reserving.is_some() || inflight.len() >= max_inflight;
+        clock.observe(reader.in_progress(), paused);
+        let state = ConnState {
+            last_activity: clock.last_activity,
+            frame_since: clock.frame_since,
+            in_flight: inflight.len(),
+            paused,
+        };
+        let expiry = if reading { deadline(timeouts, &state) } else { None };
+        let wake_at = expiry.map_or_else(far_future, |(at, _)| at);
         tokio::select! {
-            read = rd.read_buf(&mut buf), if reading && inflight.len() < max_inflight => match read {
+            reservation = wait_reservation(&mut reserving), if reading && reserving.is_some() => {
+                reserving = None;
+                match reservation {
+                    Some(r) => reader.grant(r),
+                    None => reading = false,
+                }
+            }
+            read = rd.read_buf(reader.read_buf()), if reading && !paused => match read {
                 Ok(0) => {
-                    if !buf.is_empty() {
-                        tracing::warn!(%peer, bytes = buf.len(), "connection closed in the middle of a request frame");
+                    if reader.in_progress() {
+                        tracing::warn!(%peer, bytes = reader.partial_len(), "connection closed in the middle of a request frame");
                     }
                     reading = false;
                 }
-                Ok(_) => {}
+                Ok(_) => clock.last_activity = Instant::now(),
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "connection read failed");
                     return;
@@ -71,15 +137,69 @@ async fn serve_inner(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut
                         tracing::debug!(%peer, error = %e, "connection write failed");
                         return;
                     }
+                    clock.last_activity = Instant::now();
                 }
-                Ok(None) => {}
+                Ok(None) => clock.last_activity = Instant::now(),
                 Err(reason) => {
                     tracing::warn!(%peer, %reason, "closing connection");
                     return;
                 }
             },
+            _ = tokio::time::sleep_until(wake_at), if expiry.is_some() => {
+                log_expiry(peer, expiry.map(|(_, why)| why), timeouts, &reader);
+                return;
+            }
             _ = shutdown.changed(), if reading => reading = false,
         }
     }
     let _ = wr.shutdown().await;
+}
+
+fn far_future() -> Instant {
+    Instant::now() + std::time::Duration::from_secs(86_400 * 365)
+}
+
+fn log_expiry(peer: SocketAddr, why: Option<Expiry>, t: Timeouts, reader: &FrameReader) {
+    match why {
+        Some(Expiry::Idle) => {
+            metrics::counter!("weft_connection_timeouts_total", "reason" => "idle").increment(1);
+            tracing::info!(%peer, idle_ms = t.idle.as_millis() as u64, "closing idle connection (connections.max.idle.ms)");
+        }
+        Some(Expiry::FrameIncomplete) => {
+            metrics::counter!("weft_connection_timeouts_total", "reason" => "frame_incomplete").increment(1);
+            tracing::warn!(
+                %peer,
+                received_bytes = reader.partial_len(),
+                timeout_ms = t.frame.as_millis() as u64,
+                "closing connection: request frame not completed in time"
+            );
+        }
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Clock;
+    use tokio::time::Instant;
+
+    #[test]
+    fn every_frame_gets_its_own_read_time_even_when_frames_arrive_back_to_back() {
+        let t0 = Instant::now();
+        let mut c = Clock { last_activity: t0, frame_since: None, was_paused: false };
+        c.observe(true, false);
+        let first = c.frame_since.unwrap();
+        c.observe(true, false);
+        assert_eq!(c.frame_since, Some(first), "the same frame keeps its start");
+        // The frame completed and the next one had already begun (the connection loop resets the clock).
+        c.frame_since = None;
+        c.observe(true, false);
+        assert!(c.frame_since.unwrap() >= first);
+        let before_pause = c.frame_since;
+        c.observe(true, true);
+        c.observe(true, false);
+        assert!(c.frame_since >= before_pause, "reading resumed after a pause restarts the clock");
+        c.observe(false, false);
+        assert_eq!(c.frame_since, None);
+    }
 }

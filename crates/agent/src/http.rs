@@ -1,12 +1,30 @@
-//! The admin HTTP listener: `/healthz` (the process is alive), `/readyz` (metastore and object store answer)
-//! and `/metrics` (Prometheus text exposition).
+//! The admin HTTP listener: `/healthz` (the process is alive), `/readyz` (writes to the metastore and the
+//! object store work) and `/metrics` (Prometheus text exposition).
+//!
+//! The listener is bounded on its own so that it can never starve the Kafka listener of file descriptors:
+//! at most `admin_max_connections` are open (the accept loop stops accepting at the limit; further
+//! connections wait in the kernel backlog), a request head must arrive within `admin_header_timeout` of
+//! connecting or of the previous response (hyper's header read timeout, which also closes idle keep-alive
+//! connections), and a connection is closed after its current response once it is [`MAX_CONNECTION_AGE`]
+//! old, which bounds clients that stall inside a request.
 
 use crate::Agent;
+use crate::server::AcceptErrors;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+/// A connection is closed (after its current response) once this old.
+const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
+/// How long a connection may take to finish its response once asked to close.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
@@ -16,12 +34,87 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .with_state(agent)
 }
 
+/// Accepts admin connections until shutdown, never more than the configured number at once.
+pub async fn serve(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let app = router(agent.clone());
+    let limit = agent.config.admin_max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(limit));
+    let header_timeout = agent.config.admin_header_timeout;
+    let mut errors = AcceptErrors::default();
+    let mut full_logged: Option<tokio::time::Instant> = None;
+    loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if full_logged.is_none_or(|at| at.elapsed() > Duration::from_secs(5)) {
+                    tracing::warn!(limit, "admin listener at its connection limit; not accepting until one closes");
+                    full_logged = Some(tokio::time::Instant::now());
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => return,
+                    },
+                    _ = stopped(&mut shutdown) => return,
+                }
+            }
+        };
+        let socket = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((socket, _)) => socket,
+                Err(e) => {
+                    metrics::counter!("weft_admin_accept_errors_total").increment(1);
+                    errors.note(&e);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => return,
+        };
+        let app = app.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            serve_connection(socket, app, header_timeout, stop).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn serve_connection(socket: TcpStream, app: Router, header_timeout: Duration, mut stop: watch::Receiver<bool>) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(socket), TowerToHyperService::new(app));
+    tokio::pin!(conn);
+    let too_old = tokio::time::sleep(MAX_CONNECTION_AGE);
+    tokio::pin!(too_old);
+    tokio::select! {
+        done = conn.as_mut() => {
+            if let Err(e) = done {
+                tracing::debug!(error = %e, "admin connection ended");
+            }
+            return;
+        }
+        _ = &mut too_old => {}
+        _ = stopped(&mut stop) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
+}
+
+/// Resolves once shutdown is asked for (the watch guard is dropped inside, so the future stays `Send`).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
 async fn ready(State(agent): State<Arc<Agent>>) -> (StatusCode, String) {
+    if let Err(reason) = agent.health.status() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n"));
+    }
     if let Err(e) = agent.meta.ping().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("metastore unavailable: {e}\n"));
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: metastore unavailable: {e}\n"));
     }
     if let Err(e) = agent.storage.ping().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("object store unavailable: {e}\n"));
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: object store unavailable: {e}\n"));
     }
     (StatusCode::OK, "ready\n".into())
 }

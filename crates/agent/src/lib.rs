@@ -4,12 +4,15 @@
 
 pub mod clock;
 pub mod config;
+mod conn_timeouts;
 mod connection;
 mod dispatch;
 mod error;
 mod fetch;
+mod frame_reader;
 mod groups;
 mod handlers;
+mod health;
 mod http;
 mod legacy;
 mod maintenance;
@@ -17,6 +20,7 @@ mod metrics;
 mod partitions;
 mod produce;
 mod records;
+mod request_budget;
 mod server;
 pub mod topic_config;
 mod topics;
@@ -47,4 +51,8 @@ pub(crate) struct Agent {
     pub groups: Arc<groups::Coordinator>,
     pub txns: txn::TxnLocks,
     pub maintenance: maintenance::MaintenanceState,
+    /// Bytes of requests being read, over all connections (queued.max.request.bytes).
+    pub request_budget: request_budget::RequestBudget,
+    /// Whether writes to the object store and the metastore work (readiness).
+    pub health: Arc<health::Health>,
 }

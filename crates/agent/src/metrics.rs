@@ -60,6 +60,22 @@ fn describe() {
     describe_counter!("weft_request_errors_total", "Error codes returned, by API and Kafka error code");
     describe_gauge!("weft_connections_active", "Open client connections");
     describe_counter!("weft_connections_total", "Client connections accepted");
+    describe_counter!(
+        "weft_connection_timeouts_total",
+        "Connections closed for inactivity, by reason (idle, frame_incomplete)"
+    );
+    describe_counter!(
+        "weft_accept_errors_total",
+        "Failed accepts on the Kafka listener (e.g. out of file descriptors)"
+    );
+    describe_counter!("weft_admin_accept_errors_total", "Failed accepts on the admin HTTP listener");
+    describe_gauge!(
+        "weft_request_bytes_reserved",
+        Unit::Bytes,
+        "Bytes reserved by requests being read (queued.max.request.bytes)"
+    );
+    describe_gauge!("weft_request_bytes_limit", Unit::Bytes, "The queued.max.request.bytes budget");
+    describe_gauge!("weft_store_writable", "1 while the latest write to the store succeeded, by store (readiness)");
     describe_counter!("weft_bytes_in_total", "Record bytes appended, by topic");
     describe_counter!("weft_records_in_total", "Records appended, by topic");
     describe_counter!("weft_bytes_out_total", "Record bytes served to fetches, by topic");

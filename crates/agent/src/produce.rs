@@ -7,6 +7,7 @@
 //! semaphore: when it is exhausted, connections stop reading requests (backpressure) instead of growing memory.
 
 use crate::clock::{Clock, IdSource};
+use crate::health::{Health, Store};
 use crate::partitions::PartitionWatch;
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
@@ -100,6 +101,7 @@ pub struct FlushDeps {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdSource>,
     pub partitions: Arc<PartitionWatch>,
+    pub health: Arc<Health>,
 }
 
 impl ProduceBuffer {
@@ -184,7 +186,8 @@ impl ProduceBuffer {
     /// once everything buffered has been flushed and answered.
     pub fn spawn(&self, deps: FlushDeps) -> JoinHandle<()> {
         let (commit_tx, commit_rx) = mpsc::channel(self.shared.limits.max_inflight_flushes.max(1));
-        let committer = tokio::spawn(committer(commit_rx, deps.meta.clone(), deps.partitions.clone()));
+        let committer =
+            tokio::spawn(committer(commit_rx, deps.meta.clone(), deps.partitions.clone(), deps.health.clone()));
         let this = self.clone();
         tokio::spawn(async move {
             this.flusher(commit_tx, deps).await;
@@ -279,6 +282,7 @@ async fn committer(
     mut rx: mpsc::Receiver<(JoinHandle<Result<(), FlushFailure>>, Flushed)>,
     meta: Arc<dyn Metastore>,
     partitions: Arc<PartitionWatch>,
+    health: Arc<Health>,
 ) {
     while let Some((upload, flushed)) = rx.recv().await {
         let waited = Instant::now();
@@ -294,11 +298,19 @@ async fn committer(
         let commit_size = flushed.commit.object_size;
         let uploaded_at = Instant::now();
         let result = match uploaded {
-            Ok(()) => meta.commit_segment(flushed.commit).await.map_err(|e| {
-                tracing::warn!(key = %key, error = %e, "segment commit failed");
-                FlushFailure { code: ResponseError::KafkaStorageError.code(), message: e.to_string() }
-            }),
-            Err(e) => Err(e),
+            Ok(()) => {
+                health.record(Store::ObjectStore, Ok(()));
+                let committed = meta.commit_segment(flushed.commit).await.map_err(|e| {
+                    tracing::warn!(key = %key, error = %e, "segment commit failed");
+                    FlushFailure { code: ResponseError::KafkaStorageError.code(), message: e.to_string() }
+                });
+                health.record(Store::Metastore, committed.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
+                committed
+            }
+            Err(e) => {
+                health.record(Store::ObjectStore, Err(e.message.clone()));
+                Err(e)
+            }
         };
         metrics::histogram!("weft_flush_duration_seconds", "stage" => "upload_wait")
             .record((uploaded_at - waited).as_secs_f64());

@@ -99,6 +99,7 @@ pub async fn start_with(
         None => None,
     };
     let partitions = Arc::new(PartitionWatch::default());
+    let health = Arc::new(crate::health::Health::default());
     let produce = ProduceBuffer::new(ProduceLimits {
         flush_bytes: config.flush_bytes,
         flush_interval: config.flush_interval,
@@ -111,6 +112,7 @@ pub async fn start_with(
         clock: clock.clone(),
         ids: ids.clone(),
         partitions: partitions.clone(),
+        health: health.clone(),
     });
     crate::metrics::install();
     let agent = Arc::new(Agent {
@@ -126,6 +128,8 @@ pub async fn start_with(
         produce,
         txns: Default::default(),
         maintenance: Default::default(),
+        request_budget: crate::request_budget::RequestBudget::new(config.queued_max_request_bytes),
+        health,
         groups: Arc::new(crate::groups::Coordinator::new(crate::groups::GroupConfig {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
             max_session_timeout_ms: config.group_max_session_timeout_ms,
@@ -142,19 +146,15 @@ pub async fn start_with(
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
     // Taken here, before any request, so ids stay deterministic under an injected id source.
     let holder = agent.ids.uuid().to_string();
+    // The first write probe runs before the agent reports ready, so a store that cannot be written (a
+    // read-only metastore, a full disk) is logged and reported by /readyz from the start.
+    crate::health::probe(&agent, &holder).await;
+    let health_task =
+        tokio::spawn(crate::health::run(agent.clone(), holder.clone(), agent.config.health_check_interval));
     let maintenance = tokio::spawn(crate::maintenance::run(agent.clone(), holder));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
-        let router = http::router(agent.clone());
-        let mut stop = shutdown_rx.clone();
-        tokio::spawn(async move {
-            let serve = axum::serve(l, router).with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "admin listener failed");
-            }
-        });
+        tokio::spawn(http::serve(agent.clone(), l, shutdown_rx.clone()));
     }
     tracing::info!(
         kafka_addr = %kafka_addr,
@@ -171,6 +171,7 @@ pub async fn start_with(
         offsets_expiry.abort();
         txn_timer.abort();
         maintenance.abort();
+        health_task.abort();
     });
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
 }
@@ -218,6 +219,7 @@ async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Rece
     let slots = Arc::new(Semaphore::new(agent.config.max_connections));
     let stop_rx = shutdown.clone();
     let mut connections = JoinSet::new();
+    let mut accept_errors = AcceptErrors::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -235,7 +237,10 @@ async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Rece
                     });
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    // EMFILE/ENFILE (out of descriptors) and ECONNABORTED: the pending connection stays in
+                    // the backlog; pause briefly instead of spinning, and keep serving the open connections.
+                    metrics::counter!("weft_accept_errors_total").increment(1);
+                    accept_errors.note(&e);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
@@ -258,4 +263,26 @@ async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Rece
     agent.produce.close();
     let _ = flusher.await;
     tracing::info!("agent stopped");
+}
+
+/// Logs accept failures at most every few seconds, with how many were not logged.
+#[derive(Default)]
+pub(crate) struct AcceptErrors {
+    last_logged: Option<tokio::time::Instant>,
+    suppressed: u64,
+}
+
+impl AcceptErrors {
+    const EVERY: Duration = Duration::from_secs(5);
+
+    pub(crate) fn note(&mut self, e: &std::io::Error) {
+        let now = tokio::time::Instant::now();
+        if self.last_logged.is_some_and(|at| now - at < Self::EVERY) {
+            self.suppressed += 1;
+            return;
+        }
+        tracing::warn!(error = %e, suppressed = self.suppressed, "accept failed; retrying in 50 ms");
+        self.last_logged = Some(now);
+        self.suppressed = 0;
+    }
 }

@@ -34,6 +34,8 @@ pub enum MetaError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("metastore data is corrupt: {0}")]
     Corrupt(String),
+    #[error("{reason}; writes are refused until the agent restarts")]
+    FilesChanged { reason: String },
     #[error("metastore query failed: {0}")]
     Sql(#[from] sqlx::Error),
 }
@@ -176,6 +178,10 @@ pub trait Metastore: Send + Sync + 'static {
     async fn unknown_objects(&self, keys: &[String]) -> Result<Vec<String>>;
     /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`; false if another holder has it.
     async fn acquire_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool>;
+
+    /// A small durable write transaction: fails while the store cannot take writes (read-only, full, or its
+    /// files were removed under the running process). Readiness probes call it periodically.
+    async fn write_probe(&self, now_ms: i64) -> Result<()>;
 
     /// Checks the store answers.
     async fn ping(&self) -> Result<()>;

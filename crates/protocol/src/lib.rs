@@ -11,7 +11,7 @@ pub mod rewrite;
 pub mod versions;
 
 pub use batch::{BATCH_HEADER_LEN, BatchError, BatchHeader};
-pub use frame::{FrameError, next_frame};
+pub use frame::{FrameError, frame_size, next_frame};
 pub use request::{RequestError, RequestHeaderInfo, decode_body, decode_request, peek_header};
 pub use response::encode_response;
 pub use versions::{SUPPORTED_APIS, SupportedApi, supported_range};

@@ -4,6 +4,7 @@
 //! - `v1/segments/<created_ms:013>-<nonce:016x>.seg`: one object per produce flush (many partitions).
 //! - `v1/merged/<created_ms:013>-<nonce:016x>.seg`: one object per rewrite of one partition (object
 //!   compaction and log compaction), in the same segment format.
+//! - `v1/probes/<agent>.probe`: a readiness write probe, deleted right after it is written.
 //!
 //! Every key starts with its creation time, so the garbage collector can tell an upload that is still
 //! waiting for its commit from one whose commit will never come, without reading the object.
@@ -45,6 +46,15 @@ pub fn created_ms(key: &str) -> Option<i64> {
     ms.parse().ok()
 }
 
+/// Folder holding the write probes of readiness checks (never data; the garbage collector ignores it).
+pub const PROBES_DIR: &str = "v1/probes";
+
+/// Key of the write probe of one agent (`owner` is unique per agent run), written and deleted again.
+pub fn probe_key(owner: &str) -> String {
+    let owner: String = owner.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    format!("{PROBES_DIR}/{owner}.probe")
+}
+
 /// Converts a key string into an object store path.
 pub fn to_path(key: &str) -> Path {
     Path::from(key)
@@ -63,5 +73,9 @@ mod tests {
         assert_eq!(super::created_ms(&m), Some(1_700_000_000_002));
         assert!(super::is_flush_segment(&a) && !super::is_flush_segment(&m));
         assert_eq!(super::created_ms("v1/segments/notes.txt"), None);
+        let p = super::probe_key("3f1c-a/b");
+        assert_eq!(p, "v1/probes/3f1c-a_b.probe");
+        assert!(!super::DATA_DIRS.iter().any(|d| p.starts_with(d)), "probes are not data");
+        assert_eq!(super::created_ms(&p), None);
     }
 }

@@ -267,6 +267,16 @@ impl ObjectStorage {
         .await
     }
 
+    /// Checks that a small object can be written durably and deleted again (readiness: a read-only or full
+    /// store fails here). The probe bypasses the read cache.
+    pub async fn write_probe(&self, owner: &str) -> Result<(), StorageError> {
+        let key = keys::probe_key(owner);
+        self.guarded("put", &key, observed("put", 1, self.put_durable_inner(&key, Bytes::from_static(b"probe"))))
+            .await?;
+        self.cache.remove(&key);
+        self.guarded("delete", &key, self.delete_inner(&key)).await
+    }
+
     /// Checks the store answers (used by readiness probes).
     pub async fn ping(&self) -> Result<(), StorageError> {
         use futures::StreamExt;
@@ -350,6 +360,20 @@ mod tests {
         s.put_durable("k", Bytes::from_static(b"abc")).await.unwrap();
         assert!(matches!(s.get_range("k", 2..9, true).await, Err(StorageError::BadRange { .. })));
         s.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn write_probe_leaves_nothing_behind_and_fails_when_the_store_cannot_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("objects");
+        let s = ObjectStorage::open(&format!("file://{}", root.display()), 1 << 20).unwrap();
+        s.write_probe("agent-1").await.unwrap();
+        assert!(s.list(keys::PROBES_DIR).await.unwrap().is_empty());
+        assert_eq!(s.cache().size_bytes(), 0);
+        // A file where the probe folder must be: every write under it fails, even as root.
+        std::fs::remove_dir_all(root.join(keys::PROBES_DIR)).ok();
+        std::fs::write(root.join(keys::PROBES_DIR), b"not a directory").unwrap();
+        assert!(s.write_probe("agent-1").await.is_err());
     }
 
     #[tokio::test]

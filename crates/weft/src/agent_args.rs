@@ -55,6 +55,25 @@ pub struct AgentArgs {
     /// Open client connections allowed [default: 10000]
     #[arg(long, env = "WEFT_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// connections.max.idle.ms: close connections with no request activity for this long [default: 600000]
+    #[arg(long, env = "WEFT_CONNECTIONS_MAX_IDLE_MS")]
+    pub connections_max_idle_ms: Option<u64>,
+    /// Close a connection that started a request frame and did not finish sending it within this [default: 60000]
+    #[arg(long, env = "WEFT_REQUEST_READ_TIMEOUT_MS")]
+    pub request_read_timeout_ms: Option<u64>,
+    /// queued.max.request.bytes: bytes of requests being read, over all connections [default: 268435456]
+    #[arg(long, env = "WEFT_QUEUED_MAX_REQUEST_BYTES")]
+    pub queued_max_request_bytes: Option<usize>,
+    /// Open connections of the admin HTTP listener [default: 64]
+    #[arg(long, env = "WEFT_ADMIN_MAX_CONNECTIONS")]
+    pub admin_max_connections: Option<usize>,
+    /// Admin connections must send a request head within this of connecting or of their last response
+    /// (also the keep-alive idle timeout) [default: 10000]
+    #[arg(long, env = "WEFT_ADMIN_HEADER_TIMEOUT_MS")]
+    pub admin_header_timeout_ms: Option<u64>,
+    /// How often writes to the object store and metastore are probed for /readyz [default: 1000]
+    #[arg(long, env = "WEFT_HEALTH_CHECK_INTERVAL_MS")]
+    pub health_check_interval_ms: Option<u64>,
     /// Requests in progress per connection [default: 16]
     #[arg(long, env = "WEFT_MAX_INFLIGHT_PER_CONNECTION")]
     pub max_inflight_per_connection: Option<usize>,
@@ -153,6 +172,12 @@ impl AgentArgs {
                 max_inflight_flushes,
                 max_frame_bytes,
                 max_connections,
+                connections_max_idle_ms,
+                request_read_timeout_ms,
+                queued_max_request_bytes,
+                admin_max_connections,
+                admin_header_timeout_ms,
+                health_check_interval_ms,
                 max_inflight_per_connection,
                 max_fetch_wait_ms,
                 cache_bytes,
@@ -213,6 +238,24 @@ impl AgentArgs {
         }
         if let Some(v) = self.max_connections {
             c.max_connections = v;
+        }
+        if let Some(v) = self.connections_max_idle_ms {
+            c.connections_max_idle = Duration::from_millis(v);
+        }
+        if let Some(v) = self.request_read_timeout_ms {
+            c.request_read_timeout = Duration::from_millis(v);
+        }
+        if let Some(v) = self.queued_max_request_bytes {
+            c.queued_max_request_bytes = v;
+        }
+        if let Some(v) = self.admin_max_connections {
+            c.admin_max_connections = v;
+        }
+        if let Some(v) = self.admin_header_timeout_ms {
+            c.admin_header_timeout = Duration::from_millis(v);
+        }
+        if let Some(v) = self.health_check_interval_ms {
+            c.health_check_interval = Duration::from_millis(v);
         }
         if let Some(v) = self.max_inflight_per_connection {
             c.max_inflight_per_connection = v;
@@ -293,6 +336,8 @@ fn validate(c: &AgentConfig) -> Result<()> {
         ("max-frame-bytes", c.max_frame_bytes),
         ("max-connections", c.max_connections),
         ("max-inflight-per-connection", c.max_inflight_per_connection),
+        ("queued-max-request-bytes", c.queued_max_request_bytes),
+        ("admin-max-connections", c.admin_max_connections),
     ];
     if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
         anyhow::bail!("--{name} must be greater than 0");
@@ -305,6 +350,15 @@ fn validate(c: &AgentConfig) -> Result<()> {
     }
     if c.transaction_check_interval.is_zero() {
         anyhow::bail!("--transaction-check-interval-ms must be greater than 0");
+    }
+    let durations = [
+        ("connections-max-idle-ms", c.connections_max_idle),
+        ("request-read-timeout-ms", c.request_read_timeout),
+        ("admin-header-timeout-ms", c.admin_header_timeout),
+        ("health-check-interval-ms", c.health_check_interval),
+    ];
+    if let Some((name, _)) = durations.iter().find(|(_, v)| v.is_zero()) {
+        anyhow::bail!("--{name} must be greater than 0");
     }
     if c.maintenance_interval.is_zero() {
         anyhow::bail!("--maintenance-interval-ms must be greater than 0");

@@ -149,6 +149,7 @@ async fn topics_lifecycle(store: &dyn Metastore) {
     assert_eq!(store.partition_offsets(t.id, 0).await.expect("offsets"), None);
     assert!(matches!(store.delete_topic("conf-a", 50).await, Err(MetaError::UnknownTopic { .. })));
     store.ping().await.expect("ping");
+    store.write_probe(1).await.expect("a writable store passes the write probe");
 }
 
 async fn offsets_are_dense_across_commits(store: &dyn Metastore) {

@@ -29,7 +29,7 @@ struct Work {
 
 impl SqlMetastore {
     pub(super) async fn commit_segment_impl(&self, commit: SegmentCommit) -> Result<SegmentCommitted> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO objects (object_key, size_bytes, created_ms) VALUES ($1, $2, $3)")
             .bind(&commit.object_key)
@@ -72,7 +72,7 @@ impl SqlMetastore {
         }
         // A segment none of whose batches was stored (all refused) is dead from the start.
         super::maintenance::mark_dead(&mut tx, [&commit.object_key], commit.created_ms).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(SegmentCommitted { outcomes, partitions })
     }
 }

@@ -6,12 +6,12 @@ use sqlx::Row;
 
 impl SqlMetastore {
     pub(super) async fn commit_offsets_impl(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         for o in offsets {
             upsert_offset(&mut tx, group, o).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -52,7 +52,7 @@ impl SqlMetastore {
     }
 
     pub(super) async fn delete_offsets_impl(&self, group: &str, partitions: Option<&[(String, i32)]>) -> Result<u64> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         let mut removed = 0;
         match partitions {
@@ -77,20 +77,21 @@ impl SqlMetastore {
                 }
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(removed)
     }
 
     pub(super) async fn allocate_producer_id_impl(&self) -> Result<i64> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'producer_id' RETURNING value")
             .fetch_one(&self.pool)
             .await?;
+        self.files.check().await?;
         Ok(row.try_get("value")?)
     }
 
     pub(super) async fn expire_offsets_impl(&self, older_than_ms: i64, active_groups: &[String]) -> Result<u64> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let rows = sqlx::query("SELECT DISTINCT group_id FROM group_offsets WHERE commit_ms < $1")
             .bind(older_than_ms)
             .fetch_all(&self.pool)
@@ -108,6 +109,7 @@ impl SqlMetastore {
                 .await?
                 .rows_affected();
         }
+        self.files.check().await?;
         Ok(removed)
     }
 }

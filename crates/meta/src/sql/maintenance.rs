@@ -43,7 +43,7 @@ async fn objects_below(tx: &mut Tx<'_>, topic_id: &str, partition: i64, below: i
 
 impl SqlMetastore {
     pub(super) async fn set_topic_configs_impl(&self, name: &str, configs: BTreeMap<String, String>) -> Result<Topic> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let json = serde_json::to_string(&configs).map_err(|e| MetaError::Corrupt(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE topics SET configs = $1 WHERE name = $2")
@@ -59,7 +59,7 @@ impl SqlMetastore {
             .fetch_one(&mut *tx)
             .await?;
         let topic = topic_from_row(&row)?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(topic)
     }
 
@@ -69,7 +69,7 @@ impl SqlMetastore {
     }
 
     pub(super) async fn set_cluster_configs_impl(&self, configs: BTreeMap<String, String>) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM cluster_configs").execute(&mut *tx).await?;
         for (name, value) in &configs {
@@ -79,7 +79,7 @@ impl SqlMetastore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -90,7 +90,7 @@ impl SqlMetastore {
         offset: i64,
         now_ms: i64,
     ) -> Result<Option<PartitionOffsets>> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let (id, p) = (topic_id.to_string(), i64::from(partition));
         let mut tx = self.pool.begin().await?;
         let Some(row) =
@@ -123,7 +123,7 @@ impl SqlMetastore {
             .fetch_one(&mut *tx)
             .await?;
         let bounds = bounds_from_row(&row)?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Some(bounds))
     }
 
@@ -175,7 +175,7 @@ impl SqlMetastore {
     }
 
     pub(super) async fn replace_batches_impl(&self, w: BatchRewrite) -> Result<bool> {
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.writer().await?;
         let (id, p) = (w.topic_id.to_string(), i64::from(w.partition));
         let mut tx = self.pool.begin().await?;
         let mut intact = true;
@@ -206,7 +206,7 @@ impl SqlMetastore {
                 .await?;
         }
         if !intact {
-            tx.commit().await?;
+            self.commit(tx).await?;
             return Ok(false);
         }
         for (base, _) in &w.replaced {
@@ -257,7 +257,7 @@ impl SqlMetastore {
         let mut keys: BTreeSet<String> = w.replaced.iter().map(|(_, k)| k.clone()).collect();
         keys.extend(w.object.iter().map(|o| o.key.clone()));
         mark_dead(&mut tx, &keys, w.now_ms).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -273,7 +273,7 @@ impl SqlMetastore {
     }
 
     pub(super) async fn forget_objects_impl(&self, keys: &[String]) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         for key in keys {
             // Only dead objects are forgotten: a live one must never lose its record.
@@ -282,7 +282,7 @@ impl SqlMetastore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -301,7 +301,7 @@ impl SqlMetastore {
     }
 
     pub(super) async fn acquire_lease_impl(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let done = sqlx::query(
             "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
              SET holder = excluded.holder, expires_ms = excluded.expires_ms \
@@ -313,6 +313,7 @@ impl SqlMetastore {
         .bind(now_ms)
         .execute(&self.pool)
         .await?;
+        self.files.check().await?;
         Ok(done.rows_affected() > 0)
     }
 }

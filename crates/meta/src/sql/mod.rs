@@ -1,6 +1,7 @@
 //! The SQL metastore over sqlx's `Any` driver: the same queries run on SQLite and PostgreSQL.
 
 mod append;
+mod files;
 mod groups;
 mod maintenance;
 mod txn;
@@ -24,6 +25,8 @@ pub struct SqlMetastore {
     /// deferred transactions would otherwise hit. SQLite is the single-process embedded default, so an
     /// in-process lock is the right scope for it.
     write_lock: tokio::sync::Mutex<()>,
+    /// The SQLite files, checked before every write and before it is acknowledged.
+    files: files::FileGuard,
 }
 
 fn sqlite_url(url: &str) -> Result<String> {
@@ -149,13 +152,14 @@ impl SqlMetastore {
             })
             .connect(&url)
             .await?;
-        let store = SqlMetastore { pool, write_lock: tokio::sync::Mutex::new(()) };
+        let mut store = SqlMetastore { pool, write_lock: tokio::sync::Mutex::new(()), files: Default::default() };
         store.migrate().await?;
+        store.watch_files(&url).await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<()> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let exists: Option<AnyRow> =
             sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'weft_schema'")
                 .fetch_optional(&self.pool)
@@ -178,7 +182,7 @@ impl SqlMetastore {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
         Ok(())
     }
@@ -215,7 +219,7 @@ impl Metastore for SqlMetastore {
     }
 
     async fn create_topic(&self, spec: NewTopic) -> Result<Topic> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         let existing =
             sqlx::query("SELECT name FROM topics WHERE name = $1").bind(&spec.name).fetch_optional(&mut *tx).await?;
@@ -234,7 +238,7 @@ impl Metastore for SqlMetastore {
         for p in 0..spec.partitions {
             insert_partition(&mut tx, spec.id, p).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Topic {
             name: spec.name,
             id: spec.id,
@@ -245,7 +249,7 @@ impl Metastore for SqlMetastore {
     }
 
     async fn delete_topic(&self, name: &str, now_ms: i64) -> Result<Topic> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
             .bind(name)
@@ -274,7 +278,7 @@ impl Metastore for SqlMetastore {
         sqlx::query("DELETE FROM partitions WHERE topic_id = $1").bind(&id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM topics WHERE name = $1").bind(name).execute(&mut *tx).await?;
         maintenance::mark_dead(&mut tx, &keys, now_ms).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(topic)
     }
 
@@ -302,7 +306,7 @@ impl Metastore for SqlMetastore {
     }
 
     async fn add_partitions(&self, name: &str, total: i32) -> Result<Topic> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
             .bind(name)
@@ -325,7 +329,7 @@ impl Metastore for SqlMetastore {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         topic.partitions = total;
         Ok(topic)
     }
@@ -450,11 +454,12 @@ impl Metastore for SqlMetastore {
     }
 
     async fn expire_producers(&self, older_than_ms: i64) -> Result<u64> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let done = sqlx::query("DELETE FROM producer_state WHERE updated_ms < $1")
             .bind(older_than_ms)
             .execute(&self.pool)
             .await?;
+        self.files.check().await?;
         Ok(done.rows_affected())
     }
 
@@ -554,6 +559,10 @@ impl Metastore for SqlMetastore {
 
     async fn acquire_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
         timed("acquire_lease", self.acquire_lease_impl(name, holder, now_ms, ttl_ms)).await
+    }
+
+    async fn write_probe(&self, now_ms: i64) -> Result<()> {
+        self.write_probe_impl(now_ms).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -165,7 +165,7 @@ impl SqlMetastore {
         transactional_id: &str,
         update: TxnUpdate<'_>,
     ) -> Result<std::result::Result<TransactionMeta, Refused>> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         let current = load(&mut tx, transactional_id).await?;
         let write = match update(current.clone()) {
@@ -184,7 +184,7 @@ impl SqlMetastore {
         for p in &write.publish_offsets {
             super::groups::upsert_offset(&mut tx, &p.group, &p.offset).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Ok(write.meta))
     }
 
@@ -220,7 +220,7 @@ impl SqlMetastore {
     }
 
     pub(super) async fn expire_transactions_impl(&self, older_than_ms: i64) -> Result<u64> {
-        let _w = self.write_lock.lock().await;
+        let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
             "SELECT transactional_id FROM transactions WHERE updated_ms < $1 \
@@ -236,7 +236,7 @@ impl SqlMetastore {
                 sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(rows.len() as u64)
     }
 
