@@ -123,7 +123,7 @@ async fn produce(c: &mut Conn, name: &str, count: usize) {
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            sequence: i as i32 - 1,
             timestamp: RECORD_TIME,
             key: None,
             value: Some(Bytes::from(format!("v{i}"))),

@@ -8,7 +8,8 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use weft_protocol::BatchHeader;
 use weft_protocol::records::{
-    BatchSummary, MAX_DECOMPRESSED_BYTES, Mode, ValidateOptions, set_create_time_max_timestamp, validate_batch,
+    BatchSummary, MAX_DECOMPRESSED_BYTES, Mode, ValidateOptions, create_time_rewrite_needed,
+    set_create_time_max_timestamp, validate_batch,
 };
 
 /// At most this many record errors carry a message; the rest carry only their index, so a batch of 100,000
@@ -56,7 +57,7 @@ pub fn check_records(
     if summary.has_record_errors() {
         return Err(record_refusal(topic, partition, &summary, bounds.unwrap_or((i64::MIN, i64::MAX))));
     }
-    if topic.log_append_time {
+    if topic.log_append_time || !create_time_rewrite_needed(&header, summary.max_timestamp) {
         return Ok((header, data));
     }
     let mut batch = BytesMut::from(&data[..]);

@@ -93,11 +93,17 @@ pub fn validate_batch(
     Ok(summary)
 }
 
+/// Whether a producer batch must be rewritten to say CreateTime with `max_timestamp` (so callers can skip
+/// copying the batch when it already does, the common case).
+pub fn create_time_rewrite_needed(header: &BatchHeader, max_timestamp: i64) -> bool {
+    header.attributes & LOG_APPEND_TIME != 0 || header.max_timestamp != max_timestamp
+}
+
 /// Makes a producer batch say CreateTime with `max_timestamp` as its max timestamp, recomputing the CRC,
 /// when it says anything else (Kafka's `setMaxTimestamp`). Returns whether the batch changed.
 pub fn set_create_time_max_timestamp(batch: &mut [u8], max_timestamp: i64) -> Result<bool, RecordsError> {
     let header = BatchHeader::parse(batch)?;
-    if header.attributes & LOG_APPEND_TIME == 0 && header.max_timestamp == max_timestamp {
+    if !create_time_rewrite_needed(&header, max_timestamp) {
         return Ok(false);
     }
     let attributes = header.attributes & !LOG_APPEND_TIME;
