@@ -44,6 +44,7 @@ def poison_pills():
     yield "offset deltas 0, 0", raw_batch(rec(0) + rec(0), 2)
     yield "record count 2 with one record", raw_batch(rec(0), 2)
     yield "trailing bytes", raw_batch(rec(0) + b"\x00\x01\x02", 1)
+    yield "no records", raw_batch(b"", 0, last_offset_delta=0)
     yield "record longer than its fields", raw_batch(framed_record(good + b"\x00"), 1)
     for codec, name in [(CODEC_GZIP, "gzip"), (CODEC_SNAPPY, "snappy"), (CODEC_LZ4, "lz4"), (CODEC_ZSTD, "zstd")]:
         yield f"undecodable {name}", raw_batch(b"\x01\x02this is not " + name.encode(), 1, codec=codec, compressed=True)

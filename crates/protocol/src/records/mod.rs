@@ -44,6 +44,8 @@ pub enum RecordsError {
     OffsetDelta { index: u32, delta: i32, expected: String },
     #[error("batch declares {declared} records but holds {found}")]
     CountMismatch { declared: i32, found: u32 },
+    #[error("producer batch holds no records")]
+    NoRecords,
     #[error("batch declares last offset delta {declared} but its last record has {found}")]
     LastOffsetDelta { declared: i32, found: i32 },
 }

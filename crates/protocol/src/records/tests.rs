@@ -167,6 +167,15 @@ fn malformed(name: &str, records: Vec<u8>, count: i32, codec: i16) -> Result<Bat
 }
 
 #[test]
+fn an_empty_producer_batch_is_refused() {
+    let batch = raw_batch(&[], 0, 0, 0, TS, TS);
+    assert_eq!(check(&batch, &opts()).map(|_| ()), Err(RecordsError::NoRecords));
+    let header = BatchHeader::parse_verified(&batch).expect("valid header");
+    let stored = ValidateOptions { mode: Mode::Stored, ..opts() };
+    assert!(validate_batch(&batch, &header, &stored).is_ok(), "log compaction may leave empty batches");
+}
+
+#[test]
 fn malformed_records_are_refused() {
     let good = body(0, 0, s(b"k"), s(b"v"), &[]);
     // Record length past the end.

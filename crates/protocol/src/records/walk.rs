@@ -77,6 +77,10 @@ pub fn walk<'a>(
     if i64::from(found) != i64::from(header.record_count) {
         return Err(RecordsError::CountMismatch { declared: header.record_count, found });
     }
+    // Kafka's `LogValidator.validateBatch` refuses a client batch that reports no records.
+    if mode == Mode::Producer && found == 0 {
+        return Err(RecordsError::NoRecords);
+    }
     if mode == Mode::Producer
         && let Some(last) = last_delta
         && last != header.last_offset_delta
