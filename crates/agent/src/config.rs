@@ -36,9 +36,9 @@ pub struct AgentConfig {
     /// Kafka's connections.max.idle.ms: a connection with no request in progress and no bytes moved for
     /// this long is closed.
     pub connections_max_idle: Duration,
-    /// A client that started a request frame must finish sending it within this (time the agent spends not
-    /// reading, e.g. waiting for request budget, does not count). Kafka has no such limit; its idle timeout
-    /// covers it.
+    /// A client that started a request frame may stall (send no byte of it) for at most this, and must finish
+    /// it within `connections_max_idle` of its start (time the agent spends not reading, e.g. waiting for
+    /// request budget, does not count). Kafka has no such limit; its idle timeout covers it.
     pub request_read_timeout: Duration,
     /// Kafka's queued.max.request.bytes: bytes of requests being read, over all connections. Frames above
     /// 64 KiB wait for a reservation of their announced size before their body is read; a frame larger

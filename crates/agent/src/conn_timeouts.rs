@@ -10,7 +10,7 @@ use tokio::time::Instant;
 pub enum Expiry {
     /// No request in progress and no bytes for `connections.max.idle.ms`.
     Idle,
-    /// A frame was started but not completed within the request read timeout.
+    /// A frame was started and then stalled for the request read timeout (or trickled for the idle timeout).
     FrameIncomplete,
 }
 
@@ -41,7 +41,12 @@ pub fn deadline(t: Timeouts, s: &ConnState) -> Option<(Instant, Expiry)> {
         return None;
     }
     if let Some(since) = s.frame_since {
-        return Some((since + t.frame, Expiry::FrameIncomplete));
+        // A frame may stall (no byte arriving) for at most `frame`, so a slow upload that keeps making
+        // progress is not cut; and it must be complete within `idle` of its start, so a trickle cannot hold
+        // its request-bytes reservation for ever.
+        let stalled = since.max(s.last_activity) + t.frame;
+        let overall = since + t.idle.max(t.frame);
+        return Some((stalled.min(overall), Expiry::FrameIncomplete));
     }
     if s.in_flight > 0 {
         return None;
@@ -78,6 +83,17 @@ mod tests {
         let started = now + Duration::from_secs(5);
         let s = ConnState { frame_since: Some(started), in_flight: 2, ..state(now) };
         assert_eq!(deadline(T, &s), Some((started + T.frame, Expiry::FrameIncomplete)));
+    }
+
+    #[test]
+    fn a_frame_that_keeps_arriving_is_not_cut_until_the_idle_timeout() {
+        let started = Instant::now();
+        let progress = started + Duration::from_secs(50);
+        let s = ConnState { frame_since: Some(started), last_activity: progress, in_flight: 0, paused: false };
+        assert_eq!(deadline(T, &s), Some((progress + T.frame, Expiry::FrameIncomplete)));
+        let late = started + T.idle;
+        let s = ConnState { last_activity: late, ..s };
+        assert_eq!(deadline(T, &s), Some((started + T.idle, Expiry::FrameIncomplete)));
     }
 
     #[test]

@@ -133,9 +133,20 @@ async fn serve_inner(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut
             },
             Some(done) = inflight.next(), if !inflight.is_empty() => match done {
                 Ok(Some(frame)) => {
-                    if let Err(e) = wr.write_all(&frame).await {
-                        tracing::debug!(%peer, error = %e, "connection write failed");
-                        return;
+                    // A client that stops reading its responses is idle too; without this bound a blocked
+                    // write would also hold off both timeouts (and any request-bytes reservation) for ever.
+                    match tokio::time::timeout(timeouts.idle, wr.write_all(&frame)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "connection write failed");
+                            return;
+                        }
+                        Err(_) => {
+                            metrics::counter!("weft_connection_timeouts_total", "reason" => "write").increment(1);
+                            tracing::warn!(%peer, idle_ms = timeouts.idle.as_millis() as u64, bytes = frame.len(),
+                                "closing connection: the client read no response bytes for connections.max.idle.ms");
+                            return;
+                        }
                     }
                     clock.last_activity = Instant::now();
                 }

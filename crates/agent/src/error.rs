@@ -30,10 +30,15 @@ impl AgentError {
 }
 
 /// The code a producer gets for a batch whose records are refused: CORRUPT_MESSAGE when the payload cannot be
-/// decompressed (or its codec is unknown), INVALID_RECORD for malformed records, as Kafka answers its
-/// `InvalidRecordException` since KIP-467.
+/// decompressed (or its codec is unknown), MESSAGE_TOO_LARGE when it decompresses past the bound,
+/// INVALID_RECORD for malformed records, as Kafka answers its `InvalidRecordException` since KIP-467.
 pub fn records_error_code(e: &RecordsError) -> i16 {
-    if e.is_payload_error() { ResponseError::CorruptMessage.code() } else { ResponseError::InvalidRecord.code() }
+    match e {
+        // A deterministic refusal: CORRUPT_MESSAGE would make Kafka clients retry the same batch.
+        RecordsError::TooLarge { .. } => ResponseError::MessageTooLarge.code(),
+        e if e.is_payload_error() => ResponseError::CorruptMessage.code(),
+        _ => ResponseError::InvalidRecord.code(),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, AgentError>;

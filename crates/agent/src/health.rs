@@ -78,12 +78,23 @@ impl Health {
     }
 }
 
+/// A probe that has not finished after this long counts as failed: a store whose writes hang cannot accept
+/// writes either, and the probe loop must not hang with it.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Writes a small probe to each store and records the outcomes.
 pub async fn probe(agent: &Agent, probe_name: &str) {
-    let meta = agent.meta.write_probe(agent.clock.now_ms()).await.map_err(|e| e.to_string());
+    let meta = bounded(agent.meta.write_probe(agent.clock.now_ms())).await;
     agent.health.record(Store::Metastore, meta);
-    let objects = agent.storage.write_probe(probe_name).await.map_err(|e| e.to_string());
+    let objects = bounded(agent.storage.write_probe(probe_name)).await;
     agent.health.record(Store::ObjectStore, objects);
+}
+
+async fn bounded<E: std::fmt::Display>(write: impl Future<Output = Result<(), E>>) -> Result<(), String> {
+    match tokio::time::timeout(PROBE_TIMEOUT, write).await {
+        Ok(done) => done.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("a probe write did not finish within {} s", PROBE_TIMEOUT.as_secs())),
+    }
 }
 
 /// Probes every `interval`.

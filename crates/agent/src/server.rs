@@ -146,8 +146,8 @@ pub async fn start_with(
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
     // Taken here, before any request, so ids stay deterministic under an injected id source.
     let holder = agent.ids.uuid().to_string();
-    // The first write probe runs before the agent reports ready, so a store that cannot be written (a
-    // read-only metastore, a full disk) is logged and reported by /readyz from the start.
+    // The first write probe (bounded by its timeout) runs before the agent reports ready, so a store that
+    // cannot be written (a read-only metastore, a full disk) is logged at start and /readyz answers from it.
     crate::health::probe(&agent, &holder).await;
     let health_task =
         tokio::spawn(crate::health::run(agent.clone(), holder.clone(), agent.config.health_check_interval));

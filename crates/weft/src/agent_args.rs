@@ -58,7 +58,7 @@ pub struct AgentArgs {
     /// connections.max.idle.ms: close connections with no request activity for this long [default: 600000]
     #[arg(long, env = "WEFT_CONNECTIONS_MAX_IDLE_MS")]
     pub connections_max_idle_ms: Option<u64>,
-    /// Close a connection that started a request frame and did not finish sending it within this [default: 60000]
+    /// Close a connection whose started request frame stalls (no byte arrives) this long; a frame must also complete within connections.max.idle.ms [default: 60000]
     #[arg(long, env = "WEFT_REQUEST_READ_TIMEOUT_MS")]
     pub request_read_timeout_ms: Option<u64>,
     /// queued.max.request.bytes: bytes of requests being read, over all connections [default: 268435456]

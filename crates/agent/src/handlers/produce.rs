@@ -34,6 +34,7 @@ fn validate(
     partition: i32,
     records: Option<&bytes::Bytes>,
     now_ms: i64,
+    version: i16,
 ) -> Result<Vec<Append>, Refusal> {
     if partition < 0 || partition >= topic.topic.partitions {
         let message = format!("partition {partition} does not exist");
@@ -59,6 +60,14 @@ fn validate(
             format!("produce requests may carry exactly one record batch per partition, not {}", batches.len()),
         )
             .into());
+    }
+    // zstd (codec 4) came with Produce v7 (KIP-110): refused below it before anything is decompressed, as
+    // Kafka's ProduceRequest.validateRecords does, so a client that predates zstd never writes what its peers
+    // may not read.
+    if version < 7 && batches.iter().any(|(h, _)| h.compression() == 4) {
+        let message =
+            format!("produce requests with version {version} may not use zstd compression (version 7 or later)");
+        return Err((ResponseError::UnsupportedCompressionType.code(), message).into());
     }
     let max = topic.max_message_bytes.max(0) as usize;
     let log_append = topic.log_append_time;
@@ -107,19 +116,6 @@ fn validate(
     Ok(out)
 }
 
-/// zstd (compression id 4) came with Produce v7 (KIP-110); an older request carrying it is refused, as Kafka
-/// refuses it, so a client that predates zstd on the wire never writes what its peers may not read.
-fn codec_allowed(version: i16, batches: Vec<Append>) -> Result<Vec<Append>, (i16, String)> {
-    const ZSTD: i16 = 4;
-    if version < 7 && batches.iter().any(|b| b.header.compression() == ZSTD) {
-        return Err((
-            ResponseError::UnsupportedCompressionType.code(),
-            format!("produce requests with version {version} may not use zstd compression (version 7 or later)"),
-        ));
-    }
-    Ok(batches)
-}
-
 pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correlation_id: i32) -> Completion {
     let acks = req.acks;
     let now_ms = agent.clock.now_ms();
@@ -144,8 +140,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
                 Err((ResponseError::InvalidRequiredAcks.code(), format!("acks must be -1, 0 or 1, was {acks}")).into())
             } else {
                 match &topic {
-                    Ok(topic) => validate(topic, p.index, p.records.as_ref(), now_ms)
-                        .and_then(|batches| codec_allowed(version, batches).map_err(Refusal::from)),
+                    Ok(topic) => validate(topic, p.index, p.records.as_ref(), now_ms, version),
                     Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str())).into()),
                 }
             };

@@ -12,8 +12,8 @@ use weft_protocol::records::{
     set_create_time_max_timestamp, validate_batch,
 };
 
-/// At most this many record errors carry a message; the rest carry only their index, so a batch of 100,000
-/// refused records does not make a response of megabytes (clients need the indices, the messages repeat).
+/// At most this many record errors carry a message; the rest carry only their index (clients need the
+/// indices; the messages repeat). The indices themselves are capped by `MAX_LISTED_RECORD_ERRORS`.
 const MAX_RECORD_ERROR_MESSAGES: usize = 100;
 
 /// Why a partition's record set is refused.
@@ -71,44 +71,47 @@ pub fn check_records(
 }
 
 /// Kafka's `processRecordErrors`: one error per refused record (a missing key first, else its timestamp);
-/// INVALID_TIMESTAMP if any timestamp is out of bounds, else INVALID_RECORD.
+/// INVALID_TIMESTAMP if a reported error is a timestamp error, else INVALID_RECORD. The summary lists at most
+/// `MAX_LISTED_RECORD_ERRORS` records of each kind, and only the first `MAX_RECORD_ERROR_MESSAGES` get a message.
 fn record_refusal(topic: &TopicEntry, partition: i32, s: &BatchSummary, (earliest, latest): (i64, i64)) -> Refusal {
     let name = topic.topic.name.as_str();
-    let mut errors: Vec<(u32, String)> = s
-        .keyless
-        .iter()
-        .map(|&i| {
-            (i, format!("compacted topic cannot accept message without key in topic partition {name}-{partition}"))
-        })
-        .collect();
-    for &(i, ts) in &s.timestamp_violations {
-        // Both lists are in record order; a keyless record reports its key only.
-        if s.keyless.binary_search(&i).is_err() {
-            errors.push((
-                i,
-                format!(
-                    "timestamp {ts} of message with offset {i} is out of range; \
-                     the timestamp should be within [{earliest}, {latest}]"
-                ),
-            ));
-        }
-    }
+    // (index, Some(timestamp) for a timestamp error, None for a missing key); both lists are in record order.
+    let mut errors: Vec<(u32, Option<i64>)> = s.keyless.iter().map(|&i| (i, None)).collect();
+    errors.extend(
+        s.timestamp_violations
+            .iter()
+            .filter(|(i, _)| s.keyless.binary_search(i).is_err())
+            .map(|&(i, ts)| (i, Some(ts))),
+    );
     errors.sort_by_key(|(i, _)| *i);
-    let code = if s.timestamp_violations.is_empty() {
-        ResponseError::InvalidRecord.code()
-    } else {
+    let code = if errors.iter().any(|(_, ts)| ts.is_some()) {
         ResponseError::InvalidTimestamp.code()
+    } else {
+        ResponseError::InvalidRecord.code()
+    };
+    let describe = |i: u32, ts: Option<i64>| match ts {
+        None => format!("compacted topic cannot accept message without key in topic partition {name}-{partition}"),
+        Some(ts) => format!(
+            "timestamp {ts} of message with offset {i} is out of range; \
+             the timestamp should be within [{earliest}, {latest}]"
+        ),
+    };
+    let listed = if errors.len() < s.rejected as usize {
+        format!(" (the first {} are listed)", errors.len())
+    } else {
+        String::new()
     };
     let message = match errors.first() {
-        Some((i, first)) => {
-            format!("{} of {} records rejected; the first, record {i}: {first}", errors.len(), s.record_count)
+        Some(&(i, ts)) => {
+            let first = describe(i, ts);
+            format!("{} of {} records rejected{listed}; the first, record {i}: {first}", s.rejected, s.record_count)
         }
         None => "records rejected".to_string(),
     };
     let record_errors = errors
         .into_iter()
         .enumerate()
-        .map(|(n, (i, m))| (i as i32, (n < MAX_RECORD_ERROR_MESSAGES).then_some(m)))
+        .map(|(n, (i, ts))| (i as i32, (n < MAX_RECORD_ERROR_MESSAGES).then(|| describe(i, ts))))
         .collect();
     Refusal { code, message, record_errors }
 }

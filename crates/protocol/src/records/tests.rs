@@ -167,6 +167,19 @@ fn malformed(name: &str, records: Vec<u8>, count: i32, codec: i16) -> Result<Bat
 }
 
 #[test]
+fn refused_records_are_counted_but_listed_only_up_to_the_cap() {
+    let n = MAX_LISTED_RECORD_ERRORS + 500;
+    let payload: Vec<u8> = (0..n).flat_map(|i| rec(i as i64, None)).collect();
+    let batch = raw_batch(&payload, 0, n as i32, n as i32 - 1, TS, TS);
+    let o = ValidateOptions { keys_required: true, timestamp_bounds: Some((TS + 1, TS + 10)), ..opts() };
+    let summary = check(&batch, &o).expect("structurally valid");
+    assert_eq!(summary.rejected as usize, n, "every refused record is counted once");
+    assert_eq!(summary.keyless.len(), MAX_LISTED_RECORD_ERRORS);
+    assert_eq!(summary.timestamp_violations.len(), MAX_LISTED_RECORD_ERRORS);
+    assert!(summary.has_record_errors());
+}
+
+#[test]
 fn an_empty_producer_batch_is_refused() {
     let batch = raw_batch(&[], 0, 0, 0, TS, TS);
     assert_eq!(check(&batch, &opts()).map(|_| ()), Err(RecordsError::NoRecords));

@@ -15,6 +15,9 @@ const MAX_TIMESTAMP_AT: usize = 35;
 const LOG_APPEND_TIME: i16 = 0x08;
 /// Kafka's "no timestamp"; such records are exempt from the timestamp bounds.
 const NO_TIMESTAMP: i64 = -1;
+/// Most refused records listed in each of `keyless` and `timestamp_violations`; the rest are only counted in
+/// `rejected`, so a batch of millions of refused records costs no more than its own bytes to answer.
+pub const MAX_LISTED_RECORD_ERRORS: usize = 1000;
 
 /// What to check besides the structure.
 #[derive(Debug, Clone, Copy)]
@@ -39,16 +42,19 @@ pub struct BatchSummary {
     pub max_timestamp: i64,
     /// Offset delta of the first record holding `max_timestamp` (-1 when no record is above -1).
     pub max_timestamp_delta: i32,
-    /// Records without a key, when `keys_required`.
+    /// Records without a key, when `keys_required` (the first `MAX_LISTED_RECORD_ERRORS`).
     pub keyless: Vec<u32>,
-    /// Records whose timestamp is outside `timestamp_bounds`: (index, timestamp).
+    /// Records whose timestamp is outside `timestamp_bounds`: (index, timestamp) (the first
+    /// `MAX_LISTED_RECORD_ERRORS`).
     pub timestamp_violations: Vec<(u32, i64)>,
+    /// Records refused on their own (keyless or out of bounds), listed or not.
+    pub rejected: u32,
 }
 
 impl BatchSummary {
     /// True when some record must be refused on its own (KIP-467 record errors).
     pub fn has_record_errors(&self) -> bool {
-        !self.keyless.is_empty() || !self.timestamp_violations.is_empty()
+        self.rejected > 0
     }
 }
 
@@ -69,6 +75,7 @@ pub fn validate_batch(
         max_timestamp_delta: -1,
         keyless: Vec::new(),
         timestamp_violations: Vec::new(),
+        rejected: 0,
     };
     let count = walk(header, &payload, opts.mode, |r| {
         let timestamp = header.base_timestamp.wrapping_add(r.timestamp_delta);
@@ -79,15 +86,17 @@ pub fn validate_batch(
             summary.max_timestamp = timestamp;
             summary.max_timestamp_delta = r.offset_delta;
         }
-        if opts.keys_required && r.key.is_none() {
+        let keyless = opts.keys_required && r.key.is_none();
+        if keyless && summary.keyless.len() < MAX_LISTED_RECORD_ERRORS {
             summary.keyless.push(r.index);
         }
-        if let Some((earliest, latest)) = opts.timestamp_bounds
-            && timestamp != NO_TIMESTAMP
-            && !(earliest..=latest).contains(&timestamp)
-        {
+        let out_of_bounds = opts
+            .timestamp_bounds
+            .is_some_and(|(earliest, latest)| timestamp != NO_TIMESTAMP && !(earliest..=latest).contains(&timestamp));
+        if out_of_bounds && summary.timestamp_violations.len() < MAX_LISTED_RECORD_ERRORS {
             summary.timestamp_violations.push((r.index, timestamp));
         }
+        summary.rejected += u32::from(keyless || out_of_bounds);
     })?;
     summary.record_count = count;
     Ok(summary)

@@ -8,7 +8,9 @@ use crate::batch::BatchHeader;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// A producer's batch: record `i` has offset delta `i`, and the last one is the header's last offset
-    /// delta (Kafka refuses anything else).
+    /// delta. Stricter than Kafka, which checks only the header's offset range against the record count and
+    /// reassigns inner offsets; every real producer writes 0, 1, 2..., and a stored batch whose deltas disagree
+    /// with its count would mislead consumers.
     Producer,
     /// A stored batch, possibly rewritten by log compaction: offset deltas strictly increase and stay within
     /// the header's last offset delta.
