@@ -341,12 +341,19 @@ pub fn drop_removed(topic: &str, configs: &mut BTreeMap<String, String>) -> Resu
     Ok(())
 }
 
-/// `MAJOR.MINOR[.PATCH][-IVn]`, the shape of Kafka's version strings.
+/// The shape of Kafka's version strings as Kafka 3.x's `MetadataVersion.fromVersionString` reads them: the
+/// first three dot-separated segments of a `0.x` version, the first two otherwise (later segments, e.g. the
+/// patch of `2.1.1`, are ignored), each numeric, the last one optionally followed by `-IVn`. (Kafka also
+/// refuses versions it does not know; Weft ignores the value anyway, so any well-formed one is accepted.)
 fn is_kafka_version(v: &str) -> bool {
-    let (release, iv) = v.split_once("-IV").map_or((v, None), |(r, iv)| (r, Some(iv)));
-    let parts: Vec<&str> = release.split('.').collect();
+    let keep = if v.starts_with("0.") { 3 } else { 2 };
+    let parts: Vec<&str> = v.split('.').collect();
+    if parts.len() < keep {
+        return false;
+    }
     let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    (2..=3).contains(&parts.len()) && parts.iter().all(|p| numeric(p)) && iv.is_none_or(numeric)
+    let (last, iv) = parts[keep - 1].split_once("-IV").map_or((parts[keep - 1], None), |(r, iv)| (r, Some(iv)));
+    parts[..keep - 1].iter().all(|p| numeric(p)) && numeric(last) && iv.is_none_or(numeric)
 }
 
 pub fn lookup(name: &str) -> Option<&'static TopicConfigDef> {
@@ -507,7 +514,13 @@ mod tests {
             assert!(matches!(drop_removed("t", &mut configs), Err(ConfigError::Invalid { .. })), "{name}={bad}");
         }
         assert!(is_kafka_version("0.10.2") && is_kafka_version("3.0-IV1") && is_kafka_version("2.1"));
-        assert!(!is_kafka_version("3") && !is_kafka_version("3.x") && !is_kafka_version("3.0-IV"));
+        assert!(
+            !is_kafka_version("3")
+                && !is_kafka_version("3.x")
+                && !is_kafka_version("3.0-IV")
+                && !is_kafka_version("0.10")
+        );
+        assert!(is_kafka_version("0.10.2.1") && is_kafka_version("2.1.1"), "later segments are ignored, as Kafka does");
         assert!(lookup("message.format.version").is_none(), "a removed config is not a live one");
     }
 
