@@ -1,8 +1,8 @@
 //! Reading request frames off one connection with bounded memory.
 //!
 //! Frames that fit in [`SMALL_FRAME`] bytes (header included) are read into the connection's own buffer,
-//! which never holds more than that: its memory is a per-connection constant, bounded by the connection
-//! limit, and small requests never wait behind large ones. A larger frame needs a reservation from the
+//! whose capacity stays within twice that (`BytesMut` may double when it grows): its memory is a
+//! per-connection constant, bounded by the connection limit, and small requests never wait behind large ones. A larger frame needs a reservation from the
 //! shared [`RequestBudget`] for the size its header announces; only then is a buffer of exactly that size
 //! allocated and the body read into it.
 
@@ -100,7 +100,7 @@ impl FrameReader {
     }
 
     /// Where the next socket read goes: never past the end of a large frame, never past [`SMALL_FRAME`]
-    /// for the connection's own buffer (beyond a few bytes of slack the allocator may add).
+    /// for the connection's own buffer (whose capacity may reach twice that when `BytesMut` grows).
     pub fn read_buf(&mut self) -> &mut BytesMut {
         match &mut self.large {
             Some(l) => &mut l.body,

@@ -237,8 +237,8 @@ async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Rece
                     });
                 }
                 Err(e) => {
-                    // EMFILE/ENFILE (out of descriptors) and ECONNABORTED: the pending connection stays in
-                    // the backlog; pause briefly instead of spinning, and keep serving the open connections.
+                    // EMFILE/ENFILE (out of descriptors): the pending connection stays in the backlog
+                    // (ECONNABORTED: it is gone); pause briefly instead of spinning, and keep serving.
                     metrics::counter!("weft_accept_errors_total").increment(1);
                     accept_errors.note(&e);
                     tokio::time::sleep(Duration::from_millis(50)).await;
