@@ -4,53 +4,33 @@
 
 use crate::Agent;
 use crate::handlers;
+use crate::request::{CloseReason, Completion, RequestContext, ready, respond};
 use bytes::Bytes;
 use futures::FutureExt;
-use futures::future::BoxFuture;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::Encodable;
 use std::sync::Arc;
+use weft_listener::{Handler, Session};
 use weft_protocol::request::{RequestError, decode_header};
-use weft_protocol::{decode_body, encode_response, peek_header, versions};
+use weft_protocol::{decode_body, peek_header, versions};
 
-/// Why a connection must be closed (Kafka closes it for these too).
-#[derive(Debug, thiserror::Error)]
-pub enum CloseReason {
-    #[error(transparent)]
-    Request(#[from] RequestError),
-    #[error("unsupported version {version} of api key {api_key}")]
-    UnsupportedVersion { api_key: i16, version: i16 },
-    #[error("response could not be encoded: {0}")]
-    Encode(String),
-}
+/// The principal of an unauthenticated client, as Kafka names it.
+const ANONYMOUS: &str = "User:ANONYMOUS";
 
-/// The response of one request, in the making. `None` means no response is sent (acks=0 produce).
-pub type Completion = BoxFuture<'static, Result<Option<Bytes>, CloseReason>>;
+/// The agent as the listener's request handler.
+pub struct KafkaApi(pub Arc<Agent>);
 
-pub fn respond<R: Encodable>(
-    api: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    body: &R,
-) -> Result<Option<Bytes>, CloseReason> {
-    encode_response(api, version, correlation_id, body).map(Some).map_err(|e| CloseReason::Encode(e.to_string()))
-}
+impl Handler for KafkaApi {
+    type Close = CloseReason;
 
-fn ready(r: Result<Option<Bytes>, CloseReason>) -> Completion {
-    futures::future::ready(r).boxed()
+    async fn handle(&self, session: &Session, frame: Bytes) -> Result<Completion, CloseReason> {
+        dispatch(&self.0, session, frame).await
+    }
 }
 
 /// Handles one request frame. What must happen in arrival order (validation, buffering a produce) is done
 /// before this returns; the returned completion may then run concurrently with later requests.
-/// Who sent a request. This is the one place a request's identity is known; authorization will hang here.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    pub client_id: String,
-    pub peer: std::net::SocketAddr,
-}
-
-pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Bytes) -> Result<Completion, CloseReason> {
+pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Result<Completion, CloseReason> {
     let peek = peek_header(&frame)?;
     if peek.api_key == ApiKey::ApiVersions as i16 && !versions::is_supported(peek.api_key, peek.api_version) {
         // Kafka answers an unsupported ApiVersions version with v0 and UNSUPPORTED_VERSION, so that the
@@ -70,7 +50,12 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
     metrics::counter!("weft_requests_total", "api" => api_name, "version" => version_label(v)).increment(1);
     let started = std::time::Instant::now();
     let cid = header.correlation_id;
-    let ctx = RequestContext { client_id: header.client_id.clone().unwrap_or_default(), peer };
+    let ctx = RequestContext {
+        client_id: header.client_id.clone().unwrap_or_default(),
+        peer: session.peer,
+        listener: session.listener,
+        principal: session.principal.clone().unwrap_or_else(|| ANONYMOUS.to_string()),
+    };
     macro_rules! simple {
         ($req:ty, $handler:path) => {{
             let req: $req = decode_body(api, v, body)?;
@@ -93,7 +78,7 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
             let req: FetchRequest = decode_body(api, v, body)?;
             let agent = agent.clone();
             async move {
-                let resp = crate::fetch::handle(&agent, req, v).await;
+                let resp = handlers::fetch::handle(&agent, req, v).await;
                 respond(api, v, cid, &resp)
             }
             .boxed()
@@ -116,7 +101,7 @@ pub async fn dispatch(agent: &Arc<Agent>, peer: std::net::SocketAddr, frame: Byt
             let agent = agent.clone();
             async move { respond(api, v, cid, &handlers::groups::sync(&agent, req, v).await) }.boxed()
         }
-        ApiKey::InitProducerId => simple!(InitProducerIdRequest, handlers::producer::init_producer_id),
+        ApiKey::InitProducerId => simple!(InitProducerIdRequest, handlers::init_producer_id::handle),
         ApiKey::AddPartitionsToTxn => simple!(AddPartitionsToTxnRequest, handlers::txn::add_partitions),
         ApiKey::AddOffsetsToTxn => simple!(AddOffsetsToTxnRequest, handlers::txn::add_offsets),
         ApiKey::TxnOffsetCommit => simple!(TxnOffsetCommitRequest, handlers::txn::offset_commit),

@@ -41,4 +41,12 @@ pub fn records_error_code(e: &RecordsError) -> i16 {
     }
 }
 
-pub type Result<T> = std::result::Result<T, AgentError>;
+impl From<weft_log::ReadError> for AgentError {
+    fn from(e: weft_log::ReadError) -> Self {
+        match e {
+            weft_log::ReadError::Meta(e) => AgentError::Meta(e),
+            weft_log::ReadError::Storage(e) => AgentError::Storage(e),
+            weft_log::ReadError::BadStoredBatch { offset, reason } => AgentError::BadStoredBatch { offset, reason },
+        }
+    }
+}

@@ -9,7 +9,6 @@
 //! old, which bounds clients that stall inside a request.
 
 use crate::Agent;
-use crate::server::AcceptErrors;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use weft_listener::AcceptErrors;
 
 /// A connection is closed (after its current response) once this old.
 const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);

@@ -1,40 +1,40 @@
-//! The Weft agent: the Kafka listener, request handlers, the produce and fetch paths over object storage,
-//! and the admin HTTP endpoint. State of record lives in the metastore and the object store; what an agent
-//! holds in memory (topic cache, high-watermark watches, segment cache) can be rebuilt from them.
+//! The Weft agent: it wires the services of one agent together and speaks Kafka's APIs over them.
+//!
+//! A request travels: listener session (`weft-listener`) → [`dispatch`] (decode, one [`request::RequestContext`],
+//! route) → a handler in [`handlers`] (authorize each resource, call services) → response. The services
+//! own their state and live in their own crates: the partition log (`weft-log`: produce buffer, flusher,
+//! committer, reader, high-watermark watch), the group coordinator (`weft-groups`), the transaction
+//! coordinator (`weft-txn`), the topic cache and configs (`weft-topics`) and the maintenance loop
+//! (`weft-maintenance`). State of record lives in the
+//! metastore and the object store; what an agent holds in memory can be rebuilt from them.
 
-pub mod clock;
 pub mod config;
-mod conn_timeouts;
-mod connection;
 mod dispatch;
 mod error;
-mod fetch;
-mod frame_reader;
-mod groups;
 mod handlers;
 mod health;
 mod http;
 mod legacy;
-mod maintenance;
 mod metrics;
-mod partitions;
-mod produce;
-mod records;
-mod request_budget;
+#[allow(dead_code)] // authorize calls land in the handlers next (issue 15)
+mod request;
 mod server;
-pub mod topic_config;
-mod topics;
-mod txn;
+
+/// Injected sources of time and ids (re-exported for tests that drive an agent deterministically).
+pub mod clock {
+    pub use weft_clock::*;
+}
 
 pub use config::AgentConfig;
 pub use server::{RunningAgent, start, start_with};
 
-use clock::{Clock, IdSource};
 use std::sync::Arc;
+use weft_clock::{Clock, IdSource};
 use weft_meta::Metastore;
 use weft_storage::ObjectStorage;
 
-/// Shared state of one agent, handed to every connection.
+/// The services of one agent, handed to every connection. Each field is a service that owns its state;
+/// handlers call them, they never call handlers.
 pub(crate) struct Agent {
     pub config: AgentConfig,
     pub meta: Arc<dyn Metastore>,
@@ -45,14 +45,17 @@ pub(crate) struct Agent {
     /// Host and port clients are told to connect to.
     pub advertised_host: String,
     pub advertised_port: i32,
-    pub topics: topics::TopicCache,
-    pub partitions: Arc<partitions::PartitionWatch>,
-    pub produce: produce::ProduceBuffer,
-    pub groups: Arc<groups::Coordinator>,
-    pub txns: txn::TxnLocks,
-    pub maintenance: maintenance::MaintenanceState,
+    pub topics: Arc<weft_topics::TopicCache>,
+    /// High watermarks of partitions, for fetches waiting on new data.
+    pub partitions: Arc<weft_log::PartitionWatch>,
+    /// The write side of the log: buffer, flusher and committer.
+    pub produce: weft_log::ProduceBuffer,
+    /// The read side of the log.
+    pub reader: weft_log::LogReader,
+    pub groups: Arc<weft_groups::Coordinator>,
+    pub txns: weft_txn::TxnCoordinator,
     /// Bytes of requests being read, over all connections (queued.max.request.bytes).
-    pub request_budget: request_budget::RequestBudget,
+    pub request_budget: weft_listener::RequestBudget,
     /// Whether writes to the object store and the metastore work (readiness).
-    pub health: Arc<health::Health>,
+    pub health: Arc<weft_log::health::Health>,
 }

@@ -1,17 +1,18 @@
 //! Starting and stopping an agent: open the stores, bind listeners, accept connections, shut down cleanly.
 
-use crate::clock::{Clock, IdSource, RandomIds, SystemClock};
 use crate::config::AgentConfig;
-use crate::partitions::PartitionWatch;
-use crate::produce::{FlushDeps, ProduceBuffer, ProduceLimits};
-use crate::topics::TopicCache;
-use crate::{Agent, connection, http};
+use crate::dispatch::KafkaApi;
+use crate::{Agent, http};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
+use weft_clock::{Clock, IdSource, RandomIds, SystemClock};
+use weft_listener::{AcceptErrors, Session, SessionLimits};
+use weft_log::{FlushDeps, LogReader, PartitionWatch, ProduceBuffer, ProduceLimits};
+use weft_topics::TopicCache;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -99,7 +100,7 @@ pub async fn start_with(
         None => None,
     };
     let partitions = Arc::new(PartitionWatch::default());
-    let health = Arc::new(crate::health::Health::default());
+    let health = Arc::new(weft_log::health::Health::default());
     let produce = ProduceBuffer::new(ProduceLimits {
         flush_bytes: config.flush_bytes,
         flush_interval: config.flush_interval,
@@ -115,8 +116,11 @@ pub async fn start_with(
         health: health.clone(),
     });
     crate::metrics::install();
+    let reader = LogReader::new(meta.clone(), storage.clone());
+    let txns =
+        weft_txn::TxnCoordinator::new(meta.clone(), produce.clone(), clock.clone(), config.transaction_max_timeout_ms);
     let agent = Arc::new(Agent {
-        topics: TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes),
+        topics: Arc::new(TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes)),
         meta,
         storage,
         clock,
@@ -125,12 +129,12 @@ pub async fn start_with(
         advertised_host,
         advertised_port,
         partitions,
+        reader,
+        txns,
         produce,
-        txns: Default::default(),
-        maintenance: Default::default(),
-        request_budget: crate::request_budget::RequestBudget::new(config.queued_max_request_bytes),
+        request_budget: weft_listener::RequestBudget::new(config.queued_max_request_bytes),
         health,
-        groups: Arc::new(crate::groups::Coordinator::new(crate::groups::GroupConfig {
+        groups: Arc::new(weft_groups::Coordinator::new(weft_groups::GroupConfig {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
             max_session_timeout_ms: config.group_max_session_timeout_ms,
             initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
@@ -151,7 +155,7 @@ pub async fn start_with(
     crate::health::probe(&agent, &holder).await;
     let health_task =
         tokio::spawn(crate::health::run(agent.clone(), holder.clone(), agent.config.health_check_interval));
-    let maintenance = tokio::spawn(crate::maintenance::run(agent.clone(), holder));
+    let maintenance = tokio::spawn(maintainer(&agent).run(holder));
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
         tokio::spawn(http::serve(agent.clone(), l, shutdown_rx.clone()));
@@ -174,6 +178,27 @@ pub async fn start_with(
         health_task.abort();
     });
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
+}
+
+/// The maintenance service over this agent's stores and caches.
+fn maintainer(agent: &Agent) -> weft_maintenance::Maintainer {
+    let deps = weft_maintenance::Deps {
+        meta: agent.meta.clone(),
+        storage: agent.storage.clone(),
+        topics: agent.topics.clone(),
+        partitions: agent.partitions.clone(),
+        clock: agent.clock.clone(),
+        ids: agent.ids.clone(),
+    };
+    let c = &agent.config;
+    let schedule = weft_maintenance::Schedule {
+        interval: c.maintenance_interval,
+        merge_target_bytes: c.merge_target_bytes,
+        merge_min_age: c.merge_min_age,
+        gc_grace: c.gc_grace,
+        orphan_grace: c.orphan_grace,
+    };
+    weft_maintenance::Maintainer::new(deps, schedule)
 }
 
 /// Once a minute: expires committed offsets of groups without members after `offsets_retention`,
@@ -211,12 +236,19 @@ async fn check_transactions(agent: Arc<Agent>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        agent.txn_check().await;
+        agent.txns.check().await;
     }
 }
 
 async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Receiver<bool>, flusher: JoinHandle<()>) {
     let slots = Arc::new(Semaphore::new(agent.config.max_connections));
+    let api = Arc::new(KafkaApi(agent.clone()));
+    let limits = SessionLimits {
+        max_frame_bytes: agent.config.max_frame_bytes,
+        max_inflight: agent.config.max_inflight_per_connection,
+        idle: agent.config.connections_max_idle,
+        frame_read: agent.config.request_read_timeout,
+    };
     let stop_rx = shutdown.clone();
     let mut connections = JoinSet::new();
     let mut accept_errors = AcceptErrors::default();
@@ -229,10 +261,13 @@ async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Rece
                         drop(socket);
                         continue;
                     };
-                    let agent = agent.clone();
+                    let api = api.clone();
                     let stop = stop_rx.clone();
                     connections.spawn(async move {
-                        connection::serve(agent, socket, peer, stop).await;
+                        let _ = socket.set_nodelay(true);
+                        let session = Session { peer, listener: "PLAINTEXT", principal: None };
+                        let budget = api.0.request_budget.clone();
+                        weft_listener::serve(&*api, session, socket.into_split(), limits, &budget, stop).await;
                         drop(slot);
                     });
                 }
@@ -263,26 +298,4 @@ async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Rece
     agent.produce.close();
     let _ = flusher.await;
     tracing::info!("agent stopped");
-}
-
-/// Logs accept failures at most every few seconds, with how many were not logged.
-#[derive(Default)]
-pub(crate) struct AcceptErrors {
-    last_logged: Option<tokio::time::Instant>,
-    suppressed: u64,
-}
-
-impl AcceptErrors {
-    const EVERY: Duration = Duration::from_secs(5);
-
-    pub(crate) fn note(&mut self, e: &std::io::Error) {
-        let now = tokio::time::Instant::now();
-        if self.last_logged.is_some_and(|at| now - at < Self::EVERY) {
-            self.suppressed += 1;
-            return;
-        }
-        tracing::warn!(error = %e, suppressed = self.suppressed, "accept failed; retrying in 50 ms");
-        self.last_logged = Some(now);
-        self.suppressed = 0;
-    }
 }

@@ -7,6 +7,8 @@
 //! - [`gc`]: deletes objects nothing references any more, after a grace period, and uploads whose commit
 //!   never happened.
 //!
+//! [`Maintainer`] is the service that schedules these jobs on the agent holding the maintenance lease.
+//!
 //! Every job is crash-safe by construction: new objects are written before the index points at them, the
 //! index changes in one metastore transaction that first checks the rows it replaces are unchanged, and old
 //! objects are only marked dead there; deletion from the bucket happens later, in [`gc`].
@@ -15,6 +17,9 @@ pub mod cleaner;
 pub mod gc;
 pub mod merge;
 pub mod retention;
+mod service;
+
+pub use service::{Deps, Maintainer, Schedule};
 
 use weft_meta::MetaError;
 use weft_storage::StorageError;

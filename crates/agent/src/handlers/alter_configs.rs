@@ -6,13 +6,13 @@
 use super::configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
 use crate::Agent;
-use crate::topic_config::{self, ConfigError, ConfigType};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
     alter_configs_response, incremental_alter_configs_response,
 };
 use std::collections::{BTreeMap, HashSet};
+use weft_topics::config::{self as topic_config, ConfigError, ConfigType};
 
 /// One requested change to a config.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,13 +2,13 @@
 
 use super::str_bytes;
 use crate::Agent;
-use crate::topic_config::{self, ConfigType, TOPIC_CONFIGS, source};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use std::collections::BTreeMap;
+use weft_topics::config::{self as topic_config, ConfigType, TOPIC_CONFIGS, source};
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;

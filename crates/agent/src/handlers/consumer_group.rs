@@ -2,15 +2,15 @@
 
 use super::str_bytes;
 use crate::Agent;
-use crate::dispatch::RequestContext;
-use crate::groups::HeartbeatParams;
-use crate::groups::consumer::TopicInfo;
+use crate::request::RequestContext;
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
     ConsumerGroupHeartbeatResponse, TopicName,
 };
 use std::collections::BTreeMap;
+use weft_groups::HeartbeatParams;
+use weft_groups::consumer::TopicInfo;
 
 pub async fn heartbeat(
     agent: &Agent,

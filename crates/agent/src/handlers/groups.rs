@@ -4,8 +4,7 @@
 use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
 use super::str_bytes;
 use crate::Agent;
-use crate::dispatch::RequestContext;
-use crate::groups::{GroupSummary, JoinParams, JoinResult};
+use crate::request::RequestContext;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
@@ -15,6 +14,7 @@ use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::*;
 use std::collections::BTreeMap;
+use weft_groups::{GroupSummary, JoinParams, JoinResult};
 
 pub const KEY_TYPE_GROUP: i8 = 0;
 pub const KEY_TYPE_TRANSACTION: i8 = 1;

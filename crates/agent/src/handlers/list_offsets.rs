@@ -2,11 +2,11 @@
 
 use crate::Agent;
 use crate::error::AgentError;
-use crate::records::LEADER_EPOCH;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use uuid::Uuid;
+use weft_log::LEADER_EPOCH;
 
 pub const LATEST: i64 = -1;
 pub const EARLIEST: i64 = -2;
@@ -74,11 +74,11 @@ async fn lookup(
         LATEST => Ok((end, -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((offsets.log_start, -1)),
         MAX_TIMESTAMP => match agent.meta.max_timestamp_batch(topic_id, partition).await? {
-            Some(b) => Ok(visible(agent.find_in_batch(&b, b.max_timestamp).await?.unwrap_or((-1, -1)))),
+            Some(b) => Ok(visible(agent.reader.find_in_batch(&b, b.max_timestamp).await?.unwrap_or((-1, -1)))),
             None => Ok((-1, -1)),
         },
         ts if ts >= 0 => match agent.meta.first_batch_at_or_after_time(topic_id, partition, ts).await? {
-            Some(b) => Ok(visible(agent.find_in_batch(&b, ts).await?.unwrap_or((-1, -1)))),
+            Some(b) => Ok(visible(agent.reader.find_in_batch(&b, ts).await?.unwrap_or((-1, -1)))),
             None => Ok((-1, -1)),
         },
         // Tiered-storage specific specs (-5, -6): every byte is already in object storage, nothing is pending.

@@ -4,8 +4,6 @@ use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
 use super::str_bytes;
 use super::topics::validate_topic_name;
 use crate::Agent;
-use crate::records::LEADER_EPOCH;
-use crate::topics::TopicEntry;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -13,6 +11,8 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use std::sync::Arc;
 use uuid::Uuid;
+use weft_log::LEADER_EPOCH;
+use weft_topics::TopicEntry;
 
 pub async fn handle(agent: &Agent, req: MetadataRequest, version: i16) -> MetadataResponse {
     let node = BrokerId(agent.config.node_id);

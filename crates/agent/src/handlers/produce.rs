@@ -3,17 +3,17 @@
 
 use super::record_checks::{Refusal, check_records};
 use crate::Agent;
-use crate::dispatch::{Completion, respond};
-use crate::produce::Append;
-use crate::topics::TopicEntry;
+use crate::request::{Completion, respond};
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_response::BatchIndexAndErrorMessage;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use std::sync::Arc;
+use weft_log::Append;
 use weft_meta::{AppendOutcome, BatchKind};
 use weft_protocol::batch::{BatchError, split_batches};
+use weft_topics::TopicEntry;
 
 /// Per-partition answer before the flush: either an early error, or the number of batches submitted.
 enum Slot {
@@ -184,7 +184,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
     async move {
         let outcomes = match submitted {
             Ok(rx) => rx.await.unwrap_or_else(|_| {
-                Err(crate::produce::FlushFailure {
+                Err(weft_log::FlushFailure {
                     code: ResponseError::KafkaStorageError.code(),
                     message: "flush abandoned".into(),
                 })
@@ -226,7 +226,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
 fn partition_response(
     index: i32,
     slot: Slot,
-    outcomes: &crate::produce::FlushResult,
+    outcomes: &weft_log::FlushResult,
     version: i16,
 ) -> PartitionProduceResponse {
     let r = PartitionProduceResponse::default()

@@ -3,7 +3,6 @@
 //! record on a compacted topic, a timestamp outside the topic's bounds) are answered per record (KIP-467).
 
 use crate::error::records_error_code;
-use crate::topics::TopicEntry;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use weft_protocol::BatchHeader;
@@ -11,6 +10,7 @@ use weft_protocol::records::{
     BatchSummary, MAX_DECOMPRESSED_BYTES, Mode, ValidateOptions, create_time_rewrite_needed,
     set_create_time_max_timestamp, validate_batch,
 };
+use weft_topics::TopicEntry;
 
 /// At most this many record errors carry a message; the rest carry only their index (clients need the
 /// indices; the messages repeat). The indices themselves are capped by `MAX_LISTED_RECORD_ERRORS`.

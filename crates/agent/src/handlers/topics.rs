@@ -4,8 +4,6 @@ use super::configs::topic_config_entries;
 use super::str_bytes;
 use crate::Agent;
 use crate::error::AgentError;
-use crate::topic_config;
-use crate::topics::TopicEntry;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -17,6 +15,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use uuid::Uuid;
 use weft_meta::NewTopic;
+use weft_topics::TopicEntry;
+use weft_topics::config as topic_config;
 
 /// Upper bound on partitions per topic: each costs metastore rows and index lookups.
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;

@@ -1,10 +1,9 @@
 //! The transactional producer's requests: AddPartitionsToTxn (v0-3 one transaction, v4+ batched),
-//! AddOffsetsToTxn, TxnOffsetCommit and EndTxn. The state machine is in `crate::txn::rules`; the steps
-//! (markers, completion) in `crate::txn`.
+//! AddOffsetsToTxn, TxnOffsetCommit and EndTxn. The state machine is in `weft_txn::rules`; the steps
+//! (markers, completion) in `weft_txn`.
 
 use super::offsets::MAX_OFFSET_METADATA_BYTES;
 use crate::Agent;
-use crate::txn::rules;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
 use kafka_protocol::messages::add_partitions_to_txn_response::{
@@ -15,6 +14,7 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::*;
 use weft_meta::{CommittedOffset, PendingOffset, TxnPartition};
+use weft_txn::rules;
 
 /// PRODUCER_FENCED arrived with KIP-588; older request versions get INVALID_PRODUCER_EPOCH, as Kafka sends.
 fn fenced_compat(code: i16, version: i16, since: i16) -> i16 {
@@ -89,7 +89,7 @@ async fn add_one(agent: &Agent, t: &AddPartitionsToTxnTransaction, version: i16)
         }
     } else {
         let now = agent.clock.now_ms();
-        match agent.txn_change(id, |c| rules::add_partitions(c, pid, epoch, &wanted, now)).await {
+        match agent.txns.change(id, |c| rules::add_partitions(c, pid, epoch, &wanted, now)).await {
             Ok(_) => 0,
             Err(code) => code,
         }
@@ -130,7 +130,7 @@ pub async fn add_offsets(agent: &Agent, req: AddOffsetsToTxnRequest, version: i1
     let code = if group.is_empty() {
         ResponseError::InvalidGroupId.code()
     } else {
-        match agent.txn_change(&req.transactional_id, |c| rules::add_group(c, pid, epoch, &group, now)).await {
+        match agent.txns.change(&req.transactional_id, |c| rules::add_group(c, pid, epoch, &group, now)).await {
             Ok(_) => 0,
             Err(code) => code,
         }
@@ -186,7 +186,7 @@ pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: 
     if common.is_none() && !staged.is_empty() {
         let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
         if let Err(code) =
-            agent.txn_change(&req.transactional_id, |c| rules::stage_offsets(c, pid, epoch, staged, now)).await
+            agent.txns.change(&req.transactional_id, |c| rules::stage_offsets(c, pid, epoch, staged, now)).await
         {
             tracing::debug!(transactional_id = %req.transactional_id.as_str(), %group, code, "transactional offset commit refused");
             common = Some(code);
@@ -216,7 +216,7 @@ pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: 
 
 pub async fn end(agent: &Agent, req: EndTxnRequest, version: i16) -> EndTxnResponse {
     let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
-    let code = match agent.txn_end(&req.transactional_id, pid, epoch, req.committed).await {
+    let code = match agent.txns.end(&req.transactional_id, pid, epoch, req.committed).await {
         Ok(()) => 0,
         Err(code) => {
             tracing::debug!(transactional_id = %req.transactional_id.as_str(), producer_id = pid, epoch, commit = req.committed, code, "end transaction refused");

@@ -3,7 +3,6 @@
 use super::{to3, to18};
 use crate::Agent;
 use crate::handlers;
-use crate::topic_config::source;
 use kafka_protocol::messages::create_topics_request as ct18;
 use kafka_protocol::messages::describe_configs_request as dc18;
 use kafka_protocol::messages::describe_log_dirs_request as dl18;
@@ -16,6 +15,7 @@ use kafka_protocol_k3::messages::create_topics_response as ctr3;
 use kafka_protocol_k3::messages::delete_topics_response as dtr3;
 use kafka_protocol_k3::messages::describe_configs_response as dcr3;
 use kafka_protocol_k3::messages::describe_log_dirs_response as dlr3;
+use weft_topics::config::source;
 
 /// The 0.18 versions the converted requests are handled at: the oldest that codec knows.
 const CREATE_TOPICS_AS: i16 = 2;

@@ -12,7 +12,7 @@ mod groups;
 mod list_offsets;
 
 use crate::Agent;
-use crate::dispatch::CloseReason;
+use crate::request::CloseReason;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseHeader};
 use kafka_protocol::protocol::{Encodable as _, StrBytes};

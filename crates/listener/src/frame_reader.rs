@@ -6,7 +6,7 @@
 //! shared [`RequestBudget`] for the size its header announces; only then is a buffer of exactly that size
 //! allocated and the body read into it.
 
-use crate::request_budget::{RequestBudget, Reservation};
+use crate::budget::{RequestBudget, Reservation};
 use bytes::{Bytes, BytesMut};
 use weft_protocol::{FrameError, frame_size};
 

@@ -1,13 +1,13 @@
 //! InitProducerId. Without a transactional id each call gets a fresh producer id from the metastore (as
 //! Kafka does for idempotent producers), so ids are unique across restarts and agents; sequence numbers are
 //! checked in the segment commit transaction (see `weft_meta`). With one, the transaction coordinator
-//! bumps the id's epoch, fencing earlier producers and aborting their unfinished transaction (`crate::txn`).
+//! bumps the id's epoch, fencing earlier producers and aborting their unfinished transaction (`weft_txn`).
 
 use crate::Agent;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-pub async fn init_producer_id(agent: &Agent, req: InitProducerIdRequest, version: i16) -> InitProducerIdResponse {
+pub async fn handle(agent: &Agent, req: InitProducerIdRequest, version: i16) -> InitProducerIdResponse {
     let fail = |code: i16| {
         InitProducerIdResponse::default().with_error_code(code).with_producer_id(ProducerId(-1)).with_producer_epoch(-1)
     };
@@ -17,7 +17,7 @@ pub async fn init_producer_id(agent: &Agent, req: InitProducerIdRequest, version
     // KIP-360 (v3+): a producer may name the id and epoch it holds to have the epoch bumped.
     let expected = (version >= 3 && req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
     if let Some(txn_id) = req.transactional_id.as_ref().filter(|t| !t.is_empty()) {
-        return match agent.txn_init(txn_id, req.transaction_timeout_ms, expected).await {
+        return match agent.txns.init(txn_id, req.transaction_timeout_ms, expected).await {
             Ok((id, epoch)) => ok(id, epoch),
             // Before v4 clients do not know PRODUCER_FENCED; Kafka sends INVALID_PRODUCER_EPOCH instead.
             Err(code) if code == ResponseError::ProducerFenced.code() && version < 4 => {

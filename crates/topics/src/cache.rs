@@ -4,7 +4,7 @@
 //! expire after `ttl` so that changes made through another agent are seen (config changes included); changes
 //! made through this agent update the cache at once.
 
-use crate::topic_config;
+use crate::config;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -29,8 +29,8 @@ pub struct TopicEntry {
 impl TopicEntry {
     fn new(topic: Topic, cluster: Arc<BTreeMap<String, String>>, broker_max_message_bytes: i32) -> Self {
         // The static broker value (message.max.bytes flag) sits between the cluster default and Kafka's.
-        let max_message_bytes = match topic_config::effective(&topic.configs, &cluster, "max.message.bytes") {
-            Some((v, src)) if src != topic_config::source::DEFAULT => v.parse().ok(),
+        let max_message_bytes = match config::effective(&topic.configs, &cluster, "max.message.bytes") {
+            Some((v, src)) if src != config::source::DEFAULT => v.parse().ok(),
             _ => None,
         }
         .unwrap_or(broker_max_message_bytes);
@@ -53,14 +53,14 @@ impl TopicEntry {
 
     /// The effective value of a topic config.
     pub fn config(&self, name: &str) -> Option<&str> {
-        topic_config::effective(&self.topic.configs, &self.cluster, name).map(|(v, _)| v)
+        config::effective(&self.topic.configs, &self.cluster, name).map(|(v, _)| v)
     }
 
     /// A numeric topic config (Kafka's default when unset or unparsable).
     pub fn config_i64(&self, name: &str) -> i64 {
         self.config(name)
             .and_then(|v| v.trim().parse().ok())
-            .or_else(|| topic_config::lookup(name).and_then(|d| d.default.parse().ok()))
+            .or_else(|| config::lookup(name).and_then(|d| d.default.parse().ok()))
             .unwrap_or(i64::MAX)
     }
 

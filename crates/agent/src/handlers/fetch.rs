@@ -5,8 +5,6 @@
 //! which the protocol allows; a request naming a session Weft did not create gets FETCH_SESSION_ID_NOT_FOUND.
 
 use crate::Agent;
-use crate::records::LEADER_EPOCH;
-use crate::topics::TopicEntry;
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
@@ -16,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use weft_log::LEADER_EPOCH;
 use weft_meta::PartitionOffsets;
+use weft_topics::TopicEntry;
 
 /// A requested partition, resolved once per fetch.
 struct Target {
@@ -106,8 +106,8 @@ async fn resolve(agent: &Agent, topics: &[FetchTopic], version: i16) -> Vec<Targ
     out
 }
 
-fn zstd_topic(entry: &crate::topics::TopicEntry) -> bool {
-    crate::topic_config::effective(&entry.topic.configs, &entry.cluster, "compression.type")
+fn zstd_topic(entry: &weft_topics::TopicEntry) -> bool {
+    weft_topics::config::effective(&entry.topic.configs, &entry.cluster, "compression.type")
         .is_some_and(|(v, _)| v == "zstd")
 }
 
@@ -157,7 +157,8 @@ async fn read_pass(
                 } else if t.fetch_offset < end && (total == 0 || total < budget) {
                     let limit = i64::from(t.max_bytes.max(0)).min((budget - total).max(0)) as u64;
                     let topic_id = entry.topic.id;
-                    let read = agent.read_records(topic_id, t.partition, t.fetch_offset, end, limit, total == 0).await;
+                    let read =
+                        agent.reader.read_records(topic_id, t.partition, t.fetch_offset, end, limit, total == 0).await;
                     let read = match read {
                         Ok(records) if read_committed && !records.is_empty() => agent
                             .meta
@@ -166,7 +167,7 @@ async fn read_pass(
                             .map(|aborted| (records, Some(aborted)))
                             .map_err(crate::error::AgentError::from),
                         Ok(records) => Ok((records, None)),
-                        Err(e) => Err(e),
+                        Err(e) => Err(crate::error::AgentError::from(e)),
                     };
                     match read {
                         Ok((records, aborted)) => {

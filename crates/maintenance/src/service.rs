@@ -1,26 +1,62 @@
-//! The agent's side of background maintenance: every `maintenance_interval`, the agent holding the
-//! metastore lease runs retention, log compaction, object compaction and garbage collection (the jobs live
-//! in `weft-maintenance`) with each topic's effective configs, and publishes moved log starts to its
-//! partition watches. Other agents renew nothing and wait; if the holder dies, its lease expires and another
-//! agent takes over. The jobs are safe even if two agents overlap (every index change is conditional).
+//! The maintenance service: the agent holding the `maintenance` lease runs retention, log compaction,
+//! object compaction and garbage collection every interval; other agents only try to take the lease. What
+//! each job does is in its own module; this one schedules them and remembers progress between passes.
 
-use crate::Agent;
+use crate::cleaner::{CleanLimits, CleanPolicy, clean_partition};
+use crate::merge::{MergeLimits, merge_partition};
+use crate::retention::{self, RetentionPolicy};
+use crate::{MaintenanceError, gc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use uuid::Uuid;
-use weft_maintenance::cleaner::{CleanLimits, CleanPolicy, clean_partition};
-use weft_maintenance::merge::{MergeLimits, merge_partition};
-use weft_maintenance::retention::{self, RetentionPolicy};
-use weft_maintenance::{MaintenanceError, gc};
+use weft_clock::{Clock, IdSource};
+use weft_log::PartitionWatch;
+use weft_meta::Metastore;
+use weft_storage::ObjectStorage;
+use weft_topics::{TopicCache, TopicEntry};
 
 /// The lease that elects the agent running maintenance.
 const LEASE: &str = "maintenance";
 /// Orphans are looked for once every this many passes (listing a bucket is not free).
 const ORPHAN_SCAN_EVERY: u64 = 12;
 
-/// Progress the loop remembers between passes (and shows in the admin endpoint and logs).
+/// How often and how much the loop works (from the agent's configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// How often the lease holder runs a pass.
+    pub interval: Duration,
+    /// Bytes object compaction copies into one per-partition object at most.
+    pub merge_target_bytes: u64,
+    /// Flush segments younger than this are not merged.
+    pub merge_min_age: Duration,
+    /// How long an unreferenced object is kept before it is deleted.
+    pub gc_grace: Duration,
+    /// Uploads never committed are deleted once this old.
+    pub orphan_grace: Duration,
+}
+
+/// What the loop reads and changes.
+pub struct Deps {
+    pub meta: Arc<dyn Metastore>,
+    pub storage: ObjectStorage,
+    pub topics: Arc<TopicCache>,
+    /// Retention moves log starts; waiting fetches learn it here.
+    pub partitions: Arc<PartitionWatch>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+}
+
+/// The maintenance service of one agent: it runs a pass whenever it holds the maintenance lease.
+pub struct Maintainer {
+    deps: Deps,
+    schedule: Schedule,
+    state: Progress,
+}
+
+/// Progress the loop remembers between passes.
 #[derive(Default)]
-pub struct MaintenanceState {
+struct Progress {
     /// Per partition: when a tombstone or marker kept by the cleaner expires (a pass is then forced).
     expiries: Mutex<HashMap<(Uuid, i32), i64>>,
     /// Per partition: object compaction found no flush segment below this offset last time.
@@ -28,8 +64,18 @@ pub struct MaintenanceState {
     passes: std::sync::atomic::AtomicU64,
 }
 
-/// Runs maintenance passes forever; `holder` names this agent in the lease.
-pub async fn run(agent: Arc<Agent>, holder: String) {
+impl Maintainer {
+    pub fn new(deps: Deps, schedule: Schedule) -> Self {
+        Maintainer { deps, schedule, state: Progress::default() }
+    }
+
+    /// Runs maintenance passes forever; `holder` names this agent in the lease.
+    pub async fn run(self, holder: String) {
+        run(&self, holder).await
+    }
+}
+
+async fn run(agent: &Maintainer, holder: String) {
     // Every series exists from the start, so dashboards and alerts see zeros rather than nothing.
     for job in ["retention", "compaction", "merge", "gc", "orphans"] {
         for result in ["ok", "error"] {
@@ -42,14 +88,14 @@ pub async fn run(agent: Arc<Agent>, holder: String) {
     for kind in ["dead", "orphan"] {
         metrics::counter!("weft_gc_objects_deleted_total", "kind" => kind).increment(0);
     }
-    let mut interval = tokio::time::interval(agent.config.maintenance_interval);
+    let mut interval = tokio::time::interval(agent.schedule.interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let now = agent.clock.now_ms();
-        let ttl = i64::try_from(agent.config.maintenance_interval.as_millis()).unwrap_or(i64::MAX).saturating_mul(3);
-        match agent.meta.acquire_lease(LEASE, &holder, now, ttl.max(30_000)).await {
-            Ok(true) => pass(&agent).await,
+        let now = agent.deps.clock.now_ms();
+        let ttl = i64::try_from(agent.schedule.interval.as_millis()).unwrap_or(i64::MAX).saturating_mul(3);
+        match agent.deps.meta.acquire_lease(LEASE, &holder, now, ttl.max(30_000)).await {
+            Ok(true) => pass(agent).await,
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "maintenance lease unavailable"),
         }
@@ -68,8 +114,8 @@ fn outcome<T>(job: &'static str, r: Result<T, MaintenanceError>) -> Option<T> {
     }
 }
 
-async fn pass(agent: &Arc<Agent>) {
-    let topics = match agent.meta.list_topics().await {
+async fn pass(agent: &Maintainer) {
+    let topics = match agent.deps.meta.list_topics().await {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "maintenance: cannot list topics");
@@ -77,35 +123,35 @@ async fn pass(agent: &Arc<Agent>) {
         }
     };
     let merge_limits = MergeLimits {
-        target_bytes: agent.config.merge_target_bytes,
-        min_age_ms: i64::try_from(agent.config.merge_min_age.as_millis()).unwrap_or(i64::MAX),
+        target_bytes: agent.schedule.merge_target_bytes,
+        min_age_ms: i64::try_from(agent.schedule.merge_min_age.as_millis()).unwrap_or(i64::MAX),
         ..MergeLimits::default()
     };
     // Forget progress of deleted topics, so these maps stay bounded by the live partitions.
     let live: std::collections::HashSet<Uuid> = topics.iter().map(|t| t.id).collect();
-    lock(&agent.maintenance.merge_from).retain(|(id, _), _| live.contains(id));
-    lock(&agent.maintenance.expiries).retain(|(id, _), _| live.contains(id));
+    lock(&agent.state.merge_from).retain(|(id, _), _| live.contains(id));
+    lock(&agent.state.expiries).retain(|(id, _), _| live.contains(id));
     for t in topics {
-        let Ok(Some(entry)) = agent.topics.get(agent.meta.as_ref(), &t.name).await else { continue };
+        let Ok(Some(entry)) = agent.deps.topics.get(agent.deps.meta.as_ref(), &t.name).await else { continue };
         let (id, partitions) = (entry.topic.id, entry.topic.partitions);
         if entry.has_policy("delete") {
             let policy = RetentionPolicy {
                 retention_ms: entry.config_i64("retention.ms"),
                 retention_bytes: entry.config_i64("retention.bytes"),
             };
-            let now = agent.clock.now_ms();
+            let now = agent.deps.clock.now_ms();
             if let Some(moved) =
-                outcome("retention", retention::apply(agent.meta.as_ref(), id, partitions, policy, now).await)
+                outcome("retention", retention::apply(agent.deps.meta.as_ref(), id, partitions, policy, now).await)
             {
                 for (partition, bounds) in moved {
                     tracing::info!(topic = %t.name, partition, log_start = bounds.log_start, "retention moved the log start");
-                    agent.partitions.advance(id, partition, bounds);
+                    agent.deps.partitions.advance(id, partition, bounds);
                 }
             }
         }
         // Cleaner positions of every partition, read once per topic.
         let clean_offsets: HashMap<i32, i64> = if entry.has_policy("compact") {
-            match agent.meta.partition_storage(id).await {
+            match agent.deps.meta.partition_storage(id).await {
                 Ok(parts) => parts.into_iter().map(|(p, s)| (p, s.clean_offset)).collect(),
                 Err(e) => {
                     tracing::warn!(topic = %t.name, error = %e, "log compaction skipped: partition state unavailable");
@@ -120,34 +166,43 @@ async fn pass(agent: &Arc<Agent>) {
                 clean(agent, &entry, partition, *clean_offset).await;
             }
             let key = (id, partition);
-            let from = lock(&agent.maintenance.merge_from).get(&key).copied().unwrap_or(0);
-            let now = agent.clock.now_ms();
-            let nonce = agent.ids.nonce();
-            let merged =
-                merge_partition(agent.meta.as_ref(), &agent.storage, id, partition, from, merge_limits, now, nonce)
-                    .await;
+            let from = lock(&agent.state.merge_from).get(&key).copied().unwrap_or(0);
+            let now = agent.deps.clock.now_ms();
+            let nonce = agent.deps.ids.nonce();
+            let merged = merge_partition(
+                agent.deps.meta.as_ref(),
+                &agent.deps.storage,
+                id,
+                partition,
+                from,
+                merge_limits,
+                now,
+                nonce,
+            )
+            .await;
             if let Some(pass) = outcome("merge", merged) {
-                lock(&agent.maintenance.merge_from).insert(key, pass.resume_from);
+                lock(&agent.state.merge_from).insert(key, pass.resume_from);
                 if let Some(r) = pass.report {
                     metrics::counter!("weft_maintenance_bytes_total", "job" => "merge").increment(r.bytes);
                 }
             }
         }
     }
-    let now = agent.clock.now_ms();
-    let grace = i64::try_from(agent.config.gc_grace.as_millis()).unwrap_or(i64::MAX);
-    if let Some(n) = outcome("gc", gc::collect_dead(agent.meta.as_ref(), &agent.storage, now, grace).await)
+    let now = agent.deps.clock.now_ms();
+    let grace = i64::try_from(agent.schedule.gc_grace.as_millis()).unwrap_or(i64::MAX);
+    if let Some(n) = outcome("gc", gc::collect_dead(agent.deps.meta.as_ref(), &agent.deps.storage, now, grace).await)
         && n > 0
     {
         tracing::info!(objects = n, "garbage collector deleted unreferenced objects");
         metrics::counter!("weft_gc_objects_deleted_total", "kind" => "dead").increment(n as u64);
     }
-    let passes = agent.maintenance.passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let passes = agent.state.passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if passes.is_multiple_of(ORPHAN_SCAN_EVERY) {
-        let orphan_grace = i64::try_from(agent.config.orphan_grace.as_millis()).unwrap_or(i64::MAX);
-        if let Some(n) =
-            outcome("orphans", gc::collect_orphans(agent.meta.as_ref(), &agent.storage, now, orphan_grace).await)
-            && n > 0
+        let orphan_grace = i64::try_from(agent.schedule.orphan_grace.as_millis()).unwrap_or(i64::MAX);
+        if let Some(n) = outcome(
+            "orphans",
+            gc::collect_orphans(agent.deps.meta.as_ref(), &agent.deps.storage, now, orphan_grace).await,
+        ) && n > 0
         {
             metrics::counter!("weft_gc_objects_deleted_total", "kind" => "orphan").increment(n as u64);
         }
@@ -158,7 +213,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn clean(agent: &Arc<Agent>, entry: &crate::topics::TopicEntry, partition: i32, clean_offset: i64) {
+async fn clean(agent: &Maintainer, entry: &TopicEntry, partition: i32, clean_offset: i64) {
     let id = entry.topic.id;
     let policy = CleanPolicy {
         delete_retention_ms: entry.config_i64("delete.retention.ms"),
@@ -166,26 +221,26 @@ async fn clean(agent: &Arc<Agent>, entry: &crate::topics::TopicEntry, partition:
         max_lag_ms: entry.config_i64("max.compaction.lag.ms"),
         min_dirty_ratio: entry.config("min.cleanable.dirty.ratio").and_then(|v| v.parse().ok()).unwrap_or(0.5),
     };
-    let now = agent.clock.now_ms();
-    let force = lock(&agent.maintenance.expiries).get(&(id, partition)).is_some_and(|at| *at <= now);
+    let now = agent.deps.clock.now_ms();
+    let force = lock(&agent.state.expiries).get(&(id, partition)).is_some_and(|at| *at <= now);
     let limits = CleanLimits::default();
     let cleaned = clean_partition(
-        agent.meta.as_ref(),
-        &agent.storage,
+        agent.deps.meta.as_ref(),
+        &agent.deps.storage,
         id,
         partition,
         clean_offset,
         policy,
         limits,
         now,
-        agent.ids.nonce(),
+        agent.deps.ids.nonce(),
         force,
     )
     .await;
     if let Some(Some(report)) = outcome("compaction", cleaned) {
         metrics::counter!("weft_maintenance_bytes_total", "job" => "compaction")
             .increment(report.bytes_before.saturating_sub(report.bytes_after));
-        let mut expiries = lock(&agent.maintenance.expiries);
+        let mut expiries = lock(&agent.state.expiries);
         match report.next_expiry_ms {
             Some(at) => expiries.insert((id, partition), at),
             None => expiries.remove(&(id, partition)),

@@ -1,4 +1,6 @@
-//! One client connection: read frames, dispatch them, write responses strictly in request order.
+//! One client connection (a session): read frames, hand them to the [`Handler`], write responses strictly
+//! in request order. The session is generic over its transport (any `AsyncRead`/`AsyncWrite` halves), so
+//! TLS is one more transport, and it carries the client's identity ([`Session`]) to every request.
 //!
 //! Requests are read while fewer than `max_inflight_per_connection` are in progress; produce and fetch
 //! completions run concurrently, so a pipelining producer shares flushes instead of waiting for each one.
@@ -7,25 +9,79 @@
 //! before their body is read. A connection with nothing in progress is closed after
 //! `connections.max.idle.ms`; one that started a frame and stopped sending it after the request read timeout.
 
-use crate::Agent;
-use crate::conn_timeouts::{ConnState, Expiry, Timeouts, deadline};
-use crate::dispatch::{Completion, dispatch};
+use crate::budget::{RequestBudget, Reservation};
 use crate::frame_reader::{FrameReader, Next};
-use crate::request_budget::Reservation;
+use crate::timeouts::{ConnState, Expiry, Timeouts, deadline};
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
+use std::fmt::Display;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-pub async fn serve(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
+/// Who is on the other end of a connection. Every request of the connection is handled with it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The name of the listener the client connected to.
+    pub listener: &'static str,
+    /// The authenticated principal; `None` until a listener authenticates (today every listener is plaintext,
+    /// and Kafka calls such a client `User:ANONYMOUS`).
+    pub principal: Option<String>,
+}
+
+/// The response of one request, in the making. `None` means no response is sent (acks=0 produce).
+pub type Completion<E> = BoxFuture<'static, Result<Option<Bytes>, E>>;
+
+/// What turns request frames into responses.
+pub trait Handler: Send + Sync + 'static {
+    /// Why a connection must be closed.
+    type Close: Display + Send + 'static;
+
+    /// Handles one request frame. What must happen in arrival order is done before the returned future
+    /// resolves; the completion may then run concurrently with later requests of the same connection.
+    fn handle(
+        &self,
+        session: &Session,
+        frame: Bytes,
+    ) -> impl Future<Output = Result<Completion<Self::Close>, Self::Close>> + Send;
+}
+
+/// The limits of one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// Largest request frame accepted (socket.request.max.bytes).
+    pub max_frame_bytes: usize,
+    /// Requests in progress at once (pipelining depth); at least 1.
+    pub max_inflight: usize,
+    /// Kafka's connections.max.idle.ms.
+    pub idle: Duration,
+    /// How long a started request frame may stall.
+    pub frame_read: Duration,
+}
+
+/// Serves one connection until the client leaves, a limit closes it, or `shutdown` turns true (then the
+/// requests in progress are answered first).
+pub async fn serve<H, R, W>(
+    handler: &H,
+    session: Session,
+    (rd, wr): (R, W),
+    limits: SessionLimits,
+    budget: &RequestBudget,
+    shutdown: watch::Receiver<bool>,
+) where
+    H: Handler,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     metrics::counter!("weft_connections_total").increment(1);
     metrics::gauge!("weft_connections_active").increment(1.0);
-    serve_inner(agent, socket, peer, shutdown).await;
+    serve_inner(handler, &session, (rd, wr), limits, budget, shutdown).await;
     metrics::gauge!("weft_connections_active").decrement(1.0);
 }
 
@@ -60,14 +116,24 @@ impl Clock {
     }
 }
 
-async fn serve_inner(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
-    let _ = socket.set_nodelay(true);
-    let (mut rd, mut wr) = socket.into_split();
-    let mut reader = FrameReader::new(agent.config.max_frame_bytes, &agent.request_budget);
-    let mut inflight: FuturesOrdered<Completion> = FuturesOrdered::new();
+async fn serve_inner<H, R, W>(
+    handler: &H,
+    session: &Session,
+    (mut rd, mut wr): (R, W),
+    limits: SessionLimits,
+    budget: &RequestBudget,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    H: Handler,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let peer = session.peer;
+    let mut reader = FrameReader::new(limits.max_frame_bytes, budget);
+    let mut inflight: FuturesOrdered<Completion<H::Close>> = FuturesOrdered::new();
     let mut reserving: PendingReservation = None;
-    let max_inflight = agent.config.max_inflight_per_connection.max(1);
-    let timeouts = Timeouts { idle: agent.config.connections_max_idle, frame: agent.config.request_read_timeout };
+    let max_inflight = limits.max_inflight.max(1);
+    let timeouts = Timeouts { idle: limits.idle, frame: limits.frame_read };
     let mut clock = Clock { last_activity: Instant::now(), frame_since: None, was_paused: false };
     let mut reading = !*shutdown.borrow();
     loop {
@@ -76,7 +142,7 @@ async fn serve_inner(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut
                 Ok(Next::Frame(frame, reservation)) => {
                     // The next frame's clock starts when its first bytes are seen, not with this one's.
                     clock.frame_since = None;
-                    match dispatch(&agent, peer, frame).await {
+                    match handler.handle(session, frame).await {
                         Ok(completion) => inflight.push_back(completion),
                         Err(reason) => {
                             tracing::warn!(%peer, %reason, "closing connection");
@@ -88,7 +154,7 @@ async fn serve_inner(agent: Arc<Agent>, socket: TcpStream, peer: SocketAddr, mut
                 }
                 Ok(Next::NeedBytes) => break,
                 Ok(Next::NeedBudget(bytes)) => {
-                    let budget = agent.request_budget.clone();
+                    let budget = budget.clone();
                     reserving = Some(Box::pin(async move { budget.reserve(bytes).await }));
                 }
                 Err(e) => {

@@ -6,9 +6,9 @@
 //! requests on one connection keep their order in every partition. Buffered bytes are bounded by a
 //! semaphore: when it is exhausted, connections stop reading requests (backpressure) instead of growing memory.
 
-use crate::clock::{Clock, IdSource};
-use crate::health::{Health, Store};
-use crate::partitions::PartitionWatch;
+use crate::committer::{Flushed, committer};
+use crate::health::Health;
+use crate::watch::PartitionWatch;
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use std::ops::Range;
@@ -19,6 +19,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch}
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
+use weft_clock::{Clock, IdSource};
 use weft_format::SegmentBuilder;
 use weft_meta::{BatchAppend, BatchKind, Metastore, ProducerBatch, SegmentCommit};
 use weft_protocol::BatchHeader;
@@ -42,9 +43,9 @@ pub struct FlushFailure {
 
 pub type FlushResult = Result<Vec<weft_meta::AppendOutcome>, FlushFailure>;
 
-struct Waiter {
-    tx: oneshot::Sender<FlushResult>,
-    range: Range<usize>,
+pub(crate) struct Waiter {
+    pub(crate) tx: oneshot::Sender<FlushResult>,
+    pub(crate) range: Range<usize>,
 }
 
 struct Pending {
@@ -266,79 +267,4 @@ fn producer_batch(h: &BatchHeader) -> Option<ProducerBatch> {
 
 fn shutting_down() -> FlushFailure {
     FlushFailure { code: ResponseError::NotLeaderOrFollower.code(), message: "the agent is shutting down".into() }
-}
-
-/// A segment handed from the flusher to the committer.
-struct Flushed {
-    commit: SegmentCommit,
-    waiters: Vec<Waiter>,
-    /// When the flusher cut the segment (for the flush latency log line).
-    cut_at: Instant,
-    /// Released (freeing buffer budget) once producers are answered.
-    _permits: Vec<OwnedSemaphorePermit>,
-}
-
-async fn committer(
-    mut rx: mpsc::Receiver<(JoinHandle<Result<(), FlushFailure>>, Flushed)>,
-    meta: Arc<dyn Metastore>,
-    partitions: Arc<PartitionWatch>,
-    health: Arc<Health>,
-) {
-    while let Some((upload, flushed)) = rx.recv().await {
-        let waited = Instant::now();
-        let uploaded = match upload.await {
-            Ok(r) => r,
-            Err(e) => Err(FlushFailure {
-                code: ResponseError::KafkaStorageError.code(),
-                message: format!("upload task: {e}"),
-            }),
-        };
-        let key = flushed.commit.object_key.clone();
-        let batches = flushed.commit.batches.len();
-        let commit_size = flushed.commit.object_size;
-        let uploaded_at = Instant::now();
-        let result = match uploaded {
-            Ok(()) => {
-                health.record(Store::ObjectStore, Ok(()));
-                let committed = meta.commit_segment(flushed.commit).await.map_err(|e| {
-                    tracing::warn!(key = %key, error = %e, "segment commit failed");
-                    FlushFailure { code: ResponseError::KafkaStorageError.code(), message: e.to_string() }
-                });
-                health.record(Store::Metastore, committed.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
-                committed
-            }
-            Err(e) => {
-                health.record(Store::ObjectStore, Err(e.message.clone()));
-                Err(e)
-            }
-        };
-        metrics::histogram!("weft_flush_duration_seconds", "stage" => "upload_wait")
-            .record((uploaded_at - waited).as_secs_f64());
-        metrics::histogram!("weft_flush_duration_seconds", "stage" => "commit")
-            .record(uploaded_at.elapsed().as_secs_f64());
-        metrics::histogram!("weft_flush_size_bytes").record(commit_size as f64);
-        if result.is_err() {
-            metrics::counter!("weft_flush_errors_total").increment(1);
-        }
-        if let Ok(committed) = &result {
-            for (topic_id, partition, offsets) in &committed.partitions {
-                partitions.advance(*topic_id, *partition, *offsets);
-            }
-            tracing::debug!(
-                key = %key,
-                batches,
-                age_ms = flushed.cut_at.elapsed().as_secs_f64() * 1e3,
-                upload_wait_ms = (uploaded_at - waited).as_secs_f64() * 1e3,
-                commit_ms = uploaded_at.elapsed().as_secs_f64() * 1e3,
-                "segment committed"
-            );
-        }
-        for w in flushed.waiters {
-            let answer = match &result {
-                Ok(committed) => Ok(committed.outcomes.get(w.range.clone()).map(<[_]>::to_vec).unwrap_or_default()),
-                Err(e) => Err(e.clone()),
-            };
-            let _ = w.tx.send(answer);
-        }
-    }
 }

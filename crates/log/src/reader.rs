@@ -1,11 +1,12 @@
 //! Reading stored batches back: index lookup, object reads through the cache, and the base-offset patch.
+//! Fetch and ListOffsets read through this one reader.
 
-use crate::Agent;
-use crate::error::{AgentError, Result};
 use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
 use uuid::Uuid;
-use weft_meta::BatchRef;
+use weft_meta::{BatchRef, MetaError, Metastore};
 use weft_protocol::batch::patch_batch;
+use weft_storage::{ObjectStorage, StorageError};
 
 /// Most index rows read for one partition in one fetch.
 const MAX_BATCHES_PER_READ: u32 = 2048;
@@ -13,13 +14,35 @@ const MAX_BATCHES_PER_READ: u32 = 2048;
 /// Leader epoch Weft reports everywhere (there is no leader election to bump it).
 pub const LEADER_EPOCH: i32 = 0;
 
-impl Agent {
+/// Why stored batches could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("stored batch at offset {offset} is unreadable: {reason}")]
+    BadStoredBatch { offset: i64, reason: String },
+}
+
+/// Reads committed batches of any partition.
+#[derive(Clone)]
+pub struct LogReader {
+    meta: Arc<dyn Metastore>,
+    storage: ObjectStorage,
+}
+
+impl LogReader {
+    pub fn new(meta: Arc<dyn Metastore>, storage: ObjectStorage) -> Self {
+        LogReader { meta, storage }
+    }
+
     /// Reads one stored batch as it was received (base offset not yet patched).
-    async fn read_batch_bytes(&self, b: &BatchRef) -> Result<Bytes> {
+    async fn read_batch_bytes(&self, b: &BatchRef) -> Result<Bytes, ReadError> {
         let range = b.byte_start..b.byte_start + u64::from(b.byte_len);
         let data = self.storage.get_range(&b.object_key, range, true).await?;
         if data.len() != b.byte_len as usize {
-            return Err(AgentError::BadStoredBatch {
+            return Err(ReadError::BadStoredBatch {
                 offset: b.base_offset,
                 reason: format!("read {} bytes of {} from {}", data.len(), b.byte_len, b.object_key),
             });
@@ -38,7 +61,7 @@ impl Agent {
         end_offset: i64,
         max_bytes: u64,
         at_least_one: bool,
-    ) -> Result<Bytes> {
+    ) -> Result<Bytes, ReadError> {
         let refs = self.meta.read_index(topic_id, partition, from_offset, max_bytes, MAX_BATCHES_PER_READ).await?;
         let refs: Vec<&BatchRef> = refs.iter().filter(|b| b.base_offset < end_offset).collect();
         if let Some(first) = refs.first()
@@ -59,12 +82,12 @@ impl Agent {
     }
 
     /// The offset and timestamp of the first record in `b` whose timestamp is at least `timestamp`.
-    pub async fn find_in_batch(&self, b: &BatchRef, timestamp: i64) -> Result<Option<(i64, i64)>> {
+    pub async fn find_in_batch(&self, b: &BatchRef, timestamp: i64) -> Result<Option<(i64, i64)>, ReadError> {
         let mut buf = BytesMut::from(&self.read_batch_bytes(b).await?[..]);
         patch_batch(&mut buf, b.base_offset, LEADER_EPOCH);
         // Bounded by the batch's bytes: no count in the stored bytes sizes an allocation.
         let set = weft_protocol::records::decode_records(&buf)
-            .map_err(|e| AgentError::BadStoredBatch { offset: b.base_offset, reason: e.to_string() })?;
+            .map_err(|e| ReadError::BadStoredBatch { offset: b.base_offset, reason: e.to_string() })?;
         // LogAppendTime batches carry their time in the header; the records' own times are the producer's.
         let time = |r: &kafka_protocol::records::Record| match r.timestamp_type {
             kafka_protocol::records::TimestampType::LogAppend => b.max_timestamp,

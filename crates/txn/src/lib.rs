@@ -9,11 +9,12 @@
 
 pub mod rules;
 
-use crate::Agent;
-use crate::produce::Append;
 use kafka_protocol::ResponseError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
+use weft_clock::Clock;
+use weft_log::{Append, ProduceBuffer};
+use weft_meta::Metastore;
 use weft_meta::{AppendOutcome, BatchKind, Refused, TransactionMeta, TxnState, TxnUpdate, TxnWrite};
 use weft_protocol::BatchHeader;
 use weft_protocol::control::marker_batch;
@@ -23,7 +24,7 @@ const COORDINATOR_EPOCH: i32 = 0;
 
 /// Per-transactional-id locks.
 #[derive(Default)]
-pub struct TxnLocks {
+struct TxnLocks {
     locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
 
@@ -55,9 +56,23 @@ fn storage_code(e: impl std::fmt::Display, what: &str, id: &str) -> Code {
     ResponseError::CoordinatorNotAvailable.code()
 }
 
-impl Agent {
+/// The transaction coordinator of this agent: the metastore holds the state, the log takes the markers.
+pub struct TxnCoordinator {
+    meta: Arc<dyn Metastore>,
+    log: ProduceBuffer,
+    clock: Arc<dyn Clock>,
+    /// Kafka's transaction.max.timeout.ms.
+    max_timeout_ms: i32,
+    locks: TxnLocks,
+}
+
+impl TxnCoordinator {
+    pub fn new(meta: Arc<dyn Metastore>, log: ProduceBuffer, clock: Arc<dyn Clock>, max_timeout_ms: i32) -> Self {
+        TxnCoordinator { meta, log, clock, max_timeout_ms, locks: TxnLocks::default() }
+    }
+
     /// Applies a rule to one transaction in the metastore.
-    async fn txn_update<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, Code>
+    async fn update<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, Code>
     where
         F: FnOnce(Option<TransactionMeta>) -> Result<TxnWrite, Refused> + Send,
     {
@@ -71,11 +86,11 @@ impl Agent {
 
     /// InitProducerId with a transactional id: aborts (fencing) an ongoing transaction, completes a prepared
     /// one, then bumps the epoch. Returns the producer id and epoch.
-    pub async fn txn_init(&self, id: &str, timeout_ms: i32, expected: Option<(i64, i16)>) -> Result<(i64, i16), Code> {
-        if timeout_ms <= 0 || timeout_ms > self.config.transaction_max_timeout_ms {
+    pub async fn init(&self, id: &str, timeout_ms: i32, expected: Option<(i64, i16)>) -> Result<(i64, i16), Code> {
+        if timeout_ms <= 0 || timeout_ms > self.max_timeout_ms {
             return Err(ResponseError::InvalidTransactionTimeout.code());
         }
-        let _guard = self.txns.lock(id).await;
+        let _guard = self.locks.lock(id).await;
         let cur = self.meta.transaction(id).await.map_err(|e| storage_code(e, "transaction read", id))?;
         if let Some(cur) = &cur {
             if let Some((pid, epoch)) = expected
@@ -86,10 +101,10 @@ impl Agent {
             if cur.state == TxnState::Ongoing {
                 tracing::info!(transactional_id = %id, producer_id = cur.producer_id, epoch = cur.producer_epoch, "a new producer fences the ongoing transaction; aborting it");
                 let now = self.clock.now_ms();
-                let prepared = self.txn_update(id, |c| rules::prepare_fence(c, false, now)).await?;
-                self.txn_finish(&prepared).await?;
+                let prepared = self.update(id, |c| rules::prepare_fence(c, false, now)).await?;
+                self.finish(&prepared).await?;
             } else if cur.state.is_prepared() {
-                self.txn_finish(cur).await?;
+                self.finish(cur).await?;
             }
         }
         let needs_fresh = cur.as_ref().is_none_or(|c| c.producer_epoch >= i16::MAX - 1);
@@ -105,41 +120,41 @@ impl Agent {
             fresh_producer_id,
             now_ms: self.clock.now_ms(),
         };
-        let m = self.txn_update(id, |c| rules::init(c, req)).await?;
+        let m = self.update(id, |c| rules::init(c, req)).await?;
         tracing::debug!(transactional_id = %id, producer_id = m.producer_id, epoch = m.producer_epoch, "transactional producer initialised");
         Ok((m.producer_id, m.producer_epoch))
     }
 
     /// Runs one state change of an ongoing transaction under its lock (AddPartitions, AddOffsets, TxnOffsetCommit).
-    pub async fn txn_change<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, Code>
+    pub async fn change<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, Code>
     where
         F: FnOnce(Option<TransactionMeta>) -> Result<TxnWrite, Refused> + Send,
     {
-        let _guard = self.txns.lock(id).await;
-        self.txn_update(id, rule).await
+        let _guard = self.locks.lock(id).await;
+        self.update(id, rule).await
     }
 
     /// EndTxn: records the decision, writes the markers and completes the transaction. Once the decision is
     /// recorded the answer is success even if markers could not be written yet (the periodic check finishes).
-    pub async fn txn_end(&self, id: &str, producer_id: i64, epoch: i16, commit: bool) -> Result<(), Code> {
-        let _guard = self.txns.lock(id).await;
+    pub async fn end(&self, id: &str, producer_id: i64, epoch: i16, commit: bool) -> Result<(), Code> {
+        let _guard = self.locks.lock(id).await;
         let now = self.clock.now_ms();
         let mut prepared = false;
         let m = self
-            .txn_update(id, |c| {
+            .update(id, |c| {
                 let (w, p) = rules::prepare_end(c, producer_id, epoch, commit, now)?;
                 prepared = p;
                 Ok(w)
             })
             .await?;
-        if prepared && let Err(code) = self.txn_finish(&m).await {
+        if prepared && let Err(code) = self.finish(&m).await {
             tracing::warn!(transactional_id = %id, code, "transaction decided but markers are not all written; will retry");
         }
         Ok(())
     }
 
     /// Writes the markers of a prepared transaction and completes it.
-    async fn txn_finish(&self, m: &TransactionMeta) -> Result<(), Code> {
+    async fn finish(&self, m: &TransactionMeta) -> Result<(), Code> {
         let commit = match m.state {
             TxnState::PrepareCommit => true,
             TxnState::PrepareAbort => false,
@@ -159,7 +174,7 @@ impl Agent {
                 kind: BatchKind::Marker { commit },
             }]);
         }
-        let outcomes = match self.produce.submit(appends).await {
+        let outcomes = match self.log.submit(appends).await {
             Ok(rx) => rx.await.map_err(|_| ResponseError::CoordinatorNotAvailable.code())?,
             Err(e) => Err(e),
         }
@@ -173,7 +188,7 @@ impl Agent {
             }
         }
         let expected = m.clone();
-        let done = self.txn_update(&m.transactional_id, |c| rules::complete(c, &expected, now)).await?;
+        let done = self.update(&m.transactional_id, |c| rules::complete(c, &expected, now)).await?;
         let result = if commit { "committed" } else { "aborted" };
         metrics::counter!("weft_transactions_total", "result" => result).increment(1);
         tracing::debug!(transactional_id = %m.transactional_id, state = done.state.as_str(), partitions = m.partitions.len(), "transaction completed");
@@ -182,7 +197,7 @@ impl Agent {
 
     /// Aborts transactions past their timeout (fencing their producer, which may recover per KIP-588) and
     /// completes prepared ones left by a crash or a failed marker write.
-    pub async fn txn_check(&self) {
+    pub async fn check(&self) {
         let states = [TxnState::Ongoing, TxnState::PrepareCommit, TxnState::PrepareAbort];
         let txns = match self.meta.list_transactions(Some(&states)).await {
             Ok(t) => t,
@@ -198,7 +213,7 @@ impl Agent {
             if !expired && !t.state.is_prepared() {
                 continue;
             }
-            let _guard = self.txns.lock(&id).await;
+            let _guard = self.locks.lock(&id).await;
             let cur = match self.meta.transaction(&id).await {
                 Ok(Some(c)) => c,
                 Ok(None) => continue,
@@ -209,12 +224,12 @@ impl Agent {
             };
             let result = if cur.state == TxnState::Ongoing && cur.start_ms == t.start_ms && expired {
                 tracing::info!(transactional_id = %id, producer_id = cur.producer_id, timeout_ms = cur.timeout_ms, "transaction timed out; aborting");
-                match self.txn_update(&id, |c| rules::prepare_fence(c, true, now)).await {
-                    Ok(m) => self.txn_finish(&m).await,
+                match self.update(&id, |c| rules::prepare_fence(c, true, now)).await {
+                    Ok(m) => self.finish(&m).await,
                     Err(code) => Err(code),
                 }
             } else if cur.state.is_prepared() {
-                self.txn_finish(&cur).await
+                self.finish(&cur).await
             } else {
                 Ok(())
             };

@@ -1,0 +1,15 @@
+//! The Kafka listener's connection machinery, independent of what the requests mean: framing with bounded
+//! memory, the shared budget of request bytes being read ([`RequestBudget`], Kafka's
+//! `queued.max.request.bytes`), the idle and stalled-frame timeouts, and the per-connection [`Session`]
+//! loop that pipelines requests to a [`Handler`] and writes responses in order. The agent supplies the
+//! handler (decode, authorize, route); a TLS or SASL transport later wraps the socket before [`serve`].
+
+mod accept;
+mod budget;
+mod frame_reader;
+mod session;
+mod timeouts;
+
+pub use accept::AcceptErrors;
+pub use budget::{RequestBudget, Reservation};
+pub use session::{Completion, Handler, Session, SessionLimits, serve};

@@ -1,0 +1,17 @@
+//! The partition log: how batches become durable and how they are read back.
+//!
+//! Produce requests hand validated batches to the [`ProduceBuffer`]; its flusher cuts them into one segment
+//! object per flush and uploads it, and the committer assigns offsets in one metastore transaction per
+//! segment, in flush order, before any producer is answered. [`PartitionWatch`] publishes each partition's
+//! high watermark to waiting fetches; [`LogReader`] reads committed batches back for fetch and ListOffsets.
+//! [`health::Health`] records the outcome of every write for readiness.
+
+mod buffer;
+mod committer;
+pub mod health;
+mod reader;
+mod watch;
+
+pub use buffer::{Append, FlushDeps, FlushFailure, FlushResult, ProduceBuffer, ProduceLimits};
+pub use reader::{LEADER_EPOCH, LogReader, ReadError};
+pub use watch::PartitionWatch;
