@@ -1,9 +1,30 @@
-//! The one place where internal errors become Kafka error codes.
+//! The one place where outcomes become Kafka error codes.
+//!
+//! The services answer with typed outcomes: the group coordinator with [`GroupError`], the transaction
+//! coordinator with [`TxnError`], the log with [`FlushFailure`] and the metastore's [`AppendOutcome`],
+//! the topic configs with [`ConfigError`], the record walk with [`RecordsError`] and [`BatchError`]; the
+//! agent's own read and admin paths with [`AgentError`]. None of them knows a Kafka code. [`KafkaCode`] maps
+//! each of them here, and its table test is the specification of that mapping.
+//!
+//! Handlers still write `ResponseError::X.code()` themselves for the protocol's own rules about a request
+//! (an invalid topic name, a malformed or contradictory request, a partition index outside the topic, a
+//! request version's limits, answers a Kafka broker gives by convention such as OPERATION_NOT_ATTEMPTED):
+//! those are checks of the request, not outcomes of a service.
 
 use kafka_protocol::ResponseError;
-use weft_meta::MetaError;
+use weft_groups::GroupError;
+use weft_log::{FlushFailure, FlushFailureKind};
+use weft_meta::{AppendOutcome, MetaError};
+use weft_protocol::batch::BatchError;
 use weft_protocol::records::RecordsError;
 use weft_storage::StorageError;
+use weft_topics::config::ConfigError;
+use weft_txn::TxnError;
+
+/// The Kafka error code a client receives for an outcome (0 when it is a success).
+pub trait KafkaCode {
+    fn code(&self) -> i16;
+}
 
 /// Errors of the agent's request paths.
 #[derive(Debug, thiserror::Error)]
@@ -16,9 +37,8 @@ pub enum AgentError {
     BadStoredBatch { offset: i64, reason: String },
 }
 
-impl AgentError {
-    /// The Kafka error code a client should see for this error.
-    pub fn code(&self) -> i16 {
+impl KafkaCode for AgentError {
+    fn code(&self) -> i16 {
         match self {
             AgentError::Meta(MetaError::TopicExists { .. }) => ResponseError::TopicAlreadyExists.code(),
             AgentError::Meta(MetaError::UnknownTopic { .. }) => ResponseError::UnknownTopicOrPartition.code(),
@@ -29,15 +49,116 @@ impl AgentError {
     }
 }
 
-/// The code a producer gets for a batch whose records are refused: CORRUPT_MESSAGE when the payload cannot be
-/// decompressed (or its codec is unknown), MESSAGE_TOO_LARGE when it decompresses past the bound,
-/// INVALID_RECORD for malformed records, as Kafka answers its `InvalidRecordException` since KIP-467.
-pub fn records_error_code(e: &RecordsError) -> i16 {
-    match e {
-        // A deterministic refusal: CORRUPT_MESSAGE would make Kafka clients retry the same batch.
-        RecordsError::TooLarge { .. } => ResponseError::MessageTooLarge.code(),
-        e if e.is_payload_error() => ResponseError::CorruptMessage.code(),
-        _ => ResponseError::InvalidRecord.code(),
+/// A producer's batch whose records are refused: CORRUPT_MESSAGE when the payload cannot be decompressed (or
+/// its codec is unknown), MESSAGE_TOO_LARGE when it decompresses past the bound, INVALID_RECORD for malformed
+/// records, as Kafka answers its `InvalidRecordException` since KIP-467.
+impl KafkaCode for RecordsError {
+    fn code(&self) -> i16 {
+        match self {
+            // A deterministic refusal: CORRUPT_MESSAGE would make Kafka clients retry the same batch.
+            RecordsError::TooLarge { .. } => ResponseError::MessageTooLarge.code(),
+            e if e.is_payload_error() => ResponseError::CorruptMessage.code(),
+            _ => ResponseError::InvalidRecord.code(),
+        }
+    }
+}
+
+/// A produce request's records that do not split into v2 batches.
+impl KafkaCode for BatchError {
+    fn code(&self) -> i16 {
+        match self {
+            BatchError::UnsupportedMagic { .. } => ResponseError::UnsupportedForMessageFormat.code(),
+            _ => ResponseError::CorruptMessage.code(),
+        }
+    }
+}
+
+/// A flush that failed answers every producer waiting on it.
+impl KafkaCode for FlushFailure {
+    fn code(&self) -> i16 {
+        match self.kind {
+            FlushFailureKind::Storage => ResponseError::KafkaStorageError.code(),
+            // Clients look for the partition's leader again, and find another agent.
+            FlushFailureKind::ShuttingDown => ResponseError::NotLeaderOrFollower.code(),
+        }
+    }
+}
+
+/// The metastore's verdict on one appended batch.
+impl KafkaCode for AppendOutcome {
+    fn code(&self) -> i16 {
+        match self {
+            AppendOutcome::Appended { .. } | AppendOutcome::Duplicate { .. } => 0,
+            AppendOutcome::UnknownPartition => ResponseError::UnknownTopicOrPartition.code(),
+            AppendOutcome::OutOfOrderSequence => ResponseError::OutOfOrderSequenceNumber.code(),
+            AppendOutcome::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch.code(),
+            AppendOutcome::UnknownProducerId => ResponseError::UnknownProducerId.code(),
+            AppendOutcome::InvalidTxnState => ResponseError::InvalidTxnState.code(),
+        }
+    }
+}
+
+/// A topic or cluster config that cannot be set: INVALID_CONFIG, whatever the reason.
+impl KafkaCode for ConfigError {
+    fn code(&self) -> i16 {
+        ResponseError::InvalidConfig.code()
+    }
+}
+
+impl KafkaCode for GroupError {
+    fn code(&self) -> i16 {
+        let e = match self {
+            GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
+            GroupError::InvalidSessionTimeout => ResponseError::InvalidSessionTimeout,
+            GroupError::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
+            GroupError::MemberIdRequired => ResponseError::MemberIdRequired,
+            GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
+            GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
+            GroupError::FencedInstanceId => ResponseError::FencedInstanceId,
+            GroupError::IllegalGeneration => ResponseError::IllegalGeneration,
+            GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
+            GroupError::NotCoordinator => ResponseError::NotCoordinator,
+            GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
+            GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
+            GroupError::InvalidRequest => ResponseError::InvalidRequest,
+            GroupError::UnsupportedAssignor => ResponseError::UnsupportedAssignor,
+            GroupError::FencedMemberEpoch => ResponseError::FencedMemberEpoch,
+            GroupError::StaleMemberEpoch => ResponseError::StaleMemberEpoch,
+            GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+        };
+        e.code()
+    }
+}
+
+impl KafkaCode for TxnError {
+    fn code(&self) -> i16 {
+        let e = match self {
+            TxnError::InvalidTransactionTimeout => ResponseError::InvalidTransactionTimeout,
+            TxnError::ProducerFenced => ResponseError::ProducerFenced,
+            TxnError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
+            TxnError::ConcurrentTransactions => ResponseError::ConcurrentTransactions,
+            TxnError::InvalidProducerIdMapping => ResponseError::InvalidProducerIdMapping,
+            TxnError::InvalidTxnState => ResponseError::InvalidTxnState,
+            TxnError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+        };
+        e.code()
+    }
+}
+
+/// The code of an outcome that may be a success (0).
+impl<E: KafkaCode> KafkaCode for Result<(), E> {
+    fn code(&self) -> i16 {
+        self.as_ref().err().map_or(0, E::code)
+    }
+}
+
+/// PRODUCER_FENCED arrived with KIP-588: a request older than version `since` gets INVALID_PRODUCER_EPOCH
+/// instead, as Kafka sends.
+pub fn fenced_compat(code: i16, version: i16, since: i16) -> i16 {
+    if code == TxnError::ProducerFenced.code() && version < since {
+        TxnError::InvalidProducerEpoch.code()
+    } else {
+        code
     }
 }
 
@@ -50,3 +171,6 @@ impl From<weft_log::ReadError> for AgentError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,8 +1,8 @@
 //! One classic consumer group: members, generations and the rebalance state machine, following the Java
 //! group coordinator (Empty -> PreparingRebalance -> CompletingRebalance -> Stable).
 
+use crate::GroupError;
 use bytes::Bytes;
-use kafka_protocol::ResponseError;
 use std::collections::BTreeMap;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -29,7 +29,7 @@ impl GroupState {
 /// What a JoinGroup waiter receives.
 #[derive(Debug, Clone)]
 pub struct JoinResult {
-    pub error: i16,
+    pub error: Option<GroupError>,
     pub generation: i32,
     pub protocol_type: Option<String>,
     pub protocol_name: Option<String>,
@@ -40,9 +40,9 @@ pub struct JoinResult {
 }
 
 impl JoinResult {
-    pub fn error(code: ResponseError, member_id: &str) -> Self {
+    pub fn error(error: GroupError, member_id: &str) -> Self {
         JoinResult {
-            error: code.code(),
+            error: Some(error),
             generation: -1,
             protocol_type: None,
             protocol_name: None,
@@ -53,8 +53,8 @@ impl JoinResult {
     }
 }
 
-/// What a SyncGroup waiter receives: (error, assignment).
-pub type SyncResult = (i16, Bytes);
+/// What a SyncGroup waiter receives: the member's assignment, or why there is none.
+pub type SyncResult = Result<Bytes, GroupError>;
 
 #[derive(Debug)]
 pub struct Member {
@@ -135,7 +135,7 @@ impl Group {
     pub fn prepare_rebalance(&mut self, now: Instant, initial_delay_ms: u64, reason: &str) {
         for m in self.members.values_mut() {
             if let Some(w) = m.sync_waiter.take() {
-                let _ = w.send((ResponseError::RebalanceInProgress.code(), Bytes::new()));
+                let _ = w.send(Err(GroupError::RebalanceInProgress));
             }
         }
         let max_rebalance = self.members.values().map(|m| m.rebalance_timeout_ms.max(0) as u64).max().unwrap_or(0);
@@ -201,7 +201,7 @@ impl Group {
             m.assignment = Bytes::new();
             if let Some(w) = m.join_waiter.take() {
                 let _ = w.send(JoinResult {
-                    error: 0,
+                    error: None,
                     generation: self.generation,
                     protocol_type: self.protocol_type.clone(),
                     protocol_name: self.protocol_name.clone(),
@@ -236,10 +236,10 @@ impl Group {
     pub fn remove_member(&mut self, id: &str, now: Instant, reason: &str) {
         let Some(mut m) = self.members.remove(id) else { return };
         if let Some(w) = m.join_waiter.take() {
-            let _ = w.send(JoinResult::error(ResponseError::UnknownMemberId, id));
+            let _ = w.send(JoinResult::error(GroupError::UnknownMemberId, id));
         }
         if let Some(w) = m.sync_waiter.take() {
-            let _ = w.send((ResponseError::UnknownMemberId.code(), Bytes::new()));
+            let _ = w.send(Err(GroupError::UnknownMemberId));
         }
         tracing::info!(group = %self.id, member = %id, reason, "member left the group");
         match self.state {

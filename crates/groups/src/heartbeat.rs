@@ -2,7 +2,7 @@
 
 use super::Coordinator;
 use super::consumer::{Assignor, Beat, ConsumerMember, TopicInfo, Tp, assign};
-use kafka_protocol::ResponseError;
+use crate::GroupError;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -53,18 +53,18 @@ impl Coordinator {
         p: HeartbeatParams,
         new_id: String,
         topics: Vec<TopicInfo>,
-    ) -> Result<Beat, ResponseError> {
+    ) -> Result<Beat, GroupError> {
         if p.group_id.is_empty() {
-            return Err(ResponseError::InvalidRequest);
+            return Err(GroupError::InvalidRequest);
         }
         if self.lock().get(&p.group_id).is_some_and(|g| !g.members.is_empty()) {
             // A classic group of that name is active: the protocols do not mix in one group.
-            return Err(ResponseError::GroupIdNotFound);
+            return Err(GroupError::GroupIdNotFound);
         }
         // Clients name the assignor when it changes (usually only when joining); null keeps the current one.
         let requested = match p.assignor.as_deref() {
             None => None,
-            Some(name) => Some(Assignor::parse(Some(name)).ok_or(ResponseError::UnsupportedAssignor)?),
+            Some(name) => Some(Assignor::parse(Some(name)).ok_or(GroupError::UnsupportedAssignor)?),
         };
         let now = Instant::now();
         let mut groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,9 +106,9 @@ impl Coordinator {
                 return Ok(Beat { member_id: p.member_id, epoch: p.member_epoch, assignment: None });
             }
             epoch => {
-                let m = g.members.get(&p.member_id).ok_or(ResponseError::UnknownMemberId)?;
+                let m = g.members.get(&p.member_id).ok_or(GroupError::UnknownMemberId)?;
                 if epoch != m.epoch {
-                    return Err(ResponseError::FencedMemberEpoch);
+                    return Err(GroupError::FencedMemberEpoch);
                 }
                 p.member_id.clone()
             }
@@ -129,7 +129,7 @@ impl Coordinator {
         let target = assign(assignor, &g.members, &wanted);
         g.topics = wanted;
         g.retarget(target);
-        g.reconcile(&id, p.owned).ok_or(ResponseError::UnknownMemberId)
+        g.reconcile(&id, p.owned).ok_or(GroupError::UnknownMemberId)
     }
 
     /// Expires consumer-protocol members that stopped heartbeating and rebalances what they held.
@@ -147,15 +147,20 @@ impl Coordinator {
     }
 
     /// Offset commits from a consumer-protocol member carry its member epoch.
-    pub(super) fn check_consumer_commit(&self, group_id: &str, epoch: i32, member_id: &str) -> Option<Result<(), i16>> {
+    pub(super) fn check_consumer_commit(
+        &self,
+        group_id: &str,
+        epoch: i32,
+        member_id: &str,
+    ) -> Option<Result<(), GroupError>> {
         let groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
         let g = groups.get(group_id)?;
         if member_id.is_empty() && epoch < 0 && g.members.is_empty() {
             return Some(Ok(()));
         }
         Some(match g.members.get(member_id) {
-            None => Err(ResponseError::UnknownMemberId.code()),
-            Some(m) if m.epoch != epoch => Err(ResponseError::StaleMemberEpoch.code()),
+            None => Err(GroupError::UnknownMemberId),
+            Some(m) if m.epoch != epoch => Err(GroupError::StaleMemberEpoch),
             Some(_) => Ok(()),
         })
     }

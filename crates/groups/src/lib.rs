@@ -4,17 +4,18 @@
 //! a lease in the metastore and FindCoordinator will point at the owner.
 
 pub mod consumer;
+mod error;
 mod group;
 mod heartbeat;
 #[cfg(test)]
 mod tests;
 
+pub use error::GroupError;
 pub use group::{GroupState, JoinResult, SyncResult};
 pub use heartbeat::HeartbeatParams;
 
 use bytes::Bytes;
 use group::{Group, Member};
-use kafka_protocol::ResponseError;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -93,10 +94,6 @@ pub struct Coordinator {
     config: GroupConfig,
 }
 
-fn err<T: From<(i16, Bytes)>>(e: ResponseError) -> Reply<T> {
-    Reply::Now(T::from((e.code(), Bytes::new())))
-}
-
 impl Coordinator {
     pub fn new(config: GroupConfig) -> Self {
         Coordinator { groups: Mutex::new(HashMap::new()), consumer_groups: Mutex::new(HashMap::new()), config }
@@ -107,21 +104,21 @@ impl Coordinator {
     }
 
     pub fn join(&self, p: JoinParams, new_id: String) -> Reply<JoinResult> {
-        let fail = |e: ResponseError, id: &str| Reply::Now(JoinResult::error(e, id));
+        let fail = |e: GroupError, id: &str| Reply::Now(JoinResult::error(e, id));
         if p.group_id.is_empty() {
-            return fail(ResponseError::InvalidGroupId, &p.member_id);
+            return fail(GroupError::InvalidGroupId, &p.member_id);
         }
         if p.session_timeout_ms < self.config.min_session_timeout_ms
             || p.session_timeout_ms > self.config.max_session_timeout_ms
         {
-            return fail(ResponseError::InvalidSessionTimeout, &p.member_id);
+            return fail(GroupError::InvalidSessionTimeout, &p.member_id);
         }
         let now = Instant::now();
         let delay = self.config.initial_rebalance_delay_ms;
         let mut groups = self.lock();
         let g = groups.entry(p.group_id.clone()).or_insert_with(|| Group::new(&p.group_id));
         if !g.supports(&p.protocol_type, &p.protocols) {
-            return fail(ResponseError::InconsistentGroupProtocol, &p.member_id);
+            return fail(GroupError::InconsistentGroupProtocol, &p.member_id);
         }
         let (tx, rx) = oneshot::channel();
         let member = |id: &str, assignment: Bytes| Member {
@@ -148,12 +145,12 @@ impl Coordinator {
             }
             if !known && p.instance_id.is_none() && p.require_known_member_id {
                 g.pending.insert(new_id.clone(), now);
-                let mut r = JoinResult::error(ResponseError::MemberIdRequired, &new_id);
+                let mut r = JoinResult::error(GroupError::MemberIdRequired, &new_id);
                 r.member_id = new_id;
                 return Reply::Now(r);
             }
             if g.members.len() >= self.config.max_size {
-                return fail(ResponseError::GroupMaxSizeReached, &p.member_id);
+                return fail(GroupError::GroupMaxSizeReached, &p.member_id);
             }
             let id = if known { p.member_id.clone() } else { new_id };
             g.pending.remove(&id);
@@ -172,10 +169,10 @@ impl Coordinator {
             }
         } else {
             let Some(existing) = g.members.get(&p.member_id) else {
-                return fail(ResponseError::UnknownMemberId, &p.member_id);
+                return fail(GroupError::UnknownMemberId, &p.member_id);
             };
             if p.instance_id.is_some() && existing.instance_id != p.instance_id {
-                return fail(ResponseError::FencedInstanceId, &p.member_id);
+                return fail(GroupError::FencedInstanceId, &p.member_id);
             }
             let changed = existing.protocols != p.protocols;
             let is_leader = g.leader.as_deref() == Some(p.member_id.as_str());
@@ -213,13 +210,13 @@ impl Coordinator {
         now: Instant,
     ) -> Reply<JoinResult> {
         let Some(mut old) = g.members.remove(old_id) else {
-            return Reply::Now(JoinResult::error(ResponseError::UnknownMemberId, old_id));
+            return Reply::Now(JoinResult::error(GroupError::UnknownMemberId, old_id));
         };
         if let Some(w) = old.join_waiter.take() {
-            let _ = w.send(JoinResult::error(ResponseError::FencedInstanceId, old_id));
+            let _ = w.send(JoinResult::error(GroupError::FencedInstanceId, old_id));
         }
         if let Some(w) = old.sync_waiter.take() {
-            let _ = w.send((ResponseError::FencedInstanceId.code(), Bytes::new()));
+            let _ = w.send(Err(GroupError::FencedInstanceId));
         }
         let unchanged = old.protocols == new.protocols;
         new.assignment = old.assignment.clone();
@@ -243,24 +240,19 @@ impl Coordinator {
         Reply::Wait(rx)
     }
 
-    /// Checks a member's identity; `Ok` carries nothing, `Err` the Kafka error.
-    fn check_member(
-        g: &Group,
-        member_id: &str,
-        instance_id: Option<&str>,
-        generation: i32,
-    ) -> Result<(), ResponseError> {
+    /// Checks a member's identity.
+    fn check_member(g: &Group, member_id: &str, instance_id: Option<&str>, generation: i32) -> Result<(), GroupError> {
         if let Some(instance) = instance_id
             && let Some(owner) = g.member_by_instance(instance)
             && owner != member_id
         {
-            return Err(ResponseError::FencedInstanceId);
+            return Err(GroupError::FencedInstanceId);
         }
         if !g.members.contains_key(member_id) {
-            return Err(ResponseError::UnknownMemberId);
+            return Err(GroupError::UnknownMemberId);
         }
         if generation != g.generation {
-            return Err(ResponseError::IllegalGeneration);
+            return Err(GroupError::IllegalGeneration);
         }
         Ok(())
     }
@@ -277,21 +269,21 @@ impl Coordinator {
         assignments: Vec<(String, Bytes)>,
     ) -> Reply<SyncResult> {
         let mut groups = self.lock();
-        let Some(g) = groups.get_mut(group_id) else { return err(ResponseError::UnknownMemberId) };
+        let Some(g) = groups.get_mut(group_id) else { return Reply::Now(Err(GroupError::UnknownMemberId)) };
         if let Err(e) = Self::check_member(g, member_id, instance_id, generation) {
-            return err(e);
+            return Reply::Now(Err(e));
         }
         if protocol_type.is_some_and(|t| Some(t) != g.protocol_type.as_deref())
             || protocol_name.is_some_and(|n| Some(n) != g.protocol_name.as_deref())
         {
-            return err(ResponseError::InconsistentGroupProtocol);
+            return Reply::Now(Err(GroupError::InconsistentGroupProtocol));
         }
         match g.state {
-            GroupState::Empty => err(ResponseError::UnknownMemberId),
-            GroupState::PreparingRebalance => err(ResponseError::RebalanceInProgress),
+            GroupState::Empty => Reply::Now(Err(GroupError::UnknownMemberId)),
+            GroupState::PreparingRebalance => Reply::Now(Err(GroupError::RebalanceInProgress)),
             GroupState::Stable => {
                 let assignment = g.members.get(member_id).map(|m| m.assignment.clone()).unwrap_or_default();
-                Reply::Now((0, assignment))
+                Reply::Now(Ok(assignment))
             }
             GroupState::CompletingRebalance => {
                 let (tx, rx) = oneshot::channel();
@@ -308,7 +300,7 @@ impl Coordinator {
                     tracing::info!(group = %g.id, generation = g.generation, "rebalance complete: group stable");
                     for m in g.members.values_mut() {
                         if let Some(w) = m.sync_waiter.take() {
-                            let _ = w.send((0, m.assignment.clone()));
+                            let _ = w.send(Ok(m.assignment.clone()));
                         }
                     }
                 }
@@ -317,27 +309,31 @@ impl Coordinator {
         }
     }
 
-    pub fn heartbeat(&self, group_id: &str, generation: i32, member_id: &str, instance_id: Option<&str>) -> i16 {
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> Result<(), GroupError> {
         let mut groups = self.lock();
-        let Some(g) = groups.get_mut(group_id) else { return ResponseError::UnknownMemberId.code() };
-        if let Err(e) = Self::check_member(g, member_id, instance_id, generation) {
-            return e.code();
-        }
+        let g = groups.get_mut(group_id).ok_or(GroupError::UnknownMemberId)?;
+        Self::check_member(g, member_id, instance_id, generation)?;
         if let Some(m) = g.members.get_mut(member_id) {
             m.last_heartbeat = Instant::now();
         }
         match g.state {
-            GroupState::PreparingRebalance => ResponseError::RebalanceInProgress.code(),
-            GroupState::Empty => ResponseError::UnknownMemberId.code(),
-            GroupState::Stable | GroupState::CompletingRebalance => 0,
+            GroupState::PreparingRebalance => Err(GroupError::RebalanceInProgress),
+            GroupState::Empty => Err(GroupError::UnknownMemberId),
+            GroupState::Stable | GroupState::CompletingRebalance => Ok(()),
         }
     }
 
-    /// Removes members (by member id, or by instance id for static members). Returns one code per member.
-    pub fn leave(&self, group_id: &str, members: &[(String, Option<String>)]) -> Vec<i16> {
+    /// Removes members (by member id, or by instance id for static members). Returns one outcome per member.
+    pub fn leave(&self, group_id: &str, members: &[(String, Option<String>)]) -> Vec<Result<(), GroupError>> {
         let mut groups = self.lock();
         let Some(g) = groups.get_mut(group_id) else {
-            return members.iter().map(|_| ResponseError::UnknownMemberId.code()).collect();
+            return members.iter().map(|_| Err(GroupError::UnknownMemberId)).collect();
         };
         let now = Instant::now();
         members
@@ -346,19 +342,19 @@ impl Coordinator {
                 let id = match instance {
                     Some(i) => match g.member_by_instance(i) {
                         Some(owner) if member_id.is_empty() || owner == member_id => owner.to_string(),
-                        Some(_) => return ResponseError::FencedInstanceId.code(),
-                        None => return ResponseError::UnknownMemberId.code(),
+                        Some(_) => return Err(GroupError::FencedInstanceId),
+                        None => return Err(GroupError::UnknownMemberId),
                     },
                     None => member_id.clone(),
                 };
                 if g.pending.remove(&id).is_some() {
-                    return 0;
+                    return Ok(());
                 }
                 if !g.members.contains_key(&id) {
-                    return ResponseError::UnknownMemberId.code();
+                    return Err(GroupError::UnknownMemberId);
                 }
                 g.remove_member(&id, now, "left the group");
-                0
+                Ok(())
             })
             .collect()
     }
@@ -370,21 +366,21 @@ impl Coordinator {
         generation: i32,
         member_id: &str,
         instance_id: Option<&str>,
-    ) -> Result<(), i16> {
+    ) -> Result<(), GroupError> {
         if let Some(answer) = self.check_consumer_commit(group_id, generation, member_id) {
             return answer;
         }
         let groups = self.lock();
         let Some(g) = groups.get(group_id) else {
             // Commits outside any group membership (assign() users) are allowed with generation -1.
-            return if generation < 0 { Ok(()) } else { Err(ResponseError::IllegalGeneration.code()) };
+            return if generation < 0 { Ok(()) } else { Err(GroupError::IllegalGeneration) };
         };
         if generation < 0 && member_id.is_empty() && g.members.is_empty() {
             return Ok(());
         }
-        Self::check_member(g, member_id, instance_id, generation).map_err(|e| e.code())?;
+        Self::check_member(g, member_id, instance_id, generation)?;
         if g.state == GroupState::CompletingRebalance {
-            return Err(ResponseError::RebalanceInProgress.code());
+            return Err(GroupError::RebalanceInProgress);
         }
         Ok(())
     }
@@ -468,13 +464,13 @@ impl Coordinator {
     /// DeleteGroups, the membership side (Kafka's `GroupCoordinator.deleteGroups`): a group with members is
     /// refused with NON_EMPTY_GROUP; an empty one (classic or KIP-848) is forgotten, along with member ids
     /// handed out but not yet used. Returns whether this coordinator knew the group.
-    pub fn delete_group(&self, group_id: &str) -> Result<bool, ResponseError> {
+    pub fn delete_group(&self, group_id: &str) -> Result<bool, GroupError> {
         let mut consumer_groups = self.consumer_groups.lock().unwrap_or_else(|p| p.into_inner());
         let mut groups = self.lock();
         let busy = groups.get(group_id).is_some_and(|g| !g.members.is_empty())
             || consumer_groups.get(group_id).is_some_and(|g| !g.members.is_empty());
         if busy {
-            return Err(ResponseError::NonEmptyGroup);
+            return Err(GroupError::NonEmptyGroup);
         }
         let classic = groups.remove(group_id).is_some();
         let consumer = consumer_groups.remove(group_id).is_some();
@@ -489,10 +485,10 @@ impl Coordinator {
         for g in groups.values_mut() {
             for m in g.members.values_mut() {
                 if let Some(w) = m.join_waiter.take() {
-                    let _ = w.send(JoinResult::error(ResponseError::NotCoordinator, &m.id));
+                    let _ = w.send(JoinResult::error(GroupError::NotCoordinator, &m.id));
                 }
                 if let Some(w) = m.sync_waiter.take() {
-                    let _ = w.send((ResponseError::NotCoordinator.code(), Bytes::new()));
+                    let _ = w.send(Err(GroupError::NotCoordinator));
                 }
             }
         }
@@ -535,7 +531,7 @@ fn current(g: &Group, member_id: &str) -> JoinResult {
     let leader = g.leader.clone().unwrap_or_default();
     let protocol = g.protocol_name.clone().unwrap_or_default();
     JoinResult {
-        error: 0,
+        error: None,
         generation: g.generation,
         protocol_type: g.protocol_type.clone(),
         protocol_name: g.protocol_name.clone(),

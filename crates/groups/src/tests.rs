@@ -1,5 +1,8 @@
 use super::*;
 
+/// What a test's sync resolves to if the coordinator dropped the waiter (no test expects it).
+const DROPPED: GroupError = GroupError::NotCoordinator;
+
 fn coordinator() -> Coordinator {
     Coordinator::new(GroupConfig { initial_rebalance_delay_ms: 0, ..GroupConfig::default() })
 }
@@ -20,29 +23,29 @@ fn params(member: &str, instance: Option<&str>) -> JoinParams {
 }
 
 async fn join(c: &Coordinator, p: JoinParams, new_id: &str) -> JoinResult {
-    c.join(p, new_id.into()).resolve(JoinResult::error(ResponseError::UnknownMemberId, "dropped")).await
+    c.join(p, new_id.into()).resolve(JoinResult::error(GroupError::UnknownMemberId, "dropped")).await
 }
 
 #[tokio::test]
 async fn two_step_join_then_sync_makes_a_stable_group() {
     let c = coordinator();
     let first = join(&c, params("", None), "m1").await;
-    assert_eq!(first.error, ResponseError::MemberIdRequired.code());
+    assert_eq!(first.error, Some(GroupError::MemberIdRequired));
     assert_eq!(first.member_id, "m1");
     let joined = join(&c, params("m1", None), "unused").await;
-    assert_eq!((joined.error, joined.generation, joined.leader.as_str()), (0, 1, "m1"));
+    assert_eq!((joined.error, joined.generation, joined.leader.as_str()), (None, 1, "m1"));
     assert_eq!(joined.members.len(), 1, "the leader gets the member list");
-    let (code, assignment) = c
+    let synced = c
         .sync("g", 1, "m1", None, Some("consumer"), Some("range"), vec![("m1".into(), Bytes::from_static(b"a1"))])
-        .resolve((-1, Bytes::new()))
+        .resolve(Err(DROPPED))
         .await;
-    assert_eq!((code, &assignment[..]), (0, &b"a1"[..]));
+    assert_eq!(synced.as_deref(), Ok(&b"a1"[..]));
     assert_eq!(c.describe("g").map(|s| s.state), Some("Stable"));
-    assert_eq!(c.heartbeat("g", 1, "m1", None), 0);
-    assert_eq!(c.heartbeat("g", 0, "m1", None), ResponseError::IllegalGeneration.code());
-    assert_eq!(c.heartbeat("g", 1, "nobody", None), ResponseError::UnknownMemberId.code());
+    assert_eq!(c.heartbeat("g", 1, "m1", None), Ok(()));
+    assert_eq!(c.heartbeat("g", 0, "m1", None), Err(GroupError::IllegalGeneration));
+    assert_eq!(c.heartbeat("g", 1, "nobody", None), Err(GroupError::UnknownMemberId));
     assert_eq!(c.check_commit("g", 1, "m1", None), Ok(()));
-    assert_eq!(c.check_commit("g", 7, "m1", None), Err(ResponseError::IllegalGeneration.code()));
+    assert_eq!(c.check_commit("g", 7, "m1", None), Err(GroupError::IllegalGeneration));
 }
 
 #[tokio::test]
@@ -50,12 +53,12 @@ async fn a_second_member_triggers_a_rebalance_and_both_get_assignments() {
     let c = coordinator();
     join(&c, params("", None), "m1").await;
     join(&c, params("m1", None), "").await;
-    c.sync("g", 1, "m1", None, None, None, vec![]).resolve((-1, Bytes::new())).await;
+    assert!(c.sync("g", 1, "m1", None, None, None, vec![]).resolve(Err(DROPPED)).await.is_ok());
     join(&c, params("", None), "m2").await;
     let m2 = c.join(params("m2", None), String::new());
-    assert_eq!(c.heartbeat("g", 1, "m1", None), ResponseError::RebalanceInProgress.code());
+    assert_eq!(c.heartbeat("g", 1, "m1", None), Err(GroupError::RebalanceInProgress));
     let m1 = join(&c, params("m1", None), "").await;
-    let m2 = m2.resolve(JoinResult::error(ResponseError::UnknownMemberId, "")).await;
+    let m2 = m2.resolve(JoinResult::error(GroupError::UnknownMemberId, "")).await;
     assert_eq!((m1.generation, m2.generation), (2, 2));
     assert_eq!(m1.members.len() + m2.members.len(), 2, "only the leader gets the roster");
     let follower = c.sync("g", 2, "m2", None, None, None, vec![]);
@@ -69,12 +72,12 @@ async fn a_second_member_triggers_a_rebalance_and_both_get_assignments() {
             None,
             vec![("m1".into(), Bytes::from_static(b"p0")), ("m2".into(), Bytes::from_static(b"p1"))],
         )
-        .resolve((-1, Bytes::new()))
+        .resolve(Err(DROPPED))
         .await;
-    let follower = follower.resolve((-1, Bytes::new())).await;
-    assert_eq!((leader.0, &leader.1[..]), (0, &b"p0"[..]));
-    assert_eq!((follower.0, &follower.1[..]), (0, &b"p1"[..]));
-    assert_eq!(c.leave("g", &[("m2".into(), None)]), vec![0]);
+    let follower = follower.resolve(Err(DROPPED)).await;
+    assert_eq!(leader.as_deref(), Ok(&b"p0"[..]));
+    assert_eq!(follower.as_deref(), Ok(&b"p1"[..]));
+    assert_eq!(c.leave("g", &[("m2".into(), None)]), vec![Ok(())]);
     assert_eq!(c.describe("g").map(|s| s.state), Some("PreparingRebalance"));
 }
 
@@ -82,16 +85,17 @@ async fn a_second_member_triggers_a_rebalance_and_both_get_assignments() {
 async fn a_restarted_static_member_keeps_its_assignment_without_a_rebalance() {
     let c = coordinator();
     let joined = join(&c, params("", Some("pod-0")), "pod-0-a").await;
-    assert_eq!((joined.error, joined.member_id.as_str()), (0, "pod-0-a"));
-    c.sync("g", 1, "pod-0-a", Some("pod-0"), None, None, vec![("pod-0-a".into(), Bytes::from_static(b"mine"))])
-        .resolve((-1, Bytes::new()))
+    assert_eq!((joined.error, joined.member_id.as_str()), (None, "pod-0-a"));
+    let synced = c
+        .sync("g", 1, "pod-0-a", Some("pod-0"), None, None, vec![("pod-0-a".into(), Bytes::from_static(b"mine"))])
+        .resolve(Err(DROPPED))
         .await;
+    assert_eq!(synced.as_deref(), Ok(&b"mine"[..]));
     let rejoined = join(&c, params("", Some("pod-0")), "pod-0-b").await;
-    assert_eq!((rejoined.error, rejoined.generation, rejoined.member_id.as_str()), (0, 1, "pod-0-b"));
-    let (code, assignment) =
-        c.sync("g", 1, "pod-0-b", Some("pod-0"), None, None, vec![]).resolve((-1, Bytes::new())).await;
-    assert_eq!((code, &assignment[..]), (0, &b"mine"[..]));
-    assert_eq!(c.heartbeat("g", 1, "pod-0-a", Some("pod-0")), ResponseError::FencedInstanceId.code());
+    assert_eq!((rejoined.error, rejoined.generation, rejoined.member_id.as_str()), (None, 1, "pod-0-b"));
+    let synced = c.sync("g", 1, "pod-0-b", Some("pod-0"), None, None, vec![]).resolve(Err(DROPPED)).await;
+    assert_eq!(synced.as_deref(), Ok(&b"mine"[..]));
+    assert_eq!(c.heartbeat("g", 1, "pod-0-a", Some("pod-0")), Err(GroupError::FencedInstanceId));
 }
 
 #[tokio::test]
@@ -99,16 +103,16 @@ async fn invalid_joins_are_refused() {
     let c = coordinator();
     let mut p = params("", None);
     p.session_timeout_ms = 10;
-    assert_eq!(join(&c, p, "x").await.error, ResponseError::InvalidSessionTimeout.code());
+    assert_eq!(join(&c, p, "x").await.error, Some(GroupError::InvalidSessionTimeout));
     let mut p = params("", None);
     p.group_id = String::new();
-    assert_eq!(join(&c, p, "x").await.error, ResponseError::InvalidGroupId.code());
-    assert_eq!(join(&c, params("ghost", None), "x").await.error, ResponseError::UnknownMemberId.code());
+    assert_eq!(join(&c, p, "x").await.error, Some(GroupError::InvalidGroupId));
+    assert_eq!(join(&c, params("ghost", None), "x").await.error, Some(GroupError::UnknownMemberId));
     join(&c, params("", None), "m1").await;
     join(&c, params("m1", None), "").await;
     let mut p = params("", None);
     p.protocol_type = "connect".into();
-    assert_eq!(join(&c, p, "x").await.error, ResponseError::InconsistentGroupProtocol.code());
+    assert_eq!(join(&c, p, "x").await.error, Some(GroupError::InconsistentGroupProtocol));
 }
 
 #[test]
@@ -126,13 +130,13 @@ async fn deleting_a_group_refuses_members_and_forgets_an_empty_group_with_its_pe
     assert_eq!(c.delete_group("g"), Ok(false), "an unknown group");
     join(&c, params("", None), "m1").await;
     join(&c, params("m1", None), "").await;
-    assert_eq!(c.delete_group("g"), Err(ResponseError::NonEmptyGroup));
-    assert_eq!(c.leave("g", &[("m1".into(), None)]), vec![0]);
+    assert_eq!(c.delete_group("g"), Err(GroupError::NonEmptyGroup));
+    assert_eq!(c.leave("g", &[("m1".into(), None)]), vec![Ok(())]);
     // A member id handed out but never used keeps the group known (and listed) until it expires.
     join(&c, params("", None), "m2").await;
     assert_eq!(c.describe("g").map(|s| s.state), Some("Empty"));
     assert_eq!(c.delete_group("g"), Ok(true));
     assert!(c.describe("g").is_none() && c.list().is_empty(), "the group is gone");
     let rejoin = join(&c, params("m2", None), "m3").await;
-    assert_eq!(rejoin.error, ResponseError::UnknownMemberId.code(), "the pending id was forgotten with the group");
+    assert_eq!(rejoin.error, Some(GroupError::UnknownMemberId), "the pending id was forgotten with the group");
 }

@@ -10,7 +10,6 @@ use crate::committer::{Flushed, committer};
 use crate::health::Health;
 use crate::watch::PartitionWatch;
 use bytes::Bytes;
-use kafka_protocol::ResponseError;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -34,11 +33,27 @@ pub struct Append {
     pub kind: BatchKind,
 }
 
-/// Why a flush failed; every producer waiting on it receives this.
-#[derive(Debug, Clone)]
+/// What kind of failure stopped a flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushFailureKind {
+    /// The object store or the metastore failed (or the flush was abandoned): nothing was written.
+    Storage,
+    /// The buffer is closed: the agent is shutting down and takes no more batches.
+    ShuttingDown,
+}
+
+/// Why a flush failed; every producer waiting on it receives this. The message is what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct FlushFailure {
-    pub code: i16,
+    pub kind: FlushFailureKind,
     pub message: String,
+}
+
+impl FlushFailure {
+    pub fn storage(message: impl Into<String>) -> Self {
+        FlushFailure { kind: FlushFailureKind::Storage, message: message.into() }
+    }
 }
 
 pub type FlushResult = Result<Vec<weft_meta::AppendOutcome>, FlushFailure>;
@@ -235,7 +250,7 @@ impl ProduceBuffer {
             let upload = tokio::spawn(async move {
                 storage.put_durable(&upload_key, object).await.map_err(|e| {
                     tracing::warn!(key = %upload_key, error = %e, "segment upload failed");
-                    FlushFailure { code: ResponseError::KafkaStorageError.code(), message: e.to_string() }
+                    FlushFailure::storage(e.to_string())
                 })
             });
             let flushed = Flushed {
@@ -266,5 +281,5 @@ fn producer_batch(h: &BatchHeader) -> Option<ProducerBatch> {
 }
 
 fn shutting_down() -> FlushFailure {
-    FlushFailure { code: ResponseError::NotLeaderOrFollower.code(), message: "the agent is shutting down".into() }
+    FlushFailure { kind: FlushFailureKind::ShuttingDown, message: "the agent is shutting down".into() }
 }

@@ -5,7 +5,6 @@
 use crate::buffer::{FlushFailure, Waiter};
 use crate::health::{Health, Store};
 use crate::watch::PartitionWatch;
-use kafka_protocol::ResponseError;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
@@ -32,10 +31,7 @@ pub(crate) async fn committer(
         let waited = Instant::now();
         let uploaded = match upload.await {
             Ok(r) => r,
-            Err(e) => Err(FlushFailure {
-                code: ResponseError::KafkaStorageError.code(),
-                message: format!("upload task: {e}"),
-            }),
+            Err(e) => Err(FlushFailure::storage(format!("upload task: {e}"))),
         };
         let key = flushed.commit.object_key.clone();
         let batches = flushed.commit.batches.len();
@@ -46,7 +42,7 @@ pub(crate) async fn committer(
                 health.record(Store::ObjectStore, Ok(()));
                 let committed = meta.commit_segment(flushed.commit).await.map_err(|e| {
                     tracing::warn!(key = %key, error = %e, "segment commit failed");
-                    FlushFailure { code: ResponseError::KafkaStorageError.code(), message: e.to_string() }
+                    FlushFailure::storage(e.to_string())
                 });
                 health.record(Store::Metastore, committed.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
                 committed

@@ -12,6 +12,6 @@ pub mod health;
 mod reader;
 mod watch;
 
-pub use buffer::{Append, FlushDeps, FlushFailure, FlushResult, ProduceBuffer, ProduceLimits};
+pub use buffer::{Append, FlushDeps, FlushFailure, FlushFailureKind, FlushResult, ProduceBuffer, ProduceLimits};
 pub use reader::{LEADER_EPOCH, LogReader, ReadError};
 pub use watch::PartitionWatch;

@@ -7,9 +7,10 @@
 //! Steps for one transactional id are serialised by an in-process lock. With several agents, ownership of
 //! a transactional id will come from a metastore lease; the lock is the seam for it.
 
+mod error;
 pub mod rules;
 
-use kafka_protocol::ResponseError;
+pub use error::TxnError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use weft_clock::Clock;
@@ -48,12 +49,10 @@ impl TxnLocks {
     }
 }
 
-/// Why a coordinator step failed: a Kafka error code for the client.
-pub type Code = i16;
-
-fn storage_code(e: impl std::fmt::Display, what: &str, id: &str) -> Code {
+/// A failure of the metastore or the log during a step: logged here, answered as an unavailable coordinator.
+fn unavailable(e: impl std::fmt::Display, what: &str, id: &str) -> TxnError {
     tracing::warn!(transactional_id = %id, error = %e, "{what} failed");
-    ResponseError::CoordinatorNotAvailable.code()
+    TxnError::CoordinatorNotAvailable
 }
 
 /// The transaction coordinator of this agent: the metastore holds the state, the log takes the markers.
@@ -72,31 +71,43 @@ impl TxnCoordinator {
     }
 
     /// Applies a rule to one transaction in the metastore.
-    async fn update<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, Code>
+    ///
+    /// The metastore runs the rule inside its transaction and only needs to know that it refused
+    /// ([`Refused`], whose number it hands back untouched). The typed refusal is kept aside here and
+    /// returned instead, so no Kafka code is made on the way.
+    async fn update<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, TxnError>
     where
-        F: FnOnce(Option<TransactionMeta>) -> Result<TxnWrite, Refused> + Send,
+        F: FnOnce(Option<TransactionMeta>) -> Result<TxnWrite, TxnError> + Send,
     {
-        let update: TxnUpdate<'_> = Box::new(rule);
-        match self.meta.update_transaction(id, update).await {
+        let mut refusal = None;
+        let update: TxnUpdate<'_> = Box::new(|cur| {
+            rule(cur).map_err(|e| {
+                refusal = Some(e);
+                Refused(-1)
+            })
+        });
+        let outcome = self.meta.update_transaction(id, update).await;
+        match outcome {
             Ok(Ok(m)) => Ok(m),
-            Ok(Err(Refused(code))) => Err(code),
-            Err(e) => Err(storage_code(e, "transaction update", id)),
+            // The rule refused, so `refusal` is set; an absent one would be a metastore inventing refusals.
+            Ok(Err(Refused(_))) => Err(refusal.unwrap_or(TxnError::CoordinatorNotAvailable)),
+            Err(e) => Err(unavailable(e, "transaction update", id)),
         }
     }
 
     /// InitProducerId with a transactional id: aborts (fencing) an ongoing transaction, completes a prepared
     /// one, then bumps the epoch. Returns the producer id and epoch.
-    pub async fn init(&self, id: &str, timeout_ms: i32, expected: Option<(i64, i16)>) -> Result<(i64, i16), Code> {
+    pub async fn init(&self, id: &str, timeout_ms: i32, expected: Option<(i64, i16)>) -> Result<(i64, i16), TxnError> {
         if timeout_ms <= 0 || timeout_ms > self.max_timeout_ms {
-            return Err(ResponseError::InvalidTransactionTimeout.code());
+            return Err(TxnError::InvalidTransactionTimeout);
         }
         let _guard = self.locks.lock(id).await;
-        let cur = self.meta.transaction(id).await.map_err(|e| storage_code(e, "transaction read", id))?;
+        let cur = self.meta.transaction(id).await.map_err(|e| unavailable(e, "transaction read", id))?;
         if let Some(cur) = &cur {
             if let Some((pid, epoch)) = expected
                 && !(pid == cur.producer_id && (epoch == cur.producer_epoch || epoch == cur.last_producer_epoch))
             {
-                return Err(ResponseError::ProducerFenced.code());
+                return Err(TxnError::ProducerFenced);
             }
             if cur.state == TxnState::Ongoing {
                 tracing::info!(transactional_id = %id, producer_id = cur.producer_id, epoch = cur.producer_epoch, "a new producer fences the ongoing transaction; aborting it");
@@ -109,7 +120,7 @@ impl TxnCoordinator {
         }
         let needs_fresh = cur.as_ref().is_none_or(|c| c.producer_epoch >= i16::MAX - 1);
         let fresh_producer_id = if needs_fresh {
-            self.meta.allocate_producer_id().await.map_err(|e| storage_code(e, "producer id allocation", id))?
+            self.meta.allocate_producer_id().await.map_err(|e| unavailable(e, "producer id allocation", id))?
         } else {
             -1
         };
@@ -126,9 +137,9 @@ impl TxnCoordinator {
     }
 
     /// Runs one state change of an ongoing transaction under its lock (AddPartitions, AddOffsets, TxnOffsetCommit).
-    pub async fn change<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, Code>
+    pub async fn change<F>(&self, id: &str, rule: F) -> Result<TransactionMeta, TxnError>
     where
-        F: FnOnce(Option<TransactionMeta>) -> Result<TxnWrite, Refused> + Send,
+        F: FnOnce(Option<TransactionMeta>) -> Result<TxnWrite, TxnError> + Send,
     {
         let _guard = self.locks.lock(id).await;
         self.update(id, rule).await
@@ -136,7 +147,7 @@ impl TxnCoordinator {
 
     /// EndTxn: records the decision, writes the markers and completes the transaction. Once the decision is
     /// recorded the answer is success even if markers could not be written yet (the periodic check finishes).
-    pub async fn end(&self, id: &str, producer_id: i64, epoch: i16, commit: bool) -> Result<(), Code> {
+    pub async fn end(&self, id: &str, producer_id: i64, epoch: i16, commit: bool) -> Result<(), TxnError> {
         let _guard = self.locks.lock(id).await;
         let now = self.clock.now_ms();
         let mut prepared = false;
@@ -147,14 +158,14 @@ impl TxnCoordinator {
                 Ok(w)
             })
             .await?;
-        if prepared && let Err(code) = self.finish(&m).await {
-            tracing::warn!(transactional_id = %id, code, "transaction decided but markers are not all written; will retry");
+        if prepared && let Err(e) = self.finish(&m).await {
+            tracing::warn!(transactional_id = %id, error = %e, "transaction decided but markers are not all written; will retry");
         }
         Ok(())
     }
 
     /// Writes the markers of a prepared transaction and completes it.
-    async fn finish(&self, m: &TransactionMeta) -> Result<(), Code> {
+    async fn finish(&self, m: &TransactionMeta) -> Result<(), TxnError> {
         let commit = match m.state {
             TxnState::PrepareCommit => true,
             TxnState::PrepareAbort => false,
@@ -165,7 +176,7 @@ impl TxnCoordinator {
         for p in &m.partitions {
             let data = marker_batch(m.producer_id, m.producer_epoch, commit, COORDINATOR_EPOCH, now);
             let header =
-                BatchHeader::parse(&data).map_err(|e| storage_code(e, "marker encoding", &m.transactional_id))?;
+                BatchHeader::parse(&data).map_err(|e| unavailable(e, "marker encoding", &m.transactional_id))?;
             appends.push(vec![Append {
                 topic_id: p.topic_id,
                 partition: p.partition,
@@ -175,10 +186,10 @@ impl TxnCoordinator {
             }]);
         }
         let outcomes = match self.log.submit(appends).await {
-            Ok(rx) => rx.await.map_err(|_| ResponseError::CoordinatorNotAvailable.code())?,
+            Ok(rx) => rx.await.map_err(|_| TxnError::CoordinatorNotAvailable)?,
             Err(e) => Err(e),
         }
-        .map_err(|e| storage_code(e.message, "marker write", &m.transactional_id))?;
+        .map_err(|e| unavailable(e.message, "marker write", &m.transactional_id))?;
         for (p, o) in m.partitions.iter().zip(&outcomes) {
             match o {
                 AppendOutcome::Appended { .. } | AppendOutcome::UnknownPartition => {}
@@ -226,15 +237,15 @@ impl TxnCoordinator {
                 tracing::info!(transactional_id = %id, producer_id = cur.producer_id, timeout_ms = cur.timeout_ms, "transaction timed out; aborting");
                 match self.update(&id, |c| rules::prepare_fence(c, true, now)).await {
                     Ok(m) => self.finish(&m).await,
-                    Err(code) => Err(code),
+                    Err(e) => Err(e),
                 }
             } else if cur.state.is_prepared() {
                 self.finish(&cur).await
             } else {
                 Ok(())
             };
-            if let Err(code) = result {
-                tracing::warn!(transactional_id = %id, code, "transaction check could not finish; will retry");
+            if let Err(e) = result {
+                tracing::warn!(transactional_id = %id, error = %e, "transaction check could not finish; will retry");
             }
         }
     }

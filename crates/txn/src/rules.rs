@@ -1,13 +1,9 @@
 //! The transaction state machine, as Kafka's TransactionCoordinator and TransactionMetadata define it. Pure
-//! functions from the stored state and a request to the next state or an error code; the metastore applies
-//! them atomically ([`weft_meta::Metastore::update_transaction`]).
+//! functions from the stored state and a request to the next state or a [`TxnError`]; the coordinator has
+//! the metastore apply them atomically ([`weft_meta::Metastore::update_transaction`]).
 
-use kafka_protocol::ResponseError;
-use weft_meta::{PendingOffset, Refused, TransactionMeta, TxnPartition, TxnState, TxnWrite};
-
-fn refuse(e: ResponseError) -> Refused {
-    Refused(e.code())
-}
+use crate::TxnError;
+use weft_meta::{PendingOffset, TransactionMeta, TxnPartition, TxnState, TxnWrite};
 
 fn keep(meta: TransactionMeta) -> TxnWrite {
     TxnWrite { meta, publish_offsets: Vec::new() }
@@ -29,7 +25,7 @@ pub struct InitRequest {
 
 /// InitProducerId for a transactional id with no transaction in progress (an ongoing one is aborted first,
 /// and a prepared one completed, by the coordinator): bumps the epoch, fencing earlier producers.
-pub fn init(cur: Option<TransactionMeta>, req: InitRequest) -> Result<TxnWrite, Refused> {
+pub fn init(cur: Option<TransactionMeta>, req: InitRequest) -> Result<TxnWrite, TxnError> {
     let Some(mut m) = cur else {
         if req.expected.is_some_and(|(pid, _)| pid >= 0) {
             // A producer recovering an id this coordinator no longer knows (expired): start afresh.
@@ -50,12 +46,12 @@ pub fn init(cur: Option<TransactionMeta>, req: InitRequest) -> Result<TxnWrite, 
         }));
     };
     if m.state == TxnState::Ongoing || m.state.is_prepared() {
-        return Err(refuse(ResponseError::ConcurrentTransactions));
+        return Err(TxnError::ConcurrentTransactions);
     }
     if let Some((pid, epoch)) = req.expected
         && !(pid == m.producer_id && (epoch == m.producer_epoch || epoch == m.last_producer_epoch))
     {
-        return Err(refuse(ResponseError::ProducerFenced));
+        return Err(TxnError::ProducerFenced);
     }
     match req.expected {
         Some((_, epoch)) if epoch != m.producer_epoch && epoch == m.last_producer_epoch => {
@@ -83,16 +79,16 @@ pub fn init(cur: Option<TransactionMeta>, req: InitRequest) -> Result<TxnWrite, 
 }
 
 /// The checks shared by AddPartitionsToTxn and AddOffsetsToTxn.
-fn check_member(cur: Option<&TransactionMeta>, producer_id: i64, epoch: i16) -> Result<&TransactionMeta, Refused> {
-    let m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+fn check_member(cur: Option<&TransactionMeta>, producer_id: i64, epoch: i16) -> Result<&TransactionMeta, TxnError> {
+    let m = cur.ok_or(TxnError::InvalidProducerIdMapping)?;
     if m.producer_id != producer_id {
-        return Err(refuse(ResponseError::InvalidProducerIdMapping));
+        return Err(TxnError::InvalidProducerIdMapping);
     }
     if m.producer_epoch != epoch {
-        return Err(refuse(ResponseError::ProducerFenced));
+        return Err(TxnError::ProducerFenced);
     }
     if m.state.is_prepared() {
-        return Err(refuse(ResponseError::ConcurrentTransactions));
+        return Err(TxnError::ConcurrentTransactions);
     }
     Ok(m)
 }
@@ -112,7 +108,7 @@ pub fn add_partitions(
     epoch: i16,
     partitions: &[TxnPartition],
     now_ms: i64,
-) -> Result<TxnWrite, Refused> {
+) -> Result<TxnWrite, TxnError> {
     let mut m = check_member(cur.as_ref(), producer_id, epoch)?.clone();
     begin_if_needed(&mut m, now_ms);
     for p in partitions {
@@ -131,7 +127,7 @@ pub fn add_group(
     epoch: i16,
     group: &str,
     now_ms: i64,
-) -> Result<TxnWrite, Refused> {
+) -> Result<TxnWrite, TxnError> {
     let mut m = check_member(cur.as_ref(), producer_id, epoch)?.clone();
     begin_if_needed(&mut m, now_ms);
     if !m.groups.iter().any(|g| g == group) {
@@ -149,17 +145,17 @@ pub fn stage_offsets(
     epoch: i16,
     offsets: Vec<PendingOffset>,
     now_ms: i64,
-) -> Result<TxnWrite, Refused> {
-    let m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+) -> Result<TxnWrite, TxnError> {
+    let m = cur.ok_or(TxnError::InvalidProducerIdMapping)?;
     if m.producer_id != producer_id {
-        return Err(refuse(ResponseError::InvalidProducerIdMapping));
+        return Err(TxnError::InvalidProducerIdMapping);
     }
     if epoch < m.producer_epoch {
-        return Err(refuse(ResponseError::ProducerFenced));
+        return Err(TxnError::ProducerFenced);
     }
     if epoch != m.producer_epoch || m.state != TxnState::Ongoing || offsets.iter().any(|o| !m.groups.contains(&o.group))
     {
-        return Err(refuse(ResponseError::InvalidTxnState));
+        return Err(TxnError::InvalidTxnState);
     }
     let mut m = m;
     for o in offsets {
@@ -180,13 +176,13 @@ pub fn prepare_end(
     epoch: i16,
     commit: bool,
     now_ms: i64,
-) -> Result<(TxnWrite, bool), Refused> {
-    let mut m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+) -> Result<(TxnWrite, bool), TxnError> {
+    let mut m = cur.ok_or(TxnError::InvalidProducerIdMapping)?;
     if m.producer_id != producer_id {
-        return Err(refuse(ResponseError::InvalidProducerIdMapping));
+        return Err(TxnError::InvalidProducerIdMapping);
     }
     if epoch != m.producer_epoch {
-        return Err(refuse(ResponseError::ProducerFenced));
+        return Err(TxnError::ProducerFenced);
     }
     let same = |s: TxnState| s == if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
     let preparing = |s: TxnState| s == if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
@@ -197,17 +193,17 @@ pub fn prepare_end(
             Ok((keep(m), true))
         }
         s if same(s) => Ok((keep(m), false)),
-        s if preparing(s) => Err(refuse(ResponseError::ConcurrentTransactions)),
-        _ => Err(refuse(ResponseError::InvalidTxnState)),
+        s if preparing(s) => Err(TxnError::ConcurrentTransactions),
+        _ => Err(TxnError::InvalidTxnState),
     }
 }
 
 /// A coordinator-initiated abort (timeout, or a new producer fencing an ongoing transaction): the epoch is
 /// bumped so the old producer is fenced; with `recoverable` it may still recover with InitProducerId (KIP-588).
-pub fn prepare_fence(cur: Option<TransactionMeta>, recoverable: bool, now_ms: i64) -> Result<TxnWrite, Refused> {
-    let mut m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+pub fn prepare_fence(cur: Option<TransactionMeta>, recoverable: bool, now_ms: i64) -> Result<TxnWrite, TxnError> {
+    let mut m = cur.ok_or(TxnError::InvalidProducerIdMapping)?;
     if m.state != TxnState::Ongoing {
-        return Err(refuse(ResponseError::InvalidTxnState));
+        return Err(TxnError::InvalidTxnState);
     }
     if m.producer_epoch < i16::MAX {
         m.last_producer_epoch = if recoverable { m.producer_epoch } else { -1 };
@@ -219,17 +215,17 @@ pub fn prepare_fence(cur: Option<TransactionMeta>, recoverable: bool, now_ms: i6
 }
 
 /// After every marker is written: the transaction completes, and a commit publishes its staged offsets.
-pub fn complete(cur: Option<TransactionMeta>, expected: &TransactionMeta, now_ms: i64) -> Result<TxnWrite, Refused> {
-    let mut m = cur.ok_or(refuse(ResponseError::InvalidProducerIdMapping))?;
+pub fn complete(cur: Option<TransactionMeta>, expected: &TransactionMeta, now_ms: i64) -> Result<TxnWrite, TxnError> {
+    let mut m = cur.ok_or(TxnError::InvalidProducerIdMapping)?;
     if m.producer_id != expected.producer_id || m.producer_epoch != expected.producer_epoch || m.state != expected.state
     {
         // Someone else completed it meanwhile.
-        return Err(refuse(ResponseError::ConcurrentTransactions));
+        return Err(TxnError::ConcurrentTransactions);
     }
     let commit = match m.state {
         TxnState::PrepareCommit => true,
         TxnState::PrepareAbort => false,
-        _ => return Err(refuse(ResponseError::InvalidTxnState)),
+        _ => return Err(TxnError::InvalidTxnState),
     };
     m.state = if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
     m.start_ms = -1;

@@ -6,6 +6,7 @@
 use super::configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
 use crate::Agent;
+use crate::error::KafkaCode;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
@@ -23,7 +24,8 @@ enum Op {
     Subtract(String),
 }
 
-type Refusal = (ResponseError, String);
+/// A refused change: the Kafka code and the message naming what was refused.
+type Refusal = (i16, String);
 
 pub async fn alter(agent: &Agent, req: AlterConfigsRequest, _version: i16) -> AlterConfigsResponse {
     let names: Vec<(i8, String)> =
@@ -35,9 +37,10 @@ pub async fn alter(agent: &Agent, req: AlterConfigsRequest, _version: i16) -> Al
             .iter()
             .map(|c| match &c.value {
                 Some(v) => Ok((c.name.to_string(), Op::Set(v.to_string()))),
-                None => {
-                    Err((ResponseError::InvalidRequest, format!("null value not supported for {}", c.name.as_str())))
-                }
+                None => Err((
+                    ResponseError::InvalidRequest.code(),
+                    format!("null value not supported for {}", c.name.as_str()),
+                )),
             })
             .collect();
         let (code, message) =
@@ -74,10 +77,16 @@ pub async fn incremental(
                     (2, Some(v)) => Op::Append(v),
                     (3, Some(v)) => Op::Subtract(v),
                     (0 | 2 | 3, None) => {
-                        return Err((ResponseError::InvalidRequest, format!("null value not supported for {name}")));
+                        return Err((
+                            ResponseError::InvalidRequest.code(),
+                            format!("null value not supported for {name}"),
+                        ));
                     }
                     (other, _) => {
-                        return Err((ResponseError::InvalidRequest, format!("unknown config operation {other}")));
+                        return Err((
+                            ResponseError::InvalidRequest.code(),
+                            format!("unknown config operation {other}"),
+                        ));
                     }
                 };
                 Ok((name, op))
@@ -110,20 +119,21 @@ async fn resolve(
 ) -> (i16, Option<kafka_protocol::protocol::StrBytes>) {
     let named = all.iter().filter(|(t, n)| *t == resource_type && n == name).count();
     let outcome = match changes {
-        _ if named > 1 => {
-            Err((ResponseError::InvalidRequest, format!("resource {name:?} appears more than once in the request")))
-        }
+        _ if named > 1 => Err((
+            ResponseError::InvalidRequest.code(),
+            format!("resource {name:?} appears more than once in the request"),
+        )),
         Ok(changes) => apply(agent, resource_type, name, changes, replace, validate_only).await,
         Err(refusal) => Err(refusal),
     };
     match outcome {
         Ok(()) => (0, None),
-        Err((code, message)) => (code.code(), Some(str_bytes(message))),
+        Err((code, message)) => (code, Some(str_bytes(message))),
     }
 }
 
 fn invalid(e: ConfigError) -> Refusal {
-    (ResponseError::InvalidConfig, e.to_string())
+    (e.code(), e.to_string())
 }
 
 async fn apply(
@@ -143,11 +153,11 @@ async fn apply(
         RESOURCE_BROKER if name.is_empty() || name.parse::<i32>().is_ok_and(|id| id >= 0) => {
             apply_cluster(agent, changes, replace, validate_only).await
         }
-        RESOURCE_BROKER => Err((ResponseError::InvalidRequest, format!("invalid broker id {name:?}"))),
-        other => Err((ResponseError::InvalidRequest, format!("resource type {other} is not supported"))),
+        RESOURCE_BROKER => Err((ResponseError::InvalidRequest.code(), format!("invalid broker id {name:?}"))),
+        other => Err((ResponseError::InvalidRequest.code(), format!("resource type {other} is not supported"))),
     };
     if let Err((code, message)) = &result {
-        tracing::warn!(resource = name, ?code, %message, "alter configs refused");
+        tracing::warn!(resource = name, code, %message, "alter configs refused");
     }
     result
 }
@@ -160,15 +170,15 @@ async fn apply_topic(
     validate_only: bool,
 ) -> Result<(), Refusal> {
     if name.is_empty() {
-        return Err((ResponseError::InvalidRequest, "topic name is empty".into()));
+        return Err((ResponseError::InvalidRequest.code(), "topic name is empty".into()));
     }
-    let storage_error = |e: weft_meta::MetaError| (ResponseError::KafkaStorageError, e.to_string());
+    let storage_error = |e: weft_meta::MetaError| (ResponseError::KafkaStorageError.code(), e.to_string());
     let topic = agent
         .meta
         .topic(name)
         .await
         .map_err(storage_error)?
-        .ok_or_else(|| (ResponseError::UnknownTopicOrPartition, format!("topic '{name}' does not exist")))?;
+        .ok_or_else(|| (ResponseError::UnknownTopicOrPartition.code(), format!("topic '{name}' does not exist")))?;
     let cluster = agent.topics.cluster_defaults(agent.meta.as_ref()).await.map_err(storage_error)?;
     let mut configs = if replace { BTreeMap::new() } else { topic.configs.clone() };
     let mut timestamp_difference = None;
@@ -197,7 +207,7 @@ async fn apply_topic(
     }
     let updated = agent.meta.set_topic_configs(name, configs).await.map_err(|e| match e {
         weft_meta::MetaError::UnknownTopic { .. } => {
-            (ResponseError::UnknownTopicOrPartition, format!("topic '{name}' does not exist"))
+            (ResponseError::UnknownTopicOrPartition.code(), format!("topic '{name}' does not exist"))
         }
         other => storage_error(other),
     })?;
@@ -212,7 +222,7 @@ async fn apply_cluster(
     replace: bool,
     validate_only: bool,
 ) -> Result<(), Refusal> {
-    let storage_error = |e: weft_meta::MetaError| (ResponseError::KafkaStorageError, e.to_string());
+    let storage_error = |e: weft_meta::MetaError| (ResponseError::KafkaStorageError.code(), e.to_string());
     let stored = agent.meta.cluster_configs().await.map_err(storage_error)?;
     let mut configs = if replace { BTreeMap::new() } else { stored.clone() };
     for (key, op) in changes {
@@ -247,7 +257,7 @@ fn edit(
         }
         Op::Append(_) | Op::Subtract(_) if kind != ConfigType::List => {
             return Err((
-                ResponseError::InvalidConfig,
+                ResponseError::InvalidConfig.code(),
                 format!("config {key} is not a list: append and subtract apply to lists only"),
             ));
         }

@@ -2,6 +2,7 @@
 
 use super::str_bytes;
 use crate::Agent;
+use crate::error::KafkaCode;
 use crate::request::RequestContext;
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{
@@ -9,8 +10,8 @@ use kafka_protocol::messages::{
     ConsumerGroupHeartbeatResponse, TopicName,
 };
 use std::collections::BTreeMap;
-use weft_groups::HeartbeatParams;
 use weft_groups::consumer::TopicInfo;
+use weft_groups::{GroupError, HeartbeatParams};
 
 pub async fn heartbeat(
     agent: &Agent,
@@ -27,7 +28,7 @@ pub async fn heartbeat(
         }
         Err(e) => {
             tracing::warn!(error = %e, "consumer group heartbeat: listing topics failed");
-            return fail(kafka_protocol::ResponseError::CoordinatorNotAvailable.code(), "metastore unavailable".into());
+            return fail(GroupError::CoordinatorNotAvailable.code(), "metastore unavailable".into());
         }
     };
     let params = HeartbeatParams {
@@ -67,6 +68,7 @@ pub async fn heartbeat(
         }
         Err(e) => {
             tracing::debug!(group = %req.group_id.as_str(), member = %req.member_id.as_str(), error = ?e, "consumer group heartbeat refused");
+            // The message is the refusal's name (it matches Kafka's error name; see the error module's test).
             fail(e.code(), format!("{e:?}"))
         }
     }
@@ -85,7 +87,7 @@ pub async fn describe(
             let Some(g) = agent.groups.snapshot_consumer_group(&id) else {
                 return d::DescribedGroup::default()
                     .with_group_id(id.clone())
-                    .with_error_code(kafka_protocol::ResponseError::GroupIdNotFound.code())
+                    .with_error_code(GroupError::GroupIdNotFound.code())
                     .with_error_message(Some(str_bytes(format!(
                         "group {} is not a consumer-protocol group",
                         id.as_str()

@@ -5,6 +5,7 @@
 //! which the protocol allows; a request naming a session Weft did not create gets FETCH_SESSION_ID_NOT_FOUND.
 
 use crate::Agent;
+use crate::error::KafkaCode;
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;

@@ -4,6 +4,7 @@
 use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
 use super::str_bytes;
 use crate::Agent;
+use crate::error::KafkaCode;
 use crate::request::RequestContext;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
@@ -14,7 +15,7 @@ use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::*;
 use std::collections::BTreeMap;
-use weft_groups::{GroupSummary, JoinParams, JoinResult};
+use weft_groups::{GroupError, GroupSummary, JoinParams, JoinResult};
 
 pub const KEY_TYPE_GROUP: i8 = 0;
 pub const KEY_TYPE_TRANSACTION: i8 = 1;
@@ -86,9 +87,9 @@ pub async fn join(agent: &Agent, ctx: &RequestContext, req: JoinGroupRequest, ve
     };
     let member_id = params.member_id.clone();
     let result =
-        agent.groups.join(params, new_id).resolve(JoinResult::error(ResponseError::UnknownMemberId, &member_id)).await;
-    if result.error != 0 {
-        tracing::debug!(group = %req.group_id.as_str(), member = %result.member_id, code = result.error, "join group answered with an error");
+        agent.groups.join(params, new_id).resolve(JoinResult::error(GroupError::UnknownMemberId, &member_id)).await;
+    if let Some(e) = result.error {
+        tracing::debug!(group = %req.group_id.as_str(), member = %result.member_id, error = %e, "join group answered with an error");
     }
     let members = result
         .members
@@ -101,7 +102,7 @@ pub async fn join(agent: &Agent, ctx: &RequestContext, req: JoinGroupRequest, ve
         })
         .collect();
     let r = JoinGroupResponse::default()
-        .with_error_code(result.error)
+        .with_error_code(result.error.map_or(0, |e| e.code()))
         .with_generation_id(result.generation)
         .with_leader(str_bytes(result.leader))
         .with_member_id(str_bytes(result.member_id))
@@ -116,7 +117,7 @@ pub async fn join(agent: &Agent, ctx: &RequestContext, req: JoinGroupRequest, ve
 
 pub async fn sync(agent: &Agent, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
     let assignments = req.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect();
-    let (code, assignment) = agent
+    let synced = agent
         .groups
         .sync(
             &req.group_id,
@@ -127,8 +128,12 @@ pub async fn sync(agent: &Agent, req: SyncGroupRequest, version: i16) -> SyncGro
             req.protocol_name.as_deref(),
             assignments,
         )
-        .resolve((ResponseError::RebalanceInProgress.code(), Default::default()))
+        .resolve(Err(GroupError::RebalanceInProgress))
         .await;
+    let (code, assignment) = match synced {
+        Ok(assignment) => (0, assignment),
+        Err(e) => (e.code(), Default::default()),
+    };
     let r = SyncGroupResponse::default().with_error_code(code).with_assignment(assignment);
     if version >= 5 && code == 0 {
         let summary = agent.groups.describe(&req.group_id);
@@ -140,15 +145,17 @@ pub async fn sync(agent: &Agent, req: SyncGroupRequest, version: i16) -> SyncGro
 }
 
 pub async fn heartbeat(agent: &Agent, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
-    let code =
-        agent.groups.heartbeat(&req.group_id, req.generation_id, &req.member_id, req.group_instance_id.as_deref());
+    let code = agent
+        .groups
+        .heartbeat(&req.group_id, req.generation_id, &req.member_id, req.group_instance_id.as_deref())
+        .code();
     HeartbeatResponse::default().with_error_code(code)
 }
 
 pub async fn leave(agent: &Agent, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
     if version < 3 {
         let codes = agent.groups.leave(&req.group_id, &[(req.member_id.to_string(), None)]);
-        return LeaveGroupResponse::default().with_error_code(codes.first().copied().unwrap_or(0));
+        return LeaveGroupResponse::default().with_error_code(codes.first().map_or(0, KafkaCode::code));
     }
     let members: Vec<(String, Option<String>)> = req
         .members
@@ -159,11 +166,11 @@ pub async fn leave(agent: &Agent, req: LeaveGroupRequest, version: i16) -> Leave
     let responses = members
         .into_iter()
         .zip(codes)
-        .map(|((id, instance), code)| {
+        .map(|((id, instance), left)| {
             MemberResponse::default()
                 .with_member_id(str_bytes(id))
                 .with_group_instance_id(instance.map(str_bytes))
-                .with_error_code(code)
+                .with_error_code(left.code())
         })
         .collect();
     LeaveGroupResponse::default().with_members(responses)
@@ -175,7 +182,7 @@ pub async fn list(agent: &Agent, req: ListGroupsRequest, version: i16) -> ListGr
         Ok(groups) => all.extend(groups.into_iter().map(|g| (g, ("consumer".to_string(), "Empty")))),
         Err(e) => {
             tracing::warn!(error = %e, "list groups: metastore failed");
-            return ListGroupsResponse::default().with_error_code(ResponseError::CoordinatorNotAvailable.code());
+            return ListGroupsResponse::default().with_error_code(GroupError::CoordinatorNotAvailable.code());
         }
     }
     let mut kinds: BTreeMap<String, &'static str> = BTreeMap::new();
@@ -237,7 +244,7 @@ pub async fn describe(agent: &Agent, req: DescribeGroupsRequest, version: i16) -
             .collect();
         // Kafka 4 answers an unknown (or deleted) group with an error from v6 on, and a bare Dead group before.
         let (code, message) = if summary.state == "Dead" && version >= 6 {
-            (ResponseError::GroupIdNotFound.code(), Some(str_bytes(format!("group {} not found", id.as_str()))))
+            (GroupError::GroupIdNotFound.code(), Some(str_bytes(format!("group {} not found", id.as_str()))))
         } else {
             (0, None)
         };
@@ -260,26 +267,23 @@ pub async fn describe(agent: &Agent, req: DescribeGroupsRequest, version: i16) -
 pub async fn delete(agent: &Agent, req: DeleteGroupsRequest, _version: i16) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for id in req.groups_names {
-        let code = match delete_group(agent, &id).await {
-            Ok(()) => 0,
-            Err(e) => e.code(),
-        };
+        let code = delete_group(agent, &id).await.code();
         results.push(DeletableGroupResult::default().with_group_id(id).with_error_code(code));
     }
     DeleteGroupsResponse::default().with_results(results)
 }
 
-async fn delete_group(agent: &Agent, id: &str) -> Result<(), ResponseError> {
+async fn delete_group(agent: &Agent, id: &str) -> Result<(), GroupError> {
     let known = agent.groups.delete_group(id)?;
     match agent.meta.delete_offsets(id, None).await {
-        Ok(0) if !known => Err(ResponseError::GroupIdNotFound),
+        Ok(0) if !known => Err(GroupError::GroupIdNotFound),
         Ok(offsets) => {
             tracing::info!(group = %id, offsets, "deleted group");
             Ok(())
         }
         Err(e) => {
             tracing::warn!(group = %id, error = %e, "delete group failed");
-            Err(ResponseError::CoordinatorNotAvailable)
+            Err(GroupError::CoordinatorNotAvailable)
         }
     }
 }

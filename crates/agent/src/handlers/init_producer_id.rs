@@ -4,7 +4,7 @@
 //! bumps the id's epoch, fencing earlier producers and aborting their unfinished transaction (`weft_txn`).
 
 use crate::Agent;
-use kafka_protocol::ResponseError;
+use crate::error::{KafkaCode, fenced_compat};
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
 pub async fn handle(agent: &Agent, req: InitProducerIdRequest, version: i16) -> InitProducerIdResponse {
@@ -20,10 +20,7 @@ pub async fn handle(agent: &Agent, req: InitProducerIdRequest, version: i16) -> 
         return match agent.txns.init(txn_id, req.transaction_timeout_ms, expected).await {
             Ok((id, epoch)) => ok(id, epoch),
             // Before v4 clients do not know PRODUCER_FENCED; Kafka sends INVALID_PRODUCER_EPOCH instead.
-            Err(code) if code == ResponseError::ProducerFenced.code() && version < 4 => {
-                fail(ResponseError::InvalidProducerEpoch.code())
-            }
-            Err(code) => fail(code),
+            Err(e) => fail(fenced_compat(e.code(), version, 4)),
         };
     }
     // Like Kafka, an idempotent producer always gets a fresh id, even when it names the one it holds.
@@ -34,7 +31,8 @@ pub async fn handle(agent: &Agent, req: InitProducerIdRequest, version: i16) -> 
         }
         Err(e) => {
             tracing::warn!(error = %e, "producer id allocation failed");
-            fail(ResponseError::CoordinatorNotAvailable.code())
+            // Producer ids are the transaction coordinator's to hand out, as in Kafka.
+            fail(weft_txn::TxnError::CoordinatorNotAvailable.code())
         }
     }
 }

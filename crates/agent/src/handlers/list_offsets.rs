@@ -1,7 +1,7 @@
 //! ListOffsets: earliest, latest, max-timestamp and by-timestamp lookups.
 
 use crate::Agent;
-use crate::error::AgentError;
+use crate::error::{AgentError, KafkaCode};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};

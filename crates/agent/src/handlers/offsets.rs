@@ -2,6 +2,7 @@
 
 use super::str_bytes;
 use crate::Agent;
+use crate::error::KafkaCode;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::offset_fetch_response::{
@@ -10,6 +11,7 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::*;
 use std::collections::BTreeMap;
+use weft_groups::GroupError;
 use weft_meta::CommittedOffset;
 
 /// Kafka's offset.metadata.max.bytes.
@@ -18,7 +20,7 @@ pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
 pub async fn commit(agent: &Agent, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
     let group = req.group_id.to_string();
     let check = if group.is_empty() {
-        Err(ResponseError::InvalidGroupId.code())
+        Err(GroupError::InvalidGroupId)
     } else {
         agent.groups.check_commit(
             &group,
@@ -37,7 +39,7 @@ pub async fn commit(agent: &Agent, req: OffsetCommitRequest, version: i16) -> Of
         let mut parts = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
             let code = match (&check, &topic) {
-                (Err(code), _) => *code,
+                (Err(e), _) => e.code(),
                 (Ok(()), None) => ResponseError::UnknownTopicOrPartition.code(),
                 (Ok(()), Some(entry)) if p.partition_index < 0 || p.partition_index >= entry.topic.partitions => {
                     ResponseError::UnknownTopicOrPartition.code()
@@ -63,8 +65,8 @@ pub async fn commit(agent: &Agent, req: OffsetCommitRequest, version: i16) -> Of
         }
         answers.push((t.name.clone(), parts));
     }
-    if let Err(code) = check {
-        tracing::debug!(%group, member = %req.member_id.as_str(), generation = req.generation_id_or_member_epoch, code, "offset commit refused");
+    if let Err(e) = check {
+        tracing::debug!(%group, member = %req.member_id.as_str(), generation = req.generation_id_or_member_epoch, error = %e, "offset commit refused");
     }
     if !to_store.is_empty()
         && let Err(e) = agent.meta.commit_offsets(&group, &to_store).await
@@ -73,7 +75,7 @@ pub async fn commit(agent: &Agent, req: OffsetCommitRequest, version: i16) -> Of
         for (_, parts) in answers.iter_mut() {
             for (_, code) in parts.iter_mut() {
                 if *code == 0 {
-                    *code = ResponseError::CoordinatorNotAvailable.code();
+                    *code = GroupError::CoordinatorNotAvailable.code();
                 }
             }
         }
@@ -97,12 +99,12 @@ pub async fn delete(agent: &Agent, req: OffsetDeleteRequest, _version: i16) -> O
     let subscribed = agent.groups.subscribed_topics(&group);
     match agent.meta.committed_offsets(&group, None).await {
         Ok(existing) if existing.is_empty() && subscribed.is_none() => {
-            return OffsetDeleteResponse::default().with_error_code(ResponseError::GroupIdNotFound.code());
+            return OffsetDeleteResponse::default().with_error_code(GroupError::GroupIdNotFound.code());
         }
         Ok(_) => {}
         Err(e) => {
             tracing::warn!(%group, error = %e, "offset delete failed");
-            return OffsetDeleteResponse::default().with_error_code(ResponseError::CoordinatorNotAvailable.code());
+            return OffsetDeleteResponse::default().with_error_code(GroupError::CoordinatorNotAvailable.code());
         }
     }
     let mut doomed = Vec::new();
@@ -126,7 +128,7 @@ pub async fn delete(agent: &Agent, req: OffsetDeleteRequest, _version: i16) -> O
         && let Err(e) = agent.meta.delete_offsets(&group, Some(&doomed)).await
     {
         tracing::warn!(%group, error = %e, "offset delete failed");
-        return OffsetDeleteResponse::default().with_error_code(ResponseError::CoordinatorNotAvailable.code());
+        return OffsetDeleteResponse::default().with_error_code(GroupError::CoordinatorNotAvailable.code());
     }
     OffsetDeleteResponse::default().with_topics(topics)
 }
@@ -147,7 +149,7 @@ async fn fetch_group(
 ) -> Result<Vec<(TopicName, Vec<Row>)>, i16> {
     let failed = |e: weft_meta::MetaError| {
         tracing::warn!(%group, error = %e, "offset fetch failed");
-        ResponseError::CoordinatorNotAvailable.code()
+        GroupError::CoordinatorNotAvailable.code()
     };
     let committed = agent.meta.committed_offsets(group, None).await.map_err(failed)?;
     let pending =

@@ -3,6 +3,7 @@
 
 use super::record_checks::{Refusal, check_records};
 use crate::Agent;
+use crate::error::KafkaCode;
 use crate::request::{Completion, respond};
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
@@ -12,7 +13,7 @@ use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicNam
 use std::sync::Arc;
 use weft_log::Append;
 use weft_meta::{AppendOutcome, BatchKind};
-use weft_protocol::batch::{BatchError, split_batches};
+use weft_protocol::batch::split_batches;
 use weft_topics::TopicEntry;
 
 /// Per-partition answer before the flush: either an early error, or the number of batches submitted.
@@ -46,13 +47,7 @@ fn validate(
             return Err((ResponseError::CorruptMessage.code(), "produce request carries no records".to_string()).into());
         }
     };
-    let batches = split_batches(records).map_err(|e| {
-        let code = match e {
-            BatchError::UnsupportedMagic { .. } => ResponseError::UnsupportedForMessageFormat.code(),
-            _ => ResponseError::CorruptMessage.code(),
-        };
-        (code, e.to_string())
-    })?;
+    let batches = split_batches(records).map_err(|e| (e.code(), e.to_string()))?;
     // Kafka's ProduceRequest.validateRecords: from Produce v3 on (all Weft serves), one batch per partition.
     if batches.len() > 1 {
         return Err((
@@ -177,18 +172,13 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
     if acks == 0 {
         // No response is sent for acks=0, so later requests on this connection need not wait for the flush.
         if let Err(e) = &submitted {
-            tracing::warn!(code = e.code, reason = %e.message, "acks=0 produce could not be buffered");
+            tracing::warn!(code = e.code(), reason = %e.message, "acks=0 produce could not be buffered");
         }
         return futures::future::ready(Ok(None)).boxed();
     }
     async move {
         let outcomes = match submitted {
-            Ok(rx) => rx.await.unwrap_or_else(|_| {
-                Err(weft_log::FlushFailure {
-                    code: ResponseError::KafkaStorageError.code(),
-                    message: "flush abandoned".into(),
-                })
-            }),
+            Ok(rx) => rx.await.unwrap_or_else(|_| Err(weft_log::FlushFailure::storage("flush abandoned"))),
             Err(e) => Err(e),
         };
         let responses = layout
@@ -238,7 +228,7 @@ fn partition_response(
         Slot::Refused(code, message) => (code, message),
         Slot::RecordErrors(refusal) => return with_record_errors(r, *refusal, version),
         Slot::Submitted { first, count, log_append_ms, .. } => match outcomes {
-            Err(failure) => (failure.code, Some(failure.message.clone())),
+            Err(failure) => (failure.code(), Some(failure.message.clone())),
             Ok(all) => match all.get(first..first + count).and_then(|o| o.first()) {
                 Some(
                     AppendOutcome::Appended { base_offset, log_start }
@@ -249,28 +239,24 @@ fn partition_response(
                         .with_log_append_time_ms(log_append_ms)
                         .with_log_start_offset(if version >= 5 { *log_start } else { -1 });
                 }
-                Some(AppendOutcome::OutOfOrderSequence) => refused(
-                    ResponseError::OutOfOrderSequenceNumber,
+                Some(o @ AppendOutcome::OutOfOrderSequence) => refused(
+                    o,
                     "a batch's sequence does not follow the producer's last sequence in the partition",
                     count,
                 ),
-                Some(AppendOutcome::InvalidProducerEpoch) => refused(
-                    ResponseError::InvalidProducerEpoch,
-                    "a batch carries an older producer epoch than the partition's",
-                    count,
-                ),
-                Some(AppendOutcome::UnknownProducerId) => refused(
-                    ResponseError::UnknownProducerId,
+                Some(o @ AppendOutcome::InvalidProducerEpoch) => {
+                    refused(o, "a batch carries an older producer epoch than the partition's", count)
+                }
+                Some(o @ AppendOutcome::UnknownProducerId) => refused(
+                    o,
                     "the producer has no state in the partition and a batch does not start at sequence 0",
                     count,
                 ),
-                Some(AppendOutcome::InvalidTxnState) => refused(
-                    ResponseError::InvalidTxnState,
-                    "the partition was not added to the producer's ongoing transaction",
-                    count,
-                ),
+                Some(o @ AppendOutcome::InvalidTxnState) => {
+                    refused(o, "the partition was not added to the producer's ongoing transaction", count)
+                }
                 Some(AppendOutcome::UnknownPartition) | None => refused(
-                    ResponseError::UnknownTopicOrPartition,
+                    &AppendOutcome::UnknownPartition,
                     "the partition was deleted before the records were stored",
                     count,
                 ),
@@ -298,8 +284,8 @@ fn with_record_errors(r: PartitionProduceResponse, refusal: Refusal, version: i1
     r.with_error_message(Some(super::str_bytes(refusal.message))).with_record_errors(errors)
 }
 
-/// The error code and message of a refused record set of `count` batches.
-fn refused(code: ResponseError, reason: &str, count: usize) -> (i16, Option<String>) {
+/// The error code and message of a record set of `count` batches that the metastore refused.
+fn refused(outcome: &AppendOutcome, reason: &str, count: usize) -> (i16, Option<String>) {
     let stored = if count > 1 { format!("; none of its {count} batches was stored") } else { String::new() };
-    (code.code(), Some(format!("{reason}{stored}")))
+    (outcome.code(), Some(format!("{reason}{stored}")))
 }

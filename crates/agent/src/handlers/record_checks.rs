@@ -2,7 +2,7 @@
 //! true max timestamp replaces the header's on CreateTime topics, and records refused one by one (a keyless
 //! record on a compacted topic, a timestamp outside the topic's bounds) are answered per record (KIP-467).
 
-use crate::error::records_error_code;
+use crate::error::KafkaCode;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use weft_protocol::BatchHeader;
@@ -50,7 +50,7 @@ pub fn check_records(
         max_decompressed: MAX_DECOMPRESSED_BYTES,
     };
     let summary = validate_batch(&data, &header, &opts).map_err(|e| Refusal {
-        code: records_error_code(&e),
+        code: e.code(),
         message: format!("record batch is invalid: {e}"),
         record_errors: Vec::new(),
     })?;
@@ -61,7 +61,7 @@ pub fn check_records(
         return Ok((header, data));
     }
     let mut batch = BytesMut::from(&data[..]);
-    let corrupt = |e: weft_protocol::records::RecordsError| Refusal::from((records_error_code(&e), e.to_string()));
+    let corrupt = |e: weft_protocol::records::RecordsError| Refusal::from((e.code(), e.to_string()));
     if !set_create_time_max_timestamp(&mut batch, summary.max_timestamp).map_err(corrupt)? {
         return Ok((header, data));
     }

@@ -3,7 +3,7 @@
 use super::configs::topic_config_entries;
 use super::str_bytes;
 use crate::Agent;
-use crate::error::AgentError;
+use crate::error::{AgentError, KafkaCode};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -121,9 +121,9 @@ fn check_new_topic(agent: &Agent, t: &CreatableTopic) -> Result<(i32, BTreeMap<S
             configs.insert(c.name.to_string(), v.to_string());
         }
     }
-    topic_config::drop_removed(&t.name, &mut configs)
-        .map_err(|e| refuse(ResponseError::InvalidConfig, e.to_string()))?;
-    topic_config::validate_all(&configs).map_err(|e| refuse(ResponseError::InvalidConfig, e.to_string()))?;
+    let invalid = |e: topic_config::ConfigError| Refusal { code: e.code(), message: e.to_string() };
+    topic_config::drop_removed(&t.name, &mut configs).map_err(invalid)?;
+    topic_config::validate_all(&configs).map_err(invalid)?;
     Ok((partitions, configs))
 }
 

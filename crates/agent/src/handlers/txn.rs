@@ -4,6 +4,7 @@
 
 use super::offsets::MAX_OFFSET_METADATA_BYTES;
 use crate::Agent;
+use crate::error::{KafkaCode, fenced_compat};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
 use kafka_protocol::messages::add_partitions_to_txn_response::{
@@ -13,17 +14,9 @@ use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::*;
+use weft_groups::GroupError;
 use weft_meta::{CommittedOffset, PendingOffset, TxnPartition};
-use weft_txn::rules;
-
-/// PRODUCER_FENCED arrived with KIP-588; older request versions get INVALID_PRODUCER_EPOCH, as Kafka sends.
-fn fenced_compat(code: i16, version: i16, since: i16) -> i16 {
-    if code == ResponseError::ProducerFenced.code() && version < since {
-        ResponseError::InvalidProducerEpoch.code()
-    } else {
-        code
-    }
-}
+use weft_txn::{TxnError, rules};
 
 fn partition_results(
     topics: &[AddPartitionsToTxnTopic],
@@ -73,31 +66,28 @@ async fn add_one(agent: &Agent, t: &AddPartitionsToTxnTransaction, version: i16)
     }
     let id = t.transactional_id.as_str();
     let (pid, epoch) = (t.producer_id.0, t.producer_epoch);
-    let code = if t.verify_only {
+    let added = if t.verify_only {
         // KIP-890 verification from a partition leader: is every partition already in the ongoing transaction?
         match agent.meta.transaction(id).await {
-            Ok(Some(m)) if m.producer_id != pid => ResponseError::InvalidProducerIdMapping.code(),
-            Ok(Some(m)) if m.producer_epoch != epoch => ResponseError::ProducerFenced.code(),
+            Ok(Some(m)) if m.producer_id != pid => Err(TxnError::InvalidProducerIdMapping),
+            Ok(Some(m)) if m.producer_epoch != epoch => Err(TxnError::ProducerFenced),
             Ok(Some(m))
                 if m.state == weft_meta::TxnState::Ongoing && wanted.iter().all(|p| m.partitions.contains(p)) =>
             {
-                0
+                Ok(())
             }
-            Ok(Some(_)) => ResponseError::InvalidTxnState.code(),
-            Ok(None) => ResponseError::InvalidProducerIdMapping.code(),
-            Err(_) => ResponseError::CoordinatorNotAvailable.code(),
+            Ok(Some(_)) => Err(TxnError::InvalidTxnState),
+            Ok(None) => Err(TxnError::InvalidProducerIdMapping),
+            Err(_) => Err(TxnError::CoordinatorNotAvailable),
         }
     } else {
         let now = agent.clock.now_ms();
-        match agent.txns.change(id, |c| rules::add_partitions(c, pid, epoch, &wanted, now)).await {
-            Ok(_) => 0,
-            Err(code) => code,
-        }
+        agent.txns.change(id, |c| rules::add_partitions(c, pid, epoch, &wanted, now)).await.map(|_| ())
     };
-    if code != 0 {
-        tracing::debug!(transactional_id = %id, producer_id = pid, epoch, code, "add partitions to transaction refused");
+    if let Err(e) = added {
+        tracing::debug!(transactional_id = %id, producer_id = pid, epoch, error = %e, "add partitions to transaction refused");
     }
-    let code = fenced_compat(code, version, 2);
+    let code = fenced_compat(added.code(), version, 2);
     partition_results(&t.topics, |_, _| code)
 }
 
@@ -130,10 +120,12 @@ pub async fn add_offsets(agent: &Agent, req: AddOffsetsToTxnRequest, version: i1
     let code = if group.is_empty() {
         ResponseError::InvalidGroupId.code()
     } else {
-        match agent.txns.change(&req.transactional_id, |c| rules::add_group(c, pid, epoch, &group, now)).await {
-            Ok(_) => 0,
-            Err(code) => code,
-        }
+        agent
+            .txns
+            .change(&req.transactional_id, |c| rules::add_group(c, pid, epoch, &group, now))
+            .await
+            .map(|_| ())
+            .code()
     };
     AddOffsetsToTxnResponse::default().with_error_code(fenced_compat(code, version, 2))
 }
@@ -148,7 +140,8 @@ pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: 
             .groups
             .check_commit(&group, req.generation_id, &req.member_id, req.group_instance_id.as_deref())
             .err()
-            .filter(|&code| code != ResponseError::RebalanceInProgress.code())
+            .filter(|&e| e != GroupError::RebalanceInProgress)
+            .map(|e| e.code())
     } else {
         None
     };
@@ -185,11 +178,11 @@ pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: 
     }
     if common.is_none() && !staged.is_empty() {
         let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
-        if let Err(code) =
+        if let Err(e) =
             agent.txns.change(&req.transactional_id, |c| rules::stage_offsets(c, pid, epoch, staged, now)).await
         {
-            tracing::debug!(transactional_id = %req.transactional_id.as_str(), %group, code, "transactional offset commit refused");
-            common = Some(code);
+            tracing::debug!(transactional_id = %req.transactional_id.as_str(), %group, error = %e, "transactional offset commit refused");
+            common = Some(e.code());
         }
     }
     let topics = req
@@ -218,9 +211,9 @@ pub async fn end(agent: &Agent, req: EndTxnRequest, version: i16) -> EndTxnRespo
     let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
     let code = match agent.txns.end(&req.transactional_id, pid, epoch, req.committed).await {
         Ok(()) => 0,
-        Err(code) => {
-            tracing::debug!(transactional_id = %req.transactional_id.as_str(), producer_id = pid, epoch, commit = req.committed, code, "end transaction refused");
-            code
+        Err(e) => {
+            tracing::debug!(transactional_id = %req.transactional_id.as_str(), producer_id = pid, epoch, commit = req.committed, error = %e, "end transaction refused");
+            e.code()
         }
     };
     EndTxnResponse::default()
