@@ -2,8 +2,8 @@
 //!
 //! The services answer with typed outcomes: the group coordinator with [`GroupError`], the transaction
 //! coordinator with [`TxnError`], the log with [`FlushFailure`] and the metastore's [`AppendOutcome`],
-//! the topic configs with [`ConfigError`], the record walk with [`RecordsError`] and [`BatchError`]; the
-//! agent's own read and admin paths with [`AgentError`]. None of them knows a Kafka code. [`KafkaCode`] maps
+//! the topic configs with [`ConfigError`], the record walk with [`RecordsError`] and [`BatchError`], the
+//! metastore with [`MetaError`]; the agent's own read paths with [`AgentError`]. None of them knows a Kafka code. [`KafkaCode`] maps
 //! each of them here, and its table test is the specification of that mapping.
 //!
 //! Handlers still write `ResponseError::X.code()` themselves for the protocol's own rules about a request
@@ -40,11 +40,23 @@ pub enum AgentError {
 impl KafkaCode for AgentError {
     fn code(&self) -> i16 {
         match self {
-            AgentError::Meta(MetaError::TopicExists { .. }) => ResponseError::TopicAlreadyExists.code(),
-            AgentError::Meta(MetaError::UnknownTopic { .. }) => ResponseError::UnknownTopicOrPartition.code(),
-            AgentError::Meta(MetaError::BadPartitionCount { .. }) => ResponseError::InvalidPartitions.code(),
-            AgentError::Meta(_) | AgentError::Storage(_) => ResponseError::KafkaStorageError.code(),
+            AgentError::Meta(e) => e.code(),
+            AgentError::Storage(_) => ResponseError::KafkaStorageError.code(),
             AgentError::BadStoredBatch { .. } => ResponseError::CorruptMessage.code(),
+        }
+    }
+}
+
+/// The metastore's refusals of a topic change, and KAFKA_STORAGE_ERROR for any failure of the store itself.
+/// (The coordinators answer their own store's failures as an unavailable coordinator: see [`GroupError`]
+/// and [`TxnError`].)
+impl KafkaCode for MetaError {
+    fn code(&self) -> i16 {
+        match self {
+            MetaError::TopicExists { .. } => ResponseError::TopicAlreadyExists.code(),
+            MetaError::UnknownTopic { .. } => ResponseError::UnknownTopicOrPartition.code(),
+            MetaError::BadPartitionCount { .. } => ResponseError::InvalidPartitions.code(),
+            _ => ResponseError::KafkaStorageError.code(),
         }
     }
 }

@@ -97,6 +97,18 @@ fn agent_errors() {
 }
 
 #[test]
+fn meta_errors() {
+    check(&[
+        (MetaError::TopicExists { name: "t".into() }, Some(E::TopicAlreadyExists)),
+        (MetaError::UnknownTopic { name: "t".into() }, Some(E::UnknownTopicOrPartition)),
+        (MetaError::BadPartitionCount { name: "t".into(), current: 3, requested: 2 }, Some(E::InvalidPartitions)),
+        (MetaError::Corrupt("x".into()), Some(E::KafkaStorageError)),
+        (MetaError::FilesChanged { reason: "moved".into() }, Some(E::KafkaStorageError)),
+        (MetaError::SchemaTooNew { found: 9, supported: 8 }, Some(E::KafkaStorageError)),
+    ]);
+}
+
+#[test]
 fn records_and_batch_errors() {
     check(&[
         (RecordsError::TooLarge { codec: "zstd", limit: 10 }, Some(E::MessageTooLarge)),

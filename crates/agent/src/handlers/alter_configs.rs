@@ -172,7 +172,7 @@ async fn apply_topic(
     if name.is_empty() {
         return Err((ResponseError::InvalidRequest.code(), "topic name is empty".into()));
     }
-    let storage_error = |e: weft_meta::MetaError| (ResponseError::KafkaStorageError.code(), e.to_string());
+    let storage_error = |e: weft_meta::MetaError| (e.code(), e.to_string());
     let topic = agent
         .meta
         .topic(name)
@@ -222,7 +222,7 @@ async fn apply_cluster(
     replace: bool,
     validate_only: bool,
 ) -> Result<(), Refusal> {
-    let storage_error = |e: weft_meta::MetaError| (ResponseError::KafkaStorageError.code(), e.to_string());
+    let storage_error = |e: weft_meta::MetaError| (e.code(), e.to_string());
     let stored = agent.meta.cluster_configs().await.map_err(storage_error)?;
     let mut configs = if replace { BTreeMap::new() } else { stored.clone() };
     for (key, op) in changes {

@@ -2,6 +2,7 @@
 
 use super::str_bytes;
 use crate::Agent;
+use crate::error::KafkaCode;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -165,7 +166,7 @@ pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) 
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "describe configs refused: cluster defaults unavailable");
-            let message = format!("cluster config defaults unavailable: {e}");
+            let (code, message) = (e.code(), format!("cluster config defaults unavailable: {e}"));
             let results = req
                 .resources
                 .into_iter()
@@ -173,7 +174,7 @@ pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) 
                     DescribeConfigsResult::default()
                         .with_resource_type(r.resource_type)
                         .with_resource_name(r.resource_name)
-                        .with_error_code(ResponseError::KafkaStorageError.code())
+                        .with_error_code(code)
                         .with_error_message(Some(str_bytes(message.clone())))
                 })
                 .collect();
@@ -189,10 +190,10 @@ pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) 
             RESOURCE_TOPIC => match agent.meta.topic(&r.resource_name).await {
                 Ok(Some(t)) => Ok(topic_config_entries(&t.configs, &cluster, Some(req.include_synonyms))),
                 Ok(None) => Err((
-                    ResponseError::UnknownTopicOrPartition,
+                    ResponseError::UnknownTopicOrPartition.code(),
                     format!("topic '{}' does not exist", r.resource_name.as_str()),
                 )),
-                Err(e) => Err((ResponseError::KafkaStorageError, e.to_string())),
+                Err(e) => Err((e.code(), e.to_string())),
             },
             RESOURCE_BROKER
                 if r.resource_name.is_empty() || r.resource_name.as_str() == agent.config.node_id.to_string() =>
@@ -214,10 +215,11 @@ pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) 
                     })
                     .collect())
             }
-            RESOURCE_BROKER => {
-                Err((ResponseError::InvalidRequest, format!("unexpected broker id {}", r.resource_name.as_str())))
-            }
-            other => Err((ResponseError::InvalidRequest, format!("resource type {other} is not supported"))),
+            RESOURCE_BROKER => Err((
+                ResponseError::InvalidRequest.code(),
+                format!("unexpected broker id {}", r.resource_name.as_str()),
+            )),
+            other => Err((ResponseError::InvalidRequest.code(), format!("resource type {other} is not supported"))),
         };
         match entries {
             Ok(mut entries) => {
@@ -234,7 +236,7 @@ pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) 
             }
             Err((code, message)) => {
                 tracing::warn!(resource = %r.resource_name.as_str(), %message, "describe configs refused");
-                result.error_code = code.code();
+                result.error_code = code;
                 result.error_message = Some(str_bytes(message));
             }
         }

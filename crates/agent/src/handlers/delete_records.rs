@@ -3,6 +3,7 @@
 //! once nothing references them and the grace period has passed.
 
 use crate::Agent;
+use crate::error::KafkaCode;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
@@ -20,8 +21,8 @@ pub async fn handle(agent: &Agent, req: DeleteRecordsRequest, _version: i16) -> 
                 Ok(Some(entry)) if p.partition_index >= 0 && p.partition_index < entry.topic.partitions => {
                     delete_one(agent, entry.topic.id, p.partition_index, p.offset).await
                 }
-                Ok(_) => Err(ResponseError::UnknownTopicOrPartition),
-                Err(_) => Err(ResponseError::KafkaStorageError),
+                Ok(_) => Err(ResponseError::UnknownTopicOrPartition.code()),
+                Err(e) => Err(e.code()),
             };
             let r = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
             partitions.push(match result {
@@ -30,9 +31,9 @@ pub async fn handle(agent: &Agent, req: DeleteRecordsRequest, _version: i16) -> 
                     r.with_low_watermark(low_watermark)
                 }
                 Err(code) => {
-                    tracing::warn!(topic = %t.name.as_str(), partition = p.partition_index, offset = p.offset, ?code, "delete records refused");
-                    crate::metrics::error("DeleteRecords", code.code());
-                    r.with_low_watermark(-1).with_error_code(code.code())
+                    tracing::warn!(topic = %t.name.as_str(), partition = p.partition_index, offset = p.offset, code, "delete records refused");
+                    crate::metrics::error("DeleteRecords", code);
+                    r.with_low_watermark(-1).with_error_code(code)
                 }
             });
         }
@@ -41,16 +42,17 @@ pub async fn handle(agent: &Agent, req: DeleteRecordsRequest, _version: i16) -> 
     DeleteRecordsResponse::default().with_topics(topics)
 }
 
-async fn delete_one(agent: &Agent, topic_id: uuid::Uuid, partition: i32, offset: i64) -> Result<i64, ResponseError> {
+/// The partition's new log start offset, or the error code of the refusal.
+async fn delete_one(agent: &Agent, topic_id: uuid::Uuid, partition: i32, offset: i64) -> Result<i64, i16> {
     let bounds = agent
         .partitions
         .offsets(agent.meta.as_ref(), topic_id, partition)
         .await
-        .map_err(|_| ResponseError::KafkaStorageError)?
-        .ok_or(ResponseError::UnknownTopicOrPartition)?;
+        .map_err(|e| e.code())?
+        .ok_or(ResponseError::UnknownTopicOrPartition.code())?;
     let target = match offset {
         HIGH_WATERMARK => bounds.next_offset,
-        o if o < 0 || o > bounds.next_offset => return Err(ResponseError::OffsetOutOfRange),
+        o if o < 0 || o > bounds.next_offset => return Err(ResponseError::OffsetOutOfRange.code()),
         o => o,
     };
     let now = agent.clock.now_ms();
@@ -58,8 +60,8 @@ async fn delete_one(agent: &Agent, topic_id: uuid::Uuid, partition: i32, offset:
         .meta
         .advance_log_start(topic_id, partition, target, now)
         .await
-        .map_err(|_| ResponseError::KafkaStorageError)?
-        .ok_or(ResponseError::UnknownTopicOrPartition)?;
+        .map_err(|e| e.code())?
+        .ok_or(ResponseError::UnknownTopicOrPartition.code())?;
     agent.partitions.advance(topic_id, partition, moved);
     Ok(moved.log_start)
 }

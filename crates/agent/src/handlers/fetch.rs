@@ -72,13 +72,13 @@ async fn resolve(agent: &Agent, topics: &[FetchTopic], version: i16) -> Vec<Targ
             match agent.topics.get_by_id(agent.meta.as_ref(), t.topic_id).await {
                 Ok(Some(e)) => Ok(e),
                 Ok(None) => Err(ResponseError::UnknownTopicId.code()),
-                Err(_) => Err(ResponseError::KafkaStorageError.code()),
+                Err(e) => Err(e.code()),
             }
         } else {
             match agent.topics.get(agent.meta.as_ref(), &t.topic).await {
                 Ok(Some(e)) => Ok(e),
                 Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
-                Err(_) => Err(ResponseError::KafkaStorageError.code()),
+                Err(e) => Err(e.code()),
             }
         };
         for p in &t.partitions {
@@ -89,7 +89,7 @@ async fn resolve(agent: &Agent, topics: &[FetchTopic], version: i16) -> Vec<Targ
                     match agent.partitions.subscribe(agent.meta.as_ref(), entry.topic.id, p.partition).await {
                         Ok(Some(rx)) => Ok((entry.clone(), rx)),
                         Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
-                        Err(_) => Err(ResponseError::KafkaStorageError.code()),
+                        Err(e) => Err(e.code()),
                     }
                 }
                 Ok(_) => Err(ResponseError::UnknownTopicOrPartition.code()),

@@ -35,7 +35,7 @@ pub async fn handle(agent: &Agent, req: ListOffsetsRequest, version: i16) -> Lis
                 Ok(_) => Err(ResponseError::UnknownTopicOrPartition.code()),
                 Err(e) => {
                     tracing::warn!(topic = %t.name.as_str(), error = %e, "list offsets: topic lookup failed");
-                    Err(ResponseError::KafkaStorageError.code())
+                    Err(e.code())
                 }
             };
             match lookup {

@@ -5,7 +5,7 @@
 
 use super::str_bytes;
 use crate::Agent;
-use kafka_protocol::ResponseError;
+use crate::error::KafkaCode;
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
@@ -13,9 +13,9 @@ use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, 
 use std::collections::{BTreeMap, HashMap};
 
 pub async fn handle(agent: &Agent, req: DescribeLogDirsRequest, _version: i16) -> DescribeLogDirsResponse {
-    let failed = |what: &str, e: &dyn std::fmt::Display| {
+    let failed = |what: &str, e: &weft_meta::MetaError| {
         tracing::warn!(error = %e, "describe log dirs: {what} failed");
-        DescribeLogDirsResponse::default().with_error_code(ResponseError::KafkaStorageError.code())
+        DescribeLogDirsResponse::default().with_error_code(e.code())
     };
     let topics = match agent.meta.list_topics().await {
         Ok(t) => t,

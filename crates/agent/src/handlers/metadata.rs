@@ -4,6 +4,7 @@ use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
 use super::str_bytes;
 use super::topics::validate_topic_name;
 use crate::Agent;
+use crate::error::KafkaCode;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -81,7 +82,7 @@ async fn by_name(agent: &Agent, name: &TopicName, allow_create: bool) -> Metadat
         Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
         Err(e) => {
             tracing::warn!(topic = %name.as_str(), error = %e, "metadata: topic lookup failed");
-            Err(ResponseError::KafkaStorageError.code())
+            Err(e.code())
         }
     };
     match found {
@@ -96,7 +97,7 @@ async fn by_id(agent: &Agent, id: Uuid) -> MetadataResponseTopic {
         Ok(None) => error_topic(None, id, ResponseError::UnknownTopicId.code()),
         Err(e) => {
             tracing::warn!(topic_id = %id, error = %e, "metadata: topic lookup failed");
-            error_topic(None, id, ResponseError::KafkaStorageError.code())
+            error_topic(None, id, e.code())
         }
     }
 }

@@ -126,7 +126,7 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
             Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
             Err(e) => {
                 tracing::warn!(topic = %t.name.as_str(), error = %e, "produce: topic lookup failed");
-                Err(ResponseError::KafkaStorageError.code())
+                Err(e.code())
             }
         };
         let mut slots = Vec::with_capacity(t.partition_data.len());

@@ -3,6 +3,7 @@
 
 use super::str_bytes;
 use crate::Agent;
+use crate::error::KafkaCode;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_producers_response::{PartitionResponse, ProducerState, TopicResponse};
 use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
@@ -42,7 +43,7 @@ pub async fn describe(agent: &Agent, req: DescribeTransactionsRequest, _version:
             Ok(None) => s.error_code = ResponseError::TransactionalIdNotFound.code(),
             Err(e) => {
                 tracing::warn!(transactional_id = %id.as_str(), error = %e, "describe transactions failed");
-                s.error_code = ResponseError::CoordinatorNotAvailable.code();
+                s.error_code = weft_txn::TxnError::CoordinatorNotAvailable.code();
             }
         }
         states.push(s);
@@ -64,7 +65,7 @@ pub async fn list(agent: &Agent, req: ListTransactionsRequest, version: i16) -> 
         Ok(all) => all,
         Err(e) => {
             tracing::warn!(error = %e, "list transactions failed");
-            return out.with_error_code(ResponseError::CoordinatorNotAvailable.code());
+            return out.with_error_code(weft_txn::TxnError::CoordinatorNotAvailable.code());
         }
     };
     let now = agent.clock.now_ms();
@@ -114,7 +115,7 @@ pub async fn describe_producers(
                     }
                     Err(e) => {
                         tracing::warn!(topic = %t.name.as_str(), partition = p, error = %e, "describe producers failed");
-                        r.error_code = ResponseError::KafkaStorageError.code();
+                        r.error_code = e.code();
                     }
                 },
                 _ => r.error_code = ResponseError::UnknownTopicOrPartition.code(),
