@@ -36,7 +36,6 @@ pub fn ready(r: Result<Option<Bytes>, CloseReason>) -> Completion {
     futures::future::ready(r).boxed()
 }
 
-
 /// Who sent a request: the connection's identity plus the client id of the request header. Built once per
 /// request by dispatch and handed to every handler.
 #[derive(Debug, Clone)]
