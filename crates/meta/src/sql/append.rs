@@ -4,7 +4,7 @@
 //! state never disagree.
 
 use super::{SqlMetastore, batch_columns, to_i32};
-use crate::producers::ProducerState;
+use crate::producer_state::ProducerState;
 use crate::record_set::{self, SetDecision, SetState, TxnView};
 use crate::{
     AppendOutcome, BatchAppend, BatchKind, MetaError, PartitionOffsets, Result, SegmentCommit, SegmentCommitted,

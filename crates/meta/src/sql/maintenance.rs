@@ -317,3 +317,45 @@ impl SqlMetastore {
         Ok(done.rows_affected() > 0)
     }
 }
+
+#[async_trait::async_trait]
+impl crate::LogMaintenance for SqlMetastore {
+    async fn retention_offset_by_size(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        retained_bytes: u64,
+    ) -> Result<Option<i64>> {
+        self.retention_offset_by_size_impl(topic_id, partition, retained_bytes).await
+    }
+
+    async fn partition_storage(&self, topic_id: Uuid) -> Result<Vec<(i32, PartitionStorage)>> {
+        self.partition_storage_impl(topic_id).await
+    }
+
+    async fn replace_batches(&self, rewrite: BatchRewrite) -> Result<bool> {
+        super::timed("replace_batches", self.replace_batches_impl(rewrite)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Objects for SqlMetastore {
+    async fn dead_objects(&self, dead_before_ms: i64, limit: u32) -> Result<Vec<String>> {
+        self.dead_objects_impl(dead_before_ms, limit).await
+    }
+
+    async fn forget_objects(&self, keys: &[String]) -> Result<()> {
+        super::timed("forget_objects", self.forget_objects_impl(keys)).await
+    }
+
+    async fn unknown_objects(&self, keys: &[String]) -> Result<Vec<String>> {
+        self.unknown_objects_impl(keys).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Leases for SqlMetastore {
+    async fn acquire_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
+        super::timed("acquire_lease", self.acquire_lease_impl(name, holder, now_ms, ttl_ms)).await
+    }
+}

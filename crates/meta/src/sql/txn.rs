@@ -302,3 +302,27 @@ impl SqlMetastore {
         rows.iter().map(|r| Ok((r.try_get("topic")?, to_i32(r.try_get("partition_id")?, "partition")?))).collect()
     }
 }
+
+#[async_trait::async_trait]
+impl crate::Transactions for SqlMetastore {
+    async fn update_transaction(
+        &self,
+        transactional_id: &str,
+        update: TxnUpdate<'_>,
+    ) -> Result<std::result::Result<TransactionMeta, Refused>> {
+        super::timed("update_transaction", self.update_transaction_impl(transactional_id, update)).await
+    }
+
+    async fn transaction(&self, transactional_id: &str) -> Result<Option<TransactionMeta>> {
+        let mut conn = self.pool.acquire().await?;
+        super::txn::load(&mut conn, transactional_id).await
+    }
+
+    async fn list_transactions(&self, states: Option<&[TxnState]>) -> Result<Vec<TransactionMeta>> {
+        self.list_transactions_impl(states).await
+    }
+
+    async fn expire_transactions(&self, older_than_ms: i64) -> Result<u64> {
+        self.expire_transactions_impl(older_than_ms).await
+    }
+}
