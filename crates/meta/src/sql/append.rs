@@ -71,7 +71,7 @@ impl SqlMetastore {
             }
         }
         // A segment none of whose batches was stored (all refused) is dead from the start.
-        super::maintenance::mark_dead(&mut tx, [&commit.object_key], commit.created_ms).await?;
+        super::objects::mark_dead(&mut tx, [&commit.object_key], commit.created_ms).await?;
         self.commit(tx).await?;
         Ok(SegmentCommitted { outcomes, partitions })
     }

@@ -7,6 +7,49 @@ use sqlx::Row;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+impl SqlMetastore {
+    async fn set_topic_configs_impl(&self, name: &str, configs: BTreeMap<String, String>) -> Result<Topic> {
+        let _w = self.writer().await?;
+        let json = serde_json::to_string(&configs).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE topics SET configs = $1 WHERE name = $2")
+            .bind(json)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(MetaError::UnknownTopic { name: name.into() });
+        }
+        let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let topic = topic_from_row(&row)?;
+        self.commit(tx).await?;
+        Ok(topic)
+    }
+
+    async fn cluster_configs_impl(&self) -> Result<BTreeMap<String, String>> {
+        let rows = sqlx::query("SELECT name, value FROM cluster_configs").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("value")?))).collect()
+    }
+
+    async fn set_cluster_configs_impl(&self, configs: BTreeMap<String, String>) -> Result<()> {
+        let _w = self.writer().await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM cluster_configs").execute(&mut *tx).await?;
+        for (name, value) in &configs {
+            sqlx::query("INSERT INTO cluster_configs (name, value) VALUES ($1, $2)")
+                .bind(name)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.commit(tx).await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Catalog for SqlMetastore {
     async fn cluster_id(&self) -> Result<String> {
@@ -73,7 +116,7 @@ impl Catalog for SqlMetastore {
         }
         sqlx::query("DELETE FROM partitions WHERE topic_id = $1").bind(&id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM topics WHERE name = $1").bind(name).execute(&mut *tx).await?;
-        super::maintenance::mark_dead(&mut tx, &keys, now_ms).await?;
+        super::objects::mark_dead(&mut tx, &keys, now_ms).await?;
         self.commit(tx).await?;
         Ok(topic)
     }

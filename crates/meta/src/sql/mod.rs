@@ -7,6 +7,7 @@ mod files;
 mod groups;
 mod log;
 mod maintenance;
+mod objects;
 mod producers;
 mod txn;
 
@@ -20,8 +21,8 @@ use uuid::Uuid;
 
 /// A metastore on SQL (SQLite today).
 ///
-/// Each capability is implemented in its own module (`catalog`, `log`, `groups`, `producers`, `txn`,
-/// `maintenance`); the contracts are on the traits ([`crate::Metastore`] and its parts).
+/// Each capability is implemented in its own module (`catalog`, `log`, `maintenance`, `groups`,
+/// `producers`, `txn`, `objects`); the contracts are on the traits ([`crate::Metastore`] and its parts).
 ///
 /// Concurrency: SQLite allows one writer, so every write transaction here first takes `write_lock` (see
 /// `writer()`), which makes each read-check-write (offset assignment, transaction updates, index rewrites,

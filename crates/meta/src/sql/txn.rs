@@ -3,8 +3,8 @@
 
 use super::{SqlMetastore, parse_uuid, to_i16, to_i32};
 use crate::{
-    AbortedTxn, CommittedOffset, MetaError, PendingOffset, ProducerInfo, Refused, Result, TransactionMeta,
-    TxnPartition, TxnState, TxnUpdate,
+    AbortedTxn, CommittedOffset, MetaError, PendingOffset, Refused, Result, TransactionMeta, TxnPartition, TxnState,
+    TxnUpdate,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -263,30 +263,6 @@ impl SqlMetastore {
                     producer_id: r.try_get("producer_id")?,
                     first_offset: r.try_get("first_offset")?,
                     last_offset: r.try_get("last_offset")?,
-                })
-            })
-            .collect()
-    }
-
-    pub(super) async fn producers_impl(&self, topic_id: Uuid, partition: i32) -> Result<Vec<ProducerInfo>> {
-        let rows = sqlx::query(
-            "SELECT s.producer_id, s.epoch, s.last_sequence, s.updated_ms, COALESCE(o.first_offset, -1) AS txn_start \
-             FROM producer_state s LEFT JOIN open_txns o ON o.topic_id = s.topic_id \
-             AND o.partition_id = s.partition_id AND o.producer_id = s.producer_id \
-             WHERE s.topic_id = $1 AND s.partition_id = $2 ORDER BY s.producer_id",
-        )
-        .bind(topic_id.to_string())
-        .bind(i64::from(partition))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ProducerInfo {
-                    producer_id: r.try_get("producer_id")?,
-                    epoch: to_i16(r.try_get("epoch")?, "producer epoch")?,
-                    last_sequence: to_i32(r.try_get("last_sequence")?, "sequence")?,
-                    last_update_ms: r.try_get("updated_ms")?,
-                    txn_start_offset: r.try_get("txn_start")?,
                 })
             })
             .collect()
