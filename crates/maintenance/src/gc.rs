@@ -4,13 +4,16 @@
 //! happened: a crash or a failed commit between upload and commit) are found by listing the bucket and
 //! deleted once older than the orphan grace period, which must exceed the longest upload-to-commit delay.
 //!
+//! The bucket listing is streamed and handled in chunks of [`MAX_DELETES_PER_PASS`] objects, so a bucket
+//! of any size costs one chunk of memory; deletes go to the store in bulk.
+//!
 //! Every step is idempotent: a crash between deleting and forgetting repeats the delete next time.
 
 use crate::Result;
 use weft_meta::Metastore;
 use weft_storage::{ObjectStorage, keys};
 
-/// Most objects deleted per pass.
+/// Most objects deleted per pass; also the size of the chunks an orphan scan reads the listing in.
 pub const MAX_DELETES_PER_PASS: u32 = 1000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,9 +25,7 @@ pub struct GcReport {
 /// Deletes objects dead for longer than `grace_ms`.
 pub async fn collect_dead(meta: &dyn Metastore, storage: &ObjectStorage, now_ms: i64, grace_ms: i64) -> Result<usize> {
     let dead = meta.dead_objects(now_ms.saturating_sub(grace_ms), MAX_DELETES_PER_PASS).await?;
-    for key in &dead {
-        storage.delete(key).await?;
-    }
+    storage.delete_many(&dead).await?;
     meta.forget_objects(&dead).await?;
     Ok(dead.len())
 }
@@ -39,19 +40,22 @@ pub async fn collect_orphans(
     let cutoff = now_ms.saturating_sub(orphan_grace_ms);
     let mut deleted = 0;
     for dir in keys::DATA_DIRS {
-        let old: Vec<String> = storage
-            .list(dir)
-            .await?
-            .into_iter()
-            .filter(|o| keys::created_ms(&o.key).is_some_and(|ms| ms < cutoff))
-            .map(|o| o.key)
-            .collect();
-        for chunk in old.chunks(MAX_DELETES_PER_PASS as usize) {
-            for key in meta.unknown_objects(chunk).await? {
-                tracing::info!(object = %key, "deleting orphaned object (uploaded, never committed)");
-                storage.delete(&key).await?;
-                deleted += 1;
+        let mut listing = storage.list_chunks(dir, MAX_DELETES_PER_PASS as usize);
+        while let Some(chunk) = listing.next().await? {
+            let old: Vec<String> = chunk
+                .into_iter()
+                .filter(|o| keys::created_ms(&o.key).is_some_and(|ms| ms < cutoff))
+                .map(|o| o.key)
+                .collect();
+            if old.is_empty() {
+                continue;
             }
+            let orphans = meta.unknown_objects(&old).await?;
+            for key in &orphans {
+                tracing::info!(object = %key, "deleting orphaned object (uploaded, never committed)");
+            }
+            storage.delete_many(&orphans).await?;
+            deleted += orphans.len();
         }
     }
     Ok(deleted)
