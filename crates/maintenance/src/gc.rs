@@ -60,3 +60,27 @@ pub async fn collect_orphans(
     }
     Ok(deleted)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use weft_meta::SqlMetastore;
+
+    #[tokio::test]
+    async fn orphans_past_their_grace_are_deleted_across_many_chunks_of_the_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SqlMetastore::open(&format!("sqlite://{}/meta.db", dir.path().display())).await.unwrap();
+        let storage = ObjectStorage::open("memory://", 0).unwrap();
+        let old = 2 * MAX_DELETES_PER_PASS as u64 + 5;
+        for nonce in 0..old {
+            storage.put_durable(&keys::segment_key(1_000, nonce), Bytes::from_static(b"x")).await.unwrap();
+        }
+        storage.put_durable(&keys::merged_key(9_000, 1), Bytes::from_static(b"young")).await.unwrap();
+        // The cutoff is 10 000 - 5 000: the segments written at 1 000 are past it, the merged object is not.
+        let deleted = collect_orphans(&meta, &storage, 10_000, 5_000).await.unwrap();
+        assert_eq!(deleted as u64, old);
+        assert!(storage.list(keys::SEGMENTS_DIR).await.unwrap().is_empty());
+        assert_eq!(storage.list(keys::MERGED_DIR).await.unwrap().len(), 1, "the young orphan waits for its grace");
+    }
+}

@@ -128,3 +128,37 @@ impl Drop for Listing {
         record("list", self.started, self.ok, 0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Recorded, Scripted};
+    use futures::TryStreamExt;
+    use object_store::ObjectStoreExt;
+
+    #[test]
+    fn every_request_is_counted_by_operation_and_outcome_with_its_bytes_and_latency() {
+        let recorded = Recorded::default();
+        recorded.run(async {
+            let store = Metered::new(Arc::new(Scripted::default()));
+            store.put(&Path::from("d/a"), PutPayload::from_static(b"abc")).await.unwrap();
+            store.get(&Path::from("d/a")).await.unwrap().bytes().await.unwrap();
+            store.get_range(&Path::from("d/a"), 1..2).await.unwrap();
+            assert!(store.get(&Path::from("d/missing")).await.is_err());
+            assert_eq!(store.list(Some(&Path::from("d"))).try_collect::<Vec<_>>().await.unwrap().len(), 1);
+            store.delete(&Path::from("d/a")).await.unwrap();
+        });
+        let requests = |op: &str, result: &str| {
+            recorded.get(&format!("weft_object_store_requests_total{{op={op},result={result}}}"))
+        };
+        assert_eq!(requests("put", "ok"), 1);
+        assert_eq!(requests("get", "ok"), 1);
+        assert_eq!(requests("get", "error"), 1);
+        assert_eq!(requests("get_range", "ok"), 1);
+        assert_eq!(requests("list", "ok"), 1);
+        assert_eq!(requests("delete", "ok"), 1);
+        let bytes = |op: &str| recorded.get(&format!("weft_object_store_bytes_total{{op={op}}}"));
+        assert_eq!((bytes("put"), bytes("get"), bytes("get_range")), (3, 3, 1));
+        assert_eq!(recorded.get("weft_object_store_request_duration_seconds{op=get}"), 2);
+    }
+}

@@ -298,3 +298,22 @@ mod tests {
         assert!(reads.in_flight.lock().unwrap().is_empty());
     }
 }
+
+#[cfg(test)]
+mod metric_tests {
+    use super::*;
+    use crate::testing::{Recorded, Scripted};
+
+    #[test]
+    fn cache_lookups_are_counted_as_hits_and_misses() {
+        let recorded = Recorded::default();
+        recorded.run(async {
+            let reads = ReadCache::new(Arc::new(Scripted::default()), Arc::new(SegmentCache::new(1 << 20)));
+            reads.put("k", Bytes::from_static(b"abc"), false).await.unwrap();
+            reads.get("k").await.unwrap();
+            reads.get_range("k", 0..1, false).await.unwrap();
+        });
+        assert_eq!(recorded.get("weft_cache_requests_total{result=miss}"), 1);
+        assert_eq!(recorded.get("weft_cache_requests_total{result=hit}"), 1);
+    }
+}

@@ -96,3 +96,74 @@ impl ObjectStore for Scripted {
         self.inner.copy_opts(from, to, options).await
     }
 }
+
+/// A metrics recorder that keeps every counter and the number of samples of every histogram, by name and
+/// labels (`name{label=value,...}`), for tests that run under [`Recorded::run`].
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    values: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    name: String,
+    values: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
+}
+
+impl Slot {
+    fn add(&self, n: u64) {
+        *self.values.lock().unwrap().entry(self.name.clone()).or_default() += n;
+    }
+}
+
+impl metrics::CounterFn for Slot {
+    fn increment(&self, value: u64) {
+        self.add(value);
+    }
+    fn absolute(&self, value: u64) {
+        self.values.lock().unwrap().insert(self.name.clone(), value);
+    }
+}
+
+impl metrics::HistogramFn for Slot {
+    fn record(&self, _value: f64) {
+        self.add(1);
+    }
+}
+
+impl Recorded {
+    /// Runs `work` on a runtime of this thread, with this recorder receiving its metrics.
+    pub(crate) fn run<F: Future>(&self, work: F) -> F::Output {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        metrics::with_local_recorder(self, || runtime.block_on(work))
+    }
+
+    /// The value of a counter, or the sample count of a histogram (0 if never touched).
+    pub(crate) fn get(&self, name: &str) -> u64 {
+        self.values.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+
+    fn slot(&self, key: &metrics::Key) -> std::sync::Arc<Slot> {
+        let labels: Vec<String> = key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
+        let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        std::sync::Arc::new(Slot { name, values: self.values.clone() })
+    }
+}
+
+impl metrics::Recorder for Recorded {
+    fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+    fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(self.slot(key))
+    }
+
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+        metrics::Histogram::from_arc(self.slot(key))
+    }
+}
