@@ -106,3 +106,24 @@ pub(crate) fn share(e: &StorageError) -> StorageError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_markers_become_the_errors_callers_match_on() {
+        let injected = from_store("put", "k", generic("faults", InjectedFault { op: "put" }));
+        assert!(matches!(injected, StorageError::Injected { op: "put", ref key } if key == "k"));
+        let sync = SyncFailed { path: "/d/k".into(), source: std::io::Error::other("eio") };
+        assert!(
+            matches!(from_store("put", "k", generic("durability", sync)), StorageError::Sync { ref path, .. } if path == "/d/k")
+        );
+        let missing = object_store::Error::NotFound { path: "k".into(), source: "gone".into() };
+        assert!(matches!(from_store("get", "k", missing), StorageError::NotFound { .. }));
+        let other = from_store("get", "k", generic("scripted", std::io::Error::other("reset")));
+        assert!(matches!(other, StorageError::Store { op: "get", .. }));
+        assert!(matches!(share(&other), StorageError::Store { op: "get", .. }));
+        assert!(share(&other).to_string().contains("reset"), "{}", share(&other));
+    }
+}

@@ -117,15 +117,15 @@ impl ReadCache {
 
     /// Deletes objects in bulk, dropping them from the cache first; a missing object is not an error. Stops
     /// at the first failure (the objects before it are deleted; deleting again is harmless).
-    pub(crate) async fn delete(&self, keys: &[String]) -> Result<(), StorageError> {
-        for key in keys {
+    pub(crate) async fn delete(&self, objects: &[String]) -> Result<(), StorageError> {
+        for key in objects {
             self.segments.remove(key);
         }
-        let paths: Vec<_> = keys.iter().map(|k| Ok(keys::to_path(k))).collect();
+        let paths: Vec<_> = objects.iter().map(|k| Ok(keys::to_path(k))).collect();
         let mut results = self.store.delete_stream(stream::iter(paths).boxed());
         let mut at = 0;
         while let Some(result) = results.next().await {
-            let key = keys.get(at).map_or("", String::as_str);
+            let key = objects.get(at).map_or("", String::as_str);
             match result {
                 Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(from_store("delete", key, e)),

@@ -65,6 +65,8 @@ impl ObjectStore for Scripted {
         self.inner.get_opts(location, options).await
     }
 
+    /// Deletes eagerly, before the stream is returned: the stream must not borrow the store, and the tests'
+    /// location streams are always ready, so blocking on them here never waits.
     fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
         let items: Vec<_> = futures::executor::block_on(locations.collect());
         let mut results = Vec::new();
