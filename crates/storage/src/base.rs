@@ -25,10 +25,6 @@ pub(crate) struct Base {
 pub(crate) fn open(url: &str) -> Result<Base, StorageError> {
     let bad = || StorageError::BadUrl { url: url.to_string() };
     let parsed = url::Url::parse(url).map_err(|_| bad())?;
-    // A query or fragment has no meaning for a store; refusing it beats silently dropping part of a path.
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(bad());
-    }
     // `memory://` has an empty host, which `object_store` does not recognise; it names the same store as
     // `memory:///`.
     let parsed = match (parsed.scheme(), parsed.host_str()) {
@@ -44,6 +40,11 @@ pub(crate) fn open(url: &str) -> Result<Base, StorageError> {
         }
         ObjectStoreScheme::Local if url.starts_with("file:///") => {
             let root = parsed.to_file_path().map_err(|_| bad())?;
+            // Weft has always taken the directory literally as written after `file://`. A URL whose decoding
+            // names another directory (percent escapes, `?`, `#`) is refused rather than moving the data.
+            if url.strip_prefix("file://").map(std::path::Path::new) != Some(root.as_path()) {
+                return Err(bad());
+            }
             local(root)
         }
         _ => Err(bad()),

@@ -7,7 +7,13 @@
 //! 5. fault injection, only when a test gives a plan ([`crate::faults`]);
 //! 6. the read cache with single-flight reads ([`crate::read`]).
 //!
-//! Each layer sees only the one below it; the order is the design, explained in each layer's module.
+//! Why this order: durability sits right on the files it fsyncs, so every attempt the retry layer makes is
+//! a whole durable write and an acknowledgement from below always means "on disk". Retries sit below the
+//! metrics so that a request is counted once, with the latency the caller felt, and an error counted is an
+//! error the caller saw. Injected faults sit above both: they stand for a crash, which is never retried,
+//! and a failure "before" the operation records no request because none reached the store. The cache is
+//! on top so that a hit costs no request, no retry budget and no fault step, and so that single-flight
+//! merges concurrent misses before they fan out into requests.
 
 use crate::base::Base;
 use crate::cache::SegmentCache;
