@@ -3,7 +3,10 @@
 //! holds in memory (topic cache, high-watermark watches, segment cache) can be rebuilt from them.
 
 pub mod clock;
-pub mod config;
+/// The agent's configuration, declared in the `weft-config` crate.
+pub mod config {
+    pub use weft_config::*;
+}
 mod conn_timeouts;
 mod connection;
 mod dispatch;
