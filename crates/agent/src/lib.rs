@@ -8,7 +8,10 @@
 //! (`weft-maintenance`). State of record lives in the
 //! metastore and the object store; what an agent holds in memory can be rebuilt from them.
 
-pub mod config;
+/// The agent's configuration, declared in the `weft-config` crate.
+pub mod config {
+    pub use weft_config::*;
+}
 mod dispatch;
 mod error;
 mod handlers;

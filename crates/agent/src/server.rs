@@ -29,6 +29,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("invalid advertised listener {value:?}: expected HOST:PORT")]
     Advertised { value: String },
+    #[error(transparent)]
+    Config(#[from] weft_config::ConfigError),
 }
 
 /// A started agent.
@@ -78,6 +80,7 @@ pub async fn start_with(
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
 ) -> Result<RunningAgent, StartError> {
+    config.validate()?;
     let meta_url = config.metastore_url();
     let store_url = config.object_store_url();
     let meta = weft_meta::open(&meta_url).await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;

@@ -14,7 +14,8 @@ use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEnc
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use weft_meta::{Metastore, TxnState, TxnWrite};
+use weft_meta::prelude::*;
+use weft_meta::{TxnState, TxnWrite};
 
 async fn call<R: Request>(stream: &mut TcpStream, version: i16, req: &R) -> R::Response {
     let header = RequestHeader::default()

@@ -1,5 +1,6 @@
-//! Reading stored batches back: index lookup, object reads through the cache, and the base-offset patch.
-//! Fetch and ListOffsets read through this one reader.
+//! Reading stored batches back: index lookup, object reads through the cache, the length check and the
+//! base-offset patch. Fetch and ListOffsets read through [`LogReader`]; maintenance (compaction, merge) reads
+//! single batches with [`read_batch`], so every reader of stored bytes checks and patches them the same way.
 
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
@@ -25,6 +26,27 @@ pub enum ReadError {
     BadStoredBatch { offset: i64, reason: String },
 }
 
+/// Reads one stored batch as it was received (base offset not yet patched), checking that the object held
+/// all the bytes the index promises.
+async fn read_stored(storage: &ObjectStorage, b: &BatchRef) -> Result<Bytes, ReadError> {
+    let range = b.byte_start..b.byte_start + u64::from(b.byte_len);
+    let data = storage.get_range(&b.object_key, range, true).await?;
+    if data.len() != b.byte_len as usize {
+        return Err(ReadError::BadStoredBatch {
+            offset: b.base_offset,
+            reason: format!("read {} bytes of {} from {}", data.len(), b.byte_len, b.object_key),
+        });
+    }
+    Ok(data)
+}
+
+/// Reads one stored batch with its base offset (and Weft's leader epoch) patched in, as fetch serves it.
+pub async fn read_batch(storage: &ObjectStorage, b: &BatchRef) -> Result<BytesMut, ReadError> {
+    let mut out = BytesMut::from(&read_stored(storage, b).await?[..]);
+    patch_batch(&mut out, b.base_offset, LEADER_EPOCH);
+    Ok(out)
+}
+
 /// Reads committed batches of any partition.
 #[derive(Clone)]
 pub struct LogReader {
@@ -35,19 +57,6 @@ pub struct LogReader {
 impl LogReader {
     pub fn new(meta: Arc<dyn Metastore>, storage: ObjectStorage) -> Self {
         LogReader { meta, storage }
-    }
-
-    /// Reads one stored batch as it was received (base offset not yet patched).
-    async fn read_batch_bytes(&self, b: &BatchRef) -> Result<Bytes, ReadError> {
-        let range = b.byte_start..b.byte_start + u64::from(b.byte_len);
-        let data = self.storage.get_range(&b.object_key, range, true).await?;
-        if data.len() != b.byte_len as usize {
-            return Err(ReadError::BadStoredBatch {
-                offset: b.base_offset,
-                reason: format!("read {} bytes of {} from {}", data.len(), b.byte_len, b.object_key),
-            });
-        }
-        Ok(data)
     }
 
     /// Batches covering `from_offset..end_offset`, up to `max_bytes`. With `at_least_one`, the first batch
@@ -75,7 +84,7 @@ impl LogReader {
         let mut out = BytesMut::with_capacity(total);
         for b in refs {
             let start = out.len();
-            out.extend_from_slice(&self.read_batch_bytes(b).await?);
+            out.extend_from_slice(&read_stored(&self.storage, b).await?);
             patch_batch(&mut out[start..], b.base_offset, LEADER_EPOCH);
         }
         Ok(out.freeze())
@@ -83,8 +92,7 @@ impl LogReader {
 
     /// The offset and timestamp of the first record in `b` whose timestamp is at least `timestamp`.
     pub async fn find_in_batch(&self, b: &BatchRef, timestamp: i64) -> Result<Option<(i64, i64)>, ReadError> {
-        let mut buf = BytesMut::from(&self.read_batch_bytes(b).await?[..]);
-        patch_batch(&mut buf, b.base_offset, LEADER_EPOCH);
+        let buf = read_batch(&self.storage, b).await?;
         // Bounded by the batch's bytes: no count in the stored bytes sizes an allocation.
         let set = weft_protocol::records::decode_records(&buf)
             .map_err(|e| ReadError::BadStoredBatch { offset: b.base_offset, reason: e.to_string() })?;

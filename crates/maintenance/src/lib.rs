@@ -36,21 +36,17 @@ pub enum MaintenanceError {
 
 pub type Result<T> = std::result::Result<T, MaintenanceError>;
 
-/// Reads one indexed batch and patches its base offset in, as the fetch path serves it.
+/// Reads one indexed batch and patches its base offset in, as the fetch path serves it (the log's one reader
+/// of stored batches).
 pub(crate) async fn read_batch(
     storage: &weft_storage::ObjectStorage,
     b: &weft_meta::BatchRef,
 ) -> Result<bytes::BytesMut> {
-    let range = b.byte_start..b.byte_start + u64::from(b.byte_len);
-    let data = storage.get_range(&b.object_key, range, true).await?;
-    if data.len() != b.byte_len as usize {
-        return Err(MaintenanceError::BadBatch {
-            object: b.object_key.clone(),
-            offset: b.base_offset,
-            reason: format!("read {} bytes of {}", data.len(), b.byte_len),
-        });
-    }
-    let mut out = bytes::BytesMut::from(&data[..]);
-    weft_protocol::batch::patch_batch(&mut out, b.base_offset, 0);
-    Ok(out)
+    weft_log::read_batch(storage, b).await.map_err(|e| match e {
+        weft_log::ReadError::Meta(e) => MaintenanceError::Meta(e),
+        weft_log::ReadError::Storage(e) => MaintenanceError::Storage(e),
+        weft_log::ReadError::BadStoredBatch { offset, reason } => {
+            MaintenanceError::BadBatch { object: b.object_key.clone(), offset, reason }
+        }
+    })
 }

@@ -4,7 +4,7 @@
 //! retry of a stored batch answers the whole set with that batch's offset. Backends only load the state this
 //! needs and write what an accepted set produces, so the rules live here once.
 
-use crate::producers::{self, ProducerState};
+use crate::producer_state::{self, ProducerState};
 use crate::{AppendOutcome, BatchAppend, BatchKind, MetaError, Result};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -78,16 +78,16 @@ pub(crate) fn decide(batches: &[&BatchAppend], state: &SetState<'_>) -> Result<S
             continue;
         }
         // A retry is recognised against what is stored, not against the set's own earlier batches.
-        if let Some(base_offset) = producers::find_duplicate(stored, pb) {
+        if let Some(base_offset) = producer_state::find_duplicate(stored, pb) {
             return Ok(SetDecision::Duplicate { base_offset });
         }
-        match producers::check(current.as_ref(), pb) {
-            producers::Decision::Append => *current = Some(producers::advance(current.take(), pb, base)),
+        match producer_state::check(current.as_ref(), pb) {
+            producer_state::Decision::Append => *current = Some(producer_state::advance(current.take(), pb, base)),
             // The same sequences twice within one set: the second does not follow the first.
-            producers::Decision::Duplicate { .. } => {
+            producer_state::Decision::Duplicate { .. } => {
                 return Ok(SetDecision::Refuse(AppendOutcome::OutOfOrderSequence));
             }
-            producers::Decision::Reject(outcome) => return Ok(SetDecision::Refuse(outcome)),
+            producer_state::Decision::Reject(outcome) => return Ok(SetDecision::Refuse(outcome)),
         }
     }
     let mut producers: Vec<(i64, ProducerState)> =

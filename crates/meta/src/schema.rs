@@ -1,5 +1,5 @@
 //! Metadata schema, versioned from the first release. Each backend has its own DDL (types differ); the
-//! queries in `sql.rs` are shared. A store whose version is newer than this build is refused.
+//! queries in `sql/` are shared. A store whose version is newer than this build is refused.
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
 pub const SCHEMA_VERSION: i64 = 5;

@@ -1,6 +1,6 @@
 //! Transaction coordinator state as the metastore keeps it. The state machine itself (which request may
 //! move a transaction where) lives in the agent; the store offers an atomic read-modify-write of one
-//! transaction ([`crate::Metastore::update_transaction`]) and applies the log-side rules (KIP-890
+//! transaction ([`crate::Transactions::update_transaction`]) and applies the log-side rules (KIP-890
 //! verification, last stable offset, aborted ranges) inside the segment commit.
 
 use crate::CommittedOffset;
@@ -95,7 +95,7 @@ pub struct TxnWrite {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused(pub i16);
 
-/// The change applied by [`crate::Metastore::update_transaction`]: given the current state (if any), the
+/// The change applied by [`crate::Transactions::update_transaction`]: given the current state (if any), the
 /// new one, or a refusal. It runs inside the metastore transaction and must not block.
 pub type TxnUpdate<'a> = Box<dyn FnOnce(Option<TransactionMeta>) -> std::result::Result<TxnWrite, Refused> + Send + 'a>;
 

@@ -1,14 +1,20 @@
-//! Runs the metastore conformance suite against SQLite, and checks durability across reopen.
+//! Runs the metastore conformance suite against SQLite (one test per case), and checks what only SQLite has:
+//! durability across reopen, its files changing under the store, and its schema.
 
-use weft_meta::{Metastore, NewTopic, SqlMetastore, conformance};
+use std::sync::Arc;
+use weft_meta::conformance::Fixture;
+use weft_meta::prelude::*;
+use weft_meta::{NewTopic, SqlMetastore};
 
-#[tokio::test]
-async fn sqlite_passes_conformance() {
+/// An empty SQLite store in a temporary directory that lives as long as it.
+async fn sqlite_fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/meta.db", dir.path().display());
     let store = SqlMetastore::open(&url).await.unwrap();
-    conformance::run_all(&store).await;
+    Fixture::new(Arc::new(store), dir)
 }
+
+weft_meta::metastore_conformance!(sqlite_fixture().await);
 
 #[tokio::test]
 async fn sqlite_state_survives_reopen() {

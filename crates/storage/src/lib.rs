@@ -1,11 +1,29 @@
-//! Object storage for Weft: one wrapper over the `object_store` crate that adds durability for the local
-//! directory, a bounded read cache, and the single module ([`keys`]) that owns every object key.
+//! Object storage for Weft, built as a stack of layers over the `object_store` crate, and the single
+//! module ([`keys`]) that owns every object key.
+//!
+//! Callers use [`ObjectStorage`]. Underneath, each concern is its own layer implementing
+//! `object_store::ObjectStore`, put together in one place ([`stack`]): the base store named by the URL
+//! ([`base`]), durability for local directories ([`durable`]), retries ([`retry`]), metrics ([`metered`]),
+//! fault injection for tests ([`faults`]), and the read cache with single-flight reads ([`read`]).
 
+mod base;
+mod body;
 pub mod cache;
+mod durable;
+mod error;
 pub mod faults;
 pub mod keys;
+mod metered;
+mod read;
+mod retry;
+mod stack;
 mod store;
+#[cfg(test)]
+mod testing;
 
 pub use cache::SegmentCache;
+pub use error::StorageError;
 pub use faults::{FaultMode, Faults};
-pub use store::{Listed, ObjectStorage, StorageError};
+pub use retry::RetryOptions;
+pub use stack::StoreOptions;
+pub use store::{ListChunks, Listed, ObjectStorage};

@@ -1,51 +1,28 @@
-//! The object store wrapper every other crate uses.
+//! The object store every other crate uses: [`ObjectStorage`], a thin face over the layer stack
+//! ([`crate::stack`]) that speaks in Weft's keys and errors.
 
+use crate::base::{self, Base};
 use crate::cache::SegmentCache;
-use crate::faults::{FaultMode, Faults};
+use crate::error::StorageError;
+use crate::faults::Faults;
 use crate::keys;
+use crate::read::ReadCache;
+use crate::stack::{self, StoreOptions};
 use bytes::Bytes;
-use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStore;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::Arc;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("unsupported object store url {url:?} (expected file:///abs/path or memory://)")]
-    BadUrl { url: String },
-    #[error("object {key} not found")]
-    NotFound { key: String },
-    #[error("object store {op} of {key} failed: {source}")]
-    Store {
-        op: &'static str,
-        key: String,
-        #[source]
-        source: object_store::Error,
-    },
-    #[error("local fsync of {path} failed: {source}")]
-    Sync {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("injected fault in object store {op} of {key}")]
-    Injected { op: &'static str, key: String },
-    #[error("range {start}..{end} is outside object {key} of {len} bytes")]
-    BadRange { key: String, start: u64, end: u64, len: usize },
-}
 
 /// The object store with Weft's guarantees on top: a successful [`ObjectStorage::put_durable`] means the
 /// object survives a crash, and reads of recently written objects come from memory.
 #[derive(Clone)]
 pub struct ObjectStorage {
-    store: Arc<dyn ObjectStore>,
-    /// Set for `file://` stores: the root directory, so writes can be fsync'd.
-    local_root: Option<PathBuf>,
-    cache: Arc<SegmentCache>,
+    base: Base,
+    options: StoreOptions,
+    reads: Arc<ReadCache>,
     url: String,
-    faults: Option<Arc<Faults>>,
 }
 
 /// One object listed by [`ObjectStorage::list`].
@@ -55,6 +32,21 @@ pub struct Listed {
     pub size: u64,
 }
 
+/// A listing read chunk by chunk (see [`ObjectStorage::list_chunks`]).
+pub struct ListChunks {
+    listing: BoxStream<'static, Vec<Result<Listed, StorageError>>>,
+}
+
+impl ListChunks {
+    /// The next chunk of objects, or `None` once the listing is done. A failure ends the listing.
+    pub async fn next(&mut self) -> Result<Option<Vec<Listed>>, StorageError> {
+        match self.listing.next().await {
+            None => Ok(None),
+            Some(chunk) => chunk.into_iter().collect::<Result<Vec<_>, _>>().map(Some),
+        }
+    }
+}
+
 impl std::fmt::Debug for ObjectStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObjectStorage").field("url", &self.url).finish()
@@ -62,85 +54,41 @@ impl std::fmt::Debug for ObjectStorage {
 }
 
 impl ObjectStorage {
-    /// Opens the store named by `url`: `file:///abs/dir` (created if missing) or `memory://`.
+    /// Opens the store named by `url`: `file:///abs/dir` (created if missing) or `memory://`, with the
+    /// default [`StoreOptions`].
     pub fn open(url: &str, cache_bytes: usize) -> Result<Self, StorageError> {
-        let bad = || StorageError::BadUrl { url: url.to_string() };
-        let cache = Arc::new(SegmentCache::new(cache_bytes));
-        if url == "memory://" || url == "memory:///" {
-            return Ok(ObjectStorage {
-                store: Arc::new(InMemory::new()),
-                local_root: None,
-                cache,
-                url: url.into(),
-                faults: None,
-            });
-        }
-        let path = url.strip_prefix("file://").ok_or_else(bad)?;
-        if !path.starts_with('/') {
-            return Err(bad());
-        }
-        let root = PathBuf::from(path);
-        for data_dir in keys::DATA_DIRS {
-            let folder = root.join(data_dir);
-            std::fs::create_dir_all(&folder)
-                .map_err(|source| StorageError::Sync { path: folder.display().to_string(), source })?;
-            // Make the directory chain itself durable once, so later fsyncs of the data folder suffice.
-            let mut dir = folder;
-            loop {
-                sync_dir(&dir)?;
-                if dir == root || !dir.pop() {
-                    break;
-                }
-            }
-        }
-        let fs = LocalFileSystem::new_with_prefix(&root).map_err(|source| StorageError::Store {
-            op: "open",
-            key: root.display().to_string(),
-            source,
-        })?;
-        Ok(ObjectStorage { store: Arc::new(fs), local_root: Some(root), cache, url: url.into(), faults: None })
+        Self::open_with(url, cache_bytes, StoreOptions::default())
     }
 
-    /// The same store with every operation counted by `faults` (tests only need this).
-    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
-        self.faults = Some(faults);
-        self
+    /// [`ObjectStorage::open`] with chosen options.
+    pub fn open_with(url: &str, cache_bytes: usize, options: StoreOptions) -> Result<Self, StorageError> {
+        let base = base::open(url)?;
+        let reads = stack::build(&base, options, None, Arc::new(SegmentCache::new(cache_bytes)));
+        Ok(ObjectStorage { base, options, reads: Arc::new(reads), url: url.into() })
     }
 
-    /// Runs `op` through the fault plan: it may be refused before it runs, or reported failed after.
-    async fn guarded<T>(
-        &self,
-        op: &'static str,
-        key: &str,
-        work: impl Future<Output = Result<T, StorageError>>,
-    ) -> Result<T, StorageError> {
-        let injected = || StorageError::Injected { op, key: key.to_string() };
-        match self.faults.as_ref().and_then(|f| f.next()) {
-            None => work.await,
-            Some(FaultMode::Before) => Err(injected()),
-            Some(FaultMode::After) => {
-                work.await?;
-                Err(injected())
-            }
-        }
+    /// The same store (same objects, same cache) with every operation counted by `faults` (tests only
+    /// need this).
+    pub fn with_faults(self, faults: Arc<Faults>) -> Self {
+        let segments = self.reads.segments_handle();
+        let reads = stack::build(&self.base, self.options, Some(faults), segments);
+        ObjectStorage { reads: Arc::new(reads), ..self }
     }
 
     /// Every object under `prefix` (a folder of [`keys`]), with its size.
     pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StorageError> {
-        use futures::TryStreamExt;
-        self.guarded("list", prefix, async {
-            observed("list", 0, async {
-                let listed: Vec<object_store::ObjectMeta> = self
-                    .store
-                    .list(Some(&keys::to_path(prefix)))
-                    .try_collect()
-                    .await
-                    .map_err(|source| StorageError::Store { op: "list", key: prefix.into(), source })?;
-                Ok(listed.into_iter().map(|m| Listed { key: m.location.to_string(), size: m.size }).collect())
-            })
-            .await
-        })
-        .await
+        self.list_stream(prefix).try_collect().await
+    }
+
+    /// [`ObjectStorage::list`] as a stream, for listings too large to hold.
+    pub fn list_stream(&self, prefix: &str) -> BoxStream<'static, Result<Listed, StorageError>> {
+        self.reads.list(prefix)
+    }
+
+    /// [`ObjectStorage::list`] in chunks of at most `chunk` objects, read from the store as they are asked
+    /// for: a caller going through a whole bucket holds one chunk at a time.
+    pub fn list_chunks(&self, prefix: &str, chunk: usize) -> ListChunks {
+        ListChunks { listing: self.list_stream(prefix).ready_chunks(chunk.max(1)).boxed() }
     }
 
     pub fn url(&self) -> &str {
@@ -148,63 +96,18 @@ impl ObjectStorage {
     }
 
     pub fn cache(&self) -> &SegmentCache {
-        &self.cache
+        self.reads.segments()
     }
 
     /// Writes an object and returns only once it is durable: for `file://` the file and its directory are
     /// fsync'd. The bytes are also placed in the read cache.
     pub async fn put_durable(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
-        let len = data.len();
-        self.guarded("put", key, observed("put", len, self.put_durable_inner(key, data))).await
-    }
-
-    async fn put_durable_inner(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
-        let path = keys::to_path(key);
-        self.store.put(&path, PutPayload::from_bytes(data.clone())).await.map_err(|source| StorageError::Store {
-            op: "put",
-            key: key.to_string(),
-            source,
-        })?;
-        if let Some(root) = &self.local_root {
-            let file = root.join(key);
-            tokio::task::spawn_blocking(move || {
-                let sync = |p: &std::path::Path| {
-                    std::fs::File::open(p)
-                        .and_then(|f| f.sync_all())
-                        .map_err(|source| StorageError::Sync { path: p.display().to_string(), source })
-                };
-                sync(&file)?;
-                match file.parent() {
-                    Some(dir) => sync(dir),
-                    None => Ok(()),
-                }
-            })
-            .await
-            .map_err(|e| StorageError::Sync { path: key.to_string(), source: std::io::Error::other(e) })??;
-        }
-        self.cache.insert(key, data);
-        Ok(())
+        self.reads.put(key, data, true).await
     }
 
     /// Reads a whole object, through the cache.
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
-        self.guarded("get", key, self.get_inner(key)).await
-    }
-
-    async fn get_inner(&self, key: &str) -> Result<Bytes, StorageError> {
-        if let Some(hit) = self.cache.get(key) {
-            cache_lookup(true);
-            return Ok(hit);
-        }
-        cache_lookup(false);
-        let path = keys::to_path(key);
-        let data = observed_bytes("get", async {
-            let result = self.store.get(&path).await.map_err(|e| map_err("get", key, e))?;
-            result.bytes().await.map_err(|e| map_err("get", key, e))
-        })
-        .await?;
-        self.cache.insert(key, data.clone());
-        Ok(data)
+        self.reads.get(key).await
     }
 
     /// Reads `range` of an object. A cached object is sliced; otherwise, when `whole_object_hint` is set,
@@ -216,127 +119,43 @@ impl ObjectStorage {
         range: Range<u64>,
         whole_object_hint: bool,
     ) -> Result<Bytes, StorageError> {
-        self.guarded("get_range", key, self.get_range_inner(key, range, whole_object_hint)).await
-    }
-
-    async fn get_range_inner(
-        &self,
-        key: &str,
-        range: Range<u64>,
-        whole_object_hint: bool,
-    ) -> Result<Bytes, StorageError> {
-        let data = match self.cache.get(key) {
-            Some(hit) => {
-                cache_lookup(true);
-                hit
-            }
-            None if whole_object_hint => self.get_inner(key).await?,
-            None => {
-                cache_lookup(false);
-                let path = keys::to_path(key);
-                let fetch =
-                    async { self.store.get_range(&path, range).await.map_err(|e| map_err("get_range", key, e)) };
-                return observed_bytes("get_range", fetch).await;
-            }
-        };
-        let (start, end) = (range.start as usize, range.end as usize);
-        if start > end || end > data.len() {
-            return Err(StorageError::BadRange {
-                key: key.into(),
-                start: range.start,
-                end: range.end,
-                len: data.len(),
-            });
-        }
-        Ok(data.slice(start..end))
+        self.reads.get_range(key, range, whole_object_hint).await
     }
 
     /// Deletes an object (missing objects are not an error) and drops it from the cache.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        self.cache.remove(key);
-        self.guarded("delete", key, self.delete_inner(key)).await
+        self.reads.delete(&[key.to_string()]).await
     }
 
-    async fn delete_inner(&self, key: &str) -> Result<(), StorageError> {
-        observed("delete", 0, async {
-            match self.store.delete(&keys::to_path(key)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(source) => Err(StorageError::Store { op: "delete", key: key.into(), source }),
-            }
-        })
-        .await
+    /// Deletes many objects in bulk (missing objects are not an error) and drops them from the cache. On a
+    /// failure, some of the objects may be deleted; deleting them again is harmless.
+    pub async fn delete_many(&self, keys: &[String]) -> Result<(), StorageError> {
+        self.reads.delete(keys).await
     }
 
     /// Checks that a small object can be written durably and deleted again (readiness: a read-only or full
     /// store fails here). The probe bypasses the read cache.
     pub async fn write_probe(&self, owner: &str) -> Result<(), StorageError> {
         let key = keys::probe_key(owner);
-        self.guarded("put", &key, observed("put", 1, self.put_durable_inner(&key, Bytes::from_static(b"probe"))))
-            .await?;
-        self.cache.remove(&key);
-        self.guarded("delete", &key, self.delete_inner(&key)).await
+        self.reads.put(&key, Bytes::from_static(b"probe"), false).await?;
+        self.reads.delete(&[key]).await
     }
 
-    /// Checks the store answers (used by readiness probes).
+    /// Checks the store answers (used by readiness probes). It asks the base store itself, past every
+    /// layer: readiness wants the store's own answer now, not a retried, counted or injected one.
     pub async fn ping(&self) -> Result<(), StorageError> {
-        use futures::StreamExt;
         let prefix = keys::to_path(keys::SEGMENTS_DIR);
-        let mut list = self.store.list(Some(&prefix));
+        let mut list = self.base.store.list(Some(&prefix));
         match list.next().await {
             None | Some(Ok(_)) => Ok(()),
             Some(Err(source)) => Err(StorageError::Store { op: "list", key: keys::SEGMENTS_DIR.into(), source }),
         }
     }
 }
-
-fn map_err(op: &'static str, key: &str, e: object_store::Error) -> StorageError {
-    match e {
-        object_store::Error::NotFound { .. } => StorageError::NotFound { key: key.to_string() },
-        source => StorageError::Store { op, key: key.to_string(), source },
-    }
-}
-
-fn sync_dir(dir: &std::path::Path) -> Result<(), StorageError> {
-    std::fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|source| StorageError::Sync { path: dir.display().to_string(), source })
-}
-
-/// Records one object-store request: count by outcome, latency, and bytes moved.
-async fn observed<T>(
-    op: &'static str,
-    bytes: usize,
-    request: impl Future<Output = Result<T, StorageError>>,
-) -> Result<T, StorageError> {
-    let started = std::time::Instant::now();
-    let result = request.await;
-    metrics::histogram!("weft_object_store_request_duration_seconds", "op" => op)
-        .record(started.elapsed().as_secs_f64());
-    let outcome = if result.is_ok() { "ok" } else { "error" };
-    metrics::counter!("weft_object_store_requests_total", "op" => op, "result" => outcome).increment(1);
-    if result.is_ok() && bytes > 0 {
-        metrics::counter!("weft_object_store_bytes_total", "op" => op).increment(bytes as u64);
-    }
-    result
-}
-
-/// [`observed`] for reads, whose size is known only once they finish.
-async fn observed_bytes(
-    op: &'static str,
-    request: impl Future<Output = Result<Bytes, StorageError>>,
-) -> Result<Bytes, StorageError> {
-    let data = observed(op, 0, request).await?;
-    metrics::counter!("weft_object_store_bytes_total", "op" => op).increment(data.len() as u64);
-    Ok(data)
-}
-
-fn cache_lookup(hit: bool) {
-    metrics::counter!("weft_cache_requests_total", "result" => if hit { "hit" } else { "miss" }).increment(1);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FaultMode;
 
     #[tokio::test]
     async fn file_store_round_trip_survives_reopen() {

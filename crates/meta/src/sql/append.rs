@@ -4,7 +4,7 @@
 //! state never disagree.
 
 use super::{SqlMetastore, batch_columns, to_i32};
-use crate::producers::ProducerState;
+use crate::producer_state::ProducerState;
 use crate::record_set::{self, SetDecision, SetState, TxnView};
 use crate::{
     AppendOutcome, BatchAppend, BatchKind, MetaError, PartitionOffsets, Result, SegmentCommit, SegmentCommitted,
@@ -71,7 +71,7 @@ impl SqlMetastore {
             }
         }
         // A segment none of whose batches was stored (all refused) is dead from the start.
-        super::maintenance::mark_dead(&mut tx, [&commit.object_key], commit.created_ms).await?;
+        super::objects::mark_dead(&mut tx, [&commit.object_key], commit.created_ms).await?;
         self.commit(tx).await?;
         Ok(SegmentCommitted { outcomes, partitions })
     }

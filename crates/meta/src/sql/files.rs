@@ -102,7 +102,9 @@ impl FileGuard {
 }
 
 impl super::SqlMetastore {
-    /// Takes the writer lock (SQLite allows one writer) once the store's files are known to be intact.
+    /// Takes the writer lock (SQLite allows one writer) once the store's files are known to be intact. Only
+    /// this SQLite backend serialises writers this way; see [`super::SqlMetastore`] for what a PostgreSQL
+    /// backend does instead.
     pub(super) async fn writer(&self) -> Result<tokio::sync::MutexGuard<'_, ()>> {
         let guard = self.write_lock.lock().await;
         self.files.check().await?;

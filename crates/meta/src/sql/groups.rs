@@ -1,4 +1,4 @@
-//! Consumer group offsets and producer id allocation.
+//! Consumer group offsets on SQL.
 
 use super::{SqlMetastore, to_i32};
 use crate::{CommittedOffset, Result};
@@ -81,15 +81,6 @@ impl SqlMetastore {
         Ok(removed)
     }
 
-    pub(super) async fn allocate_producer_id_impl(&self) -> Result<i64> {
-        let _w = self.writer().await?;
-        let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = 'producer_id' RETURNING value")
-            .fetch_one(&self.pool)
-            .await?;
-        self.files.check().await?;
-        Ok(row.try_get("value")?)
-    }
-
     pub(super) async fn expire_offsets_impl(&self, older_than_ms: i64, active_groups: &[String]) -> Result<u64> {
         let _w = self.writer().await?;
         let rows = sqlx::query("SELECT DISTINCT group_id FROM group_offsets WHERE commit_ms < $1")
@@ -132,4 +123,31 @@ pub(super) async fn upsert_offset(conn: &mut sqlx::AnyConnection, group: &str, o
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[async_trait::async_trait]
+impl crate::Groups for SqlMetastore {
+    async fn commit_offsets(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()> {
+        super::timed("commit_offsets", self.commit_offsets_impl(group, offsets)).await
+    }
+
+    async fn committed_offsets(&self, group: &str, topics: Option<&[String]>) -> Result<Vec<CommittedOffset>> {
+        self.committed_offsets_impl(group, topics).await
+    }
+
+    async fn groups_with_offsets(&self) -> Result<Vec<String>> {
+        self.groups_with_offsets_impl().await
+    }
+
+    async fn delete_offsets(&self, group: &str, partitions: Option<&[(String, i32)]>) -> Result<u64> {
+        self.delete_offsets_impl(group, partitions).await
+    }
+
+    async fn expire_offsets(&self, older_than_ms: i64, active_groups: &[String]) -> Result<u64> {
+        self.expire_offsets_impl(older_than_ms, active_groups).await
+    }
+
+    async fn pending_txn_offsets(&self, group: &str) -> Result<Vec<(String, i32)>> {
+        self.pending_txn_offsets_impl(group).await
+    }
 }

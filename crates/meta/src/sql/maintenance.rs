@@ -1,32 +1,14 @@
-//! Configs, log start, index rewrites, dead objects and leases: what the background jobs (retention, log
-//! compaction, object compaction, garbage collection) and config changes need from the store.
-//!
-//! Objects are never deleted here. An object is marked dead (with the time) in the same transaction that
-//! removes the last index row pointing into it; the garbage collector deletes it from the bucket only after a
-//! grace period, so reads that looked the row up just before still find their bytes.
+//! Log maintenance on SQL: log start moves (retention, DeleteRecords), size retention, per-partition storage
+//! figures and index rewrites (log compaction, object merging). Objects these leave unreferenced are marked
+//! dead in the same transaction (see `objects.rs`).
 
-use super::{SqlMetastore, bounds_from_row, partition_bounds_query, to_i32, topic_columns, topic_from_row};
-use crate::{BatchRewrite, MetaError, PartitionOffsets, PartitionStorage, Result, Topic};
+use super::{SqlMetastore, bounds_from_row, partition_bounds_query, to_i32};
+use crate::{BatchRewrite, PartitionOffsets, PartitionStorage, Result};
 use sqlx::Row;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use uuid::Uuid;
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-/// Marks each of `keys` dead at `now_ms` if no index row references it any more.
-pub(super) async fn mark_dead(tx: &mut Tx<'_>, keys: impl IntoIterator<Item = &String>, now_ms: i64) -> Result<()> {
-    for key in keys {
-        sqlx::query(
-            "UPDATE objects SET dead_ms = $2 WHERE object_key = $1 AND dead_ms IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM batches WHERE object_key = $1)",
-        )
-        .bind(key)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
 
 /// Distinct object keys of a partition's rows matching `filter` (a SQL condition on `last_offset < $3`).
 async fn objects_below(tx: &mut Tx<'_>, topic_id: &str, partition: i64, below: i64) -> Result<BTreeSet<String>> {
@@ -42,47 +24,6 @@ async fn objects_below(tx: &mut Tx<'_>, topic_id: &str, partition: i64, below: i
 }
 
 impl SqlMetastore {
-    pub(super) async fn set_topic_configs_impl(&self, name: &str, configs: BTreeMap<String, String>) -> Result<Topic> {
-        let _w = self.writer().await?;
-        let json = serde_json::to_string(&configs).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE topics SET configs = $1 WHERE name = $2")
-            .bind(json)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(MetaError::UnknownTopic { name: name.into() });
-        }
-        let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
-            .bind(name)
-            .fetch_one(&mut *tx)
-            .await?;
-        let topic = topic_from_row(&row)?;
-        self.commit(tx).await?;
-        Ok(topic)
-    }
-
-    pub(super) async fn cluster_configs_impl(&self) -> Result<BTreeMap<String, String>> {
-        let rows = sqlx::query("SELECT name, value FROM cluster_configs").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("value")?))).collect()
-    }
-
-    pub(super) async fn set_cluster_configs_impl(&self, configs: BTreeMap<String, String>) -> Result<()> {
-        let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM cluster_configs").execute(&mut *tx).await?;
-        for (name, value) in &configs {
-            sqlx::query("INSERT INTO cluster_configs (name, value) VALUES ($1, $2)")
-                .bind(name)
-                .bind(value)
-                .execute(&mut *tx)
-                .await?;
-        }
-        self.commit(tx).await?;
-        Ok(())
-    }
-
     pub(super) async fn advance_log_start_impl(
         &self,
         topic_id: Uuid,
@@ -115,7 +56,7 @@ impl SqlMetastore {
             ] {
                 sqlx::query(sql).bind(&id).bind(p).bind(target).execute(&mut *tx).await?;
             }
-            mark_dead(&mut tx, &keys, now_ms).await?;
+            super::objects::mark_dead(&mut tx, &keys, now_ms).await?;
         }
         let row = sqlx::query(partition_bounds_query!(" WHERE p.topic_id = $1 AND p.partition_id = $2"))
             .bind(&id)
@@ -256,64 +197,28 @@ impl SqlMetastore {
         }
         let mut keys: BTreeSet<String> = w.replaced.iter().map(|(_, k)| k.clone()).collect();
         keys.extend(w.object.iter().map(|o| o.key.clone()));
-        mark_dead(&mut tx, &keys, w.now_ms).await?;
+        super::objects::mark_dead(&mut tx, &keys, w.now_ms).await?;
         self.commit(tx).await?;
         Ok(true)
     }
+}
 
-    pub(super) async fn dead_objects_impl(&self, dead_before_ms: i64, limit: u32) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT object_key FROM objects WHERE dead_ms IS NOT NULL AND dead_ms < $1 ORDER BY dead_ms LIMIT $2",
-        )
-        .bind(dead_before_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>("object_key")?)).collect()
+#[async_trait::async_trait]
+impl crate::LogMaintenance for SqlMetastore {
+    async fn retention_offset_by_size(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        retained_bytes: u64,
+    ) -> Result<Option<i64>> {
+        self.retention_offset_by_size_impl(topic_id, partition, retained_bytes).await
     }
 
-    pub(super) async fn forget_objects_impl(&self, keys: &[String]) -> Result<()> {
-        let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
-        for key in keys {
-            // Only dead objects are forgotten: a live one must never lose its record.
-            sqlx::query("DELETE FROM objects WHERE object_key = $1 AND dead_ms IS NOT NULL")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-        }
-        self.commit(tx).await?;
-        Ok(())
+    async fn partition_storage(&self, topic_id: Uuid) -> Result<Vec<(i32, PartitionStorage)>> {
+        self.partition_storage_impl(topic_id).await
     }
 
-    pub(super) async fn unknown_objects_impl(&self, keys: &[String]) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for key in keys {
-            let row = sqlx::query("SELECT 1 AS one FROM objects WHERE object_key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
-            if row.is_none() {
-                out.push(key.clone());
-            }
-        }
-        Ok(out)
-    }
-
-    pub(super) async fn acquire_lease_impl(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
-        let _w = self.writer().await?;
-        let done = sqlx::query(
-            "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
-             SET holder = excluded.holder, expires_ms = excluded.expires_ms \
-             WHERE leases.holder = excluded.holder OR leases.expires_ms < $4",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(now_ms.saturating_add(ttl_ms))
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        self.files.check().await?;
-        Ok(done.rows_affected() > 0)
+    async fn replace_batches(&self, rewrite: BatchRewrite) -> Result<bool> {
+        super::timed("replace_batches", self.replace_batches_impl(rewrite)).await
     }
 }

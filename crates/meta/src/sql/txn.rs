@@ -3,8 +3,8 @@
 
 use super::{SqlMetastore, parse_uuid, to_i16, to_i32};
 use crate::{
-    AbortedTxn, CommittedOffset, MetaError, PendingOffset, ProducerInfo, Refused, Result, TransactionMeta,
-    TxnPartition, TxnState, TxnUpdate,
+    AbortedTxn, CommittedOffset, MetaError, PendingOffset, Refused, Result, TransactionMeta, TxnPartition, TxnState,
+    TxnUpdate,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -268,30 +268,6 @@ impl SqlMetastore {
             .collect()
     }
 
-    pub(super) async fn producers_impl(&self, topic_id: Uuid, partition: i32) -> Result<Vec<ProducerInfo>> {
-        let rows = sqlx::query(
-            "SELECT s.producer_id, s.epoch, s.last_sequence, s.updated_ms, COALESCE(o.first_offset, -1) AS txn_start \
-             FROM producer_state s LEFT JOIN open_txns o ON o.topic_id = s.topic_id \
-             AND o.partition_id = s.partition_id AND o.producer_id = s.producer_id \
-             WHERE s.topic_id = $1 AND s.partition_id = $2 ORDER BY s.producer_id",
-        )
-        .bind(topic_id.to_string())
-        .bind(i64::from(partition))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ProducerInfo {
-                    producer_id: r.try_get("producer_id")?,
-                    epoch: to_i16(r.try_get("epoch")?, "producer epoch")?,
-                    last_sequence: to_i32(r.try_get("last_sequence")?, "sequence")?,
-                    last_update_ms: r.try_get("updated_ms")?,
-                    txn_start_offset: r.try_get("txn_start")?,
-                })
-            })
-            .collect()
-    }
-
     pub(super) async fn pending_txn_offsets_impl(&self, group: &str) -> Result<Vec<(String, i32)>> {
         let rows = sqlx::query(
             "SELECT DISTINCT topic, partition_id FROM txn_offsets WHERE group_id = $1 ORDER BY topic, partition_id",
@@ -300,5 +276,29 @@ impl SqlMetastore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok((r.try_get("topic")?, to_i32(r.try_get("partition_id")?, "partition")?))).collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Transactions for SqlMetastore {
+    async fn update_transaction(
+        &self,
+        transactional_id: &str,
+        update: TxnUpdate<'_>,
+    ) -> Result<std::result::Result<TransactionMeta, Refused>> {
+        super::timed("update_transaction", self.update_transaction_impl(transactional_id, update)).await
+    }
+
+    async fn transaction(&self, transactional_id: &str) -> Result<Option<TransactionMeta>> {
+        let mut conn = self.pool.acquire().await?;
+        super::txn::load(&mut conn, transactional_id).await
+    }
+
+    async fn list_transactions(&self, states: Option<&[TxnState]>) -> Result<Vec<TransactionMeta>> {
+        self.list_transactions_impl(states).await
+    }
+
+    async fn expire_transactions(&self, older_than_ms: i64) -> Result<u64> {
+        self.expire_transactions_impl(older_than_ms).await
     }
 }

@@ -1,7 +1,7 @@
 //! A partition's record set (the batches one request carries for it) is appended all or none: a refused batch
 //! refuses the set, leaves no index row, does not move the partition's end, and advances no producer state.
 
-use super::{batch, new_topic};
+use crate::conformance::{batch, new_topic};
 use crate::{
     AppendOutcome, BatchAppend, BatchKind, MetaError, Metastore, ProducerBatch, SegmentCommit, TransactionMeta,
     TxnPartition, TxnState, TxnWrite,
@@ -30,14 +30,7 @@ async fn rows(store: &dyn Metastore, topic: Uuid, partition: i32) -> Vec<(i64, i
     index.iter().map(|b| (b.base_offset, b.last_offset)).collect()
 }
 
-pub async fn run(store: &dyn Metastore) {
-    out_of_sequence_sets_store_nothing(store).await;
-    duplicates_answer_the_whole_set(store).await;
-    transactional_sets(store).await;
-    sets_must_be_of_one_partition(store).await;
-}
-
-async fn out_of_sequence_sets_store_nothing(store: &dyn Metastore) {
+pub async fn out_of_sequence_sets_store_nothing(store: &dyn Metastore) {
     let t = store.create_topic(new_topic("conf-sets", 2)).await.expect("create");
     let pid = store.allocate_producer_id().await.expect("id");
     let appended = |base_offset| AppendOutcome::Appended { base_offset, log_start: 0 };
@@ -76,7 +69,7 @@ async fn out_of_sequence_sets_store_nothing(store: &dyn Metastore) {
     assert_eq!(producers.iter().find(|p| p.producer_id == pid).map(|p| p.last_sequence), Some(3));
 }
 
-async fn duplicates_answer_the_whole_set(store: &dyn Metastore) {
+pub async fn duplicates_answer_the_whole_set(store: &dyn Metastore) {
     let t = store.create_topic(new_topic("conf-sets-dup", 1)).await.expect("create");
     let pid = store.allocate_producer_id().await.expect("id");
     commit(store, "dup-1", vec![idem(t.id, 0, pid, 0, 0, 1), idem(t.id, 0, pid, 1, 2, 1)]).await;
@@ -93,7 +86,7 @@ async fn duplicates_answer_the_whole_set(store: &dyn Metastore) {
     assert_eq!(out, vec![AppendOutcome::Appended { base_offset: 3, log_start: 0 }]);
 }
 
-async fn transactional_sets(store: &dyn Metastore) {
+pub async fn transactional_sets(store: &dyn Metastore) {
     let t = store.create_topic(new_topic("conf-sets-txn", 1)).await.expect("create");
     let pid = store.allocate_producer_id().await.expect("id");
     let stranger = store.allocate_producer_id().await.expect("id");
@@ -134,7 +127,7 @@ async fn transactional_sets(store: &dyn Metastore) {
     assert_eq!(end(store, t.id, 0).await, (2, 0), "the open transaction holds the last stable offset at 0");
 }
 
-async fn sets_must_be_of_one_partition(store: &dyn Metastore) {
+pub async fn sets_must_be_of_one_partition(store: &dyn Metastore) {
     let t = store.create_topic(new_topic("conf-sets-mixed", 2)).await.expect("create");
     let mut a = batch(t.id, 0, 0, 1, 1);
     let mut b = batch(t.id, 1, 0, 1, 1);

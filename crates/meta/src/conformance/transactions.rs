@@ -1,4 +1,4 @@
-//! Transactions: atomic updates of coordinator state, KIP-890 partition checks in the commit, the last
+//! Conformance of [`crate::Transactions`]: atomic updates of coordinator state, KIP-890 partition checks in the commit, the last
 //! stable offset, aborted ranges and offsets published by a committing transaction.
 
 use super::{batch, new_topic};

@@ -1,0 +1,148 @@
+//! How an option is written by a user (flag, `WEFT_*` variable, TOML value) and turned into its
+//! [`crate::AgentConfig`] field: milliseconds become a `Duration`, `off` disables a listener, and so on.
+//! Each option of the table names one codec, so a unit is decided once per option.
+
+use std::error::Error;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What kind of value an option takes, for documentation and for tests that set every option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A whole number (sizes, counts, ids, times in the unit the option's name says).
+    Number,
+    /// `true` or `false`.
+    Bool,
+    /// `HOST:PORT` with a numeric host.
+    Address,
+    /// Free text (URLs, host names).
+    Text,
+    /// A file system path.
+    Path,
+}
+
+/// A written value the codec refused.
+#[derive(Debug)]
+pub struct Rejected {
+    /// The value as written.
+    pub value: String,
+    /// What the option accepts, e.g. `HOST:PORT or off`.
+    pub expected: &'static str,
+    pub source: Box<dyn Error + Send + Sync>,
+}
+
+/// Converts between an option's written form (`Raw`, parsed by clap and serde) and its field.
+pub trait Codec {
+    type Field;
+    type Raw;
+    const KIND: Kind;
+    fn decode(raw: Self::Raw) -> Result<Self::Field, Rejected>;
+    /// The field as a user would write it (used for defaults in `--help` and in error messages).
+    fn show(field: &Self::Field) -> String;
+}
+
+/// Written as the field itself.
+pub struct Same<T>(PhantomData<T>);
+
+macro_rules! same {
+    ($kind:ident: $($t:ty),*) => {$(
+        impl Codec for Same<$t> {
+            type Field = $t;
+            type Raw = $t;
+            const KIND: Kind = Kind::$kind;
+            fn decode(raw: $t) -> Result<$t, Rejected> {
+                Ok(raw)
+            }
+            fn show(field: &$t) -> String {
+                field.to_string()
+            }
+        }
+    )*};
+}
+same!(Number: i32, u64, usize);
+same!(Bool: bool);
+same!(Address: SocketAddr);
+
+/// A path, written as itself.
+pub struct Path;
+
+impl Codec for Path {
+    type Field = PathBuf;
+    type Raw = PathBuf;
+    const KIND: Kind = Kind::Path;
+    fn decode(raw: PathBuf) -> Result<PathBuf, Rejected> {
+        Ok(raw)
+    }
+    fn show(field: &PathBuf) -> String {
+        field.display().to_string()
+    }
+}
+
+/// Optional text: unset means "derive it" (see the option's default).
+pub struct OptionalText;
+
+impl Codec for OptionalText {
+    type Field = Option<String>;
+    type Raw = String;
+    const KIND: Kind = Kind::Text;
+    fn decode(raw: String) -> Result<Option<String>, Rejected> {
+        Ok(Some(raw))
+    }
+    fn show(field: &Option<String>) -> String {
+        field.clone().unwrap_or_default()
+    }
+}
+
+/// A duration written in whole milliseconds (options named `*_ms`).
+pub struct Millis;
+
+impl Codec for Millis {
+    type Field = Duration;
+    type Raw = u64;
+    const KIND: Kind = Kind::Number;
+    fn decode(raw: u64) -> Result<Duration, Rejected> {
+        Ok(Duration::from_millis(raw))
+    }
+    fn show(field: &Duration) -> String {
+        field.as_millis().to_string()
+    }
+}
+
+/// A duration written in whole minutes (options named `*_minutes`); huge values saturate.
+pub struct Minutes;
+
+impl Codec for Minutes {
+    type Field = Duration;
+    type Raw = u64;
+    const KIND: Kind = Kind::Number;
+    fn decode(raw: u64) -> Result<Duration, Rejected> {
+        Ok(Duration::from_secs(raw.saturating_mul(60)))
+    }
+    fn show(field: &Duration) -> String {
+        (field.as_secs() / 60).to_string()
+    }
+}
+
+/// A listener that can be turned off: `HOST:PORT`, or `off` (or an empty value) for none.
+pub struct Switchable;
+
+impl Codec for Switchable {
+    type Field = Option<SocketAddr>;
+    type Raw = String;
+    const KIND: Kind = Kind::Address;
+    fn decode(raw: String) -> Result<Option<SocketAddr>, Rejected> {
+        match raw.as_str() {
+            "off" | "" => Ok(None),
+            v => v.parse().map(Some).map_err(|e| Rejected {
+                value: v.to_string(),
+                expected: "HOST:PORT or off",
+                source: Box::new(e),
+            }),
+        }
+    }
+    fn show(field: &Option<SocketAddr>) -> String {
+        field.map_or_else(|| "off".to_string(), |a| a.to_string())
+    }
+}

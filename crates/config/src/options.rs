@@ -1,0 +1,175 @@
+//! The table of agent options: each is declared here once, with its field, type, default, TOML key (which
+//! also names its flag and `WEFT_*` variable), codec, checks and help. The first paragraph of an entry's
+//! doc is its `--help` line; further paragraphs document the field for library users.
+
+use crate::codec::{Millis, Minutes, OptionalText, Path, Same, Switchable};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+options! {
+    /// Kafka listener; port 0 picks a free port
+    listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 9092)) => listen: Same<SocketAddr>;
+
+    /// HOST:PORT given to clients in Metadata
+    advertised_listener: Option<String> = None => advertised_listener: OptionalText,
+        shown "the bound listener address";
+
+    /// Admin HTTP listener for /healthz and /readyz; "off" disables it
+    ///
+    /// `None` disables it.
+    admin_listen: Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 9644))) => admin_listen: Switchable;
+
+    /// Directory of the embedded default (objects and SQLite metadata)
+    data_dir: PathBuf = PathBuf::from("weft-data") => data_dir: Path, shown "./weft-data";
+
+    /// Object store URL: file:///abs/path or memory://
+    object_store: Option<String> = None => object_store: OptionalText, shown "file://<data-dir>/objects";
+
+    /// Metastore URL: sqlite:///abs/path.db
+    metastore: Option<String> = None => metastore: OptionalText, shown "sqlite://<data-dir>/meta.db";
+
+    /// Broker id reported to clients
+    node_id: i32 = 0 => node_id: Same<i32>, check non_negative;
+
+    /// Flush a segment once this many bytes are buffered
+    flush_bytes: usize = 8 * 1024 * 1024 => flush_bytes: Same<usize>, check positive;
+
+    /// Flush a segment once its oldest batch has waited this long
+    flush_interval: Duration = Duration::from_millis(4) => flush_interval_ms: Millis;
+
+    /// Produce bytes buffered before sockets stop being read
+    ///
+    /// Counts bytes buffered or in flight to storage (backpressure).
+    max_buffered_bytes: usize = 256 * 1024 * 1024 => max_buffered_bytes: Same<usize>, check positive;
+
+    /// Segment uploads in flight at once
+    ///
+    /// Commits stay in order.
+    max_inflight_flushes: usize = 8 => max_inflight_flushes: Same<usize>, check positive;
+
+    /// Largest request frame accepted, as socket.request.max.bytes
+    max_frame_bytes: usize = 100 * 1024 * 1024 => max_frame_bytes: Same<usize>, check positive;
+
+    /// Open client connections allowed
+    ///
+    /// Further ones are closed at accept.
+    max_connections: usize = 10_000 => max_connections: Same<usize>, check positive;
+
+    /// connections.max.idle.ms: close connections with no request activity for this long
+    ///
+    /// A connection with no request in progress and no bytes moved for this long is closed.
+    connections_max_idle: Duration = Duration::from_secs(600) => connections_max_idle_ms: Millis, check positive;
+
+    /// Close a connection whose started request frame stalls (no byte arrives) this long; a frame must also
+    /// complete within connections.max.idle.ms
+    ///
+    /// The frame must finish within `connections_max_idle` of its start (time the agent spends not reading,
+    /// e.g. waiting for request budget, does not count). Kafka has no such limit; its idle timeout covers it.
+    request_read_timeout: Duration = Duration::from_secs(60) => request_read_timeout_ms: Millis, check positive;
+
+    /// queued.max.request.bytes: bytes of requests being read, over all connections
+    ///
+    /// Frames above 64 KiB wait for a reservation of their announced size before their body is read; a
+    /// frame larger than this is refused.
+    queued_max_request_bytes: usize = 256 * 1024 * 1024 => queued_max_request_bytes: Same<usize>, check positive;
+
+    /// Open connections of the admin HTTP listener
+    ///
+    /// It stops accepting at this many.
+    admin_max_connections: usize = 64 => admin_max_connections: Same<usize>, check positive;
+
+    /// Admin connections must send a request head within this of connecting or of their last response
+    /// (also the keep-alive idle timeout)
+    admin_header_timeout: Duration = Duration::from_secs(10) => admin_header_timeout_ms: Millis, check positive;
+
+    /// How often writes to the object store and metastore are probed for /readyz
+    health_check_interval: Duration = Duration::from_secs(1) => health_check_interval_ms: Millis, check positive;
+
+    /// Requests in progress per connection
+    ///
+    /// The pipelining depth.
+    max_inflight_per_connection: usize = 16 => max_inflight_per_connection: Same<usize>, check positive;
+
+    /// Upper bound on a fetch's max_wait_ms
+    max_fetch_wait: Duration = Duration::from_secs(30) => max_fetch_wait_ms: Millis;
+
+    /// Bytes of segments cached in memory for reads
+    ///
+    /// Recently written or read segments.
+    cache_bytes: usize = 512 * 1024 * 1024 => cache_bytes: Same<usize>;
+
+    /// auto.create.topics.enable
+    auto_create_topics: bool = true => auto_create_topics: Same<bool>;
+
+    /// num.partitions for auto-created topics
+    default_partitions: i32 = 1 => default_partitions: Same<i32>, check positive;
+
+    /// message.max.bytes, the default max.message.bytes of topics
+    message_max_bytes: i32 = 1_048_588 => message_max_bytes: Same<i32>, check positive;
+
+    /// group.initial.rebalance.delay.ms: how long a new group waits for more members
+    group_initial_rebalance_delay_ms: u64 = 3_000 => group_initial_rebalance_delay_ms: Same<u64>;
+
+    /// group.min.session.timeout.ms
+    ///
+    /// At most `group_max_session_timeout_ms`.
+    group_min_session_timeout_ms: i32 = 6_000 => group_min_session_timeout_ms: Same<i32>;
+
+    /// group.max.session.timeout.ms
+    group_max_session_timeout_ms: i32 = 1_800_000 => group_max_session_timeout_ms: Same<i32>;
+
+    /// group.max.size: members allowed in one group
+    group_max_size: usize = usize::MAX => group_max_size: Same<usize>, shown "unlimited", check positive;
+
+    /// offsets.retention.minutes: committed offsets of groups without members expire after this
+    ///
+    /// Zero expires them at the next check.
+    offsets_retention: Duration = Duration::from_secs(7 * 24 * 3600) => offsets_retention_minutes: Minutes;
+
+    /// producer.id.expiration.ms: idle idempotent-producer state is forgotten after this
+    producer_id_expiration: Duration = Duration::from_secs(24 * 3600) => producer_id_expiration_ms: Millis;
+
+    /// group.consumer.heartbeat.interval.ms for KIP-848 groups
+    ///
+    /// Less than `group_consumer_session_timeout_ms`.
+    group_consumer_heartbeat_interval_ms: i32 = 5_000 => group_consumer_heartbeat_interval_ms: Same<i32>,
+        check positive;
+
+    /// group.consumer.session.timeout.ms for KIP-848 groups
+    group_consumer_session_timeout_ms: u64 = 45_000 => group_consumer_session_timeout_ms: Same<u64>,
+        check positive;
+
+    /// transaction.max.timeout.ms: the largest transaction timeout a producer may ask for
+    transaction_max_timeout_ms: i32 = 900_000 => transaction_max_timeout_ms: Same<i32>, check positive;
+
+    /// transactional.id.expiration.ms: unused transactional ids are forgotten after this
+    transactional_id_expiration: Duration = Duration::from_secs(7 * 24 * 3600) =>
+        transactional_id_expiration_ms: Millis;
+
+    /// How often timed-out transactions are aborted and unfinished commits completed
+    ///
+    /// Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms.
+    transaction_check_interval: Duration = Duration::from_secs(1) => transaction_check_interval_ms: Millis,
+        check positive;
+
+    /// How often retention, log compaction, object compaction and garbage collection run (the agent holding
+    /// the maintenance lease runs them)
+    ///
+    /// Log compaction becomes visible within this delay plus min.compaction.lag.ms.
+    maintenance_interval: Duration = Duration::from_secs(5) => maintenance_interval_ms: Millis, check positive;
+
+    /// log.segment.delete.delay.ms: unreferenced objects are deleted after this grace period
+    ///
+    /// Reads already in flight finish meanwhile.
+    gc_grace: Duration = Duration::from_secs(60) => gc_grace_ms: Millis;
+
+    /// Uploads never committed (crash between upload and commit) are deleted once this old
+    orphan_grace: Duration = Duration::from_secs(600) => orphan_grace_ms: Millis;
+
+    /// Flush segments younger than this are not merged by object compaction
+    merge_min_age: Duration = Duration::from_secs(10) => merge_min_age_ms: Millis;
+
+    /// Bytes object compaction copies into one per-partition object at most
+    merge_target_bytes: u64 = 16 * 1024 * 1024 => merge_target_bytes: Same<u64>, check positive;
+}

@@ -1,0 +1,34 @@
+//! Consumer groups' committed offsets.
+
+use crate::{CommittedOffset, Result};
+use async_trait::async_trait;
+
+/// What groups own: each group's committed offsets, and which of them wait in an open transaction.
+///
+/// Invariants: a commit of several partitions is one transaction and replaces earlier commits of the same
+/// partitions; offsets staged by a transaction become visible only when it commits (see
+/// [`crate::Transactions::update_transaction`]).
+///
+/// Used by: the group coordinator handlers (OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups,
+/// ListGroups), offset retention at the agent, and the metrics exporter.
+#[async_trait]
+pub trait Groups: Send + Sync + 'static {
+    /// Stores a group's committed offsets (replacing earlier commits of the same partitions) in one transaction.
+    async fn commit_offsets(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()>;
+
+    /// A group's committed offsets, all of them or those of `topics`.
+    async fn committed_offsets(&self, group: &str, topics: Option<&[String]>) -> Result<Vec<CommittedOffset>>;
+
+    /// Groups that have committed offsets.
+    async fn groups_with_offsets(&self) -> Result<Vec<String>>;
+
+    /// Deletes a group's offsets (all, or those of the given partitions); returns how many were removed.
+    async fn delete_offsets(&self, group: &str, partitions: Option<&[(String, i32)]>) -> Result<u64>;
+
+    /// Deletes committed offsets older than `older_than_ms`, except those of `active_groups` (Kafka's
+    /// offsets.retention.minutes for empty groups). Returns how many were removed.
+    async fn expire_offsets(&self, older_than_ms: i64, active_groups: &[String]) -> Result<u64>;
+
+    /// Partitions of `group` with an offset commit waiting in an open transaction (OffsetFetch require_stable).
+    async fn pending_txn_offsets(&self, group: &str) -> Result<Vec<(String, i32)>>;
+}

@@ -1,0 +1,46 @@
+//! Conformance of [`crate::LogMaintenance`]: index rewrites apply only to unchanged rows; storage figures.
+
+use super::objects::{commit, dead_with};
+use super::{batch, new_topic};
+use crate::{BatchRewrite, BatchRow, Metastore, NewObject};
+
+pub async fn rewrites(store: &dyn Metastore) {
+    let t = store.create_topic(new_topic("conf-rewrite", 1)).await.expect("create");
+    store.commit_segment(commit("rw-a", vec![batch(t.id, 0, 0, 10, 1)])).await.expect("a");
+    store.commit_segment(commit("rw-b", vec![batch(t.id, 0, 0, 10, 2)])).await.expect("b");
+    let row = |base, last, start| BatchRow {
+        base_offset: base,
+        last_offset: last,
+        record_count: 3,
+        max_timestamp: 2,
+        byte_start: start,
+        byte_len: 50,
+    };
+    let merge = BatchRewrite {
+        topic_id: t.id,
+        partition: 0,
+        object: Some(NewObject { key: "rw-merged".into(), size: 100, created_ms: 5 }),
+        replaced: vec![(0, "rw-a".into()), (10, "rw-b".into())],
+        added: vec![row(2, 9, 0), row(10, 19, 50)],
+        removed_markers: vec![],
+        clean_offset: Some(20),
+        now_ms: 7,
+    };
+    assert!(store.replace_batches(merge.clone()).await.expect("rewrite"), "rows are intact");
+    let rows = store.read_index(t.id, 0, 0, u64::MAX, 100).await.expect("read");
+    assert_eq!(
+        rows.iter().map(|b| (b.base_offset, b.object_key.as_str())).collect::<Vec<_>>(),
+        vec![(2, "rw-merged"), (10, "rw-merged")]
+    );
+    let storage = store.partition_storage(t.id).await.expect("storage");
+    assert_eq!(storage.len(), 1);
+    assert_eq!((storage[0].1.bytes, storage[0].1.batches, storage[0].1.objects), (100, 2, 1));
+    assert_eq!((storage[0].1.clean_offset, storage[0].1.dirty_bytes), (20, 0));
+    assert_eq!(dead_with(store, "rw-", i64::MAX).await, vec!["rw-a".to_string(), "rw-b".to_string()]);
+    // A second rewrite of rows that are gone applies nothing; its object is dead at once.
+    let stale = BatchRewrite { object: Some(NewObject { key: "rw-stale".into(), size: 1, created_ms: 8 }), ..merge };
+    assert!(!store.replace_batches(stale).await.expect("rewrite"), "rows changed since read");
+    assert!(dead_with(store, "rw-", i64::MAX).await.contains(&"rw-stale".to_string()));
+    assert_eq!(store.read_index(t.id, 0, 0, u64::MAX, 100).await.expect("read").len(), 2);
+    assert_eq!(store.partition_offsets(t.id, 0).await.expect("offsets").map(|o| o.next_offset), Some(20));
+}

@@ -1,0 +1,132 @@
+//! The log on SQL: segment commits (see `append.rs`), partition bounds, index and time lookups, aborted
+//! ranges and log start moves.
+
+use super::{
+    SqlMetastore, batch_columns, batch_from_row, bounds_from_row, parse_uuid, partition_bounds_query, timed, to_i32,
+};
+use crate::{AbortedTxn, BatchRef, Log, PartitionOffsets, Result, SegmentCommit, SegmentCommitted};
+use async_trait::async_trait;
+use sqlx::Row;
+use uuid::Uuid;
+
+#[async_trait]
+impl Log for SqlMetastore {
+    async fn commit_segment(&self, commit: SegmentCommit) -> Result<SegmentCommitted> {
+        timed("commit_segment", self.commit_segment_impl(commit)).await
+    }
+
+    async fn partition_offsets(&self, topic_id: Uuid, partition: i32) -> Result<Option<PartitionOffsets>> {
+        let row = sqlx::query(partition_bounds_query!(" WHERE p.topic_id = $1 AND p.partition_id = $2"))
+            .bind(topic_id.to_string())
+            .bind(i64::from(partition))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(bounds_from_row).transpose()
+    }
+
+    async fn all_partition_offsets(&self) -> Result<Vec<(Uuid, i32, PartitionOffsets)>> {
+        let rows = sqlx::query(partition_bounds_query!("")).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_uuid(&r.try_get::<String, _>("topic_id")?)?,
+                    to_i32(r.try_get("partition_id")?, "partition")?,
+                    bounds_from_row(r)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn partition_sizes(&self) -> Result<Vec<(Uuid, i32, u64)>> {
+        let rows = sqlx::query(
+            "SELECT b.topic_id, b.partition_id, SUM(b.byte_len) AS bytes FROM batches b JOIN partitions p \
+             ON p.topic_id = b.topic_id AND p.partition_id = b.partition_id WHERE b.last_offset >= p.log_start \
+             GROUP BY b.topic_id, b.partition_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse_uuid(&r.try_get::<String, _>("topic_id")?)?,
+                    to_i32(r.try_get("partition_id")?, "partition")?,
+                    r.try_get::<i64, _>("bytes")?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
+    async fn read_index(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        from_offset: i64,
+        max_bytes: u64,
+        max_batches: u32,
+    ) -> Result<Vec<BatchRef>> {
+        // The batch containing `from_offset` starts at the greatest base offset <= from_offset; bounding the
+        // scan by it keeps the lookup on the primary key.
+        let rows = sqlx::query(concat!("SELECT ", batch_columns!(), " FROM batches WHERE topic_id = $1 AND partition_id = $2 AND last_offset >= $3 AND base_offset >= COALESCE((SELECT MAX(base_offset) FROM batches WHERE topic_id = $1 AND partition_id = $2 AND base_offset <= $3), 0) ORDER BY base_offset LIMIT $4"))
+        .bind(topic_id.to_string())
+        .bind(i64::from(partition))
+        .bind(from_offset)
+        .bind(i64::from(max_batches.max(1)))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        for row in &rows {
+            let b = batch_from_row(row)?;
+            if !out.is_empty() && bytes + u64::from(b.byte_len) > max_bytes {
+                break;
+            }
+            bytes += u64::from(b.byte_len);
+            out.push(b);
+        }
+        Ok(out)
+    }
+
+    async fn first_batch_at_or_after_time(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        timestamp: i64,
+    ) -> Result<Option<BatchRef>> {
+        let row = sqlx::query(concat!("SELECT ", batch_columns!(), " FROM batches WHERE topic_id = $1 AND partition_id = $2 AND max_timestamp >= $3 AND last_offset >= (SELECT log_start FROM partitions WHERE topic_id = $1 AND partition_id = $2) ORDER BY base_offset LIMIT 1"))
+        .bind(topic_id.to_string())
+        .bind(i64::from(partition))
+        .bind(timestamp)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    async fn max_timestamp_batch(&self, topic_id: Uuid, partition: i32) -> Result<Option<BatchRef>> {
+        let row = sqlx::query(concat!("SELECT ", batch_columns!(), " FROM batches WHERE topic_id = $1 AND partition_id = $2 AND last_offset >= (SELECT log_start FROM partitions WHERE topic_id = $1 AND partition_id = $2) ORDER BY max_timestamp DESC, base_offset ASC LIMIT 1"))
+        .bind(topic_id.to_string())
+        .bind(i64::from(partition))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    async fn aborted_transactions(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        from_offset: i64,
+        to_offset: i64,
+    ) -> Result<Vec<AbortedTxn>> {
+        self.aborted_transactions_impl(topic_id, partition, from_offset, to_offset).await
+    }
+
+    async fn advance_log_start(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        offset: i64,
+        now_ms: i64,
+    ) -> Result<Option<PartitionOffsets>> {
+        timed("advance_log_start", self.advance_log_start_impl(topic_id, partition, offset, now_ms)).await
+    }
+}

@@ -1,0 +1,107 @@
+//! Objects and leases on SQL: the dead marks the garbage collector reads and clears, and the leases that let
+//! one agent at a time run a cluster-wide job.
+//!
+//! Objects are never deleted here. An object is marked dead (with the time) in the same transaction that
+//! removes the last index row pointing into it; the garbage collector deletes it from the bucket only after a
+//! grace period, so reads that looked the row up just before still find their bytes.
+
+use super::SqlMetastore;
+use crate::Result;
+use sqlx::Row;
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Marks each of `keys` dead at `now_ms` if no index row references it any more.
+pub(super) async fn mark_dead(tx: &mut Tx<'_>, keys: impl IntoIterator<Item = &String>, now_ms: i64) -> Result<()> {
+    for key in keys {
+        sqlx::query(
+            "UPDATE objects SET dead_ms = $2 WHERE object_key = $1 AND dead_ms IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM batches WHERE object_key = $1)",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl SqlMetastore {
+    async fn dead_objects_impl(&self, dead_before_ms: i64, limit: u32) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT object_key FROM objects WHERE dead_ms IS NOT NULL AND dead_ms < $1 ORDER BY dead_ms LIMIT $2",
+        )
+        .bind(dead_before_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("object_key")?)).collect()
+    }
+
+    async fn forget_objects_impl(&self, keys: &[String]) -> Result<()> {
+        let _w = self.writer().await?;
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            // Only dead objects are forgotten: a live one must never lose its record.
+            sqlx::query("DELETE FROM objects WHERE object_key = $1 AND dead_ms IS NOT NULL")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    async fn unknown_objects_impl(&self, keys: &[String]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for key in keys {
+            let row = sqlx::query("SELECT 1 AS one FROM objects WHERE object_key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+            if row.is_none() {
+                out.push(key.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn acquire_lease_impl(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
+        let _w = self.writer().await?;
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
+             SET holder = excluded.holder, expires_ms = excluded.expires_ms \
+             WHERE leases.holder = excluded.holder OR leases.expires_ms < $4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now_ms.saturating_add(ttl_ms))
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        self.files.check().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Objects for SqlMetastore {
+    async fn dead_objects(&self, dead_before_ms: i64, limit: u32) -> Result<Vec<String>> {
+        self.dead_objects_impl(dead_before_ms, limit).await
+    }
+
+    async fn forget_objects(&self, keys: &[String]) -> Result<()> {
+        super::timed("forget_objects", self.forget_objects_impl(keys)).await
+    }
+
+    async fn unknown_objects(&self, keys: &[String]) -> Result<Vec<String>> {
+        self.unknown_objects_impl(keys).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Leases for SqlMetastore {
+    async fn acquire_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
+        super::timed("acquire_lease", self.acquire_lease_impl(name, holder, now_ms, ttl_ms)).await
+    }
+}
