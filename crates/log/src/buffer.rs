@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 use weft_clock::{Clock, IdSource};
 use weft_format::SegmentBuilder;
-use weft_meta::{BatchAppend, BatchKind, Metastore, ProducerBatch, SegmentCommit};
+use weft_meta::{BatchAppend, BatchKind, Log, ProducerBatch, SegmentCommit};
 use weft_protocol::BatchHeader;
 use weft_storage::{ObjectStorage, keys};
 
@@ -113,7 +113,7 @@ pub struct ProduceBuffer {
 /// What the flush pipeline needs from the agent.
 pub struct FlushDeps {
     pub storage: ObjectStorage,
-    pub meta: Arc<dyn Metastore>,
+    pub meta: Arc<dyn Log>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdSource>,
     pub partitions: Arc<PartitionWatch>,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use weft_meta::{Metastore, SegmentCommit};
+use weft_meta::{Log, SegmentCommit};
 
 /// A segment handed from the flusher to the committer.
 pub(crate) struct Flushed {
@@ -23,7 +23,7 @@ pub(crate) struct Flushed {
 
 pub(crate) async fn committer(
     mut rx: mpsc::Receiver<(JoinHandle<Result<(), FlushFailure>>, Flushed)>,
-    meta: Arc<dyn Metastore>,
+    meta: Arc<dyn Log>,
     partitions: Arc<PartitionWatch>,
     health: Arc<Health>,
 ) {

@@ -5,7 +5,7 @@
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use uuid::Uuid;
-use weft_meta::{BatchRef, MetaError, Metastore};
+use weft_meta::{BatchRef, Log, MetaError};
 use weft_protocol::batch::patch_batch;
 use weft_storage::{ObjectStorage, StorageError};
 
@@ -50,12 +50,12 @@ pub async fn read_batch(storage: &ObjectStorage, b: &BatchRef) -> Result<BytesMu
 /// Reads committed batches of any partition.
 #[derive(Clone)]
 pub struct LogReader {
-    meta: Arc<dyn Metastore>,
+    meta: Arc<dyn Log>,
     storage: ObjectStorage,
 }
 
 impl LogReader {
-    pub fn new(meta: Arc<dyn Metastore>, storage: ObjectStorage) -> Self {
+    pub fn new(meta: Arc<dyn Log>, storage: ObjectStorage) -> Self {
         LogReader { meta, storage }
     }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::watch;
 use uuid::Uuid;
-use weft_meta::{Metastore, PartitionOffsets};
+use weft_meta::{Log, PartitionOffsets};
 
 type Key = (Uuid, i32);
 
@@ -26,7 +26,7 @@ impl PartitionWatch {
     /// A receiver for the partition's offsets, or `None` if the partition does not exist.
     pub async fn subscribe(
         &self,
-        meta: &dyn Metastore,
+        meta: &dyn Log,
         topic_id: Uuid,
         partition: i32,
     ) -> weft_meta::Result<Option<watch::Receiver<PartitionOffsets>>> {
@@ -46,7 +46,7 @@ impl PartitionWatch {
     /// Current offsets of a partition.
     pub async fn offsets(
         &self,
-        meta: &dyn Metastore,
+        meta: &dyn Log,
         topic_id: Uuid,
         partition: i32,
     ) -> weft_meta::Result<Option<PartitionOffsets>> {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-use weft_meta::{Metastore, Topic};
+use weft_meta::{Catalog, Topic};
 
 /// A topic with the configs the hot paths need, already parsed.
 #[derive(Debug)]
@@ -93,7 +93,7 @@ impl TopicCache {
     }
 
     /// The cluster-wide dynamic defaults, reloaded from the metastore once they are `ttl` old.
-    pub async fn cluster_defaults(&self, meta: &dyn Metastore) -> weft_meta::Result<Arc<BTreeMap<String, String>>> {
+    pub async fn cluster_defaults(&self, meta: &dyn Catalog) -> weft_meta::Result<Arc<BTreeMap<String, String>>> {
         {
             let c = self.cluster.read().unwrap_or_else(|p| p.into_inner());
             if c.loaded.is_some_and(|at| at.elapsed() < self.ttl) {
@@ -138,7 +138,7 @@ impl TopicCache {
     }
 
     /// Looks a topic up by name, from the cache or the metastore.
-    pub async fn get(&self, meta: &dyn Metastore, name: &str) -> weft_meta::Result<Option<Arc<TopicEntry>>> {
+    pub async fn get(&self, meta: &dyn Catalog, name: &str) -> weft_meta::Result<Option<Arc<TopicEntry>>> {
         self.cluster_defaults(meta).await?;
         if let Some(hit) = self.cached(name) {
             return Ok(Some(hit));
@@ -153,7 +153,7 @@ impl TopicCache {
     }
 
     /// Looks a topic up by id (Fetch v13+, DeleteTopics v6).
-    pub async fn get_by_id(&self, meta: &dyn Metastore, id: Uuid) -> weft_meta::Result<Option<Arc<TopicEntry>>> {
+    pub async fn get_by_id(&self, meta: &dyn Catalog, id: Uuid) -> weft_meta::Result<Option<Arc<TopicEntry>>> {
         self.cluster_defaults(meta).await?;
         {
             let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use weft_clock::Clock;
 use weft_log::{Append, ProduceBuffer};
-use weft_meta::Metastore;
 use weft_meta::{AppendOutcome, BatchKind, Refused, TransactionMeta, TxnState, TxnUpdate, TxnWrite};
+use weft_meta::{Metastore, Producers, Transactions};
 use weft_protocol::BatchHeader;
 use weft_protocol::control::marker_batch;
 
@@ -57,7 +57,10 @@ fn unavailable(e: impl std::fmt::Display, what: &str, id: &str) -> TxnError {
 
 /// The transaction coordinator of this agent: the metastore holds the state, the log takes the markers.
 pub struct TxnCoordinator {
-    meta: Arc<dyn Metastore>,
+    /// Transaction state of record.
+    meta: Arc<dyn Transactions>,
+    /// Fresh producer ids for new transactional ids.
+    producer_ids: Arc<dyn Producers>,
     log: ProduceBuffer,
     clock: Arc<dyn Clock>,
     /// Kafka's transaction.max.timeout.ms.
@@ -67,7 +70,14 @@ pub struct TxnCoordinator {
 
 impl TxnCoordinator {
     pub fn new(meta: Arc<dyn Metastore>, log: ProduceBuffer, clock: Arc<dyn Clock>, max_timeout_ms: i32) -> Self {
-        TxnCoordinator { meta, log, clock, max_timeout_ms, locks: TxnLocks::default() }
+        TxnCoordinator {
+            meta: meta.clone(),
+            producer_ids: meta,
+            log,
+            clock,
+            max_timeout_ms,
+            locks: TxnLocks::default(),
+        }
     }
 
     /// Applies a rule to one transaction in the metastore.
@@ -120,7 +130,7 @@ impl TxnCoordinator {
         }
         let needs_fresh = cur.as_ref().is_none_or(|c| c.producer_epoch >= i16::MAX - 1);
         let fresh_producer_id = if needs_fresh {
-            self.meta.allocate_producer_id().await.map_err(|e| unavailable(e, "producer id allocation", id))?
+            self.producer_ids.allocate_producer_id().await.map_err(|e| unavailable(e, "producer id allocation", id))?
         } else {
             -1
         };

@@ -1,6 +1,6 @@
 //! The transaction state machine, as Kafka's TransactionCoordinator and TransactionMetadata define it. Pure
 //! functions from the stored state and a request to the next state or a [`TxnError`]; the coordinator has
-//! the metastore apply them atomically ([`weft_meta::Metastore::update_transaction`]).
+//! the metastore apply them atomically ([`weft_meta::Transactions::update_transaction`]).
 
 use crate::TxnError;
 use weft_meta::{PendingOffset, TransactionMeta, TxnPartition, TxnState, TxnWrite};
