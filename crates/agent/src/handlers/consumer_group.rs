@@ -2,7 +2,7 @@
 
 use super::str_bytes;
 use crate::Agent;
-use crate::request::RequestContext;
+use crate::request::{Operation, RequestContext, Resource, check};
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
@@ -21,6 +21,9 @@ pub async fn heartbeat(
     let fail = |code: i16, message: String| {
         ConsumerGroupHeartbeatResponse::default().with_error_code(code).with_error_message(Some(str_bytes(message)))
     };
+    if let Err(denied) = crate::request::authorize(ctx, Operation::Read, Resource::Group(&req.group_id)) {
+        return fail(denied.code(), denied.to_string());
+    }
     let topics = match agent.meta.list_topics().await {
         Ok(all) => {
             all.into_iter().map(|t| TopicInfo { name: t.name, id: t.id, partitions: t.partitions }).collect::<Vec<_>>()
@@ -74,6 +77,7 @@ pub async fn heartbeat(
 
 pub async fn describe(
     agent: &Agent,
+    ctx: &RequestContext,
     req: ConsumerGroupDescribeRequest,
     _version: i16,
 ) -> ConsumerGroupDescribeResponse {
@@ -82,6 +86,9 @@ pub async fn describe(
         .group_ids
         .into_iter()
         .map(|id| {
+            if let Err(code) = check(ctx, Operation::Describe, Resource::Group(&id)) {
+                return d::DescribedGroup::default().with_group_id(id).with_error_code(code);
+            }
             let Some(g) = agent.groups.snapshot_consumer_group(&id) else {
                 return d::DescribedGroup::default()
                     .with_group_id(id.clone())

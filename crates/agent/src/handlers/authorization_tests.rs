@@ -1,0 +1,286 @@
+//! Proof that handlers consult [`crate::request::authorize`] for the operation and resource Kafka checks, and
+//! answer a denial with Kafka's per-resource error. Real requests go over TCP through dispatch to an agent on
+//! a temporary directory; `request::checks` records each check (and denies on request) per client id.
+
+use crate::request::checks::{self, Check};
+use crate::request::{Operation, Resource, ResourceKind};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TOPIC: &str = "orders";
+
+struct Client {
+    stream: TcpStream,
+    client_id: &'static str,
+    correlation: i32,
+}
+
+impl Client {
+    async fn connect(agent: &crate::RunningAgent, client_id: &'static str) -> Client {
+        Client { stream: TcpStream::connect(agent.kafka_addr).await.expect("connect"), client_id, correlation: 0 }
+    }
+
+    async fn exchange(&mut self, frame: &[u8]) -> Bytes {
+        self.stream.write_u32(frame.len() as u32).await.expect("write");
+        self.stream.write_all(frame).await.expect("write");
+        let len = self.stream.read_u32().await.expect("read length");
+        let mut body = vec![0u8; len as usize];
+        self.stream.read_exact(&mut body).await.expect("read body");
+        Bytes::from(body)
+    }
+
+    async fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
+        self.correlation += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(s(self.client_id)));
+        let mut buf = BytesMut::new();
+        header.encode(&mut buf, R::header_version(version)).expect("header");
+        req.encode(&mut buf, version).expect("body");
+        let mut body = self.exchange(&buf).await;
+        ResponseHeader::decode(&mut body, R::Response::header_version(version)).expect("response header");
+        R::Response::decode(&mut body, version).expect("response body")
+    }
+
+    /// A request of a version Kafka 4 removed, encoded with the Kafka 3.9 codec (header v1).
+    async fn call_legacy<R: kafka_protocol_k3::protocol::Request>(&mut self, version: i16, req: &R) -> R::Response {
+        use kafka_protocol_k3::protocol::{Decodable as _, Encodable as _};
+        self.correlation += 1;
+        let header = kafka_protocol_k3::messages::RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(kafka_protocol_k3::protocol::StrBytes::from_static_str(self.client_id)));
+        let mut buf = BytesMut::new();
+        header.encode(&mut buf, 1).expect("header");
+        req.encode(&mut buf, version).expect("body");
+        let mut body = self.exchange(&buf).await;
+        kafka_protocol_k3::messages::ResponseHeader::decode(&mut body, 0).expect("response header");
+        R::Response::decode(&mut body, version).expect("response body")
+    }
+
+    /// The checks `authorize` was asked to make for this client since the last call.
+    fn checks(&self) -> Vec<Check> {
+        checks::take(self.client_id)
+    }
+
+    fn deny(&self, operation: Operation, resource: Resource<'_>) {
+        checks::deny(self.client_id, operation, resource);
+    }
+}
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+fn topic_name(v: &str) -> TopicName {
+    TopicName(s(v))
+}
+
+fn topic(op: Operation, name: &str) -> Check {
+    (op, ResourceKind::Topic, name.to_string())
+}
+
+fn group(op: Operation, name: &str) -> Check {
+    (op, ResourceKind::Group, name.to_string())
+}
+
+fn cluster(op: Operation) -> Check {
+    (op, ResourceKind::Cluster, "kafka-cluster".to_string())
+}
+
+async fn agent() -> (tempfile::TempDir, crate::RunningAgent) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = crate::AgentConfig::with_data_dir(dir.path());
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.admin_listen = None;
+    let agent = crate::start(config).await.expect("agent starts");
+    (dir, agent)
+}
+
+fn create_topics(name: &str) -> CreateTopicsRequest {
+    let t = CreatableTopic::default().with_name(topic_name(name)).with_num_partitions(1).with_replication_factor(1);
+    CreateTopicsRequest::default().with_topics(vec![t]).with_timeout_ms(10_000)
+}
+
+fn produce(name: &str) -> ProduceRequest {
+    let record = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1_700_000_000_000,
+        key: None,
+        value: Some(Bytes::from_static(b"v")),
+        headers: Default::default(),
+    };
+    let mut batch = BytesMut::new();
+    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+    RecordBatchEncoder::encode(&mut batch, &[record], &options).expect("batch");
+    let data = PartitionProduceData::default().with_index(0).with_records(Some(batch.freeze()));
+    let t = TopicProduceData::default().with_name(topic_name(name)).with_partition_data(vec![data]);
+    ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![t])
+}
+
+fn fetch(name: &str) -> FetchRequest {
+    let p = FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(1 << 20);
+    let t = FetchTopic::default().with_topic(topic_name(name)).with_partitions(vec![p]);
+    FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![t])
+}
+
+fn metadata(name: &str, auto_create: bool) -> MetadataRequest {
+    MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(topic_name(name)))]))
+        .with_allow_auto_topic_creation(auto_create)
+}
+
+fn offset_commit(group_id: &str, name: &str) -> OffsetCommitRequest {
+    let p = OffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(1);
+    let t = OffsetCommitRequestTopic::default().with_name(topic_name(name)).with_partitions(vec![p]);
+    OffsetCommitRequest::default()
+        .with_group_id(GroupId(s(group_id)))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![t])
+}
+
+fn join_group(group_id: &str) -> JoinGroupRequest {
+    JoinGroupRequest::default()
+        .with_group_id(GroupId(s(group_id)))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_protocol_type(s("consumer"))
+        .with_protocols(vec![JoinGroupRequestProtocol::default().with_name(s("range"))])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_check_what_kafka_checks() {
+    let (_dir, agent) = agent().await;
+    let mut c = Client::connect(&agent, "authz-allowed").await;
+
+    let resp = c.call(7, &create_topics(TOPIC)).await;
+    assert_eq!(resp.topics[0].error_code, 0);
+    assert_eq!(
+        c.checks(),
+        vec![cluster(Operation::Create), topic(Operation::DescribeConfigs, TOPIC)],
+        "CreateTopics: CREATE on the cluster, DESCRIBE_CONFIGS to see the configs"
+    );
+
+    let resp = c.call(9, &produce(TOPIC)).await;
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
+    assert_eq!(c.checks(), vec![topic(Operation::Write, TOPIC)], "Produce");
+
+    let resp = c.call(12, &fetch(TOPIC)).await;
+    assert_eq!(resp.responses[0].partitions[0].error_code, 0);
+    assert_eq!(c.checks(), vec![topic(Operation::Read, TOPIC)], "Fetch");
+
+    let resp = c.call(12, &metadata(TOPIC, false)).await;
+    assert_eq!(resp.topics[0].error_code, 0);
+    assert_eq!(c.checks(), vec![topic(Operation::Describe, TOPIC)], "Metadata");
+
+    let resp = c.call(8, &offset_commit("g1", TOPIC)).await;
+    assert_eq!(resp.topics[0].partitions[0].error_code, 0);
+    assert_eq!(c.checks(), vec![group(Operation::Read, "g1"), topic(Operation::Read, TOPIC)], "OffsetCommit");
+
+    let resp = c.call(9, &join_group("g1")).await;
+    assert_eq!(resp.error_code, E::MemberIdRequired.code());
+    assert_eq!(c.checks(), vec![group(Operation::Read, "g1")], "JoinGroup");
+
+    // A removed version goes through the legacy codec to the same handler, with the same context.
+    use kafka_protocol_k3::messages as k3;
+    let p = k3::list_offsets_request::ListOffsetsPartition::default()
+        .with_partition_index(0)
+        .with_timestamp(-1)
+        .with_max_num_offsets(1);
+    let t = k3::list_offsets_request::ListOffsetsTopic::default()
+        .with_name(k3::TopicName(kafka_protocol_k3::protocol::StrBytes::from_static_str(TOPIC)))
+        .with_partitions(vec![p]);
+    let req = k3::ListOffsetsRequest::default().with_replica_id(k3::BrokerId(-1)).with_topics(vec![t]);
+    let resp = c.call_legacy(0, &req).await;
+    assert_eq!(resp.topics[0].partitions[0].error_code, 0);
+    assert_eq!(resp.topics[0].partitions[0].old_style_offsets, vec![1]);
+    assert_eq!(
+        c.checks(),
+        vec![topic(Operation::Describe, TOPIC), topic(Operation::Describe, TOPIC)],
+        "ListOffsets v0 (legacy): one lookup each for the earliest and latest offsets"
+    );
+    agent.shutdown();
+    agent.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denials_answer_kafkas_per_resource_errors() {
+    let (_dir, agent) = agent().await;
+    let mut admin = Client::connect(&agent, "authz-admin").await;
+    assert_eq!(admin.call(7, &create_topics(TOPIC)).await.topics[0].error_code, 0);
+    let mut c = Client::connect(&agent, "authz-denied").await;
+
+    c.deny(Operation::Write, Resource::Topic(TOPIC));
+    let resp = c.call(9, &produce(TOPIC)).await;
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, E::TopicAuthorizationFailed.code());
+    let resp = admin.call(12, &fetch(TOPIC)).await;
+    assert_eq!(resp.responses[0].partitions[0].high_watermark, 0, "a refused produce writes nothing");
+
+    c.deny(Operation::Read, Resource::Topic(TOPIC));
+    let resp = c.call(12, &fetch(TOPIC)).await;
+    assert_eq!(resp.responses[0].partitions[0].error_code, E::TopicAuthorizationFailed.code());
+
+    c.deny(Operation::Describe, Resource::Topic("hidden"));
+    let resp = c.call(12, &metadata("hidden", true)).await;
+    assert_eq!(resp.topics[0].error_code, E::TopicAuthorizationFailed.code());
+    let resp = admin.call(12, &metadata("hidden", false)).await;
+    assert_eq!(resp.topics[0].error_code, E::UnknownTopicOrPartition.code(), "nothing was auto-created");
+
+    c.deny(Operation::Create, Resource::Cluster);
+    let resp = c.call(12, &metadata("fresh", true)).await;
+    assert_eq!(resp.topics[0].error_code, 0, "CREATE on the topic suffices");
+    c.deny(Operation::Create, Resource::Topic("nope"));
+    let resp = c.call(12, &metadata("nope", true)).await;
+    assert_eq!(resp.topics[0].error_code, E::TopicAuthorizationFailed.code());
+    let resp = c.call(7, &create_topics("nope")).await;
+    assert_eq!(resp.topics[0].error_code, E::TopicAuthorizationFailed.code());
+
+    c.deny(Operation::Read, Resource::Group("g2"));
+    let resp = c.call(8, &offset_commit("g2", TOPIC)).await;
+    assert_eq!(resp.topics[0].partitions[0].error_code, E::GroupAuthorizationFailed.code());
+    let resp = c.call(9, &join_group("g2")).await;
+    assert_eq!(resp.error_code, E::GroupAuthorizationFailed.code());
+
+    c.deny(Operation::Write, Resource::TransactionalId("tx"));
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(s("tx"))))
+        .with_transaction_timeout_ms(10_000);
+    let resp = c.call(4, &req).await;
+    assert_eq!(resp.error_code, E::TransactionalIdAuthorizationFailed.code());
+
+    c.deny(Operation::IdempotentWrite, Resource::Cluster);
+    let resp = c.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(10_000)).await;
+    assert_eq!(resp.error_code, 0, "WRITE on some topic suffices for an idempotent producer");
+    c.deny(Operation::Write, Resource::AnyTopic);
+    let resp = c.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(10_000)).await;
+    assert_eq!(resp.error_code, E::ClusterAuthorizationFailed.code());
+
+    c.deny(Operation::Describe, Resource::Cluster);
+    let resp = c.call(4, &DescribeLogDirsRequest::default()).await;
+    assert_eq!(resp.error_code, E::ClusterAuthorizationFailed.code());
+    assert!(resp.results.is_empty());
+    agent.shutdown();
+    agent.wait().await;
+}
