@@ -284,3 +284,187 @@ async fn denials_answer_kafkas_per_resource_errors() {
     agent.shutdown();
     agent.wait().await;
 }
+
+/// Sends `req` and returns the checks it caused.
+async fn checks_of<R: Request>(c: &mut Client, version: i16, req: &R) -> Vec<Check> {
+    c.call(version, req).await;
+    c.checks()
+}
+
+fn txn(op: Operation, id: &str) -> Check {
+    (op, ResourceKind::TransactionalId, id.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_handler_checks_its_resources() {
+    use Operation::*;
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::alter_configs_request as ac;
+    use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+    use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+    use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::describe_producers_request::TopicRequest;
+    use kafka_protocol::messages::incremental_alter_configs_request as iac;
+    use kafka_protocol::messages::leave_group_request::MemberIdentity;
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kafka_protocol::messages::offset_delete_request::{OffsetDeleteRequestPartition, OffsetDeleteRequestTopic};
+    use kafka_protocol::messages::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopic};
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+
+    let (_dir, agent) = agent().await;
+    let mut c = Client::connect(&agent, "authz-table").await;
+    c.call(7, &create_topics(TOPIC)).await;
+    c.call(9, &produce(TOPIC)).await;
+    c.call(8, &offset_commit("g1", TOPIC)).await;
+    c.checks();
+
+    assert_eq!(checks_of(&mut c, 0, &ApiVersionsRequest::default()).await, vec![], "ApiVersions");
+    let all_topics = MetadataRequest::default().with_topics(None);
+    assert_eq!(checks_of(&mut c, 12, &all_topics).await, vec![topic(Describe, TOPIC)], "Metadata (all topics)");
+    let p = ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-1);
+    let t = ListOffsetsTopic::default().with_name(topic_name(TOPIC)).with_partitions(vec![p]);
+    let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![t]);
+    assert_eq!(checks_of(&mut c, 7, &req).await, vec![topic(Describe, TOPIC)], "ListOffsets");
+
+    // Groups and their offsets.
+    let t = OffsetFetchRequestTopic::default().with_name(topic_name(TOPIC)).with_partition_indexes(vec![0]);
+    let req = OffsetFetchRequest::default().with_group_id(GroupId(s("g1"))).with_topics(Some(vec![t]));
+    assert_eq!(checks_of(&mut c, 7, &req).await, vec![group(Describe, "g1"), topic(Describe, TOPIC)], "OffsetFetch");
+    let g = OffsetFetchRequestGroup::default().with_group_id(GroupId(s("g1"))).with_topics(None);
+    let req = OffsetFetchRequest::default().with_groups(vec![g]);
+    assert_eq!(
+        checks_of(&mut c, 8, &req).await,
+        vec![group(Describe, "g1"), topic(Describe, TOPIC)],
+        "OffsetFetch v8 (all topics)"
+    );
+    let t = OffsetDeleteRequestTopic::default()
+        .with_name(topic_name(TOPIC))
+        .with_partitions(vec![OffsetDeleteRequestPartition::default().with_partition_index(0)]);
+    let req = OffsetDeleteRequest::default().with_group_id(GroupId(s("g1"))).with_topics(vec![t]);
+    assert_eq!(checks_of(&mut c, 0, &req).await, vec![group(Delete, "g1"), topic(Read, TOPIC)], "OffsetDelete");
+    let req = SyncGroupRequest::default()
+        .with_group_id(GroupId(s("g1")))
+        .with_generation_id(1)
+        .with_member_id(s("m"))
+        .with_protocol_type(Some(s("consumer")))
+        .with_protocol_name(Some(s("range")));
+    assert_eq!(checks_of(&mut c, 5, &req).await, vec![group(Read, "g1")], "SyncGroup");
+    let req = HeartbeatRequest::default().with_group_id(GroupId(s("g1"))).with_generation_id(1).with_member_id(s("m"));
+    assert_eq!(checks_of(&mut c, 4, &req).await, vec![group(Read, "g1")], "Heartbeat");
+    let req = LeaveGroupRequest::default()
+        .with_group_id(GroupId(s("g1")))
+        .with_members(vec![MemberIdentity::default().with_member_id(s("m"))]);
+    assert_eq!(checks_of(&mut c, 5, &req).await, vec![group(Read, "g1")], "LeaveGroup");
+    assert_eq!(checks_of(&mut c, 5, &ListGroupsRequest::default()).await, vec![cluster(Describe)], "ListGroups");
+    let req = DescribeGroupsRequest::default().with_groups(vec![GroupId(s("g1"))]);
+    assert_eq!(checks_of(&mut c, 5, &req).await, vec![group(Describe, "g1")], "DescribeGroups");
+    let req = FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![s("g1")]);
+    assert_eq!(checks_of(&mut c, 4, &req).await, vec![group(Describe, "g1")], "FindCoordinator (group)");
+    let req = FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("tx")]);
+    assert_eq!(checks_of(&mut c, 4, &req).await, vec![txn(Describe, "tx")], "FindCoordinator (transaction)");
+    let req = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("g3")))
+        .with_member_epoch(0)
+        .with_rebalance_timeout_ms(10_000)
+        .with_subscribed_topic_names(Some(vec![topic_name(TOPIC)]))
+        .with_topic_partitions(Some(vec![]));
+    assert_eq!(checks_of(&mut c, 0, &req).await, vec![group(Read, "g3")], "ConsumerGroupHeartbeat");
+    let req = ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g3"))]);
+    assert_eq!(checks_of(&mut c, 0, &req).await, vec![group(Describe, "g3")], "ConsumerGroupDescribe");
+
+    // Producers and transactions.
+    let req = InitProducerIdRequest::default().with_transaction_timeout_ms(10_000);
+    assert_eq!(checks_of(&mut c, 4, &req).await, vec![cluster(IdempotentWrite)], "InitProducerId (idempotent)");
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(s("tx"))))
+        .with_transaction_timeout_ms(60_000);
+    let init = c.call(4, &req).await;
+    assert_eq!(init.error_code, 0);
+    assert_eq!(c.checks(), vec![txn(Write, "tx")], "InitProducerId (transactional)");
+    let (pid, epoch) = (init.producer_id, init.producer_epoch);
+    let t = AddPartitionsToTxnTopic::default().with_name(topic_name(TOPIC)).with_partitions(vec![0]);
+    let req = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(TransactionalId(s("tx")))
+        .with_v3_and_below_producer_id(pid)
+        .with_v3_and_below_producer_epoch(epoch)
+        .with_v3_and_below_topics(vec![t]);
+    assert_eq!(checks_of(&mut c, 3, &req).await, vec![txn(Write, "tx"), topic(Write, TOPIC)], "AddPartitionsToTxn");
+    let req = AddOffsetsToTxnRequest::default()
+        .with_transactional_id(TransactionalId(s("tx")))
+        .with_producer_id(pid)
+        .with_producer_epoch(epoch)
+        .with_group_id(GroupId(s("g1")));
+    assert_eq!(checks_of(&mut c, 3, &req).await, vec![txn(Write, "tx"), group(Read, "g1")], "AddOffsetsToTxn");
+    let p = TxnOffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(1);
+    let t = TxnOffsetCommitRequestTopic::default().with_name(topic_name(TOPIC)).with_partitions(vec![p]);
+    let req = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(s("tx")))
+        .with_group_id(GroupId(s("g1")))
+        .with_producer_id(pid)
+        .with_producer_epoch(epoch)
+        .with_generation_id(-1)
+        .with_topics(vec![t]);
+    assert_eq!(
+        checks_of(&mut c, 3, &req).await,
+        vec![txn(Write, "tx"), group(Read, "g1"), topic(Read, TOPIC)],
+        "TxnOffsetCommit"
+    );
+    let req = DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(s("tx"))]);
+    assert_eq!(
+        checks_of(&mut c, 0, &req).await,
+        vec![txn(Describe, "tx"), topic(Describe, TOPIC)],
+        "DescribeTransactions (the id, then the topics it shows)"
+    );
+    assert_eq!(checks_of(&mut c, 1, &ListTransactionsRequest::default()).await, vec![txn(Describe, "tx")]);
+    let req = EndTxnRequest::default()
+        .with_transactional_id(TransactionalId(s("tx")))
+        .with_producer_id(pid)
+        .with_producer_epoch(epoch)
+        .with_committed(false);
+    assert_eq!(checks_of(&mut c, 3, &req).await, vec![txn(Write, "tx")], "EndTxn");
+    let req = DescribeProducersRequest::default()
+        .with_topics(vec![TopicRequest::default().with_name(topic_name(TOPIC)).with_partition_indexes(vec![0])]);
+    assert_eq!(checks_of(&mut c, 0, &req).await, vec![topic(Read, TOPIC)], "DescribeProducers");
+
+    // Administration.
+    let t = CreatePartitionsTopic::default().with_name(topic_name(TOPIC)).with_count(2);
+    let req = CreatePartitionsRequest::default().with_topics(vec![t]).with_validate_only(true);
+    assert_eq!(checks_of(&mut c, 3, &req).await, vec![topic(Alter, TOPIC)], "CreatePartitions");
+    let req = DescribeConfigsRequest::default().with_resources(vec![
+        DescribeConfigsResource::default().with_resource_type(2).with_resource_name(s(TOPIC)),
+        DescribeConfigsResource::default().with_resource_type(4).with_resource_name(s("0")),
+    ]);
+    assert_eq!(
+        checks_of(&mut c, 4, &req).await,
+        vec![topic(DescribeConfigs, TOPIC), cluster(DescribeConfigs)],
+        "DescribeConfigs"
+    );
+    let config = ac::AlterableConfig::default().with_name(s("retention.ms")).with_value(Some(s("1000")));
+    let r = ac::AlterConfigsResource::default().with_resource_type(2).with_resource_name(s(TOPIC));
+    let req =
+        AlterConfigsRequest::default().with_resources(vec![r.with_configs(vec![config])]).with_validate_only(true);
+    assert_eq!(checks_of(&mut c, 2, &req).await, vec![topic(AlterConfigs, TOPIC)], "AlterConfigs");
+    let config = iac::AlterableConfig::default().with_name(s("log.retention.ms")).with_value(Some(s("1000")));
+    let r = iac::AlterConfigsResource::default().with_resource_type(4).with_resource_name(s(""));
+    let req = IncrementalAlterConfigsRequest::default()
+        .with_resources(vec![r.with_configs(vec![config])])
+        .with_validate_only(true);
+    assert_eq!(checks_of(&mut c, 1, &req).await, vec![cluster(AlterConfigs)], "IncrementalAlterConfigs");
+    let p = DeleteRecordsPartition::default().with_partition_index(0).with_offset(0);
+    let t = DeleteRecordsTopic::default().with_name(topic_name(TOPIC)).with_partitions(vec![p]);
+    let req = DeleteRecordsRequest::default().with_topics(vec![t]).with_timeout_ms(10_000);
+    assert_eq!(checks_of(&mut c, 2, &req).await, vec![topic(Delete, TOPIC)], "DeleteRecords");
+    assert_eq!(checks_of(&mut c, 4, &DescribeLogDirsRequest::default()).await, vec![cluster(Describe)]);
+    assert_eq!(checks_of(&mut c, 1, &DescribeClusterRequest::default()).await, vec![], "DescribeCluster");
+    let req = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g1"))]);
+    assert_eq!(checks_of(&mut c, 2, &req).await, vec![group(Delete, "g1")], "DeleteGroups");
+    let req = DeleteTopicsRequest::default()
+        .with_topics(vec![DeleteTopicState::default().with_name(Some(topic_name(TOPIC)))])
+        .with_timeout_ms(10_000);
+    assert_eq!(checks_of(&mut c, 6, &req).await, vec![cluster(Delete)], "DeleteTopics (DELETE on the cluster)");
+    agent.shutdown();
+    agent.wait().await;
+}
