@@ -18,6 +18,8 @@ use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEnc
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod denials;
+
 const TOPIC: &str = "orders";
 
 struct Client {
@@ -221,66 +223,6 @@ async fn handlers_check_what_kafka_checks() {
         vec![topic(Operation::Describe, TOPIC), topic(Operation::Describe, TOPIC)],
         "ListOffsets v0 (legacy): one lookup each for the earliest and latest offsets"
     );
-    agent.shutdown();
-    agent.wait().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn denials_answer_kafkas_per_resource_errors() {
-    let (_dir, agent) = agent().await;
-    let mut admin = Client::connect(&agent, "authz-admin").await;
-    assert_eq!(admin.call(7, &create_topics(TOPIC)).await.topics[0].error_code, 0);
-    let mut c = Client::connect(&agent, "authz-denied").await;
-
-    c.deny(Operation::Write, Resource::Topic(TOPIC));
-    let resp = c.call(9, &produce(TOPIC)).await;
-    assert_eq!(resp.responses[0].partition_responses[0].error_code, E::TopicAuthorizationFailed.code());
-    let resp = admin.call(12, &fetch(TOPIC)).await;
-    assert_eq!(resp.responses[0].partitions[0].high_watermark, 0, "a refused produce writes nothing");
-
-    c.deny(Operation::Read, Resource::Topic(TOPIC));
-    let resp = c.call(12, &fetch(TOPIC)).await;
-    assert_eq!(resp.responses[0].partitions[0].error_code, E::TopicAuthorizationFailed.code());
-
-    c.deny(Operation::Describe, Resource::Topic("hidden"));
-    let resp = c.call(12, &metadata("hidden", true)).await;
-    assert_eq!(resp.topics[0].error_code, E::TopicAuthorizationFailed.code());
-    let resp = admin.call(12, &metadata("hidden", false)).await;
-    assert_eq!(resp.topics[0].error_code, E::UnknownTopicOrPartition.code(), "nothing was auto-created");
-
-    c.deny(Operation::Create, Resource::Cluster);
-    let resp = c.call(12, &metadata("fresh", true)).await;
-    assert_eq!(resp.topics[0].error_code, 0, "CREATE on the topic suffices");
-    c.deny(Operation::Create, Resource::Topic("nope"));
-    let resp = c.call(12, &metadata("nope", true)).await;
-    assert_eq!(resp.topics[0].error_code, E::TopicAuthorizationFailed.code());
-    let resp = c.call(7, &create_topics("nope")).await;
-    assert_eq!(resp.topics[0].error_code, E::TopicAuthorizationFailed.code());
-
-    c.deny(Operation::Read, Resource::Group("g2"));
-    let resp = c.call(8, &offset_commit("g2", TOPIC)).await;
-    assert_eq!(resp.topics[0].partitions[0].error_code, E::GroupAuthorizationFailed.code());
-    let resp = c.call(9, &join_group("g2")).await;
-    assert_eq!(resp.error_code, E::GroupAuthorizationFailed.code());
-
-    c.deny(Operation::Write, Resource::TransactionalId("tx"));
-    let req = InitProducerIdRequest::default()
-        .with_transactional_id(Some(TransactionalId(s("tx"))))
-        .with_transaction_timeout_ms(10_000);
-    let resp = c.call(4, &req).await;
-    assert_eq!(resp.error_code, E::TransactionalIdAuthorizationFailed.code());
-
-    c.deny(Operation::IdempotentWrite, Resource::Cluster);
-    let resp = c.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(10_000)).await;
-    assert_eq!(resp.error_code, 0, "WRITE on some topic suffices for an idempotent producer");
-    c.deny(Operation::Write, Resource::AnyTopic);
-    let resp = c.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(10_000)).await;
-    assert_eq!(resp.error_code, E::ClusterAuthorizationFailed.code());
-
-    c.deny(Operation::Describe, Resource::Cluster);
-    let resp = c.call(4, &DescribeLogDirsRequest::default()).await;
-    assert_eq!(resp.error_code, E::ClusterAuthorizationFailed.code());
-    assert!(resp.results.is_empty());
     agent.shutdown();
     agent.wait().await;
 }
