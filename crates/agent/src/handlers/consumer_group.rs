@@ -2,7 +2,7 @@
 
 use super::str_bytes;
 use crate::Agent;
-use crate::request::{Operation, RequestContext, Resource, check};
+use crate::request::{Operation, RequestContext, Resource, authorize, check};
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
@@ -21,7 +21,7 @@ pub async fn heartbeat(
     let fail = |code: i16, message: String| {
         ConsumerGroupHeartbeatResponse::default().with_error_code(code).with_error_message(Some(str_bytes(message)))
     };
-    if let Err(denied) = crate::request::authorize(ctx, Operation::Read, Resource::Group(&req.group_id)) {
+    if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&req.group_id)) {
         return fail(denied.code(), denied.to_string());
     }
     let topics = match agent.meta.list_topics().await {
