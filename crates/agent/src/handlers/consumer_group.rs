@@ -1,4 +1,6 @@
-//! ConsumerGroupHeartbeat (KIP-848): server-side assignment for `group.protocol=consumer` clients.
+//! ConsumerGroupHeartbeat (KIP-848): server-side assignment for `group.protocol=consumer` clients. As in
+//! Kafka 4 (KAFKA-18813), a member needs READ on its group and DESCRIBE on the topics it names; a described
+//! group needs DESCRIBE on it and on every topic its members subscribe to or are assigned.
 
 use super::str_bytes;
 use crate::Agent;
@@ -23,6 +25,11 @@ pub async fn heartbeat(
     };
     if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&req.group_id)) {
         return fail(denied.code(), denied.to_string());
+    }
+    for name in req.subscribed_topic_names.iter().flatten() {
+        if let Err(denied) = authorize(ctx, Operation::Describe, Resource::Topic(name)) {
+            return fail(denied.code(), denied.to_string());
+        }
     }
     let topics = match agent.meta.list_topics().await {
         Ok(all) => {
@@ -98,6 +105,13 @@ pub async fn describe(
                         id.as_str()
                     ))));
             };
+            let shown = g.members.iter().flat_map(|m| {
+                let assigned = m.assigned.iter().chain(&m.target).filter_map(|(t, _)| g.topics.get(t));
+                m.subscribed.iter().chain(assigned).map(String::as_str)
+            });
+            if let Some(code) = hidden_topic(ctx, shown) {
+                return d::DescribedGroup::default().with_group_id(id).with_error_code(code);
+            }
             let assignment = |set: &std::collections::BTreeSet<(uuid::Uuid, i32)>| {
                 let mut by_topic: BTreeMap<uuid::Uuid, Vec<i32>> = BTreeMap::new();
                 for (t, p) in set {
@@ -145,4 +159,11 @@ pub async fn describe(
         })
         .collect();
     ConsumerGroupDescribeResponse::default().with_groups(groups)
+}
+
+/// TOPIC_AUTHORIZATION_FAILED when a group shows a topic (subscribed, assigned or targeted) that the client
+/// may not DESCRIBE: Kafka then describes nothing of the group.
+fn hidden_topic<'a>(ctx: &RequestContext, shown: impl Iterator<Item = &'a str>) -> Option<i16> {
+    let topics: std::collections::BTreeSet<&str> = shown.collect();
+    topics.into_iter().find_map(|t| check(ctx, Operation::Describe, Resource::Topic(t)).err())
 }

@@ -150,8 +150,22 @@ async fn denials_of_transactions_groups_and_admin() {
     let resp = c.call(5, &DescribeGroupsRequest::default().with_groups(vec![GroupId(s("secret"))])).await;
     assert_eq!(resp.groups[0].error_code, E::GroupAuthorizationFailed.code());
 
-    // OffsetFetch leaves topics the client may not DESCRIBE out of "all", and refuses them when named.
+    // A consumer-protocol member may not subscribe to a topic it may not DESCRIBE, nor see a group showing one.
+    let beat = |group_id: &str| {
+        ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s(group_id)))
+            .with_rebalance_timeout_ms(10_000)
+            .with_subscribed_topic_names(Some(vec![topic_name("other")]))
+            .with_topic_partitions(Some(vec![]))
+    };
+    assert_eq!(admin.call(0, &beat("kip848")).await.error_code, 0);
     c.deny(Operation::Describe, Resource::Topic("other"));
+    assert_eq!(c.call(0, &beat("kip848")).await.error_code, E::TopicAuthorizationFailed.code());
+    let resp = c.call(0, &ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("kip848"))])).await;
+    assert_eq!(resp.groups[0].error_code, E::TopicAuthorizationFailed.code());
+    assert!(resp.groups[0].members.is_empty());
+
+    // OffsetFetch leaves topics the client may not DESCRIBE out of "all", and refuses them when named.
     let all = OffsetFetchRequestGroup::default().with_group_id(GroupId(s("visible"))).with_topics(None);
     let resp = c.call(8, &OffsetFetchRequest::default().with_groups(vec![all])).await;
     let shown: Vec<&str> = resp.groups[0].topics.iter().map(|t| t.name.as_str()).collect();

@@ -313,9 +313,15 @@ async fn every_handler_checks_its_resources() {
         .with_rebalance_timeout_ms(10_000)
         .with_subscribed_topic_names(Some(vec![topic_name(TOPIC)]))
         .with_topic_partitions(Some(vec![]));
-    assert_eq!(checks_of(&mut c, 0, &req).await, vec![group(Read, "g3")], "ConsumerGroupHeartbeat");
+    let joined = c.call(0, &req).await;
+    assert_eq!(joined.error_code, 0);
+    assert_eq!(c.checks(), vec![group(Read, "g3"), topic(Describe, TOPIC)], "ConsumerGroupHeartbeat");
     let req = ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g3"))]);
-    assert_eq!(checks_of(&mut c, 0, &req).await, vec![group(Describe, "g3")], "ConsumerGroupDescribe");
+    assert_eq!(
+        checks_of(&mut c, 0, &req).await,
+        vec![group(Describe, "g3"), topic(Describe, TOPIC)],
+        "ConsumerGroupDescribe: the group, then the topics it shows"
+    );
 
     // Producers and transactions.
     let req = InitProducerIdRequest::default().with_transaction_timeout_ms(10_000);
