@@ -1,6 +1,6 @@
 //! Request dispatch: decode the header, check the API and version against the supported table, decode the
-//! body and route it to its handler. Every request a client can send enters here, so this is also where a
-//! principal will be authorized once listeners carry identities.
+//! body and route it to its handler with the request's [`RequestContext`] (who sent it). Handlers authorize
+//! each resource they touch through [`crate::request::authorize`].
 
 use crate::Agent;
 use crate::handlers;
@@ -59,26 +59,26 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
     macro_rules! simple {
         ($req:ty, $handler:path) => {{
             let req: $req = decode_body(api, v, body)?;
-            let resp = $handler(agent, req, v).await;
+            let resp = $handler(agent, &ctx, req, v).await;
             ready(respond(api, v, cid, &resp))
         }};
     }
     let completion = match api {
         // Versions Kafka 4 removed (KIP-896) go through the Kafka 3.9 codec, then the same handlers.
-        _ if versions::is_legacy(api as i16, v) => ready(crate::legacy::handle(agent, api, v, cid, body).await),
+        _ if versions::is_legacy(api as i16, v) => ready(crate::legacy::handle(agent, &ctx, api, v, cid, body).await),
         ApiKey::ApiVersions => {
             let _req: ApiVersionsRequest = decode_body(api, v, body)?;
             ready(respond(api, v, cid, &handlers::api_versions::response(0)))
         }
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(api, v, body)?;
-            handlers::produce::handle(agent.clone(), req, v, cid).await
+            handlers::produce::handle(agent.clone(), &ctx, req, v, cid).await
         }
         ApiKey::Fetch => {
             let req: FetchRequest = decode_body(api, v, body)?;
             let agent = agent.clone();
             async move {
-                let resp = handlers::fetch::handle(&agent, req, v).await;
+                let resp = handlers::fetch::handle(&agent, &ctx, req, v).await;
                 respond(api, v, cid, &resp)
             }
             .boxed()
@@ -90,16 +90,12 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
             let agent = agent.clone();
             async move { respond(api, v, cid, &handlers::groups::join(&agent, &ctx, req, v).await) }.boxed()
         }
-        ApiKey::ConsumerGroupHeartbeat => {
-            let req: ConsumerGroupHeartbeatRequest = decode_body(api, v, body)?;
-            let resp = handlers::consumer_group::heartbeat(agent, &ctx, req, v).await;
-            ready(respond(api, v, cid, &resp))
-        }
+        ApiKey::ConsumerGroupHeartbeat => simple!(ConsumerGroupHeartbeatRequest, handlers::consumer_group::heartbeat),
         ApiKey::ConsumerGroupDescribe => simple!(ConsumerGroupDescribeRequest, handlers::consumer_group::describe),
         ApiKey::SyncGroup => {
             let req: SyncGroupRequest = decode_body(api, v, body)?;
             let agent = agent.clone();
-            async move { respond(api, v, cid, &handlers::groups::sync(&agent, req, v).await) }.boxed()
+            async move { respond(api, v, cid, &handlers::groups::sync(&agent, &ctx, req, v).await) }.boxed()
         }
         ApiKey::InitProducerId => simple!(InitProducerIdRequest, handlers::init_producer_id::handle),
         ApiKey::AddPartitionsToTxn => simple!(AddPartitionsToTxnRequest, handlers::txn::add_partitions),

@@ -19,7 +19,6 @@ mod health;
 mod http;
 mod legacy;
 mod metrics;
-#[allow(dead_code)] // authorize calls land in the handlers next (issue 15)
 mod request;
 mod server;
 

@@ -49,7 +49,7 @@ pub struct RequestContext {
 }
 
 /// Kafka's ACL operations that Weft's APIs check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     Read,
     Write,
@@ -63,40 +63,250 @@ pub enum Operation {
     IdempotentWrite,
 }
 
-/// Kafka's ACL resources.
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Operation::Read => "READ",
+            Operation::Write => "WRITE",
+            Operation::Create => "CREATE",
+            Operation::Delete => "DELETE",
+            Operation::Alter => "ALTER",
+            Operation::Describe => "DESCRIBE",
+            Operation::DescribeConfigs => "DESCRIBE_CONFIGS",
+            Operation::AlterConfigs => "ALTER_CONFIGS",
+            Operation::ClusterAction => "CLUSTER_ACTION",
+            Operation::IdempotentWrite => "IDEMPOTENT_WRITE",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Kafka's ACL resources, named as a request names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource<'a> {
     Cluster,
     Topic(&'a str),
     Group(&'a str),
     TransactionalId(&'a str),
+    /// Some topic, whichever: Kafka's `authorizeByResourceType` (may the principal do the operation on at
+    /// least one topic?), which InitProducerId asks of idempotent producers.
+    AnyTopic,
 }
 
-/// A refused authorization; [`Denied::code`] is the Kafka error for the resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{principal_kind} may not {operation:?} {resource_kind}")]
-pub struct Denied {
-    pub operation: Operation,
-    pub resource_kind: &'static str,
-    pub principal_kind: &'static str,
+/// The kind of a [`Resource`], without its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    Cluster,
+    Topic,
+    Group,
+    TransactionalId,
 }
 
-impl Denied {
-    /// TOPIC_/GROUP_/TRANSACTIONAL_ID_/CLUSTER_AUTHORIZATION_FAILED, as Kafka answers.
-    pub fn code(&self) -> i16 {
-        use kafka_protocol::ResponseError as E;
-        match self.resource_kind {
-            "topic" => E::TopicAuthorizationFailed.code(),
-            "group" => E::GroupAuthorizationFailed.code(),
-            "transactional_id" => E::TransactionalIdAuthorizationFailed.code(),
-            _ => E::ClusterAuthorizationFailed.code(),
+impl std::fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            ResourceKind::Cluster => "cluster",
+            ResourceKind::Topic => "topic",
+            ResourceKind::Group => "group",
+            ResourceKind::TransactionalId => "transactional id",
+        };
+        f.write_str(name)
+    }
+}
+
+impl Resource<'_> {
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Resource::Cluster => ResourceKind::Cluster,
+            Resource::Topic(_) | Resource::AnyTopic => ResourceKind::Topic,
+            Resource::Group(_) => ResourceKind::Group,
+            Resource::TransactionalId(_) => ResourceKind::TransactionalId,
+        }
+    }
+
+    /// The resource's name as Kafka's ACLs name it (`kafka-cluster` for the cluster, `*` for any topic).
+    pub fn name(&self) -> &str {
+        match self {
+            Resource::Cluster => "kafka-cluster",
+            Resource::AnyTopic => "*",
+            Resource::Topic(n) | Resource::Group(n) | Resource::TransactionalId(n) => n,
         }
     }
 }
 
-/// The one authorization decision of the agent. Every listener is unauthenticated today and every request is
-/// allowed, as Kafka allows all without an authorizer; ACLs will change this function only.
+/// A refused authorization; [`Denied::code`] is the Kafka error for the resource.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{principal} may not {operation} {kind} {name:?}")]
+pub struct Denied {
+    pub principal: String,
+    pub operation: Operation,
+    pub kind: ResourceKind,
+    pub name: String,
+}
+
+impl Denied {
+    /// TOPIC_/GROUP_/TRANSACTIONAL_ID_/CLUSTER_AUTHORIZATION_FAILED, as Kafka answers for the resource.
+    pub fn error(&self) -> kafka_protocol::ResponseError {
+        use kafka_protocol::ResponseError as E;
+        match self.kind {
+            ResourceKind::Topic => E::TopicAuthorizationFailed,
+            ResourceKind::Group => E::GroupAuthorizationFailed,
+            ResourceKind::TransactionalId => E::TransactionalIdAuthorizationFailed,
+            ResourceKind::Cluster => E::ClusterAuthorizationFailed,
+        }
+    }
+
+    pub fn code(&self) -> i16 {
+        self.error().code()
+    }
+}
+
+/// The one authorization decision of the agent: every check of every handler comes here. A denial is
+/// logged here, once per check (handlers check once per resource, not per partition).
 pub fn authorize(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> Result<(), Denied> {
-    tracing::trace!(principal = %ctx.principal, ?operation, ?resource, "authorized");
-    Ok(())
+    if allows(ctx, operation, resource) {
+        tracing::trace!(principal = %ctx.principal, %operation, ?resource, "authorized");
+        return Ok(());
+    }
+    let d = Denied {
+        principal: ctx.principal.clone(),
+        operation,
+        kind: resource.kind(),
+        name: resource.name().to_string(),
+    };
+    tracing::debug!(principal = %ctx.principal, client_id = %ctx.client_id, peer = %ctx.peer, listener = ctx.listener, %operation, resource = %d.kind, name = %d.name, "request denied");
+    Err(d)
+}
+
+/// The policy. Every listener is unauthenticated today and every request is allowed, as Kafka allows all
+/// without an authorizer; ACLs will replace this body only.
+fn allows(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> bool {
+    #[cfg(test)]
+    if checks::note(ctx, operation, resource) {
+        return false;
+    }
+    let _ = (ctx, operation, resource);
+    true
+}
+
+/// [`authorize`] as the error code a response carries: the form most handlers need.
+pub fn check(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> Result<(), i16> {
+    authorize(ctx, operation, resource).map_err(|d| d.code())
+}
+
+/// Kafka's rule for creating a topic (CreateTopics, auto-creation): CREATE on the cluster, or else on the
+/// topic. A denial names the topic (TOPIC_AUTHORIZATION_FAILED).
+pub fn may_create_topic(ctx: &RequestContext, topic: &str) -> Result<(), Denied> {
+    authorize(ctx, Operation::Create, Resource::Cluster)
+        .or_else(|_| authorize(ctx, Operation::Create, Resource::Topic(topic)))
+}
+
+/// Test-only record of the checks [`authorize`] was asked to make, and rules that make it deny, both per
+/// client id (tests run concurrently in one process; each uses its own client id).
+#[cfg(test)]
+pub mod checks {
+    use super::{Operation, RequestContext, Resource, ResourceKind};
+    use std::sync::Mutex;
+
+    /// One check: operation, resource kind, resource name.
+    pub type Check = (Operation, ResourceKind, String);
+
+    static SEEN: Mutex<Vec<(String, Check)>> = Mutex::new(Vec::new());
+    static DENY: Mutex<Vec<(String, Check)>> = Mutex::new(Vec::new());
+
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a check; true when a rule denies it.
+    pub(super) fn note(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> bool {
+        let check = (operation, resource.kind(), resource.name().to_string());
+        let deny = lock(&DENY).iter().any(|(c, d)| *c == ctx.client_id && *d == check);
+        lock(&SEEN).push((ctx.client_id.clone(), check));
+        deny
+    }
+
+    /// Takes the checks recorded for `client_id`, in order.
+    pub fn take(client_id: &str) -> Vec<Check> {
+        let mut seen = lock(&SEEN);
+        let (mine, rest): (Vec<_>, Vec<_>) = seen.drain(..).partition(|(c, _)| c == client_id);
+        *seen = rest;
+        mine.into_iter().map(|(_, check)| check).collect()
+    }
+
+    /// Makes [`super::authorize`] deny `operation` on `resource` to `client_id`.
+    pub fn deny(client_id: &str, operation: Operation, resource: Resource<'_>) {
+        lock(&DENY).push((client_id.to_string(), (operation, resource.kind(), resource.name().to_string())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::ResponseError as E;
+
+    fn ctx(client_id: &str) -> RequestContext {
+        RequestContext {
+            client_id: client_id.into(),
+            peer: "127.0.0.1:9".parse().unwrap(),
+            listener: "PLAINTEXT",
+            principal: "User:ANONYMOUS".into(),
+        }
+    }
+
+    #[test]
+    fn each_resource_kind_has_its_kafka_error() {
+        let cases = [
+            (Resource::Cluster, E::ClusterAuthorizationFailed),
+            (Resource::Topic("orders"), E::TopicAuthorizationFailed),
+            (Resource::AnyTopic, E::TopicAuthorizationFailed),
+            (Resource::Group("g"), E::GroupAuthorizationFailed),
+            (Resource::TransactionalId("t"), E::TransactionalIdAuthorizationFailed),
+        ];
+        for (resource, error) in cases {
+            let c = ctx("denied-code-test");
+            checks::deny("denied-code-test", Operation::Read, resource);
+            let d = authorize(&c, Operation::Read, resource).unwrap_err();
+            assert_eq!(d.error(), error, "{resource:?}");
+            assert_eq!(d.code(), error.code(), "{resource:?}");
+            assert_eq!(check(&c, Operation::Read, resource), Err(error.code()));
+        }
+        assert_eq!(E::ClusterAuthorizationFailed.code(), 31);
+        assert_eq!(E::TopicAuthorizationFailed.code(), 29);
+        assert_eq!(E::GroupAuthorizationFailed.code(), 30);
+        assert_eq!(E::TransactionalIdAuthorizationFailed.code(), 53);
+    }
+
+    #[test]
+    fn everything_is_allowed_without_acls() {
+        let c = ctx("allow-all-test");
+        for op in [Operation::Read, Operation::Write, Operation::Create, Operation::Delete, Operation::Alter] {
+            for r in [Resource::Cluster, Resource::Topic("t"), Resource::Group("g"), Resource::TransactionalId("x")] {
+                assert_eq!(authorize(&c, op, r), Ok(()));
+            }
+        }
+        assert_eq!(checks::take("allow-all-test").len(), 20);
+    }
+
+    #[test]
+    fn denial_names_principal_operation_and_resource() {
+        let c = ctx("denied-message-test");
+        checks::deny("denied-message-test", Operation::Write, Resource::Topic("orders"));
+        let d = authorize(&c, Operation::Write, Resource::Topic("orders")).unwrap_err();
+        assert_eq!(d.to_string(), "User:ANONYMOUS may not WRITE topic \"orders\"");
+    }
+
+    #[test]
+    fn topic_creation_needs_create_on_the_cluster_or_the_topic() {
+        let c = ctx("create-rule-test");
+        assert!(may_create_topic(&c, "t").is_ok());
+        assert_eq!(
+            checks::take("create-rule-test"),
+            vec![(Operation::Create, ResourceKind::Cluster, "kafka-cluster".into())]
+        );
+        checks::deny("create-rule-test", Operation::Create, Resource::Cluster);
+        assert!(may_create_topic(&c, "t").is_ok());
+        checks::deny("create-rule-test", Operation::Create, Resource::Topic("t"));
+        assert_eq!(may_create_topic(&c, "t").unwrap_err().code(), E::TopicAuthorizationFailed.code());
+    }
 }

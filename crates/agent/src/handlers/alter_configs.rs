@@ -1,12 +1,14 @@
 //! AlterConfigs and IncrementalAlterConfigs: topic configs, and cluster-wide broker defaults (the broker
 //! resource with an empty name, Kafka's `--entity-default`). Values are validated like Kafka's (a bad one is
 //! INVALID_CONFIG naming the key), stored in the metastore, and take effect without a restart: this agent's
-//! caches are updated at once, other agents see the change within the topic cache's lifetime.
+//! caches are updated at once, other agents see the change within the topic cache's lifetime. A change needs
+//! ALTER_CONFIGS on the topic, or on the cluster for a broker resource.
 
-use super::configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::configs::{RESOURCE_BROKER, RESOURCE_TOPIC, config_resource_denied};
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
+use crate::request::{Operation, RequestContext};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
@@ -27,7 +29,12 @@ enum Op {
 /// A refused change: the Kafka code and the message naming what was refused.
 type Refusal = (i16, String);
 
-pub async fn alter(agent: &Agent, req: AlterConfigsRequest, _version: i16) -> AlterConfigsResponse {
+pub async fn alter(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: AlterConfigsRequest,
+    _version: i16,
+) -> AlterConfigsResponse {
     let names: Vec<(i8, String)> =
         req.resources.iter().map(|r| (r.resource_type, r.resource_name.to_string())).collect();
     let mut responses = Vec::with_capacity(req.resources.len());
@@ -44,7 +51,12 @@ pub async fn alter(agent: &Agent, req: AlterConfigsRequest, _version: i16) -> Al
             })
             .collect();
         let (code, message) =
-            resolve(agent, &names, r.resource_type, &r.resource_name, changes, true, req.validate_only).await;
+            match config_resource_denied(ctx, Operation::AlterConfigs, r.resource_type, &r.resource_name) {
+                Some(code) => (code, None),
+                None => {
+                    resolve(agent, &names, r.resource_type, &r.resource_name, changes, true, req.validate_only).await
+                }
+            };
         responses.push(
             alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)
@@ -58,6 +70,7 @@ pub async fn alter(agent: &Agent, req: AlterConfigsRequest, _version: i16) -> Al
 
 pub async fn incremental(
     agent: &Agent,
+    ctx: &RequestContext,
     req: IncrementalAlterConfigsRequest,
     _version: i16,
 ) -> IncrementalAlterConfigsResponse {
@@ -93,7 +106,12 @@ pub async fn incremental(
             })
             .collect();
         let (code, message) =
-            resolve(agent, &names, r.resource_type, &r.resource_name, changes, false, req.validate_only).await;
+            match config_resource_denied(ctx, Operation::AlterConfigs, r.resource_type, &r.resource_name) {
+                Some(code) => (code, None),
+                None => {
+                    resolve(agent, &names, r.resource_type, &r.resource_name, changes, false, req.validate_only).await
+                }
+            };
         responses.push(
             incremental_alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_error_code(code)

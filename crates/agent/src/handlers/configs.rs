@@ -1,8 +1,10 @@
-//! DescribeConfigs for topics and brokers, with Kafka's defaults, sources, types, synonyms and docs.
+//! DescribeConfigs for topics and brokers, with Kafka's defaults, sources, types, synonyms and docs. A topic's
+//! configs need DESCRIBE_CONFIGS on the topic, a broker's on the cluster.
 
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
+use crate::request::{Operation, RequestContext, Resource, check};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -13,6 +15,21 @@ use weft_topics::config::{self as topic_config, ConfigType, TOPIC_CONFIGS, sourc
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
+
+/// The authorization error for `operation` (DESCRIBE_CONFIGS, ALTER_CONFIGS) on a config resource: a topic,
+/// or a broker (the cluster, as in Kafka). Other resource types are refused later as unsupported.
+pub fn config_resource_denied(
+    ctx: &RequestContext,
+    operation: Operation,
+    resource_type: i8,
+    name: &str,
+) -> Option<i16> {
+    match resource_type {
+        RESOURCE_TOPIC => check(ctx, operation, Resource::Topic(name)).err(),
+        RESOURCE_BROKER => check(ctx, operation, Resource::Cluster).err(),
+        _ => None,
+    }
+}
 
 /// All topic configs for a topic with explicit `configs`, each with its effective value and source; with
 /// synonyms, the chain Kafka reports: the topic's value, the cluster-wide dynamic default, Kafka's default.
@@ -160,7 +177,12 @@ fn src_if(set: bool) -> i8 {
     if set { source::STATIC_BROKER } else { source::DEFAULT }
 }
 
-pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+pub async fn describe(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
     // Without the cluster defaults every effective value could be wrong: refuse rather than guess.
     let cluster = match agent.topics.cluster_defaults(agent.meta.as_ref()).await {
         Ok(c) => c,
@@ -186,6 +208,10 @@ pub async fn describe(agent: &Agent, req: DescribeConfigsRequest, version: i16) 
         let mut result = DescribeConfigsResult::default()
             .with_resource_type(r.resource_type)
             .with_resource_name(r.resource_name.clone());
+        if let Some(code) = config_resource_denied(ctx, Operation::DescribeConfigs, r.resource_type, &r.resource_name) {
+            results.push(result.with_error_code(code));
+            continue;
+        }
         let entries = match r.resource_type {
             RESOURCE_TOPIC => match agent.meta.topic(&r.resource_name).await {
                 Ok(Some(t)) => Ok(topic_config_entries(&t.configs, &cluster, Some(req.include_synonyms))),

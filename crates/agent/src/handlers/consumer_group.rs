@@ -1,9 +1,11 @@
-//! ConsumerGroupHeartbeat (KIP-848): server-side assignment for `group.protocol=consumer` clients.
+//! ConsumerGroupHeartbeat (KIP-848): server-side assignment for `group.protocol=consumer` clients. As in
+//! Kafka 4 (KAFKA-18813), a member needs READ on its group and DESCRIBE on the topics it names; a described
+//! group needs DESCRIBE on it and on every topic its members subscribe to or are assigned.
 
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
-use crate::request::RequestContext;
+use crate::request::{Operation, RequestContext, Resource, authorize, check};
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
@@ -22,6 +24,14 @@ pub async fn heartbeat(
     let fail = |code: i16, message: String| {
         ConsumerGroupHeartbeatResponse::default().with_error_code(code).with_error_message(Some(str_bytes(message)))
     };
+    if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&req.group_id)) {
+        return fail(denied.code(), denied.to_string());
+    }
+    for name in req.subscribed_topic_names.iter().flatten() {
+        if let Err(denied) = authorize(ctx, Operation::Describe, Resource::Topic(name)) {
+            return fail(denied.code(), denied.to_string());
+        }
+    }
     let topics = match agent.meta.list_topics().await {
         Ok(all) => {
             all.into_iter().map(|t| TopicInfo { name: t.name, id: t.id, partitions: t.partitions }).collect::<Vec<_>>()
@@ -76,6 +86,7 @@ pub async fn heartbeat(
 
 pub async fn describe(
     agent: &Agent,
+    ctx: &RequestContext,
     req: ConsumerGroupDescribeRequest,
     _version: i16,
 ) -> ConsumerGroupDescribeResponse {
@@ -84,6 +95,9 @@ pub async fn describe(
         .group_ids
         .into_iter()
         .map(|id| {
+            if let Err(code) = check(ctx, Operation::Describe, Resource::Group(&id)) {
+                return d::DescribedGroup::default().with_group_id(id).with_error_code(code);
+            }
             let Some(g) = agent.groups.snapshot_consumer_group(&id) else {
                 return d::DescribedGroup::default()
                     .with_group_id(id.clone())
@@ -93,6 +107,13 @@ pub async fn describe(
                         id.as_str()
                     ))));
             };
+            let shown = g.members.iter().flat_map(|m| {
+                let assigned = m.assigned.iter().chain(&m.target).filter_map(|(t, _)| g.topics.get(t));
+                m.subscribed.iter().chain(assigned).map(String::as_str)
+            });
+            if let Some(code) = hidden_topic(ctx, shown) {
+                return d::DescribedGroup::default().with_group_id(id).with_error_code(code);
+            }
             let assignment = |set: &std::collections::BTreeSet<(uuid::Uuid, i32)>| {
                 let mut by_topic: BTreeMap<uuid::Uuid, Vec<i32>> = BTreeMap::new();
                 for (t, p) in set {
@@ -140,4 +161,11 @@ pub async fn describe(
         })
         .collect();
     ConsumerGroupDescribeResponse::default().with_groups(groups)
+}
+
+/// TOPIC_AUTHORIZATION_FAILED when a group shows a topic (subscribed, assigned or targeted) that the client
+/// may not DESCRIBE: Kafka then describes nothing of the group.
+fn hidden_topic<'a>(ctx: &RequestContext, shown: impl Iterator<Item = &'a str>) -> Option<i16> {
+    let topics: std::collections::BTreeSet<&str> = shown.collect();
+    topics.into_iter().find_map(|t| check(ctx, Operation::Describe, Resource::Topic(t)).err())
 }

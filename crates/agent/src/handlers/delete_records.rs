@@ -4,6 +4,7 @@
 
 use crate::Agent;
 use crate::error::KafkaCode;
+use crate::request::{Operation, RequestContext, Resource, check};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
@@ -11,9 +12,28 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 /// DeleteRecords' "up to the high watermark".
 const HIGH_WATERMARK: i64 = -1;
 
-pub async fn handle(agent: &Agent, req: DeleteRecordsRequest, _version: i16) -> DeleteRecordsResponse {
+pub async fn handle(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: DeleteRecordsRequest,
+    _version: i16,
+) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
+        if let Err(code) = check(ctx, Operation::Delete, Resource::Topic(&t.name)) {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    DeleteRecordsPartitionResult::default()
+                        .with_partition_index(p.partition_index)
+                        .with_low_watermark(-1)
+                        .with_error_code(code)
+                })
+                .collect();
+            topics.push(DeleteRecordsTopicResult::default().with_name(t.name).with_partitions(partitions));
+            continue;
+        }
         let topic = agent.topics.get(agent.meta.as_ref(), &t.name).await;
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in t.partitions {

@@ -6,6 +6,7 @@
 
 use crate::Agent;
 use crate::error::KafkaCode;
+use crate::request::{Operation, RequestContext, Resource, check};
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchTopic;
@@ -28,12 +29,12 @@ struct Target {
     resolved: Result<(Arc<TopicEntry>, watch::Receiver<PartitionOffsets>), i16>,
 }
 
-pub async fn handle(agent: &Arc<Agent>, req: FetchRequest, version: i16) -> FetchResponse {
+pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: FetchRequest, version: i16) -> FetchResponse {
     if req.session_id != 0 || req.session_epoch > 0 {
         tracing::debug!(session_id = req.session_id, epoch = req.session_epoch, "fetch names an unknown session");
         return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
-    let mut targets = resolve(agent, &req.topics, version).await;
+    let mut targets = resolve(agent, ctx, &req.topics, version).await;
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(agent.config.max_fetch_wait);
     let deadline = Instant::now() + wait;
     let read_committed = req.isolation_level == 1;
@@ -65,7 +66,7 @@ pub async fn handle(agent: &Arc<Agent>, req: FetchRequest, version: i16) -> Fetc
     }
 }
 
-async fn resolve(agent: &Agent, topics: &[FetchTopic], version: i16) -> Vec<Target> {
+async fn resolve(agent: &Agent, ctx: &RequestContext, topics: &[FetchTopic], version: i16) -> Vec<Target> {
     let mut out = Vec::new();
     for (topic_index, t) in topics.iter().enumerate() {
         let topic = if version >= 13 {
@@ -80,6 +81,14 @@ async fn resolve(agent: &Agent, topics: &[FetchTopic], version: i16) -> Vec<Targ
                 Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
                 Err(e) => Err(e.code()),
             }
+        };
+        // READ on the topic, as Kafka checks it: after an id is resolved to its name, before a name is looked up.
+        let name =
+            if version >= 13 { topic.as_ref().ok().map(|e| e.topic.name.as_str()) } else { Some(t.topic.as_str()) };
+        let denied = name.and_then(|n| check(ctx, Operation::Read, Resource::Topic(n)).err());
+        let topic = match denied {
+            Some(code) => Err(code),
+            None => topic,
         };
         for p in &t.partitions {
             let resolved = match &topic {

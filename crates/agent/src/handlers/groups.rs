@@ -5,7 +5,7 @@ use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
-use crate::request::RequestContext;
+use crate::request::{Operation, RequestContext, Resource, authorize, check};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
@@ -20,13 +20,23 @@ use weft_groups::{GroupError, GroupSummary, JoinParams, JoinResult};
 pub const KEY_TYPE_GROUP: i8 = 0;
 pub const KEY_TYPE_TRANSACTION: i8 = 1;
 
-pub async fn find_coordinator(agent: &Agent, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+pub async fn find_coordinator(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
     let answer = |key: &str| -> (i16, Option<String>) {
         if req.key_type != KEY_TYPE_GROUP && req.key_type != KEY_TYPE_TRANSACTION {
             return (
                 ResponseError::InvalidRequest.code(),
                 Some(format!("unknown coordinator key type {}", req.key_type)),
             );
+        }
+        let resource =
+            if req.key_type == KEY_TYPE_GROUP { Resource::Group(key) } else { Resource::TransactionalId(key) };
+        if let Err(code) = check(ctx, Operation::Describe, resource) {
+            return (code, None);
         }
         if key.is_empty() {
             let what = if req.key_type == KEY_TYPE_GROUP { "group id" } else { "transactional id" };
@@ -67,6 +77,11 @@ pub async fn find_coordinator(agent: &Agent, req: FindCoordinatorRequest, versio
 }
 
 pub async fn join(agent: &Agent, ctx: &RequestContext, req: JoinGroupRequest, version: i16) -> JoinGroupResponse {
+    if let Err(code) = check(ctx, Operation::Read, Resource::Group(&req.group_id)) {
+        // As Kafka's JoinGroupRequest.getErrorResponse: no member id, no protocol (null from v7, "" before).
+        let r = JoinGroupResponse::default().with_error_code(code).with_generation_id(-1);
+        return r.with_protocol_name(if version >= 7 { None } else { Some(str_bytes("")) });
+    }
     let client_id = ctx.client_id.clone();
     let new_id = match &req.group_instance_id {
         Some(i) => format!("{i}-{}", agent.ids.uuid()),
@@ -115,7 +130,10 @@ pub async fn join(agent: &Agent, ctx: &RequestContext, req: JoinGroupRequest, ve
     }
 }
 
-pub async fn sync(agent: &Agent, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
+pub async fn sync(agent: &Agent, ctx: &RequestContext, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
+    if let Err(code) = check(ctx, Operation::Read, Resource::Group(&req.group_id)) {
+        return SyncGroupResponse::default().with_error_code(code);
+    }
     let assignments = req.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect();
     let synced = agent
         .groups
@@ -144,7 +162,10 @@ pub async fn sync(agent: &Agent, req: SyncGroupRequest, version: i16) -> SyncGro
     }
 }
 
-pub async fn heartbeat(agent: &Agent, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
+pub async fn heartbeat(agent: &Agent, ctx: &RequestContext, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
+    if let Err(code) = check(ctx, Operation::Read, Resource::Group(&req.group_id)) {
+        return HeartbeatResponse::default().with_error_code(code);
+    }
     let code = agent
         .groups
         .heartbeat(&req.group_id, req.generation_id, &req.member_id, req.group_instance_id.as_deref())
@@ -152,7 +173,10 @@ pub async fn heartbeat(agent: &Agent, req: HeartbeatRequest, _version: i16) -> H
     HeartbeatResponse::default().with_error_code(code)
 }
 
-pub async fn leave(agent: &Agent, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+pub async fn leave(agent: &Agent, ctx: &RequestContext, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    if let Err(code) = check(ctx, Operation::Read, Resource::Group(&req.group_id)) {
+        return LeaveGroupResponse::default().with_error_code(code);
+    }
     if version < 3 {
         let codes = agent.groups.leave(&req.group_id, &[(req.member_id.to_string(), None)]);
         return LeaveGroupResponse::default().with_error_code(codes.first().map_or(0, KafkaCode::code));
@@ -176,7 +200,9 @@ pub async fn leave(agent: &Agent, req: LeaveGroupRequest, version: i16) -> Leave
     LeaveGroupResponse::default().with_members(responses)
 }
 
-pub async fn list(agent: &Agent, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+/// ListGroups: every group with DESCRIBE on the cluster, else only the groups the client may DESCRIBE.
+pub async fn list(agent: &Agent, ctx: &RequestContext, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+    let all_visible = authorize(ctx, Operation::Describe, Resource::Cluster).is_ok();
     let mut all: BTreeMap<String, (String, &'static str)> = BTreeMap::new();
     match agent.meta.groups_with_offsets().await {
         Ok(groups) => all.extend(groups.into_iter().map(|g| (g, ("consumer".to_string(), "Empty")))),
@@ -197,6 +223,7 @@ pub async fn list(agent: &Agent, req: ListGroupsRequest, version: i16) -> ListGr
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_lowercase()).collect();
     let groups = all
         .into_iter()
+        .filter(|(id, _)| all_visible || authorize(ctx, Operation::Describe, Resource::Group(id)).is_ok())
         .filter(|(_, (_, state))| states.is_empty() || states.contains(&state.to_lowercase()))
         .filter(|(id, _)| {
             let kind = kinds.get(id).copied().unwrap_or("Classic");
@@ -214,9 +241,19 @@ pub async fn list(agent: &Agent, req: ListGroupsRequest, version: i16) -> ListGr
     ListGroupsResponse::default().with_groups(groups)
 }
 
-pub async fn describe(agent: &Agent, req: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
+pub async fn describe(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: DescribeGroupsRequest,
+    version: i16,
+) -> DescribeGroupsResponse {
     let mut groups = Vec::with_capacity(req.groups.len());
     for id in req.groups {
+        if let Err(code) = check(ctx, Operation::Describe, Resource::Group(&id)) {
+            let g = DescribedGroup::default().with_error_code(code).with_group_id(id);
+            groups.push(if version >= 3 { g.with_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED) } else { g });
+            continue;
+        }
         let summary = match agent.groups.describe(&id).or_else(|| agent.groups.describe_consumer_group(&id)) {
             Some(s) => s,
             None => {
@@ -264,9 +301,18 @@ pub async fn describe(agent: &Agent, req: DescribeGroupsRequest, version: i16) -
 /// DeleteGroups (Kafka's `GroupCoordinator.deleteGroups`): a group without members is removed with its
 /// committed offsets; one with members is refused with NON_EMPTY_GROUP; one neither coordinated here nor
 /// holding offsets is GROUP_ID_NOT_FOUND.
-pub async fn delete(agent: &Agent, req: DeleteGroupsRequest, _version: i16) -> DeleteGroupsResponse {
+pub async fn delete(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: DeleteGroupsRequest,
+    _version: i16,
+) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for id in req.groups_names {
+        if let Err(code) = check(ctx, Operation::Delete, Resource::Group(&id)) {
+            results.push(DeletableGroupResult::default().with_group_id(id).with_error_code(code));
+            continue;
+        }
         let code = delete_group(agent, &id).await.code();
         results.push(DeletableGroupResult::default().with_group_id(id).with_error_code(code));
     }

@@ -2,6 +2,7 @@
 
 use crate::Agent;
 use crate::error::{AgentError, KafkaCode};
+use crate::request::{Operation, RequestContext, Resource, check};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
@@ -13,11 +14,26 @@ pub const EARLIEST: i64 = -2;
 pub const MAX_TIMESTAMP: i64 = -3;
 pub const EARLIEST_LOCAL: i64 = -4;
 
-pub async fn handle(agent: &Agent, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+pub async fn handle(agent: &Agent, ctx: &RequestContext, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     // v2+: read_committed clients see the log only up to the last stable offset.
     let read_committed = version >= 2 && req.isolation_level == 1;
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
+        if let Err(code) = check(ctx, Operation::Describe, Resource::Topic(&t.name)) {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1)
+                        .with_error_code(code)
+                })
+                .collect();
+            topics.push(ListOffsetsTopicResponse::default().with_name(t.name).with_partitions(partitions));
+            continue;
+        }
         let topic = agent.topics.get(agent.meta.as_ref(), &t.name).await;
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in t.partitions {

@@ -6,13 +6,24 @@
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
+use crate::request::{Operation, RequestContext, Resource, check};
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName};
 use std::collections::{BTreeMap, HashMap};
 
-pub async fn handle(agent: &Agent, req: DescribeLogDirsRequest, _version: i16) -> DescribeLogDirsResponse {
+pub async fn handle(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: DescribeLogDirsRequest,
+    version: i16,
+) -> DescribeLogDirsResponse {
+    // Kafka: without DESCRIBE on the cluster, no log dirs (and, from v3, CLUSTER_AUTHORIZATION_FAILED).
+    if let Err(code) = check(ctx, Operation::Describe, Resource::Cluster) {
+        let r = DescribeLogDirsResponse::default();
+        return if version >= 3 { r.with_error_code(code) } else { r };
+    }
     let failed = |what: &str, e: &weft_meta::MetaError| {
         tracing::warn!(error = %e, "describe log dirs: {what} failed");
         DescribeLogDirsResponse::default().with_error_code(e.code())

@@ -1,10 +1,12 @@
-//! Metadata: brokers, cluster id, topics and partitions; auto-creates topics when allowed.
+//! Metadata: brokers, cluster id, topics and partitions; auto-creates topics when allowed. A topic the
+//! client may not DESCRIBE is left out of "all topics" and answered TOPIC_AUTHORIZATION_FAILED when named.
 
 use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
 use super::str_bytes;
 use super::topics::validate_topic_name;
 use crate::Agent;
 use crate::error::KafkaCode;
+use crate::request::{Operation, RequestContext, Resource, authorize, check, may_create_topic};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -15,7 +17,7 @@ use uuid::Uuid;
 use weft_log::LEADER_EPOCH;
 use weft_topics::TopicEntry;
 
-pub async fn handle(agent: &Agent, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub async fn handle(agent: &Agent, ctx: &RequestContext, req: MetadataRequest, version: i16) -> MetadataResponse {
     let node = BrokerId(agent.config.node_id);
     let broker = MetadataResponseBroker::default()
         .with_node_id(node)
@@ -27,7 +29,11 @@ pub async fn handle(agent: &Agent, req: MetadataRequest, version: i16) -> Metada
     let requested = req.topics.filter(|t| version > 0 || !t.is_empty());
     let topics = match requested {
         None => match agent.meta.list_topics().await {
-            Ok(all) => all.into_iter().map(|t| topic_response(agent, &agent.topics.insert(t))).collect(),
+            Ok(all) => all
+                .into_iter()
+                .filter(|t| authorize(ctx, Operation::Describe, Resource::Topic(&t.name)).is_ok())
+                .map(|t| topic_response(agent, &agent.topics.insert(t)))
+                .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "metadata: listing topics failed");
                 Vec::new()
@@ -37,8 +43,8 @@ pub async fn handle(agent: &Agent, req: MetadataRequest, version: i16) -> Metada
             let mut out = Vec::with_capacity(requested.len());
             for t in requested {
                 out.push(match t.name {
-                    Some(name) => by_name(agent, &name, allow_create).await,
-                    None => by_id(agent, t.topic_id).await,
+                    Some(name) => by_name(agent, ctx, &name, allow_create).await,
+                    None => by_id(agent, ctx, t.topic_id).await,
                 });
             }
             out
@@ -72,13 +78,20 @@ fn error_topic(name: Option<TopicName>, id: Uuid, code: i16) -> MetadataResponse
         .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
 }
 
-async fn by_name(agent: &Agent, name: &TopicName, allow_create: bool) -> MetadataResponseTopic {
+async fn by_name(agent: &Agent, ctx: &RequestContext, name: &TopicName, allow_create: bool) -> MetadataResponseTopic {
+    // Kafka checks DESCRIBE before looking: an unauthorized client learns nothing about the topic.
+    if let Err(code) = check(ctx, Operation::Describe, Resource::Topic(name)) {
+        return error_topic(Some(name.clone()), Uuid::nil(), code);
+    }
     if validate_topic_name(name).is_err() {
         return error_topic(Some(name.clone()), Uuid::nil(), ResponseError::InvalidTopicException.code());
     }
     let found = match agent.topics.get(agent.meta.as_ref(), name).await {
         Ok(Some(t)) => Ok(t),
-        Ok(None) if allow_create && agent.config.auto_create_topics => agent.auto_create_topic(name).await,
+        Ok(None) if allow_create && agent.config.auto_create_topics => match may_create_topic(ctx, name) {
+            Ok(()) => agent.auto_create_topic(name).await,
+            Err(denied) => Err(denied.code()),
+        },
         Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
         Err(e) => {
             tracing::warn!(topic = %name.as_str(), error = %e, "metadata: topic lookup failed");
@@ -91,9 +104,13 @@ async fn by_name(agent: &Agent, name: &TopicName, allow_create: bool) -> Metadat
     }
 }
 
-async fn by_id(agent: &Agent, id: Uuid) -> MetadataResponseTopic {
+async fn by_id(agent: &Agent, ctx: &RequestContext, id: Uuid) -> MetadataResponseTopic {
     match agent.topics.get_by_id(agent.meta.as_ref(), id).await {
-        Ok(Some(t)) => topic_response(agent, &t),
+        // Kafka does not hide topic ids: an unauthorized one is answered with its id and no name.
+        Ok(Some(t)) => match check(ctx, Operation::Describe, Resource::Topic(&t.topic.name)) {
+            Ok(()) => topic_response(agent, &t),
+            Err(code) => error_topic(None, id, code),
+        },
         Ok(None) => error_topic(None, id, ResponseError::UnknownTopicId.code()),
         Err(e) => {
             tracing::warn!(topic_id = %id, error = %e, "metadata: topic lookup failed");

@@ -1,8 +1,12 @@
-//! One module per group of Kafka APIs. Handlers take decoded requests and return responses; errors are
-//! per-topic or per-partition codes inside the response, as the protocol requires.
+//! One module per group of Kafka APIs. Handlers take the agent, the request's context, the decoded request
+//! and its version, and return responses; errors are per-topic or per-partition codes inside the response, as
+//! the protocol requires. Each handler authorizes every resource it touches through
+//! [`crate::request::authorize`], with the operation Kafka checks and Kafka's error on denial.
 
 pub mod alter_configs;
 pub mod api_versions;
+#[cfg(test)]
+mod authorization_tests;
 pub mod cluster;
 pub mod configs;
 pub mod consumer_group;

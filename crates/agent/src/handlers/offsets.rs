@@ -1,9 +1,13 @@
-//! OffsetCommit and OffsetFetch: committed positions of consumer groups, stored in the metastore.
+//! OffsetCommit, OffsetFetch and OffsetDelete: committed positions of consumer groups, stored in the
+//! metastore. Authorized as Kafka does: the group first (READ to commit, DESCRIBE to fetch, DELETE to
+//! delete), then each topic (READ, or DESCRIBE to fetch).
 
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
+use crate::request::{Operation, RequestContext, Resource, check};
 use kafka_protocol::ResponseError;
+use kafka_protocol::messages::offset_commit_request::OffsetCommitRequestTopic;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
@@ -17,8 +21,36 @@ use weft_meta::CommittedOffset;
 /// Kafka's offset.metadata.max.bytes.
 pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
 
-pub async fn commit(agent: &Agent, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
+/// Every partition of `topics` answered `code` (a refused group).
+fn commit_refused(topics: &[OffsetCommitRequestTopic], code: i16) -> OffsetCommitResponse {
+    let topics = topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            OffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+pub async fn commit(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: OffsetCommitRequest,
+    version: i16,
+) -> OffsetCommitResponse {
     let group = req.group_id.to_string();
+    if let Err(code) = check(ctx, Operation::Read, Resource::Group(&group)) {
+        return commit_refused(&req.topics, code);
+    }
     let check = if group.is_empty() {
         Err(GroupError::InvalidGroupId)
     } else {
@@ -34,6 +66,10 @@ pub async fn commit(agent: &Agent, req: OffsetCommitRequest, version: i16) -> Of
     // (topic, [(partition, code)]) in request order
     let mut answers: Vec<(TopicName, Vec<(i32, i16)>)> = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
+        if let Err(code) = check_topic(ctx, Operation::Read, &t.name) {
+            answers.push((t.name.clone(), t.partitions.iter().map(|p| (p.partition_index, code)).collect()));
+            continue;
+        }
         let topic =
             if check.is_ok() { agent.topics.get(agent.meta.as_ref(), &t.name).await.ok().flatten() } else { None };
         let mut parts = Vec::with_capacity(t.partitions.len());
@@ -93,9 +129,17 @@ pub async fn commit(agent: &Agent, req: OffsetCommitRequest, version: i16) -> Of
     OffsetCommitResponse::default().with_topics(topics)
 }
 
-pub async fn delete(agent: &Agent, req: OffsetDeleteRequest, _version: i16) -> OffsetDeleteResponse {
+pub async fn delete(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: OffsetDeleteRequest,
+    _version: i16,
+) -> OffsetDeleteResponse {
     use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
     let group = req.group_id.to_string();
+    if let Err(code) = check(ctx, Operation::Delete, Resource::Group(&group)) {
+        return OffsetDeleteResponse::default().with_error_code(code);
+    }
     let subscribed = agent.groups.subscribed_topics(&group);
     match agent.meta.committed_offsets(&group, None).await {
         Ok(existing) if existing.is_empty() && subscribed.is_none() => {
@@ -110,6 +154,19 @@ pub async fn delete(agent: &Agent, req: OffsetDeleteRequest, _version: i16) -> O
     let mut doomed = Vec::new();
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
+        if let Err(code) = check_topic(ctx, Operation::Read, &t.name) {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    OffsetDeleteResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            topics.push(OffsetDeleteResponseTopic::default().with_name(t.name).with_partitions(partitions));
+            continue;
+        }
         let busy = subscribed.as_ref().is_some_and(|s| s.contains(t.name.as_str()));
         let partitions = t
             .partitions
@@ -143,10 +200,13 @@ type Row = (i32, i64, i32, String, i16);
 /// staged in an open transaction answers UNSTABLE_OFFSET_COMMIT so the consumer retries after it ends.
 async fn fetch_group(
     agent: &Agent,
+    ctx: &RequestContext,
     group: &str,
     wanted: Wanted,
     require_stable: bool,
 ) -> Result<Vec<(TopicName, Vec<Row>)>, i16> {
+    check(ctx, Operation::Describe, Resource::Group(group))?;
+    let all_topics = wanted.is_none();
     let failed = |e: weft_meta::MetaError| {
         tracing::warn!(%group, error = %e, "offset fetch failed");
         GroupError::CoordinatorNotAvailable.code()
@@ -162,6 +222,15 @@ async fn fetch_group(
             }
         }
     }
+    // Offsets of topics the client may not DESCRIBE are not shown: left out of "all", refused when named.
+    answers.retain_mut(|(name, rows)| match check_topic(ctx, Operation::Describe, name) {
+        Ok(()) => true,
+        Err(_) if all_topics => false,
+        Err(code) => {
+            rows.iter_mut().for_each(|row| *row = (row.0, -1, -1, String::new(), code));
+            true
+        }
+    });
     Ok(answers)
 }
 
@@ -190,13 +259,13 @@ fn fetch_rows(committed: &[CommittedOffset], wanted: Wanted) -> Vec<(TopicName, 
     }
 }
 
-pub async fn fetch(agent: &Agent, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+pub async fn fetch(agent: &Agent, ctx: &RequestContext, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
     let epoch = |e: i32| if version >= 5 { e } else { -1 };
     if version >= 8 {
         let mut groups = Vec::with_capacity(req.groups.len());
         for g in req.groups {
             let wanted = g.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
-            let result = fetch_group(agent, &g.group_id, wanted, req.require_stable).await;
+            let result = fetch_group(agent, ctx, &g.group_id, wanted, req.require_stable).await;
             let mut out = OffsetFetchResponseGroup::default().with_group_id(g.group_id);
             match result {
                 Ok(topics) => {
@@ -224,8 +293,15 @@ pub async fn fetch(agent: &Agent, req: OffsetFetchRequest, version: i16) -> Offs
         }
         return OffsetFetchResponse::default().with_groups(groups);
     }
+    if version < 2
+        && let Err(code) = check(ctx, Operation::Describe, Resource::Group(&req.group_id))
+    {
+        // Before v2 there is no group error code: a refused group is answered in every partition.
+        return OffsetFetchResponse::default()
+            .with_topics(fetch_refused(req.topics.as_deref().unwrap_or_default(), code));
+    }
     let wanted = req.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.partition_indexes)).collect());
-    match fetch_group(agent, &req.group_id, wanted, version >= 7 && req.require_stable).await {
+    match fetch_group(agent, ctx, &req.group_id, wanted, version >= 7 && req.require_stable).await {
         Ok(topics) => {
             let topics = topics
                 .into_iter()
@@ -249,4 +325,34 @@ pub async fn fetch(agent: &Agent, req: OffsetFetchRequest, version: i16) -> Offs
         Err(code) if version >= 2 => OffsetFetchResponse::default().with_error_code(code),
         Err(_) => OffsetFetchResponse::default(),
     }
+}
+
+/// [`check`] for a topic named in a request.
+fn check_topic(ctx: &RequestContext, operation: Operation, name: &TopicName) -> Result<(), i16> {
+    check(ctx, operation, Resource::Topic(name))
+}
+
+/// Every requested partition answered `code`, with no offset (OffsetFetch before v2).
+fn fetch_refused(
+    topics: &[kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic],
+    code: i16,
+) -> Vec<OffsetFetchResponseTopic> {
+    topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partition_indexes
+                .iter()
+                .map(|&p| {
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_committed_offset(-1)
+                        .with_committed_leader_epoch(-1)
+                        .with_metadata(Some(str_bytes("")))
+                        .with_error_code(code)
+                })
+                .collect();
+            OffsetFetchResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@
 use super::record_checks::{Refusal, check_records};
 use crate::Agent;
 use crate::error::KafkaCode;
-use crate::request::{Completion, respond};
+use crate::request::{Completion, Operation, RequestContext, Resource, check, may_create_topic, respond};
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_response::BatchIndexAndErrorMessage;
@@ -111,16 +111,33 @@ fn validate(
     Ok(out)
 }
 
-pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correlation_id: i32) -> Completion {
+pub async fn handle(
+    agent: Arc<Agent>,
+    ctx: &RequestContext,
+    req: ProduceRequest,
+    version: i16,
+    correlation_id: i32,
+) -> Completion {
+    let txn_denied = transactional_id_denied(ctx, &req);
     let acks = req.acks;
     let now_ms = agent.clock.now_ms();
     let mut appends = Vec::new();
     let mut submitted_batches = 0;
     let mut layout: Vec<(TopicName, Vec<(i32, Slot)>)> = Vec::with_capacity(req.topic_data.len());
     for t in req.topic_data {
+        // Kafka: a transactional id the producer may not write refuses everything; then WRITE per topic.
+        if let Some(code) = txn_denied.or_else(|| check(ctx, Operation::Write, Resource::Topic(&t.name)).err()) {
+            let slots = t.partition_data.iter().map(|p| (p.index, Slot::Refused(code, None))).collect();
+            layout.push((t.name, slots));
+            continue;
+        }
         let topic = match agent.topics.get(agent.meta.as_ref(), &t.name).await {
             Ok(Some(topic)) => Ok(topic),
-            Ok(None) if agent.config.auto_create_topics && super::topics::validate_topic_name(&t.name).is_ok() => {
+            Ok(None)
+                if agent.config.auto_create_topics
+                    && super::topics::validate_topic_name(&t.name).is_ok()
+                    && may_create_topic(ctx, &t.name).is_ok() =>
+            {
                 agent.auto_create_topic(&t.name).await
             }
             Ok(None) => Err(ResponseError::UnknownTopicOrPartition.code()),
@@ -209,6 +226,19 @@ pub async fn handle(agent: Arc<Agent>, req: ProduceRequest, version: i16, correl
         respond(ApiKey::Produce, version, correlation_id, &ProduceResponse::default().with_responses(responses))
     }
     .boxed()
+}
+
+/// TRANSACTIONAL_ID_AUTHORIZATION_FAILED when the request carries transactional batches under a
+/// transactional id the producer may not WRITE (Kafka refuses the whole request then).
+fn transactional_id_denied(ctx: &RequestContext, req: &ProduceRequest) -> Option<i16> {
+    let id = req.transactional_id.as_ref()?;
+    let transactional = req.topic_data.iter().flat_map(|t| &t.partition_data).any(|p| {
+        p.records.as_ref().is_some_and(|r| weft_protocol::BatchHeader::parse(r).is_ok_and(|h| h.is_transactional()))
+    });
+    if !transactional {
+        return None;
+    }
+    check(ctx, Operation::Write, Resource::TransactionalId(id)).err()
 }
 
 /// The answer for one partition. Its batches were one record set, appended all or none, so the first batch's

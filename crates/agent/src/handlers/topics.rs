@@ -1,9 +1,12 @@
-//! CreateTopics, DeleteTopics and CreatePartitions.
+//! CreateTopics, DeleteTopics and CreatePartitions. Authorized as Kafka's controller does: CREATE on the
+//! cluster or the topic (and DESCRIBE_CONFIGS to see the new topic's configs), DESCRIBE and DELETE on a
+//! topic to delete it, ALTER on a topic to add partitions.
 
 use super::configs::topic_config_entries;
 use super::str_bytes;
 use crate::Agent;
 use crate::error::{AgentError, KafkaCode};
+use crate::request::{Operation, RequestContext, Resource, authorize, check, may_create_topic};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -127,7 +130,12 @@ fn check_new_topic(agent: &Agent, t: &CreatableTopic) -> Result<(i32, BTreeMap<S
     Ok((partitions, configs))
 }
 
-pub async fn create(agent: &Agent, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+pub async fn create(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> =
         req.topics.iter().filter(|t| !seen.insert(t.name.to_string())).map(|t| t.name.to_string()).collect();
@@ -139,6 +147,8 @@ pub async fn create(agent: &Agent, req: CreateTopicsRequest, version: i16) -> Cr
             .with_replication_factor(-1);
         let outcome = if duplicates.contains(t.name.as_str()) {
             Err(refuse(ResponseError::InvalidRequest, format!("topic {} is listed more than once", t.name.as_str())))
+        } else if let Err(denied) = may_create_topic(ctx, &t.name) {
+            Err(Refusal { code: denied.code(), message: "authorization failed".into() })
         } else {
             create_one(agent, t, req.validate_only).await
         };
@@ -147,7 +157,11 @@ pub async fn create(agent: &Agent, req: CreateTopicsRequest, version: i16) -> Cr
                 if version >= 7 {
                     r.topic_id = id;
                 }
-                if version >= 5 {
+                if version >= 5
+                    && let Err(code) = check(ctx, Operation::DescribeConfigs, Resource::Topic(&t.name))
+                {
+                    r.topic_config_error_code = code;
+                } else if version >= 5 {
                     r.num_partitions = partitions;
                     r.replication_factor = 1;
                     r.configs = Some(
@@ -208,13 +222,19 @@ async fn create_one(
     }
 }
 
-pub async fn delete(agent: &Agent, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub async fn delete(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
     // v6 names topics by name or id; earlier versions send a list of names.
     let targets: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
         req.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()
     } else {
         req.topic_names.into_iter().map(|n| (Some(n), Uuid::nil())).collect()
     };
+    let any_topic = authorize(ctx, Operation::Delete, Resource::Cluster).is_ok();
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
         let mut r = DeletableTopicResult::default().with_name(name.clone()).with_topic_id(id);
@@ -230,6 +250,22 @@ pub async fn delete(agent: &Agent, req: DeleteTopicsRequest, version: i16) -> De
             responses.push(r);
             continue;
         };
+        // DELETE on the cluster, or DESCRIBE and DELETE on the topic, as Kafka's controller checks; a topic named
+        // by id is not named back to a client that may not DESCRIBE it.
+        let visible = if any_topic { Ok(()) } else { check(ctx, Operation::Describe, Resource::Topic(&name)) };
+        let deletable = if any_topic {
+            Ok(())
+        } else {
+            visible.and_then(|()| check(ctx, Operation::Delete, Resource::Topic(&name)))
+        };
+        if let Err(code) = deletable {
+            if visible.is_err() && !id.is_nil() {
+                r.name = None;
+            }
+            r.error_code = code;
+            responses.push(r);
+            continue;
+        }
         match agent.meta.delete_topic(&name, agent.clock.now_ms()).await {
             Ok(t) => {
                 tracing::info!(topic = %name, "deleted topic");
@@ -254,11 +290,19 @@ pub async fn delete(agent: &Agent, req: DeleteTopicsRequest, version: i16) -> De
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
-pub async fn create_partitions(agent: &Agent, req: CreatePartitionsRequest, _version: i16) -> CreatePartitionsResponse {
+pub async fn create_partitions(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: CreatePartitionsRequest,
+    _version: i16,
+) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
         let mut r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
-        if let Err(refusal) = grow(agent, t, req.validate_only).await {
+        if let Err(code) = check(ctx, Operation::Alter, Resource::Topic(&t.name)) {
+            r.error_code = code;
+            r.error_message = Some(str_bytes("authorization failed"));
+        } else if let Err(refusal) = grow(agent, t, req.validate_only).await {
             tracing::warn!(topic = %t.name.as_str(), reason = %refusal.message, "create partitions refused");
             r.error_code = refusal.code;
             r.error_message = Some(str_bytes(refusal.message));

@@ -1,10 +1,12 @@
 //! The transactional producer's requests: AddPartitionsToTxn (v0-3 one transaction, v4+ batched),
 //! AddOffsetsToTxn, TxnOffsetCommit and EndTxn. The state machine is in `weft_txn::rules`; the steps
-//! (markers, completion) in `weft_txn`.
+//! (markers, completion) in `weft_txn`. Each request needs WRITE on its transactional id, then WRITE on the
+//! topics it adds or READ on the group (and its topics) whose offsets it commits, as in Kafka.
 
 use super::offsets::MAX_OFFSET_METADATA_BYTES;
 use crate::Agent;
 use crate::error::{KafkaCode, fenced_compat};
+use crate::request::{Operation, RequestContext, Resource, check};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::{AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction};
 use kafka_protocol::messages::add_partitions_to_txn_response::{
@@ -41,27 +43,39 @@ fn partition_results(
 
 /// Adds one transaction's partitions. Unknown partitions fail the whole request (as in Kafka): they get
 /// UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED.
-async fn add_one(agent: &Agent, t: &AddPartitionsToTxnTransaction, version: i16) -> Vec<AddPartitionsToTxnTopicResult> {
+async fn add_one(
+    agent: &Agent,
+    ctx: &RequestContext,
+    t: &AddPartitionsToTxnTransaction,
+    version: i16,
+) -> Vec<AddPartitionsToTxnTopicResult> {
+    // Versions 0-3 come from producers, which need WRITE on the id and topics; v4+ from brokers (checked once).
+    let from_client = version < 4;
+    if from_client && let Err(code) = check(ctx, Operation::Write, Resource::TransactionalId(&t.transactional_id)) {
+        return partition_results(&t.topics, |_, _| code);
+    }
     let mut unknown = Vec::new();
     let mut wanted = Vec::new();
     for topic in &t.topics {
+        // A topic the producer may not WRITE fails the request as an unknown one does, with its own code.
+        if from_client && let Err(code) = check(ctx, Operation::Write, Resource::Topic(&topic.name)) {
+            unknown.extend(topic.partitions.iter().map(|&p| (topic.name.to_string(), p, code)));
+            continue;
+        }
         let entry = agent.topics.get(agent.meta.as_ref(), &topic.name).await.ok().flatten();
         for &p in &topic.partitions {
             match &entry {
                 Some(e) if p >= 0 && p < e.topic.partitions => {
                     wanted.push(TxnPartition { topic: topic.name.to_string(), topic_id: e.topic.id, partition: p })
                 }
-                _ => unknown.push((topic.name.to_string(), p)),
+                _ => unknown.push((topic.name.to_string(), p, ResponseError::UnknownTopicOrPartition.code())),
             }
         }
     }
     if !unknown.is_empty() {
-        return partition_results(&t.topics, |topic, p| {
-            if unknown.iter().any(|(n, q)| n == topic && *q == p) {
-                ResponseError::UnknownTopicOrPartition.code()
-            } else {
-                ResponseError::OperationNotAttempted.code()
-            }
+        return partition_results(&t.topics, |topic, p| match unknown.iter().find(|(n, q, _)| n == topic && *q == p) {
+            Some((_, _, code)) => *code,
+            None => ResponseError::OperationNotAttempted.code(),
         });
     }
     let id = t.transactional_id.as_str();
@@ -91,7 +105,12 @@ async fn add_one(agent: &Agent, t: &AddPartitionsToTxnTransaction, version: i16)
     partition_results(&t.topics, |_, _| code)
 }
 
-pub async fn add_partitions(agent: &Agent, req: AddPartitionsToTxnRequest, version: i16) -> AddPartitionsToTxnResponse {
+pub async fn add_partitions(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: AddPartitionsToTxnRequest,
+    version: i16,
+) -> AddPartitionsToTxnResponse {
     if version <= 3 {
         let t = AddPartitionsToTxnTransaction::default()
             .with_transactional_id(req.v3_and_below_transactional_id)
@@ -99,11 +118,15 @@ pub async fn add_partitions(agent: &Agent, req: AddPartitionsToTxnRequest, versi
             .with_producer_epoch(req.v3_and_below_producer_epoch)
             .with_topics(req.v3_and_below_topics);
         return AddPartitionsToTxnResponse::default()
-            .with_results_by_topic_v3_and_below(add_one(agent, &t, version).await);
+            .with_results_by_topic_v3_and_below(add_one(agent, ctx, &t, version).await);
+    }
+    // v4+ is sent by brokers (KIP-890), which Kafka lets in with CLUSTER_ACTION.
+    if let Err(code) = check(ctx, Operation::ClusterAction, Resource::Cluster) {
+        return AddPartitionsToTxnResponse::default().with_error_code(code);
     }
     let mut results = Vec::with_capacity(req.transactions.len());
     for t in &req.transactions {
-        let topic_results = add_one(agent, t, version).await;
+        let topic_results = add_one(agent, ctx, t, version).await;
         results.push(
             AddPartitionsToTxnResult::default()
                 .with_transactional_id(t.transactional_id.clone())
@@ -113,7 +136,17 @@ pub async fn add_partitions(agent: &Agent, req: AddPartitionsToTxnRequest, versi
     AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
 }
 
-pub async fn add_offsets(agent: &Agent, req: AddOffsetsToTxnRequest, version: i16) -> AddOffsetsToTxnResponse {
+pub async fn add_offsets(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: AddOffsetsToTxnRequest,
+    version: i16,
+) -> AddOffsetsToTxnResponse {
+    if let Err(code) = check(ctx, Operation::Write, Resource::TransactionalId(&req.transactional_id))
+        .and_then(|()| check(ctx, Operation::Read, Resource::Group(&req.group_id)))
+    {
+        return AddOffsetsToTxnResponse::default().with_error_code(code);
+    }
     let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
     let group = req.group_id.to_string();
     let now = agent.clock.now_ms();
@@ -130,12 +163,22 @@ pub async fn add_offsets(agent: &Agent, req: AddOffsetsToTxnRequest, version: i1
     AddOffsetsToTxnResponse::default().with_error_code(fenced_compat(code, version, 2))
 }
 
-pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: i16) -> TxnOffsetCommitResponse {
+pub async fn offset_commit(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: TxnOffsetCommitRequest,
+    version: i16,
+) -> TxnOffsetCommitResponse {
+    let refused = check(ctx, Operation::Write, Resource::TransactionalId(&req.transactional_id))
+        .and_then(|()| check(ctx, Operation::Read, Resource::Group(&req.group_id)))
+        .err();
     let group = req.group_id.to_string();
     let now = agent.clock.now_ms();
     // The member check of KIP-447 (v3+): a zombie from an older generation must not commit.
     // Unlike OffsetCommit, Kafka does not refuse these during a rebalance's sync phase.
-    let mut common = if version >= 3 && !req.member_id.is_empty() {
+    let mut common = if refused.is_some() {
+        None
+    } else if version >= 3 && !req.member_id.is_empty() {
         agent
             .groups
             .check_commit(&group, req.generation_id, &req.member_id, req.group_instance_id.as_deref())
@@ -148,6 +191,11 @@ pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: 
     let mut staged = Vec::new();
     let mut codes: Vec<Vec<i16>> = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
+        // A refused transactional id or group answers every partition; a refused topic, its partitions.
+        if let Some(code) = refused.or_else(|| check(ctx, Operation::Read, Resource::Topic(&t.name)).err()) {
+            codes.push(vec![code; t.partitions.len()]);
+            continue;
+        }
         let entry = agent.topics.get(agent.meta.as_ref(), &t.name).await.ok().flatten();
         let mut row = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
@@ -207,7 +255,13 @@ pub async fn offset_commit(agent: &Agent, req: TxnOffsetCommitRequest, version: 
     TxnOffsetCommitResponse::default().with_topics(topics)
 }
 
-pub async fn end(agent: &Agent, req: EndTxnRequest, version: i16) -> EndTxnResponse {
+pub async fn end(agent: &Agent, ctx: &RequestContext, req: EndTxnRequest, version: i16) -> EndTxnResponse {
+    if let Err(code) = check(ctx, Operation::Write, Resource::TransactionalId(&req.transactional_id)) {
+        return EndTxnResponse::default()
+            .with_error_code(code)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
     let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
     let code = match agent.txns.end(&req.transactional_id, pid, epoch, req.committed).await {
         Ok(()) => 0,

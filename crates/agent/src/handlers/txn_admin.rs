@@ -1,9 +1,12 @@
 //! Transaction admin APIs (KIP-664): DescribeTransactions, ListTransactions and DescribeProducers, as
-//! `kafka-transactions.sh` and AdminClient use them to find and inspect (hanging) transactions.
+//! `kafka-transactions.sh` and AdminClient use them to find and inspect (hanging) transactions. Transactions
+//! need DESCRIBE on their id (unlisted or refused without it) and show only topics the client may DESCRIBE;
+//! producers of a partition need READ on its topic.
 
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
+use crate::request::{Operation, RequestContext, Resource, authorize, check};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_producers_response::{PartitionResponse, ProducerState, TopicResponse};
 use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
@@ -12,7 +15,12 @@ use kafka_protocol::messages::*;
 use std::collections::BTreeMap;
 use weft_meta::TxnState;
 
-pub async fn describe(agent: &Agent, req: DescribeTransactionsRequest, _version: i16) -> DescribeTransactionsResponse {
+pub async fn describe(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: DescribeTransactionsRequest,
+    _version: i16,
+) -> DescribeTransactionsResponse {
     let mut states = Vec::with_capacity(req.transactional_ids.len());
     for id in req.transactional_ids {
         let mut s = TransactionState::default()
@@ -21,10 +29,15 @@ pub async fn describe(agent: &Agent, req: DescribeTransactionsRequest, _version:
             .with_transaction_start_time_ms(-1)
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
+        if let Err(code) = check(ctx, Operation::Describe, Resource::TransactionalId(&id)) {
+            states.push(s.with_error_code(code));
+            continue;
+        }
         match agent.meta.transaction(&id).await {
             Ok(Some(m)) => {
                 let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-                for p in &m.partitions {
+                let visible = |topic: &str| authorize(ctx, Operation::Describe, Resource::Topic(topic)).is_ok();
+                for p in m.partitions.iter().filter(|p| visible(&p.topic)) {
                     topics.entry(p.topic.clone()).or_default().push(p.partition);
                 }
                 s = s
@@ -51,7 +64,12 @@ pub async fn describe(agent: &Agent, req: DescribeTransactionsRequest, _version:
     DescribeTransactionsResponse::default().with_transaction_states(states)
 }
 
-pub async fn list(agent: &Agent, req: ListTransactionsRequest, version: i16) -> ListTransactionsResponse {
+pub async fn list(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: ListTransactionsRequest,
+    version: i16,
+) -> ListTransactionsResponse {
     let mut unknown = Vec::new();
     let mut wanted = Vec::new();
     for f in &req.state_filters {
@@ -76,6 +94,7 @@ pub async fn list(agent: &Agent, req: ListTransactionsRequest, version: i16) -> 
         .filter(|t| {
             version < 1 || req.duration_filter < 0 || (t.start_ms >= 0 && now - t.start_ms > req.duration_filter)
         })
+        .filter(|t| authorize(ctx, Operation::Describe, Resource::TransactionalId(&t.transactional_id)).is_ok())
         .map(|t| {
             ListedTransaction::default()
                 .with_transactional_id(TransactionalId(str_bytes(t.transactional_id)))
@@ -88,11 +107,21 @@ pub async fn list(agent: &Agent, req: ListTransactionsRequest, version: i16) -> 
 
 pub async fn describe_producers(
     agent: &Agent,
+    ctx: &RequestContext,
     req: DescribeProducersRequest,
     _version: i16,
 ) -> DescribeProducersResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
+        if let Err(code) = check(ctx, Operation::Read, Resource::Topic(&t.name)) {
+            let partitions = t
+                .partition_indexes
+                .iter()
+                .map(|&p| PartitionResponse::default().with_partition_index(p).with_error_code(code))
+                .collect();
+            topics.push(TopicResponse::default().with_name(t.name).with_partitions(partitions));
+            continue;
+        }
         let entry = agent.topics.get(agent.meta.as_ref(), &t.name).await.ok().flatten();
         let mut partitions = Vec::with_capacity(t.partition_indexes.len());
         for p in t.partition_indexes {

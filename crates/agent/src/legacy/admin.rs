@@ -3,6 +3,7 @@
 use super::{to3, to18};
 use crate::Agent;
 use crate::handlers;
+use crate::request::RequestContext;
 use kafka_protocol::messages::create_topics_request as ct18;
 use kafka_protocol::messages::describe_configs_request as dc18;
 use kafka_protocol::messages::describe_log_dirs_request as dl18;
@@ -85,8 +86,13 @@ pub fn create_topics_response(resp: CreateTopicsResponse, version: i16) -> k3::C
     k3::CreateTopicsResponse::default().with_topics(topics)
 }
 
-pub async fn create_topics(agent: &Agent, req: k3::CreateTopicsRequest, version: i16) -> k3::CreateTopicsResponse {
-    let resp = handlers::topics::create(agent, create_topics_request(req), CREATE_TOPICS_AS).await;
+pub async fn create_topics(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: k3::CreateTopicsRequest,
+    version: i16,
+) -> k3::CreateTopicsResponse {
+    let resp = handlers::topics::create(agent, ctx, create_topics_request(req), CREATE_TOPICS_AS).await;
     create_topics_response(resp, version)
 }
 
@@ -111,8 +117,12 @@ pub fn delete_topics_response(resp: DeleteTopicsResponse) -> k3::DeleteTopicsRes
     k3::DeleteTopicsResponse::default().with_responses(responses)
 }
 
-pub async fn delete_topics(agent: &Agent, req: k3::DeleteTopicsRequest) -> k3::DeleteTopicsResponse {
-    delete_topics_response(handlers::topics::delete(agent, delete_topics_request(req), DELETE_TOPICS_AS).await)
+pub async fn delete_topics(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: k3::DeleteTopicsRequest,
+) -> k3::DeleteTopicsResponse {
+    delete_topics_response(handlers::topics::delete(agent, ctx, delete_topics_request(req), DELETE_TOPICS_AS).await)
 }
 
 /// v0 asks for resources and keys only: no synonyms (v1+) and no documentation (v3+).
@@ -160,8 +170,12 @@ pub fn describe_configs_response(resp: DescribeConfigsResponse) -> k3::DescribeC
     k3::DescribeConfigsResponse::default().with_throttle_time_ms(resp.throttle_time_ms).with_results(results)
 }
 
-pub async fn describe_configs(agent: &Agent, req: k3::DescribeConfigsRequest) -> k3::DescribeConfigsResponse {
-    let resp = handlers::configs::describe(agent, describe_configs_request(req), DESCRIBE_CONFIGS_AS).await;
+pub async fn describe_configs(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: k3::DescribeConfigsRequest,
+) -> k3::DescribeConfigsResponse {
+    let resp = handlers::configs::describe(agent, ctx, describe_configs_request(req), DESCRIBE_CONFIGS_AS).await;
     describe_configs_response(resp)
 }
 
@@ -212,7 +226,11 @@ pub fn describe_log_dirs_response(resp: DescribeLogDirsResponse) -> k3::Describe
     k3::DescribeLogDirsResponse::default().with_throttle_time_ms(resp.throttle_time_ms).with_results(results)
 }
 
-pub async fn describe_log_dirs(agent: &Agent, req: k3::DescribeLogDirsRequest) -> k3::DescribeLogDirsResponse {
-    let resp = handlers::log_dirs::handle(agent, describe_log_dirs_request(req), DESCRIBE_LOG_DIRS_AS).await;
+pub async fn describe_log_dirs(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: k3::DescribeLogDirsRequest,
+) -> k3::DescribeLogDirsResponse {
+    let resp = handlers::log_dirs::handle(agent, ctx, describe_log_dirs_request(req), DESCRIBE_LOG_DIRS_AS).await;
     describe_log_dirs_response(resp)
 }

@@ -7,6 +7,7 @@
 use super::{to3, to18};
 use crate::Agent;
 use crate::handlers;
+use crate::request::RequestContext;
 use kafka_protocol::messages::offset_commit_request as c18;
 use kafka_protocol::messages::offset_fetch_request as f18;
 use kafka_protocol::messages::{GroupId, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, TopicName};
@@ -71,8 +72,13 @@ pub fn commit_response(resp: OffsetCommitResponse) -> k3::OffsetCommitResponse {
     k3::OffsetCommitResponse::default().with_topics(topics)
 }
 
-pub async fn commit(agent: &Agent, req: k3::OffsetCommitRequest, version: i16) -> k3::OffsetCommitResponse {
-    commit_response(handlers::offsets::commit(agent, commit_request(req, version), COMMIT_AS).await)
+pub async fn commit(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: k3::OffsetCommitRequest,
+    version: i16,
+) -> k3::OffsetCommitResponse {
+    commit_response(handlers::offsets::commit(agent, ctx, commit_request(req, version), COMMIT_AS).await)
 }
 
 /// v0 has the layout of v1: a group and its topics' partitions (no null "all topics" before v2).
@@ -114,6 +120,11 @@ pub fn fetch_response(resp: kafka_protocol::messages::OffsetFetchResponse) -> k3
     k3::OffsetFetchResponse::default().with_topics(topics)
 }
 
-pub async fn fetch(agent: &Agent, req: k3::OffsetFetchRequest, _version: i16) -> k3::OffsetFetchResponse {
-    fetch_response(handlers::offsets::fetch(agent, fetch_request(req), FETCH_AS).await)
+pub async fn fetch(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: k3::OffsetFetchRequest,
+    _version: i16,
+) -> k3::OffsetFetchResponse {
+    fetch_response(handlers::offsets::fetch(agent, ctx, fetch_request(req), FETCH_AS).await)
 }

@@ -10,6 +10,7 @@
 use crate::Agent;
 use crate::handlers;
 use crate::handlers::list_offsets::{EARLIEST, LATEST, MAX_TIMESTAMP};
+use crate::request::RequestContext;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{BrokerId, ListOffsetsRequest, ListOffsetsResponse, TopicName};
 use kafka_protocol_k3::messages as k3;
@@ -74,13 +75,13 @@ fn answer(resp: &ListOffsetsResponse, t: usize, p: usize) -> (i16, i64, i64) {
         .unwrap_or((kafka_protocol::ResponseError::UnknownServerError.code(), -1, -1))
 }
 
-pub async fn handle(agent: &Agent, req: k3::ListOffsetsRequest) -> k3::ListOffsetsResponse {
-    let earliest = handlers::list_offsets::handle(agent, lookups(&req, EARLIEST), LOOKUP_AS).await;
-    let latest = handlers::list_offsets::handle(agent, lookups(&req, LATEST), LOOKUP_AS).await;
+pub async fn handle(agent: &Agent, ctx: &RequestContext, req: k3::ListOffsetsRequest) -> k3::ListOffsetsResponse {
+    let earliest = handlers::list_offsets::handle(agent, ctx, lookups(&req, EARLIEST), LOOKUP_AS).await;
+    let latest = handlers::list_offsets::handle(agent, ctx, lookups(&req, LATEST), LOOKUP_AS).await;
     let by_time =
         req.topics.iter().any(|t| t.partitions.iter().any(|p| p.timestamp != LATEST && p.timestamp != EARLIEST));
     let newest = if by_time {
-        Some(handlers::list_offsets::handle(agent, lookups(&req, MAX_TIMESTAMP), MAX_TIMESTAMP_AS).await)
+        Some(handlers::list_offsets::handle(agent, ctx, lookups(&req, MAX_TIMESTAMP), MAX_TIMESTAMP_AS).await)
     } else {
         None
     };

@@ -2,7 +2,7 @@
 //! (Sarama with `Version = V2_1_0_0`, old admin tools). `kafka-protocol` 0.18 starts at Kafka 4's floors, so
 //! these versions are decoded and encoded with `kafka-protocol` 0.15.1, generated from Kafka 3.9's message
 //! specs (`kafka_protocol_k3`). Each request is converted into its 0.18 type at the oldest version 0.18
-//! knows, the existing handler runs unchanged, and its response is converted back and encoded at the
+//! knows, the existing handler runs unchanged (with the request's context, so it authorizes as for any version), and its response is converted back and encoded at the
 //! requested version. Conversions are explicit per API and set only the fields the old version carries.
 //!
 //! Which versions come through here is `weft_protocol::versions::LEGACY_VERSIONS`.
@@ -12,7 +12,7 @@ mod groups;
 mod list_offsets;
 
 use crate::Agent;
-use crate::request::CloseReason;
+use crate::request::{CloseReason, RequestContext};
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseHeader};
 use kafka_protocol::protocol::{Encodable as _, StrBytes};
@@ -23,36 +23,46 @@ use weft_protocol::request::RequestError;
 /// Decodes a legacy request, runs its handler and encodes the response frame at `version`.
 pub(crate) async fn handle(
     agent: &Arc<Agent>,
+    ctx: &RequestContext,
     api: ApiKey,
     version: i16,
     correlation_id: i32,
     body: Bytes,
 ) -> Result<Option<Bytes>, CloseReason> {
     let frame = match api {
-        ApiKey::OffsetCommit => {
-            encode(api, version, correlation_id, &groups::commit(agent, decode(api, version, body)?, version).await)
-        }
+        ApiKey::OffsetCommit => encode(
+            api,
+            version,
+            correlation_id,
+            &groups::commit(agent, ctx, decode(api, version, body)?, version).await,
+        ),
         ApiKey::OffsetFetch => {
-            encode(api, version, correlation_id, &groups::fetch(agent, decode(api, version, body)?, version).await)
+            encode(api, version, correlation_id, &groups::fetch(agent, ctx, decode(api, version, body)?, version).await)
         }
         ApiKey::ListOffsets => {
-            encode(api, version, correlation_id, &list_offsets::handle(agent, decode(api, version, body)?).await)
+            encode(api, version, correlation_id, &list_offsets::handle(agent, ctx, decode(api, version, body)?).await)
         }
         ApiKey::CreateTopics => encode(
             api,
             version,
             correlation_id,
-            &admin::create_topics(agent, decode(api, version, body)?, version).await,
+            &admin::create_topics(agent, ctx, decode(api, version, body)?, version).await,
         ),
         ApiKey::DeleteTopics => {
-            encode(api, version, correlation_id, &admin::delete_topics(agent, decode(api, version, body)?).await)
+            encode(api, version, correlation_id, &admin::delete_topics(agent, ctx, decode(api, version, body)?).await)
         }
-        ApiKey::DescribeConfigs => {
-            encode(api, version, correlation_id, &admin::describe_configs(agent, decode(api, version, body)?).await)
-        }
-        ApiKey::DescribeLogDirs => {
-            encode(api, version, correlation_id, &admin::describe_log_dirs(agent, decode(api, version, body)?).await)
-        }
+        ApiKey::DescribeConfigs => encode(
+            api,
+            version,
+            correlation_id,
+            &admin::describe_configs(agent, ctx, decode(api, version, body)?).await,
+        ),
+        ApiKey::DescribeLogDirs => encode(
+            api,
+            version,
+            correlation_id,
+            &admin::describe_log_dirs(agent, ctx, decode(api, version, body)?).await,
+        ),
         other => {
             // LEGACY_VERSIONS and this match must agree; a mismatch is a bug, reported not panicked.
             tracing::error!(api = ?other, version, "legacy version is advertised but has no conversion");
