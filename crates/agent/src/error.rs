@@ -3,7 +3,7 @@
 //! The services answer with typed outcomes: the group coordinator with [`GroupError`], the transaction
 //! coordinator with [`TxnError`], the log with [`FlushFailure`] and the metastore's [`AppendOutcome`],
 //! the topic configs with [`ConfigError`], the record walk with [`RecordsError`] and [`BatchError`], the
-//! metastore with [`MetaError`]; the agent's own read paths with [`AgentError`]. None of them knows a Kafka code. [`KafkaCode`] maps
+//! metastore with [`MetaError`]; the log's reader with [`ReadError`]. None of them knows a Kafka code. [`KafkaCode`] maps
 //! each of them here, and its table test is the specification of that mapping.
 //!
 //! Handlers still write `ResponseError::X.code()` themselves for the protocol's own rules about a request
@@ -13,11 +13,10 @@
 
 use kafka_protocol::ResponseError;
 use weft_groups::GroupError;
-use weft_log::{FlushFailure, FlushFailureKind};
+use weft_log::{FlushFailure, FlushFailureKind, ReadError};
 use weft_meta::{AppendOutcome, MetaError};
 use weft_protocol::batch::BatchError;
 use weft_protocol::records::RecordsError;
-use weft_storage::StorageError;
 use weft_topics::config::ConfigError;
 use weft_txn::TxnError;
 
@@ -26,23 +25,13 @@ pub trait KafkaCode {
     fn code(&self) -> i16;
 }
 
-/// Errors of the agent's request paths.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    #[error(transparent)]
-    Meta(#[from] MetaError),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    #[error("stored batch at offset {offset} is unreadable: {reason}")]
-    BadStoredBatch { offset: i64, reason: String },
-}
-
-impl KafkaCode for AgentError {
+/// Reading stored batches back (fetch, ListOffsets by time).
+impl KafkaCode for ReadError {
     fn code(&self) -> i16 {
         match self {
-            AgentError::Meta(e) => e.code(),
-            AgentError::Storage(_) => ResponseError::KafkaStorageError.code(),
-            AgentError::BadStoredBatch { .. } => ResponseError::CorruptMessage.code(),
+            ReadError::Meta(e) => e.code(),
+            ReadError::Storage(_) => ResponseError::KafkaStorageError.code(),
+            ReadError::BadStoredBatch { .. } => ResponseError::CorruptMessage.code(),
         }
     }
 }
@@ -171,16 +160,6 @@ pub fn fenced_compat(code: i16, version: i16, since: i16) -> i16 {
         TxnError::InvalidProducerEpoch.code()
     } else {
         code
-    }
-}
-
-impl From<weft_log::ReadError> for AgentError {
-    fn from(e: weft_log::ReadError) -> Self {
-        match e {
-            weft_log::ReadError::Meta(e) => AgentError::Meta(e),
-            weft_log::ReadError::Storage(e) => AgentError::Storage(e),
-            weft_log::ReadError::BadStoredBatch { offset, reason } => AgentError::BadStoredBatch { offset, reason },
-        }
     }
 }
 

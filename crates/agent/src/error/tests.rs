@@ -2,6 +2,7 @@
 
 use super::*;
 use ResponseError as E;
+use weft_storage::StorageError;
 
 fn check<T: KafkaCode + std::fmt::Debug>(table: &[(T, Option<E>)]) {
     for (outcome, kafka) in table {
@@ -85,14 +86,14 @@ fn append_outcomes() {
 
 #[test]
 fn agent_errors() {
-    let meta = |e: MetaError| AgentError::Meta(e);
+    let meta = |e: MetaError| ReadError::Meta(e);
     check(&[
         (meta(MetaError::TopicExists { name: "t".into() }), Some(E::TopicAlreadyExists)),
         (meta(MetaError::UnknownTopic { name: "t".into() }), Some(E::UnknownTopicOrPartition)),
         (meta(MetaError::BadPartitionCount { name: "t".into(), current: 3, requested: 2 }), Some(E::InvalidPartitions)),
         (meta(MetaError::Corrupt("x".into())), Some(E::KafkaStorageError)),
-        (AgentError::Storage(StorageError::NotFound { key: "k".into() }), Some(E::KafkaStorageError)),
-        (AgentError::BadStoredBatch { offset: 1, reason: "crc".into() }, Some(E::CorruptMessage)),
+        (ReadError::Storage(StorageError::NotFound { key: "k".into() }), Some(E::KafkaStorageError)),
+        (ReadError::BadStoredBatch { offset: 1, reason: "crc".into() }, Some(E::CorruptMessage)),
     ]);
 }
 

@@ -175,9 +175,9 @@ async fn read_pass(
                             .aborted_transactions(topic_id, t.partition, t.fetch_offset, end)
                             .await
                             .map(|aborted| (records, Some(aborted)))
-                            .map_err(crate::error::AgentError::from),
+                            .map_err(weft_log::ReadError::from),
                         Ok(records) => Ok((records, None)),
-                        Err(e) => Err(crate::error::AgentError::from(e)),
+                        Err(e) => Err(e),
                     };
                     match read {
                         Ok((records, aborted)) => {

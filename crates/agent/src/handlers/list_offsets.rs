@@ -1,7 +1,7 @@
 //! ListOffsets: earliest, latest, max-timestamp and by-timestamp lookups.
 
 use crate::Agent;
-use crate::error::{AgentError, KafkaCode};
+use crate::error::KafkaCode;
 use crate::request::{Operation, RequestContext, Resource, check};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
@@ -78,12 +78,12 @@ async fn lookup(
     partition: i32,
     timestamp: i64,
     read_committed: bool,
-) -> Result<(i64, i64), AgentError> {
+) -> Result<(i64, i64), weft_log::ReadError> {
     let offsets = agent
         .partitions
         .offsets(agent.meta.as_ref(), topic_id, partition)
         .await?
-        .ok_or(AgentError::Meta(weft_meta::MetaError::UnknownTopic { name: topic_id.to_string() }))?;
+        .ok_or(weft_log::ReadError::Meta(weft_meta::MetaError::UnknownTopic { name: topic_id.to_string() }))?;
     let end = if read_committed { offsets.last_stable } else { offsets.next_offset };
     let visible = |found: (i64, i64)| if found.0 >= end { (-1, -1) } else { found };
     match timestamp {

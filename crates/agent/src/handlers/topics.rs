@@ -5,7 +5,7 @@
 use super::configs::topic_config_entries;
 use super::str_bytes;
 use crate::Agent;
-use crate::error::{AgentError, KafkaCode};
+use crate::error::KafkaCode;
 use crate::request::{Operation, RequestContext, Resource, authorize, check, may_create_topic};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
@@ -74,7 +74,7 @@ impl Agent {
             },
             Err(e) => {
                 tracing::warn!(topic = name, error = %e, "auto-create failed");
-                Err(AgentError::from(e).code())
+                Err(e.code())
             }
         }
     }
@@ -201,7 +201,7 @@ async fn create_one(
         return match agent.meta.topic(&t.name).await {
             Ok(Some(_)) => Err(exists(&t.name)),
             Ok(None) => Ok((Uuid::nil(), partitions, configs)),
-            Err(e) => Err(Refusal { code: AgentError::from(e).code(), message: "metastore unavailable".into() }),
+            Err(e) => Err(Refusal { code: e.code(), message: "metastore unavailable".into() }),
         };
     }
     let spec = NewTopic {
@@ -218,7 +218,7 @@ async fn create_one(
             Ok((entry.topic.id, entry.topic.partitions, entry.topic.configs.clone()))
         }
         Err(weft_meta::MetaError::TopicExists { .. }) => Err(exists(&t.name)),
-        Err(e) => Err(Refusal { code: AgentError::from(e).code(), message: "metastore unavailable".into() }),
+        Err(e) => Err(Refusal { code: e.code(), message: "metastore unavailable".into() }),
     }
 }
 
@@ -277,7 +277,6 @@ pub async fn delete(
                 }
             }
             Err(e) => {
-                let e = AgentError::from(e);
                 tracing::warn!(topic = %name, error = %e, "delete topic refused");
                 r.error_code = e.code();
                 if version >= 5 {
@@ -321,7 +320,7 @@ async fn grow(agent: &Agent, t: &CreatePartitionsTopic, validate_only: bool) -> 
                 format!("topic '{}' does not exist", t.name.as_str()),
             ));
         }
-        Err(e) => return Err(Refusal { code: AgentError::from(e).code(), message: "metastore unavailable".into() }),
+        Err(e) => return Err(Refusal { code: e.code(), message: "metastore unavailable".into() }),
     };
     if t.count == current {
         return Err(refuse(ResponseError::InvalidPartitions, format!("topic already has {current} partitions")));
@@ -358,10 +357,7 @@ async fn grow(agent: &Agent, t: &CreatePartitionsTopic, validate_only: bool) -> 
             agent.topics.insert(topic);
             Ok(())
         }
-        Err(e) => {
-            let e = AgentError::from(e);
-            Err(Refusal { code: e.code(), message: e.to_string() })
-        }
+        Err(e) => Err(Refusal { code: e.code(), message: e.to_string() }),
     }
 }
 
