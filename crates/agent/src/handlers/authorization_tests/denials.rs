@@ -63,31 +63,7 @@ async fn denials_answer_kafkas_per_resource_errors() {
 }
 
 fn transactional_produce(name: &str, transactional_id: &str, producer_id: i64, epoch: i16) -> ProduceRequest {
-    let record = Record {
-        transactional: true,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id,
-        producer_epoch: epoch,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: 0,
-        timestamp: 1_700_000_000_000,
-        key: None,
-        value: Some(Bytes::from_static(b"v")),
-        headers: Default::default(),
-    };
-    let mut batch = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-    RecordBatchEncoder::encode(&mut batch, &[record], &options).expect("batch");
-    let data = PartitionProduceData::default().with_index(0).with_records(Some(batch.freeze()));
-    let t = TopicProduceData::default().with_name(topic_name(name)).with_partition_data(vec![data]);
-    ProduceRequest::default()
-        .with_transactional_id(Some(TransactionalId(s(transactional_id))))
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![t])
+    produce_as(name, Some((transactional_id, producer_id, epoch)))
 }
 
 async fn init_transactional(c: &mut Client, id: &str) -> (ProducerId, i16) {

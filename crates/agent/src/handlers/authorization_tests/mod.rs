@@ -119,16 +119,22 @@ fn create_topics(name: &str) -> CreateTopicsRequest {
 }
 
 fn produce(name: &str) -> ProduceRequest {
+    produce_as(name, None)
+}
+
+/// A one-record produce; `transactional` is (transactional id, producer id, epoch).
+fn produce_as(name: &str, transactional: Option<(&str, i64, i16)>) -> ProduceRequest {
+    let (producer_id, producer_epoch, sequence) = transactional.map_or((-1, -1, -1), |(_, pid, epoch)| (pid, epoch, 0));
     let record = Record {
-        transactional: false,
+        transactional: transactional.is_some(),
         control: false,
         delete_horizon: false,
         partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
+        producer_id,
+        producer_epoch,
         timestamp_type: TimestampType::Creation,
         offset: 0,
-        sequence: -1,
+        sequence,
         timestamp: 1_700_000_000_000,
         key: None,
         value: Some(Bytes::from_static(b"v")),
@@ -139,7 +145,11 @@ fn produce(name: &str) -> ProduceRequest {
     RecordBatchEncoder::encode(&mut batch, &[record], &options).expect("batch");
     let data = PartitionProduceData::default().with_index(0).with_records(Some(batch.freeze()));
     let t = TopicProduceData::default().with_name(topic_name(name)).with_partition_data(vec![data]);
-    ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![t])
+    ProduceRequest::default()
+        .with_transactional_id(transactional.map(|(id, _, _)| TransactionalId(s(id))))
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![t])
 }
 
 fn fetch(name: &str) -> FetchRequest {
