@@ -65,7 +65,6 @@ pub(crate) fn generic(
 }
 
 /// Whether `e` carries a marker of type `T`.
-#[cfg(test)]
 pub(crate) fn carries<T: std::error::Error + 'static>(e: &object_store::Error) -> bool {
     matches!(e, object_store::Error::Generic { source, .. } if source.is::<T>())
 }

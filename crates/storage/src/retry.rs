@@ -5,8 +5,15 @@
 //! not found, already exists, failed preconditions, bad paths, permissions, and Weft's own injected
 //! faults and failed fsyncs (after a failed fsync the kernel may have dropped the dirty pages, so the
 //! outcome of that write is unknown and the caller must see it fail). Attempts are bounded by
-//! [`RetryOptions::attempts`]. Every operation Weft issues is safe to repeat: keys are unique, a put
-//! writes the same bytes again, and deleting a missing object is not an error.
+//! [`RetryOptions::attempts`]. A local disk's permanent refusals (permission denied, read-only file system,
+//! disk full, not a directory) are final too.
+//!
+//! What may be repeated depends on the operation ([`Repeat`]). Reads, listings and deletes always may.
+//! An overwriting put or copy may be repeated after a failure it reported, but not after its attempt timed
+//! out: the abandoned attempt may still land later (a local write goes on in its blocking thread, and its
+//! late rename would replace the durable object a retry wrote with one nobody fsync'd), so the caller sees
+//! the timeout and nothing is acknowledged. Conditional puts and copies and renames are never repeated (a
+//! second attempt could fail for the first one's success).
 
 use crate::body;
 use crate::error::{AttemptTimedOut, InjectedFault, SyncFailed, generic};
@@ -15,8 +22,8 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, stream};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
-    PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    CopyMode, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMode,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,8 +60,47 @@ impl Default for RetryOptions {
 /// Whether retrying `e` may succeed.
 fn transient(e: &object_store::Error) -> bool {
     match e {
-        object_store::Error::Generic { source, .. } => !(source.is::<InjectedFault>() || source.is::<SyncFailed>()),
+        object_store::Error::Generic { source, .. } => {
+            !(source.is::<InjectedFault>() || source.is::<SyncFailed>() || refused_by_disk(source.as_ref()))
+        }
         _ => false,
+    }
+}
+
+/// Whether an I/O error in the chain of `e` is one a local disk keeps giving.
+fn refused_by_disk(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind::*;
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                PermissionDenied | ReadOnlyFilesystem | StorageFull | NotADirectory | IsADirectory
+            );
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Which failed attempts of an operation may be repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Any transient failure (reads, listings, deletes).
+    Always,
+    /// Transient failures the attempt reported itself, not a timeout (overwriting puts and copies).
+    UnlessTimedOut,
+    /// None (conditional writes, renames).
+    Never,
+}
+
+impl Repeat {
+    fn allows(self, e: &object_store::Error) -> bool {
+        match self {
+            Repeat::Always => transient(e),
+            Repeat::UnlessTimedOut => transient(e) && !crate::error::carries::<AttemptTimedOut>(e),
+            Repeat::Never => false,
+        }
     }
 }
 
@@ -71,7 +117,7 @@ impl Retrying {
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the attempts are used up.
-    async fn run<T, F, Fut>(&self, op: &'static str, location: &Path, mut attempt: F) -> Result<T>
+    async fn run<T, F, Fut>(&self, op: &'static str, repeat: Repeat, location: &Path, mut attempt: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -80,7 +126,7 @@ impl Retrying {
         loop {
             let result = bounded(self.options, op, attempt()).await;
             match result {
-                Err(e) if transient(&e) && backoff.tries < self.options.attempts => {
+                Err(e) if repeat.allows(&e) && backoff.tries < self.options.attempts => {
                     tracing::warn!(op, object = %location, attempt = backoff.tries, error = %e, "object store request failed; retrying");
                     backoff.wait().await;
                 }
@@ -126,7 +172,8 @@ impl std::fmt::Display for Retrying {
 #[async_trait]
 impl ObjectStore for Retrying {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
-        self.run("put", location, || self.inner.put_opts(location, payload.clone(), opts.clone())).await
+        let repeat = if opts.mode == PutMode::Overwrite { Repeat::UnlessTimedOut } else { Repeat::Never };
+        self.run("put", repeat, location, || self.inner.put_opts(location, payload.clone(), opts.clone())).await
     }
 
     /// Not retried: a multipart upload's parts are the caller's to repeat. Weft writes whole objects.
@@ -137,13 +184,13 @@ impl ObjectStore for Retrying {
     /// The body is read inside the attempt, so a read that breaks half way is retried whole.
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
         if options.head {
-            return self.run("head", location, || self.inner.get_opts(location, options.clone())).await;
+            return self.run("head", Repeat::Always, location, || self.inner.get_opts(location, options.clone())).await;
         }
         let read = || async {
             let result = self.inner.get_opts(location, options.clone()).await?;
             Ok(body::buffer(result).await?.0)
         };
-        self.run("get", location, read).await
+        self.run("get", Repeat::Always, location, read).await
     }
 
     /// Deletes in bulk chunks; within a chunk, only the objects whose delete failed transiently are tried
@@ -177,15 +224,16 @@ impl ObjectStore for Retrying {
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
         let location = prefix.cloned().unwrap_or_default();
-        self.run("list", &location, || self.inner.list_with_delimiter(prefix)).await
+        self.run("list", Repeat::Always, &location, || self.inner.list_with_delimiter(prefix)).await
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        self.run("copy", to, || self.inner.copy_opts(from, to, options.clone())).await
+        let repeat = if options.mode == CopyMode::Overwrite { Repeat::UnlessTimedOut } else { Repeat::Never };
+        self.run("copy", repeat, to, || self.inner.copy_opts(from, to, options.clone())).await
     }
 
     async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
-        self.run("rename", to, || self.inner.rename_opts(from, to, options.clone())).await
+        self.run("rename", Repeat::Never, to, || self.inner.rename_opts(from, to, options.clone())).await
     }
 }
 
@@ -328,6 +376,33 @@ mod tests {
         let err = store.get(&Path::from("a")).await.unwrap_err();
         assert!(crate::error::carries::<AttemptTimedOut>(&err), "{err}");
         assert_eq!(inner.gets.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_put_that_timed_out_is_not_repeated() {
+        let (store, inner) = retrying(RetryOptions { attempt_timeout: Duration::from_millis(20), ..FAST });
+        inner.put_delay_ms.store(1000, Ordering::SeqCst);
+        let err = store.put(&Path::from("a"), PutPayload::from_static(b"x")).await.unwrap_err();
+        assert!(crate::error::carries::<AttemptTimedOut>(&err), "{err}");
+        assert_eq!(inner.puts.load(Ordering::SeqCst), 1, "the abandoned attempt may still land; no second one");
+    }
+
+    #[tokio::test]
+    async fn conditional_puts_are_not_repeated() {
+        let (store, inner) = retrying(FAST);
+        inner.fail_next.store(1, Ordering::SeqCst);
+        let create = PutOptions { mode: PutMode::Create, ..Default::default() };
+        assert!(store.put_opts(&Path::from("a"), PutPayload::from_static(b"x"), create).await.is_err());
+        assert_eq!(inner.puts.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_disk_that_refuses_is_not_retried() {
+        for kind in [std::io::ErrorKind::PermissionDenied, std::io::ErrorKind::StorageFull] {
+            let e = generic("LocalFileSystem", std::io::Error::from(kind));
+            assert!(!transient(&e), "{kind:?}");
+        }
+        assert!(transient(&generic("LocalFileSystem", std::io::Error::other("connection reset"))));
     }
 
     #[tokio::test]

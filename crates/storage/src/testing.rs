@@ -25,6 +25,8 @@ pub(crate) struct Scripted {
     pub fail_next: AtomicU32,
     /// Each get waits this many milliseconds before it answers.
     pub get_delay_ms: AtomicU32,
+    /// Each put waits this many milliseconds before it answers.
+    pub put_delay_ms: AtomicU32,
 }
 
 impl Scripted {
@@ -47,6 +49,10 @@ impl std::fmt::Display for Scripted {
 impl ObjectStore for Scripted {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
         self.puts.fetch_add(1, Ordering::SeqCst);
+        let delay = self.put_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay.into())).await;
+        }
         self.failing()?;
         self.inner.put_opts(location, payload, opts).await
     }
