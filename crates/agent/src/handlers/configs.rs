@@ -193,11 +193,15 @@ pub async fn describe(
                 .resources
                 .into_iter()
                 .map(|r| {
-                    DescribeConfigsResult::default()
-                        .with_resource_type(r.resource_type)
-                        .with_resource_name(r.resource_name)
-                        .with_error_code(code)
-                        .with_error_message(Some(str_bytes(message.clone())))
+                    let result = DescribeConfigsResult::default().with_resource_type(r.resource_type);
+                    // A resource the client may not describe is refused as such, whatever the store says.
+                    match config_resource_denied(ctx, Operation::DescribeConfigs, r.resource_type, &r.resource_name) {
+                        Some(denied) => result.with_resource_name(r.resource_name).with_error_code(denied),
+                        None => result
+                            .with_resource_name(r.resource_name)
+                            .with_error_code(code)
+                            .with_error_message(Some(str_bytes(message.clone()))),
+                    }
                 })
                 .collect();
             return DescribeConfigsResponse::default().with_results(results);

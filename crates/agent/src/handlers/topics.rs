@@ -262,7 +262,10 @@ pub async fn delete(
             if visible.is_err() && !id.is_nil() {
                 r.name = None;
             }
-            r.error_code = code;
+            // As Kafka's controller: a topic the client may see but not delete is first looked up, and a
+            // missing one is reported missing.
+            let missing = visible.is_ok() && matches!(agent.meta.topic(&name).await, Ok(None));
+            r.error_code = if missing { ResponseError::UnknownTopicOrPartition.code() } else { code };
             responses.push(r);
             continue;
         }

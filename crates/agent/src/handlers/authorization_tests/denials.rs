@@ -167,6 +167,14 @@ async fn denials_of_transactions_groups_and_admin() {
     assert_eq!(resp.responses[0].name, None);
     assert_eq!(admin.call(12, &metadata("byid", false)).await.topics[0].error_code, 0, "still there");
 
+    // A topic the client may see but not delete: missing is reported missing, present is refused.
+    c.deny(Operation::Delete, Resource::Topic("ghost"));
+    c.deny(Operation::Delete, Resource::Topic("byid"));
+    let by_name = |n: &str| DeleteTopicState::default().with_name(Some(topic_name(n)));
+    let req = DeleteTopicsRequest::default().with_topics(vec![by_name("ghost"), by_name("byid")]);
+    let codes: Vec<i16> = c.call(6, &req).await.responses.iter().map(|r| r.error_code).collect();
+    assert_eq!(codes, vec![E::UnknownTopicOrPartition.code(), E::TopicAuthorizationFailed.code()]);
+
     // Configs: a broker's need the cluster, a topic's the topic.
     c.deny(Operation::DescribeConfigs, Resource::Cluster);
     c.deny(Operation::DescribeConfigs, Resource::Topic(TOPIC));
