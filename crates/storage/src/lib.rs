@@ -4,13 +4,14 @@
 //! Callers use [`ObjectStorage`]. Underneath, each concern is its own layer implementing
 //! `object_store::ObjectStore`, put together in one place ([`stack`]): the base store named by the URL
 //! ([`base`]), durability for local directories ([`durable`]), retries ([`retry`]), metrics ([`metered`]),
-//! fault injection for tests ([`faults`]), and the read cache with single-flight reads ([`read`]).
+//! fault injection for tests (`faults`, behind the `faults` feature), and the read cache with single-flight reads ([`read`]).
 
 mod base;
 mod body;
 pub mod cache;
 mod durable;
 mod error;
+#[cfg(any(test, feature = "faults"))]
 pub mod faults;
 pub mod keys;
 mod metered;
@@ -23,6 +24,7 @@ mod testing;
 
 pub use cache::SegmentCache;
 pub use error::StorageError;
+#[cfg(any(test, feature = "faults"))]
 pub use faults::{FaultMode, Faults};
 pub use retry::RetryOptions;
 pub use stack::StoreOptions;

@@ -65,6 +65,7 @@ impl ReadCache {
     }
 
     /// The cache itself, to put the same cache on top of a rebuilt stack.
+    #[cfg(any(test, feature = "faults"))]
     pub(crate) fn segments_handle(&self) -> Arc<SegmentCache> {
         self.segments.clone()
     }

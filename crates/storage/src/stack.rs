@@ -4,7 +4,7 @@
 //! 2. durability, for a local directory: an acknowledged write is fsync'd ([`crate::durable`]);
 //! 3. retries with backoff and a timeout per attempt ([`crate::retry`]);
 //! 4. metrics, one request per caller's request ([`crate::metered`]);
-//! 5. fault injection, only when a test gives a plan ([`crate::faults`]);
+//! 5. fault injection, only when a test gives a plan (`faults`, compiled for tests and the `faults` feature);
 //! 6. the read cache with single-flight reads ([`crate::read`]).
 //!
 //! Why this order: durability sits right on the files it fsyncs, so every attempt the retry layer makes is
@@ -18,6 +18,7 @@
 use crate::base::Base;
 use crate::cache::SegmentCache;
 use crate::durable::Durable;
+#[cfg(any(test, feature = "faults"))]
 use crate::faults::{FaultLayer, Faults};
 use crate::metered::Metered;
 use crate::read::ReadCache;
@@ -32,20 +33,27 @@ pub struct StoreOptions {
 }
 
 /// Puts the layers together over `base`, with the read cache `segments` on top.
-pub(crate) fn build(
+pub(crate) fn build(base: &Base, options: StoreOptions, segments: Arc<SegmentCache>) -> ReadCache {
+    ReadCache::new(layers(base, options), segments)
+}
+
+/// [`build`] with the fault layer between the read cache and the rest (tests and the `faults` feature only).
+#[cfg(any(test, feature = "faults"))]
+pub(crate) fn build_with_faults(
     base: &Base,
     options: StoreOptions,
-    faults: Option<Arc<Faults>>,
+    faults: Arc<Faults>,
     segments: Arc<SegmentCache>,
 ) -> ReadCache {
+    ReadCache::new(Arc::new(FaultLayer::new(layers(base, options), faults)), segments)
+}
+
+/// Durability (local directories), retries, metrics: the layers every store gets, bottom up.
+fn layers(base: &Base, options: StoreOptions) -> Arc<dyn ObjectStore> {
     let mut store = base.store.clone();
     if let Some(root) = &base.local_root {
         store = Arc::new(Durable::new(store, root.clone()));
     }
     store = Arc::new(Retrying::new(store, options.retry));
-    store = Arc::new(Metered::new(store));
-    if let Some(faults) = faults {
-        store = Arc::new(FaultLayer::new(store, faults));
-    }
-    ReadCache::new(store as Arc<dyn ObjectStore>, segments)
+    Arc::new(Metered::new(store))
 }

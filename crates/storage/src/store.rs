@@ -4,6 +4,7 @@
 use crate::base::{self, Base};
 use crate::cache::SegmentCache;
 use crate::error::StorageError;
+#[cfg(any(test, feature = "faults"))]
 use crate::faults::Faults;
 use crate::keys;
 use crate::read::ReadCache;
@@ -20,6 +21,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct ObjectStorage {
     base: Base,
+    /// Kept to build the same stack again with a fault layer.
+    #[cfg_attr(not(any(test, feature = "faults")), allow(dead_code))]
     options: StoreOptions,
     reads: Arc<ReadCache>,
     url: String,
@@ -63,15 +66,16 @@ impl ObjectStorage {
     /// [`ObjectStorage::open`] with chosen options.
     pub fn open_with(url: &str, cache_bytes: usize, options: StoreOptions) -> Result<Self, StorageError> {
         let base = base::open(url)?;
-        let reads = stack::build(&base, options, None, Arc::new(SegmentCache::new(cache_bytes)));
+        let reads = stack::build(&base, options, Arc::new(SegmentCache::new(cache_bytes)));
         Ok(ObjectStorage { base, options, reads: Arc::new(reads), url: url.into() })
     }
 
-    /// The same store (same objects, same cache) with every operation counted by `faults` (tests only
-    /// need this).
+    /// The same store (same objects, same cache) with every operation counted by `faults` (for tests: only
+    /// compiled with the `faults` feature).
+    #[cfg(any(test, feature = "faults"))]
     pub fn with_faults(self, faults: Arc<Faults>) -> Self {
         let segments = self.reads.segments_handle();
-        let reads = stack::build(&self.base, self.options, Some(faults), segments);
+        let reads = stack::build_with_faults(&self.base, self.options, faults, segments);
         ObjectStorage { reads: Arc::new(reads), ..self }
     }
 
