@@ -5,6 +5,7 @@
 #   - promtool (Debian's prometheus package), to check the shipped alert rules
 #   - Go and Debian's Sarama 1.22 (golang-go, golang-github-shopify-sarama-dev) for tests/sarama
 #   - a Python venv at ${WEFT_VENV:-$HOME/.cache/weft-venv} with pinned clients
+#   - s3s-fs (an S3-compatible server over a directory, from crates.io) for the S3 tests
 #   - rustup components clippy + rustfmt (best effort)
 set -euo pipefail
 
@@ -71,6 +72,15 @@ if ! command -v go >/dev/null 2>&1 || [ ! -d "$SARAMA_SRC" ]; then
 fi
 go version >/dev/null 2>&1 || { log "go installed but 'go version' failed"; exit 1; }
 [ -d "$SARAMA_SRC" ] || { log "sarama sources missing at $SARAMA_SRC"; exit 1; }
+
+# ---- s3s-fs: a real S3 server (SigV4, ranges, multipart) serving a directory, for tests/clients/test_s3.py ----
+S3S_FS_VERSION=0.14.1 # 0.17 needs a newer compiler
+if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
+  log "cargo install s3s-fs $S3S_FS_VERSION"
+  CARGO_TARGET_DIR="${S3S_TARGET_DIR:-$HOME/.cache/s3s-target}" \
+    cargo install --quiet s3s-fs --version "$S3S_FS_VERSION" --features binary --locked
+fi
+"${HOME}/.cargo/bin/s3s-fs" --help >/dev/null 2>&1 || command -v s3s-fs >/dev/null 2>&1 || { log "s3s-fs not runnable"; exit 1; }
 
 # ---- python venv ----------------------------------------------------------
 PYTHON="${PYTHON:-}"

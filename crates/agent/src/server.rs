@@ -86,7 +86,7 @@ pub async fn start_with(
     let meta = weft_meta::open(&meta_url).await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let storage = weft_storage::ObjectStorage::open(&store_url, config.cache_bytes)
-        .map_err(|source| StartError::Storage { url: store_url.clone(), source: Box::new(source) })?;
+        .map_err(|source| StartError::Storage { url: storage_url_shown(&store_url), source: Box::new(source) })?;
     if store_url.starts_with("memory:") {
         tracing::warn!(object_store = %store_url, metastore = %meta_url, "objects are kept in memory only: they are lost at exit while the metastore keeps pointing at them (for tests and diagnosis)");
     }
@@ -181,6 +181,11 @@ pub async fn start_with(
         health_task.abort();
     });
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
+}
+
+/// An object store URL as errors show it: without its query, which may carry credentials.
+fn storage_url_shown(url: &str) -> String {
+    url.split_once('?').map_or(url, |(base, _)| base).to_string()
 }
 
 /// The maintenance service over this agent's stores and caches.

@@ -23,7 +23,10 @@ options! {
     /// Directory of the embedded default (objects and SQLite metadata)
     data_dir: PathBuf = PathBuf::from("weft-data") => data_dir: Path, shown "./weft-data";
 
-    /// Object store URL: file:///abs/path or memory://
+    /// Object store URL: file:///abs/path, s3://bucket/prefix or memory://
+    ///
+    /// S3 credentials, region and endpoint come from the standard `AWS_*` variables or the URL's query
+    /// (`?endpoint=http://127.0.0.1:9000&region=us-east-1`).
     object_store: Option<String> = None => object_store: OptionalText, shown "file://<data-dir>/objects";
 
     /// Metastore URL: sqlite:///abs/path.db

@@ -1,9 +1,9 @@
 //! The bottom of the stack: the undecorated store named by a URL.
 //!
 //! The URL is parsed by `object_store` itself ([`ObjectStoreScheme`]), so each kind of store is one match
-//! arm; adding `s3://` is one arm building the S3 store from the URL. Today Weft accepts `file:///abs/dir`
-//! (a local directory, created if missing, with its data folders made durable once) and `memory://`
-//! (objects kept in memory only, for tests and diagnosis). Anything else is refused with
+//! arm. Weft accepts `file:///abs/dir` (a local directory, created if missing, with its data folders made
+//! durable once), `s3://bucket[/prefix]` (AWS S3 or any S3-compatible store, see [`crate::s3`]) and
+//! `memory://` (objects kept in memory only, for tests and diagnosis). Anything else is refused with
 //! [`StorageError::BadUrl`].
 
 use crate::error::StorageError;
@@ -47,6 +47,7 @@ pub(crate) fn open(url: &str) -> Result<Base, StorageError> {
             }
             local(root)
         }
+        ObjectStoreScheme::AmazonS3 => crate::s3::open(url, &parsed),
         _ => Err(bad()),
     }
 }
@@ -107,6 +108,7 @@ mod tests {
     fn other_urls_are_refused() {
         for url in [
             "s4://x",
+            "s3://",
             "file://relative",
             "memory://host",
             "memory:///sub",

@@ -9,8 +9,10 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("unsupported object store url {url:?} (expected file:///abs/path or memory://)")]
+    #[error("unsupported object store url {url:?} (expected file:///abs/path, s3://bucket/prefix or memory://)")]
     BadUrl { url: String },
+    #[error("invalid s3 object store url {url:?}: {reason}")]
+    BadS3 { url: String, reason: String },
     #[error("object {key} not found")]
     NotFound { key: String },
     #[error("object store {op} of {key} failed: {source}")]
@@ -90,6 +92,7 @@ pub(crate) fn from_store(op: &'static str, key: &str, e: object_store::Error) ->
 pub(crate) fn share(e: &StorageError) -> StorageError {
     match e {
         StorageError::BadUrl { url } => StorageError::BadUrl { url: url.clone() },
+        StorageError::BadS3 { url, reason } => StorageError::BadS3 { url: url.clone(), reason: reason.clone() },
         StorageError::NotFound { key } => StorageError::NotFound { key: key.clone() },
         StorageError::Injected { op, key } => StorageError::Injected { op, key: key.clone() },
         StorageError::BadRange { key, start, end, len } => {

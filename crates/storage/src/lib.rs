@@ -17,6 +17,7 @@ pub mod keys;
 mod metered;
 mod read;
 mod retry;
+mod s3;
 mod stack;
 mod store;
 #[cfg(test)]

@@ -57,7 +57,8 @@ impl std::fmt::Debug for ObjectStorage {
 }
 
 impl ObjectStorage {
-    /// Opens the store named by `url`: `file:///abs/dir` (created if missing) or `memory://`, with the
+    /// Opens the store named by `url`: `file:///abs/dir` (created if missing), `s3://bucket/prefix` or
+    /// `memory://`, with the
     /// default [`StoreOptions`].
     pub fn open(url: &str, cache_bytes: usize) -> Result<Self, StorageError> {
         Self::open_with(url, cache_bytes, StoreOptions::default())
@@ -67,7 +68,8 @@ impl ObjectStorage {
     pub fn open_with(url: &str, cache_bytes: usize, options: StoreOptions) -> Result<Self, StorageError> {
         let base = base::open(url)?;
         let reads = stack::build(&base, options, Arc::new(SegmentCache::new(cache_bytes)));
-        Ok(ObjectStorage { base, options, reads: Arc::new(reads), url: url.into() })
+        // Shown in logs and errors: without the query, which may carry credentials.
+        Ok(ObjectStorage { base, options, reads: Arc::new(reads), url: crate::s3::without_query(url) })
     }
 
     /// The same store (same objects, same cache) with every operation counted by `faults` (for tests: only

@@ -1,0 +1,133 @@
+"""An agent on a real S3-compatible server (s3s-fs over a directory, installed by setup-test-deps.sh):
+produce with librdkafka, read back, kill -9 and restart, read again; the segments are S3 objects under
+the URL's prefix, and credentials given in the URL's query never reach the log."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from clientutil import Rec, consume_confluent, create_topic, produce_confluent, unique_topic, wait_for
+
+ACCESS_KEY = "weft-test-key"
+SECRET_KEY = "weft-test-secret-do-not-log"
+PARTITIONS = 3
+
+
+def _s3s_fs() -> str:
+    found = shutil.which("s3s-fs") or os.path.expanduser("~/.cargo/bin/s3s-fs")
+    assert os.access(found, os.X_OK), "s3s-fs is missing: scripts/setup-test-deps.sh installs it"
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def s3_server(tmp_path):
+    """s3s-fs on 127.0.0.1 serving `tmp_path/root`, with one bucket `weft`; stopped after the test."""
+    root = tmp_path / "root"
+    (root / "weft").mkdir(parents=True)
+    port = _free_port()
+    log = open(tmp_path / "s3s.log", "wb")
+    proc = subprocess.Popen(
+        [_s3s_fs(), "--host", "127.0.0.1", "--port", str(port),
+         "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, str(root)],
+        stdout=log, stderr=subprocess.STDOUT)
+
+    def listening():
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_for(listening, timeout=20, desc="s3s-fs to listen")
+        yield f"http://127.0.0.1:{port}", root / "weft"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _records(n, tag):
+    return [Rec(i % PARTITIONS, f"{tag}-k{i}".encode(), f"{tag}-v{i}".encode() * 50) for i in range(n)]
+
+
+def _check(b, topic, recs, results):
+    want = {(p, o): (r.key, r.value) for r, (_e, p, o) in zip(recs, results)}
+    got = consume_confluent(b, topic, range(PARTITIONS), min_count=len(recs))
+    assert {(r.partition, r.offset): (r.key, r.value) for r in got} == want
+
+
+def test_agent_on_s3_keeps_acked_records_across_kill9(agent_factory, s3_server):
+    endpoint, bucket_dir = s3_server
+    url = (f"s3://weft/cluster-a?endpoint={endpoint}&region=us-east-1"
+           f"&access_key_id={ACCESS_KEY}&secret_access_key={SECRET_KEY}")
+    agent = agent_factory("--object-store", url)
+    b = agent.bootstrap
+    topic = unique_topic("s3")
+    create_topic(b, topic, partitions=PARTITIONS)
+    recs = _records(600, "a")
+    results = produce_confluent(b, topic, recs, acks="all", **{"compression.type": "lz4"})
+    assert all(e is None for e, _p, _o in results), [e for e, _p, _o in results if e]
+    _check(b, topic, recs, results)
+
+    # The segments are objects in the bucket, under the prefix.
+    objects = [p for p in (bucket_dir / "cluster-a").rglob("*") if p.is_file()]
+    assert objects, "no object written under s3://weft/cluster-a"
+
+    agent.kill9()
+    agent.start()
+    b = agent.bootstrap
+    _check(b, topic, recs, results)
+    more = produce_confluent(b, topic, [Rec(0, b"after", b"restart")], acks="all")
+    assert more[0][0] is None and more[0][2] == len([r for r in recs if r.partition == 0])
+    assert SECRET_KEY not in agent.log_text(), "credentials from the url's query were logged"
+
+
+def test_credentials_from_aws_variables_and_a_wrong_secret_is_not_ready(agent_factory, s3_server):
+    endpoint, _bucket_dir = s3_server
+    env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+           "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1"}
+    agent = agent_factory("--object-store", "s3://weft/from-env", env=env)
+    topic = unique_topic("s3env")
+    create_topic(agent.bootstrap, topic, partitions=1)
+    results = produce_confluent(agent.bootstrap, topic, [Rec(0, b"k", b"v")], acks="all")
+    assert results[0][0] is None
+
+    bad = dict(env, AWS_SECRET_ACCESS_KEY="wrong")
+    refused = agent_factory("--object-store", "s3://weft/bad", env=bad)
+    # Writes fail (signature refused): readiness says so instead of acking anything.
+    wait_for(lambda: _readyz(refused) == 503, timeout=30, desc="readiness to fail")
+    assert "object store writes fail" in _readyz_body(refused)
+
+
+def _readyz_body(agent) -> str:
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://{agent.admin}/readyz", timeout=5) as r:
+            return r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.read().decode()
+
+
+def _readyz(agent) -> int:
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://{agent.admin}/readyz", timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
