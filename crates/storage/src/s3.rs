@@ -44,9 +44,10 @@ fn builder(url: &str, parsed: &url::Url) -> Result<AmazonS3Builder, StorageError
     // Client options first: `with_client_options` replaces them whole, so the variables and the query
     // (which may set client options such as `allow_http`) must come after.
     let mut builder = AmazonS3Builder::new().with_client_options(client_options()).with_retry(retry_config());
-    for (key, value) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
-        // As `AmazonS3Builder::from_env`: variables that name no S3 option are ignored.
-        if let Ok(config) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+    for (key, value) in std::env::vars_os() {
+        // As `AmazonS3Builder::from_env`: variables that are not UTF-8 or name no S3 option are ignored.
+        let (Some(key), Some(value)) = (key.to_str(), value.to_str()) else { continue };
+        if let Some(config) = key.strip_prefix("AWS_").and(key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>().ok()) {
             builder = builder.with_config(config, value);
         }
     }
