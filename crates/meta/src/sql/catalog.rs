@@ -90,12 +90,7 @@ impl Catalog for SqlMetastore {
     async fn delete_topic(&self, name: &str, now_ms: i64) -> Result<Topic> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| MetaError::UnknownTopic { name: name.into() })?;
-        let topic = topic_from_row(&row)?;
+        let topic = topic_in(&mut tx, name).await?;
         let id = topic.id.to_string();
         // Batch rows go with the topic; their objects are marked dead once nothing else references them, and
         // the garbage collector deletes them after its grace period.
@@ -147,12 +142,7 @@ impl Catalog for SqlMetastore {
     async fn add_partitions(&self, name: &str, total: i32) -> Result<Topic> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| MetaError::UnknownTopic { name: name.into() })?;
-        let mut topic = topic_from_row(&row)?;
+        let mut topic = topic_in(&mut tx, name).await?;
         if total <= topic.partitions {
             return Err(MetaError::BadPartitionCount {
                 name: name.into(),
@@ -184,6 +174,16 @@ impl Catalog for SqlMetastore {
     async fn set_cluster_configs(&self, configs: BTreeMap<String, String>) -> Result<()> {
         timed("set_cluster_configs", self.set_cluster_configs_impl(configs)).await
     }
+}
+
+/// The topic named `name`, read inside `tx`; UNKNOWN_TOPIC if there is none.
+async fn topic_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) -> Result<Topic> {
+    let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| MetaError::UnknownTopic { name: name.into() })?;
+    topic_from_row(&row)
 }
 
 async fn insert_partition(tx: &mut sqlx::Transaction<'_, sqlx::Any>, topic_id: Uuid, partition: i32) -> Result<()> {
