@@ -3,8 +3,10 @@
 //!
 //! Callers use [`ObjectStorage`]. Underneath, each concern is its own layer implementing
 //! `object_store::ObjectStore`, put together in one place ([`stack`]): the base store named by the URL
-//! ([`base`]), durability for local directories ([`durable`]), retries ([`retry`]), metrics ([`metered`]),
-//! fault injection for tests (`faults`, behind the `faults` feature), and the read cache with single-flight reads ([`read`]).
+//! ([`base`]), durability for local directories ([`durable`]), a latency and failure model of a remote
+//! store for tests and benchmarks ([`model`], [`modelled`]), retries ([`retry`]), metrics and usage
+//! ([`metered`], [`usage`]), fault injection for tests (`faults`, behind the `faults` feature), and the
+//! read cache with single-flight reads ([`read`]).
 
 mod base;
 mod body;
@@ -15,6 +17,8 @@ mod error;
 pub mod faults;
 pub mod keys;
 mod metered;
+pub mod model;
+mod modelled;
 mod read;
 mod retry;
 mod s3;
@@ -22,11 +26,14 @@ mod stack;
 mod store;
 #[cfg(test)]
 mod testing;
+pub mod usage;
 
 pub use cache::SegmentCache;
 pub use error::StorageError;
 #[cfg(any(test, feature = "faults"))]
 pub use faults::{FaultMode, Faults};
+pub use model::{ModelOptions, StoreModel};
 pub use retry::RetryOptions;
 pub use stack::StoreOptions;
 pub use store::{ListChunks, Listed, ObjectStorage};
+pub use usage::{Prices, RequestKind, UsageSnapshot};

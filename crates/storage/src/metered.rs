@@ -5,8 +5,12 @@
 //! The layer sits above the retry layer, so one request here is one request of the caller: its latency
 //! includes any retries and backoff, and an error counted here is an error the caller saw. A delete of a
 //! missing object counts as ok, since Weft's deletes are idempotent.
+//!
+//! Each request is also added to the store's [`Usage`] (requests and bytes by kind, a listing counted per
+//! page of 1,000 keys), from which the agent estimates what the requests cost.
 
 use crate::body;
+use crate::usage::{RequestKind, Usage};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -22,11 +26,12 @@ use std::time::Instant;
 #[derive(Debug)]
 pub(crate) struct Metered {
     inner: Arc<dyn ObjectStore>,
+    usage: Arc<Usage>,
 }
 
 impl Metered {
-    pub(crate) fn new(inner: Arc<dyn ObjectStore>) -> Self {
-        Metered { inner }
+    pub(crate) fn new(inner: Arc<dyn ObjectStore>, usage: Arc<Usage>) -> Self {
+        Metered { inner, usage }
     }
 }
 
@@ -37,7 +42,9 @@ impl std::fmt::Display for Metered {
 }
 
 /// Records one finished request: its count by outcome, its latency, and the bytes it moved.
-fn record(op: &'static str, started: Instant, ok: bool, bytes: usize) {
+fn record(usage: &Usage, kind: RequestKind, started: Instant, ok: bool, bytes: usize) {
+    let op = kind.name();
+    usage.add(kind, 1, if ok { bytes as u64 } else { 0 });
     metrics::histogram!("weft_object_store_request_duration_seconds", "op" => op)
         .record(started.elapsed().as_secs_f64());
     let outcome = if ok { "ok" } else { "error" };
@@ -52,7 +59,7 @@ impl ObjectStore for Metered {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
         let (started, len) = (Instant::now(), payload.content_length());
         let result = self.inner.put_opts(location, payload, opts).await;
-        record("put", started, result.is_ok(), len);
+        record(&self.usage, RequestKind::Put, started, result.is_ok(), len);
         result
     }
 
@@ -65,26 +72,26 @@ impl ObjectStore for Metered {
         if options.head {
             return self.inner.get_opts(location, options).await;
         }
-        let op = if options.range.is_some() { "get_range" } else { "get" };
+        let kind = if options.range.is_some() { RequestKind::GetRange } else { RequestKind::Get };
         let started = Instant::now();
         let read = match self.inner.get_opts(location, options).await {
             Ok(result) => body::buffer(result).await,
             Err(e) => Err(e),
         };
-        record(op, started, read.is_ok(), 0);
-        let (result, data) = read?;
-        metrics::counter!("weft_object_store_bytes_total", "op" => op).increment(data.len() as u64);
-        Ok(result)
+        let len = read.as_ref().map_or(0, |(_, data)| data.len());
+        record(&self.usage, kind, started, read.is_ok(), len);
+        Ok(read?.0)
     }
 
     /// Each deleted object is one request; its latency is the time since the previous one finished.
     fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
         let mut since = Instant::now();
+        let usage = self.usage.clone();
         self.inner
             .delete_stream(locations)
             .inspect(move |result| {
                 let ok = matches!(result, Ok(_) | Err(object_store::Error::NotFound { .. }));
-                record("delete", since, ok, 0);
+                record(&usage, RequestKind::Delete, since, ok, 0);
                 since = Instant::now();
             })
             .boxed()
@@ -93,13 +100,14 @@ impl ObjectStore for Metered {
     /// One listing is one request, recorded when its stream is dropped (at its end, at the first error the
     /// caller stops on, or unfinished).
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        let mut listing = Listing { started: Instant::now(), ok: true };
+        let mut listing = Listing { started: Instant::now(), ok: true, keys: 0, usage: self.usage.clone() };
         self.inner
             .list(prefix)
             .inspect(move |item| {
                 // Through a reference, so the closure owns the whole record (and drops it with the stream).
                 let listing = &mut listing;
                 listing.ok &= item.is_ok();
+                listing.keys += 1;
             })
             .boxed()
     }
@@ -121,11 +129,18 @@ impl ObjectStore for Metered {
 struct Listing {
     started: Instant,
     ok: bool,
+    keys: u64,
+    usage: Arc<Usage>,
 }
+
+/// Keys per page of a listing, as S3 bills them.
+const KEYS_PER_PAGE: u64 = 1000;
 
 impl Drop for Listing {
     fn drop(&mut self) {
-        record("list", self.started, self.ok, 0);
+        record(&self.usage, RequestKind::List, self.started, self.ok, 0);
+        let further_pages = self.keys.saturating_sub(1) / KEYS_PER_PAGE;
+        self.usage.add(RequestKind::List, further_pages, 0);
     }
 }
 
@@ -138,9 +153,9 @@ mod tests {
 
     #[test]
     fn every_request_is_counted_by_operation_and_outcome_with_its_bytes_and_latency() {
-        let recorded = Recorded::default();
+        let (recorded, usage) = (Recorded::default(), Arc::new(Usage::default()));
         recorded.run(async {
-            let store = Metered::new(Arc::new(Scripted::default()));
+            let store = Metered::new(Arc::new(Scripted::default()), usage.clone());
             store.put(&Path::from("d/a"), PutPayload::from_static(b"abc")).await.unwrap();
             store.get(&Path::from("d/a")).await.unwrap().bytes().await.unwrap();
             store.get_range(&Path::from("d/a"), 1..2).await.unwrap();
@@ -160,5 +175,25 @@ mod tests {
         let bytes = |op: &str| recorded.get(&format!("weft_object_store_bytes_total{{op={op}}}"));
         assert_eq!((bytes("put"), bytes("get"), bytes("get_range")), (3, 3, 1));
         assert_eq!(recorded.get("weft_object_store_request_duration_seconds{op=get}"), 2);
+        let usage = usage.snapshot();
+        let seen = |k: RequestKind| (usage.of(k).requests, usage.of(k).bytes);
+        assert_eq!(seen(RequestKind::Put), (1, 3));
+        assert_eq!(seen(RequestKind::Get), (2, 3), "the failed get is a request too");
+        assert_eq!((seen(RequestKind::GetRange), seen(RequestKind::List)), ((1, 1), (1, 0)));
+        assert_eq!(seen(RequestKind::Delete), (1, 0));
+    }
+
+    #[test]
+    fn a_listing_counts_one_request_per_thousand_keys() {
+        let usage = Arc::new(Usage::default());
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+            let inner = Arc::new(object_store::memory::InMemory::new());
+            for i in 0..2001 {
+                inner.put(&Path::from(format!("d/{i}")), PutPayload::from_static(b"x")).await.unwrap();
+            }
+            let store = Metered::new(inner, usage.clone());
+            assert_eq!(store.list(None).try_collect::<Vec<_>>().await.unwrap().len(), 2001);
+        });
+        assert_eq!(usage.snapshot().of(RequestKind::List).requests, 3);
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! 1. the base store named by the URL ([`crate::base`]);
 //! 2. durability, for a local directory: an acknowledged write is fsync'd ([`crate::durable`]);
-//! 3. retries with backoff and a timeout per attempt ([`crate::retry`]);
-//! 4. metrics, one request per caller's request ([`crate::metered`]);
-//! 5. fault injection, only when a test gives a plan (`faults`, compiled for tests and the `faults` feature);
-//! 6. the read cache with single-flight reads ([`crate::read`]).
+//! 3. a latency and failure model of a remote store, only when one is chosen ([`crate::modelled`]);
+//! 4. retries with backoff and a timeout per attempt ([`crate::retry`]);
+//! 5. metrics, one request per caller's request ([`crate::metered`]);
+//! 6. fault injection, only when a test gives a plan (`faults`, compiled for tests and the `faults` feature);
+//! 7. the read cache with single-flight reads ([`crate::read`]).
 //!
 //! Why this order: durability sits right on the files it fsyncs, so every attempt the retry layer makes is
-//! a whole durable write and an acknowledgement from below always means "on disk". Retries sit below the
+//! a whole durable write and an acknowledgement from below always means "on disk". The model stands for
+//! the remote store itself, so it sits right above the store: its 503s and timeouts reach the retry layer
+//! as a real store's would, and the metrics see the latency a caller on S3 would. Retries sit below the
 //! metrics so that a request is counted once, with the latency the caller felt, and an error counted is an
 //! error the caller saw. Injected faults sit above both: they stand for a crash, which is never retried,
 //! and a failure "before" the operation records no request because none reached the store. The cache is
@@ -21,8 +24,11 @@ use crate::durable::Durable;
 #[cfg(any(test, feature = "faults"))]
 use crate::faults::{FaultLayer, Faults};
 use crate::metered::Metered;
+use crate::model::{ModelOptions, Sampler};
+use crate::modelled::{Modelled, TokioSleep};
 use crate::read::ReadCache;
 use crate::retry::{RetryOptions, Retrying};
+use crate::usage::Usage;
 use object_store::ObjectStore;
 use std::sync::Arc;
 
@@ -30,11 +36,14 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreOptions {
     pub retry: RetryOptions,
+    /// A latency and failure model of a remote store (tests and benchmarks); `None` in production.
+    pub model: Option<ModelOptions>,
 }
 
-/// Puts the layers together over `base`, with the read cache `segments` on top.
-pub(crate) fn build(base: &Base, options: StoreOptions, segments: Arc<SegmentCache>) -> ReadCache {
-    ReadCache::new(layers(base, options), segments)
+/// Puts the layers together over `base`, with the read cache `segments` on top; requests are tallied in
+/// `usage`.
+pub(crate) fn build(base: &Base, options: StoreOptions, segments: Arc<SegmentCache>, usage: Arc<Usage>) -> ReadCache {
+    ReadCache::new(layers(base, options, usage), segments)
 }
 
 /// [`build`] with the fault layer between the read cache and the rest (tests and the `faults` feature only).
@@ -44,16 +53,21 @@ pub(crate) fn build_with_faults(
     options: StoreOptions,
     faults: Arc<Faults>,
     segments: Arc<SegmentCache>,
+    usage: Arc<Usage>,
 ) -> ReadCache {
-    ReadCache::new(Arc::new(FaultLayer::new(layers(base, options), faults)), segments)
+    ReadCache::new(Arc::new(FaultLayer::new(layers(base, options, usage), faults)), segments)
 }
 
-/// Durability (local directories), retries, metrics: the layers every store gets, bottom up.
-fn layers(base: &Base, options: StoreOptions) -> Arc<dyn ObjectStore> {
+/// Durability (local directories), the model (when chosen), retries, metrics, bottom up.
+fn layers(base: &Base, options: StoreOptions, usage: Arc<Usage>) -> Arc<dyn ObjectStore> {
     let mut store = base.store.clone();
     if let Some(root) = &base.local_root {
         store = Arc::new(Durable::new(store, root.clone()));
     }
+    if let Some(model) = options.model {
+        let sampler = Arc::new(Sampler::new(model.model.profile(), model.seed));
+        store = Arc::new(Modelled::new(store, sampler, Arc::new(TokioSleep)));
+    }
     store = Arc::new(Retrying::new(store, options.retry));
-    Arc::new(Metered::new(store))
+    Arc::new(Metered::new(store, usage))
 }

@@ -9,6 +9,7 @@ use crate::faults::Faults;
 use crate::keys;
 use crate::read::ReadCache;
 use crate::stack::{self, StoreOptions};
+use crate::usage::{Usage, UsageSnapshot};
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -25,6 +26,8 @@ pub struct ObjectStorage {
     #[cfg_attr(not(any(test, feature = "faults")), allow(dead_code))]
     options: StoreOptions,
     reads: Arc<ReadCache>,
+    /// Requests and bytes since the store was opened (shared with a faults copy).
+    usage: Arc<Usage>,
     url: String,
 }
 
@@ -67,9 +70,10 @@ impl ObjectStorage {
     /// [`ObjectStorage::open`] with chosen options.
     pub fn open_with(url: &str, cache_bytes: usize, options: StoreOptions) -> Result<Self, StorageError> {
         let base = base::open(url)?;
-        let reads = stack::build(&base, options, Arc::new(SegmentCache::new(cache_bytes)));
+        let usage = Arc::new(Usage::default());
+        let reads = stack::build(&base, options, Arc::new(SegmentCache::new(cache_bytes)), usage.clone());
         // Shown in logs and errors: without the query, which may carry credentials.
-        Ok(ObjectStorage { base, options, reads: Arc::new(reads), url: crate::s3::without_query(url) })
+        Ok(ObjectStorage { base, options, reads: Arc::new(reads), usage, url: crate::s3::without_query(url) })
     }
 
     /// The same store (same objects, same cache) with every operation counted by `faults` (for tests: only
@@ -77,7 +81,7 @@ impl ObjectStorage {
     #[cfg(any(test, feature = "faults"))]
     pub fn with_faults(self, faults: Arc<Faults>) -> Self {
         let segments = self.reads.segments_handle();
-        let reads = stack::build_with_faults(&self.base, self.options, faults, segments);
+        let reads = stack::build_with_faults(&self.base, self.options, faults, segments, self.usage.clone());
         ObjectStorage { reads: Arc::new(reads), ..self }
     }
 
@@ -99,6 +103,11 @@ impl ObjectStorage {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Requests and bytes by kind since the store was opened (the basis of the cost estimate).
+    pub fn usage(&self) -> UsageSnapshot {
+        self.usage.snapshot()
     }
 
     pub fn cache(&self) -> &SegmentCache {
