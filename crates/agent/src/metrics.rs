@@ -125,6 +125,7 @@ pub async fn render(agent: &Agent) -> Option<String> {
     group_gauges(agent, &mut g).await;
     transaction_gauges(agent, &mut g).await;
     topic_gauges(agent, &mut g).await;
+    object_store_costs(&agent.storage.usage(), &prices(agent), &mut g);
     process_gauges(&mut g);
     Some(out)
 }
@@ -218,6 +219,12 @@ async fn topic_gauges(agent: &Agent, g: &mut Gauges<'_>) {
         let bytes: u64 = parts.iter().map(|(_, s)| s.bytes).sum();
         g.sample("weft_topic_stored_bytes", &[("topic", &t.name)], bytes as f64);
     }
+    let total: u64 = stored.iter().flat_map(|(_, parts)| parts.iter().map(|(_, s)| s.bytes)).sum();
+    g.family(
+        "weft_object_store_storage_cost_dollars_per_month",
+        "Estimated monthly cost of storing the topics' batches at the configured price per GiB-month",
+    );
+    g.sample("weft_object_store_storage_cost_dollars_per_month", &[], prices(agent).storage_cost_per_month(total));
     g.family("weft_topic_objects", "Objects holding the topic's batches, summed over its partitions");
     for (t, parts) in &stored {
         let objects: u64 = parts.iter().map(|(_, s)| s.objects).sum();
@@ -238,6 +245,44 @@ async fn topic_gauges(agent: &Agent, g: &mut Gauges<'_>) {
             let value = if family.ends_with("start_offset") { b.log_start } else { b.next_offset };
             g.sample(family, &[("topic", name), ("partition", &p)], value as f64);
         }
+    }
+}
+
+/// The configured list prices of the object store.
+fn prices(agent: &Agent) -> weft_storage::Prices {
+    let c = &agent.config;
+    weft_storage::Prices {
+        put_per_1000: c.object_store_put_price,
+        get_per_1000: c.object_store_get_price,
+        gib_month: c.object_store_storage_price,
+    }
+}
+
+/// Estimated request costs of this agent's object store since it started, by operation, and what they
+/// come to per GiB the agent wrote (from its own request tallies: dollars are fractions of a cent, which
+/// the recorder's integer counters cannot hold).
+fn object_store_costs(usage: &weft_storage::UsageSnapshot, prices: &weft_storage::Prices, g: &mut Gauges<'_>) {
+    use weft_storage::{RequestKind, usage::GIB};
+    g.family_of(
+        "counter",
+        "weft_object_store_cost_dollars_total",
+        "Estimated cost of object store requests at the configured prices, by operation",
+    );
+    for k in usage.kinds {
+        g.sample(
+            "weft_object_store_cost_dollars_total",
+            &[("op", k.kind.name())],
+            prices.request_cost(k.kind, k.requests),
+        );
+    }
+    let written = usage.of(RequestKind::Put).bytes;
+    if written > 0 {
+        g.family(
+            "weft_object_store_request_cost_per_gib_dollars",
+            "Estimated cost of all object store requests since start per GiB written to the store",
+        );
+        let per_gib = prices.requests_cost(usage) / (written as f64 / GIB);
+        g.sample("weft_object_store_request_cost_per_gib_dollars", &[], per_gib);
     }
 }
 
@@ -279,6 +324,40 @@ mod tests {
         process_gauges(&mut Gauges(&mut out));
         assert!(out.contains("# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes "), "{out}");
         assert!(out.contains("\nprocess_cpu_seconds_total "), "{out}");
+    }
+
+    #[test]
+    fn request_costs_are_priced_by_operation_and_per_gib_written() {
+        use weft_storage::{KindUsage, Prices, RequestKind, UsageSnapshot};
+        let at = |kind, requests, bytes| KindUsage { kind, requests, bytes };
+        let usage = UsageSnapshot {
+            kinds: [
+                at(RequestKind::Put, 128, 1 << 30),
+                at(RequestKind::Get, 1000, 1 << 30),
+                at(RequestKind::GetRange, 0, 0),
+                at(RequestKind::List, 2, 0),
+                at(RequestKind::Delete, 128, 0),
+            ],
+        };
+        let mut out = String::new();
+        object_store_costs(&usage, &Prices::S3_STANDARD_US_EAST_1, &mut Gauges(&mut out));
+        assert!(
+            out.contains(
+                "# TYPE weft_object_store_cost_dollars_total counter
+"
+            ),
+            "{out}"
+        );
+        let value = |line: &str| -> f64 {
+            let l = out.lines().find(|l| l.starts_with(line)).unwrap_or_else(|| panic!("{line} in {out}"));
+            l.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        // 128 PUTs at $0.005 per 1,000; 1,000 GETs at $0.0004 per 1,000; 2 LISTs; deletes are free.
+        assert!((value("weft_object_store_cost_dollars_total{op=\"put\"}") - 0.00064).abs() < 1e-12);
+        assert!((value("weft_object_store_cost_dollars_total{op=\"get\"}") - 0.0004).abs() < 1e-12);
+        assert_eq!(value("weft_object_store_cost_dollars_total{op=\"delete\"}"), 0.0);
+        let per_gib = value("weft_object_store_request_cost_per_gib_dollars ");
+        assert!((per_gib - (0.00064 + 0.0004 + 0.00001)).abs() < 1e-12, "{per_gib}");
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub async fn start_with(
     let store_url = config.object_store_url();
     let meta = weft_meta::open(&meta_url).await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
-    let storage = weft_storage::ObjectStorage::open(&store_url, config.cache_bytes)
+    let storage = weft_storage::ObjectStorage::open_with(&store_url, config.cache_bytes, store_options(&config, &ids))
         .map_err(|source| StartError::Storage { url: storage_url_shown(&store_url), source: Box::new(source) })?;
     if store_url.starts_with("memory:") {
         tracing::warn!(object_store = %store_url, metastore = %meta_url, "objects are kept in memory only: they are lost at exit while the metastore keeps pointing at them (for tests and diagnosis)");
@@ -106,7 +106,7 @@ pub async fn start_with(
     let health = Arc::new(weft_log::health::Health::default());
     let produce = ProduceBuffer::new(ProduceLimits {
         flush_bytes: config.flush_bytes,
-        flush_interval: config.flush_interval,
+        flush_interval: config.effective_flush_interval(),
         max_buffered_bytes: config.max_buffered_bytes,
         max_inflight_flushes: config.max_inflight_flushes,
     });
@@ -181,6 +181,26 @@ pub async fn start_with(
         health_task.abort();
     });
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
+}
+
+/// The object-store stack's options: the default retries, and the `--object-store-model` (seeded from the
+/// id source, so an injected one replays the same delays).
+fn store_options(config: &AgentConfig, ids: &Arc<dyn IdSource>) -> weft_storage::StoreOptions {
+    use weft_config::ObjectStoreModel;
+    use weft_storage::{ModelOptions, StoreModel};
+    let model = match config.object_store_model {
+        ObjectStoreModel::Off => None,
+        ObjectStoreModel::S3Standard => Some(StoreModel::S3Standard),
+        ObjectStoreModel::S3Express => Some(StoreModel::S3Express),
+    };
+    if let Some(model) = model {
+        tracing::warn!(
+            ?model,
+            "object-store requests are delayed and failed as the model says (for tests and benchmarks)"
+        );
+    }
+    let model = model.map(|model| ModelOptions { model, seed: ids.nonce() });
+    weft_storage::StoreOptions { model, ..Default::default() }
 }
 
 /// An object store URL as errors show it: without its query, which may carry credentials.

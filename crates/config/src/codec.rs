@@ -21,6 +21,10 @@ pub enum Kind {
     Text,
     /// A file system path.
     Path,
+    /// A decimal number (prices).
+    Decimal,
+    /// One of a few names.
+    Choice(&'static [&'static str]),
 }
 
 /// A written value the codec refused.
@@ -64,6 +68,7 @@ macro_rules! same {
 same!(Number: i32, u64, usize);
 same!(Bool: bool);
 same!(Address: SocketAddr);
+same!(Decimal: f64);
 
 /// A path, written as itself.
 pub struct Path;
@@ -107,6 +112,52 @@ impl Codec for Millis {
     }
     fn show(field: &Duration) -> String {
         field.as_millis().to_string()
+    }
+}
+
+/// An optional duration written in whole milliseconds: unset means "derive it" (see the option's default).
+pub struct OptionalMillis;
+
+impl Codec for OptionalMillis {
+    type Field = Option<Duration>;
+    type Raw = u64;
+    const KIND: Kind = Kind::Number;
+    fn decode(raw: u64) -> Result<Option<Duration>, Rejected> {
+        Ok(Some(Duration::from_millis(raw)))
+    }
+    fn show(field: &Option<Duration>) -> String {
+        field.map(|d| d.as_millis().to_string()).unwrap_or_default()
+    }
+}
+
+/// A field that is one of a few values, each written as a name.
+pub trait Named: Sized + Copy + PartialEq + 'static {
+    /// Every value with its name.
+    const NAMES: &'static [(Self, &'static str)];
+    /// The names alone, in the same order.
+    const NAME_LIST: &'static [&'static str];
+    /// The names as a list for messages, e.g. `off, s3-standard or s3-express`.
+    const EXPECTED: &'static str;
+}
+
+/// Written as one of the names of a [`Named`] field.
+pub struct Choice<T>(PhantomData<T>);
+
+impl<T: Named> Codec for Choice<T> {
+    type Field = T;
+    type Raw = String;
+    const KIND: Kind = Kind::Choice(T::NAME_LIST);
+    fn decode(raw: String) -> Result<T, Rejected> {
+        match T::NAMES.iter().find(|(_, name)| *name == raw) {
+            Some((value, _)) => Ok(*value),
+            None => {
+                let source = format!("unknown name {raw:?}").into();
+                Err(Rejected { value: raw, expected: T::EXPECTED, source })
+            }
+        }
+    }
+    fn show(field: &T) -> String {
+        T::NAMES.iter().find(|(v, _)| v == field).map(|(_, n)| n.to_string()).unwrap_or_default()
     }
 }
 

@@ -7,11 +7,13 @@
 mod declare;
 mod cli;
 pub mod codec;
+mod model;
 mod options;
 mod validate;
 
 pub use cli::{AgentArgs, LoadError, read_layer};
 pub use codec::Kind;
+pub use model::{LOCAL_FLUSH_INTERVAL, ObjectStoreModel, S3_FLUSH_INTERVAL};
 pub use options::{AgentConfig, Layer, key, options};
 pub use validate::{ConfigError, flag};
 

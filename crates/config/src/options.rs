@@ -2,7 +2,8 @@
 //! also names its flag and `WEFT_*` variable), codec, checks and help. The first paragraph of an entry's
 //! doc is its `--help` line; further paragraphs document the field for library users.
 
-use crate::codec::{Millis, Minutes, OptionalText, Path, Same, Switchable};
+use crate::codec::{Choice, Millis, Minutes, OptionalMillis, OptionalText, Path, Same, Switchable};
+use crate::model::ObjectStoreModel;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,8 +39,17 @@ options! {
     /// Flush a segment once this many bytes are buffered
     flush_bytes: usize = 8 * 1024 * 1024 => flush_bytes: Same<usize>, check positive;
 
-    /// Flush a segment once its oldest batch has waited this long
-    flush_interval: Duration = Duration::from_millis(4) => flush_interval_ms: Millis;
+    /// Flush a segment once its oldest batch has waited this long; each flush is one PUT, so shorter means
+    /// lower produce latency and more PUT requests
+    ///
+    /// `None` takes the default of the store ([`crate::AgentConfig::effective_flush_interval`]): 4 ms on a
+    /// local directory or in memory, where a write costs nothing; 250 ms on S3 (`s3://`, or a modelled S3
+    /// with `--object-store-model`), as WarpStream and Aiven's Inkless flush, because there every PUT is
+    /// billed. One agent flushing every 250 ms makes at most 4 PUTs a second, about 10.4 million a month
+    /// ($52 at $0.005 per 1,000); every 4 ms it would make 250 a second ($3,240 a month). Under load the
+    /// 8 MiB `flush_bytes` limit comes first either way: 128 PUTs per GiB produced.
+    flush_interval: Option<Duration> = None => flush_interval_ms: OptionalMillis,
+        shown "4 (file://, memory://) or 250 (s3://, --object-store-model)";
 
     /// Produce bytes buffered before sockets stop being read
     ///
@@ -175,4 +185,24 @@ options! {
 
     /// Bytes object compaction copies into one per-partition object at most
     merge_target_bytes: u64 = 16 * 1024 * 1024 => merge_target_bytes: Same<u64>, check positive;
+
+    /// For tests and benchmarks: delay and fail object-store requests as S3 would (off, s3-standard or
+    /// s3-express), to measure S3 latency on one machine
+    ///
+    /// Every request waits a latency drawn from the model's per-operation distribution, and about one in
+    /// a thousand fails (503 SlowDown, 500, timeout) and is retried. A model also selects the S3
+    /// `flush_interval` default. Figures and sources: `weft_storage::model` and ARCHITECTURE.md.
+    object_store_model: ObjectStoreModel = ObjectStoreModel::Off => object_store_model: Choice<ObjectStoreModel>;
+
+    /// Dollars per 1,000 PUT, COPY or LIST requests, for the cost estimate (S3 Standard us-east-1 price)
+    ///
+    /// <https://aws.amazon.com/s3/pricing/>; exported as `weft_object_store_cost_dollars_total`.
+    object_store_put_price: f64 = 0.005 => object_store_put_price_per_1000: Same<f64>, check non_negative;
+
+    /// Dollars per 1,000 GET or HEAD requests, for the cost estimate (S3 Standard us-east-1 price)
+    object_store_get_price: f64 = 0.0004 => object_store_get_price_per_1000: Same<f64>, check non_negative;
+
+    /// Dollars per GiB stored for a month, for the cost estimate (S3 Standard us-east-1, first 50 TB)
+    object_store_storage_price: f64 = 0.023 => object_store_storage_price_per_gib_month: Same<f64>,
+        check non_negative;
 }

@@ -51,6 +51,16 @@ macro_rules! quantity {
 }
 quantity!(i32, u64, usize);
 
+impl Quantity for f64 {
+    fn is_positive(&self) -> bool {
+        self.is_finite() && *self > 0.0
+    }
+    /// Not a finite number counts as negative, so a price of NaN or infinity is refused.
+    fn is_negative(&self) -> bool {
+        !(self.is_finite() && *self >= 0.0)
+    }
+}
+
 impl Quantity for Duration {
     fn is_positive(&self) -> bool {
         !self.is_zero()

@@ -17,6 +17,9 @@ fn samples(o: &OptionInfo) -> [(String, String); 3] {
         Kind::Address => [1001, 1002, 1003].map(|p| quoted(format!("127.0.0.1:{p}"))),
         Kind::Text => ["a.example:1", "b.example:2", "c.example:3"].map(|t| quoted(t.to_string())),
         Kind::Path => ["/tmp/weft-a", "/tmp/weft-b", "/tmp/weft-c"].map(|p| quoted(p.to_string())),
+        Kind::Decimal => ["0.5", "1.25", "2.5"].map(|n| (n.to_string(), n.to_string())),
+        // Names other than the first (the default), so each layer visibly sets one.
+        Kind::Choice(names) => [1, 2, 1].map(|i| quoted(names[i % names.len()].to_string())),
     }
 }
 
@@ -57,7 +60,8 @@ fn nothing_given_is_the_default_config() {
     assert_eq!(format!("{c:?}"), format!("{:?}", AgentConfig::with_data_dir("weft-data")));
     assert_eq!(c.listen, "127.0.0.1:9092".parse().expect("addr"));
     assert_eq!(c.admin_listen, Some("127.0.0.1:9644".parse().expect("addr")));
-    assert_eq!(c.flush_interval, Duration::from_millis(4));
+    assert_eq!(c.flush_interval, None, "the store's default applies");
+    assert_eq!(c.effective_flush_interval(), Duration::from_millis(4));
     assert_eq!(c.group_max_size, usize::MAX);
     assert_eq!(c.offsets_retention, Duration::from_secs(7 * 24 * 3600));
 }
@@ -65,7 +69,7 @@ fn nothing_given_is_the_default_config() {
 #[test]
 fn durations_are_written_in_the_unit_of_their_name() {
     let c = resolve(&strings(&["--flush-interval-ms", "5", "--offsets-retention-minutes", "2"]), &[]).expect("valid");
-    assert_eq!(c.flush_interval, Duration::from_millis(5));
+    assert_eq!(c.flush_interval, Some(Duration::from_millis(5)));
     assert_eq!(c.offsets_retention, Duration::from_secs(120));
     let c = resolve(&strings(&["--offsets-retention-minutes", &u64::MAX.to_string()]), &[]).expect("valid");
     assert_eq!(c.offsets_retention, Duration::from_secs(u64::MAX), "minutes saturate");
@@ -121,5 +125,29 @@ fn a_bad_flag_value_is_refused_by_clap() {
     for args in [["--flush-bytes", "-1"], ["--node-id", "x"], ["--listen", "nowhere"], ["--flush-interval-ms", "1.5"]] {
         let err = resolve(&[format!("{}={}", args[0], args[1])], &[]).expect_err(args[0]);
         assert!(err.contains(&format!("invalid value '{}' for '{} ", args[1], args[0])), "{err}");
+    }
+}
+
+#[test]
+fn the_object_store_model_is_one_of_its_names() {
+    use weft_config::ObjectStoreModel;
+    let c = resolve(&strings(&["--object-store-model", "s3-express"]), &[]).expect("valid");
+    assert_eq!(c.object_store_model, ObjectStoreModel::S3Express);
+    assert_eq!(c.effective_flush_interval(), Duration::from_millis(250), "a modelled S3 flushes as S3 does");
+    assert_eq!(resolve(&[], &[]).expect("valid").object_store_model, ObjectStoreModel::Off);
+    let err = resolve(&strings(&["--object-store-model", "s4"]), &[]).expect_err("refused");
+    assert_eq!(
+        err,
+        "invalid --object-store-model \"s4\": expected off, s3-standard or s3-express: unknown name \"s4\""
+    );
+}
+
+#[test]
+fn prices_are_decimal_and_not_negative() {
+    let c = resolve(&strings(&["--object-store-put-price-per-1000", "0.0055"]), &[]).expect("valid");
+    assert_eq!(c.object_store_put_price, 0.0055);
+    for bad in ["NaN", "inf"] {
+        let err = resolve(&strings(&["--object-store-get-price-per-1000", bad]), &[]).expect_err(bad);
+        assert!(err.contains("must not be negative"), "{bad}: {err}");
     }
 }

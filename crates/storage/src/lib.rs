@@ -36,4 +36,4 @@ pub use model::{ModelOptions, StoreModel};
 pub use retry::RetryOptions;
 pub use stack::StoreOptions;
 pub use store::{ListChunks, Listed, ObjectStorage};
-pub use usage::{Prices, RequestKind, UsageSnapshot};
+pub use usage::{KindUsage, Prices, RequestKind, UsageSnapshot};

@@ -153,7 +153,7 @@ fn broker_entries(
         ),
         (
             "weft.flush.interval.ms".into(),
-            c.flush_interval.as_millis().to_string(),
+            c.effective_flush_interval().as_millis().to_string(),
             source::STATIC_BROKER,
             ConfigType::Long,
             "Longest a batch waits for its flush.",

@@ -1,0 +1,70 @@
+//! The `--object-store-model` choice: which remote object store, if any, the agent imitates (for tests and
+//! benchmarks), and the flush-interval default that follows from the kind of store.
+
+use crate::AgentConfig;
+use crate::codec::Named;
+use std::time::Duration;
+
+/// Which remote object store the agent imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ObjectStoreModel {
+    /// Requests take what the store takes.
+    #[default]
+    Off,
+    /// Amazon S3 Standard latencies and failures.
+    S3Standard,
+    /// Amazon S3 Express One Zone latencies and failures.
+    S3Express,
+}
+
+impl Named for ObjectStoreModel {
+    const NAMES: &'static [(Self, &'static str)] = &[
+        (ObjectStoreModel::Off, "off"),
+        (ObjectStoreModel::S3Standard, "s3-standard"),
+        (ObjectStoreModel::S3Express, "s3-express"),
+    ];
+    const NAME_LIST: &'static [&'static str] = &["off", "s3-standard", "s3-express"];
+    const EXPECTED: &'static str = "off, s3-standard or s3-express";
+}
+
+/// The flush interval when none is set and objects go to a local directory or memory: a write costs
+/// nothing there, so batches wait as little as possible.
+pub const LOCAL_FLUSH_INTERVAL: Duration = Duration::from_millis(4);
+
+/// The flush interval when none is set and objects go to S3 (or a modelled S3): every PUT is billed, so
+/// batches wait up to 250 ms, as WarpStream and Inkless flush.
+pub const S3_FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+
+impl AgentConfig {
+    /// Whether objects go to S3 or an S3-compatible store, or the agent imitates one.
+    pub fn object_store_is_s3(&self) -> bool {
+        let s3_url =
+            self.object_store.as_deref().is_some_and(|u| u.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("s3://")));
+        s3_url || self.object_store_model != ObjectStoreModel::Off
+    }
+
+    /// The flush interval in force: the one set, or the default of the kind of store.
+    pub fn effective_flush_interval(&self) -> Duration {
+        let default = if self.object_store_is_s3() { S3_FLUSH_INTERVAL } else { LOCAL_FLUSH_INTERVAL };
+        self.flush_interval.unwrap_or(default)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flush_interval_default_follows_the_store_unless_one_is_set() {
+        let local = AgentConfig::default();
+        assert_eq!(local.effective_flush_interval(), LOCAL_FLUSH_INTERVAL);
+        let s3 = AgentConfig { object_store: Some("S3://bucket/prefix".into()), ..AgentConfig::default() };
+        assert_eq!(s3.effective_flush_interval(), S3_FLUSH_INTERVAL);
+        let modelled = AgentConfig { object_store_model: ObjectStoreModel::S3Express, ..AgentConfig::default() };
+        assert_eq!(modelled.effective_flush_interval(), S3_FLUSH_INTERVAL);
+        let set = AgentConfig { flush_interval: Some(Duration::from_millis(50)), ..s3 };
+        assert_eq!(set.effective_flush_interval(), Duration::from_millis(50));
+        let memory = AgentConfig { object_store: Some("memory://".into()), ..AgentConfig::default() };
+        assert_eq!(memory.effective_flush_interval(), LOCAL_FLUSH_INTERVAL);
+    }
+}
