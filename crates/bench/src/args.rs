@@ -112,6 +112,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_secs: u64,
 
+    /// The agent's Prometheus endpoint (e.g. `http://127.0.0.1:9644/metrics`): report the object-store
+    /// requests of each phase, PUTs per GiB produced and GETs per GiB consumed, from its counters before
+    /// and after the phase. Best against an otherwise idle agent: the counters cover all its traffic.
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+
     /// Print the final summary as one JSON object on stdout (disables progress bars).
     #[arg(long)]
     pub json: bool,
@@ -247,6 +253,7 @@ mod tests {
         assert_eq!(args.e2e_duration_secs, 30);
         assert_eq!(args.warmup_secs, 2);
         assert!(!args.json);
+        assert_eq!(args.metrics_url, None);
         let produce = args.producer_config(false);
         assert_eq!(produce.get("linger.ms"), Some("5"));
         let e2e = args.producer_config(true);

@@ -10,6 +10,9 @@
 //! - `e2e`: produces at `--rate` records/s and measures receive time minus the
 //!   send time embedded in each payload, after a `--warmup-secs` warmup.
 //! - `all` (default): produce, consume exactly what was produced, then e2e.
+//!
+//! With `--metrics-url` (a Weft agent's `/metrics`), each phase also reports the object-store requests it
+//! cost the agent (`store_metrics`).
 
 mod args;
 mod cluster;
@@ -21,12 +24,14 @@ mod payload;
 mod producer;
 mod progress;
 mod report;
+mod store_metrics;
 
 use anyhow::{Context, Result};
 
 pub use args::{BenchArgs, DEFAULT_E2E_LINGER_MS, DEFAULT_PRODUCE_LINGER_MS, Mode, parse_key_value};
 pub use latency::LatencySummary;
 pub use report::{ConsumeReport, E2eReport, ProduceReport, Summary, Throughput};
+pub use store_metrics::{StoreCounters, StoreReport};
 
 use cluster::{Cluster, PartitionRange, blocking};
 use payload::PayloadPool;
@@ -59,7 +64,10 @@ pub async fn execute(args: BenchArgs) -> Result<Summary> {
         produce: None,
         consume: None,
         e2e: None,
+        object_store: Vec::new(),
     };
+    let scrapes = Scrapes { url: args.metrics_url.clone(), timeout: args.request_timeout() };
+    let mut last = scrapes.take().await?;
     let (do_produce, do_consume, do_e2e) = match args.mode {
         Mode::Produce => (true, false, false),
         Mode::Consume => (false, true, false),
@@ -93,7 +101,9 @@ pub async fn execute(args: BenchArgs) -> Result<Summary> {
             .await?
         };
         bar.finish_and_clear();
-        summary.produce = Some((&outcome?).into());
+        let report: ProduceReport = (&outcome?).into();
+        last = scrapes.report(&mut summary, "produce", last, report.throughput.bytes, 0).await?;
+        summary.produce = Some(report);
         if do_consume {
             let after = cluster.watermarks(&args.topic, &partitions).await?;
             consume_ranges = Some(cluster::appended_between(&before, &after));
@@ -113,7 +123,9 @@ pub async fn execute(args: BenchArgs) -> Result<Summary> {
             blocking(move || consumer::run_consume(&args, &ranges, &bar)).await?
         };
         bar.finish_and_clear();
-        summary.consume = Some((&outcome?).into());
+        let report: ConsumeReport = (&outcome?).into();
+        last = scrapes.report(&mut summary, "consume", last, 0, report.throughput.bytes).await?;
+        summary.consume = Some(report);
     }
 
     if do_e2e {
@@ -130,7 +142,41 @@ pub async fn execute(args: BenchArgs) -> Result<Summary> {
         let total = pacing::Pacer::records_for(args.rate, args.warmup_secs + args.e2e_duration_secs);
         let bar = progress::records_bar(show, "e2e", total);
         let outcome = e2e::run_e2e(args.clone(), ranges, bar).await?;
+        let size = args.record_size.max(payload::E2E_HEADER_LEN as u64);
+        let (produced, consumed) = (outcome.delivered * size, outcome.received * size);
+        scrapes.report(&mut summary, "e2e", last, produced, consumed).await?;
         summary.e2e = Some((&outcome).into());
     }
     Ok(summary)
+}
+
+/// The agent's object-store counters, scraped around each phase when `--metrics-url` is given.
+struct Scrapes {
+    url: Option<String>,
+    timeout: std::time::Duration,
+}
+
+impl Scrapes {
+    async fn take(&self) -> Result<Option<StoreCounters>> {
+        match &self.url {
+            Some(url) => Ok(Some(store_metrics::scrape(url, self.timeout).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Adds the report of `phase` (since `before`) to `summary`; returns the scrape taken now.
+    async fn report(
+        &self,
+        summary: &mut Summary,
+        phase: &str,
+        before: Option<StoreCounters>,
+        produced: u64,
+        consumed: u64,
+    ) -> Result<Option<StoreCounters>> {
+        let now = self.take().await?;
+        if let (Some(before), Some(now)) = (&before, &now) {
+            summary.object_store.push(StoreReport::new(phase, before, now, produced, consumed));
+        }
+        Ok(now)
+    }
 }

@@ -9,6 +9,7 @@ use crate::args::Mode;
 use crate::consumer::ConsumeOutcome;
 use crate::e2e::E2eOutcome;
 use crate::producer::ProduceOutcome;
+use crate::store_metrics::StoreReport;
 
 const MB: f64 = 1_000_000.0;
 const MIB: f64 = 1_048_576.0;
@@ -24,6 +25,8 @@ pub struct Summary {
     pub produce: Option<ProduceReport>,
     pub consume: Option<ConsumeReport>,
     pub e2e: Option<E2eReport>,
+    /// Object-store requests of each phase, from the agent's metrics (`--metrics-url`; empty without it).
+    pub object_store: Vec<StoreReport>,
 }
 
 /// Throughput numbers shared by the produce and consume reports.
@@ -179,6 +182,37 @@ fn latency_row(out: &mut String, label: &str, p: [Option<f64>; 4], samples: u64)
     );
 }
 
+fn per_gib(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"))
+}
+
+/// The object-store table: requests per phase, PUTs per GiB produced, GETs per GiB consumed, cost.
+fn store_rows(out: &mut String, reports: &[StoreReport]) {
+    if reports.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<13}{:>9}{:>9}{:>9}{:>9}{:>12}{:>12}{:>12}",
+        "object store", "PUT", "GET", "LIST", "DELETE", "PUT/GiB in", "GET/GiB out", "cost $"
+    );
+    for r in reports {
+        let n = |op: &str| r.requests.get(op).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "{:<13}{:>9}{:>9}{:>9}{:>9}{:>12}{:>12}{:>12.6}",
+            r.phase,
+            thousands(n("put")),
+            thousands(n("get") + n("get_range")),
+            thousands(n("list")),
+            thousands(n("delete")),
+            per_gib(r.puts_per_gib_produced),
+            per_gib(r.gets_per_gib_consumed),
+            r.cost_dollars
+        );
+    }
+}
+
 impl Summary {
     /// The human-readable table printed when `--json` is not given.
     pub fn to_table(&self) -> String {
@@ -227,6 +261,7 @@ impl Summary {
                 thousands(c.expected)
             );
         }
+        store_rows(&mut out, &self.object_store);
         if let Some(e) = &self.e2e {
             let _ = writeln!(
                 out,
@@ -297,6 +332,15 @@ mod tests {
             produce: Some((&produce).into()),
             consume: None,
             e2e: Some((&e2e).into()),
+            object_store: vec![StoreReport {
+                phase: "produce".into(),
+                requests: [("put".to_string(), 128), ("get".to_string(), 3)].into(),
+                bytes_written: 1 << 30,
+                bytes_read: 0,
+                cost_dollars: 0.00064,
+                puts_per_gib_produced: Some(128.0),
+                gets_per_gib_consumed: None,
+            }],
         }
     }
 
@@ -320,6 +364,11 @@ mod tests {
         }
         assert_eq!(e["lost"], 2);
         assert_eq!(e["errors"], 1);
+        let s = &v["object_store"][0];
+        assert_eq!(
+            (&s["phase"], &s["requests"]["put"], &s["puts_per_gib_produced"]),
+            (&"produce".into(), &128.into(), &128.0.into())
+        );
     }
 
     #[test]
@@ -329,5 +378,6 @@ mod tests {
         assert!(table.contains("end-to-end"));
         assert!(table.contains("2,000"), "{table}");
         assert!(table.contains("lost 2"));
+        assert!(table.contains("PUT/GiB in") && table.contains("128.0"), "{table}");
     }
 }
