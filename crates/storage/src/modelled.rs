@@ -290,6 +290,15 @@ mod tests {
         assert!(mem.head(&Path::from("a")).await.is_err(), "a refused put changes nothing");
         let storage_error = crate::error::from_store("put", "a", err);
         assert!(matches!(storage_error, crate::StorageError::Store { .. }), "{storage_error}");
+        // Half the requests slowed down: every put still succeeds through the retry layer, after retries.
+        let (store, slept, mem) = modelled(Profile { slow_down_rate: 0.5, ..Profile::NONE }, 4);
+        let store = Retrying::new(Arc::new(store), FAST);
+        for i in 0..100 {
+            store.put(&Path::from(format!("k{i}")), PutPayload::from_static(b"x")).await.unwrap();
+        }
+        assert_eq!(mem.list(None).try_collect::<Vec<_>>().await.unwrap().len(), 100);
+        let attempts = slept.0.lock().unwrap().len();
+        assert!(attempts > 150, "{attempts} attempts for 100 puts: slowed-down ones were retried");
     }
 
     #[tokio::test]
