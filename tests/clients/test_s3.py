@@ -4,60 +4,24 @@ the URL's prefix, and credentials given in the URL's query never reach the log."
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
-from pathlib import Path
-
 import pytest
 
 from clientutil import Rec, consume_confluent, create_topic, produce_confluent, unique_topic, wait_for
+from servers import S3_ACCESS_KEY as ACCESS_KEY
+from servers import S3_SECRET_KEY as SECRET_KEY
+from servers import S3Server
 
-ACCESS_KEY = "weft-test-key"
-SECRET_KEY = "weft-test-secret-do-not-log"
 PARTITIONS = 3
-
-
-def _s3s_fs() -> str:
-    found = shutil.which("s3s-fs") or os.path.expanduser("~/.cargo/bin/s3s-fs")
-    assert os.access(found, os.X_OK), "s3s-fs is missing: scripts/setup-test-deps.sh installs it"
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def s3_server(tmp_path):
-    """s3s-fs on 127.0.0.1 serving `tmp_path/root`, with one bucket `weft`; stopped after the test."""
-    root = tmp_path / "root"
-    (root / "weft").mkdir(parents=True)
-    port = _free_port()
-    log = open(tmp_path / "s3s.log", "wb")
-    proc = subprocess.Popen(
-        [_s3s_fs(), "--host", "127.0.0.1", "--port", str(port),
-         "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, str(root)],
-        stdout=log, stderr=subprocess.STDOUT)
-
-    def listening():
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
-
+    """s3s-fs on 127.0.0.1 with one bucket `weft`; yields (endpoint, bucket directory); stopped after the test."""
+    server = S3Server(tmp_path).start()
     try:
-        wait_for(listening, timeout=20, desc="s3s-fs to listen")
-        yield f"http://127.0.0.1:{port}", root / "weft"
+        yield server.endpoint, server.bucket_dir
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        server.stop()
 
 
 def _records(n, tag):

@@ -117,6 +117,9 @@ pub async fn start_with(
         ids: ids.clone(),
         partitions: partitions.clone(),
         health: health.clone(),
+        // Half the orphan grace: a commit that could not start by then is refused rather than racing the
+        // collector (which fences orphans in the metastore before deleting them anyway).
+        commit_deadline: config.orphan_grace / 2,
     });
     crate::metrics::install();
     let reader = LogReader::new(meta.clone(), storage.clone());

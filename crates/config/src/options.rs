@@ -178,7 +178,10 @@ options! {
     gc_grace: Duration = Duration::from_secs(60) => gc_grace_ms: Millis;
 
     /// Uploads never committed (crash between upload and commit) are deleted once this old
-    orphan_grace: Duration = Duration::from_secs(600) => orphan_grace_ms: Millis;
+    ///
+    /// A segment whose commit has not started within half of it is refused (its producers get an error),
+    /// so a late upload never races the collector.
+    orphan_grace: Duration = Duration::from_secs(600) => orphan_grace_ms: Millis, check positive;
 
     /// Flush segments younger than this are not merged by object compaction
     merge_min_age: Duration = Duration::from_secs(10) => merge_min_age_ms: Millis;

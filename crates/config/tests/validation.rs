@@ -31,7 +31,7 @@ fn every_checked_option_refuses_a_bad_value_naming_it() {
 fn options_without_a_rule_accept_zero() {
     for key in ["flush_interval_ms", "max_fetch_wait_ms", "cache_bytes", "group_initial_rebalance_delay_ms"]
         .into_iter()
-        .chain(["gc_grace_ms", "orphan_grace_ms", "merge_min_age_ms", "node_id", "offsets_retention_minutes"])
+        .chain(["gc_grace_ms", "merge_min_age_ms", "node_id", "offsets_retention_minutes"])
         .chain(["producer_id_expiration_ms", "transactional_id_expiration_ms"])
     {
         let flag = format!("--{}", weft_config::flag(key));

@@ -6,7 +6,7 @@
 //! requests on one connection keep their order in every partition. Buffered bytes are bounded by a
 //! semaphore: when it is exhausted, connections stop reading requests (backpressure) instead of growing memory.
 
-use crate::committer::{Flushed, committer};
+use crate::committer::{CommitDeps, Flushed, committer};
 use crate::health::Health;
 use crate::watch::PartitionWatch;
 use bytes::Bytes;
@@ -118,6 +118,9 @@ pub struct FlushDeps {
     pub ids: Arc<dyn IdSource>,
     pub partitions: Arc<PartitionWatch>,
     pub health: Arc<Health>,
+    /// A segment whose commit cannot start within this age (from when it was cut) is not committed: the
+    /// collector treats uploads older than its orphan grace as orphans, so this must stay well below it.
+    pub commit_deadline: Duration,
 }
 
 impl ProduceBuffer {
@@ -202,8 +205,7 @@ impl ProduceBuffer {
     /// once everything buffered has been flushed and answered.
     pub fn spawn(&self, deps: FlushDeps) -> JoinHandle<()> {
         let (commit_tx, commit_rx) = mpsc::channel(self.shared.limits.max_inflight_flushes.max(1));
-        let committer =
-            tokio::spawn(committer(commit_rx, deps.meta.clone(), deps.partitions.clone(), deps.health.clone()));
+        let committer = tokio::spawn(committer(commit_rx, CommitDeps::from(&deps)));
         let this = self.clone();
         tokio::spawn(async move {
             this.flusher(commit_tx, deps).await;

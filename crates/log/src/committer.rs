@@ -2,13 +2,14 @@
 //! metastore transaction, advances the partitions' high watermarks and answers the producers waiting on it.
 //! Commits are strictly in flush order even though uploads overlap.
 
-use crate::buffer::{FlushFailure, Waiter};
+use crate::buffer::{FlushDeps, FlushFailure, Waiter};
 use crate::health::{Health, Store};
 use crate::watch::PartitionWatch;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use weft_clock::Clock;
 use weft_meta::{Log, SegmentCommit};
 
 /// A segment handed from the flusher to the committer.
@@ -21,12 +22,32 @@ pub(crate) struct Flushed {
     pub(crate) _permits: Vec<OwnedSemaphorePermit>,
 }
 
-pub(crate) async fn committer(
-    mut rx: mpsc::Receiver<(JoinHandle<Result<(), FlushFailure>>, Flushed)>,
+/// What the committer uses, taken from the flusher's dependencies.
+pub(crate) struct CommitDeps {
     meta: Arc<dyn Log>,
     partitions: Arc<PartitionWatch>,
     health: Arc<Health>,
+    clock: Arc<dyn Clock>,
+    deadline_ms: i64,
+}
+
+impl From<&FlushDeps> for CommitDeps {
+    fn from(d: &FlushDeps) -> Self {
+        CommitDeps {
+            meta: d.meta.clone(),
+            partitions: d.partitions.clone(),
+            health: d.health.clone(),
+            clock: d.clock.clone(),
+            deadline_ms: i64::try_from(d.commit_deadline.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+pub(crate) async fn committer(
+    mut rx: mpsc::Receiver<(JoinHandle<Result<(), FlushFailure>>, Flushed)>,
+    deps: CommitDeps,
 ) {
+    let CommitDeps { meta, partitions, health, .. } = &deps;
     while let Some((upload, flushed)) = rx.recv().await {
         let waited = Instant::now();
         let uploaded = match upload.await {
@@ -40,12 +61,17 @@ pub(crate) async fn committer(
         let result = match uploaded {
             Ok(()) => {
                 health.record(Store::ObjectStore, Ok(()));
-                let committed = meta.commit_segment(flushed.commit).await.map_err(|e| {
-                    tracing::warn!(key = %key, error = %e, "segment commit failed");
-                    FlushFailure::storage(e.to_string())
-                });
-                health.record(Store::Metastore, committed.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
-                committed
+                match past_deadline(&deps, &flushed.commit) {
+                    Some(refused) => Err(refused),
+                    None => {
+                        let committed = meta.commit_segment(flushed.commit).await.map_err(|e| {
+                            tracing::warn!(key = %key, error = %e, "segment commit failed");
+                            FlushFailure::storage(e.to_string())
+                        });
+                        health.record(Store::Metastore, committed.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
+                        committed
+                    }
+                }
             }
             Err(e) => {
                 health.record(Store::ObjectStore, Err(e.message.clone()));
@@ -80,5 +106,95 @@ pub(crate) async fn committer(
             };
             let _ = w.tx.send(answer);
         }
+    }
+}
+
+/// A segment cut longer ago than the commit deadline is not committed: past the collector's orphan grace its
+/// object may be deleted, and the metastore fence (`Objects::fence_orphans`) would refuse it anyway; refusing
+/// here keeps the commit off the store and explains why.
+fn past_deadline(deps: &CommitDeps, commit: &SegmentCommit) -> Option<FlushFailure> {
+    let age_ms = deps.clock.now_ms().saturating_sub(commit.created_ms);
+    (age_ms > deps.deadline_ms).then(|| {
+        let message = format!(
+            "segment {} was ready to commit {age_ms} ms after it was cut, past the commit deadline of {} ms; \
+             not committed",
+            commit.object_key, deps.deadline_ms
+        );
+        tracing::warn!(key = %commit.object_key, age_ms, deadline_ms = deps.deadline_ms, "segment commit refused: too late");
+        FlushFailure::storage(message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicI64;
+    use weft_clock::ManualClock;
+    use weft_meta::{BatchAppend, BatchKind, NewTopic, SqlMetastore};
+    use weft_meta::{Catalog, Objects};
+
+    fn append(topic_id: uuid::Uuid) -> BatchAppend {
+        BatchAppend {
+            topic_id,
+            partition: 0,
+            byte_start: 0,
+            byte_len: 10,
+            offset_span: 1,
+            record_count: 1,
+            max_timestamp: 0,
+            producer: None,
+            kind: BatchKind::Plain,
+            record_set: 0,
+        }
+    }
+
+    /// A segment whose upload finished after the commit deadline is refused: its producer gets an error and
+    /// no offsets are assigned; a timely one commits.
+    #[tokio::test]
+    async fn a_segment_past_its_commit_deadline_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(SqlMetastore::open(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap());
+        let spec = NewTopic {
+            name: "t".into(),
+            id: uuid::Uuid::new_v4(),
+            partitions: 1,
+            configs: Default::default(),
+            created_ms: 0,
+        };
+        let topic = meta.create_topic(spec).await.unwrap();
+        let deps = CommitDeps {
+            meta: meta.clone(),
+            partitions: Arc::new(PartitionWatch::default()),
+            health: Arc::new(Health::default()),
+            clock: Arc::new(ManualClock(AtomicI64::new(100_000))),
+            deadline_ms: 30_000,
+        };
+        let (tx, rx) = mpsc::channel(4);
+        let task = tokio::spawn(committer(rx, deps));
+        let mut answers = Vec::new();
+        for (key, created_ms) in [("late", 60_000), ("timely", 90_000)] {
+            let (wtx, wrx) = tokio::sync::oneshot::channel();
+            let commit =
+                SegmentCommit { object_key: key.into(), object_size: 10, created_ms, batches: vec![append(topic.id)] };
+            let flushed = Flushed {
+                commit,
+                waiters: vec![Waiter { tx: wtx, range: 0..1 }],
+                cut_at: Instant::now(),
+                _permits: vec![],
+            };
+            tx.send((tokio::spawn(async { Ok(()) }), flushed)).await.unwrap();
+            answers.push(wrx);
+        }
+        drop(tx);
+        let late = answers.remove(0).await.unwrap();
+        assert!(late.as_ref().is_err_and(|e| e.message.contains("past the commit deadline")), "{:?}", late.err());
+        assert!(answers.remove(0).await.unwrap().is_ok(), "a timely segment commits");
+        task.await.unwrap();
+        assert_eq!(meta.partition_offsets(topic.id, 0).await.unwrap().unwrap().next_offset, 1, "one batch stored");
+        assert_eq!(
+            meta.unknown_objects(&["late".into()]).await.unwrap().len(),
+            1,
+            "the late object was never recorded"
+        );
     }
 }

@@ -13,6 +13,9 @@ use crate::Result;
 use weft_meta::Metastore;
 use weft_storage::{ObjectStorage, keys};
 
+/// How long a fenced orphan's row outlives the deletion of its bytes.
+const FENCE_HOLD_MS: i64 = 3_600_000;
+
 /// Most objects deleted per pass; also the size of the chunks an orphan scan reads the listing in.
 pub const MAX_DELETES_PER_PASS: u32 = 1000;
 
@@ -30,7 +33,8 @@ pub async fn collect_dead(meta: &dyn Metastore, storage: &ObjectStorage, now_ms:
     Ok(dead.len())
 }
 
-/// Deletes data objects older than `orphan_grace_ms` that the metastore has never recorded.
+/// Deletes data objects older than `orphan_grace_ms` that the metastore has never recorded, fencing them in
+/// the metastore first (see `Objects::fence_orphans`).
 pub async fn collect_orphans(
     meta: &dyn Metastore,
     storage: &ObjectStorage,
@@ -50,7 +54,10 @@ pub async fn collect_orphans(
             if old.is_empty() {
                 continue;
             }
-            let orphans = meta.unknown_objects(&old).await?;
+            // Fenced first, so a late commit of one of them fails instead of pointing at deleted bytes.
+            // The fence rows stay for FENCE_HOLD_MS (then the dead-object pass forgets them), far longer than
+            // any commit can be in flight once the committer's own deadline (half the orphan grace) has passed.
+            let orphans = meta.fence_orphans(&old, now_ms.saturating_add(FENCE_HOLD_MS)).await?;
             for key in &orphans {
                 tracing::info!(object = %key, "deleting orphaned object (uploaded, never committed)");
             }
@@ -66,6 +73,7 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use weft_meta::SqlMetastore;
+    use weft_meta::prelude::*;
 
     #[tokio::test]
     async fn orphans_past_their_grace_are_deleted_across_many_chunks_of_the_listing() {
@@ -82,5 +90,38 @@ mod tests {
         assert_eq!(deleted as u64, old);
         assert!(storage.list(keys::SEGMENTS_DIR).await.unwrap().is_empty());
         assert_eq!(storage.list(keys::MERGED_DIR).await.unwrap().len(), 1, "the young orphan waits for its grace");
+        // An upload that was only late, not abandoned, can no longer be committed: nothing points at its
+        // deleted bytes, and its producers get an error instead of an ack.
+        let topic = weft_meta::NewTopic {
+            name: "t".into(),
+            id: uuid::Uuid::new_v4(),
+            partitions: 1,
+            configs: Default::default(),
+            created_ms: 0,
+        };
+        let topic = meta.create_topic(topic).await.unwrap();
+        let late = weft_meta::SegmentCommit {
+            object_key: keys::segment_key(1_000, 0),
+            object_size: 1,
+            created_ms: 1_000,
+            batches: vec![weft_meta::BatchAppend {
+                topic_id: topic.id,
+                partition: 0,
+                byte_start: 0,
+                byte_len: 1,
+                offset_span: 1,
+                record_count: 1,
+                max_timestamp: 1_000,
+                producer: None,
+                kind: weft_meta::BatchKind::Plain,
+                record_set: 0,
+            }],
+        };
+        let refused = meta.commit_segment(late).await;
+        assert!(matches!(refused, Err(weft_meta::MetaError::ObjectFenced { .. })), "{refused:?}");
+        let fence = [keys::segment_key(1_000, 1)];
+        assert!(meta.unknown_objects(&fence).await.unwrap().is_empty(), "the fence outlives the bytes");
+        assert!(meta.dead_objects(10_000 + FENCE_HOLD_MS, 10_000).await.unwrap().is_empty(), "held for an hour");
+        assert!(!meta.dead_objects(10_001 + FENCE_HOLD_MS, 10_000).await.unwrap().is_empty(), "then collected");
     }
 }

@@ -42,6 +42,8 @@ pub enum MetaError {
     Corrupt(String),
     #[error("{reason}; writes are refused until the agent restarts")]
     FilesChanged { reason: String },
+    #[error("object {key:?} is already recorded (fenced as an orphan or committed before); its commit is refused")]
+    ObjectFenced { key: String },
     #[error("metastore query failed: {0}")]
     Sql(#[from] sqlx::Error),
 }

@@ -10,6 +10,9 @@ use async_trait::async_trait;
 /// into it, and never deleted by the store; the garbage collector deletes it from the bucket after a grace
 /// period and only then calls [`Objects::forget_objects`].
 ///
+/// An upload whose commit never happened is an orphan; the collector fences it ([`Objects::fence_orphans`])
+/// before deleting it, so its commit can never land afterwards.
+///
 /// Used by: the garbage collector (crate `weft-maintenance`).
 #[async_trait]
 pub trait Objects: Send + Sync + 'static {
@@ -21,4 +24,13 @@ pub trait Objects: Send + Sync + 'static {
 
     /// The keys among `keys` that the metastore has never recorded (uploads whose commit never happened).
     async fn unknown_objects(&self, keys: &[String]) -> Result<Vec<String>>;
+
+    /// Fences the keys among `keys` that the metastore has never recorded: records each, atomically with the
+    /// check, as a dead object with the dead time `keep_until_ms`, and returns them. A segment commit of a
+    /// fenced key fails ([`crate::MetaError::ObjectFenced`]), so an upload that arrives late can never be
+    /// committed after the collector decided to delete it; a key whose commit is in flight is either
+    /// committed first (and not returned) or fenced first (and its commit fails). The returned keys may be
+    /// deleted from the bucket at once; the fence holds until the dead-object pass forgets them, a grace
+    /// period after `keep_until_ms`.
+    async fn fence_orphans(&self, keys: &[String], keep_until_ms: i64) -> Result<Vec<String>>;
 }

@@ -84,7 +84,7 @@ macro_rules! metastore_conformance {
                 out_of_sequence_sets_store_nothing, duplicates_answer_the_whole_set, transactional_sets,
                 sets_must_be_of_one_partition;
             log_maintenance: rewrites;
-            objects: log_start_and_dead_objects;
+            objects: log_start_and_dead_objects, orphans_are_fenced_against_late_commits;
             producers: idempotent_producers;
             transactions: transactions;
         );
@@ -140,6 +140,7 @@ pub async fn run_all(store: &dyn Metastore) {
     log::sets_must_be_of_one_partition(store).await;
     catalog::configs(store).await;
     objects::log_start_and_dead_objects(store).await;
+    objects::orphans_are_fenced_against_late_commits(store).await;
     log_maintenance::rewrites(store).await;
     leases::leases(store).await;
 }

@@ -49,3 +49,21 @@ pub async fn log_start_and_dead_objects(store: &dyn Metastore) {
     assert_eq!(store.unknown_objects(&keys).await.expect("unknown").len(), 3);
     assert!(!dead_with(store, "ls-", i64::MAX).await.contains(&"ls-a".to_string()));
 }
+
+/// The collector fences an orphan before deleting it: a commit of that key afterwards fails, and a key that
+/// was committed is never fenced.
+pub async fn orphans_are_fenced_against_late_commits(store: &dyn Metastore) {
+    let t = store.create_topic(new_topic("conf-fence", 1)).await.expect("create");
+    store.commit_segment(commit("fence-committed", vec![batch(t.id, 0, 0, 5, 1)])).await.expect("commit");
+    let keys = vec!["fence-committed".to_string(), "fence-late".to_string()];
+    assert_eq!(store.fence_orphans(&keys, 50).await.expect("fence"), vec!["fence-late".to_string()]);
+    assert!(store.fence_orphans(&keys, 60).await.expect("fence again").is_empty(), "fencing is idempotent");
+    let late = store.commit_segment(commit("fence-late", vec![batch(t.id, 0, 0, 5, 2)])).await;
+    assert!(matches!(late, Err(crate::MetaError::ObjectFenced { .. })), "a late commit is refused: {late:?}");
+    let end = store.partition_offsets(t.id, 0).await.expect("offsets").expect("exists");
+    assert_eq!(end.next_offset, 5, "the refused commit assigned no offsets");
+    assert_eq!(dead_with(store, "fence-", i64::MAX).await, vec!["fence-late".to_string()]);
+    assert!(dead_with(store, "fence-", 50).await.is_empty(), "dead from the fencing time");
+    store.forget_objects(&keys[1..]).await.expect("forget");
+    assert!(store.unknown_objects(&keys).await.expect("unknown") == vec!["fence-late".to_string()]);
+}

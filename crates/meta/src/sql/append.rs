@@ -31,12 +31,20 @@ impl SqlMetastore {
     pub(super) async fn commit_segment_impl(&self, commit: SegmentCommit) -> Result<SegmentCommitted> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO objects (object_key, size_bytes, created_ms) VALUES ($1, $2, $3)")
-            .bind(&commit.object_key)
-            .bind(commit.object_size as i64)
-            .bind(commit.created_ms)
-            .execute(&mut *tx)
-            .await?;
+        // The object's row is the fence: if the collector already recorded this key as an orphan, the
+        // commit fails and nothing is acknowledged (see `Objects::fence_orphans`).
+        let inserted = sqlx::query(
+            "INSERT INTO objects (object_key, size_bytes, created_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (object_key) DO NOTHING",
+        )
+        .bind(&commit.object_key)
+        .bind(commit.object_size as i64)
+        .bind(commit.created_ms)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(MetaError::ObjectFenced { key: commit.object_key });
+        }
         let mut work = Work::default();
         let mut outcomes = Vec::with_capacity(commit.batches.len());
         for set in commit.batches.chunk_by(|a, b| a.record_set == b.record_set) {

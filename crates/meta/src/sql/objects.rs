@@ -66,6 +66,28 @@ impl SqlMetastore {
         Ok(out)
     }
 
+    async fn fence_orphans_impl(&self, keys: &[String], keep_until_ms: i64) -> Result<Vec<String>> {
+        let _w = self.writer().await?;
+        let mut tx = self.pool.begin().await?;
+        let mut fenced = Vec::new();
+        for key in keys {
+            // Waits for (and loses to) a commit of the same key in flight; wins against a later one.
+            let done = sqlx::query(
+                "INSERT INTO objects (object_key, size_bytes, created_ms, dead_ms) VALUES ($1, 0, $2, $2) \
+                 ON CONFLICT (object_key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(keep_until_ms)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() > 0 {
+                fenced.push(key.clone());
+            }
+        }
+        self.commit(tx).await?;
+        Ok(fenced)
+    }
+
     async fn acquire_lease_impl(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
         let _w = self.writer().await?;
         let done = sqlx::query(
@@ -96,6 +118,10 @@ impl crate::Objects for SqlMetastore {
 
     async fn unknown_objects(&self, keys: &[String]) -> Result<Vec<String>> {
         self.unknown_objects_impl(keys).await
+    }
+
+    async fn fence_orphans(&self, keys: &[String], keep_until_ms: i64) -> Result<Vec<String>> {
+        super::timed("fence_orphans", self.fence_orphans_impl(keys, keep_until_ms)).await
     }
 }
 
