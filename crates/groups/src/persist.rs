@@ -60,8 +60,17 @@ impl Persisted {
         self.retry_at.is_some_and(|at| now < at)
     }
 
-    /// Stages a write of `stored` unless the same document is already stored.
-    fn stage(&mut self, kind: Kind, group_id: &str, stored: &StoredGroup) -> Option<Write> {
+    /// Whether nothing of the group was ever stored or loaded.
+    fn never_stored(&self) -> bool {
+        self.staged == 0 && self.last_doc.is_none()
+    }
+
+    /// Stages a write of `stored` unless the same document is already stored, or the group is empty and
+    /// was never stored (a group that never had members, or whose first join is pending, leaves no trace).
+    fn stage(&mut self, kind: Kind, group_id: &str, stored: &StoredGroup, empty: bool) -> Option<Write> {
+        if empty && self.never_stored() {
+            return None;
+        }
         let record = restore::record(group_id, stored);
         if self.last_doc.as_deref() == Some(record.document.as_str()) && self.written == self.staged {
             return None;
@@ -91,14 +100,16 @@ impl Group {
     pub fn stage(&mut self) -> Option<Write> {
         let stored = self.stored()?;
         let id = self.id.clone();
-        self.persisted.stage(Kind::Classic, &id, &stored)
+        let empty = self.members.is_empty();
+        self.persisted.stage(Kind::Classic, &id, &stored, empty)
     }
 }
 
 impl ConsumerGroup {
     pub fn stage(&mut self, group_id: &str) -> Option<Write> {
         let stored = self.stored();
-        self.persisted.stage(Kind::Consumer, group_id, &stored)
+        let empty = self.members.is_empty();
+        self.persisted.stage(Kind::Consumer, group_id, &stored, empty)
     }
 }
 

@@ -249,3 +249,15 @@ async fn concurrent_requests_for_an_unloaded_group_share_one_load() {
     assert_eq!(flaky.loads.load(Ordering::SeqCst), 1);
     assert_eq!(c.heartbeat("g", 1, "m1", None), Ok(()));
 }
+
+#[tokio::test]
+async fn a_group_that_never_had_members_is_not_stored() {
+    let c = coordinator().await;
+    let first = join(&c, params("", None), "m1").await;
+    assert_eq!(first.error, Some(GroupError::MemberIdRequired));
+    let refused = c.consumer_heartbeat(beat("ghost", 3, None), "x".into(), vec![topic()]).await;
+    assert_eq!(refused.unwrap_err(), GroupError::UnknownMemberId);
+    c.tick();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(c.store.list_group_states().await.unwrap().is_empty());
+}

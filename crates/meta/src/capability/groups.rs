@@ -11,7 +11,8 @@ use async_trait::async_trait;
 /// [`crate::Transactions::update_transaction`]).
 ///
 /// Used by: the group coordinator handlers (OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups,
-/// ListGroups), offset retention at the agent, and the metrics exporter.
+/// ListGroups), the group coordinator itself (group state), offset retention at the agent, and the metrics
+/// exporter.
 #[async_trait]
 pub trait Groups: Send + Sync + 'static {
     /// Stores a group's committed offsets (replacing earlier commits of the same partitions) in one transaction.
