@@ -1,6 +1,6 @@
 //! A librdkafka group member carries on across an agent restart: the group's state is loaded from the
-//! metastore, so the member keeps its member id, generation and partitions (no rebalance), its commits are
-//! accepted, and nothing it committed is delivered again.
+//! metastore, so the member keeps its member id, generation (classic) or member epoch (KIP-848) and its
+//! partitions (no rebalance), its commits are accepted, and nothing it committed is delivered again.
 
 use rdkafka::ClientContext;
 use rdkafka::Message;
@@ -20,6 +20,7 @@ async fn start(dir: &std::path::Path, listen: &str) -> RunningAgent {
     config.listen = listen.parse().unwrap();
     config.admin_listen = None;
     config.group_initial_rebalance_delay_ms = 0;
+    config.group_consumer_heartbeat_interval_ms = 500;
     weft_agent::start(config).await.expect("agent starts")
 }
 
@@ -61,18 +62,24 @@ struct Member {
 }
 
 /// One member that commits synchronously after each record, polling until told to stop.
-fn member(bootstrap: &str, topic: &str, group: &str) -> Member {
+/// `protocol` is librdkafka's `group.protocol`: "classic" or "consumer" (KIP-848).
+fn member(bootstrap: &str, topic: &str, group: &str, protocol: &str) -> Member {
     let rebalances = Rebalances::default();
-    let consumer: BaseConsumer<Rebalances> = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
+        .set("group.protocol", protocol)
         .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "500")
-        .set("partition.assignment.strategy", "range")
-        .create_with_context(rebalances.clone())
-        .expect("consumer");
+        .set("auto.offset.reset", "earliest");
+    if protocol == "classic" {
+        // KIP-848 members take these from the coordinator instead.
+        config
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "500")
+            .set("partition.assignment.strategy", "range");
+    }
+    let consumer: BaseConsumer<Rebalances> = config.create_with_context(rebalances.clone()).expect("consumer");
     consumer.subscribe(&[topic]).expect("subscribe");
     let seen: Arc<Mutex<Vec<(i32, i64)>>> = Arc::default();
     let failed_commits: Arc<AtomicUsize> = Arc::default();
@@ -101,7 +108,16 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_member_carries_on_across_an_agent_restart_without_rebalancing() {
+async fn a_classic_group_member_carries_on_across_an_agent_restart_without_rebalancing() {
+    carries_on_across_a_restart("classic").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kip848_group_member_carries_on_across_an_agent_restart_without_rebalancing() {
+    carries_on_across_a_restart("consumer").await;
+}
+
+async fn carries_on_across_a_restart(protocol: &'static str) {
     let dir = tempfile::tempdir().unwrap();
     let agent = start(dir.path(), "127.0.0.1:0").await;
     let addr = agent.kafka_addr.to_string();
@@ -113,7 +129,7 @@ async fn a_group_member_carries_on_across_an_agent_restart_without_rebalancing()
     }
     let b = addr.clone();
     let m = tokio::task::spawn_blocking(move || {
-        let m = member(&b, "kept", "steady");
+        let m = member(&b, "kept", "steady", protocol);
         wait_for("the first assignment", Duration::from_secs(30), || m.rebalances.assigned.load(Ordering::SeqCst) == 1);
         produce(&b, "kept", 0, 20);
         wait_for("the first 20 records", Duration::from_secs(30), || m.seen.lock().unwrap().len() == 20);
