@@ -261,3 +261,21 @@ async fn a_group_that_never_had_members_is_not_stored() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(c.store.list_group_states().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_member_whose_answer_was_lost_may_return_with_its_previous_epoch() {
+    let c = coordinator().await;
+    let first = c.consumer_heartbeat(beat("", 0, Some(BTreeSet::new())), "c1".into(), vec![topic()]).await.unwrap();
+    let three = first.assignment.unwrap();
+    let grown = TopicInfo { partitions: 4, ..topic() };
+    let bumped = c.consumer_heartbeat(beat("c1", 1, Some(three.clone())), "x".into(), vec![grown.clone()]).await;
+    assert_eq!(bumped.unwrap().epoch, 2);
+    // The epoch-2 answer never arrived: the member comes back with epoch 1 and what it owned then.
+    let after = c.restart();
+    after.load("cg").await.unwrap();
+    let retried = after.consumer_heartbeat(beat("c1", 1, Some(three)), "x".into(), vec![grown.clone()]).await.unwrap();
+    assert_eq!((retried.epoch, retried.assignment.map(|a| a.len())), (2, Some(4)));
+    let stranger: BTreeSet<consumer::Tp> = [(uuid::Uuid::from_u128(9), 0)].into();
+    let fenced = after.consumer_heartbeat(beat("c1", 1, Some(stranger)), "x".into(), vec![grown]).await;
+    assert_eq!(fenced.unwrap_err(), GroupError::FencedMemberEpoch, "owning more than assigned is fenced");
+}
