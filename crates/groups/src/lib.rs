@@ -258,13 +258,17 @@ impl Coordinator {
         }
         tracing::info!(group = %g.id, old = %old_id, new = %id, "static member rejoined; old member id fenced");
         if g.state == GroupState::Stable && unchanged {
-            // Kafka stores the group with the new member id before answering.
+            // Kafka stores the group with the new member id before answering, and reverts on failure.
             g.members.insert(id.clone(), new);
             let answer = current(g, &id);
             let Some(write) = g.stage() else { return Reply::Now(answer) };
             let stored = self.persist(write);
+            let (this, group_id, old_id) = (self.clone(), g.id.clone(), old_id.to_string());
             tokio::spawn(async move {
                 let outcome = stored.await.unwrap_or(Err(GroupError::CoordinatorNotAvailable));
+                if outcome.is_err() {
+                    this.revert_static(&group_id, &id, &old_id);
+                }
                 let _ = tx.send(match outcome {
                     Ok(()) => answer,
                     Err(e) => JoinResult::error(e, &id),
@@ -281,6 +285,20 @@ impl Coordinator {
             g.complete_join();
         }
         Reply::Wait(rx)
+    }
+
+    /// Gives a static member its old member id back after storing the replacement failed, so the previous
+    /// incarnation carries on (as Kafka's coordinator does).
+    fn revert_static(&self, group_id: &str, new_id: &str, old_id: &str) {
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else { return };
+        let Some(mut m) = g.members.remove(new_id) else { return };
+        m.id = old_id.to_string();
+        g.members.insert(old_id.to_string(), m);
+        if g.leader.as_deref() == Some(new_id) {
+            g.leader = Some(old_id.to_string());
+        }
+        tracing::info!(group = %group_id, old = %old_id, new = %new_id, "storing a static member's replacement failed; reverted");
     }
 
     /// Checks a member's identity.

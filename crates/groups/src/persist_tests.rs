@@ -279,3 +279,21 @@ async fn a_member_whose_answer_was_lost_may_return_with_its_previous_epoch() {
     let fenced = after.consumer_heartbeat(beat("c1", 1, Some(stranger)), "x".into(), vec![grown]).await;
     assert_eq!(fenced.unwrap_err(), GroupError::FencedMemberEpoch, "owning more than assigned is fenced");
 }
+
+#[tokio::test]
+async fn a_static_replacement_that_cannot_be_stored_is_refused_and_reverted() {
+    let h = coordinator().await;
+    let flaky = Arc::new(Flaky { inner: h.store.clone(), fail_writes: AtomicBool::new(false), loads: 0.into() });
+    let c = Arc::new(Coordinator::new(
+        GroupConfig { initial_rebalance_delay_ms: 0, ..GroupConfig::default() },
+        flaky.clone(),
+    ));
+    join(&c, params("", Some("pod-0")), "pod-0-a").await;
+    let assignment = vec![("pod-0-a".into(), Bytes::from_static(b"mine"))];
+    c.sync("g", 1, "pod-0-a", Some("pod-0"), None, None, assignment).resolve(Err(DROPPED)).await.unwrap();
+    flaky.fail_writes.store(true, Ordering::SeqCst);
+    let rejoined = join(&c, params("", Some("pod-0")), "pod-0-b").await;
+    assert_eq!(rejoined.error, Some(GroupError::CoordinatorNotAvailable));
+    assert_eq!(c.heartbeat("g", 1, "pod-0-a", Some("pod-0")), Ok(()), "the previous incarnation carries on");
+    assert_eq!(c.heartbeat("g", 1, "pod-0-b", Some("pod-0")), Err(GroupError::FencedInstanceId));
+}
