@@ -125,6 +125,15 @@ pub async fn start_with(
     let reader = LogReader::new(meta.clone(), storage.clone());
     let txns =
         weft_txn::TxnCoordinator::new(meta.clone(), produce.clone(), clock.clone(), config.transaction_max_timeout_ms);
+    let group_config = weft_groups::GroupConfig {
+        min_session_timeout_ms: config.group_min_session_timeout_ms,
+        max_session_timeout_ms: config.group_max_session_timeout_ms,
+        initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        max_size: config.group_max_size,
+        consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
+        consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
+    };
+    let groups = Arc::new(weft_groups::Coordinator::new(group_config, meta.clone()));
     let agent = Arc::new(Agent {
         topics: Arc::new(TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes)),
         meta,
@@ -140,14 +149,7 @@ pub async fn start_with(
         produce,
         request_budget: weft_listener::RequestBudget::new(config.queued_max_request_bytes),
         health,
-        groups: Arc::new(weft_groups::Coordinator::new(weft_groups::GroupConfig {
-            min_session_timeout_ms: config.group_min_session_timeout_ms,
-            max_session_timeout_ms: config.group_max_session_timeout_ms,
-            initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
-            max_size: config.group_max_size,
-            consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
-            consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
-        })),
+        groups,
         config,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -1,8 +1,8 @@
 //! KIP-848 consumer groups: the coordinator computes the assignment (uniform or range) and each member
 //! converges to it through heartbeats. A member first releases partitions it must give up (keeping its
 //! epoch), then receives the new epoch and the partitions nobody else still holds; partitions still held by
-//! another member are handed over on a later heartbeat, once released. State is in memory, as for classic
-//! groups; offsets are in the metastore.
+//! another member are handed over on a later heartbeat, once released. State is in memory and stored in the
+//! metastore on every change (`persist`); offsets are in the metastore.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -34,6 +34,13 @@ impl Assignor {
             Some(_) => None,
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Assignor::Uniform => "uniform",
+            Assignor::Range => "range",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -43,6 +50,9 @@ pub struct ConsumerMember {
     pub client_id: String,
     pub client_host: String,
     pub epoch: i32,
+    /// The epoch before the last bump: a heartbeat with it is accepted if the member owns no more than it
+    /// was assigned (its previous answer was lost), as in Kafka.
+    pub previous_epoch: i32,
     pub subscribed: Vec<String>,
     pub regex: Option<String>,
     /// What the member was last told it owns.
@@ -58,6 +68,7 @@ pub struct ConsumerGroup {
     pub target: BTreeMap<String, BTreeSet<Tp>>,
     /// The topic universe of the last target computation (reused when members expire).
     pub topics: Vec<TopicInfo>,
+    pub persisted: crate::persist::Persisted,
 }
 
 /// What a heartbeat answers: the member's epoch and, when it changed, its assignment.
@@ -143,6 +154,9 @@ impl ConsumerGroup {
             // First the member gives up what it must release; it keeps its epoch until it has.
             m.assigned = m.assigned.intersection(&target).copied().collect();
         } else {
+            if m.epoch != epoch {
+                m.previous_epoch = m.epoch;
+            }
             m.epoch = epoch;
             m.assigned = target.iter().filter(|tp| !held_by_others.contains(tp)).copied().collect();
         }
@@ -169,6 +183,7 @@ mod tests {
             client_id: "c".into(),
             client_host: "/127.0.0.1".into(),
             epoch: 0,
+            previous_epoch: 0,
             subscribed: topics.iter().map(|t| t.to_string()).collect(),
             regex: None,
             assigned: BTreeSet::new(),

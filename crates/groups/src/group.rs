@@ -2,6 +2,7 @@
 //! group coordinator (Empty -> PreparingRebalance -> CompletingRebalance -> Stable).
 
 use crate::GroupError;
+use crate::persist::Persisted;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use tokio::sync::oneshot;
@@ -100,10 +101,13 @@ pub struct Group {
     pub rebalance_deadline: Option<Instant>,
     /// Set while the initial-join delay runs (group formed from Empty): completion waits for the deadline.
     pub initial_delay: bool,
+    /// Set while the assignment of a completed generation is being stored: SyncGroup answers wait for it.
+    pub storing: bool,
+    pub persisted: Persisted,
 }
 
 impl Group {
-    pub fn new(id: &str) -> Self {
+    pub fn new(id: &str, persisted: Persisted) -> Self {
         Group {
             id: id.to_string(),
             state: GroupState::Empty,
@@ -115,6 +119,30 @@ impl Group {
             pending: BTreeMap::new(),
             rebalance_deadline: None,
             initial_delay: false,
+            storing: false,
+            persisted,
+        }
+    }
+
+    /// Answers the waiting SyncGroup requests: each member's assignment, or `outcome`'s error.
+    pub fn answer_syncs(&mut self, outcome: Result<(), GroupError>) {
+        self.storing = false;
+        for m in self.members.values_mut() {
+            if let Some(w) = m.sync_waiter.take() {
+                let _ = w.send(outcome.map(|()| m.assignment.clone()));
+            }
+        }
+    }
+
+    /// Answers every waiting JoinGroup and SyncGroup of the group with `error`.
+    pub fn answer_all(&mut self, error: GroupError) {
+        for m in self.members.values_mut() {
+            if let Some(w) = m.join_waiter.take() {
+                let _ = w.send(JoinResult::error(error, &m.id));
+            }
+            if let Some(w) = m.sync_waiter.take() {
+                let _ = w.send(Err(error));
+            }
         }
     }
 
@@ -133,6 +161,7 @@ impl Group {
 
     /// Moves to PreparingRebalance: pending syncs are told to rejoin, and the rebalance deadline is set.
     pub fn prepare_rebalance(&mut self, now: Instant, initial_delay_ms: u64, reason: &str) {
+        self.storing = false;
         for m in self.members.values_mut() {
             if let Some(w) = m.sync_waiter.take() {
                 let _ = w.send(Err(GroupError::RebalanceInProgress));

@@ -1,9 +1,12 @@
-//! The coordinator's side of ConsumerGroupHeartbeat (KIP-848).
+//! The coordinator's side of ConsumerGroupHeartbeat (KIP-848). Every change of a group is stored before the
+//! heartbeat that caused it is answered, so a member carries on with its epoch after a coordinator restart.
 
 use super::Coordinator;
-use super::consumer::{Assignor, Beat, ConsumerMember, TopicInfo, Tp, assign};
+use super::consumer::{Assignor, Beat, ConsumerGroup, ConsumerMember, TopicInfo, Tp, assign};
 use crate::GroupError;
+use crate::persist::{Persisted, Write};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -48,12 +51,30 @@ const STATIC_LEAVE: i32 = -2;
 
 impl Coordinator {
     /// Handles one heartbeat; `topics` is every topic of the cluster (the subscriptions are matched here).
-    pub fn consumer_heartbeat(
-        &self,
+    /// Call [`Coordinator::load`] for the group first.
+    pub async fn consumer_heartbeat(
+        self: &Arc<Self>,
         p: HeartbeatParams,
         new_id: String,
         topics: Vec<TopicInfo>,
     ) -> Result<Beat, GroupError> {
+        let group_id = p.group_id.clone();
+        let (beat, write) = self.beat(p, new_id, topics)?;
+        if let Some(write) = write {
+            self.persist(write).await.unwrap_or(Err(GroupError::CoordinatorNotAvailable)).inspect_err(|e| {
+                tracing::debug!(group = %group_id, error = %e, "consumer group heartbeat: storing the group failed");
+            })?;
+        }
+        Ok(beat)
+    }
+
+    /// The heartbeat's effect in memory, and the write it needs.
+    fn beat(
+        &self,
+        p: HeartbeatParams,
+        new_id: String,
+        topics: Vec<TopicInfo>,
+    ) -> Result<(Beat, Option<Write>), GroupError> {
         if p.group_id.is_empty() {
             return Err(GroupError::InvalidRequest);
         }
@@ -67,8 +88,11 @@ impl Coordinator {
             Some(name) => Some(Assignor::parse(Some(name)).ok_or(GroupError::UnsupportedAssignor)?),
         };
         let now = Instant::now();
-        let mut groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
-        let g = groups.entry(p.group_id.clone()).or_default();
+        let incarnation = self.next_incarnation();
+        let mut groups = self.consumer_lock();
+        let g = groups
+            .entry(p.group_id.clone())
+            .or_insert_with(|| ConsumerGroup { persisted: Persisted::fresh(incarnation), ..ConsumerGroup::default() });
         if requested.is_some() {
             g.assignor = requested;
         }
@@ -90,6 +114,7 @@ impl Coordinator {
                         client_id: p.client_id.clone(),
                         client_host: p.client_host.clone(),
                         epoch: 0,
+                        previous_epoch: 0,
                         subscribed: Vec::new(),
                         regex: None,
                         assigned,
@@ -103,11 +128,16 @@ impl Coordinator {
                 let target = assign(assignor, &g.members, &topics);
                 g.topics = topics;
                 g.retarget(target);
-                return Ok(Beat { member_id: p.member_id, epoch: p.member_epoch, assignment: None });
+                let write = g.stage(&p.group_id);
+                return Ok((Beat { member_id: p.member_id, epoch: p.member_epoch, assignment: None }, write));
             }
             epoch => {
                 let m = g.members.get(&p.member_id).ok_or(GroupError::UnknownMemberId)?;
-                if epoch != m.epoch {
+                // A member whose last answer was lost may come back with its previous epoch, if it owns no
+                // more than it was assigned (Kafka's rule).
+                let lost_answer =
+                    epoch == m.previous_epoch && p.owned.as_ref().is_some_and(|owned| owned.is_subset(&m.assigned));
+                if epoch != m.epoch && !lost_answer {
                     return Err(GroupError::FencedMemberEpoch);
                 }
                 p.member_id.clone()
@@ -129,21 +159,29 @@ impl Coordinator {
         let target = assign(assignor, &g.members, &wanted);
         g.topics = wanted;
         g.retarget(target);
-        g.reconcile(&id, p.owned).ok_or(GroupError::UnknownMemberId)
+        let beat = g.reconcile(&id, p.owned).ok_or(GroupError::UnknownMemberId)?;
+        Ok((beat, g.stage(&p.group_id)))
     }
 
     /// Expires consumer-protocol members that stopped heartbeating and rebalances what they held.
-    pub(super) fn tick_consumer_groups(&self, session: Duration) {
+    /// Groups left without members leave memory once stored (a later request loads them again).
+    pub(super) fn tick_consumer_groups(self: &Arc<Self>, session: Duration) {
         let now = Instant::now();
-        let mut groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        let mut writes = Vec::new();
+        let mut groups = self.consumer_lock();
         for (id, g) in groups.iter_mut() {
             if g.expire(now, session) {
                 tracing::info!(group = %id, members = g.members.len(), "consumer group member expired");
                 let target = assign(g.assignor.unwrap_or(Assignor::Uniform), &g.members, &g.topics);
                 g.retarget(target);
             }
+            if !g.persisted.backing_off(now) {
+                writes.extend(g.stage(id));
+            }
         }
-        groups.retain(|_, g| !g.members.is_empty());
+        groups.retain(|_, g| !g.members.is_empty() || !g.persisted.settled());
+        drop(groups);
+        self.persist_later(writes);
     }
 
     /// Offset commits from a consumer-protocol member carry its member epoch.
@@ -153,7 +191,7 @@ impl Coordinator {
         epoch: i32,
         member_id: &str,
     ) -> Option<Result<(), GroupError>> {
-        let groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        let groups = self.consumer_lock();
         let g = groups.get(group_id)?;
         if member_id.is_empty() && epoch < 0 && g.members.is_empty() {
             return Some(Ok(()));
@@ -167,7 +205,7 @@ impl Coordinator {
 
     /// A consumer-protocol group as DescribeGroups shows it (members without classic metadata).
     pub fn describe_consumer_group(&self, group_id: &str) -> Option<super::GroupSummary> {
-        let groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        let groups = self.consumer_lock();
         let g = groups.get(group_id)?;
         let members = g
             .members
@@ -189,7 +227,7 @@ impl Coordinator {
 
     /// A consumer-protocol group as ConsumerGroupDescribe shows it.
     pub fn snapshot_consumer_group(&self, group_id: &str) -> Option<ConsumerGroupSnapshot> {
-        let groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        let groups = self.consumer_lock();
         let g = groups.get(group_id)?;
         let stable = g.members.values().all(|m| m.epoch == g.epoch);
         Some(ConsumerGroupSnapshot {
@@ -201,10 +239,7 @@ impl Coordinator {
                 "Reconciling"
             },
             epoch: g.epoch,
-            assignor: match g.assignor.unwrap_or(Assignor::Uniform) {
-                Assignor::Uniform => "uniform",
-                Assignor::Range => "range",
-            },
+            assignor: g.assignor.unwrap_or(Assignor::Uniform).name(),
             topics: g.topics.iter().map(|t| (t.id, t.name.clone())).collect(),
             members: g
                 .members
@@ -226,7 +261,7 @@ impl Coordinator {
 
     /// (group, state) of consumer-protocol groups for ListGroups.
     pub fn list_consumer_groups(&self) -> Vec<(String, &'static str)> {
-        let groups = self.consumer_groups.lock().unwrap_or_else(|e| e.into_inner());
+        let groups = self.consumer_lock();
         groups
             .iter()
             .map(|(id, g)| {

@@ -1,12 +1,19 @@
-//! The classic consumer group coordinator. Membership lives in memory on the coordinating agent (members
-//! rejoin after a restart, as they do after a Kafka coordinator failover); committed offsets live in the
-//! metastore. This agent coordinates every group for now; with several agents, ownership of a group will be
-//! a lease in the metastore and FindCoordinator will point at the owner.
+//! The consumer group coordinator (classic and KIP-848). Membership lives in memory on the coordinating agent
+//! and is stored in the metastore whenever Kafka would write it to its offsets topic (`persist`), so a
+//! coordinator that restarts or takes a group over loads it and members carry on without rejoining;
+//! committed offsets live in the metastore too. Which agent coordinates a group is decided outside this
+//! crate; an agent that loses a group calls [`Coordinator::evict`].
 
 pub mod consumer;
 mod error;
 mod group;
 mod heartbeat;
+mod persist;
+#[cfg(test)]
+mod persist_tests;
+mod restore;
+pub mod stored;
+mod summary;
 #[cfg(test)]
 mod tests;
 
@@ -17,7 +24,8 @@ pub use heartbeat::HeartbeatParams;
 use bytes::Bytes;
 use group::{Group, Member};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -92,18 +100,39 @@ pub struct Coordinator {
     /// KIP-848 groups, kept apart from classic ones.
     consumer_groups: Mutex<HashMap<String, consumer::ConsumerGroup>>,
     config: GroupConfig,
+    /// Where group state is stored (the metastore's groups capability).
+    store: Arc<dyn weft_meta::Groups>,
+    /// Loads and writes of a group take its turn (see `persist`).
+    turns: Vec<tokio::sync::Mutex<()>>,
+    incarnations: AtomicU64,
 }
 
 impl Coordinator {
-    pub fn new(config: GroupConfig) -> Self {
-        Coordinator { groups: Mutex::new(HashMap::new()), consumer_groups: Mutex::new(HashMap::new()), config }
+    pub fn new(config: GroupConfig, store: Arc<dyn weft_meta::Groups>) -> Self {
+        Coordinator {
+            groups: Mutex::new(HashMap::new()),
+            consumer_groups: Mutex::new(HashMap::new()),
+            config,
+            store,
+            turns: (0..persist::TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
+            incarnations: AtomicU64::new(1),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Group>> {
         self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn join(&self, p: JoinParams, new_id: String) -> Reply<JoinResult> {
+    fn consumer_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, consumer::ConsumerGroup>> {
+        self.consumer_groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn next_incarnation(&self) -> u64 {
+        self.incarnations.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// JoinGroup. Call [`Coordinator::load`] for the group first.
+    pub fn join(self: &Arc<Self>, p: JoinParams, new_id: String) -> Reply<JoinResult> {
         let fail = |e: GroupError, id: &str| Reply::Now(JoinResult::error(e, id));
         if p.group_id.is_empty() {
             return fail(GroupError::InvalidGroupId, &p.member_id);
@@ -115,8 +144,11 @@ impl Coordinator {
         }
         let now = Instant::now();
         let delay = self.config.initial_rebalance_delay_ms;
+        let incarnation = self.next_incarnation();
         let mut groups = self.lock();
-        let g = groups.entry(p.group_id.clone()).or_insert_with(|| Group::new(&p.group_id));
+        let g = groups
+            .entry(p.group_id.clone())
+            .or_insert_with(|| Group::new(&p.group_id, persist::Persisted::fresh(incarnation)));
         if !g.supports(&p.protocol_type, &p.protocols) {
             return fail(GroupError::InconsistentGroupProtocol, &p.member_id);
         }
@@ -201,7 +233,7 @@ impl Coordinator {
     /// A static member restarting with a new member id: the old id is fenced and replaced. In a stable group
     /// with unchanged protocols no rebalance happens (KIP-345).
     fn static_rejoin(
-        &self,
+        self: &Arc<Self>,
         g: &mut Group,
         old_id: &str,
         mut new: Member,
@@ -226,8 +258,23 @@ impl Coordinator {
         }
         tracing::info!(group = %g.id, old = %old_id, new = %id, "static member rejoined; old member id fenced");
         if g.state == GroupState::Stable && unchanged {
+            // Kafka stores the group with the new member id before answering, and reverts on failure.
             g.members.insert(id.clone(), new);
-            return Reply::Now(current(g, &id));
+            let answer = current(g, &id);
+            let Some(write) = g.stage() else { return Reply::Now(answer) };
+            let stored = self.persist(write);
+            let (this, group_id, old_id) = (self.clone(), g.id.clone(), old_id.to_string());
+            tokio::spawn(async move {
+                let outcome = stored.await.unwrap_or(Err(GroupError::CoordinatorNotAvailable));
+                if outcome.is_err() {
+                    this.revert_static(&group_id, &id, &old_id);
+                }
+                let _ = tx.send(match outcome {
+                    Ok(()) => answer,
+                    Err(e) => JoinResult::error(e, &id),
+                });
+            });
+            return Reply::Wait(rx);
         }
         new.join_waiter = Some(tx);
         g.members.insert(id, new);
@@ -238,6 +285,20 @@ impl Coordinator {
             g.complete_join();
         }
         Reply::Wait(rx)
+    }
+
+    /// Gives a static member its old member id back after storing the replacement failed, so the previous
+    /// incarnation carries on (as Kafka's coordinator does).
+    fn revert_static(&self, group_id: &str, new_id: &str, old_id: &str) {
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else { return };
+        let Some(mut m) = g.members.remove(new_id) else { return };
+        m.id = old_id.to_string();
+        g.members.insert(old_id.to_string(), m);
+        if g.leader.as_deref() == Some(new_id) {
+            g.leader = Some(old_id.to_string());
+        }
+        tracing::info!(group = %group_id, old = %old_id, new = %new_id, "storing a static member's replacement failed; reverted");
     }
 
     /// Checks a member's identity.
@@ -257,9 +318,10 @@ impl Coordinator {
         Ok(())
     }
 
+    /// SyncGroup. Call [`Coordinator::load`] for the group first.
     #[allow(clippy::too_many_arguments)]
     pub fn sync(
-        &self,
+        self: &Arc<Self>,
         group_id: &str,
         generation: i32,
         member_id: &str,
@@ -281,27 +343,34 @@ impl Coordinator {
         match g.state {
             GroupState::Empty => Reply::Now(Err(GroupError::UnknownMemberId)),
             GroupState::PreparingRebalance => Reply::Now(Err(GroupError::RebalanceInProgress)),
-            GroupState::Stable => {
+            GroupState::Stable if !g.storing => {
                 let assignment = g.members.get(member_id).map(|m| m.assignment.clone()).unwrap_or_default();
                 Reply::Now(Ok(assignment))
             }
-            GroupState::CompletingRebalance => {
+            GroupState::Stable | GroupState::CompletingRebalance => {
                 let (tx, rx) = oneshot::channel();
                 if let Some(m) = g.members.get_mut(member_id) {
                     m.sync_waiter = Some(tx);
                     m.last_heartbeat = Instant::now();
                 }
-                if g.leader.as_deref() == Some(member_id) {
+                if g.state == GroupState::CompletingRebalance && g.leader.as_deref() == Some(member_id) {
                     let map: BTreeMap<String, Bytes> = assignments.into_iter().collect();
                     for m in g.members.values_mut() {
                         m.assignment = map.get(&m.id).cloned().unwrap_or_default();
                     }
+                    // Stable in memory now; the answers wait until the generation is stored (Kafka's storeGroup).
                     g.state = GroupState::Stable;
-                    tracing::info!(group = %g.id, generation = g.generation, "rebalance complete: group stable");
-                    for m in g.members.values_mut() {
-                        if let Some(w) = m.sync_waiter.take() {
-                            let _ = w.send(Ok(m.assignment.clone()));
+                    g.storing = true;
+                    match g.stage() {
+                        Some(write) => {
+                            let stored = self.persist(write);
+                            let (this, id, generation) = (self.clone(), g.id.clone(), g.generation);
+                            tokio::spawn(async move {
+                                let outcome = stored.await.unwrap_or(Err(GroupError::CoordinatorNotAvailable));
+                                this.finish_sync(&id, generation, outcome);
+                            });
                         }
+                        None => g.answer_syncs(Ok(())),
                     }
                 }
                 Reply::Wait(rx)
@@ -329,14 +398,38 @@ impl Coordinator {
         }
     }
 
+    /// Answers the SyncGroup requests of a generation once its storing ended: with their assignments, or
+    /// with the failure, after which the group rebalances (Kafka's resetAndPropagateAssignmentError).
+    fn finish_sync(&self, group_id: &str, generation: i32, outcome: Result<(), GroupError>) {
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else { return };
+        if g.generation != generation || g.state != GroupState::Stable || !g.storing {
+            return;
+        }
+        g.answer_syncs(outcome);
+        if outcome.is_err() {
+            for m in g.members.values_mut() {
+                m.assignment = Bytes::new();
+            }
+            g.prepare_rebalance(Instant::now(), 0, "storing the group's assignment failed");
+        } else {
+            tracing::info!(group = %g.id, generation, "rebalance complete: group stable and stored");
+        }
+    }
+
     /// Removes members (by member id, or by instance id for static members). Returns one outcome per member.
-    pub fn leave(&self, group_id: &str, members: &[(String, Option<String>)]) -> Vec<Result<(), GroupError>> {
+    /// Call [`Coordinator::load`] for the group first.
+    pub fn leave(
+        self: &Arc<Self>,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> Vec<Result<(), GroupError>> {
         let mut groups = self.lock();
         let Some(g) = groups.get_mut(group_id) else {
             return members.iter().map(|_| Err(GroupError::UnknownMemberId)).collect();
         };
         let now = Instant::now();
-        members
+        let outcomes = members
             .iter()
             .map(|(member_id, instance)| {
                 let id = match instance {
@@ -356,7 +449,10 @@ impl Coordinator {
                 g.remove_member(&id, now, "left the group");
                 Ok(())
             })
-            .collect()
+            .collect();
+        // The last member leaving empties the group, which Kafka stores.
+        self.persist_later(g.stage().into_iter().collect());
+        outcomes
     }
 
     /// Whether an offset commit from this member may be stored now.
@@ -379,73 +475,28 @@ impl Coordinator {
             return Ok(());
         }
         Self::check_member(g, member_id, instance_id, generation)?;
-        if g.state == GroupState::CompletingRebalance {
+        if g.state == GroupState::CompletingRebalance || g.storing {
             return Err(GroupError::RebalanceInProgress);
         }
         Ok(())
     }
 
-    /// Runs timers: session expiry, rebalance deadlines. Drops groups left empty.
-    pub fn tick(&self) {
+    /// Runs timers: session expiry, rebalance deadlines, retries of failed writes. Drops groups left empty
+    /// once their state is stored (a later request loads them again).
+    pub fn tick(self: &Arc<Self>) {
         self.tick_consumer_groups(Duration::from_millis(self.config.consumer_session_timeout_ms));
         let now = Instant::now();
+        let mut writes = Vec::new();
         let mut groups = self.lock();
         for g in groups.values_mut() {
             g.tick(now);
-        }
-        groups.retain(|_, g| g.state != GroupState::Empty || !g.pending.is_empty());
-    }
-
-    pub fn describe(&self, group_id: &str) -> Option<GroupSummary> {
-        let groups = self.lock();
-        let g = groups.get(group_id)?;
-        let protocol = g.protocol_name.clone().unwrap_or_default();
-        let members = g
-            .members
-            .values()
-            .map(|m| {
-                let metadata =
-                    m.protocols.iter().find(|(n, _)| *n == protocol).map(|(_, d)| d.clone()).unwrap_or_default();
-                (
-                    m.id.clone(),
-                    m.instance_id.clone(),
-                    m.client_id.clone(),
-                    m.client_host.clone(),
-                    metadata,
-                    m.assignment.clone(),
-                )
-            })
-            .collect();
-        Some(GroupSummary {
-            state: g.state.name(),
-            protocol_type: g.protocol_type.clone().unwrap_or_default(),
-            protocol_name: if g.state == GroupState::Stable || g.state == GroupState::CompletingRebalance {
-                protocol
-            } else {
-                String::new()
-            },
-            members,
-        })
-    }
-
-    /// (group id, protocol type, state) of every group with members.
-    pub fn list(&self) -> Vec<(String, String, &'static str)> {
-        let groups = self.lock();
-        groups.values().map(|g| (g.id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state.name())).collect()
-    }
-
-    /// Topics the group's members subscribe to, read from their consumer-protocol subscriptions
-    /// (version i16, then an array of topic names). `None` when the group has no members.
-    pub fn subscribed_topics(&self, group_id: &str) -> Option<std::collections::BTreeSet<String>> {
-        let groups = self.lock();
-        let g = groups.get(group_id).filter(|g| !g.members.is_empty())?;
-        let mut topics = std::collections::BTreeSet::new();
-        for m in g.members.values() {
-            for (_, metadata) in &m.protocols {
-                topics.extend(parse_subscription(metadata));
+            if !g.persisted.backing_off(now) {
+                writes.extend(g.stage());
             }
         }
-        Some(topics)
+        groups.retain(|_, g| g.state != GroupState::Empty || !g.pending.is_empty() || !g.persisted.settled());
+        drop(groups);
+        self.persist_later(writes);
     }
 
     /// How often KIP-848 members should heartbeat.
@@ -461,11 +512,10 @@ impl Coordinator {
         ids
     }
 
-    /// DeleteGroups, the membership side (Kafka's `GroupCoordinator.deleteGroups`): a group with members is
-    /// refused with NON_EMPTY_GROUP; an empty one (classic or KIP-848) is forgotten, along with member ids
-    /// handed out but not yet used. Returns whether this coordinator knew the group.
-    pub fn delete_group(&self, group_id: &str) -> Result<bool, GroupError> {
-        let mut consumer_groups = self.consumer_groups.lock().unwrap_or_else(|p| p.into_inner());
+    /// Forgets an empty group (classic or KIP-848) along with member ids handed out but not yet used; a group
+    /// with members is refused with NON_EMPTY_GROUP. Returns whether the group was in memory.
+    fn forget_empty(&self, group_id: &str) -> Result<bool, GroupError> {
+        let mut consumer_groups = self.consumer_lock();
         let mut groups = self.lock();
         let busy = groups.get(group_id).is_some_and(|g| !g.members.is_empty())
             || consumer_groups.get(group_id).is_some_and(|g| !g.members.is_empty());
@@ -483,14 +533,7 @@ impl Coordinator {
     pub fn shutdown(&self) {
         let mut groups = self.lock();
         for g in groups.values_mut() {
-            for m in g.members.values_mut() {
-                if let Some(w) = m.join_waiter.take() {
-                    let _ = w.send(JoinResult::error(GroupError::NotCoordinator, &m.id));
-                }
-                if let Some(w) = m.sync_waiter.take() {
-                    let _ = w.send(Err(GroupError::NotCoordinator));
-                }
-            }
+            g.answer_all(GroupError::NotCoordinator);
         }
         groups.clear();
     }
@@ -509,21 +552,6 @@ impl Coordinator {
             }
         })
     }
-}
-
-/// Topic names of a consumer-protocol subscription; malformed metadata yields what could be read.
-fn parse_subscription(data: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let Some(count) = data.get(2..6).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])) else { return out };
-    let mut at = 6;
-    for _ in 0..count.clamp(0, 100_000) {
-        let Some(len) = data.get(at..at + 2).map(|b| i16::from_be_bytes([b[0], b[1]])) else { break };
-        let Ok(len) = usize::try_from(len) else { break };
-        let Some(name) = data.get(at + 2..at + 2 + len) else { break };
-        out.push(String::from_utf8_lossy(name).into_owned());
-        at += 2 + len;
-    }
-    out
 }
 
 /// The JoinGroup answer describing the group's current generation (no rebalance needed).

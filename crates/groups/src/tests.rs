@@ -1,13 +1,42 @@
 use super::*;
+use crate::summary::parse_subscription;
 
 /// What a test's sync resolves to if the coordinator dropped the waiter (no test expects it).
-const DROPPED: GroupError = GroupError::NotCoordinator;
+pub(crate) const DROPPED: GroupError = GroupError::NotCoordinator;
 
-fn coordinator() -> Coordinator {
-    Coordinator::new(GroupConfig { initial_rebalance_delay_ms: 0, ..GroupConfig::default() })
+/// A coordinator on a fresh SQLite metastore in a temporary directory.
+pub(crate) struct Harness {
+    pub c: Arc<Coordinator>,
+    pub store: Arc<weft_meta::SqlMetastore>,
+    _dir: tempfile::TempDir,
 }
 
-fn params(member: &str, instance: Option<&str>) -> JoinParams {
+impl Harness {
+    /// Another coordinator on the same store, as after a restart or a move.
+    pub fn restart(&self) -> Arc<Coordinator> {
+        Arc::new(Coordinator::new(config(), self.store.clone()))
+    }
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Arc<Coordinator>;
+    fn deref(&self) -> &Arc<Coordinator> {
+        &self.c
+    }
+}
+
+fn config() -> GroupConfig {
+    GroupConfig { initial_rebalance_delay_ms: 0, ..GroupConfig::default() }
+}
+
+pub(crate) async fn coordinator() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/meta.db", dir.path().display());
+    let store = Arc::new(weft_meta::SqlMetastore::open(&url).await.unwrap());
+    Harness { c: Arc::new(Coordinator::new(config(), store.clone())), store, _dir: dir }
+}
+
+pub(crate) fn params(member: &str, instance: Option<&str>) -> JoinParams {
     JoinParams {
         group_id: "g".into(),
         member_id: member.into(),
@@ -22,13 +51,13 @@ fn params(member: &str, instance: Option<&str>) -> JoinParams {
     }
 }
 
-async fn join(c: &Coordinator, p: JoinParams, new_id: &str) -> JoinResult {
+pub(crate) async fn join(c: &Arc<Coordinator>, p: JoinParams, new_id: &str) -> JoinResult {
     c.join(p, new_id.into()).resolve(JoinResult::error(GroupError::UnknownMemberId, "dropped")).await
 }
 
 #[tokio::test]
 async fn two_step_join_then_sync_makes_a_stable_group() {
-    let c = coordinator();
+    let c = coordinator().await;
     let first = join(&c, params("", None), "m1").await;
     assert_eq!(first.error, Some(GroupError::MemberIdRequired));
     assert_eq!(first.member_id, "m1");
@@ -50,7 +79,7 @@ async fn two_step_join_then_sync_makes_a_stable_group() {
 
 #[tokio::test]
 async fn a_second_member_triggers_a_rebalance_and_both_get_assignments() {
-    let c = coordinator();
+    let c = coordinator().await;
     join(&c, params("", None), "m1").await;
     join(&c, params("m1", None), "").await;
     assert!(c.sync("g", 1, "m1", None, None, None, vec![]).resolve(Err(DROPPED)).await.is_ok());
@@ -83,7 +112,7 @@ async fn a_second_member_triggers_a_rebalance_and_both_get_assignments() {
 
 #[tokio::test]
 async fn a_restarted_static_member_keeps_its_assignment_without_a_rebalance() {
-    let c = coordinator();
+    let c = coordinator().await;
     let joined = join(&c, params("", Some("pod-0")), "pod-0-a").await;
     assert_eq!((joined.error, joined.member_id.as_str()), (None, "pod-0-a"));
     let synced = c
@@ -100,7 +129,7 @@ async fn a_restarted_static_member_keeps_its_assignment_without_a_rebalance() {
 
 #[tokio::test]
 async fn invalid_joins_are_refused() {
-    let c = coordinator();
+    let c = coordinator().await;
     let mut p = params("", None);
     p.session_timeout_ms = 10;
     assert_eq!(join(&c, p, "x").await.error, Some(GroupError::InvalidSessionTimeout));
@@ -126,16 +155,16 @@ fn subscriptions_are_read_from_consumer_protocol_metadata() {
 
 #[tokio::test]
 async fn deleting_a_group_refuses_members_and_forgets_an_empty_group_with_its_pending_ids() {
-    let c = coordinator();
-    assert_eq!(c.delete_group("g"), Ok(false), "an unknown group");
+    let c = coordinator().await;
+    assert_eq!(c.delete_group("g").await, Ok(false), "an unknown group");
     join(&c, params("", None), "m1").await;
     join(&c, params("m1", None), "").await;
-    assert_eq!(c.delete_group("g"), Err(GroupError::NonEmptyGroup));
+    assert_eq!(c.delete_group("g").await, Err(GroupError::NonEmptyGroup));
     assert_eq!(c.leave("g", &[("m1".into(), None)]), vec![Ok(())]);
     // A member id handed out but never used keeps the group known (and listed) until it expires.
     join(&c, params("", None), "m2").await;
     assert_eq!(c.describe("g").map(|s| s.state), Some("Empty"));
-    assert_eq!(c.delete_group("g"), Ok(true));
+    assert_eq!(c.delete_group("g").await, Ok(true));
     assert!(c.describe("g").is_none() && c.list().is_empty(), "the group is gone");
     let rejoin = join(&c, params("m2", None), "m3").await;
     assert_eq!(rejoin.error, Some(GroupError::UnknownMemberId), "the pending id was forgotten with the group");

@@ -2,7 +2,7 @@
 //! queries in `sql/` are shared. A store whose version is newer than this build is refused.
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -138,6 +138,15 @@ CREATE TABLE leases (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     expires_ms BIGINT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE group_state (
+    group_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    protocol_type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    document TEXT NOT NULL
 );
 "#,
 ];

@@ -138,6 +138,20 @@ pub struct CommittedOffset {
     pub commit_ms: i64,
 }
 
+/// A consumer group's coordinator state as stored (Kafka keeps it as GroupMetadata or KIP-848 records in its
+/// offsets topic): a few plain columns for listing and expiry, and the whole state as a versioned document
+/// that only the group coordinator reads (opaque to the metastore).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupStateRecord {
+    pub group: String,
+    /// "classic" or "consumer" (KIP-848), as ListGroups names group types in lower case.
+    pub kind: String,
+    pub protocol_type: String,
+    /// Kafka's state name (Empty, Stable, ...). A group stored as "Empty" is removed with its last offsets.
+    pub state: String,
+    pub document: String,
+}
+
 /// An index row written by a rewrite: a batch (possibly with fewer records than before) in a new object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchRow {

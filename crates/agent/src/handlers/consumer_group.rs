@@ -56,7 +56,11 @@ pub async fn heartbeat(
             .as_ref()
             .map(|tps| tps.iter().flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, *p))).collect()),
     };
-    match agent.groups.consumer_heartbeat(params, agent.ids.uuid().to_string(), topics) {
+    let beat = match agent.groups.load(&params.group_id).await {
+        Ok(()) => agent.groups.consumer_heartbeat(params, agent.ids.uuid().to_string(), topics).await,
+        Err(e) => Err(e),
+    };
+    match beat {
         Ok(beat) => {
             let assignment = beat.assignment.map(|set| {
                 let mut by_topic: BTreeMap<uuid::Uuid, Vec<i32>> = BTreeMap::new();
@@ -91,12 +95,22 @@ pub async fn describe(
     _version: i16,
 ) -> ConsumerGroupDescribeResponse {
     use kafka_protocol::messages::consumer_group_describe_response as d;
+    // Groups stored but not held here are loaded first; a group that cannot be loaded answers the failure.
+    let mut unloadable = BTreeMap::new();
+    for id in &req.group_ids {
+        if let Err(e) = agent.groups.load(id).await {
+            unloadable.insert(id.to_string(), e);
+        }
+    }
     let groups = req
         .group_ids
         .into_iter()
         .map(|id| {
             if let Err(code) = check(ctx, Operation::Describe, Resource::Group(&id)) {
                 return d::DescribedGroup::default().with_group_id(id).with_error_code(code);
+            }
+            if let Some(e) = unloadable.get(id.as_str()) {
+                return d::DescribedGroup::default().with_group_id(id).with_error_code(e.code());
             }
             let Some(g) = agent.groups.snapshot_consumer_group(&id) else {
                 return d::DescribedGroup::default()

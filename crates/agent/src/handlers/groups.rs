@@ -101,8 +101,13 @@ pub async fn join(agent: &Agent, ctx: &RequestContext, req: JoinGroupRequest, ve
         require_known_member_id: version >= 4,
     };
     let member_id = params.member_id.clone();
-    let result =
-        agent.groups.join(params, new_id).resolve(JoinResult::error(GroupError::UnknownMemberId, &member_id)).await;
+    let result = match agent.groups.load(&params.group_id).await {
+        Ok(()) => {
+            let if_dropped = JoinResult::error(GroupError::UnknownMemberId, &member_id);
+            agent.groups.join(params, new_id).resolve(if_dropped).await
+        }
+        Err(e) => JoinResult::error(e, &member_id),
+    };
     if let Some(e) = result.error {
         tracing::debug!(group = %req.group_id.as_str(), member = %result.member_id, error = %e, "join group answered with an error");
     }
@@ -133,6 +138,9 @@ pub async fn join(agent: &Agent, ctx: &RequestContext, req: JoinGroupRequest, ve
 pub async fn sync(agent: &Agent, ctx: &RequestContext, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
     if let Err(code) = check(ctx, Operation::Read, Resource::Group(&req.group_id)) {
         return SyncGroupResponse::default().with_error_code(code);
+    }
+    if let Err(e) = agent.groups.load(&req.group_id).await {
+        return SyncGroupResponse::default().with_error_code(e.code());
     }
     let assignments = req.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect();
     let synced = agent
@@ -166,6 +174,9 @@ pub async fn heartbeat(agent: &Agent, ctx: &RequestContext, req: HeartbeatReques
     if let Err(code) = check(ctx, Operation::Read, Resource::Group(&req.group_id)) {
         return HeartbeatResponse::default().with_error_code(code);
     }
+    if let Err(e) = agent.groups.load(&req.group_id).await {
+        return HeartbeatResponse::default().with_error_code(e.code());
+    }
     let code = agent
         .groups
         .heartbeat(&req.group_id, req.generation_id, &req.member_id, req.group_instance_id.as_deref())
@@ -176,6 +187,9 @@ pub async fn heartbeat(agent: &Agent, ctx: &RequestContext, req: HeartbeatReques
 pub async fn leave(agent: &Agent, ctx: &RequestContext, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
     if let Err(code) = check(ctx, Operation::Read, Resource::Group(&req.group_id)) {
         return LeaveGroupResponse::default().with_error_code(code);
+    }
+    if let Err(e) = agent.groups.load(&req.group_id).await {
+        return LeaveGroupResponse::default().with_error_code(e.code());
     }
     if version < 3 {
         let codes = agent.groups.leave(&req.group_id, &[(req.member_id.to_string(), None)]);
@@ -212,6 +226,22 @@ pub async fn list(agent: &Agent, ctx: &RequestContext, req: ListGroupsRequest, v
         }
     }
     let mut kinds: BTreeMap<String, &'static str> = BTreeMap::new();
+    // Groups stored in the metastore but not loaded here, as last stored.
+    match agent.meta.list_group_states().await {
+        Ok(stored) => {
+            for g in stored {
+                let state = stored_state_name(&g.state);
+                if g.kind == "consumer" {
+                    kinds.insert(g.group.clone(), "Consumer");
+                }
+                all.insert(g.group, (g.protocol_type, state));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "list groups: metastore failed");
+            return ListGroupsResponse::default().with_error_code(GroupError::CoordinatorNotAvailable.code());
+        }
+    }
     for (id, protocol_type, state) in agent.groups.list() {
         all.insert(id, (protocol_type, state));
     }
@@ -251,6 +281,11 @@ pub async fn describe(
     for id in req.groups {
         if let Err(code) = check(ctx, Operation::Describe, Resource::Group(&id)) {
             let g = DescribedGroup::default().with_error_code(code).with_group_id(id);
+            groups.push(if version >= 3 { g.with_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED) } else { g });
+            continue;
+        }
+        if let Err(e) = agent.groups.load(&id).await {
+            let g = DescribedGroup::default().with_error_code(e.code()).with_group_id(id);
             groups.push(if version >= 3 { g.with_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED) } else { g });
             continue;
         }
@@ -299,7 +334,7 @@ pub async fn describe(
 }
 
 /// DeleteGroups (Kafka's `GroupCoordinator.deleteGroups`): a group without members is removed with its
-/// committed offsets; one with members is refused with NON_EMPTY_GROUP; one neither coordinated here nor
+/// stored state and committed offsets; one with members is refused with NON_EMPTY_GROUP; one neither coordinated here nor
 /// holding offsets is GROUP_ID_NOT_FOUND.
 pub async fn delete(
     agent: &Agent,
@@ -320,7 +355,7 @@ pub async fn delete(
 }
 
 async fn delete_group(agent: &Agent, id: &str) -> Result<(), GroupError> {
-    let known = agent.groups.delete_group(id)?;
+    let known = agent.groups.delete_group(id).await?;
     match agent.meta.delete_offsets(id, None).await {
         Ok(0) if !known => Err(GroupError::GroupIdNotFound),
         Ok(offsets) => {
@@ -331,5 +366,17 @@ async fn delete_group(agent: &Agent, id: &str) -> Result<(), GroupError> {
             tracing::warn!(group = %id, error = %e, "delete group failed");
             Err(GroupError::CoordinatorNotAvailable)
         }
+    }
+}
+
+/// The static name of a state as stored (ListGroups answers `&'static str` states).
+fn stored_state_name(state: &str) -> &'static str {
+    match state {
+        "Stable" => "Stable",
+        "Reconciling" => "Reconciling",
+        "PreparingRebalance" => "PreparingRebalance",
+        "CompletingRebalance" => "CompletingRebalance",
+        "Dead" => "Dead",
+        _ => "Empty",
     }
 }

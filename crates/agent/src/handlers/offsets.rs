@@ -54,12 +54,14 @@ pub async fn commit(
     let check = if group.is_empty() {
         Err(GroupError::InvalidGroupId)
     } else {
-        agent.groups.check_commit(
-            &group,
-            req.generation_id_or_member_epoch,
-            &req.member_id,
-            req.group_instance_id.as_deref(),
-        )
+        agent.groups.load(&group).await.and_then(|()| {
+            agent.groups.check_commit(
+                &group,
+                req.generation_id_or_member_epoch,
+                &req.member_id,
+                req.group_instance_id.as_deref(),
+            )
+        })
     };
     let now = agent.clock.now_ms();
     let mut to_store = Vec::new();
@@ -139,6 +141,9 @@ pub async fn delete(
     let group = req.group_id.to_string();
     if let Err(code) = check(ctx, Operation::Delete, Resource::Group(&group)) {
         return OffsetDeleteResponse::default().with_error_code(code);
+    }
+    if let Err(e) = agent.groups.load(&group).await {
+        return OffsetDeleteResponse::default().with_error_code(e.code());
     }
     let subscribed = agent.groups.subscribed_topics(&group);
     match agent.meta.committed_offsets(&group, None).await {

@@ -1,16 +1,18 @@
-//! Consumer groups' committed offsets.
+//! Consumer groups' committed offsets and coordinator state.
 
-use crate::{CommittedOffset, Result};
+use crate::{CommittedOffset, GroupStateRecord, Result};
 use async_trait::async_trait;
 
-/// What groups own: each group's committed offsets, and which of them wait in an open transaction.
+/// What groups own: each group's committed offsets, which of them wait in an open transaction, and the group's
+/// coordinator state (membership, generation, assignments), so another coordinator can take the group over.
 ///
 /// Invariants: a commit of several partitions is one transaction and replaces earlier commits of the same
 /// partitions; offsets staged by a transaction become visible only when it commits (see
 /// [`crate::Transactions::update_transaction`]).
 ///
 /// Used by: the group coordinator handlers (OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups,
-/// ListGroups), offset retention at the agent, and the metrics exporter.
+/// ListGroups), the group coordinator itself (group state), offset retention at the agent, and the metrics
+/// exporter.
 #[async_trait]
 pub trait Groups: Send + Sync + 'static {
     /// Stores a group's committed offsets (replacing earlier commits of the same partitions) in one transaction.
@@ -26,9 +28,23 @@ pub trait Groups: Send + Sync + 'static {
     async fn delete_offsets(&self, group: &str, partitions: Option<&[(String, i32)]>) -> Result<u64>;
 
     /// Deletes committed offsets older than `older_than_ms`, except those of `active_groups` (Kafka's
-    /// offsets.retention.minutes for empty groups). Returns how many were removed.
+    /// offsets.retention.minutes for empty groups), then the stored state of every group outside
+    /// `active_groups` stored as "Empty" that has no offsets left (Kafka's group cleanup turns such a group
+    /// Dead). Returns how many offsets were removed.
     async fn expire_offsets(&self, older_than_ms: i64, active_groups: &[String]) -> Result<u64>;
 
     /// Partitions of `group` with an offset commit waiting in an open transaction (OffsetFetch require_stable).
     async fn pending_txn_offsets(&self, group: &str) -> Result<Vec<(String, i32)>>;
+
+    /// Stores a group's coordinator state, replacing what was stored for the group.
+    async fn store_group_state(&self, record: &GroupStateRecord) -> Result<()>;
+
+    /// A group's stored coordinator state, if any.
+    async fn load_group_state(&self, group: &str) -> Result<Option<GroupStateRecord>>;
+
+    /// Removes a group's stored coordinator state; returns whether there was any.
+    async fn delete_group_state(&self, group: &str) -> Result<bool>;
+
+    /// Every stored group, ordered by id, with `document` left empty (for ListGroups).
+    async fn list_group_states(&self) -> Result<Vec<GroupStateRecord>>;
 }

@@ -1,6 +1,6 @@
-//! Conformance of [`crate::Groups`]: committed offsets, their deletion and retention.
+//! Conformance of [`crate::Groups`]: committed offsets, their deletion and retention, and group state.
 
-use crate::{CommittedOffset, Metastore};
+use crate::{CommittedOffset, GroupStateRecord, Metastore};
 
 pub async fn group_offsets(store: &dyn Metastore) {
     let c = |topic: &str, partition, offset, metadata: Option<&str>| CommittedOffset {
@@ -34,4 +34,50 @@ pub async fn group_offsets(store: &dyn Metastore) {
     assert_eq!(store.expire_offsets(100, &["busy".to_string()]).await.expect("expire"), 2, "g2 (77) and old/a (10)");
     assert_eq!(store.committed_offsets("old", None).await.expect("fetch"), vec![at("b", 500)]);
     assert_eq!(store.committed_offsets("busy", None).await.expect("fetch").len(), 1);
+}
+
+/// Group coordinator state: stored, replaced, listed without documents, deleted; an Empty group without
+/// offsets is removed by the offset sweep unless active, and a group with offsets or members stays.
+pub async fn group_state(store: &dyn Metastore) {
+    let record = |group: &str, state: &str, document: &str| GroupStateRecord {
+        group: group.into(),
+        kind: "classic".into(),
+        protocol_type: "consumer".into(),
+        state: state.into(),
+        document: document.into(),
+    };
+    assert_eq!(store.load_group_state("s1").await.expect("load"), None);
+    store.store_group_state(&record("s1", "Stable", r#"{"version":1}"#)).await.expect("store");
+    let replaced = GroupStateRecord { kind: "consumer".into(), ..record("s1", "Empty", r#"{"version":1,"g":2}"#) };
+    store.store_group_state(&replaced).await.expect("replace");
+    assert_eq!(store.load_group_state("s1").await.expect("load"), Some(replaced.clone()));
+    store.store_group_state(&record("s2", "Stable", "{}")).await.expect("store s2");
+    let listed = store.list_group_states().await.expect("list");
+    let mine: Vec<_> = listed.into_iter().filter(|g| g.group.starts_with('s')).collect();
+    assert_eq!(mine, vec![GroupStateRecord { document: String::new(), ..replaced }, record("s2", "Stable", "")]);
+    assert!(store.delete_group_state("s2").await.expect("delete"));
+    assert!(!store.delete_group_state("s2").await.expect("delete again"));
+    assert_eq!(store.load_group_state("s2").await.expect("load"), None);
+    // The sweep: Empty groups without offsets go, unless active; offsets or members keep a group.
+    let offset = CommittedOffset {
+        topic: "t".into(),
+        partition: 0,
+        offset: 1,
+        leader_epoch: 0,
+        metadata: None,
+        commit_ms: i64::MAX / 2,
+    };
+    store.store_group_state(&record("s3", "Empty", "{}")).await.expect("store s3");
+    store.store_group_state(&record("s4", "Empty", "{}")).await.expect("store s4");
+    store.store_group_state(&record("s5", "Stable", "{}")).await.expect("store s5");
+    store.commit_offsets("s4", std::slice::from_ref(&offset)).await.expect("commit s4");
+    store.expire_offsets(0, &["s1".to_string(), "s3".to_string()]).await.expect("sweep");
+    for g in ["s1", "s3", "s4", "s5"] {
+        assert!(store.load_group_state(g).await.expect("load").is_some(), "{g} kept");
+    }
+    store.expire_offsets(0, &[]).await.expect("sweep");
+    assert_eq!(store.load_group_state("s1").await.expect("load"), None, "empty, no offsets, not active");
+    assert_eq!(store.load_group_state("s3").await.expect("load"), None, "no longer active");
+    assert!(store.load_group_state("s4").await.expect("load").is_some(), "has offsets");
+    assert!(store.load_group_state("s5").await.expect("load").is_some(), "has members");
 }

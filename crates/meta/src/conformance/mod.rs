@@ -77,7 +77,7 @@ macro_rules! metastore_conformance {
         // Every case, by capability; keep in step with `run_all`, which lists the same cases in run order.
         $crate::__metastore_conformance_tests!($fixture;
             catalog: topics_lifecycle, configs;
-            groups: group_offsets;
+            groups: group_offsets, group_state;
             health: store_answers_and_takes_writes;
             leases: leases;
             log: offsets_are_dense_across_commits, index_reads_and_time_lookups, deleted_partitions_refuse_appends,
@@ -132,6 +132,7 @@ pub async fn run_all(store: &dyn Metastore) {
     log::index_reads_and_time_lookups(store).await;
     log::deleted_partitions_refuse_appends(store).await;
     groups::group_offsets(store).await;
+    groups::group_state(store).await;
     producers::idempotent_producers(store).await;
     transactions::transactions(store).await;
     log::out_of_sequence_sets_store_nothing(store).await;

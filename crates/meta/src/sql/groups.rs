@@ -1,7 +1,7 @@
-//! Consumer group offsets on SQL.
+//! Consumer group offsets and coordinator state on SQL.
 
 use super::{SqlMetastore, to_i32};
-use crate::{CommittedOffset, Result};
+use crate::{CommittedOffset, GroupStateRecord, Result};
 use sqlx::Row;
 
 impl SqlMetastore {
@@ -100,9 +100,92 @@ impl SqlMetastore {
                 .await?
                 .rows_affected();
         }
+        self.remove_empty_states(active_groups).await?;
         self.files.check().await?;
         Ok(removed)
     }
+
+    /// Deletes the stored state of groups stored as Empty that have no offsets left (not `active_groups`).
+    async fn remove_empty_states(&self, active_groups: &[String]) -> Result<()> {
+        let rows = sqlx::query(
+            "SELECT group_id FROM group_state WHERE state = 'Empty' \
+             AND NOT EXISTS (SELECT 1 FROM group_offsets o WHERE o.group_id = group_state.group_id)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let group: String = r.try_get("group_id")?;
+            if active_groups.contains(&group) {
+                continue;
+            }
+            sqlx::query(
+                "DELETE FROM group_state WHERE group_id = $1 AND state = 'Empty' \
+                 AND NOT EXISTS (SELECT 1 FROM group_offsets o WHERE o.group_id = $1)",
+            )
+            .bind(&group)
+            .execute(&self.pool)
+            .await?;
+            tracing::debug!(group = %group, "removed the state of an empty group without offsets");
+        }
+        Ok(())
+    }
+
+    pub(super) async fn store_group_state_impl(&self, g: &GroupStateRecord) -> Result<()> {
+        let _w = self.writer().await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO group_state (group_id, kind, protocol_type, state, document) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (group_id) DO UPDATE SET kind = excluded.kind, protocol_type = excluded.protocol_type, \
+             state = excluded.state, document = excluded.document",
+        )
+        .bind(&g.group)
+        .bind(&g.kind)
+        .bind(&g.protocol_type)
+        .bind(&g.state)
+        .bind(&g.document)
+        .execute(&mut *tx)
+        .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    pub(super) async fn load_group_state_impl(&self, group: &str) -> Result<Option<GroupStateRecord>> {
+        let row =
+            sqlx::query("SELECT group_id, kind, protocol_type, state, document FROM group_state WHERE group_id = $1")
+                .bind(group)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| state_from_row(&r, true)).transpose()
+    }
+
+    pub(super) async fn delete_group_state_impl(&self, group: &str) -> Result<bool> {
+        let _w = self.writer().await?;
+        let mut tx = self.pool.begin().await?;
+        let removed = sqlx::query("DELETE FROM group_state WHERE group_id = $1")
+            .bind(group)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        self.commit(tx).await?;
+        Ok(removed > 0)
+    }
+
+    pub(super) async fn list_group_states_impl(&self) -> Result<Vec<GroupStateRecord>> {
+        let rows = sqlx::query("SELECT group_id, kind, protocol_type, state FROM group_state ORDER BY group_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| state_from_row(r, false)).collect()
+    }
+}
+
+fn state_from_row(r: &sqlx::any::AnyRow, with_document: bool) -> Result<GroupStateRecord> {
+    Ok(GroupStateRecord {
+        group: r.try_get("group_id")?,
+        kind: r.try_get("kind")?,
+        protocol_type: r.try_get("protocol_type")?,
+        state: r.try_get("state")?,
+        document: if with_document { r.try_get("document")? } else { String::new() },
+    })
 }
 
 /// Stores one committed offset, replacing an earlier commit of the same partition.
@@ -149,5 +232,21 @@ impl crate::Groups for SqlMetastore {
 
     async fn pending_txn_offsets(&self, group: &str) -> Result<Vec<(String, i32)>> {
         self.pending_txn_offsets_impl(group).await
+    }
+
+    async fn store_group_state(&self, record: &GroupStateRecord) -> Result<()> {
+        super::timed("store_group_state", self.store_group_state_impl(record)).await
+    }
+
+    async fn load_group_state(&self, group: &str) -> Result<Option<GroupStateRecord>> {
+        self.load_group_state_impl(group).await
+    }
+
+    async fn delete_group_state(&self, group: &str) -> Result<bool> {
+        super::timed("delete_group_state", self.delete_group_state_impl(group)).await
+    }
+
+    async fn list_group_states(&self) -> Result<Vec<GroupStateRecord>> {
+        self.list_group_states_impl().await
     }
 }

@@ -54,6 +54,14 @@ CREATE TABLE group_offsets (
     commit_ms BIGINT NOT NULL,
     PRIMARY KEY (group_id, topic, partition_id)
 )
+-- table group_state
+CREATE TABLE group_state (
+    group_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    protocol_type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    document TEXT NOT NULL
+)
 -- table leases
 CREATE TABLE leases (
     name TEXT PRIMARY KEY,
@@ -140,4 +148,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4, 5]
+-- versions [1, 2, 3, 4, 5, 6]
