@@ -8,11 +8,13 @@ mod declare;
 mod cli;
 pub mod codec;
 mod options;
+mod roles;
 mod validate;
 
 pub use cli::{AgentArgs, LoadError, read_layer};
 pub use codec::Kind;
 pub use options::{AgentConfig, Layer, key, options};
+pub use roles::{Roles, RolesError};
 pub use validate::{ConfigError, flag};
 
 use std::path::PathBuf;

@@ -103,6 +103,11 @@ impl AgentConfig {
             let (lo, hi) = (key::group_min_session_timeout_ms, key::group_max_session_timeout_ms);
             return Err(order(lo, min.into(), "at most", hi, max.into()));
         }
+        let (beat, session) = (self.broker_heartbeat_interval.as_millis(), self.broker_session_timeout.as_millis());
+        if beat >= session {
+            let (lo, hi) = (key::broker_heartbeat_interval_ms, key::broker_session_timeout_ms);
+            return Err(order(lo, beat as i128, "less than", hi, session as i128));
+        }
         let (beat, session) = (self.group_consumer_heartbeat_interval_ms, self.group_consumer_session_timeout_ms);
         if i128::from(beat) >= i128::from(session) {
             let (lo, hi) = (key::group_consumer_heartbeat_interval_ms, key::group_consumer_session_timeout_ms);
