@@ -172,10 +172,15 @@ impl Membership {
             interval.tick().await;
             loop {
                 interval.tick().await;
-                this.heartbeat().await;
-                this.refresh().await;
+                this.beat().await;
             }
         })
+    }
+
+    /// One round: heartbeat, then reread the live agents.
+    pub async fn beat(&self) {
+        self.heartbeat().await;
+        self.refresh().await;
     }
 
     async fn heartbeat(&self) {

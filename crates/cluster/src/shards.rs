@@ -138,11 +138,18 @@ impl Shards {
         }
     }
 
-    /// Gives up every shard (at shutdown); the leases expire for the next owner.
-    pub fn release_all(&self) {
+    /// Gives up every shard (at graceful shutdown): each lease is renewed to end now, so the next owner
+    /// takes it at once instead of after the session timeout.
+    pub async fn release_all(&self) {
         let all: Vec<u32> = self.held().keys().copied().collect();
+        let timeout = self.membership.config().heartbeat_interval;
         for shard in all {
             self.lose(shard);
+            let name = lease_name(shard);
+            let end = self.leases.acquire_lease(&name, &self.holder, self.clock.now_ms(), 0);
+            if !matches!(tokio::time::timeout(timeout, end).await, Ok(Ok(_))) {
+                tracing::warn!(shard, "releasing a coordinator lease failed; it expires after the session timeout");
+            }
         }
     }
 }

@@ -32,7 +32,7 @@ pub struct OptionInfo {
     pub default: String,
     /// What the option takes (a number, an address, ...).
     pub kind: Kind,
-    /// Names of the per-option rules (`positive`, `non_negative`).
+    /// Names of the per-option rules (`positive`).
     pub checks: &'static [&'static str],
     parser: clap::builder::ValueParser,
 }

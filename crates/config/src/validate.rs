@@ -32,7 +32,6 @@ pub fn flag(key: &str) -> String {
 /// A number or duration that rules can compare with zero.
 pub(crate) trait Quantity {
     fn is_positive(&self) -> bool;
-    fn is_negative(&self) -> bool;
 }
 
 macro_rules! quantity {
@@ -41,10 +40,6 @@ macro_rules! quantity {
             #[allow(unused_comparisons)]
             fn is_positive(&self) -> bool {
                 *self > 0
-            }
-            #[allow(unused_comparisons)]
-            fn is_negative(&self) -> bool {
-                *self < 0
             }
         }
     )*};
@@ -55,9 +50,6 @@ impl Quantity for Duration {
     fn is_positive(&self) -> bool {
         !self.is_zero()
     }
-    fn is_negative(&self) -> bool {
-        false
-    }
 }
 
 fn out_of_range<T>(key: &str, rule: &'static str, value: &T, show: impl Fn(&T) -> String) -> ConfigError {
@@ -67,11 +59,6 @@ fn out_of_range<T>(key: &str, rule: &'static str, value: &T, show: impl Fn(&T) -
 /// Rule `positive`: zero (or less) would stall, spin or refuse everything.
 pub(crate) fn positive<T: Quantity>(key: &str, v: &T, show: impl Fn(&T) -> String) -> Result<(), ConfigError> {
     if v.is_positive() { Ok(()) } else { Err(out_of_range(key, "must be greater than 0", v, show)) }
-}
-
-/// Rule `non_negative`.
-pub(crate) fn non_negative<T: Quantity>(key: &str, v: &T, show: impl Fn(&T) -> String) -> Result<(), ConfigError> {
-    if v.is_negative() { Err(out_of_range(key, "must not be negative", v, show)) } else { Ok(()) }
 }
 
 /// Converts a written value of the option `key` with its codec.

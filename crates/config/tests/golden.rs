@@ -41,7 +41,7 @@ fn markdown() -> String {
          | --- | --- | --- | --- | --- | --- |\n",
     );
     for o in options() {
-        let rule = o.checks.iter().map(|c| if *c == "positive" { "> 0" } else { ">= 0" }).collect::<Vec<_>>();
+        let rule = o.checks.iter().map(|c| if *c == "positive" { "> 0" } else { *c }).collect::<Vec<_>>();
         out.push_str(&format!(
             "| `--{}` | `{}` | `{}` | {} | {} | {} |\n",
             o.flag(),
