@@ -271,7 +271,7 @@ async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(tokio::net::
     }
 }
 
-/// Once a minute: expires committed offsets of groups without members after `offsets_retention`,
+/// Once a minute: expires committed offsets of groups coordinated here without members after `offsets_retention`,
 /// idempotent-producer state idle for `producer_id_expiration`, and unused transactional ids.
 async fn expire_offsets(agent: Arc<Agent>) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
@@ -279,7 +279,16 @@ async fn expire_offsets(agent: Arc<Agent>) {
         interval.tick().await;
         let retention_ms = i64::try_from(agent.config.offsets_retention.as_millis()).unwrap_or(i64::MAX);
         let cutoff = agent.clock.now_ms().saturating_sub(retention_ms);
-        match agent.meta.expire_offsets(cutoff, &agent.groups.active_groups()).await {
+        // Only groups coordinated here: whether another agent's group has members is known only there.
+        let mut keep = agent.groups.active_groups();
+        match agent.meta.groups_with_offsets().await {
+            Ok(all) => keep.extend(all.into_iter().filter(|g| !agent.cluster.shards.owns_key(g))),
+            Err(e) => {
+                tracing::warn!(error = %e, "offset expiry skipped: listing groups failed");
+                continue;
+            }
+        }
+        match agent.meta.expire_offsets(cutoff, &keep).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(offsets = n, "expired committed offsets of groups without members"),
             Err(e) => tracing::warn!(error = %e, "offset expiry failed"),

@@ -10,6 +10,8 @@ use weft_cluster::{Membership, MembershipConfig, SHARDS, ShardListener, Shards};
 use weft_meta::Metastore;
 
 struct Setup {
+    /// The next agent's port (agents at one address are one agent restarted).
+    port: std::sync::atomic::AtomicI32,
     _dir: tempfile::TempDir,
     store: Arc<dyn Metastore>,
     clock: Arc<ManualClock>,
@@ -18,15 +20,15 @@ struct Setup {
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = weft_meta::open(&format!("sqlite://{}/meta.db", dir.path().display())).await.expect("store");
-    Setup { _dir: dir, store, clock: Arc::new(ManualClock(AtomicI64::new(1000))) }
+    Setup { port: 9092.into(), _dir: dir, store, clock: Arc::new(ManualClock(AtomicI64::new(1000))) }
 }
 
-fn config(node_id: Option<i32>, zone: &str) -> MembershipConfig {
+fn config(node_id: Option<i32>, port: i32) -> MembershipConfig {
     MembershipConfig {
         node_id,
         host: "127.0.0.1".into(),
-        port: 9092,
-        zone: zone.into(),
+        port,
+        zone: "z".into(),
         kafka: true,
         roles: vec!["kafka".into(), "jobs".into()],
         heartbeat_interval: Duration::from_millis(100),
@@ -36,7 +38,8 @@ fn config(node_id: Option<i32>, zone: &str) -> MembershipConfig {
 
 impl Setup {
     async fn join(&self, node_id: Option<i32>) -> Arc<Membership> {
-        Membership::register(self.store.clone(), self.clock.clone(), config(node_id, "z")).await.expect("register")
+        let port = self.port.fetch_add(1, Ordering::SeqCst);
+        Membership::register(self.store.clone(), self.clock.clone(), config(node_id, port)).await.expect("register")
     }
 
     fn at(&self, ms: i64) {
@@ -59,6 +62,17 @@ async fn a_newer_incarnation_fences_the_older_one() {
     new.beat().await;
     assert!(!new.is_fenced());
     assert_eq!(ids(&new), vec![4]);
+}
+
+#[tokio::test]
+async fn an_agent_restarting_at_its_address_keeps_its_id() {
+    let s = setup().await;
+    let first = Membership::register(s.store.clone(), s.clock.clone(), config(None, 9500)).await.expect("register");
+    let other = s.join(None).await;
+    let again = Membership::register(s.store.clone(), s.clock.clone(), config(None, 9500)).await.expect("register");
+    assert_eq!((first.node_id(), other.node_id(), again.node_id()), (0, 1, 0));
+    first.beat().await;
+    assert!(first.is_fenced());
 }
 
 #[tokio::test]

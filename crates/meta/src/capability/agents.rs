@@ -42,15 +42,17 @@ pub struct AgentRecord {
 ///
 /// Invariants: each registration of a node id gets a generation greater than every earlier one of that id,
 /// so an older incarnation is fenced (its heartbeats and deregistration fail). A node id asked for with
-/// `node_id: None` is one no live agent holds at the moment of registering (ids are reused once free, as
-/// agents keep no local state). An agent is live while its last heartbeat is within the TTL the reader
+/// `node_id: None` is the id last registered at the same host and port (the same agent restarted), else
+/// one no live agent holds at the moment of registering (ids are reused once free, as agents keep no local
+/// state). An agent is live while its last heartbeat is within the TTL the reader
 /// passes and it has not deregistered. Each call is atomic on its own.
 ///
 /// Used by: the agent's membership task (register, heartbeat, deregister, live view).
 #[async_trait]
 pub trait Agents: Send + Sync + 'static {
-    /// Registers a new incarnation at `now_ms` (its first heartbeat). A missing node id is allocated: the
-    /// smallest non-negative id with no agent live within `ttl_ms`.
+    /// Registers a new incarnation at `now_ms` (its first heartbeat). A missing node id is allocated: the id
+    /// registered at the same host and port if any, else the smallest non-negative id with no agent live
+    /// within `ttl_ms`.
     async fn register_agent(&self, agent: &AgentRegistration, now_ms: i64, ttl_ms: i64) -> Result<AgentIncarnation>;
 
     /// Records a heartbeat; false if this incarnation is fenced (a newer generation registered) or has

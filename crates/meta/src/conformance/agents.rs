@@ -5,10 +5,14 @@
 use crate::{AgentIncarnation, AgentRegistration, Metastore};
 
 fn agent(node_id: Option<i32>, zone: &str) -> AgentRegistration {
+    at(node_id, zone, 9092)
+}
+
+fn at(node_id: Option<i32>, zone: &str, port: i32) -> AgentRegistration {
     AgentRegistration {
         node_id,
         host: "10.0.0.1".into(),
-        port: 9092,
+        port,
         zone: zone.into(),
         roles: vec!["jobs".into(), "kafka".into()],
         started_ms: 100,
@@ -57,23 +61,28 @@ pub async fn liveness_follows_heartbeats(store: &dyn Metastore) {
 }
 
 /// Node ids asked for are the smallest no live agent holds; ids of stopped or expired agents are reused
-/// with a newer generation.
+/// with a newer generation; an agent restarting at a registered address keeps that address's id.
 pub async fn free_node_ids_are_allocated(store: &dyn Metastore) {
-    let n0 = store.register_agent(&agent(None, "a"), 10000, 500).await.expect("register");
-    let n1 = store.register_agent(&agent(None, "a"), 10000, 500).await.expect("register");
-    let explicit = store.register_agent(&agent(Some(2), "a"), 10000, 500).await.expect("register");
-    let n3 = store.register_agent(&agent(None, "a"), 10000, 500).await.expect("register");
+    let n0 = store.register_agent(&at(None, "a", 1), 10000, 500).await.expect("register");
+    let n1 = store.register_agent(&at(None, "a", 2), 10000, 500).await.expect("register");
+    let explicit = store.register_agent(&at(Some(2), "a", 3), 10000, 500).await.expect("register");
+    let n3 = store.register_agent(&at(None, "a", 4), 10000, 500).await.expect("register");
     assert_eq!((n0.node_id, n1.node_id, explicit.node_id, n3.node_id), (0, 1, 2, 3));
     assert!(store.deregister_agent(n1, 10100).await.expect("deregister"));
-    let again = store.register_agent(&agent(None, "a"), 10100, 500).await.expect("register");
+    let again = store.register_agent(&at(None, "a", 5), 10100, 500).await.expect("register");
     assert_eq!(again.node_id, 1, "a stopped agent's id is reused");
     assert!(again.generation > n1.generation);
     for node in [again, explicit, n3] {
         assert!(store.heartbeat_agent(node, 10400).await.expect("heartbeat"));
     }
     // Agent 0 expired (last heartbeat 10000, TTL 500): its id is free at 10600.
-    let reused = store.register_agent(&agent(None, "a"), 10600, 500).await.expect("register");
+    let reused = store.register_agent(&at(None, "a", 6), 10600, 500).await.expect("register");
     assert_eq!(reused.node_id, 0);
     assert!(!store.heartbeat_agent(n0, 10600).await.expect("heartbeat"), "the expired incarnation is fenced");
     assert_eq!(ids(&store.live_agents(10600, 500).await.expect("live")), vec![0, 1, 2, 3]);
+    // An agent restarting at the address of a registered one keeps that id, live or not, and fences it.
+    let restarted = store.register_agent(&at(None, "a", 4), 10700, 500).await.expect("register");
+    assert_eq!(restarted.node_id, 3);
+    assert!(restarted.generation > n3.generation);
+    assert!(!store.heartbeat_agent(n3, 10700).await.expect("heartbeat"), "the previous incarnation is fenced");
 }

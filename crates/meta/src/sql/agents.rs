@@ -1,6 +1,6 @@
-//! The agent registry on SQL. Every call is one statement, so it is atomic on any backend without a
+//! The agent registry on SQL. Every write is one statement, so it is atomic on any backend without a
 //! process lock: registration is an upsert that bumps the generation, and an allocated id is taken by an
-//! upsert that only overwrites a row that is stopped or expired.
+//! upsert that only overwrites a row that is stopped or expired (or one registered at the same address).
 
 use super::{SqlMetastore, to_i32};
 use crate::{AgentIncarnation, AgentRecord, AgentRegistration, MetaError, Result};
@@ -69,6 +69,19 @@ impl SqlMetastore {
     /// Takes the smallest id no live agent holds. Another agent may take the same id between the read and the
     /// upsert; the conditional upsert then fails and the next free id is tried.
     async fn allocate_agent(&self, a: &AgentRegistration, now_ms: i64, ttl_ms: i64) -> Result<AgentIncarnation> {
+        // The same address is the same agent restarted (two live agents cannot share one: clients could not
+        // tell them apart), so it keeps its id and fences its previous incarnation at once.
+        let same = sqlx::query("SELECT node_id FROM agents WHERE host = $1 AND port = $2 ORDER BY node_id LIMIT 1")
+            .bind(&a.host)
+            .bind(i64::from(a.port))
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = same {
+            let node_id = to_i32(row.try_get("node_id")?, "node id")?;
+            if let Some(generation) = self.upsert_agent(node_id, a, now_ms, None).await? {
+                return Ok(AgentIncarnation { node_id, generation });
+            }
+        }
         let cutoff = now_ms.saturating_sub(ttl_ms);
         let live: Vec<i32> = self.live_agents_impl(now_ms, ttl_ms).await?.iter().map(|r| r.node_id).collect();
         let mut candidate = 0i32;
