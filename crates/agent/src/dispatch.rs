@@ -130,12 +130,12 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
             routed!(TxnOffsetCommitRequest, routing::txn_offset_commit, handlers::txn::offset_commit)
         }
         ApiKey::EndTxn => routed!(EndTxnRequest, routing::end_txn, handlers::txn::end),
-        ApiKey::DescribeTransactions => simple!(DescribeTransactionsRequest, handlers::txn_admin::describe),
-        ApiKey::ListTransactions => simple!(ListTransactionsRequest, handlers::txn_admin::list),
+        ApiKey::DescribeTransactions => simple!(DescribeTransactionsRequest, routing::describe_transactions),
+        ApiKey::ListTransactions => simple!(ListTransactionsRequest, routing::list_transactions),
         ApiKey::DescribeProducers => simple!(DescribeProducersRequest, handlers::txn_admin::describe_producers),
         ApiKey::Heartbeat => routed!(HeartbeatRequest, routing::heartbeat, handlers::groups::heartbeat),
         ApiKey::LeaveGroup => routed!(LeaveGroupRequest, routing::leave_group, handlers::groups::leave),
-        ApiKey::ListGroups => simple!(ListGroupsRequest, handlers::groups::list),
+        ApiKey::ListGroups => simple!(ListGroupsRequest, routing::list_groups),
         ApiKey::DescribeGroups => simple!(DescribeGroupsRequest, routing::describe_groups),
         ApiKey::DeleteGroups => simple!(DeleteGroupsRequest, routing::delete_groups),
         ApiKey::OffsetCommit => routed!(OffsetCommitRequest, routing::offset_commit, handlers::offsets::commit),

@@ -3,8 +3,9 @@
 //! finds the coordinator again, as a Kafka broker answers for a group whose offsets-topic partition it
 //! does not lead. A request the client may not make at all goes to its handler, which refuses it with the
 //! authorization error, as Kafka checks authorization before the coordinator. Requests naming several keys
-//! (DescribeGroups, OffsetFetch v8+, ConsumerGroupDescribe, DeleteGroups, AddPartitionsToTxn v4+) are served
-//! for the keys coordinated here and refused per key for the others.
+//! (DescribeGroups, OffsetFetch v8+, ConsumerGroupDescribe, DeleteGroups, AddPartitionsToTxn v4+,
+//! DescribeTransactions) are served for the keys coordinated here and refused per key for the others;
+//! ListGroups and ListTransactions list only the keys coordinated here.
 
 use crate::Agent;
 use crate::request::{Operation, RequestContext, Resource, permits};
@@ -148,4 +149,6 @@ pub fn init_producer_id(
 }
 
 mod batched;
+mod listing;
 pub use batched::{add_partitions_to_txn, consumer_group_describe, delete_groups, describe_groups, offset_fetch};
+pub use listing::{describe_transactions, list_groups, list_transactions};

@@ -215,6 +215,15 @@ async fn three_agents_share_partitions_zones_and_coordinators() {
             }
         }
     }
+    // Each group is listed by its coordinator alone, as each Kafka broker lists the groups it coordinates.
+    let mut listed = Vec::new();
+    for addr in &addrs {
+        let mut c = Conn::open(*addr, "lister").await;
+        let resp = c.call(5, &ListGroupsRequest::default()).await;
+        listed.extend(resp.groups.into_iter().map(|g| g.group_id.to_string()));
+    }
+    listed.sort();
+    assert_eq!(listed, groups.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>());
     for (txn, owner) in txns.iter().zip(&txn_owners) {
         for (i, addr) in addrs.iter().enumerate() {
             if ids[i] != *owner {

@@ -10,7 +10,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
 /// Splits `items` into those served here and those refused (with their code).
-fn split<T>(items: Vec<T>, refused: impl Fn(&T) -> Option<i16>) -> (Vec<T>, Vec<(T, i16)>) {
+pub(super) fn split<T>(items: Vec<T>, refused: impl Fn(&T) -> Option<i16>) -> (Vec<T>, Vec<(T, i16)>) {
     let mut served = Vec::with_capacity(items.len());
     let mut others = Vec::new();
     for item in items {
