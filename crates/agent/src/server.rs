@@ -308,14 +308,15 @@ async fn expire_offsets(agent: Arc<Agent>) {
     }
 }
 
-/// Aborts timed-out transactions and completes prepared ones (also those a crash left behind: the first
-/// check runs at start).
+/// Aborts timed-out transactions and completes prepared ones (also those a crash left behind, from the first
+/// check after this agent holds their coordinator shard).
 async fn check_transactions(agent: Arc<Agent>) {
     let mut interval = tokio::time::interval(agent.config.transaction_check_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        agent.txns.check().await;
+        // Only the transactions coordinated here (held shards): their coordinator alone completes them.
+        agent.txns.check_where(|id| agent.cluster.refusal(id).is_none()).await;
     }
 }
 
