@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use weft_agent::clock::{RandomIds, SystemClock};
+use weft_agent::clock::{Clock, RandomIds, SystemClock};
 
 const NOT_COORDINATOR: i16 = 16;
 const PARTITIONS: i32 = 30;
@@ -153,6 +153,38 @@ async fn init_transactional(addr: SocketAddr, id: &str) -> i16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_without_the_kafka_role_are_not_brokers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = weft_meta::open(&format!("sqlite://{}/meta.db", dir.path().display())).await.expect("metastore");
+    let mut started = Vec::new();
+    for roles in ["kafka", "jobs"] {
+        let mut config = weft_agent::AgentConfig::with_data_dir(dir.path().join(roles));
+        config.listen = "127.0.0.1:0".parse().expect("addr");
+        config.admin_listen = None;
+        config.object_store = Some(format!("file://{}/objects", dir.path().display()));
+        config.roles = weft_agent::config::Roles::parse(roles).expect("roles");
+        config.broker_heartbeat_interval = Duration::from_millis(100);
+        let agent = weft_agent::start_on(config, meta.clone(), Arc::new(SystemClock), Arc::new(RandomIds))
+            .await
+            .expect("agent starts");
+        started.push(agent);
+    }
+    assert_eq!((started[0].serves_kafka, started[1].serves_kafka), (true, false));
+    assert_ne!(started[0].node_id, started[1].node_id, "both registered");
+    let live = meta.live_agents(SystemClock.now_ms(), 60_000).await.expect("registry");
+    assert_eq!(live.len(), 2, "the jobs agent is registered too");
+    // Give the kafka agent a few heartbeats to see the other one; it still lists only itself.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut c = Conn::open(started[0].kafka_addr, "plain").await;
+    let md = c.call(12, &MetadataRequest::default().with_topics(Some(Vec::new()))).await;
+    assert_eq!(md.brokers.iter().map(|b| b.node_id.0).collect::<Vec<_>>(), vec![started[0].node_id]);
+    for agent in started {
+        agent.shutdown();
+        agent.wait().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_agents_share_partitions_zones_and_coordinators() {
     let mut cluster = start_three().await;
     let addrs: Vec<SocketAddr> = cluster.agents.iter().map(|a| a.kafka_addr).collect();
@@ -203,6 +235,12 @@ async fn three_agents_share_partitions_zones_and_coordinators() {
         assert_eq!(coordinators(*addr, 1, &txns).await, txn_owners);
     }
     assert_eq!(owners.iter().collect::<BTreeSet<_>>().len(), 3, "groups spread over all agents: {owners:?}");
+    for (addr, (group, owner)) in addrs.iter().cycle().zip(groups.iter().zip(&owners)).take(6) {
+        let mut c = Conn::open(*addr, "finder-v3").await;
+        let one = c.call(3, &FindCoordinatorRequest::default().with_key(s(group))).await;
+        assert_eq!((one.error_code, one.node_id.0), (0, *owner), "v3 names the same coordinator as v4");
+        assert_eq!(one.port, addrs[ids.iter().position(|n| n == owner).expect("known")].port() as i32);
+    }
     let index = |node: i32| ids.iter().position(|n| *n == node).expect("a known agent");
     for (group, owner) in groups.iter().zip(&owners) {
         let served = eventually("the owner serves its group", || async {
