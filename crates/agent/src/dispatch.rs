@@ -5,6 +5,7 @@
 use crate::Agent;
 use crate::handlers;
 use crate::request::{CloseReason, Completion, RequestContext, ready, respond};
+use crate::routing;
 use bytes::Bytes;
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
@@ -63,6 +64,17 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
             ready(respond(api, v, cid, &resp))
         }};
     }
+    // A group or transaction request for a key another agent coordinates is refused before its handler.
+    macro_rules! routed {
+        ($req:ty, $route:path, $handler:path) => {{
+            let req: $req = decode_body(api, v, body)?;
+            let resp = match $route(agent, &ctx, &req) {
+                Some(refused) => refused,
+                None => $handler(agent, &ctx, req, v).await,
+            };
+            ready(respond(api, v, cid, &resp))
+        }};
+    }
     let completion = match api {
         // Versions Kafka 4 removed (KIP-896) go through the Kafka 3.9 codec, then the same handlers.
         _ if versions::is_legacy(api as i16, v) => ready(crate::legacy::handle(agent, &ctx, api, v, cid, body).await),
@@ -87,32 +99,48 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         ApiKey::FindCoordinator => simple!(FindCoordinatorRequest, handlers::groups::find_coordinator),
         ApiKey::JoinGroup => {
             let req: JoinGroupRequest = decode_body(api, v, body)?;
+            if let Some(refused) = routing::join_group(agent, &ctx, &req, v) {
+                return Ok(ready(respond(api, v, cid, &refused)));
+            }
             let agent = agent.clone();
             async move { respond(api, v, cid, &handlers::groups::join(&agent, &ctx, req, v).await) }.boxed()
         }
-        ApiKey::ConsumerGroupHeartbeat => simple!(ConsumerGroupHeartbeatRequest, handlers::consumer_group::heartbeat),
-        ApiKey::ConsumerGroupDescribe => simple!(ConsumerGroupDescribeRequest, handlers::consumer_group::describe),
+        ApiKey::ConsumerGroupHeartbeat => routed!(
+            ConsumerGroupHeartbeatRequest,
+            routing::consumer_group_heartbeat,
+            handlers::consumer_group::heartbeat
+        ),
+        ApiKey::ConsumerGroupDescribe => simple!(ConsumerGroupDescribeRequest, routing::consumer_group_describe),
         ApiKey::SyncGroup => {
             let req: SyncGroupRequest = decode_body(api, v, body)?;
+            if let Some(refused) = routing::sync_group(agent, &ctx, &req) {
+                return Ok(ready(respond(api, v, cid, &refused)));
+            }
             let agent = agent.clone();
             async move { respond(api, v, cid, &handlers::groups::sync(&agent, &ctx, req, v).await) }.boxed()
         }
-        ApiKey::InitProducerId => simple!(InitProducerIdRequest, handlers::init_producer_id::handle),
-        ApiKey::AddPartitionsToTxn => simple!(AddPartitionsToTxnRequest, handlers::txn::add_partitions),
-        ApiKey::AddOffsetsToTxn => simple!(AddOffsetsToTxnRequest, handlers::txn::add_offsets),
-        ApiKey::TxnOffsetCommit => simple!(TxnOffsetCommitRequest, handlers::txn::offset_commit),
-        ApiKey::EndTxn => simple!(EndTxnRequest, handlers::txn::end),
-        ApiKey::DescribeTransactions => simple!(DescribeTransactionsRequest, handlers::txn_admin::describe),
-        ApiKey::ListTransactions => simple!(ListTransactionsRequest, handlers::txn_admin::list),
+        ApiKey::InitProducerId => {
+            routed!(InitProducerIdRequest, routing::init_producer_id, handlers::init_producer_id::handle)
+        }
+        ApiKey::AddPartitionsToTxn => simple!(AddPartitionsToTxnRequest, routing::add_partitions_to_txn),
+        ApiKey::AddOffsetsToTxn => {
+            routed!(AddOffsetsToTxnRequest, routing::add_offsets_to_txn, handlers::txn::add_offsets)
+        }
+        ApiKey::TxnOffsetCommit => {
+            routed!(TxnOffsetCommitRequest, routing::txn_offset_commit, handlers::txn::offset_commit)
+        }
+        ApiKey::EndTxn => routed!(EndTxnRequest, routing::end_txn, handlers::txn::end),
+        ApiKey::DescribeTransactions => simple!(DescribeTransactionsRequest, routing::describe_transactions),
+        ApiKey::ListTransactions => simple!(ListTransactionsRequest, routing::list_transactions),
         ApiKey::DescribeProducers => simple!(DescribeProducersRequest, handlers::txn_admin::describe_producers),
-        ApiKey::Heartbeat => simple!(HeartbeatRequest, handlers::groups::heartbeat),
-        ApiKey::LeaveGroup => simple!(LeaveGroupRequest, handlers::groups::leave),
-        ApiKey::ListGroups => simple!(ListGroupsRequest, handlers::groups::list),
-        ApiKey::DescribeGroups => simple!(DescribeGroupsRequest, handlers::groups::describe),
-        ApiKey::DeleteGroups => simple!(DeleteGroupsRequest, handlers::groups::delete),
-        ApiKey::OffsetCommit => simple!(OffsetCommitRequest, handlers::offsets::commit),
-        ApiKey::OffsetDelete => simple!(OffsetDeleteRequest, handlers::offsets::delete),
-        ApiKey::OffsetFetch => simple!(OffsetFetchRequest, handlers::offsets::fetch),
+        ApiKey::Heartbeat => routed!(HeartbeatRequest, routing::heartbeat, handlers::groups::heartbeat),
+        ApiKey::LeaveGroup => routed!(LeaveGroupRequest, routing::leave_group, handlers::groups::leave),
+        ApiKey::ListGroups => simple!(ListGroupsRequest, routing::list_groups),
+        ApiKey::DescribeGroups => simple!(DescribeGroupsRequest, routing::describe_groups),
+        ApiKey::DeleteGroups => simple!(DeleteGroupsRequest, routing::delete_groups),
+        ApiKey::OffsetCommit => routed!(OffsetCommitRequest, routing::offset_commit, handlers::offsets::commit),
+        ApiKey::OffsetDelete => routed!(OffsetDeleteRequest, routing::offset_delete, handlers::offsets::delete),
+        ApiKey::OffsetFetch => simple!(OffsetFetchRequest, routing::offset_fetch),
         ApiKey::ListOffsets => simple!(ListOffsetsRequest, handlers::list_offsets::handle),
         ApiKey::CreateTopics => simple!(CreateTopicsRequest, handlers::topics::create),
         ApiKey::DeleteTopics => simple!(DeleteTopicsRequest, handlers::topics::delete),

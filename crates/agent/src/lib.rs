@@ -18,8 +18,10 @@ mod handlers;
 mod health;
 mod http;
 mod legacy;
+mod membership;
 mod metrics;
 mod request;
+mod routing;
 mod server;
 
 /// Injected sources of time and ids (re-exported for tests that drive an agent deterministically).
@@ -28,7 +30,7 @@ pub mod clock {
 }
 
 pub use config::AgentConfig;
-pub use server::{RunningAgent, start, start_with};
+pub use server::{RunningAgent, start, start_on, start_with};
 
 use std::sync::Arc;
 use weft_clock::{Clock, IdSource};
@@ -60,4 +62,6 @@ pub(crate) struct Agent {
     pub request_budget: weft_listener::RequestBudget,
     /// Whether writes to the object store and the metastore work (readiness).
     pub health: Arc<weft_log::health::Health>,
+    /// The live agents and the coordinator shards this agent holds.
+    pub cluster: membership::Cluster,
 }

@@ -189,6 +189,17 @@ fn allows(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) ->
     true
 }
 
+/// Whether [`authorize`] would allow this, asked without logging or recording a check: for routing, which
+/// decides where a request is answered before its handler makes the checks that count.
+pub fn permits(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> bool {
+    #[cfg(test)]
+    if checks::denies(ctx, operation, resource) {
+        return false;
+    }
+    let _ = (ctx, operation, resource);
+    true
+}
+
 /// [`authorize`] as the error code a response carries: the form most handlers need.
 pub fn check(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> Result<(), i16> {
     authorize(ctx, operation, resource).map_err(|d| d.code())
@@ -224,6 +235,12 @@ pub mod checks {
         let deny = lock(&DENY).iter().any(|(c, d)| *c == ctx.client_id && *d == check);
         lock(&SEEN).push((ctx.client_id.clone(), check));
         deny
+    }
+
+    /// Whether a rule denies the check (nothing recorded).
+    pub(super) fn denies(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> bool {
+        let check = (operation, resource.kind(), resource.name().to_string());
+        lock(&DENY).iter().any(|(c, d)| *c == ctx.client_id && *d == check)
     }
 
     /// Takes the checks recorded for `client_id`, in order.

@@ -31,11 +31,19 @@ pub enum StartError {
     Advertised { value: String },
     #[error(transparent)]
     Config(#[from] weft_config::ConfigError),
+    #[error(transparent)]
+    Cluster(#[from] weft_cluster::ClusterError),
 }
 
 /// A started agent.
 pub struct RunningAgent {
+    /// The Kafka listener's address. An agent without the `kafka` role listens nowhere: this is then its
+    /// configured `listen`, unbound (see `serves_kafka`).
     pub kafka_addr: SocketAddr,
+    /// Whether the Kafka listener runs (the `kafka` role).
+    pub serves_kafka: bool,
+    /// The node id this agent registered with (configured or taken from the registry).
+    pub node_id: i32,
     pub admin_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -82,18 +90,57 @@ pub async fn start_with(
 ) -> Result<RunningAgent, StartError> {
     config.validate()?;
     let meta_url = config.metastore_url();
-    let store_url = config.object_store_url();
     let meta = weft_meta::open(&meta_url).await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
+    start_on(config, meta, clock, ids).await
+}
+
+/// Starts an agent on an open metastore (`config.metastore` is then only shown in logs). Several agents of one
+/// process share a store this way, as agents of several processes share one through its URL.
+pub async fn start_on(
+    config: AgentConfig,
+    meta: Arc<dyn weft_meta::Metastore>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+) -> Result<RunningAgent, StartError> {
+    config.validate()?;
+    let meta_url = config.metastore_url();
+    let store_url = config.object_store_url();
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let storage = weft_storage::ObjectStorage::open_with(&store_url, config.cache_bytes, store_options(&config, &ids))
         .map_err(|source| StartError::Storage { url: storage_url_shown(&store_url), source: Box::new(source) })?;
     if store_url.starts_with("memory:") {
         tracing::warn!(object_store = %store_url, metastore = %meta_url, "objects are kept in memory only: they are lost at exit while the metastore keeps pointing at them (for tests and diagnosis)");
     }
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let kafka_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let (advertised_host, advertised_port) = advertised(&config, kafka_addr)?;
+    let listener = match config.roles.kafka {
+        true => Some(
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind { addr: config.listen, source })?,
+        ),
+        false => None,
+    };
+    let kafka_addr = match &listener {
+        Some(l) => Some(l.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?),
+        None => None,
+    };
+    let (advertised_host, advertised_port) = advertised(&config, kafka_addr.unwrap_or(config.listen))?;
+    let group_config = weft_groups::GroupConfig {
+        min_session_timeout_ms: config.group_min_session_timeout_ms,
+        max_session_timeout_ms: config.group_max_session_timeout_ms,
+        initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        max_size: config.group_max_size,
+        consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
+        consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
+    };
+    let groups = Arc::new(weft_groups::Coordinator::new(group_config, meta.clone()));
+    let cluster = crate::membership::join(
+        &config,
+        meta.clone(),
+        clock.clone(),
+        (&advertised_host, advertised_port),
+        groups.clone(),
+    )
+    .await?;
     let admin = match config.admin_listen {
         Some(addr) => {
             let l = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
@@ -125,15 +172,6 @@ pub async fn start_with(
     let reader = LogReader::new(meta.clone(), storage.clone());
     let txns =
         weft_txn::TxnCoordinator::new(meta.clone(), produce.clone(), clock.clone(), config.transaction_max_timeout_ms);
-    let group_config = weft_groups::GroupConfig {
-        min_session_timeout_ms: config.group_min_session_timeout_ms,
-        max_session_timeout_ms: config.group_max_session_timeout_ms,
-        initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
-        max_size: config.group_max_size,
-        consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
-        consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
-    };
-    let groups = Arc::new(weft_groups::Coordinator::new(group_config, meta.clone()));
     let agent = Arc::new(Agent {
         topics: Arc::new(TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes)),
         meta,
@@ -149,6 +187,7 @@ pub async fn start_with(
         produce,
         request_budget: weft_listener::RequestBudget::new(config.queued_max_request_bytes),
         health,
+        cluster,
         groups,
         config,
     });
@@ -163,13 +202,20 @@ pub async fn start_with(
     crate::health::probe(&agent, &holder).await;
     let health_task =
         tokio::spawn(crate::health::run(agent.clone(), holder.clone(), agent.config.health_check_interval));
-    let maintenance = tokio::spawn(maintainer(&agent).run(holder));
+    // Only agents with the `jobs` role run maintenance (several may: its lease lets one at a time work).
+    let maintenance = agent.config.roles.jobs.then(|| tokio::spawn(maintainer(&agent).run(holder)));
+    let heartbeats = agent.cluster.membership.spawn();
+    // The first round runs before clients connect, so a lone agent coordinates its groups at once.
+    agent.cluster.shards.renew().await;
+    let shard_leases = agent.config.roles.kafka.then(|| agent.cluster.shards.spawn());
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
         tokio::spawn(http::serve(agent.clone(), l, shutdown_rx.clone()));
     }
     tracing::info!(
-        kafka_addr = %kafka_addr,
+        kafka_addr = %kafka_addr.map(|a| a.to_string()).unwrap_or_else(|| "none (no kafka role)".into()),
+        node_id = agent.cluster.node_id(),
+        roles = %agent.config.roles,
         admin_addr = %admin_addr.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
         data_dir = %agent.config.data_dir.display(),
         object_store = %agent.storage.url(),
@@ -177,15 +223,29 @@ pub async fn start_with(
         cluster_id = %agent.cluster_id,
         "agent ready"
     );
+    let node_id = agent.cluster.node_id();
+    let config_listen = agent.config.listen;
     let task = tokio::spawn(async move {
+        let cluster = (agent.cluster.membership.clone(), agent.cluster.shards.clone());
         run(agent, listener, shutdown_rx, flusher).await;
         group_timer.abort();
         offsets_expiry.abort();
         txn_timer.abort();
-        maintenance.abort();
+        if let Some(m) = maintenance {
+            m.abort();
+        }
         health_task.abort();
+        heartbeats.abort();
+        if let Some(s) = shard_leases {
+            s.abort();
+        }
+        // Others take over this agent's partitions and coordinator shards at once, not after the session.
+        cluster.1.release_all().await;
+        cluster.0.deregister().await;
     });
-    Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
+    let serves_kafka = kafka_addr.is_some();
+    let kafka_addr = kafka_addr.unwrap_or(config_listen);
+    Ok(RunningAgent { kafka_addr, serves_kafka, node_id, admin_addr, shutdown, task })
 }
 
 /// The object-store stack's options: the default retries, and the `--object-store-model` (seeded from the
@@ -234,7 +294,15 @@ fn maintainer(agent: &Agent) -> weft_maintenance::Maintainer {
     weft_maintenance::Maintainer::new(deps, schedule)
 }
 
-/// Once a minute: expires committed offsets of groups without members after `offsets_retention`,
+/// The next connection of the Kafka listener; never, for an agent without one.
+async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Once a minute: expires committed offsets of groups coordinated here without members after `offsets_retention`,
 /// idempotent-producer state idle for `producer_id_expiration`, and unused transactional ids.
 async fn expire_offsets(agent: Arc<Agent>) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
@@ -242,7 +310,16 @@ async fn expire_offsets(agent: Arc<Agent>) {
         interval.tick().await;
         let retention_ms = i64::try_from(agent.config.offsets_retention.as_millis()).unwrap_or(i64::MAX);
         let cutoff = agent.clock.now_ms().saturating_sub(retention_ms);
-        match agent.meta.expire_offsets(cutoff, &agent.groups.active_groups()).await {
+        // Only groups coordinated here: whether another agent's group has members is known only there.
+        let mut keep = agent.groups.active_groups();
+        match agent.meta.groups_with_offsets().await {
+            Ok(all) => keep.extend(all.into_iter().filter(|g| !agent.cluster.shards.owns_key(g))),
+            Err(e) => {
+                tracing::warn!(error = %e, "offset expiry skipped: listing groups failed");
+                continue;
+            }
+        }
+        match agent.meta.expire_offsets(cutoff, &keep).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(offsets = n, "expired committed offsets of groups without members"),
             Err(e) => tracing::warn!(error = %e, "offset expiry failed"),
@@ -262,18 +339,24 @@ async fn expire_offsets(agent: Arc<Agent>) {
     }
 }
 
-/// Aborts timed-out transactions and completes prepared ones (also those a crash left behind: the first
-/// check runs at start).
+/// Aborts timed-out transactions and completes prepared ones (also those a crash left behind, from the first
+/// check after this agent holds their coordinator shard).
 async fn check_transactions(agent: Arc<Agent>) {
     let mut interval = tokio::time::interval(agent.config.transaction_check_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        agent.txns.check().await;
+        // Only the transactions coordinated here (held shards): their coordinator alone completes them.
+        agent.txns.check_where(|id| agent.cluster.refusal(id).is_none()).await;
     }
 }
 
-async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Receiver<bool>, flusher: JoinHandle<()>) {
+async fn run(
+    agent: Arc<Agent>,
+    listener: Option<TcpListener>,
+    mut shutdown: watch::Receiver<bool>,
+    flusher: JoinHandle<()>,
+) {
     let slots = Arc::new(Semaphore::new(agent.config.max_connections));
     let api = Arc::new(KafkaApi(agent.clone()));
     let limits = SessionLimits {
@@ -287,7 +370,7 @@ async fn run(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch::Rece
     let mut accept_errors = AcceptErrors::default();
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept(listener.as_ref()) => match accepted {
                 Ok((socket, peer)) => {
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         tracing::warn!(%peer, limit = agent.config.max_connections, "refusing connection: max connections reached");

@@ -57,6 +57,8 @@ impl OptionInfo {
             .value_name(self.key.to_uppercase())
             .value_parser(self.parser.clone())
             .action(ArgAction::Set)
+            // `--node-id -1` is a value, not a flag.
+            .allow_negative_numbers(self.kind == crate::Kind::Number)
             .help(format!("{} [default: {}]", self.help(), self.default))
     }
 }

@@ -25,6 +25,8 @@ pub enum Kind {
     Decimal,
     /// One of a few names.
     Choice(&'static [&'static str]),
+    /// A comma-separated list of agent roles (`kafka`, `jobs`).
+    Roles,
 }
 
 /// A written value the codec refused.
@@ -195,5 +197,47 @@ impl Codec for Switchable {
     }
     fn show(field: &Option<SocketAddr>) -> String {
         field.map_or_else(|| "off".to_string(), |a| a.to_string())
+    }
+}
+
+/// A node id, or `-1` (Kafka's broker.id default) for one taken from the agent registry.
+pub struct NodeId;
+
+impl Codec for NodeId {
+    type Field = Option<i32>;
+    type Raw = i32;
+    const KIND: Kind = Kind::Number;
+    fn decode(raw: i32) -> Result<Option<i32>, Rejected> {
+        match raw {
+            -1 => Ok(None),
+            id if id >= 0 => Ok(Some(id)),
+            id => Err(Rejected {
+                value: id.to_string(),
+                expected: "a node id of 0 or more, or -1 for one from the registry",
+                source: "negative node id".into(),
+            }),
+        }
+    }
+    fn show(field: &Option<i32>) -> String {
+        field.unwrap_or(-1).to_string()
+    }
+}
+
+/// A comma-separated list of roles (`kafka,jobs`).
+pub struct RoleList;
+
+impl Codec for RoleList {
+    type Field = crate::Roles;
+    type Raw = String;
+    const KIND: Kind = Kind::Roles;
+    fn decode(raw: String) -> Result<crate::Roles, Rejected> {
+        crate::Roles::parse(&raw).map_err(|e| Rejected {
+            value: raw,
+            expected: "a comma-separated list of kafka and jobs",
+            source: Box::new(e),
+        })
+    }
+    fn show(field: &crate::Roles) -> String {
+        field.to_string()
     }
 }

@@ -9,12 +9,14 @@ mod cli;
 pub mod codec;
 mod model;
 mod options;
+mod roles;
 mod validate;
 
 pub use cli::{AgentArgs, LoadError, read_layer};
 pub use codec::Kind;
 pub use model::{LOCAL_FLUSH_INTERVAL, ObjectStoreModel, S3_FLUSH_INTERVAL};
 pub use options::{AgentConfig, Layer, key, options};
+pub use roles::{Roles, RolesError};
 pub use validate::{ConfigError, flag};
 
 use std::path::PathBuf;
@@ -32,7 +34,7 @@ pub struct OptionInfo {
     pub default: String,
     /// What the option takes (a number, an address, ...).
     pub kind: Kind,
-    /// Names of the per-option rules (`positive`, `non_negative`).
+    /// Names of the per-option rules (`positive`).
     pub checks: &'static [&'static str],
     parser: clap::builder::ValueParser,
 }

@@ -2,7 +2,7 @@
 //! also names its flag and `WEFT_*` variable), codec, checks and help. The first paragraph of an entry's
 //! doc is its `--help` line; further paragraphs document the field for library users.
 
-use crate::codec::{Choice, Millis, Minutes, OptionalMillis, OptionalText, Path, Same, Switchable};
+use crate::codec::{Choice, Millis, Minutes, NodeId, OptionalMillis, OptionalText, Path, RoleList, Same, Switchable};
 use crate::model::ObjectStoreModel;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,8 +33,29 @@ options! {
     /// Metastore URL: sqlite:///abs/path.db
     metastore: Option<String> = None => metastore: OptionalText, shown "sqlite://<data-dir>/meta.db";
 
-    /// Broker id reported to clients
-    node_id: i32 = 0 => node_id: Same<i32>, check non_negative;
+    /// Broker id reported to clients; -1 takes the smallest id no live agent holds
+    ///
+    /// `None` (-1, as Kafka's broker.id) asks the agent registry in the metastore at start. Two live agents
+    /// must not be given the same id: the later one fences the earlier.
+    node_id: Option<i32> = None => node_id: NodeId;
+
+    /// Availability zone of this agent (Kafka's broker.rack); clients naming weft_az=<zone> in their
+    /// client.id are given this zone's agents
+    zone: Option<String> = None => zone: OptionalText, shown "none";
+
+    /// What this agent does, a comma list: kafka (serve clients), jobs (retention, compaction, GC)
+    roles: crate::Roles = crate::Roles::ALL => roles: RoleList;
+
+    /// broker.heartbeat.interval.ms: how often the agent renews its registration and coordinator leases
+    broker_heartbeat_interval: Duration = Duration::from_secs(2) => broker_heartbeat_interval_ms: Millis,
+        check positive;
+
+    /// broker.session.timeout.ms: an agent without a heartbeat for this long is dead; also the coordinator
+    /// lease time
+    ///
+    /// Partitions and coordinator shards of a dead agent move to others within this time.
+    broker_session_timeout: Duration = Duration::from_secs(9) => broker_session_timeout_ms: Millis,
+        check positive;
 
     /// Flush a segment once this many bytes are buffered
     flush_bytes: usize = 8 * 1024 * 1024 => flush_bytes: Same<usize>, check positive;

@@ -32,7 +32,9 @@ pub fn flag(key: &str) -> String {
 /// A number or duration that rules can compare with zero.
 pub(crate) trait Quantity {
     fn is_positive(&self) -> bool;
-    fn is_negative(&self) -> bool;
+    fn is_negative(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! quantity {
@@ -41,10 +43,6 @@ macro_rules! quantity {
             #[allow(unused_comparisons)]
             fn is_positive(&self) -> bool {
                 *self > 0
-            }
-            #[allow(unused_comparisons)]
-            fn is_negative(&self) -> bool {
-                *self < 0
             }
         }
     )*};
@@ -64,9 +62,6 @@ impl Quantity for f64 {
 impl Quantity for Duration {
     fn is_positive(&self) -> bool {
         !self.is_zero()
-    }
-    fn is_negative(&self) -> bool {
-        false
     }
 }
 
@@ -112,6 +107,11 @@ impl AgentConfig {
         if min > max {
             let (lo, hi) = (key::group_min_session_timeout_ms, key::group_max_session_timeout_ms);
             return Err(order(lo, min.into(), "at most", hi, max.into()));
+        }
+        let (beat, session) = (self.broker_heartbeat_interval.as_millis(), self.broker_session_timeout.as_millis());
+        if beat >= session {
+            let (lo, hi) = (key::broker_heartbeat_interval_ms, key::broker_session_timeout_ms);
+            return Err(order(lo, beat as i128, "less than", hi, session as i128));
         }
         let (beat, session) = (self.group_consumer_heartbeat_interval_ms, self.group_consumer_session_timeout_ms);
         if i128::from(beat) >= i128::from(session) {

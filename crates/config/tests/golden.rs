@@ -54,7 +54,9 @@ fn markdown() -> String {
     }
     out.push_str(
         "\nBesides: `--group-min-session-timeout-ms` must be at most `--group-max-session-timeout-ms`, and\n\
-         `--group-consumer-heartbeat-interval-ms` less than `--group-consumer-session-timeout-ms`.\n",
+         `--group-consumer-heartbeat-interval-ms` less than `--group-consumer-session-timeout-ms`, and\n\
+         `--broker-heartbeat-interval-ms` less than `--broker-session-timeout-ms`. `--roles` takes `kafka`, `jobs`\n\
+         or both; `--node-id -1` takes a free id from the agent registry.\n",
     );
     out
 }

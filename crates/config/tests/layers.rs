@@ -12,6 +12,10 @@ use weft_config::{AgentConfig, Kind, OptionInfo, options};
 fn samples(o: &OptionInfo) -> [(String, String); 3] {
     let quoted = |s: String| (s.clone(), format!("{s:?}"));
     match o.kind {
+        // Less than the default --broker-session-timeout-ms, as the heartbeat must be.
+        Kind::Number if o.key == "broker_heartbeat_interval_ms" => {
+            ["1001", "1002", "1003"].map(|n| (n.to_string(), n.to_string()))
+        }
         Kind::Number => ["10001", "10002", "10003"].map(|n| (n.to_string(), n.to_string())),
         Kind::Bool => ["false", "true", "false"].map(|b| (b.to_string(), b.to_string())),
         Kind::Address => [1001, 1002, 1003].map(|p| quoted(format!("127.0.0.1:{p}"))),
@@ -20,6 +24,7 @@ fn samples(o: &OptionInfo) -> [(String, String); 3] {
         Kind::Decimal => ["0.5", "1.25", "2.5"].map(|n| (n.to_string(), n.to_string())),
         // Names other than the first (the default), so each layer visibly sets one.
         Kind::Choice(names) => [1, 2, 1].map(|i| quoted(names[i % names.len()].to_string())),
+        Kind::Roles => ["kafka", "jobs", "kafka,jobs"].map(|r| quoted(r.to_string())),
     }
 }
 

@@ -65,3 +65,31 @@ fn the_library_validates_too() {
     let c = AgentConfig { default_partitions: -3, ..AgentConfig::default() };
     assert_eq!(c.validate().expect_err("negative").to_string(), "--default-partitions must be greater than 0, was -3");
 }
+
+#[test]
+fn roles_are_a_known_non_empty_list() {
+    let c = resolve(&strings(&["--roles", "jobs"]), &[]).expect("jobs only");
+    assert_eq!((c.roles.kafka, c.roles.jobs), (false, true));
+    assert_eq!(resolve(&[], &[]).expect("default").written("roles").as_deref(), Some("kafka,jobs"));
+    let err = resolve(&strings(&["--roles", "kafka,cron"]), &[]).expect_err("unknown role");
+    assert_eq!(
+        err,
+        "invalid --roles \"kafka,cron\": expected a comma-separated list of kafka and jobs: unknown role \"cron\" \
+         (known roles: kafka, jobs)"
+    );
+    resolve(&strings(&["--roles", ""]), &[]).expect_err("no role");
+}
+
+#[test]
+fn node_ids_are_generated_unless_given() {
+    assert_eq!(resolve(&[], &[]).expect("default").node_id, None);
+    assert_eq!(resolve(&strings(&["--node-id", "-1"]), &[]).expect("-1").node_id, None);
+    assert_eq!(resolve(&strings(&["--node-id", "4"]), &[]).expect("4").node_id, Some(4));
+    resolve(&strings(&["--node-id", "-2"]), &[]).expect_err("below -1");
+}
+
+#[test]
+fn broker_heartbeats_come_before_the_session_ends() {
+    let err = resolve(&strings(&["--broker-heartbeat-interval-ms", "9000"]), &[]).expect_err("beat = session");
+    assert_eq!(err, "--broker-heartbeat-interval-ms (9000) must be less than --broker-session-timeout-ms (9000)");
+}

@@ -1,8 +1,8 @@
 //! The metadata store: topics, partitions, the offset index of every stored batch, groups, producers,
-//! transactions, objects and leases.
+//! transactions, objects, leases and the agent registry.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Health`]); [`Metastore`] is all of them together, and an
+//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`]); [`Metastore`] is all of them together, and an
 //! `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every capability trait into
 //! scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded default) and, later,
 //! PostgreSQL. Kafka semantics (offset assignment, log start/end) live in these transactions once, not once
@@ -20,7 +20,8 @@ mod txn;
 mod types;
 
 pub use capability::{
-    Catalog, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
+    AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Groups, Health, Leases, Log, LogMaintenance,
+    Metastore, Objects, Producers, Transactions,
 };
 pub use sql::SqlMetastore;
 pub use txn::*;
@@ -59,6 +60,6 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Metastore>> {
 /// `use weft_meta::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        Catalog, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
+        Agents, Catalog, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
     };
 }

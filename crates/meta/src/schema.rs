@@ -2,7 +2,7 @@
 //! queries in `sql/` are shared. A store whose version is newer than this build is refused.
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -147,6 +147,19 @@ CREATE TABLE group_state (
     protocol_type TEXT NOT NULL,
     state TEXT NOT NULL,
     document TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE agents (
+    node_id INTEGER PRIMARY KEY,
+    generation BIGINT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    zone TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    started_ms BIGINT NOT NULL,
+    heartbeat_ms BIGINT NOT NULL,
+    stopped_ms BIGINT
 );
 "#,
 ];

@@ -219,6 +219,12 @@ impl TxnCoordinator {
     /// Aborts transactions past their timeout (fencing their producer, which may recover per KIP-588) and
     /// completes prepared ones left by a crash or a failed marker write.
     pub async fn check(&self) {
+        self.check_where(|_| true).await
+    }
+
+    /// [`Self::check`] for the transactional ids `coordinated` accepts: with several agents, each checks only
+    /// the ids it coordinates, so one transaction is never completed by two agents at once.
+    pub async fn check_where(&self, coordinated: impl Fn(&str) -> bool) {
         let states = [TxnState::Ongoing, TxnState::PrepareCommit, TxnState::PrepareAbort];
         let txns = match self.meta.list_transactions(Some(&states)).await {
             Ok(t) => t,
@@ -228,7 +234,7 @@ impl TxnCoordinator {
             }
         };
         let now = self.clock.now_ms();
-        for t in txns {
+        for t in txns.into_iter().filter(|t| coordinated(&t.transactional_id)) {
             let id = t.transactional_id.clone();
             let expired = t.state == TxnState::Ongoing && t.start_ms + i64::from(t.timeout_ms) <= now;
             if !expired && !t.state.is_prepared() {

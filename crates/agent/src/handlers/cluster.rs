@@ -1,5 +1,6 @@
-//! DescribeCluster. Kafka checks nothing here but DESCRIBE on the cluster when authorized operations are
-//! asked for, which Weft does not report (AUTHORIZED_OPERATIONS_OMITTED): so no check is made.
+//! DescribeCluster: the live agents that serve Kafka clients, with their zones as racks. Kafka checks
+//! nothing here but DESCRIBE on the cluster when authorized operations are asked for, which Weft does not
+//! report (AUTHORIZED_OPERATIONS_OMITTED): so no check is made.
 
 use super::str_bytes;
 use crate::Agent;
@@ -16,14 +17,32 @@ pub async fn describe(
     req: DescribeClusterRequest,
     version: i16,
 ) -> DescribeClusterResponse {
-    let broker = DescribeClusterBroker::default()
-        .with_broker_id(BrokerId(agent.config.node_id))
-        .with_host(str_bytes(agent.advertised_host.clone()))
-        .with_port(agent.advertised_port);
+    let view = agent.cluster.view();
+    let mut brokers: Vec<DescribeClusterBroker> = view
+        .brokers
+        .iter()
+        .map(|m| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(m.node_id))
+                .with_host(str_bytes(m.host.clone()))
+                .with_port(m.port)
+                .with_rack((!m.zone.is_empty()).then(|| str_bytes(m.zone.clone())))
+        })
+        .collect();
+    if brokers.is_empty() {
+        brokers.push(
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(agent.cluster.node_id()))
+                .with_host(str_bytes(agent.advertised_host.clone()))
+                .with_port(agent.advertised_port),
+        );
+    }
+    // As in Metadata: any agent serves admin requests; the lowest id is named.
+    let controller = brokers.iter().map(|b| b.broker_id.0).min().unwrap_or(agent.cluster.node_id());
     DescribeClusterResponse::default()
         .with_cluster_id(str_bytes(agent.cluster_id.clone()))
-        .with_controller_id(BrokerId(agent.config.node_id))
-        .with_brokers(vec![broker])
+        .with_controller_id(BrokerId(controller))
+        .with_brokers(brokers)
         .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
         .with_endpoint_type(if version >= 1 { req.endpoint_type } else { 1 })
 }

@@ -77,9 +77,10 @@ fn broker_entries(
 ) -> Vec<(String, String, i8, ConfigType, &'static str)> {
     let c = &agent.config;
     let advertised = format!("PLAINTEXT://{}:{}", agent.advertised_host, agent.advertised_port);
+    let id = agent.cluster.node_id().to_string();
     let mut out: Vec<(String, String, i8, ConfigType, &'static str)> = vec![
-        ("node.id".into(), c.node_id.to_string(), source::STATIC_BROKER, ConfigType::Int, "This agent's broker id."),
-        ("broker.id".into(), c.node_id.to_string(), source::STATIC_BROKER, ConfigType::Int, "This agent's broker id."),
+        ("node.id".into(), id.clone(), source::STATIC_BROKER, ConfigType::Int, "This agent's broker id."),
+        ("broker.id".into(), id, source::STATIC_BROKER, ConfigType::Int, "This agent's broker id."),
         (
             "listeners".into(),
             format!("PLAINTEXT://{}", c.listen),
@@ -226,7 +227,7 @@ pub async fn describe(
                 Err(e) => Err((e.code(), e.to_string())),
             },
             RESOURCE_BROKER
-                if r.resource_name.is_empty() || r.resource_name.as_str() == agent.config.node_id.to_string() =>
+                if r.resource_name.is_empty() || r.resource_name.as_str() == agent.cluster.node_id().to_string() =>
             {
                 Ok(broker_entries(agent, &cluster)
                     .into_iter()

@@ -6,6 +6,7 @@
 
 use crate::Agent;
 use crate::error::KafkaCode;
+use crate::membership::Cluster;
 use crate::request::{Operation, RequestContext, Resource, check};
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
@@ -35,11 +36,14 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: FetchRequest,
         return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
     let mut targets = resolve(agent, ctx, &req.topics, version).await;
+    // The leader hints agree with what Metadata tells this client.
+    let view = agent.cluster.view();
+    let brokers = Cluster::brokers_for(&view, weft_cluster::zone::client_zone(&ctx.client_id));
+    let pass = Pass { version, max_bytes: req.max_bytes, read_committed: req.isolation_level == 1, brokers: &brokers };
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(agent.config.max_fetch_wait);
     let deadline = Instant::now() + wait;
-    let read_committed = req.isolation_level == 1;
     loop {
-        let (partitions, bytes, failed) = read_pass(agent, &mut targets, version, req.max_bytes, read_committed).await;
+        let (partitions, bytes, failed) = read_pass(agent, &mut targets, &pass).await;
         let now = Instant::now();
         if bytes >= i64::from(req.min_bytes.max(1))
             || failed
@@ -60,7 +64,7 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: FetchRequest,
         };
         if closed {
             // A watch closed (its topic was deleted): answer with what the next pass finds.
-            let (partitions, _, _) = read_pass(agent, &mut targets, version, req.max_bytes, read_committed).await;
+            let (partitions, _, _) = read_pass(agent, &mut targets, &pass).await;
             return build(&req.topics, version, partitions);
         }
     }
@@ -121,15 +125,20 @@ fn zstd_topic(entry: &weft_topics::TopicEntry) -> bool {
         .is_some_and(|(v, _)| v == "zstd")
 }
 
-/// One pass over every partition. Returns the partition answers, the record bytes gathered, and whether a
-/// partition failed with an error that the client must see now.
-async fn read_pass(
-    agent: &Agent,
-    targets: &mut [Target],
+/// What every pass of one fetch shares.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
     version: i16,
     max_bytes: i32,
     read_committed: bool,
-) -> (Vec<(usize, PartitionData)>, i64, bool) {
+    /// The brokers this client is given, among which each partition's leader is hinted.
+    brokers: &'a [weft_cluster::Member],
+}
+
+/// One pass over every partition. Returns the partition answers, the record bytes gathered, and whether a
+/// partition failed with an error that the client must see now.
+async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (Vec<(usize, PartitionData)>, i64, bool) {
+    let Pass { version, max_bytes, read_committed, brokers } = *pass;
     let mut out = Vec::with_capacity(targets.len());
     let mut total: i64 = 0;
     let mut failed = false;
@@ -156,7 +165,8 @@ async fn read_pass(
                     data.log_start_offset = offsets.log_start;
                 }
                 if version >= 12 {
-                    data.current_leader.leader_id = BrokerId(agent.config.node_id);
+                    let leader = agent.cluster.leader(brokers, entry.topic.id, t.partition);
+                    data.current_leader.leader_id = BrokerId(leader);
                     data.current_leader.leader_epoch = LEADER_EPOCH;
                 }
                 // read_committed consumers read up to the last stable offset only.

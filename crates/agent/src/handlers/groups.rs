@@ -44,35 +44,44 @@ pub async fn find_coordinator(
         }
         (0, None)
     };
-    let node = BrokerId(agent.config.node_id);
+    // One coordinator per key, cluster-wide: the owner of the key's shard by rendezvous over live agents.
+    let coordinator = |key: &str| -> Result<weft_cluster::Member, (i16, Option<String>)> {
+        match answer(key) {
+            (0, _) => agent
+                .cluster
+                .coordinator(key)
+                .ok_or((ResponseError::CoordinatorNotAvailable.code(), Some("no live agent".to_string()))),
+            refused => Err(refused),
+        }
+    };
     if version >= 4 {
         let coordinators = req
             .coordinator_keys
             .iter()
             .map(|k| {
-                let (code, message) = answer(k);
-                let c = Coordinator::default()
-                    .with_key(k.clone())
-                    .with_error_code(code)
-                    .with_error_message(message.map(str_bytes));
-                if code == 0 {
-                    c.with_node_id(node)
-                        .with_host(str_bytes(agent.advertised_host.clone()))
-                        .with_port(agent.advertised_port)
-                } else {
-                    c.with_node_id(BrokerId(-1)).with_port(-1)
+                let c = Coordinator::default().with_key(k.clone());
+                match coordinator(k) {
+                    Ok(m) => c.with_node_id(BrokerId(m.node_id)).with_host(str_bytes(m.host)).with_port(m.port),
+                    Err((code, message)) => c
+                        .with_error_code(code)
+                        .with_error_message(message.map(str_bytes))
+                        .with_node_id(BrokerId(-1))
+                        .with_port(-1),
                 }
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    let (code, message) = answer(&req.key);
-    let r = FindCoordinatorResponse::default().with_error_code(code);
-    let r = if version >= 1 { r.with_error_message(message.map(str_bytes)) } else { r };
-    if code == 0 {
-        r.with_node_id(node).with_host(str_bytes(agent.advertised_host.clone())).with_port(agent.advertised_port)
-    } else {
-        r.with_node_id(BrokerId(-1)).with_port(-1)
+    match coordinator(&req.key) {
+        Ok(m) => FindCoordinatorResponse::default()
+            .with_node_id(BrokerId(m.node_id))
+            .with_host(str_bytes(m.host))
+            .with_port(m.port),
+        Err((code, message)) => {
+            let r = FindCoordinatorResponse::default().with_error_code(code);
+            let r = if version >= 1 { r.with_error_message(message.map(str_bytes)) } else { r };
+            r.with_node_id(BrokerId(-1)).with_port(-1)
+        }
     }
 }
 

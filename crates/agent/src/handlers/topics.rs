@@ -86,8 +86,9 @@ fn check_new_topic(agent: &Agent, t: &CreatableTopic) -> Result<(i32, BTreeMap<S
         if t.num_partitions != -1 || t.replication_factor != -1 {
             return Err(refuse(ResponseError::InvalidRequest, "both partition assignments and counts were given"));
         }
-        let node = agent.config.node_id;
-        if let Some(a) = t.assignments.iter().find(|a| a.broker_ids.iter().any(|b| b.0 != node)) {
+        let view = agent.cluster.view();
+        let known = |id: i32| id == agent.cluster.node_id() || view.member(id).is_some();
+        if let Some(a) = t.assignments.iter().find(|a| a.broker_ids.iter().any(|b| !known(b.0))) {
             return Err(refuse(
                 ResponseError::InvalidReplicaAssignment,
                 format!("partition {} names an unknown broker", a.partition_index),
@@ -347,7 +348,9 @@ async fn grow(agent: &Agent, t: &CreatePartitionsTopic, validate_only: bool) -> 
                 format!("{} assignments given for {} new partitions", assignments.len(), t.count - current),
             ));
         }
-        if assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != agent.config.node_id)) {
+        let view = agent.cluster.view();
+        let known = |id: i32| id == agent.cluster.node_id() || view.member(id).is_some();
+        if assignments.iter().any(|a| a.broker_ids.iter().any(|b| !known(b.0))) {
             return Err(refuse(ResponseError::InvalidReplicaAssignment, "an assignment names an unknown broker"));
         }
     }

@@ -78,7 +78,12 @@ pub async fn commit(
     req: k3::OffsetCommitRequest,
     version: i16,
 ) -> k3::OffsetCommitResponse {
-    commit_response(handlers::offsets::commit(agent, ctx, commit_request(req, version), COMMIT_AS).await)
+    let req = commit_request(req, version);
+    // A group coordinated by another agent is refused as for any version.
+    if let Some(refused) = crate::routing::offset_commit(agent, ctx, &req) {
+        return commit_response(refused);
+    }
+    commit_response(handlers::offsets::commit(agent, ctx, req, COMMIT_AS).await)
 }
 
 /// v0 has the layout of v1: a group and its topics' partitions (no null "all topics" before v2).
@@ -126,5 +131,6 @@ pub async fn fetch(
     req: k3::OffsetFetchRequest,
     _version: i16,
 ) -> k3::OffsetFetchResponse {
-    fetch_response(handlers::offsets::fetch(agent, ctx, fetch_request(req), FETCH_AS).await)
+    // Routed (a group coordinated by another agent is refused) as for any version.
+    fetch_response(crate::routing::offset_fetch(agent, ctx, fetch_request(req), FETCH_AS).await)
 }

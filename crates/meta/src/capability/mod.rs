@@ -15,9 +15,11 @@
 //!
 //! The split follows the callers: the catalog is read through the topic cache, the log by produce and fetch,
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
-//! collector, leases by the maintenance scheduler, health by the probes. Each trait documents what it owns,
+//! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
+//! by the probes. Each trait documents what it owns,
 //! what is atomic, and who uses it.
 
+mod agents;
 mod catalog;
 mod groups;
 mod health;
@@ -28,6 +30,7 @@ mod objects;
 mod producers;
 mod transactions;
 
+pub use agents::{AgentIncarnation, AgentRecord, AgentRegistration, Agents};
 pub use catalog::Catalog;
 pub use groups::Groups;
 pub use health::Health;
@@ -44,12 +47,12 @@ pub use transactions::Transactions;
 /// this trait. Calls on `dyn Metastore` need no further import; calls on a concrete backend need the
 /// capability traits in scope (`use weft_meta::prelude::*;`).
 pub trait Metastore:
-    Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Health
+    Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Agents + Health
 {
 }
 
 impl<T> Metastore for T where
-    T: Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Health + ?Sized
+    T: Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Agents + Health + ?Sized
 {
 }
 

@@ -13,6 +13,7 @@
 //! The macro also emits `all_cases_share_one_store`, which runs every case in order on one store (as the
 //! suite ran before it was split), so cases are also checked not to disturb each other.
 
+pub mod agents;
 pub mod catalog;
 pub mod groups;
 pub mod health;
@@ -76,6 +77,7 @@ macro_rules! metastore_conformance {
     ($fixture:expr) => {
         // Every case, by capability; keep in step with `run_all`, which lists the same cases in run order.
         $crate::__metastore_conformance_tests!($fixture;
+            agents: generations_fence_older_incarnations, liveness_follows_heartbeats, free_node_ids_are_allocated;
             catalog: topics_lifecycle, configs;
             groups: group_offsets, group_state;
             health: store_answers_and_takes_writes;
@@ -144,4 +146,7 @@ pub async fn run_all(store: &dyn Metastore) {
     objects::orphans_are_fenced_against_late_commits(store).await;
     log_maintenance::rewrites(store).await;
     leases::leases(store).await;
+    agents::generations_fence_older_incarnations(store).await;
+    agents::liveness_follows_heartbeats(store).await;
+    agents::free_node_ids_are_allocated(store).await;
 }

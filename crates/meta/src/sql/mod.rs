@@ -1,6 +1,7 @@
 //! The SQL metastore over sqlx's `Any` driver: the same queries are meant to run on SQLite and PostgreSQL.
 //! This module holds the store, opening and migration, and the row helpers the capability modules share.
 
+mod agents;
 mod append;
 mod catalog;
 mod files;

@@ -15,6 +15,18 @@ CREATE TABLE aborted_txns (
     last_offset BIGINT NOT NULL,
     PRIMARY KEY (topic_id, partition_id, last_offset)
 )
+-- table agents
+CREATE TABLE agents (
+    node_id INTEGER PRIMARY KEY,
+    generation BIGINT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    zone TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    started_ms BIGINT NOT NULL,
+    heartbeat_ms BIGINT NOT NULL,
+    stopped_ms BIGINT
+)
 -- table batches
 CREATE TABLE batches (
     topic_id TEXT NOT NULL,
@@ -148,4 +160,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4, 5, 6]
+-- versions [1, 2, 3, 4, 5, 6, 7]

@@ -1,0 +1,125 @@
+//! This agent's place in the cluster as handlers see it: the live brokers (for Metadata, DescribeCluster and
+//! leader hints), who coordinates a key (FindCoordinator) and whether this agent may serve a key now.
+
+use crate::config::AgentConfig;
+use kafka_protocol::ResponseError;
+use std::sync::Arc;
+use uuid::Uuid;
+use weft_clock::Clock;
+use weft_cluster::{Member, Membership, MembershipConfig, ShardListener, Shards, View, shard_of};
+use weft_groups::Coordinator;
+use weft_meta::Metastore;
+
+/// Registers this agent and sets up its coordinator shards.
+pub(crate) async fn join(
+    config: &AgentConfig,
+    meta: Arc<dyn Metastore>,
+    clock: Arc<dyn Clock>,
+    (host, port): (&str, i32),
+    groups: Arc<Coordinator>,
+) -> Result<Cluster, weft_cluster::ClusterError> {
+    let settings = MembershipConfig {
+        node_id: config.node_id,
+        host: host.to_string(),
+        port,
+        zone: config.zone.clone().unwrap_or_default(),
+        kafka: config.roles.kafka,
+        roles: config.roles.names().into_iter().map(str::to_string).collect(),
+        heartbeat_interval: config.broker_heartbeat_interval,
+        session_timeout: config.broker_session_timeout,
+    };
+    let membership = Membership::register(meta.clone(), clock.clone(), settings).await?;
+    let hooks = CoordinatorShards { held: Default::default(), groups, store: meta.clone() };
+    let shards = Shards::new(membership.clone(), meta, clock, Arc::new(hooks));
+    Ok(Cluster { membership, shards })
+}
+
+/// What follows a coordinator shard moving: the group coordinator drops the groups of a shard it lost
+/// (writing nothing; the new owner loads them) and loads every stored group of a shard it gained, as Kafka's
+/// coordinator loads a partition of its offsets topic, so members of groups nobody names again still time
+/// out. The shards held are the metric `weft_coordinator_shards`.
+struct CoordinatorShards {
+    held: std::sync::atomic::AtomicI64,
+    groups: Arc<Coordinator>,
+    store: Arc<dyn Metastore>,
+}
+
+impl ShardListener for CoordinatorShards {
+    fn shard_gained(&self, shard: u32) {
+        let held = self.held.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        metrics::gauge!("weft_coordinator_shards").set(held as f64);
+        let (groups, store) = (self.groups.clone(), self.store.clone());
+        tokio::spawn(async move {
+            let stored = match store.list_group_states().await {
+                Ok(stored) => stored,
+                Err(e) => {
+                    // Each group still loads when a request names it.
+                    tracing::warn!(shard, error = %e, "listing stored groups of a gained shard failed");
+                    return;
+                }
+            };
+            for record in stored.into_iter().filter(|r| shard_of(&r.group) == shard) {
+                if let Err(e) = groups.load(&record.group).await {
+                    tracing::warn!(shard, group = %record.group, error = %e, "loading a group of a gained shard failed");
+                }
+            }
+        });
+    }
+
+    fn shard_lost(&self, shard: u32) {
+        let held = self.held.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) - 1;
+        metrics::gauge!("weft_coordinator_shards").set(held as f64);
+        let evicted = self.groups.evict(|group| shard_of(group) == shard);
+        tracing::info!(shard, evicted, "coordinator shard lost; its groups are coordinated elsewhere now");
+    }
+}
+
+/// Membership and coordinator shards of one agent.
+pub(crate) struct Cluster {
+    pub membership: Arc<Membership>,
+    pub shards: Arc<Shards>,
+}
+
+impl Cluster {
+    pub fn node_id(&self) -> i32 {
+        self.membership.node_id()
+    }
+
+    pub fn view(&self) -> Arc<View> {
+        self.membership.view()
+    }
+
+    /// The brokers a client of `zone` is given (its zone's when any are live, else all).
+    pub fn brokers_for(view: &View, zone: Option<&str>) -> Vec<Member> {
+        view.for_zone(zone).into_iter().cloned().collect()
+    }
+
+    /// The leader of a partition among `brokers`; this agent when the list is empty (it serves every
+    /// partition).
+    pub fn leader(&self, brokers: &[Member], topic_id: Uuid, partition: i32) -> i32 {
+        let refs: Vec<&Member> = brokers.iter().collect();
+        View::leader(&refs, topic_id, partition).unwrap_or_else(|| self.node_id())
+    }
+
+    /// The agent coordinating the group or transactional id `key`, by this agent's view.
+    pub fn coordinator(&self, key: &str) -> Option<Member> {
+        let view = self.view();
+        view.shard_owner(shard_of(key)).and_then(|n| view.member(n).cloned())
+    }
+
+    /// `None` when this agent coordinates `key` now; else the error to answer: NOT_COORDINATOR when another
+    /// agent owns it (the client finds it again), COORDINATOR_LOAD_IN_PROGRESS when this agent owns it but
+    /// does not hold its lease yet (the client retries here).
+    pub fn refusal(&self, key: &str) -> Option<i16> {
+        let shard = shard_of(key);
+        if self.shards.holds(shard) && !self.membership.is_fenced() {
+            return None;
+        }
+        let owner = self.view().shard_owner(shard);
+        if owner == Some(self.node_id()) && !self.membership.is_fenced() {
+            Some(ResponseError::CoordinatorLoadInProgress.code())
+        } else {
+            Some(ResponseError::NotCoordinator.code())
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! This agent's registration in the metastore's agent registry and its view of the live agents.
+//!
+//! At start the agent registers (taking a free node id when none is configured) and gets a generation;
+//! every heartbeat interval it renews its heartbeat and rereads the live agents. A heartbeat refused
+//! because a newer incarnation of the node id registered fences this one: it logs that, stops
+//! heartbeating and stops coordinating (see `Shards`). When the registry cannot be read for a whole
+//! session timeout the view falls back to this agent alone, which can always serve its clients.
+
+use crate::ClusterError;
+use crate::rendezvous::{owner, partition_key};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+use weft_clock::Clock;
+use weft_meta::{AgentIncarnation, AgentRegistration, Agents};
+
+/// How this agent registers and how often it heartbeats.
+#[derive(Debug, Clone)]
+pub struct MembershipConfig {
+    /// The configured node id; `None` takes a free one from the registry.
+    pub node_id: Option<i32>,
+    pub host: String,
+    pub port: i32,
+    /// Empty when not configured.
+    pub zone: String,
+    /// Whether this agent serves Kafka clients (is a broker).
+    pub kafka: bool,
+    /// Role names, as registered.
+    pub roles: Vec<String>,
+    pub heartbeat_interval: Duration,
+    /// An agent without a heartbeat for this long is dead.
+    pub session_timeout: Duration,
+}
+
+/// A live agent that serves Kafka clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub node_id: i32,
+    pub host: String,
+    pub port: i32,
+    /// Empty when the agent has no zone.
+    pub zone: String,
+}
+
+/// The live brokers as this agent last saw them, by node id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    pub brokers: Vec<Member>,
+}
+
+impl View {
+    /// The brokers a client of `zone` is given: those of its zone when there are any, else all.
+    pub fn for_zone(&self, zone: Option<&str>) -> Vec<&Member> {
+        let local: Vec<&Member> = match zone {
+            Some(z) => self.brokers.iter().filter(|m| m.zone == z).collect(),
+            None => Vec::new(),
+        };
+        if local.is_empty() { self.brokers.iter().collect() } else { local }
+    }
+
+    /// The leader of a partition among `brokers` (a subset of this view), by rendezvous hashing.
+    pub fn leader(brokers: &[&Member], topic_id: Uuid, partition: i32) -> Option<i32> {
+        owner(partition_key(topic_id, partition), brokers.iter().map(|m| m.node_id))
+    }
+
+    /// The coordinator of a shard: rendezvous over every live broker, whatever its zone.
+    pub fn shard_owner(&self, shard: u32) -> Option<i32> {
+        owner(crate::shards::shard_key(shard), self.brokers.iter().map(|m| m.node_id))
+    }
+
+    pub fn member(&self, node_id: i32) -> Option<&Member> {
+        self.brokers.iter().find(|m| m.node_id == node_id)
+    }
+}
+
+/// This agent's place in the cluster: its incarnation and its view of the others.
+pub struct Membership {
+    registry: Arc<dyn Agents>,
+    clock: Arc<dyn Clock>,
+    config: MembershipConfig,
+    me: AgentIncarnation,
+    view: watch::Sender<Arc<View>>,
+    fenced: AtomicBool,
+    /// When the registry was last read successfully (ms).
+    last_read_ms: AtomicI64,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Membership {
+    /// Registers this agent (its first heartbeat) and reads the live agents once.
+    pub async fn register(
+        registry: Arc<dyn Agents>,
+        clock: Arc<dyn Clock>,
+        config: MembershipConfig,
+    ) -> Result<Arc<Membership>, ClusterError> {
+        let now = clock.now_ms();
+        let registration = AgentRegistration {
+            node_id: config.node_id,
+            host: config.host.clone(),
+            port: config.port,
+            zone: config.zone.clone(),
+            roles: config.roles.clone(),
+            started_ms: now,
+        };
+        let ttl = millis(config.session_timeout);
+        let me = registry.register_agent(&registration, now, ttl).await.map_err(|source| ClusterError::Register {
+            node: config.node_id.map_or_else(|| "with a generated id".to_string(), |n| n.to_string()),
+            source,
+        })?;
+        tracing::info!(node_id = me.node_id, generation = me.generation, zone = %config.zone, "agent registered");
+        let membership = Arc::new(Membership {
+            registry,
+            clock,
+            config,
+            me,
+            view: watch::channel(Arc::new(View::default())).0,
+            fenced: AtomicBool::new(false),
+            last_read_ms: AtomicI64::new(now),
+        });
+        membership.view.send_replace(Arc::new(membership.alone()));
+        membership.refresh().await;
+        Ok(membership)
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.me.node_id
+    }
+
+    pub fn incarnation(&self) -> AgentIncarnation {
+        self.me
+    }
+
+    pub fn config(&self) -> &MembershipConfig {
+        &self.config
+    }
+
+    /// The current view of the live brokers.
+    pub fn view(&self) -> Arc<View> {
+        self.view.borrow().clone()
+    }
+
+    /// Whether a newer incarnation of this node id registered.
+    pub fn is_fenced(&self) -> bool {
+        self.fenced.load(Ordering::SeqCst)
+    }
+
+    fn myself(&self) -> Member {
+        Member {
+            node_id: self.me.node_id,
+            host: self.config.host.clone(),
+            port: self.config.port,
+            zone: self.config.zone.clone(),
+        }
+    }
+
+    /// The view of this agent alone (no broker if it does not serve Kafka clients).
+    fn alone(&self) -> View {
+        View { brokers: if self.config.kafka { vec![self.myself()] } else { Vec::new() } }
+    }
+
+    /// Heartbeats and refreshes the view every heartbeat interval, until the task is aborted.
+    pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(this.config.heartbeat_interval);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                this.beat().await;
+            }
+        })
+    }
+
+    /// One round: heartbeat, then reread the live agents.
+    pub async fn beat(&self) {
+        self.heartbeat().await;
+        self.refresh().await;
+    }
+
+    async fn heartbeat(&self) {
+        if self.is_fenced() {
+            return;
+        }
+        let call = self.registry.heartbeat_agent(self.me, self.clock.now_ms());
+        match tokio::time::timeout(self.config.heartbeat_interval, call).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                self.fenced.store(true, Ordering::SeqCst);
+                tracing::error!(
+                    node_id = self.me.node_id,
+                    generation = self.me.generation,
+                    "agent fenced: a newer incarnation of this node id registered (or this one was deregistered); \
+                     this agent no longer heartbeats or coordinates groups and transactions; restart it with a \
+                     node id of its own"
+                );
+            }
+            Ok(Err(e)) => tracing::warn!(node_id = self.me.node_id, error = %e, "agent heartbeat failed"),
+            Err(_) => tracing::warn!(node_id = self.me.node_id, "agent heartbeat timed out"),
+        }
+    }
+
+    /// Rereads the live agents. This agent is always in its own view unless fenced (its heartbeat may be
+    /// late in the registry while it is serving).
+    pub async fn refresh(&self) {
+        let now = self.clock.now_ms();
+        let ttl = millis(self.config.session_timeout);
+        let read = tokio::time::timeout(self.config.heartbeat_interval, self.registry.live_agents(now, ttl)).await;
+        let view = match read {
+            Ok(Ok(agents)) => {
+                self.last_read_ms.store(now, Ordering::SeqCst);
+                let mut brokers: Vec<Member> = agents
+                    .into_iter()
+                    .filter(|a| a.roles.iter().any(|r| r == "kafka"))
+                    .filter(|a| {
+                        !(self.is_fenced() && a.node_id == self.me.node_id && a.generation == self.me.generation)
+                    })
+                    .map(|a| Member { node_id: a.node_id, host: a.host, port: a.port, zone: a.zone })
+                    .collect();
+                if self.config.kafka && !self.is_fenced() && !brokers.iter().any(|m| m.node_id == self.me.node_id) {
+                    brokers.push(self.myself());
+                    brokers.sort_by_key(|m| m.node_id);
+                }
+                View { brokers }
+            }
+            failed => {
+                let reason = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_string(),
+                };
+                if now.saturating_sub(self.last_read_ms.load(Ordering::SeqCst)) <= ttl {
+                    tracing::warn!(error = %reason, "reading the agent registry failed; keeping the last view");
+                    return;
+                }
+                tracing::warn!(error = %reason, "agent registry unreadable for a session timeout; serving alone");
+                self.alone()
+            }
+        };
+        self.view.send_if_modified(|v| {
+            let changed = **v != view;
+            if changed {
+                tracing::info!(brokers = ?view.brokers.iter().map(|m| m.node_id).collect::<Vec<_>>(), "live agents changed");
+                *v = Arc::new(view);
+            }
+            changed
+        });
+    }
+
+    /// Marks this incarnation stopped so others take over at once (graceful shutdown).
+    pub async fn deregister(&self) {
+        let call = self.registry.deregister_agent(self.me, self.clock.now_ms());
+        match tokio::time::timeout(self.config.heartbeat_interval, call).await {
+            Ok(Ok(_)) => tracing::info!(node_id = self.me.node_id, "agent deregistered"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "deregistering the agent failed; it expires after the session"),
+            Err(_) => tracing::warn!("deregistering the agent timed out; it expires after the session timeout"),
+        }
+    }
+}
