@@ -4,8 +4,8 @@
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
 //! [`Transactions`], [`Objects`], [`Leases`], [`Health`]); [`Metastore`] is all of them together, and an
 //! `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every capability trait into
-//! scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded default) and, later,
-//! PostgreSQL. Kafka semantics (offset assignment, log start/end) live in these transactions once, not once
+//! scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded default, one process) and
+//! PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log start/end) live in these transactions once, not once
 //! per backend. `conformance` (cargo feature `testsuite`) is the suite every backend must pass, one test per
 //! case through the `metastore_conformance!` macro.
 
@@ -34,7 +34,10 @@ pub enum MetaError {
     UnknownTopic { name: String },
     #[error("topic {name:?} has {current} partitions; cannot change to {requested}")]
     BadPartitionCount { name: String, current: i32, requested: i32 },
-    #[error("unsupported metastore url {url:?} (expected sqlite:///abs/path.db)")]
+    /// The url is shown with its password hidden.
+    #[error(
+        "unsupported metastore url {url:?} (expected sqlite:///abs/path.db or postgres://user:password@host:port/database)"
+    )]
     BadUrl { url: String },
     #[error("metastore schema version {found} is newer than this build supports ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
@@ -42,13 +45,18 @@ pub enum MetaError {
     Corrupt(String),
     #[error("{reason}; writes are refused until the agent restarts")]
     FilesChanged { reason: String },
+    /// The connection failed around COMMIT and whether the commit landed could not be learnt: nothing may be
+    /// acknowledged (the caller answers a retriable error).
+    #[error("outcome of the metastore commit of {object_key} is unknown: {reason}")]
+    CommitUnknown { object_key: String, reason: String },
     #[error("metastore query failed: {0}")]
     Sql(#[from] sqlx::Error),
 }
 
 pub type Result<T> = std::result::Result<T, MetaError>;
 
-/// Opens the metastore named by `url`.
+/// Opens the metastore named by `url`: `sqlite:///abs/path.db` or `postgres://user:password@host:port/db`
+/// (also `postgresql://`; `?pool_size=N` bounds its connections).
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Metastore>> {
     Ok(std::sync::Arc::new(SqlMetastore::open(url).await?))
 }
