@@ -295,3 +295,85 @@ async fn postgres_schema_matches_golden() {
     let golden = std::fs::read_to_string(golden_path).expect("golden schema file (run with WEFT_BLESS=1 to create)");
     assert_eq!(dump, golden, "metadata schema changed: add a migration and bless the golden file");
 }
+
+/// Connections killed under running commits (the server terminates every session of the database again
+/// and again): every commit reported done is in the index at the offsets it reported, every commit reported
+/// failed (other than "outcome unknown") left nothing, and each partition's offsets stay dense.
+#[tokio::test]
+async fn commits_survive_killed_connections_without_double_or_phantom_offsets() {
+    use std::collections::HashMap;
+    let (db, _server) = database();
+    let agents = [agent(&db).await, agent(&db).await];
+    let topic = agents[0].create_topic(new_topic("t", 2)).await.unwrap().id;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killer = {
+        let (url, stop) = (db.url().to_string(), stop.clone());
+        tokio::spawn(async move {
+            let admin = sqlx::PgPool::connect(&url).await.unwrap();
+            let mut kills = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let done = sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                )
+                .fetch_all(&admin)
+                .await
+                .unwrap();
+                kills += done.len() as u64;
+                tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+            }
+            kills
+        })
+    };
+    let mut tasks = Vec::new();
+    for writer in 0..4u32 {
+        let store = agents[writer as usize % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut results = Vec::new();
+            for round in 0..30u32 {
+                let key = format!("w{writer}-r{round}");
+                let batches = vec![plain(topic, 0, 0, 2, 0), plain(topic, 1, 10, 3, 1)];
+                let commit = SegmentCommit { object_key: key.clone(), object_size: 20, created_ms: 1, batches };
+                results.push((key, store.commit_segment(commit).await));
+            }
+            results
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.extend(t.await.unwrap());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let kills = killer.await.unwrap();
+    let check = agent(&db).await;
+    let mut index: HashMap<(i32, i64), String> = HashMap::new();
+    for p in 0..2 {
+        let rows = check.read_index(topic, p, 0, u64::MAX, 10_000).await.unwrap();
+        let mut next = 0;
+        for r in rows {
+            assert_eq!(r.base_offset, next, "partition {p} is not dense");
+            next = r.last_offset + 1;
+            index.insert((p, r.base_offset), r.object_key);
+        }
+        assert_eq!(check.partition_offsets(topic, p).await.unwrap().unwrap().next_offset, next);
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for (key, result) in results {
+        match result {
+            Ok(done) => {
+                ok += 1;
+                for (p, o) in [0, 1].into_iter().zip(done.outcomes) {
+                    let AppendOutcome::Appended { base_offset, .. } = o else { panic!("{o:?}") };
+                    assert_eq!(index.get(&(p, base_offset)), Some(&key), "acknowledged {key} is not where reported");
+                }
+            }
+            Err(weft_meta::MetaError::CommitUnknown { .. }) => failed += 1,
+            Err(e) => {
+                failed += 1;
+                assert!(!index.values().any(|k| *k == key), "{key} failed ({e}) yet is in the index");
+            }
+        }
+    }
+    println!("{ok} commits acknowledged, {failed} failed, {kills} sessions killed");
+    assert!(ok > 0 && kills > 0, "{ok} acknowledged, {kills} killed");
+}

@@ -62,3 +62,55 @@ impl super::SqlMetastore {
         Ok(done.rows_affected() == 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+    use crate::{AppendOutcome, BatchAppend, NewTopic, SegmentCommit, SqlMetastore};
+
+    fn commit(topic_id: uuid::Uuid, key: &str) -> SegmentCommit {
+        let batch = BatchAppend {
+            topic_id,
+            partition: 0,
+            byte_start: 0,
+            byte_len: 10,
+            offset_span: 2,
+            record_count: 2,
+            max_timestamp: 0,
+            producer: None,
+            kind: Default::default(),
+            record_set: 0,
+        };
+        SegmentCommit { object_key: key.into(), object_size: 10, created_ms: 5, batches: vec![batch] }
+    }
+
+    #[tokio::test]
+    async fn a_landed_commit_is_reported_and_a_lost_one_can_never_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlMetastore::open(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap();
+        let topic = NewTopic {
+            name: "t".into(),
+            id: uuid::Uuid::new_v4(),
+            partitions: 1,
+            configs: Default::default(),
+            created_ms: 0,
+        };
+        let id = store.create_topic(topic).await.unwrap().id;
+
+        // Landed: the outcomes computed in the transaction are returned.
+        let landed = store.commit_segment(commit(id, "a")).await.unwrap();
+        let again = store.resolve_commit(&commit(id, "a"), landed.clone(), sqlx::Error::PoolClosed).await.unwrap();
+        assert_eq!(again, landed);
+        assert!(store.dead_objects(i64::MAX, 10).await.unwrap().is_empty(), "a landed object stays live");
+
+        // Not landed: an error, the key is fenced (a late commit of it fails) and the object is dead.
+        let lost = crate::SegmentCommitted {
+            outcomes: vec![AppendOutcome::Appended { base_offset: 2, log_start: 0 }],
+            partitions: Vec::new(),
+        };
+        assert!(store.resolve_commit(&commit(id, "b"), lost, sqlx::Error::PoolClosed).await.is_err());
+        assert!(store.commit_segment(commit(id, "b")).await.is_err(), "a fenced key never commits");
+        assert_eq!(store.dead_objects(i64::MAX, 10).await.unwrap(), vec!["b".to_string()]);
+        assert_eq!(store.partition_offsets(id, 0).await.unwrap().unwrap().next_offset, 2, "no offsets assigned");
+    }
+}
