@@ -81,9 +81,12 @@ pub async fn start_with(
     ids: Arc<dyn IdSource>,
 ) -> Result<RunningAgent, StartError> {
     config.validate()?;
-    let meta_url = config.metastore_url();
+    // Shown (logs, errors) without its password.
+    let meta_url = weft_meta::url_shown(&config.metastore_url());
     let store_url = config.object_store_url();
-    let meta = weft_meta::open(&meta_url).await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
+    let meta = weft_meta::open(&config.metastore_url())
+        .await
+        .map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let storage = weft_storage::ObjectStorage::open(&store_url, config.cache_bytes)
         .map_err(|source| StartError::Storage { url: storage_url_shown(&store_url), source: Box::new(source) })?;

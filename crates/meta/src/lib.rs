@@ -61,6 +61,11 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Metastore>> {
     Ok(std::sync::Arc::new(SqlMetastore::open(url).await?))
 }
 
+/// `url` as it may be shown in logs and errors: any password replaced by `***`.
+pub fn url_shown(url: &str) -> String {
+    sql::redact(url)
+}
+
 /// Every capability trait, for call sites that use a concrete backend or several capabilities:
 /// `use weft_meta::prelude::*;`.
 pub mod prelude {

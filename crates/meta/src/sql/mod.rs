@@ -15,7 +15,7 @@ mod txn;
 
 use crate::{BatchRef, Health, MetaError, PartitionOffsets, Result, Topic};
 use async_trait::async_trait;
-pub(crate) use backend::Backend;
+pub(crate) use backend::{Backend, redact};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;

@@ -10,6 +10,7 @@ use crate::{BatchAppend, Result};
 const PER_ROW: usize = 9;
 /// Rows per statement: 4,500 parameters.
 const ROWS_PER_STATEMENT: usize = 500;
+const _: () = assert!(ROWS_PER_STATEMENT * PER_ROW < 32766, "over SQLite's bind-parameter limit");
 const COLUMNS: &str = "INSERT INTO batches (topic_id, partition_id, record_count, base_offset, last_offset, \
                        max_timestamp, object_key, byte_start, byte_len) VALUES ";
 
@@ -91,6 +92,5 @@ mod tests {
         assert!(
             sql.ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)")
         );
-        assert!(super::ROWS_PER_STATEMENT * super::PER_ROW < 32766);
     }
 }
