@@ -151,6 +151,12 @@ pub async fn start_with(
         config,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
+    // Commits by other agents sharing the metastore wake this agent's long polls (PostgreSQL's feed).
+    let feed = agent.meta.changes().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
+    let change_feed = feed.map(|feed| {
+        let log: Arc<dyn weft_meta::Log> = agent.meta.clone();
+        tokio::spawn(agent.partitions.clone().follow(log, feed))
+    });
     let group_timer = agent.groups.spawn_timer();
     let offsets_expiry = tokio::spawn(expire_offsets(agent.clone()));
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
@@ -182,6 +188,9 @@ pub async fn start_with(
         txn_timer.abort();
         maintenance.abort();
         health_task.abort();
+        if let Some(feed) = change_feed {
+            feed.abort();
+        }
     });
     Ok(RunningAgent { kafka_addr, admin_addr, shutdown, task })
 }

@@ -2,7 +2,7 @@
 //! transactions, objects and leases.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Health`]); [`Metastore`] is all of them together, and an
+//! [`Transactions`], [`Objects`], [`Leases`], [`Health`], [`Changes`]); [`Metastore`] is all of them together, and an
 //! `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every capability trait into
 //! scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded default, one process) and
 //! PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log start/end) live in these transactions once, not once
@@ -20,7 +20,7 @@ mod txn;
 mod types;
 
 pub use capability::{
-    Catalog, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
+    Catalog, Change, Changes, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
 };
 pub use sql::SqlMetastore;
 pub use txn::*;
@@ -70,6 +70,6 @@ pub fn url_shown(url: &str) -> String {
 /// `use weft_meta::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        Catalog, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
+        Catalog, Changes, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
     };
 }

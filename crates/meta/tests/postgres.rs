@@ -377,3 +377,51 @@ async fn commits_survive_killed_connections_without_double_or_phantom_offsets() 
     println!("{ok} commits acknowledged, {failed} failed, {kills} sessions killed");
     assert!(ok > 0 && kills > 0, "{ok} acknowledged, {kills} killed");
 }
+
+/// One agent hears of another agent's commits through the change feed, and of a lost feed connection as a
+/// `Resync` before the feed goes on.
+#[tokio::test]
+async fn the_change_feed_carries_other_agents_commits_and_resyncs_after_a_loss() {
+    use std::time::Duration;
+    use weft_meta::Change;
+    let (db, _server) = database();
+    let (a, b) = (agent(&db).await, agent(&db).await);
+    let topic = b.create_topic(new_topic("t", 2)).await.unwrap().id;
+    let mut feed = a.changes().await.unwrap().expect("postgres has a feed");
+    async fn next(feed: &mut tokio::sync::mpsc::Receiver<Change>) -> Change {
+        let f = tokio::time::timeout(Duration::from_secs(20), feed.recv());
+        f.await.expect("a change within 20 s").expect("feed open")
+    }
+    assert_eq!(next(&mut feed).await, Change::Resync);
+    let commit = |key: &str| SegmentCommit {
+        object_key: key.into(),
+        object_size: 10,
+        created_ms: 1,
+        batches: vec![plain(topic, 1, 0, 5, 0)],
+    };
+    let done = b.commit_segment(commit("one")).await.unwrap();
+    let Change::Offsets { topic_id, partition, offsets } = next(&mut feed).await else { panic!("offsets expected") };
+    assert_eq!((topic_id, partition, offsets), done.partitions[0]);
+    assert_eq!(offsets.next_offset, 5);
+
+    let admin = sqlx::PgPool::connect(db.url()).await.unwrap();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() \
+         AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert_eq!(next(&mut feed).await, Change::Resync, "a lost connection is reported");
+    b.commit_segment(commit("two")).await.unwrap();
+    let Change::Offsets { offsets, .. } = next(&mut feed).await else { panic!("offsets expected") };
+    assert_eq!(offsets.next_offset, 10);
+}
+
+/// SQLite has no other writers to hear from.
+#[tokio::test]
+async fn sqlite_has_no_change_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlMetastore::open(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap();
+    assert!(store.changes().await.unwrap().is_none());
+}

@@ -19,6 +19,7 @@
 //! what is atomic, and who uses it.
 
 mod catalog;
+mod changes;
 mod groups;
 mod health;
 mod leases;
@@ -29,6 +30,7 @@ mod producers;
 mod transactions;
 
 pub use catalog::Catalog;
+pub use changes::{Change, Changes};
 pub use groups::Groups;
 pub use health::Health;
 pub use leases::Leases;
@@ -44,12 +46,22 @@ pub use transactions::Transactions;
 /// this trait. Calls on `dyn Metastore` need no further import; calls on a concrete backend need the
 /// capability traits in scope (`use weft_meta::prelude::*;`).
 pub trait Metastore:
-    Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Health
+    Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Health + Changes
 {
 }
 
 impl<T> Metastore for T where
-    T: Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Health + ?Sized
+    T: Catalog
+        + Log
+        + LogMaintenance
+        + Groups
+        + Producers
+        + Transactions
+        + Objects
+        + Leases
+        + Health
+        + Changes
+        + ?Sized
 {
 }
 

@@ -91,6 +91,7 @@ impl SqlMetastore {
         }
         // A segment none of whose batches was stored (all refused) is dead from the start.
         super::objects::mark_dead(&mut tx, self.backend, [&commit.object_key], commit.created_ms).await?;
+        super::changes::notify(&mut tx, self.backend, &partitions).await?;
         let committed = SegmentCommitted { outcomes, partitions };
         if let Err(e) = tx.commit().await {
             return self.resolve_commit(&commit, committed, e).await;

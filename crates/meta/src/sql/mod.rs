@@ -5,6 +5,7 @@
 mod append;
 mod backend;
 mod catalog;
+mod changes;
 mod files;
 mod groups;
 mod log;
@@ -36,6 +37,8 @@ use uuid::Uuid;
 pub struct SqlMetastore {
     pool: AnyPool,
     backend: Backend,
+    /// Where change-feed listeners connect (PostgreSQL only).
+    listen_url: Option<String>,
     /// SQLite allows one writer; serialising writers here avoids lock-upgrade failures (SQLITE_BUSY) that
     /// deferred transactions would otherwise hit. SQLite is the single-process embedded default, so an
     /// in-process lock is the right scope for it.
@@ -152,7 +155,8 @@ impl SqlMetastore {
             Backend::Sqlite => Self::open_sqlite(url).await,
             Backend::Postgres => {
                 let pool = backend::connect_postgres(url).await?;
-                let store = Self::with_pool(pool, Backend::Postgres);
+                let mut store = Self::with_pool(pool, Backend::Postgres);
+                store.listen_url = Some(backend::postgres_options(url)?.0);
                 backend::migrate(&store.pool, Backend::Postgres, new_cluster_id()).await?;
                 tracing::info!(url = %backend::redact(url), "metastore on postgresql");
                 Ok(store)
@@ -161,7 +165,13 @@ impl SqlMetastore {
     }
 
     fn with_pool(pool: AnyPool, backend: Backend) -> Self {
-        SqlMetastore { pool, backend, write_lock: tokio::sync::Mutex::new(()), files: Default::default() }
+        SqlMetastore {
+            pool,
+            backend,
+            listen_url: None,
+            write_lock: tokio::sync::Mutex::new(()),
+            files: Default::default(),
+        }
     }
 
     async fn open_sqlite(url: &str) -> Result<Self> {
