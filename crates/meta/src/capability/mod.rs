@@ -15,8 +15,8 @@
 //!
 //! The split follows the callers: the catalog is read through the topic cache, the log by produce and fetch,
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
-//! collector, leases by the maintenance scheduler, health by the probes. Each trait documents what it owns,
-//! what is atomic, and who uses it.
+//! collector, leases by the maintenance scheduler, health by the probes, changes by the high-watermark
+//! watches. Each trait documents what it owns, what is atomic, and who uses it.
 
 mod catalog;
 mod changes;
