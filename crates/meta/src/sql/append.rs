@@ -56,6 +56,19 @@ impl SqlMetastore {
             let bounds = load_bounds(&mut tx, self.backend, key).await?;
             work.bounds.insert(key, bounds);
         }
+        // Then the transactions of its transactional batches, by producer id (as expiry takes them).
+        let mut producers: Vec<i64> = commit
+            .batches
+            .iter()
+            .filter(|b| b.kind == BatchKind::Transactional)
+            .filter_map(|b| b.producer.as_ref().map(|p| p.producer_id))
+            .collect();
+        producers.sort_unstable();
+        producers.dedup();
+        for producer_id in producers {
+            let view = load_txn_view(&mut tx, self.backend, producer_id).await?;
+            work.txns.insert(producer_id, view);
+        }
         let mut outcomes = Vec::with_capacity(commit.batches.len());
         for set in commit.batches.chunk_by(|a, b| a.record_set == b.record_set) {
             let outcome = append_set(&mut tx, self.backend, &mut work, set).await?;

@@ -213,7 +213,12 @@ impl SqlMetastore {
         if current.as_ref() != Some(&write.meta) {
             store(&mut tx, &write.meta).await?;
         }
-        for p in &write.publish_offsets {
+        let mut publish: Vec<&PendingOffset> = write.publish_offsets.iter().collect();
+        publish.sort_by(|a, b| {
+            (&a.group, &a.offset.topic, a.offset.partition).cmp(&(&b.group, &b.offset.topic, b.offset.partition))
+        });
+        // In key order, as every writer of group offsets takes their rows (no lock cycles on PostgreSQL).
+        for p in publish {
             super::groups::upsert_offset(&mut tx, &p.group, &p.offset).await?;
         }
         self.commit(tx).await?;
@@ -256,7 +261,7 @@ impl SqlMetastore {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
             "SELECT transactional_id FROM transactions WHERE updated_ms < $1 \
-             AND state IN ('Empty', 'CompleteCommit', 'CompleteAbort')",
+             AND state IN ('Empty', 'CompleteCommit', 'CompleteAbort') ORDER BY producer_id",
         )
         .bind(older_than_ms)
         .fetch_all(&mut *tx)
