@@ -2,11 +2,11 @@
 //! transactions, objects and leases.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Health`], [`Changes`]); [`Metastore`] is all of them together, and an
-//! `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every capability trait into
-//! scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded default, one process) and
-//! PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log start/end) live in these transactions once, not once
-//! per backend. `conformance` (cargo feature `testsuite`) is the suite every backend must pass, one test per
+//! [`Transactions`], [`Objects`], [`Leases`], [`Health`], [`Changes`]); [`Metastore`] is all of them
+//! together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
+//! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
+//! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
+//! start/end) live in these transactions once, not once per backend. `conformance` (cargo feature `testsuite`) is the suite every backend must pass, one test per
 //! case through the `metastore_conformance!` macro.
 
 mod capability;
