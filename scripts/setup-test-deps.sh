@@ -6,6 +6,8 @@
 #   - Go and Debian's Sarama 1.22 (golang-go, golang-github-shopify-sarama-dev) for tests/sarama
 #   - a Python venv at ${WEFT_VENV:-$HOME/.cache/weft-venv} with pinned clients
 #   - s3s-fs (an S3-compatible server over a directory, from crates.io) for the S3 tests
+#   - PostgreSQL (Debian's postgresql package) for the PostgreSQL metastore tests; its initdb, pg_ctl and
+#     postgres are linked into /usr/local/bin (Debian keeps them off PATH)
 #   - rustup components clippy + rustfmt (best effort)
 set -euo pipefail
 
@@ -72,6 +74,19 @@ if ! command -v go >/dev/null 2>&1 || [ ! -d "$SARAMA_SRC" ]; then
 fi
 go version >/dev/null 2>&1 || { log "go installed but 'go version' failed"; exit 1; }
 [ -d "$SARAMA_SRC" ] || { log "sarama sources missing at $SARAMA_SRC"; exit 1; }
+
+# ---- PostgreSQL: the server binaries the metastore tests start (scripts/postgres-test-server.sh) ----
+if ! command -v initdb >/dev/null 2>&1; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    apt_install postgresql
+  fi
+  pgbin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+  for tool in initdb pg_ctl postgres; do
+    $SUDO ln -sf "$pgbin/$tool" "/usr/local/bin/$tool"
+  done
+fi
+initdb --version >/dev/null 2>&1 || { log "initdb installed but 'initdb --version' failed"; exit 1; }
+command -v psql >/dev/null 2>&1 || apt_install postgresql-client
 
 # ---- s3s-fs: a real S3 server (SigV4, ranges, multipart) serving a directory, for tests/clients/test_s3.py ----
 S3S_FS_VERSION=0.14.1 # 0.17 needs a newer compiler

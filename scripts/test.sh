@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command: formatting, lints, Rust tests, then the real-client
+# The one test command: a private PostgreSQL, formatting, lints, Rust tests, then the real-client
 # integration suite (tests/clients) against the release `weft` binary.
 # Extra arguments are passed to pytest, e.g.  scripts/test.sh -k produce
 set -euo pipefail
@@ -15,6 +15,14 @@ section() { printf '\n==================== %s ====================\n' "$*"; }
 
 section "setup test dependencies"
 scripts/setup-test-deps.sh
+
+section "PostgreSQL for the tests"
+# One private server (127.0.0.1, a free port) for the whole run; each test makes its own database on it.
+PG_DIR="$(mktemp -d /tmp/weft-test-pg.XXXXXX)"
+trap 'scripts/postgres-test-server.sh stop "$PG_DIR" >/dev/null 2>&1 || true; rm -rf "$PG_DIR"' EXIT
+WEFT_TEST_POSTGRES_URL="$(scripts/postgres-test-server.sh start "$PG_DIR")"
+export WEFT_TEST_POSTGRES_URL
+echo "WEFT_TEST_POSTGRES_URL=$WEFT_TEST_POSTGRES_URL"
 
 section "cargo fmt --check"
 cargo fmt --all -- --check

@@ -21,10 +21,10 @@ from clientutil import consume_confluent, producer
 from conftest import Agent
 
 # Short cluster timings so failover is quick in tests: agents heartbeat every 500 ms and are declared dead
-# after 3 s; coordinator leases last 3 s.
+# after 3 s (also the coordinator lease time).
 FAST_CLUSTER_ARGS = (
-    "--agent-heartbeat-interval-ms", "500",
-    "--agent-ttl-ms", "3000",
+    "--broker-heartbeat-interval-ms", "500",
+    "--broker-session-timeout-ms", "3000",
 )
 
 

@@ -89,8 +89,11 @@ pub async fn start_with(
     ids: Arc<dyn IdSource>,
 ) -> Result<RunningAgent, StartError> {
     config.validate()?;
-    let meta_url = config.metastore_url();
-    let meta = weft_meta::open(&meta_url).await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
+    // Shown (logs, errors) without its password.
+    let meta_url = weft_meta::url_shown(&config.metastore_url());
+    let meta = weft_meta::open(&config.metastore_url())
+        .await
+        .map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     start_on(config, meta, clock, ids).await
 }
 
@@ -103,7 +106,7 @@ pub async fn start_on(
     ids: Arc<dyn IdSource>,
 ) -> Result<RunningAgent, StartError> {
     config.validate()?;
-    let meta_url = config.metastore_url();
+    let meta_url = weft_meta::url_shown(&config.metastore_url());
     let store_url = config.object_store_url();
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     let storage = weft_storage::ObjectStorage::open_with(&store_url, config.cache_bytes, store_options(&config, &ids))
@@ -192,6 +195,12 @@ pub async fn start_on(
         config,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
+    // Commits by other agents sharing the metastore wake this agent's long polls (PostgreSQL's feed).
+    let feed = agent.meta.changes().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
+    let change_feed = feed.map(|feed| {
+        let log: Arc<dyn weft_meta::Log> = agent.meta.clone();
+        tokio::spawn(agent.partitions.clone().follow(log, feed))
+    });
     let group_timer = agent.groups.spawn_timer();
     let offsets_expiry = tokio::spawn(expire_offsets(agent.clone()));
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
@@ -235,6 +244,9 @@ pub async fn start_on(
             m.abort();
         }
         health_task.abort();
+        if let Some(feed) = change_feed {
+            feed.abort();
+        }
         heartbeats.abort();
         if let Some(s) = shard_leases {
             s.abort();

@@ -30,7 +30,10 @@ options! {
     /// (`?endpoint=http://127.0.0.1:9000&region=us-east-1`).
     object_store: Option<String> = None => object_store: OptionalText, shown "file://<data-dir>/objects";
 
-    /// Metastore URL: sqlite:///abs/path.db
+    /// Metastore URL: sqlite:///abs/path.db or postgres://user:password@host:port/database
+    ///
+    /// SQLite is for one agent; agents sharing a PostgreSQL metastore (and an S3 bucket) form one cluster.
+    /// `?pool_size=N` (default 16) bounds the connections an agent opens to PostgreSQL.
     metastore: Option<String> = None => metastore: OptionalText, shown "sqlite://<data-dir>/meta.db";
 
     /// Broker id reported to clients; -1 takes the smallest id no live agent holds

@@ -2,11 +2,11 @@
 //! transactions, objects, leases and the agent registry.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`]); [`Metastore`] is all of them together, and an
-//! `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every capability trait into
-//! scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded default) and, later,
-//! PostgreSQL. Kafka semantics (offset assignment, log start/end) live in these transactions once, not once
-//! per backend. `conformance` (cargo feature `testsuite`) is the suite every backend must pass, one test per
+//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`]); [`Metastore`] is all of
+//! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
+//! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
+//! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
+//! start/end) live in these transactions once, not once per backend. `conformance` (cargo feature `testsuite`) is the suite every backend must pass, one test per
 //! case through the `metastore_conformance!` macro.
 
 mod capability;
@@ -20,8 +20,8 @@ mod txn;
 mod types;
 
 pub use capability::{
-    AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Groups, Health, Leases, Log, LogMaintenance,
-    Metastore, Objects, Producers, Transactions,
+    AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Groups, Health, Leases, Log,
+    LogMaintenance, Metastore, Objects, Producers, Transactions,
 };
 pub use sql::SqlMetastore;
 pub use txn::*;
@@ -35,7 +35,10 @@ pub enum MetaError {
     UnknownTopic { name: String },
     #[error("topic {name:?} has {current} partitions; cannot change to {requested}")]
     BadPartitionCount { name: String, current: i32, requested: i32 },
-    #[error("unsupported metastore url {url:?} (expected sqlite:///abs/path.db)")]
+    /// The url is shown with its password hidden.
+    #[error(
+        "unsupported metastore url {url:?} (expected sqlite:///abs/path.db or postgres://user:password@host:port/database)"
+    )]
     BadUrl { url: String },
     #[error("metastore schema version {found} is newer than this build supports ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
@@ -45,21 +48,32 @@ pub enum MetaError {
     FilesChanged { reason: String },
     #[error("object {key:?} is already recorded (fenced as an orphan or committed before); its commit is refused")]
     ObjectFenced { key: String },
+    /// The connection failed around COMMIT and whether the commit landed could not be learnt: nothing may be
+    /// acknowledged (the caller answers a retriable error).
+    #[error("outcome of the metastore commit of {object_key} is unknown: {reason}")]
+    CommitUnknown { object_key: String, reason: String },
     #[error("metastore query failed: {0}")]
     Sql(#[from] sqlx::Error),
 }
 
 pub type Result<T> = std::result::Result<T, MetaError>;
 
-/// Opens the metastore named by `url`.
+/// Opens the metastore named by `url`: `sqlite:///abs/path.db` or `postgres://user:password@host:port/db`
+/// (also `postgresql://`; `?pool_size=N` bounds its connections).
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Metastore>> {
     Ok(std::sync::Arc::new(SqlMetastore::open(url).await?))
+}
+
+/// `url` as it may be shown in logs and errors: any password replaced by `***`.
+pub fn url_shown(url: &str) -> String {
+    sql::redact(url)
 }
 
 /// Every capability trait, for call sites that use a concrete backend or several capabilities:
 /// `use weft_meta::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        Agents, Catalog, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
+        Agents, Catalog, Changes, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers,
+        Transactions,
     };
 }

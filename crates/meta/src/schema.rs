@@ -1,5 +1,8 @@
 //! Metadata schema, versioned from the first release. Each backend has its own DDL (types differ); the
 //! queries in `sql/` are shared. A store whose version is newer than this build is refused.
+//!
+//! Both lists hold one entry per version, in order: a new version appends one entry to each (the
+//! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
 pub const SCHEMA_VERSION: i64 = 7;
@@ -163,3 +166,173 @@ CREATE TABLE agents (
 );
 "#,
 ];
+
+/// Migrations for PostgreSQL, indexed by the version they produce (1-based); the same tables as
+/// [`SQLITE_MIGRATIONS`] in PostgreSQL's types (INTEGER where SQLite has INTEGER, so sums of it are BIGINT).
+pub const POSTGRES_MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE IF NOT EXISTS weft_schema (version BIGINT NOT NULL);
+CREATE TABLE cluster (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    cluster_id TEXT NOT NULL
+);
+CREATE TABLE topics (
+    name TEXT PRIMARY KEY,
+    topic_id TEXT NOT NULL UNIQUE,
+    partitions INTEGER NOT NULL,
+    configs TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE partitions (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    log_start BIGINT NOT NULL,
+    next_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic_id, partition_id)
+);
+CREATE TABLE batches (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    base_offset BIGINT NOT NULL,
+    last_offset BIGINT NOT NULL,
+    record_count INTEGER NOT NULL,
+    max_timestamp BIGINT NOT NULL,
+    object_key TEXT NOT NULL,
+    byte_start BIGINT NOT NULL,
+    byte_len INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, partition_id, base_offset)
+);
+CREATE TABLE objects (
+    object_key TEXT PRIMARY KEY,
+    size_bytes BIGINT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE group_offsets (
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    committed_offset BIGINT NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    metadata TEXT,
+    commit_ms BIGINT NOT NULL,
+    PRIMARY KEY (group_id, topic, partition_id)
+);
+"#,
+    r#"
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('producer_id', 1000);
+CREATE TABLE producer_state (
+    producer_id BIGINT NOT NULL,
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    last_sequence INTEGER NOT NULL,
+    recent TEXT NOT NULL,
+    updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (producer_id, topic_id, partition_id)
+);
+"#,
+    r#"
+CREATE TABLE transactions (
+    transactional_id TEXT PRIMARY KEY,
+    producer_id BIGINT NOT NULL,
+    producer_epoch INTEGER NOT NULL,
+    last_producer_epoch INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    start_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE INDEX transactions_by_producer ON transactions (producer_id);
+CREATE TABLE txn_partitions (
+    transactional_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    PRIMARY KEY (transactional_id, topic_id, partition_id)
+);
+CREATE TABLE txn_groups (
+    transactional_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    PRIMARY KEY (transactional_id, group_id)
+);
+CREATE TABLE txn_offsets (
+    transactional_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    committed_offset BIGINT NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    metadata TEXT,
+    commit_ms BIGINT NOT NULL,
+    PRIMARY KEY (transactional_id, group_id, topic, partition_id)
+);
+CREATE INDEX txn_offsets_by_group ON txn_offsets (group_id);
+CREATE TABLE open_txns (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    producer_id BIGINT NOT NULL,
+    first_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic_id, partition_id, producer_id)
+);
+CREATE TABLE aborted_txns (
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    producer_id BIGINT NOT NULL,
+    first_offset BIGINT NOT NULL,
+    last_offset BIGINT NOT NULL,
+    PRIMARY KEY (topic_id, partition_id, last_offset)
+);
+"#,
+    r#"
+CREATE TABLE cluster_configs (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+ALTER TABLE partitions ADD COLUMN clean_offset BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN dead_ms BIGINT;
+CREATE INDEX batches_by_object ON batches (object_key);
+CREATE INDEX objects_by_dead ON objects (dead_ms);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE group_state (
+    group_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    protocol_type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    document TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE agents (
+    node_id INTEGER PRIMARY KEY,
+    generation BIGINT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    zone TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    started_ms BIGINT NOT NULL,
+    heartbeat_ms BIGINT NOT NULL,
+    stopped_ms BIGINT
+);
+"#,
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_backend_has_every_version() {
+        assert_eq!(super::SQLITE_MIGRATIONS.len() as i64, super::SCHEMA_VERSION);
+        assert_eq!(super::POSTGRES_MIGRATIONS.len() as i64, super::SCHEMA_VERSION);
+    }
+}

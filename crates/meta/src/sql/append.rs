@@ -2,8 +2,17 @@
 //! checks idempotent sequences and transaction membership, and keeps each partition's open and aborted
 //! transaction ranges (the last stable offset and Fetch's aborted lists), so the log and its transaction
 //! state never disagree.
+//!
+//! Across processes (PostgreSQL), the commit first locks the rows of every partition it touches, in sorted
+//! order (so two commits never wait on each other in a cycle), and read-locks the transactions its
+//! transactional batches belong to; offsets are then assigned from what it read under those locks. Index
+//! rows are written in multi-row statements at the end ([`index`]), a bounded number of round trips per
+//! flush. A COMMIT whose outcome is lost with the connection is resolved in [`resolve`].
 
-use super::{SqlMetastore, batch_columns, to_i32};
+mod index;
+mod resolve;
+
+use super::{Backend, SqlMetastore, to_i32};
 use crate::producer_state::ProducerState;
 use crate::record_set::{self, SetDecision, SetState, TxnView};
 use crate::{
@@ -25,6 +34,8 @@ struct Work {
     /// (producer, topic, partition) -> (state, changed)
     producers: HashMap<(i64, Uuid, i32), (Option<ProducerState>, bool)>,
     txns: HashMap<i64, Option<TxnView>>,
+    /// Index rows of accepted batches, written together at the end.
+    rows: Vec<index::Row>,
 }
 
 impl SqlMetastore {
@@ -46,11 +57,32 @@ impl SqlMetastore {
             return Err(MetaError::ObjectFenced { key: commit.object_key });
         }
         let mut work = Work::default();
+        let mut keys: Vec<(Uuid, i32)> = commit.batches.iter().map(|b| (b.topic_id, b.partition)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            let bounds = load_bounds(&mut tx, self.backend, key).await?;
+            work.bounds.insert(key, bounds);
+        }
+        // Then the transactions of its transactional batches, by producer id (as expiry takes them).
+        let mut producers: Vec<i64> = commit
+            .batches
+            .iter()
+            .filter(|b| b.kind == BatchKind::Transactional)
+            .filter_map(|b| b.producer.as_ref().map(|p| p.producer_id))
+            .collect();
+        producers.sort_unstable();
+        producers.dedup();
+        for producer_id in producers {
+            let view = load_txn_view(&mut tx, self.backend, producer_id).await?;
+            work.txns.insert(producer_id, view);
+        }
         let mut outcomes = Vec::with_capacity(commit.batches.len());
         for set in commit.batches.chunk_by(|a, b| a.record_set == b.record_set) {
-            let outcome = append_set(&mut tx, &mut work, &commit.object_key, set).await?;
+            let outcome = append_set(&mut tx, self.backend, &mut work, set).await?;
             outcomes.extend(outcome);
         }
+        index::insert(&mut tx, &commit.object_key, &work.rows).await?;
         let mut partitions = Vec::with_capacity(work.bounds.len());
         for ((topic_id, partition), bounds) in &work.bounds {
             let Some((log_start, next)) = bounds else { continue };
@@ -79,9 +111,14 @@ impl SqlMetastore {
             }
         }
         // A segment none of whose batches was stored (all refused) is dead from the start.
-        super::objects::mark_dead(&mut tx, [&commit.object_key], commit.created_ms).await?;
-        self.commit(tx).await?;
-        Ok(SegmentCommitted { outcomes, partitions })
+        super::objects::mark_dead(&mut tx, self.backend, [&commit.object_key], commit.created_ms).await?;
+        super::changes::notify(&mut tx, self.backend, &partitions).await?;
+        let committed = SegmentCommitted { outcomes, partitions };
+        if let Err(e) = tx.commit().await {
+            return self.resolve_commit(&commit, committed, e).await;
+        }
+        self.files.check().await?;
+        Ok(committed)
     }
 }
 
@@ -89,14 +126,14 @@ impl SqlMetastore {
 /// so a refused set leaves neither rows nor cached state behind.
 async fn append_set(
     tx: &mut Tx<'_>,
+    backend: Backend,
     work: &mut Work,
-    object_key: &str,
     set: &[BatchAppend],
 ) -> Result<Vec<AppendOutcome>> {
     let Some(first) = set.first() else { return Ok(Vec::new()) };
     let key = (first.topic_id, first.partition);
     if let Entry::Vacant(slot) = work.bounds.entry(key) {
-        slot.insert(load_bounds(tx, key).await?);
+        slot.insert(load_bounds(tx, backend, key).await?);
     }
     let Some(Some((log_start, next))) = work.bounds.get(&key).copied() else {
         return Ok(vec![AppendOutcome::UnknownPartition; set.len()]);
@@ -110,7 +147,7 @@ async fn append_set(
         if b.kind == BatchKind::Transactional
             && let Entry::Vacant(slot) = work.txns.entry(pb.producer_id)
         {
-            slot.insert(load_txn_view(tx, pb.producer_id).await?);
+            slot.insert(load_txn_view(tx, backend, pb.producer_id).await?);
         }
     }
     let producers = set
@@ -138,7 +175,7 @@ async fn append_set(
     let mut outcomes = Vec::with_capacity(set.len());
     let mut end = next;
     for (b, base) in set.iter().zip(bases) {
-        end = write_batch(tx, object_key, b, base).await?;
+        end = write_batch(tx, &mut work.rows, b, base).await?;
         outcomes.push(AppendOutcome::Appended { base_offset: base, log_start });
     }
     if let Some(Some(bounds)) = work.bounds.get_mut(&key) {
@@ -150,8 +187,17 @@ async fn append_set(
     Ok(outcomes)
 }
 
-async fn load_bounds(tx: &mut Tx<'_>, (topic_id, partition): (Uuid, i32)) -> Result<Option<(i64, i64)>> {
-    let row = sqlx::query("SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2")
+/// A partition's bounds, row-locked until the commit ends (on PostgreSQL).
+async fn load_bounds(
+    tx: &mut Tx<'_>,
+    backend: Backend,
+    (topic_id, partition): (Uuid, i32),
+) -> Result<Option<(i64, i64)>> {
+    let sql = format!(
+        "SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2{}",
+        backend.for_update()
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(topic_id.to_string())
         .bind(i64::from(partition))
         .fetch_optional(&mut **tx)
@@ -162,25 +208,10 @@ async fn load_bounds(tx: &mut Tx<'_>, (topic_id, partition): (Uuid, i32)) -> Res
     }
 }
 
-/// Writes an accepted batch's index row and its transaction bookkeeping; returns the offset after it.
-async fn write_batch(tx: &mut Tx<'_>, object_key: &str, b: &BatchAppend, base: i64) -> Result<i64> {
+/// Queues an accepted batch's index row and writes its transaction bookkeeping; returns the offset after it.
+async fn write_batch(tx: &mut Tx<'_>, rows: &mut Vec<index::Row>, b: &BatchAppend, base: i64) -> Result<i64> {
     let last = base + b.offset_span - 1;
-    sqlx::query(concat!(
-        "INSERT INTO batches (topic_id, partition_id, record_count, ",
-        batch_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    ))
-    .bind(b.topic_id.to_string())
-    .bind(i64::from(b.partition))
-    .bind(i64::from(b.record_count))
-    .bind(base)
-    .bind(last)
-    .bind(b.max_timestamp)
-    .bind(object_key)
-    .bind(b.byte_start as i64)
-    .bind(i64::from(b.byte_len))
-    .execute(&mut **tx)
-    .await?;
+    rows.push(index::Row::of(b, base, last));
     if let Some(pb) = &b.producer {
         match b.kind {
             BatchKind::Plain => {}
@@ -225,11 +256,13 @@ async fn write_batch(tx: &mut Tx<'_>, object_key: &str, b: &BatchAppend, base: i
     Ok(last + 1)
 }
 
-async fn load_txn_view(tx: &mut Tx<'_>, producer_id: i64) -> Result<Option<TxnView>> {
-    let row = sqlx::query("SELECT transactional_id, producer_epoch, state FROM transactions WHERE producer_id = $1")
-        .bind(producer_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+/// The producer's transaction, read-locked so that it cannot end while this commit adds to it.
+async fn load_txn_view(tx: &mut Tx<'_>, backend: Backend, producer_id: i64) -> Result<Option<TxnView>> {
+    let sql = format!(
+        "SELECT transactional_id, producer_epoch, state FROM transactions WHERE producer_id = $1{}",
+        backend.for_share()
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(producer_id).fetch_optional(&mut **tx).await?;
     let Some(row) = row else { return Ok(None) };
     let id: String = row.try_get("transactional_id")?;
     let state: String = row.try_get("state")?;

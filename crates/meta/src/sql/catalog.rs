@@ -1,6 +1,6 @@
 //! The catalog on SQL: the cluster id, topics and partitions, topic and cluster configs.
 
-use super::{SqlMetastore, timed, topic_columns, topic_from_row};
+use super::{Backend, SqlMetastore, timed, topic_columns, topic_from_row};
 use crate::{Catalog, MetaError, NewTopic, Result, Topic};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -37,6 +37,9 @@ impl SqlMetastore {
     async fn set_cluster_configs_impl(&self, configs: BTreeMap<String, String>) -> Result<()> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
+        // The cluster row stands for the whole set: concurrent replacements take turns.
+        let lock = format!("SELECT cluster_id FROM cluster WHERE singleton = 1{}", self.backend.for_update());
+        sqlx::query(sqlx::AssertSqlSafe(lock.as_str())).fetch_one(&mut *tx).await?;
         sqlx::query("DELETE FROM cluster_configs").execute(&mut *tx).await?;
         for (name, value) in &configs {
             sqlx::query("INSERT INTO cluster_configs (name, value) VALUES ($1, $2)")
@@ -60,20 +63,23 @@ impl Catalog for SqlMetastore {
     async fn create_topic(&self, spec: NewTopic) -> Result<Topic> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
-        let existing =
-            sqlx::query("SELECT name FROM topics WHERE name = $1").bind(&spec.name).fetch_optional(&mut *tx).await?;
-        if existing.is_some() {
+        let configs = serde_json::to_string(&spec.configs).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        // One statement decides between concurrent creations of one name (the loser waits, then conflicts).
+        let created = sqlx::query(concat!(
+            "INSERT INTO topics (",
+            topic_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING"
+        ))
+        .bind(&spec.name)
+        .bind(spec.id.to_string())
+        .bind(i64::from(spec.partitions))
+        .bind(configs)
+        .bind(spec.created_ms)
+        .execute(&mut *tx)
+        .await?;
+        if created.rows_affected() == 0 {
             return Err(MetaError::TopicExists { name: spec.name });
         }
-        let configs = serde_json::to_string(&spec.configs).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-        sqlx::query(concat!("INSERT INTO topics (", topic_columns!(), ") VALUES ($1, $2, $3, $4, $5)"))
-            .bind(&spec.name)
-            .bind(spec.id.to_string())
-            .bind(i64::from(spec.partitions))
-            .bind(configs)
-            .bind(spec.created_ms)
-            .execute(&mut *tx)
-            .await?;
         for p in 0..spec.partitions {
             insert_partition(&mut tx, spec.id, p).await?;
         }
@@ -90,8 +96,14 @@ impl Catalog for SqlMetastore {
     async fn delete_topic(&self, name: &str, now_ms: i64) -> Result<Topic> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
-        let topic = topic_in(&mut tx, name).await?;
+        let topic = topic_in(&mut tx, self.backend, name).await?;
         let id = topic.id.to_string();
+        // The partition rows, locked in the order commits lock them, so no commit adds rows in between.
+        let lock = format!(
+            "SELECT partition_id FROM partitions WHERE topic_id = $1 ORDER BY partition_id{}",
+            self.backend.for_update()
+        );
+        sqlx::query(sqlx::AssertSqlSafe(lock.as_str())).bind(&id).fetch_all(&mut *tx).await?;
         // Batch rows go with the topic; their objects are marked dead once nothing else references them, and
         // the garbage collector deletes them after its grace period.
         let keys: Vec<String> = sqlx::query("SELECT DISTINCT object_key FROM batches WHERE topic_id = $1")
@@ -111,7 +123,7 @@ impl Catalog for SqlMetastore {
         }
         sqlx::query("DELETE FROM partitions WHERE topic_id = $1").bind(&id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM topics WHERE name = $1").bind(name).execute(&mut *tx).await?;
-        super::objects::mark_dead(&mut tx, &keys, now_ms).await?;
+        super::objects::mark_dead(&mut tx, self.backend, &keys, now_ms).await?;
         self.commit(tx).await?;
         Ok(topic)
     }
@@ -142,7 +154,7 @@ impl Catalog for SqlMetastore {
     async fn add_partitions(&self, name: &str, total: i32) -> Result<Topic> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
-        let mut topic = topic_in(&mut tx, name).await?;
+        let mut topic = topic_in(&mut tx, self.backend, name).await?;
         if total <= topic.partitions {
             return Err(MetaError::BadPartitionCount {
                 name: name.into(),
@@ -176,9 +188,10 @@ impl Catalog for SqlMetastore {
     }
 }
 
-/// The topic named `name`, read inside `tx`; UNKNOWN_TOPIC if there is none.
-async fn topic_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str) -> Result<Topic> {
-    let row = sqlx::query(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1"))
+/// The topic named `name`, read and row-locked inside `tx`; UNKNOWN_TOPIC if there is none.
+async fn topic_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, name: &str) -> Result<Topic> {
+    let sql = format!(concat!("SELECT ", topic_columns!(), " FROM topics WHERE name = $1{}"), backend.for_update());
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(name)
         .fetch_optional(&mut **tx)
         .await?

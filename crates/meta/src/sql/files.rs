@@ -102,13 +102,15 @@ impl FileGuard {
 }
 
 impl super::SqlMetastore {
-    /// Takes the writer lock (SQLite allows one writer) once the store's files are known to be intact. Only
-    /// this SQLite backend serialises writers this way; see [`super::SqlMetastore`] for what a PostgreSQL
-    /// backend does instead.
-    pub(super) async fn writer(&self) -> Result<tokio::sync::MutexGuard<'_, ()>> {
+    /// On SQLite, takes the writer lock (SQLite allows one writer) once the store's files are known to be
+    /// intact. On PostgreSQL nothing is taken: see [`super::SqlMetastore`] for how its writers stay atomic.
+    pub(super) async fn writer(&self) -> Result<Option<tokio::sync::MutexGuard<'_, ()>>> {
+        if self.backend != super::Backend::Sqlite {
+            return Ok(None);
+        }
         let guard = self.write_lock.lock().await;
         self.files.check().await?;
-        Ok(guard)
+        Ok(Some(guard))
     }
 
     /// Commits, then makes sure the commit went to the files a restart will read before it is reported.

@@ -8,7 +8,10 @@ impl SqlMetastore {
     pub(super) async fn commit_offsets_impl(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
-        for o in offsets {
+        // In key order, as every writer of group offsets takes their rows (no lock cycles on PostgreSQL).
+        let mut sorted: Vec<&CommittedOffset> = offsets.iter().collect();
+        sorted.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        for o in sorted {
             upsert_offset(&mut tx, group, o).await?;
         }
         self.commit(tx).await?;

@@ -2,7 +2,7 @@
 //! figures and index rewrites (log compaction, object merging). Objects these leave unreferenced are marked
 //! dead in the same transaction (see `objects.rs`).
 
-use super::{SqlMetastore, bounds_from_row, partition_bounds_query, to_i32};
+use super::{Backend, SqlMetastore, bounds_from_row, partition_bounds_query, to_i32};
 use crate::{BatchRewrite, PartitionOffsets, PartitionStorage, Result};
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -23,6 +23,14 @@ async fn objects_below(tx: &mut Tx<'_>, topic_id: &str, partition: i64, below: i
     rows.iter().map(|r| Ok(r.try_get::<String, _>("object_key")?)).collect()
 }
 
+/// Reads a partition's bounds, row-locking it until the transaction ends (the lock commits take first).
+fn lock_partition(backend: Backend) -> String {
+    format!(
+        "SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2{}",
+        backend.for_update()
+    )
+}
+
 impl SqlMetastore {
     pub(super) async fn advance_log_start_impl(
         &self,
@@ -34,12 +42,11 @@ impl SqlMetastore {
         let _w = self.writer().await?;
         let (id, p) = (topic_id.to_string(), i64::from(partition));
         let mut tx = self.pool.begin().await?;
-        let Some(row) =
-            sqlx::query("SELECT log_start, next_offset FROM partitions WHERE topic_id = $1 AND partition_id = $2")
-                .bind(&id)
-                .bind(p)
-                .fetch_optional(&mut *tx)
-                .await?
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(lock_partition(self.backend).as_str()))
+            .bind(&id)
+            .bind(p)
+            .fetch_optional(&mut *tx)
+            .await?
         else {
             return Ok(None);
         };
@@ -56,7 +63,7 @@ impl SqlMetastore {
             ] {
                 sqlx::query(sql).bind(&id).bind(p).bind(target).execute(&mut *tx).await?;
             }
-            super::objects::mark_dead(&mut tx, &keys, now_ms).await?;
+            super::objects::mark_dead(&mut tx, self.backend, &keys, now_ms).await?;
         }
         let row = sqlx::query(partition_bounds_query!(" WHERE p.topic_id = $1 AND p.partition_id = $2"))
             .bind(&id)
@@ -119,6 +126,12 @@ impl SqlMetastore {
         let _guard = self.writer().await?;
         let (id, p) = (w.topic_id.to_string(), i64::from(w.partition));
         let mut tx = self.pool.begin().await?;
+        // Whether the rows are intact is decided, and acted on, under the partition's row lock.
+        sqlx::query(sqlx::AssertSqlSafe(lock_partition(self.backend).as_str()))
+            .bind(&id)
+            .bind(p)
+            .fetch_optional(&mut *tx)
+            .await?;
         let mut intact = true;
         for (base, key) in &w.replaced {
             let row = sqlx::query(
@@ -197,7 +210,7 @@ impl SqlMetastore {
         }
         let mut keys: BTreeSet<String> = w.replaced.iter().map(|(_, k)| k.clone()).collect();
         keys.extend(w.object.iter().map(|o| o.key.clone()));
-        super::objects::mark_dead(&mut tx, &keys, w.now_ms).await?;
+        super::objects::mark_dead(&mut tx, self.backend, &keys, w.now_ms).await?;
         self.commit(tx).await?;
         Ok(true)
     }

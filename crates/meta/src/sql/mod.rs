@@ -1,9 +1,12 @@
-//! The SQL metastore over sqlx's `Any` driver: the same queries are meant to run on SQLite and PostgreSQL.
-//! This module holds the store, opening and migration, and the row helpers the capability modules share.
+//! The SQL metastore over sqlx's `Any` driver: the same queries run on SQLite and PostgreSQL.
+//! This module holds the store, opening, and the row helpers the capability modules share; what differs
+//! per database is in `backend`.
 
 mod agents;
 mod append;
+mod backend;
 mod catalog;
+mod changes;
 mod files;
 mod groups;
 mod log;
@@ -12,28 +15,31 @@ mod objects;
 mod producers;
 mod txn;
 
-use crate::schema::{SCHEMA_VERSION, SQLITE_MIGRATIONS};
 use crate::{BatchRef, Health, MetaError, PartitionOffsets, Result, Topic};
 use async_trait::async_trait;
+pub(crate) use backend::{Backend, redact};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// A metastore on SQL (SQLite today).
+/// A metastore on SQL: SQLite or PostgreSQL.
 ///
 /// Each capability is implemented in its own module (`catalog`, `log`, `maintenance`, `groups`,
 /// `producers`, `txn`, `objects`); the contracts are on the traits ([`crate::Metastore`] and its parts).
 ///
-/// Concurrency: SQLite allows one writer, so every write transaction here first takes `write_lock` (see
-/// `writer()`), which makes each read-check-write (offset assignment, transaction updates, index rewrites,
-/// leases) atomic within this process. That lock is a property of this SQLite backend only: no trait, no
-/// caller and no shared rule (`record_set`, `producer_state`) assumes a single writer, and several agents
-/// sharing one store must not rely on it. A PostgreSQL backend will not take it; it will make the same steps
-/// atomic across processes with row locks (`SELECT ... FOR UPDATE` on the partition, transactional-id and lease
-/// rows a transaction reads before it writes) or serializable transactions retried on conflict.
+/// Concurrency: on SQLite (one writer, one process) every write transaction first takes `write_lock` (see
+/// `writer()`), which makes each read-check-write atomic within this process. On PostgreSQL several agents
+/// share the store, so that lock is not taken; each read-check-write instead locks the rows it depends on
+/// (`Backend::for_update`: the partition rows a commit or index rewrite touches, in sorted order; the
+/// transactional-id row; the object rows a dead mark checks; the cluster row for cluster configs), or is a
+/// single atomic statement (producer ids, leases, topic creation). Transactions run at READ COMMITTED, so
+/// every statement after a lock wait sees what the lock holder committed.
 pub struct SqlMetastore {
     pool: AnyPool,
+    backend: Backend,
+    /// Where change-feed listeners connect (PostgreSQL only).
+    listen_url: Option<String>,
     /// SQLite allows one writer; serialising writers here avoids lock-upgrade failures (SQLITE_BUSY) that
     /// deferred transactions would otherwise hit. SQLite is the single-process embedded default, so an
     /// in-process lock is the right scope for it.
@@ -43,9 +49,9 @@ pub struct SqlMetastore {
 }
 
 fn sqlite_url(url: &str) -> Result<String> {
-    let path = url.strip_prefix("sqlite://").ok_or_else(|| MetaError::BadUrl { url: url.into() })?;
+    let path = url.strip_prefix("sqlite://").ok_or_else(|| backend::bad_url(url))?;
     if !path.starts_with('/') {
-        return Err(MetaError::BadUrl { url: url.into() });
+        return Err(backend::bad_url(url));
     }
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     if let Some(dir) = std::path::Path::new(path).parent() {
@@ -142,9 +148,34 @@ fn bounds_from_row(r: &AnyRow) -> Result<PartitionOffsets> {
 }
 
 impl SqlMetastore {
-    /// Opens (creating and migrating if needed) the store at `url` (`sqlite:///abs/path.db`).
+    /// Opens (creating and migrating if needed) the store at `url`: `sqlite:///abs/path.db`, or
+    /// `postgres://` / `postgresql://` with an optional `pool_size=N` query option.
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
+        match Backend::of_url(url)? {
+            Backend::Sqlite => Self::open_sqlite(url).await,
+            Backend::Postgres => {
+                let pool = backend::connect_postgres(url).await?;
+                let mut store = Self::with_pool(pool, Backend::Postgres);
+                store.listen_url = Some(backend::postgres_options(url)?.0);
+                backend::migrate(&store.pool, Backend::Postgres, new_cluster_id()).await?;
+                tracing::info!(url = %backend::redact(url), "metastore on postgresql");
+                Ok(store)
+            }
+        }
+    }
+
+    fn with_pool(pool: AnyPool, backend: Backend) -> Self {
+        SqlMetastore {
+            pool,
+            backend,
+            listen_url: None,
+            write_lock: tokio::sync::Mutex::new(()),
+            files: Default::default(),
+        }
+    }
+
+    async fn open_sqlite(url: &str) -> Result<Self> {
         let url = sqlite_url(url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(8)
@@ -165,39 +196,13 @@ impl SqlMetastore {
             })
             .connect(&url)
             .await?;
-        let mut store = SqlMetastore { pool, write_lock: tokio::sync::Mutex::new(()), files: Default::default() };
-        store.migrate().await?;
+        let mut store = Self::with_pool(pool, Backend::Sqlite);
+        {
+            let _w = store.writer().await?;
+            backend::migrate(&store.pool, Backend::Sqlite, new_cluster_id()).await?;
+        }
         store.watch_files(&url).await?;
         Ok(store)
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        let _w = self.writer().await?;
-        let exists: Option<AnyRow> =
-            sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'weft_schema'")
-                .fetch_optional(&self.pool)
-                .await?;
-        let mut version = 0i64;
-        if exists.is_some() {
-            let row = sqlx::query("SELECT MAX(version) AS v FROM weft_schema").fetch_one(&self.pool).await?;
-            version = row.try_get::<Option<i64>, _>("v")?.unwrap_or(0);
-        }
-        if version > SCHEMA_VERSION {
-            return Err(MetaError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
-        }
-        for (i, ddl) in SQLITE_MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let mut tx = self.pool.begin().await?;
-            sqlx::raw_sql(*ddl).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO weft_schema (version) VALUES ($1)").bind(i as i64 + 1).execute(&mut *tx).await?;
-            if i == 0 {
-                sqlx::query("INSERT INTO cluster (singleton, cluster_id) VALUES (1, $1)")
-                    .bind(new_cluster_id())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            self.commit(tx).await?;
-        }
-        Ok(())
     }
 }
 

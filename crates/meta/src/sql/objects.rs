@@ -5,15 +5,29 @@
 //! removes the last index row pointing into it; the garbage collector deletes it from the bucket only after a
 //! grace period, so reads that looked the row up just before still find their bytes.
 
-use super::SqlMetastore;
+use super::{Backend, SqlMetastore};
 use crate::Result;
 use sqlx::Row;
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-/// Marks each of `keys` dead at `now_ms` if no index row references it any more.
-pub(super) async fn mark_dead(tx: &mut Tx<'_>, keys: impl IntoIterator<Item = &String>, now_ms: i64) -> Result<()> {
+/// Marks each of `keys` dead at `now_ms` if no index row references it any more. On PostgreSQL the object
+/// row is locked first, so of two transactions removing the last rows of one object (say in two partitions)
+/// the later one sees the earlier one's removal and marks it; keys are locked in sorted order.
+pub(super) async fn mark_dead(
+    tx: &mut Tx<'_>,
+    backend: Backend,
+    keys: impl IntoIterator<Item = &String>,
+    now_ms: i64,
+) -> Result<()> {
+    let mut keys: Vec<&String> = keys.into_iter().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let lock = format!("SELECT object_key FROM objects WHERE object_key = $1{}", backend.for_update());
     for key in keys {
+        if backend == Backend::Postgres {
+            sqlx::query(sqlx::AssertSqlSafe(lock.as_str())).bind(key).fetch_optional(&mut **tx).await?;
+        }
         sqlx::query(
             "UPDATE objects SET dead_ms = $2 WHERE object_key = $1 AND dead_ms IS NULL \
              AND NOT EXISTS (SELECT 1 FROM batches WHERE object_key = $1)",

@@ -1,7 +1,12 @@
 //! Transaction coordinator state: atomic read-modify-write of one transactional id, and the read paths of
 //! the transaction admin APIs and read_committed fetches.
+//!
+//! On PostgreSQL the read-modify-write holds the transactional id's row lock. An id without a row has
+//! nothing to lock, so a placeholder row (state [`PLACEHOLDER`]) is inserted first: of two agents starting
+//! the same new id, the second waits on the first's insert and then reads what it committed. The placeholder
+//! is overwritten by the write, or rolled back with a refused update; it is never committed.
 
-use super::{SqlMetastore, parse_uuid, to_i16, to_i32};
+use super::{Backend, SqlMetastore, parse_uuid, to_i16, to_i32};
 use crate::{
     AbortedTxn, CommittedOffset, MetaError, PendingOffset, Refused, Result, TransactionMeta, TxnPartition, TxnState,
     TxnUpdate,
@@ -15,6 +20,9 @@ macro_rules! txn_columns {
         "transactional_id, producer_id, producer_epoch, last_producer_epoch, state, timeout_ms, start_ms, updated_ms"
     };
 }
+
+/// The state of a row that only holds the lock of a new transactional id (read as no row).
+const PLACEHOLDER: &str = "";
 
 /// Clears what belongs to one transaction besides its row.
 const CLEAR_MEMBERS: [&str; 3] = [
@@ -47,6 +55,9 @@ pub(super) async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<Tr
         .fetch_optional(&mut *conn)
         .await?;
     let Some(row) = row else { return Ok(None) };
+    if row.try_get::<String, _>("state")? == PLACEHOLDER {
+        return Ok(None);
+    }
     let mut meta = txn_from_row(&row)?;
     let rows = sqlx::query(
         "SELECT topic, topic_id, partition_id FROM txn_partitions WHERE transactional_id = $1 ORDER BY topic, partition_id",
@@ -89,6 +100,24 @@ pub(super) async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<Tr
         });
     }
     Ok(Some(meta))
+}
+
+/// Row-locks `id`'s transaction row, inserting a placeholder first if it has none (PostgreSQL).
+async fn lock(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO transactions (",
+        txn_columns!(),
+        ") VALUES ($1, -1, -1, -1, $2, 0, 0, 0) ON CONFLICT (transactional_id) DO NOTHING"
+    ))
+    .bind(id)
+    .bind(PLACEHOLDER)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("SELECT transactional_id FROM transactions WHERE transactional_id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 async fn store(conn: &mut AnyConnection, m: &TransactionMeta) -> Result<()> {
@@ -167,6 +196,9 @@ impl SqlMetastore {
     ) -> Result<std::result::Result<TransactionMeta, Refused>> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            lock(&mut tx, transactional_id).await?;
+        }
         let current = load(&mut tx, transactional_id).await?;
         let write = match update(current.clone()) {
             Ok(w) => w,
@@ -181,7 +213,12 @@ impl SqlMetastore {
         if current.as_ref() != Some(&write.meta) {
             store(&mut tx, &write.meta).await?;
         }
-        for p in &write.publish_offsets {
+        let mut publish: Vec<&PendingOffset> = write.publish_offsets.iter().collect();
+        publish.sort_by(|a, b| {
+            (&a.group, &a.offset.topic, a.offset.partition).cmp(&(&b.group, &b.offset.topic, b.offset.partition))
+        });
+        // In key order, as every writer of group offsets takes their rows (no lock cycles on PostgreSQL).
+        for p in publish {
             super::groups::upsert_offset(&mut tx, &p.group, &p.offset).await?;
         }
         self.commit(tx).await?;
@@ -224,20 +261,33 @@ impl SqlMetastore {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
             "SELECT transactional_id FROM transactions WHERE updated_ms < $1 \
-             AND state IN ('Empty', 'CompleteCommit', 'CompleteAbort')",
+             AND state IN ('Empty', 'CompleteCommit', 'CompleteAbort') ORDER BY producer_id",
         )
         .bind(older_than_ms)
         .fetch_all(&mut *tx)
         .await?;
+        let mut expired = 0;
         for r in &rows {
             let id: String = r.try_get("transactional_id")?;
-            let row = "DELETE FROM transactions WHERE transactional_id = $1";
-            for sql in CLEAR_MEMBERS.into_iter().chain([row]) {
+            // Checked again as it is deleted: another agent may have reused the id since the SELECT.
+            let gone = sqlx::query(
+                "DELETE FROM transactions WHERE transactional_id = $1 AND updated_ms < $2 \
+                 AND state IN ('Empty', 'CompleteCommit', 'CompleteAbort')",
+            )
+            .bind(&id)
+            .bind(older_than_ms)
+            .execute(&mut *tx)
+            .await?;
+            if gone.rows_affected() == 0 {
+                continue;
+            }
+            expired += 1;
+            for sql in CLEAR_MEMBERS {
                 sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
             }
         }
         self.commit(tx).await?;
-        Ok(rows.len() as u64)
+        Ok(expired)
     }
 
     pub(super) async fn aborted_transactions_impl(

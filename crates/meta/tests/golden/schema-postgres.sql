@@ -1,0 +1,160 @@
+-- table aborted_txns
+    topic_id text NOT NULL
+    partition_id integer NOT NULL
+    producer_id bigint NOT NULL
+    first_offset bigint NOT NULL
+    last_offset bigint NOT NULL
+-- table agents
+    node_id integer NOT NULL
+    generation bigint NOT NULL
+    host text NOT NULL
+    port integer NOT NULL
+    zone text NOT NULL
+    roles text NOT NULL
+    started_ms bigint NOT NULL
+    heartbeat_ms bigint NOT NULL
+    stopped_ms bigint
+-- table batches
+    topic_id text NOT NULL
+    partition_id integer NOT NULL
+    base_offset bigint NOT NULL
+    last_offset bigint NOT NULL
+    record_count integer NOT NULL
+    max_timestamp bigint NOT NULL
+    object_key text NOT NULL
+    byte_start bigint NOT NULL
+    byte_len integer NOT NULL
+-- table cluster
+    singleton integer NOT NULL
+    cluster_id text NOT NULL
+-- table cluster_configs
+    name text NOT NULL
+    value text NOT NULL
+-- table counters
+    name text NOT NULL
+    value bigint NOT NULL
+-- table group_offsets
+    group_id text NOT NULL
+    topic text NOT NULL
+    partition_id integer NOT NULL
+    committed_offset bigint NOT NULL
+    leader_epoch integer NOT NULL
+    metadata text
+    commit_ms bigint NOT NULL
+-- table group_state
+    group_id text NOT NULL
+    kind text NOT NULL
+    protocol_type text NOT NULL
+    state text NOT NULL
+    document text NOT NULL
+-- table leases
+    name text NOT NULL
+    holder text NOT NULL
+    expires_ms bigint NOT NULL
+-- table objects
+    object_key text NOT NULL
+    size_bytes bigint NOT NULL
+    created_ms bigint NOT NULL
+    dead_ms bigint
+-- table open_txns
+    topic_id text NOT NULL
+    partition_id integer NOT NULL
+    producer_id bigint NOT NULL
+    first_offset bigint NOT NULL
+-- table partitions
+    topic_id text NOT NULL
+    partition_id integer NOT NULL
+    log_start bigint NOT NULL
+    next_offset bigint NOT NULL
+    clean_offset bigint NOT NULL DEFAULT 0
+-- table producer_state
+    producer_id bigint NOT NULL
+    topic_id text NOT NULL
+    partition_id integer NOT NULL
+    epoch integer NOT NULL
+    last_sequence integer NOT NULL
+    recent text NOT NULL
+    updated_ms bigint NOT NULL
+-- table topics
+    name text NOT NULL
+    topic_id text NOT NULL
+    partitions integer NOT NULL
+    configs text NOT NULL
+    created_ms bigint NOT NULL
+-- table transactions
+    transactional_id text NOT NULL
+    producer_id bigint NOT NULL
+    producer_epoch integer NOT NULL
+    last_producer_epoch integer NOT NULL
+    state text NOT NULL
+    timeout_ms integer NOT NULL
+    start_ms bigint NOT NULL
+    updated_ms bigint NOT NULL
+-- table txn_groups
+    transactional_id text NOT NULL
+    group_id text NOT NULL
+-- table txn_offsets
+    transactional_id text NOT NULL
+    group_id text NOT NULL
+    topic text NOT NULL
+    partition_id integer NOT NULL
+    committed_offset bigint NOT NULL
+    leader_epoch integer NOT NULL
+    metadata text
+    commit_ms bigint NOT NULL
+-- table txn_partitions
+    transactional_id text NOT NULL
+    topic text NOT NULL
+    topic_id text NOT NULL
+    partition_id integer NOT NULL
+-- table weft_schema
+    version bigint NOT NULL
+-- index aborted_txns_pkey
+CREATE UNIQUE INDEX aborted_txns_pkey ON public.aborted_txns USING btree (topic_id, partition_id, last_offset)
+-- index agents_pkey
+CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (node_id)
+-- index batches_by_object
+CREATE INDEX batches_by_object ON public.batches USING btree (object_key)
+-- index batches_pkey
+CREATE UNIQUE INDEX batches_pkey ON public.batches USING btree (topic_id, partition_id, base_offset)
+-- index cluster_pkey
+CREATE UNIQUE INDEX cluster_pkey ON public.cluster USING btree (singleton)
+-- index cluster_configs_pkey
+CREATE UNIQUE INDEX cluster_configs_pkey ON public.cluster_configs USING btree (name)
+-- index counters_pkey
+CREATE UNIQUE INDEX counters_pkey ON public.counters USING btree (name)
+-- index group_offsets_pkey
+CREATE UNIQUE INDEX group_offsets_pkey ON public.group_offsets USING btree (group_id, topic, partition_id)
+-- index group_state_pkey
+CREATE UNIQUE INDEX group_state_pkey ON public.group_state USING btree (group_id)
+-- index leases_pkey
+CREATE UNIQUE INDEX leases_pkey ON public.leases USING btree (name)
+-- index objects_by_dead
+CREATE INDEX objects_by_dead ON public.objects USING btree (dead_ms)
+-- index objects_pkey
+CREATE UNIQUE INDEX objects_pkey ON public.objects USING btree (object_key)
+-- index open_txns_pkey
+CREATE UNIQUE INDEX open_txns_pkey ON public.open_txns USING btree (topic_id, partition_id, producer_id)
+-- index partitions_pkey
+CREATE UNIQUE INDEX partitions_pkey ON public.partitions USING btree (topic_id, partition_id)
+-- index producer_state_pkey
+CREATE UNIQUE INDEX producer_state_pkey ON public.producer_state USING btree (producer_id, topic_id, partition_id)
+-- index topics_pkey
+CREATE UNIQUE INDEX topics_pkey ON public.topics USING btree (name)
+-- index topics_topic_id_key
+CREATE UNIQUE INDEX topics_topic_id_key ON public.topics USING btree (topic_id)
+-- index transactions_by_producer
+CREATE INDEX transactions_by_producer ON public.transactions USING btree (producer_id)
+-- index transactions_pkey
+CREATE UNIQUE INDEX transactions_pkey ON public.transactions USING btree (transactional_id)
+-- index txn_groups_pkey
+CREATE UNIQUE INDEX txn_groups_pkey ON public.txn_groups USING btree (transactional_id, group_id)
+-- index txn_offsets_by_group
+CREATE INDEX txn_offsets_by_group ON public.txn_offsets USING btree (group_id)
+-- index txn_offsets_pkey
+CREATE UNIQUE INDEX txn_offsets_pkey ON public.txn_offsets USING btree (transactional_id, group_id, topic, partition_id)
+-- index txn_partitions_pkey
+CREATE UNIQUE INDEX txn_partitions_pkey ON public.txn_partitions USING btree (transactional_id, topic_id, partition_id)
+-- check cluster.cluster_singleton_check
+CHECK ((singleton = 1))
+-- versions [1, 2, 3, 4, 5, 6, 7]
