@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Optional
 
-from clientutil import consume_confluent, producer
+from clientutil import admin_client, consume_confluent, producer, wait_for
 from conftest import Agent
 
 # Short cluster timings so failover is quick in tests: agents heartbeat every 500 ms and are declared dead
@@ -38,7 +38,9 @@ class Cluster:
             d = tmp / f"agent-{i}"
             d.mkdir(parents=True, exist_ok=True)
             own = list(per_agent_args[i]) if per_agent_args else []
-            args = ["--metastore", metastore_url, "--object-store", object_store_url,
+            # An agent's own --metastore (e.g. through a proxy) replaces the shared one.
+            metastore = [] if "--metastore" in own else ["--metastore", metastore_url]
+            args = [*metastore, "--object-store", object_store_url,
                     "--node-id", str(i + 1), *FAST_CLUSTER_ARGS, *extra_args, *own]
             self.agents.append(Agent(weft_bin, d, args))
 
@@ -46,6 +48,15 @@ class Cluster:
         for a in ([self.agents[i]] if i is not None else self.agents):
             a.start()
         return self
+
+    def wait_formed(self, timeout: float = 15.0):
+        """Waits until every running agent lists every running agent as a broker (each re-reads the registry
+        once per heartbeat interval)."""
+        want = sorted(i + 1 for i, a in enumerate(self.agents) if a.running())
+        for a in self.agents:
+            if a.running():
+                wait_for(lambda a=a: sorted(_broker_ids(a.bootstrap)) == want, timeout=timeout,
+                         desc=f"{a} to list agents {want}")
 
     def kill9(self, i: int):
         return self.agents[i].kill9()
@@ -152,3 +163,6 @@ def check_log(acked: dict, stored: list) -> dict:
     assert not problems, f"log check failed: { {k: (len(v), list(v)[:5]) for k, v in problems.items()} }"
     return {"acked": len(acked), "stored": len(stored)}
 
+
+def _broker_ids(bootstrap: str) -> list:
+    return [b.id for b in admin_client(bootstrap).list_topics(timeout=15).brokers.values()]

@@ -57,7 +57,8 @@ def cluster_factory(weft_bin, tmp_path, request):
         c = Cluster(weft_bin, tmp_path / f"cluster-{len(made)}", metastore_url, object_store_url, n, **kw)
         made.append(c)
         request.node._weft_agents.extend(c.agents)
-        return c.start()
+        c.start().wait_formed()
+        return c
 
     yield make
     for c in made:
@@ -87,7 +88,9 @@ def _leaders(bootstrap: str, topic: str, client_id: str = "rdkafka") -> dict:
 def test_three_agents_form_one_cluster_and_spread_leadership(cluster_factory, shared_pg, s3):
     c = cluster_factory(shared_pg.database(), s3.url("one-cluster"))
     for a in c.agents:
-        assert sorted(_brokers(a.bootstrap)) == [1, 2, 3], "every agent lists the three live agents"
+        # Each agent re-reads the registry every heartbeat interval.
+        wait_for(lambda a=a: sorted(_brokers(a.bootstrap)) == [1, 2, 3], timeout=15,
+                 desc=f"{a} to list the three live agents")
     topic = unique_topic("spread")
     create_topic(c.bootstrap(), topic, partitions=12)
     leaders = wait_for(lambda: (lambda ls: ls if len(ls) == 12 else None)(_leaders(c.bootstrap(), topic)),
@@ -102,6 +105,8 @@ def test_clients_stay_in_their_zone_and_see_commits_made_in_another(cluster_fact
     c = cluster_factory(shared_pg.database(), s3.url("zones"), per_agent_args=zones)
     topic = unique_topic("zones")
     create_topic(c.bootstrap(), topic, partitions=PARTITIONS)
+    wait_for(lambda: all(sorted(_brokers(a.bootstrap)) == [1, 2, 3] for a in c.agents), timeout=15,
+             desc="every agent to see the others")
     assert list(_brokers(c.bootstrap(), "app-1,weft_az=az-a")) == [1]
     assert set(_leaders(c.bootstrap(), topic, "weft_az=az-c;app")) == set(range(PARTITIONS))
     assert set(_leaders(c.bootstrap(), topic, "weft_az=az-c;app").values()) == {3}

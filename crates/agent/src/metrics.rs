@@ -76,6 +76,8 @@ fn describe() {
     );
     describe_gauge!("weft_request_bytes_limit", Unit::Bytes, "The queued.max.request.bytes budget");
     describe_gauge!("weft_store_writable", "1 while the latest write to the store succeeded, by store (readiness)");
+    describe_gauge!("weft_cluster_brokers", "Live agents serving clients, as this agent last read the registry");
+    describe_gauge!("weft_coordinator_shards", "Coordinator shards (of 50) whose lease this agent holds");
     describe_counter!("weft_bytes_in_total", "Record bytes appended, by topic");
     describe_counter!("weft_records_in_total", "Records appended, by topic");
     describe_counter!("weft_bytes_out_total", "Record bytes served to fetches, by topic");

@@ -245,6 +245,7 @@ impl Membership {
             let changed = **v != view;
             if changed {
                 tracing::info!(brokers = ?view.brokers.iter().map(|m| m.node_id).collect::<Vec<_>>(), "live agents changed");
+                metrics::gauge!("weft_cluster_brokers").set(view.brokers.len() as f64);
                 *v = Arc::new(view);
             }
             changed

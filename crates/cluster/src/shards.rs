@@ -93,32 +93,37 @@ impl Shards {
         })
     }
 
-    /// One round: take or renew the lease of every shard this agent owns in its view, give up the others.
+    /// One round: take or renew the lease of every shard this agent owns in its view (all in one metastore
+    /// statement, so a slow store costs one timeout, not one per shard), give up the others.
     pub async fn renew(&self) {
         let view = self.membership.view();
         let me = self.membership.node_id();
         let ttl = i64::try_from(self.membership.config().session_timeout.as_millis()).unwrap_or(i64::MAX);
         let timeout = self.membership.config().heartbeat_interval;
+        let mut mine = Vec::new();
         for shard in 0..SHARDS {
-            let mine = !self.membership.is_fenced() && view.shard_owner(shard) == Some(me);
-            if !mine {
+            if !self.membership.is_fenced() && view.shard_owner(shard) == Some(me) {
+                mine.push(shard);
+            } else {
                 self.lose(shard);
-                continue;
             }
-            let started = self.clock.now_ms();
-            let name = lease_name(shard);
-            let take = self.leases.acquire_lease(&name, &self.holder, started, ttl);
-            match tokio::time::timeout(timeout, take).await {
-                Ok(Ok(true)) => {
-                    if self.held().insert(shard, started.saturating_add(ttl)).is_none() {
+        }
+        let names: Vec<String> = mine.iter().map(|&s| lease_name(s)).collect();
+        let started = self.clock.now_ms();
+        let take = self.leases.acquire_leases(&names, &self.holder, started, ttl);
+        match tokio::time::timeout(timeout, take).await {
+            Ok(Ok(taken)) => {
+                for (shard, name) in mine.iter().zip(&names) {
+                    if !taken.contains(name) {
+                        self.lose(*shard);
+                    } else if self.held().insert(*shard, started.saturating_add(ttl)).is_none() {
                         tracing::info!(shard, node_id = me, "coordinator shard gained");
-                        self.listener.shard_gained(shard);
+                        self.listener.shard_gained(*shard);
                     }
                 }
-                Ok(Ok(false)) => self.lose(shard),
-                Ok(Err(e)) => tracing::warn!(shard, error = %e, "renewing a coordinator lease failed"),
-                Err(_) => tracing::warn!(shard, "renewing a coordinator lease timed out"),
             }
+            Ok(Err(e)) => tracing::warn!(shards = mine.len(), error = %e, "renewing the coordinator leases failed"),
+            Err(_) => tracing::warn!(shards = mine.len(), "renewing the coordinator leases timed out"),
         }
         self.drop_expired();
     }
@@ -142,14 +147,18 @@ impl Shards {
     /// takes it at once instead of after the session timeout.
     pub async fn release_all(&self) {
         let all: Vec<u32> = self.held().keys().copied().collect();
-        let timeout = self.membership.config().heartbeat_interval;
-        for shard in all {
+        for &shard in &all {
             self.lose(shard);
-            let name = lease_name(shard);
-            let end = self.leases.acquire_lease(&name, &self.holder, self.clock.now_ms(), 0);
-            if !matches!(tokio::time::timeout(timeout, end).await, Ok(Ok(_))) {
-                tracing::warn!(shard, "releasing a coordinator lease failed; it expires after the session timeout");
-            }
+        }
+        // One statement under one deadline: with the metastore unreachable, shutdown must not wait per shard.
+        let names: Vec<String> = all.iter().map(|&s| lease_name(s)).collect();
+        let release = self.leases.acquire_leases(&names, &self.holder, self.clock.now_ms(), 0);
+        let timeout = self.membership.config().heartbeat_interval;
+        if !matches!(tokio::time::timeout(timeout, release).await, Ok(Ok(_))) {
+            tracing::warn!(
+                shards = all.len(),
+                "releasing the coordinator leases failed or timed out; they expire after the session timeout"
+            );
         }
     }
 }

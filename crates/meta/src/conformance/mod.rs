@@ -81,7 +81,7 @@ macro_rules! metastore_conformance {
             catalog: topics_lifecycle, configs;
             groups: group_offsets, group_state;
             health: store_answers_and_takes_writes;
-            leases: leases;
+            leases: leases, leases_in_bulk;
             log: offsets_are_dense_across_commits, index_reads_and_time_lookups, deleted_partitions_refuse_appends,
                 out_of_sequence_sets_store_nothing, duplicates_answer_the_whole_set, transactional_sets,
                 sets_must_be_of_one_partition;
@@ -146,6 +146,7 @@ pub async fn run_all(store: &dyn Metastore) {
     objects::orphans_are_fenced_against_late_commits(store).await;
     log_maintenance::rewrites(store).await;
     leases::leases(store).await;
+    leases::leases_in_bulk(store).await;
     agents::generations_fence_older_incarnations(store).await;
     agents::liveness_follows_heartbeats(store).await;
     agents::free_node_ids_are_allocated(store).await;

@@ -118,6 +118,40 @@ impl SqlMetastore {
         self.files.check().await?;
         Ok(done.rows_affected() > 0)
     }
+
+    async fn acquire_leases_impl(
+        &self,
+        names: &[String],
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<Vec<String>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _w = self.writer().await?;
+        // One multi-row upsert: a row comes back for each lease taken or renewed, none for one held by another.
+        let mut sql = String::from("INSERT INTO leases (name, holder, expires_ms) VALUES ");
+        for i in 0..names.len() {
+            let sep = if i == 0 { "" } else { ", " };
+            sql.push_str(&format!("{sep}(${}, $1, $2)", i + 4));
+        }
+        sql.push_str(
+            " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms \
+             WHERE leases.holder = excluded.holder OR leases.expires_ms < $3 RETURNING name",
+        );
+        // Only placeholders are formatted into the text; every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(holder)
+            .bind(now_ms.saturating_add(ttl_ms))
+            .bind(now_ms);
+        for name in names {
+            query = query.bind(name);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        self.files.check().await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("name")?)).collect()
+    }
 }
 
 #[async_trait::async_trait]
@@ -143,5 +177,9 @@ impl crate::Objects for SqlMetastore {
 impl crate::Leases for SqlMetastore {
     async fn acquire_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
         super::timed("acquire_lease", self.acquire_lease_impl(name, holder, now_ms, ttl_ms)).await
+    }
+
+    async fn acquire_leases(&self, names: &[String], holder: &str, now_ms: i64, ttl_ms: i64) -> Result<Vec<String>> {
+        super::timed("acquire_leases", self.acquire_leases_impl(names, holder, now_ms, ttl_ms)).await
     }
 }
