@@ -368,6 +368,16 @@ def init_producer_id(conn: RawConn, transactional_id: Optional[str] = None,
     return {"error_code": r.i16(), "producer_id": r.i64(), "producer_epoch": r.i16()}
 
 
+def find_coordinator(conn: RawConn, key: str, key_type: int = 0) -> dict:
+    """FindCoordinator v1 (key_type 0 = group, 1 = transaction). Returns {'error_code', 'node_id', 'host', 'port'}."""
+    corr, r = conn.request(10, 1, kstring(key) + struct.pack(">b", key_type))
+    assert corr == conn.corr, f"correlation id {corr} != {conn.corr}"
+    r.i32()  # throttle_time_ms
+    error_code = r.i16()
+    r.string()  # error_message
+    return {"error_code": error_code, "node_id": r.i32(), "host": r.string(), "port": r.i32()}
+
+
 def produce_record_set(conn: RawConn, topic: str, partition: int, records: bytes, acks: int = -1,
                        timeout_ms: int = 15000) -> dict:
     """Produce v9 (flexible) of one partition's record set, given as raw bytes (any number of batches).
