@@ -3,7 +3,8 @@
 //! Each store (object store, metastore) is as healthy as its most recent write: the periodic write probe
 //! (a small durable object put and delete; a small metastore write transaction) and every flush (segment
 //! upload, then commit) report their outcome here. `/readyz` answers 503 with the reason while the latest
-//! write to either store failed, and 200 again once one succeeds.
+//! write to either store failed, and 200 again once one succeeds. A store written successfully within the
+//! last probe interval (by flushes) is not probed: its latest outcome is already current.
 
 use crate::Agent;
 use std::time::Duration;
@@ -15,10 +16,20 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Writes a small probe to each store and records the outcomes.
 pub async fn probe(agent: &Agent, probe_name: &str) {
-    let meta = bounded(agent.meta.write_probe(agent.clock.now_ms())).await;
-    agent.health.record(Store::Metastore, meta);
-    let objects = bounded(agent.storage.write_probe(probe_name)).await;
-    agent.health.record(Store::ObjectStore, objects);
+    probe_unless_fresh(agent, probe_name, Duration::ZERO).await;
+}
+
+/// Probes each store whose latest write did not succeed within `fresh`: a store that flushes keep
+/// writing to is known to be writable, and on S3 each probe is two billed requests.
+async fn probe_unless_fresh(agent: &Agent, probe_name: &str, fresh: Duration) {
+    if !agent.health.fresh(Store::Metastore, fresh) {
+        let meta = bounded(agent.meta.write_probe(agent.clock.now_ms())).await;
+        agent.health.record(Store::Metastore, meta);
+    }
+    if !agent.health.fresh(Store::ObjectStore, fresh) {
+        let objects = bounded(agent.storage.write_probe(probe_name)).await;
+        agent.health.record(Store::ObjectStore, objects);
+    }
 }
 
 async fn bounded<E: std::fmt::Display>(write: impl Future<Output = Result<(), E>>) -> Result<(), String> {
@@ -35,6 +46,6 @@ pub async fn run(agent: std::sync::Arc<Agent>, probe_name: String, interval: Dur
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        probe(&agent, &probe_name).await;
+        probe_unless_fresh(&agent, &probe_name, interval).await;
     }
 }

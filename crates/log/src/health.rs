@@ -3,6 +3,7 @@
 //! because the log's writes are what readiness is about.
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// The stores whose writes readiness depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,16 +21,23 @@ impl Store {
     }
 }
 
-/// The latest write outcome of each store.
+/// The latest write outcome of each store, and when a write last succeeded.
 pub struct Health {
     object_store: Mutex<Option<String>>,
     metastore: Mutex<Option<String>>,
+    object_store_ok: Mutex<Option<Instant>>,
+    metastore_ok: Mutex<Option<Instant>>,
 }
 
 impl Default for Health {
     fn default() -> Self {
         let unchecked = || Mutex::new(Some("not checked yet".to_string()));
-        Health { object_store: unchecked(), metastore: unchecked() }
+        Health {
+            object_store: unchecked(),
+            metastore: unchecked(),
+            object_store_ok: Mutex::new(None),
+            metastore_ok: Mutex::new(None),
+        }
     }
 }
 
@@ -39,6 +47,21 @@ impl Health {
             Store::ObjectStore => &self.object_store,
             Store::Metastore => &self.metastore,
         }
+    }
+
+    fn ok_slot(&self, store: Store) -> &Mutex<Option<Instant>> {
+        match store {
+            Store::ObjectStore => &self.object_store_ok,
+            Store::Metastore => &self.metastore_ok,
+        }
+    }
+
+    /// Whether the latest write to `store` succeeded less than `age` ago (then a probe would tell nothing
+    /// new: produce traffic keeps readiness current without probe requests, which S3 bills).
+    pub fn fresh(&self, store: Store, age: Duration) -> bool {
+        let failing = self.slot(store).lock().unwrap_or_else(|p| p.into_inner()).is_some();
+        let ok_at = *self.ok_slot(store).lock().unwrap_or_else(|p| p.into_inner());
+        !failing && ok_at.is_some_and(|at| at.elapsed() < age)
     }
 
     /// Records the outcome of a write; logs when a store starts failing and when it recovers.
@@ -51,6 +74,7 @@ impl Health {
                     tracing::info!(store = store.name(), "writes succeed; ready");
                 }
                 *slot = None;
+                *self.ok_slot(store).lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
             }
             Err(reason) => {
                 if !failing_before || slot.as_deref() == Some("not checked yet") {
@@ -91,5 +115,18 @@ mod tests {
         h.record(Store::Metastore, Ok(()));
         h.record(Store::ObjectStore, Ok(()));
         assert_eq!(h.status(), Ok(()), "a later successful write restores readiness");
+    }
+
+    #[test]
+    fn a_store_is_fresh_only_after_a_recent_successful_write() {
+        let h = Health::default();
+        let hour = Duration::from_secs(3600);
+        assert!(!h.fresh(Store::ObjectStore, hour), "never written");
+        h.record(Store::ObjectStore, Ok(()));
+        assert!(h.fresh(Store::ObjectStore, hour));
+        assert!(!h.fresh(Store::ObjectStore, Duration::ZERO), "older than no time at all");
+        assert!(!h.fresh(Store::Metastore, hour), "stores are tracked apart");
+        h.record(Store::ObjectStore, Err("slow down".into()));
+        assert!(!h.fresh(Store::ObjectStore, hour), "a failing store is probed until it recovers");
     }
 }
