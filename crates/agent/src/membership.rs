@@ -66,6 +66,13 @@ impl ShardListener for CoordinatorShards {
         });
     }
 
+    fn renewed(&self, held: &dyn Fn(u32) -> bool) {
+        let evicted = self.groups.evict(|group| !held(shard_of(group)));
+        if evicted > 0 {
+            tracing::info!(evicted, "dropped groups of shards this agent does not hold (a load raced a shard move)");
+        }
+    }
+
     fn shard_lost(&self, shard: u32) {
         let held = self.held.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) - 1;
         metrics::gauge!("weft_coordinator_shards").set(held as f64);

@@ -305,3 +305,66 @@ async fn three_agents_share_partitions_zones_and_coordinators() {
         agent.wait().await;
     }
 }
+
+fn one_record(value: &str) -> Bytes {
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let r = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1_700_000_000_000,
+        key: None,
+        value: Some(Bytes::from(value.to_string())),
+        headers: Default::default(),
+    };
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, [&r], &RecordEncodeOptions { version: 2, compression: Compression::None })
+        .expect("batch");
+    buf.freeze()
+}
+
+/// Fetch v12 of partition 0 of `topic` at `offset`: (error code, high watermark).
+async fn fetch_at(addr: SocketAddr, topic: &str, offset: i64) -> (i16, i64) {
+    let mut c = Conn::open(addr, "fetcher").await;
+    let partition = fetch_request::FetchPartition::default().with_partition(0).with_fetch_offset(offset);
+    let req = FetchRequest::default().with_max_wait_ms(0).with_min_bytes(0).with_max_bytes(1 << 20).with_topics(vec![
+        fetch_request::FetchTopic::default().with_topic(TopicName(s(topic))).with_partitions(vec![partition]),
+    ]);
+    let resp = c.call(12, &req).await;
+    let p = &resp.responses[0].partitions[0];
+    (p.error_code, p.high_watermark)
+}
+
+/// An agent whose view of a partition's end lags commits made through another agent (SQLite has no change
+/// feed; on PostgreSQL the feed can lag) checks the metastore before answering OFFSET_OUT_OF_RANGE, so a
+/// consumer moving between agents is never reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_past_a_stale_end_is_checked_against_the_metastore() {
+    let cluster = start_three().await;
+    let addrs: Vec<SocketAddr> = cluster.agents.iter().map(|a| a.kafka_addr).collect();
+    let mut c = Conn::open(addrs[0], "admin").await;
+    let topic =
+        CreatableTopic::default().with_name(TopicName(s("lagged"))).with_num_partitions(1).with_replication_factor(1);
+    let created = c.call(7, &CreateTopicsRequest::default().with_topics(vec![topic]).with_timeout_ms(10_000)).await;
+    assert_eq!(created.topics[0].error_code, 0);
+    assert_eq!(fetch_at(addrs[1], "lagged", 0).await, (0, 0), "agent 2 watches the empty partition");
+    for i in 0..3 {
+        let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![
+            produce_request::TopicProduceData::default().with_name(TopicName(s("lagged"))).with_partition_data(vec![
+                produce_request::PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(one_record(&format!("r{i}")))),
+            ]),
+        ]);
+        let resp = c.call(9, &req).await;
+        assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
+    }
+    assert_eq!(fetch_at(addrs[1], "lagged", 3).await, (0, 3), "offset 3 is the end, not out of range");
+    assert_eq!(fetch_at(addrs[1], "lagged", 4).await.0, 1, "past the real end is out of range");
+}

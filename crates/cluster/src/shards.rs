@@ -33,6 +33,9 @@ fn lease_name(shard: u32) -> String {
 pub trait ShardListener: Send + Sync + 'static {
     fn shard_gained(&self, shard: u32);
     fn shard_lost(&self, shard: u32);
+    /// After every renewal round, with which shards are held now: a listener drops whatever state of shards
+    /// not held slipped in meanwhile (e.g. a load that raced a shard move).
+    fn renewed(&self, _held: &dyn Fn(u32) -> bool) {}
 }
 
 /// A listener that ignores shard changes.
@@ -126,6 +129,7 @@ impl Shards {
             Err(_) => tracing::warn!(shards = mine.len(), "renewing the coordinator leases timed out"),
         }
         self.drop_expired();
+        self.listener.renewed(&|shard| self.holds(shard));
     }
 
     fn lose(&self, shard: u32) {

@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use weft_clock::Clock;
-use weft_meta::{Log, SegmentCommit};
+use weft_meta::{Log, SegmentCommit, SegmentCommitted};
 
 /// A segment handed from the flusher to the committer.
 pub(crate) struct Flushed {
@@ -64,10 +64,7 @@ pub(crate) async fn committer(
                 match past_deadline(&deps, &flushed.commit) {
                     Some(refused) => Err(refused),
                     None => {
-                        let committed = meta.commit_segment(flushed.commit).await.map_err(|e| {
-                            tracing::warn!(key = %key, error = %e, "segment commit failed");
-                            FlushFailure::storage(e.to_string())
-                        });
+                        let committed = bounded_commit(meta.as_ref(), flushed.commit).await;
                         health.record(Store::Metastore, committed.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
                         committed
                     }
@@ -105,6 +102,31 @@ pub(crate) async fn committer(
                 Err(e) => Err(e.clone()),
             };
             let _ = w.tx.send(answer);
+        }
+    }
+}
+
+/// Longest wait for one segment commit. The metastore bounds its own statements, but a connection whose peer
+/// vanished without a FIN (host loss, failover) can leave a read waiting forever; past this the commit is
+/// abandoned and its producers get an error, so the committer never wedges. (If the abandoned commit landed
+/// after all, its records are stored unacknowledged, as after a Kafka request timeout; idempotent producers'
+/// retries are then answered as duplicates.)
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn bounded_commit(meta: &dyn Log, commit: SegmentCommit) -> Result<SegmentCommitted, FlushFailure> {
+    let key = commit.object_key.clone();
+    match tokio::time::timeout(COMMIT_TIMEOUT, meta.commit_segment(commit)).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => {
+            tracing::warn!(key = %key, error = %e, "segment commit failed");
+            Err(FlushFailure::storage(e.to_string()))
+        }
+        Err(_) => {
+            tracing::error!(key = %key, timeout_s = COMMIT_TIMEOUT.as_secs(), "segment commit timed out; abandoned");
+            Err(FlushFailure::storage(format!(
+                "the metastore commit of {key} did not finish within {} s",
+                COMMIT_TIMEOUT.as_secs()
+            )))
         }
     }
 }

@@ -16,6 +16,8 @@ use weft_meta::{Change, Log, PartitionOffsets};
 
 /// Pause before reading all bounds again after a failed resync.
 const RESYNC_RETRY: Duration = Duration::from_secs(1);
+/// Longest wait for one re-read of every partition's bounds (a dead connection must not freeze the watches).
+const RESYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Key = (Uuid, i32);
 
@@ -59,6 +61,20 @@ impl PartitionWatch {
         Ok(self.subscribe(meta, topic_id, partition).await?.map(|rx| *rx.borrow()))
     }
 
+    /// Reads the partition's bounds from the metastore again and moves its watch forward: for a decision that
+    /// a stale view would get wrong (an offset past this agent's end may have been written through another
+    /// agent whose change has not arrived yet).
+    pub async fn refresh(
+        &self,
+        meta: &dyn Log,
+        topic_id: Uuid,
+        partition: i32,
+    ) -> weft_meta::Result<Option<PartitionOffsets>> {
+        let Some(read) = meta.partition_offsets(topic_id, partition).await? else { return Ok(None) };
+        self.advance(topic_id, partition, read);
+        Ok(self.lock().get(&(topic_id, partition)).map(|tx| *tx.borrow()).or(Some(read)))
+    }
+
     /// Records the bounds a commit left the partition with.
     pub fn advance(&self, topic_id: Uuid, partition: i32, offsets: PartitionOffsets) {
         let mut map = self.lock();
@@ -79,7 +95,8 @@ impl PartitionWatch {
             match change {
                 Change::Offsets { topic_id, partition, offsets } => self.advance(topic_id, partition, offsets),
                 Change::Resync => loop {
-                    match meta.all_partition_offsets().await {
+                    let read = tokio::time::timeout(RESYNC_TIMEOUT, meta.all_partition_offsets()).await;
+                    match read.unwrap_or_else(|_| Err(weft_meta::MetaError::Corrupt("the read timed out".into()))) {
                         Ok(all) => {
                             for (topic_id, partition, offsets) in all {
                                 self.advance(topic_id, partition, offsets);

@@ -158,7 +158,16 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
                 failed = true;
             }
             Ok((entry, rx)) => {
-                let offsets = *rx.borrow_and_update();
+                let mut offsets = *rx.borrow_and_update();
+                if t.fetch_offset > offsets.next_offset {
+                    // Past this agent's view of the end: records written through another agent may not have
+                    // reached it yet, so decide on the metastore's bounds, not on a stale view.
+                    if let Ok(Some(read)) =
+                        agent.partitions.refresh(agent.meta.as_ref(), entry.topic.id, t.partition).await
+                    {
+                        offsets = read;
+                    }
+                }
                 data.high_watermark = offsets.next_offset;
                 data.last_stable_offset = offsets.last_stable;
                 if version >= 5 {

@@ -67,6 +67,9 @@ impl SqlMetastore {
                     .rows_affected();
             }
             Some(list) => {
+                // In key order, as commits take the rows (no lock cycles on PostgreSQL).
+                let mut list: Vec<&(String, i32)> = list.iter().collect();
+                list.sort();
                 for (topic, partition) in list {
                     removed += sqlx::query(
                         "DELETE FROM group_offsets WHERE group_id = $1 AND topic = $2 AND partition_id = $3",

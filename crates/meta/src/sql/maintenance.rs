@@ -71,6 +71,10 @@ impl SqlMetastore {
             .fetch_one(&mut *tx)
             .await?;
         let bounds = bounds_from_row(&row)?;
+        if target > log_start {
+            // Other agents' watches learn the new log start too (they serve ListOffsets and Fetch bounds).
+            super::changes::notify(&mut tx, self.backend, &[(topic_id, partition, bounds)]).await?;
+        }
         self.commit(tx).await?;
         Ok(Some(bounds))
     }

@@ -15,6 +15,7 @@
 //! land, the data is in the log unacknowledged, as after a Kafka request timeout.
 
 use crate::{MetaError, Result, SegmentCommit, SegmentCommitted};
+use sqlx::Row;
 use std::time::Duration;
 
 /// Attempts to ask, and the pause between them.
@@ -59,7 +60,18 @@ impl super::SqlMetastore {
         .bind(commit.created_ms)
         .execute(&mut *conn)
         .await?;
-        Ok(done.rows_affected() == 0)
+        if done.rows_affected() > 0 {
+            return Ok(false);
+        }
+        // The row exists: the commit's own (its size and time), or the collector's orphan fence (size 0, a
+        // later time), in which case the commit cannot have landed.
+        let row = sqlx::query("SELECT size_bytes, created_ms FROM objects WHERE object_key = $1")
+            .bind(&commit.object_key)
+            .fetch_one(&mut *conn)
+            .await?;
+        let size: i64 = row.try_get("size_bytes")?;
+        let created_ms: i64 = row.try_get("created_ms")?;
+        Ok(size == commit.object_size as i64 && created_ms == commit.created_ms)
     }
 }
 
