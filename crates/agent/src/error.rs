@@ -95,6 +95,7 @@ impl KafkaCode for AppendOutcome {
             AppendOutcome::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch.code(),
             AppendOutcome::UnknownProducerId => ResponseError::UnknownProducerId.code(),
             AppendOutcome::InvalidTxnState => ResponseError::InvalidTxnState.code(),
+            AppendOutcome::MarkerFenced => ResponseError::TransactionCoordinatorFenced.code(),
         }
     }
 }

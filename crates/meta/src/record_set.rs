@@ -3,9 +3,13 @@
 //! against the producer state as the earlier batches of the set leave it, any refusal refuses the set, and a
 //! retry of a stored batch answers the whole set with that batch's offset. Backends only load the state this
 //! needs and write what an accepted set produces, so the rules live here once.
+//!
+//! A transaction marker is accepted only while the producer's transaction is being ended that way at the
+//! marker's epoch and includes the partition; a late marker of a coordinator that lost the transaction
+//! would otherwise close (or abort) the producer's next transaction in the partition.
 
 use crate::producer_state::{self, ProducerState};
-use crate::{AppendOutcome, BatchAppend, BatchKind, MetaError, Result};
+use crate::{AppendOutcome, BatchAppend, BatchKind, MetaError, Result, TxnState};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -13,7 +17,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TxnView {
     pub epoch: i16,
-    pub ongoing: bool,
+    pub state: TxnState,
     pub partitions: Vec<(Uuid, i32)>,
 }
 
@@ -63,12 +67,19 @@ pub(crate) fn decide(batches: &[&BatchAppend], state: &SetState<'_>) -> Result<S
         if b.kind == BatchKind::Transactional {
             match state.txns.get(&pb.producer_id).and_then(Option::as_ref) {
                 Some(t) if pb.epoch < t.epoch => return Ok(SetDecision::Refuse(AppendOutcome::InvalidProducerEpoch)),
-                Some(t) if t.ongoing && t.epoch == pb.epoch && t.partitions.contains(&state.partition) => {}
+                Some(t)
+                    if t.state == TxnState::Ongoing
+                        && t.epoch == pb.epoch
+                        && t.partitions.contains(&state.partition) => {}
                 _ => return Ok(SetDecision::Refuse(AppendOutcome::InvalidTxnState)),
             }
         }
         let current = working.entry(pb.producer_id).or_insert_with(|| stored.cloned());
-        if let BatchKind::Marker { .. } = b.kind {
+        if let BatchKind::Marker { commit } = b.kind {
+            let txn = state.txns.get(&pb.producer_id).and_then(Option::as_ref);
+            if !txn.is_some_and(|t| ends(t, pb.epoch, commit, state.partition)) {
+                return Ok(SetDecision::Refuse(AppendOutcome::MarkerFenced));
+            }
             // Markers carry no sequence; they move the producer to their epoch (sequences restart after a bump).
             match current {
                 Some(s) if pb.epoch < s.epoch => return Ok(SetDecision::Refuse(AppendOutcome::InvalidProducerEpoch)),
@@ -94,6 +105,13 @@ pub(crate) fn decide(batches: &[&BatchAppend], state: &SetState<'_>) -> Result<S
         working.into_iter().filter_map(|(id, s)| s.map(|s| (id, s))).collect();
     producers.sort_by_key(|(id, _)| *id);
     Ok(SetDecision::Append { bases, producers })
+}
+
+/// Whether `txn` is being ended at `epoch` with this decision and includes `partition`: the only time its
+/// coordinator writes markers (every path records the Prepare state and epoch before writing them).
+fn ends(txn: &TxnView, epoch: i16, commit: bool, partition: (Uuid, i32)) -> bool {
+    let preparing = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
+    txn.state == preparing && txn.epoch == epoch && txn.partitions.contains(&partition)
 }
 
 #[cfg(test)]
@@ -160,11 +178,45 @@ mod tests {
     #[test]
     fn transactional_sets_need_the_partition_in_the_ongoing_transaction() {
         let tx = BatchKind::Transactional;
-        let view = |partitions| TxnView { epoch: 2, ongoing: true, partitions };
+        let view = |partitions| TxnView { epoch: 2, state: TxnState::Ongoing, partitions };
         let set = [b(1, 2, 0, 0, tx), b(1, 2, 1, 1, tx)];
         assert!(matches!(run(&set, &[], &[(1, view(vec![P]))]), SetDecision::Append { .. }));
         assert_eq!(run(&set, &[], &[(1, view(vec![]))]), SetDecision::Refuse(AppendOutcome::InvalidTxnState));
         let fenced = [b(1, 2, 0, 0, tx), b(1, 1, 1, 1, tx)];
         assert_eq!(run(&fenced, &[], &[(1, view(vec![P]))]), SetDecision::Refuse(AppendOutcome::InvalidProducerEpoch));
+    }
+
+    #[test]
+    fn markers_need_the_transaction_prepared_that_way_at_their_epoch_with_the_partition() {
+        let commit = BatchKind::Marker { commit: true };
+        let view = |state, epoch, partitions| TxnView { epoch, state, partitions };
+        let marker = [b(1, 2, -1, -1, commit)];
+        let prepared = view(TxnState::PrepareCommit, 2, vec![P]);
+        let accepted = run(&marker, &[], &[(1, prepared)]);
+        assert_eq!(
+            accepted,
+            SetDecision::Append {
+                bases: vec![0],
+                producers: vec![(1, ProducerState { epoch: 2, last_sequence: -1, recent: Vec::new() })]
+            }
+        );
+        let fenced = SetDecision::Refuse(AppendOutcome::MarkerFenced);
+        // The producer's next transaction at the same epoch, already completed, the other decision, an older
+        // or newer epoch, a partition outside the transaction, no transaction at all.
+        for other in [
+            view(TxnState::Ongoing, 2, vec![P]),
+            view(TxnState::CompleteCommit, 2, vec![]),
+            view(TxnState::PrepareAbort, 2, vec![P]),
+            view(TxnState::PrepareCommit, 3, vec![P]),
+            view(TxnState::PrepareCommit, 1, vec![P]),
+            view(TxnState::PrepareCommit, 2, vec![(Uuid::nil(), 1)]),
+        ] {
+            assert_eq!(run(&marker, &[], &[(1, other.clone())]), fenced, "{other:?}");
+        }
+        assert_eq!(run(&marker, &[], &[]), fenced);
+        // A refused marker refuses the whole set, data before it included.
+        let abort = BatchKind::Marker { commit: false };
+        let set = [b(1, 2, 0, 0, BatchKind::Plain), b(1, 2, -1, -1, abort)];
+        assert_eq!(run(&set, &[], &[(1, view(TxnState::PrepareCommit, 2, vec![P]))]), fenced);
     }
 }

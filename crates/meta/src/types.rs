@@ -114,6 +114,10 @@ pub enum AppendOutcome {
     UnknownProducerId,
     /// Transactional data for a partition that is not part of the producer's ongoing transaction.
     InvalidTxnState,
+    /// A transaction marker while the producer's transaction is not being ended that way at the marker's
+    /// epoch with this partition: a late marker of a coordinator that no longer owns the transaction
+    /// (Kafka's TRANSACTION_COORDINATOR_FENCED). Nothing is stored.
+    MarkerFenced,
 }
 
 /// Where a stored batch lives.

@@ -2,7 +2,9 @@
 //! another started, and a restart loses nothing); this module sequences the steps: record a decision
 //! (PrepareCommit/PrepareAbort), write a marker into every partition of the transaction through the
 //! produce path, then complete it (publishing staged offsets on commit). A crash between steps leaves a
-//! prepared transaction, which the periodic check completes; markers are idempotent in effect.
+//! prepared transaction, which the periodic check completes; markers are idempotent in effect. The
+//! metastore accepts a marker only while its transaction is prepared that way at the marker's epoch, so a
+//! coordinator that lost the transaction (its markers answered `MarkerFenced`) gives up instead of completing.
 //!
 //! Steps for one transactional id are serialised by an in-process lock. With several agents, ownership of
 //! a transactional id will come from a metastore lease; the lock is the seam for it.
@@ -200,13 +202,22 @@ impl TxnCoordinator {
             Err(e) => Err(e),
         }
         .map_err(|e| unavailable(e.message, "marker write", &m.transactional_id))?;
+        let mut fenced = false;
         for (p, o) in m.partitions.iter().zip(&outcomes) {
             match o {
                 AppendOutcome::Appended { .. } | AppendOutcome::UnknownPartition => {}
+                AppendOutcome::MarkerFenced => fenced = true,
                 other => {
                     tracing::warn!(transactional_id = %m.transactional_id, topic = %p.topic, partition = p.partition, outcome = ?other, "marker refused")
                 }
             }
+        }
+        if fenced {
+            // The transaction was no longer being ended this way when a marker arrived: another coordinator
+            // finished it (and the producer may have moved on). Completing it from here could complete a later
+            // transaction whose markers this coordinator never wrote; the current owner finishes what is left.
+            tracing::info!(transactional_id = %m.transactional_id, producer_id = m.producer_id, epoch = m.producer_epoch, "markers fenced: the transaction was ended elsewhere; giving up");
+            return Err(TxnError::ConcurrentTransactions);
         }
         let expected = m.clone();
         let done = self.update(&m.transactional_id, |c| rules::complete(c, &expected, now)).await?;

@@ -214,12 +214,24 @@ pub fn prepare_fence(cur: Option<TransactionMeta>, recoverable: bool, now_ms: i6
     Ok(keep(m))
 }
 
+/// Whether `cur` is still the prepared transaction `expected`, not a later one of the same producer and epoch
+/// prepared the same way: a later one started (and was prepared) after it, and may span other partitions.
+fn same_transaction(cur: &TransactionMeta, expected: &TransactionMeta) -> bool {
+    let sorted = |m: &TransactionMeta| {
+        let mut p: Vec<(uuid::Uuid, i32)> = m.partitions.iter().map(|p| (p.topic_id, p.partition)).collect();
+        p.sort_unstable();
+        p
+    };
+    (cur.producer_id, cur.producer_epoch, cur.state, cur.start_ms, cur.updated_ms)
+        == (expected.producer_id, expected.producer_epoch, expected.state, expected.start_ms, expected.updated_ms)
+        && sorted(cur) == sorted(expected)
+}
+
 /// After every marker is written: the transaction completes, and a commit publishes its staged offsets.
 pub fn complete(cur: Option<TransactionMeta>, expected: &TransactionMeta, now_ms: i64) -> Result<TxnWrite, TxnError> {
     let mut m = cur.ok_or(TxnError::InvalidProducerIdMapping)?;
-    if m.producer_id != expected.producer_id || m.producer_epoch != expected.producer_epoch || m.state != expected.state
-    {
-        // Someone else completed it meanwhile.
+    if !same_transaction(&m, expected) {
+        // Someone else completed it meanwhile (and the producer may have prepared its next one).
         return Err(TxnError::ConcurrentTransactions);
     }
     let commit = match m.state {

@@ -81,6 +81,7 @@ fn append_outcomes() {
         (AppendOutcome::InvalidProducerEpoch, Some(E::InvalidProducerEpoch)),
         (AppendOutcome::UnknownProducerId, Some(E::UnknownProducerId)),
         (AppendOutcome::InvalidTxnState, Some(E::InvalidTxnState)),
+        (AppendOutcome::MarkerFenced, Some(E::TransactionCoordinatorFenced)),
     ]);
 }
 

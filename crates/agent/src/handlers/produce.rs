@@ -285,6 +285,10 @@ fn partition_response(
                 Some(o @ AppendOutcome::InvalidTxnState) => {
                     refused(o, "the partition was not added to the producer's ongoing transaction", count)
                 }
+                // Clients send no control batches; only the coordinator's markers can be fenced.
+                Some(o @ AppendOutcome::MarkerFenced) => {
+                    refused(o, "the transaction is not being ended by this marker's coordinator", count)
+                }
                 Some(AppendOutcome::UnknownPartition) | None => refused(
                     &AppendOutcome::UnknownPartition,
                     "the partition was deleted before the records were stored",

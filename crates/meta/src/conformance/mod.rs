@@ -88,7 +88,7 @@ macro_rules! metastore_conformance {
             log_maintenance: rewrites;
             objects: log_start_and_dead_objects, orphans_are_fenced_against_late_commits;
             producers: idempotent_producers;
-            transactions: transactions;
+            transactions: transactions, late_markers_are_fenced;
         );
     };
 }
@@ -137,6 +137,7 @@ pub async fn run_all(store: &dyn Metastore) {
     groups::group_state(store).await;
     producers::idempotent_producers(store).await;
     transactions::transactions(store).await;
+    transactions::late_markers_are_fenced(store).await;
     log::out_of_sequence_sets_store_nothing(store).await;
     log::duplicates_answer_the_whole_set(store).await;
     log::transactional_sets(store).await;

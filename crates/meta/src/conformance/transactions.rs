@@ -1,5 +1,6 @@
 //! Conformance of [`crate::Transactions`]: atomic updates of coordinator state, KIP-890 partition checks in the commit, the last
-//! stable offset, aborted ranges and offsets published by a committing transaction.
+//! stable offset, aborted ranges, offsets published by a committing transaction, and markers accepted only
+//! while their transaction is being ended.
 
 use super::{batch, new_topic};
 use crate::{
@@ -89,8 +90,11 @@ pub async fn transactions(store: &dyn Metastore) {
     let producers = store.producers(t.id, 0).await.expect("producers");
     assert_eq!(producers.iter().find(|p| p.producer_id == pid).map(|p| p.txn_start_offset), Some(0));
 
-    // An abort marker closes the range, records it, and releases the last stable offset.
+    // An abort marker (of the transaction being aborted) closes the range, records it, and releases the last
+    // stable offset.
     let abort = BatchKind::Marker { commit: false };
+    let m = meta("tx-a", pid, 0, TxnState::PrepareAbort, vec![p0.clone()]);
+    store.update_transaction("tx-a", Box::new(move |_| Ok(write(m)))).await.expect("update").expect("stored");
     assert_eq!(
         append(store, "tx-s5", t.id, pid, 0, 0, abort).await,
         AppendOutcome::Appended { base_offset: 2, log_start: 0 }
@@ -133,7 +137,8 @@ pub async fn transactions(store: &dyn Metastore) {
     assert_eq!(published.iter().map(|o| (o.partition, o.offset)).collect::<Vec<_>>(), vec![(1, 17)]);
 
     // Listing filters by state; only finished transactions expire.
-    let m = meta("tx-b", stranger + 1, 3, TxnState::Ongoing, Vec::new());
+    let other_pid = store.allocate_producer_id().await.expect("id");
+    let m = meta("tx-b", other_pid, 3, TxnState::Ongoing, Vec::new());
     store.update_transaction("tx-b", Box::new(move |_| Ok(write(m)))).await.expect("update").expect("stored");
     let ongoing_ids: Vec<String> = store
         .list_transactions(Some(&[TxnState::Ongoing]))
@@ -150,4 +155,62 @@ pub async fn transactions(store: &dyn Metastore) {
     assert_eq!(store.expire_transactions(11).await.expect("expire"), 1, "tx-a is complete, tx-b is open");
     assert_eq!(store.transaction("tx-a").await.expect("read"), None);
     assert!(store.transaction("tx-b").await.expect("read").is_some());
+}
+
+/// Stores `m` as the transaction's state (what the coordinator's rules would write).
+async fn set(store: &dyn Metastore, m: TransactionMeta) {
+    let id = m.transactional_id.clone();
+    store.update_transaction(&id, Box::new(move |_| Ok(write(m)))).await.expect("update").expect("stored");
+}
+
+/// A coordinator that lost a transaction writes its markers late: after the new owner completed it and the
+/// producer began its next transaction at the same epoch in the same partition. The late markers must not
+/// close (or abort) the new transaction's data.
+pub async fn late_markers_are_fenced(store: &dyn Metastore) {
+    let t = store.create_topic(new_topic("conf-txn-late", 1)).await.expect("create");
+    let pid = store.allocate_producer_id().await.expect("id");
+    let p0 = TxnPartition { topic: t.name.clone(), topic_id: t.id, partition: 0 };
+    let (commit, abort) = (BatchKind::Marker { commit: true }, BatchKind::Marker { commit: false });
+    let appended = |base_offset| AppendOutcome::Appended { base_offset, log_start: 0 };
+    let offsets = || async {
+        let b = store.partition_offsets(t.id, 0).await.expect("offsets").expect("exists");
+        (b.next_offset, b.last_stable)
+    };
+
+    // The first transaction: data, then the decision to commit; its owner writes the marker and completes.
+    set(store, meta("tx-late", pid, 0, TxnState::Ongoing, vec![p0.clone()])).await;
+    assert_eq!(append(store, "late-1", t.id, pid, 0, 0, BatchKind::Transactional).await, appended(0));
+    set(store, meta("tx-late", pid, 0, TxnState::PrepareCommit, vec![p0.clone()])).await;
+    assert_eq!(append(store, "late-2", t.id, pid, 0, 0, commit).await, appended(1));
+    let mut done = meta("tx-late", pid, 0, TxnState::CompleteCommit, Vec::new());
+    done.start_ms = -1;
+    set(store, done).await;
+    assert_eq!(append(store, "late-3", t.id, pid, 0, 0, commit).await, AppendOutcome::MarkerFenced, "completed");
+
+    // The producer's next transaction at the same epoch, in the same partition.
+    let mut next = meta("tx-late", pid, 0, TxnState::Ongoing, vec![p0.clone()]);
+    next.start_ms = 30;
+    set(store, next.clone()).await;
+    assert_eq!(append(store, "late-4", t.id, pid, 0, 1, BatchKind::Transactional).await, appended(2));
+    assert_eq!(offsets().await, (3, 2));
+
+    // Late markers of the first transaction, either decision: refused, nothing stored, the range stays open.
+    assert_eq!(append(store, "late-5", t.id, pid, 0, 0, commit).await, AppendOutcome::MarkerFenced);
+    assert_eq!(append(store, "late-6", t.id, pid, 0, 0, abort).await, AppendOutcome::MarkerFenced);
+    assert_eq!(offsets().await, (3, 2), "the last stable offset stays at the open transaction");
+    assert!(store.aborted_transactions(t.id, 0, 0, 10).await.expect("aborted").is_empty());
+    let producers = store.producers(t.id, 0).await.expect("producers");
+    assert_eq!(producers.iter().find(|p| p.producer_id == pid).map(|p| p.txn_start_offset), Some(2));
+
+    // Once the next transaction is being aborted: a commit marker or one of another epoch is still refused;
+    // its abort marker is taken and records its range.
+    next.state = TxnState::PrepareAbort;
+    set(store, next).await;
+    assert_eq!(append(store, "late-7", t.id, pid, 0, 0, commit).await, AppendOutcome::MarkerFenced);
+    assert_eq!(append(store, "late-8", t.id, pid, 1, 0, abort).await, AppendOutcome::MarkerFenced);
+    assert_eq!(offsets().await, (3, 2));
+    assert_eq!(append(store, "late-9", t.id, pid, 0, 0, abort).await, appended(3));
+    assert_eq!(offsets().await, (4, 4));
+    let aborted = store.aborted_transactions(t.id, 0, 0, 10).await.expect("aborted");
+    assert_eq!(aborted, vec![AbortedTxn { producer_id: pid, first_offset: 2, last_offset: 3 }]);
 }

@@ -5,7 +5,7 @@
 //!
 //! Across processes (PostgreSQL), the commit first locks the rows of every partition it touches, in sorted
 //! order (so two commits never wait on each other in a cycle), and read-locks the transactions its
-//! transactional batches belong to; offsets are then assigned from what it read under those locks. Index
+//! transactional batches and markers belong to, by producer id; offsets are then assigned from what it read under those locks. Index
 //! rows are written in multi-row statements at the end ([`index`]), a bounded number of round trips per
 //! flush. A COMMIT whose outcome is lost with the connection is resolved in [`resolve`].
 
@@ -64,11 +64,12 @@ impl SqlMetastore {
             let bounds = load_bounds(&mut tx, self.backend, key).await?;
             work.bounds.insert(key, bounds);
         }
-        // Then the transactions of its transactional batches, by producer id (as expiry takes them).
+        // Then the transactions of its transactional batches and markers, by producer id (as expiry takes
+        // them): a marker is checked against its transaction, which cannot complete until this commit ends.
         let mut producers: Vec<i64> = commit
             .batches
             .iter()
-            .filter(|b| b.kind == BatchKind::Transactional)
+            .filter(|b| needs_txn(b.kind))
             .filter_map(|b| b.producer.as_ref().map(|p| p.producer_id))
             .collect();
         producers.sort_unstable();
@@ -144,7 +145,7 @@ async fn append_set(
         if let Entry::Vacant(slot) = work.producers.entry(pkey) {
             slot.insert((load_producer_state(tx, pkey).await?, false));
         }
-        if b.kind == BatchKind::Transactional
+        if needs_txn(b.kind)
             && let Entry::Vacant(slot) = work.txns.entry(pb.producer_id)
         {
             slot.insert(load_txn_view(tx, backend, pb.producer_id).await?);
@@ -185,6 +186,11 @@ async fn append_set(
         work.producers.insert((producer_id, key.0, key.1), (Some(s), true));
     }
     Ok(outcomes)
+}
+
+/// Whether a batch is checked against its producer's transaction (and read-locks it).
+fn needs_txn(kind: BatchKind) -> bool {
+    matches!(kind, BatchKind::Transactional | BatchKind::Marker { .. })
 }
 
 /// A partition's bounds, row-locked until the commit ends (on PostgreSQL).
@@ -256,7 +262,8 @@ async fn write_batch(tx: &mut Tx<'_>, rows: &mut Vec<index::Row>, b: &BatchAppen
     Ok(last + 1)
 }
 
-/// The producer's transaction, read-locked so that it cannot end while this commit adds to it.
+/// The producer's transaction, read-locked so that it cannot end (or be prepared) while this commit adds
+/// data or markers to it.
 async fn load_txn_view(tx: &mut Tx<'_>, backend: Backend, producer_id: i64) -> Result<Option<TxnView>> {
     let sql = format!(
         "SELECT transactional_id, producer_epoch, state FROM transactions WHERE producer_id = $1{}",
@@ -265,7 +272,8 @@ async fn load_txn_view(tx: &mut Tx<'_>, backend: Backend, producer_id: i64) -> R
     let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(producer_id).fetch_optional(&mut **tx).await?;
     let Some(row) = row else { return Ok(None) };
     let id: String = row.try_get("transactional_id")?;
-    let state: String = row.try_get("state")?;
+    // A placeholder row (a first update still running) is no transaction yet.
+    let Some(state) = TxnState::parse(&row.try_get::<String, _>("state")?) else { return Ok(None) };
     let rows = sqlx::query("SELECT topic_id, partition_id FROM txn_partitions WHERE transactional_id = $1")
         .bind(&id)
         .fetch_all(&mut **tx)
@@ -277,11 +285,7 @@ async fn load_txn_view(tx: &mut Tx<'_>, backend: Backend, producer_id: i64) -> R
             to_i32(r.try_get("partition_id")?, "partition")?,
         ));
     }
-    Ok(Some(TxnView {
-        epoch: super::to_i16(row.try_get("producer_epoch")?, "producer epoch")?,
-        ongoing: TxnState::parse(&state) == Some(TxnState::Ongoing),
-        partitions,
-    }))
+    Ok(Some(TxnView { epoch: super::to_i16(row.try_get("producer_epoch")?, "producer epoch")?, state, partitions }))
 }
 
 async fn load_producer_state(

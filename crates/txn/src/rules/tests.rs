@@ -100,6 +100,17 @@ fn end_txn_follows_kafkas_state_table() {
 }
 
 #[test]
+fn a_late_completion_does_not_complete_the_producers_next_transaction() {
+    let (first, _) = prepare_end(Some(ongoing()), 77, 0, true, 30).expect("commit");
+    let done = complete(Some(first.meta.clone()), &first.meta, 40).expect("complete").meta;
+    // The producer's next transaction at the same epoch, prepared the same way, on the same partitions.
+    let next = add_partitions(Some(done), 77, 0, &first.meta.partitions, 50).expect("add").meta;
+    let (second, _) = prepare_end(Some(next), 77, 0, true, 60).expect("commit");
+    assert_eq!(complete(Some(second.meta.clone()), &first.meta, 70).unwrap_err(), TxnError::ConcurrentTransactions);
+    assert!(complete(Some(second.meta.clone()), &second.meta, 70).is_ok());
+}
+
+#[test]
 fn staged_offsets_publish_on_commit_only() {
     let m = add_group(Some(ongoing()), 77, 0, "g", 11).expect("add group").meta;
     assert_eq!(
