@@ -29,8 +29,11 @@ pub(crate) async fn join(
         session_timeout: config.broker_session_timeout,
     };
     let membership = Membership::register(meta.clone(), clock.clone(), settings).await?;
-    let hooks = CoordinatorShards { held: Default::default(), groups, store: meta.clone() };
+    let hooks = CoordinatorShards { held: Default::default(), groups: groups.clone(), store: meta.clone() };
     let shards = Shards::new(membership.clone(), meta, clock, Arc::new(hooks));
+    // Group state is written only under the group's shard lease (weak: the shards' listener holds `groups`).
+    let fence_shards = Arc::downgrade(&shards);
+    groups.set_fence(Arc::new(move |group: &str| fence_shards.upgrade().and_then(|s| s.fence_for(group))));
     Ok(Cluster { membership, shards })
 }
 

@@ -51,25 +51,8 @@ pub fn leave_group(agent: &Agent, ctx: &RequestContext, req: &LeaveGroupRequest)
 }
 
 pub fn offset_commit(agent: &Agent, ctx: &RequestContext, req: &OffsetCommitRequest) -> Option<OffsetCommitResponse> {
-    use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
     let code = group_refusal(agent, ctx, &req.group_id, Operation::Read)?;
-    let topics = req
-        .topics
-        .iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    OffsetCommitResponsePartition::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(code)
-                })
-                .collect();
-            OffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
-        })
-        .collect();
-    Some(OffsetCommitResponse::default().with_topics(topics))
+    Some(crate::handlers::offsets::commit_refused(&req.topics, code))
 }
 
 pub fn offset_delete(agent: &Agent, ctx: &RequestContext, req: &OffsetDeleteRequest) -> Option<OffsetDeleteResponse> {

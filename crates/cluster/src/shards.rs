@@ -78,6 +78,17 @@ impl Shards {
         self.held().get(&shard).is_some_and(|until| now < *until)
     }
 
+    /// The fence of a write about `key` (a group's state): this agent's lease on the key's shard, or `None`
+    /// when it does not hold that shard now.
+    pub fn fence_for(&self, key: &str) -> Option<weft_meta::LeaseFence> {
+        let shard = shard_of(key);
+        self.holds(shard).then(|| weft_meta::LeaseFence {
+            name: lease_name(shard),
+            holder: self.holder.clone(),
+            now_ms: self.clock.now_ms(),
+        })
+    }
+
     /// Whether this agent coordinates the group or transactional id `key` now.
     pub fn owns_key(&self, key: &str) -> bool {
         self.holds(shard_of(key))

@@ -20,6 +20,7 @@ mod tests;
 pub use error::GroupError;
 pub use group::{GroupState, JoinResult, SyncResult};
 pub use heartbeat::HeartbeatParams;
+pub use persist::FenceSource;
 
 use bytes::Bytes;
 use group::{Group, Member};
@@ -105,6 +106,8 @@ pub struct Coordinator {
     /// Loads and writes of a group take its turn (see `persist`).
     turns: Vec<tokio::sync::Mutex<()>>,
     incarnations: AtomicU64,
+    /// Where writes get their lease fence (see [`persist::FenceSource`]); unset for a lone agent.
+    fence: std::sync::OnceLock<persist::FenceSource>,
 }
 
 impl Coordinator {
@@ -116,6 +119,7 @@ impl Coordinator {
             store,
             turns: (0..persist::TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
             incarnations: AtomicU64::new(1),
+            fence: std::sync::OnceLock::new(),
         }
     }
 

@@ -28,6 +28,10 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After a failed write, the timer retries the group's current state no sooner than this.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// The lease fence of a group's writes: `Some` while this agent holds the coordinator lease of the group's
+/// shard, `None` when it does not (the write is then refused: another agent coordinates the group).
+pub type FenceSource = Arc<dyn Fn(&str) -> Option<weft_meta::LeaseFence> + Send + Sync>;
+
 /// A group's write bookkeeping.
 #[derive(Debug, Default)]
 pub struct Persisted {
@@ -154,8 +158,21 @@ impl Coordinator {
             Some(true) => return Ok(()),
             Some(false) => {}
         }
-        let outcome = match tokio::time::timeout(STORE_TIMEOUT, self.store.store_group_state(&w.record)).await {
-            Ok(Ok(())) => Ok(()),
+        let fence = match self.fence.get() {
+            None => None,
+            Some(source) => match source(&group_id) {
+                Some(fence) => Some(fence),
+                None => return Err(GroupError::NotCoordinator),
+            },
+        };
+        let store = self.store.store_group_state(&w.record, fence.as_ref());
+        let outcome = match tokio::time::timeout(STORE_TIMEOUT, store).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => {
+                // Another agent took the group's shard: its state is the new owner's to write.
+                tracing::info!(group = %group_id, "group state not stored: this agent lost the group's coordinator lease");
+                return Err(GroupError::NotCoordinator);
+            }
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("timed out after {STORE_TIMEOUT:?}")),
         };
@@ -178,6 +195,13 @@ impl Coordinator {
             }
         });
         outcome.map_err(|_| GroupError::CoordinatorNotAvailable)
+    }
+
+    /// Fences every later write of group state with the coordinator lease `source` names (several agents).
+    pub fn set_fence(&self, source: FenceSource) {
+        if self.fence.set(source).is_err() {
+            tracing::warn!("the group coordinator's write fence was already set; keeping the first");
+        }
     }
 
     fn holds(&self, group_id: &str) -> bool {

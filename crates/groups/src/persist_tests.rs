@@ -6,7 +6,7 @@ use crate::consumer::TopicInfo;
 use crate::tests::{DROPPED, Harness, coordinator, join, params};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use weft_meta::{CommittedOffset, GroupStateRecord, Groups as _};
+use weft_meta::{CommittedOffset, GroupStateRecord, Groups as _, LeaseFence};
 
 async fn stable_group_of_one(c: &Harness) {
     join(c, params("", None), "m1").await;
@@ -191,11 +191,15 @@ impl weft_meta::Groups for Flaky {
     async fn pending_txn_offsets(&self, group: &str) -> weft_meta::Result<Vec<(String, i32)>> {
         self.inner.pending_txn_offsets(group).await
     }
-    async fn store_group_state(&self, record: &GroupStateRecord) -> weft_meta::Result<()> {
+    async fn store_group_state(
+        &self,
+        record: &GroupStateRecord,
+        fence: Option<&LeaseFence>,
+    ) -> weft_meta::Result<bool> {
         if self.fail_writes.load(Ordering::SeqCst) {
             return Err(weft_meta::MetaError::Corrupt("injected write failure".into()));
         }
-        self.inner.store_group_state(record).await
+        self.inner.store_group_state(record, fence).await
     }
     async fn load_group_state(&self, group: &str) -> weft_meta::Result<Option<GroupStateRecord>> {
         self.loads.fetch_add(1, Ordering::SeqCst);
@@ -296,4 +300,36 @@ async fn a_static_replacement_that_cannot_be_stored_is_refused_and_reverted() {
     assert_eq!(rejoined.error, Some(GroupError::CoordinatorNotAvailable));
     assert_eq!(c.heartbeat("g", 1, "pod-0-a", Some("pod-0")), Ok(()), "the previous incarnation carries on");
     assert_eq!(c.heartbeat("g", 1, "pod-0-b", Some("pod-0")), Err(GroupError::FencedInstanceId));
+}
+
+/// With a lease fence, group state is stored only under the lease: a coordinator that lost the group's
+/// shard (no fence, or a lease another agent took) answers NOT_COORDINATOR and stores nothing.
+#[tokio::test]
+async fn writes_are_fenced_by_the_coordinator_lease() {
+    let h = coordinator().await;
+    let c = Arc::new(Coordinator::new(
+        GroupConfig { initial_rebalance_delay_ms: 0, ..GroupConfig::default() },
+        h.store.clone(),
+    ));
+    let holder = Arc::new(std::sync::Mutex::new(Some("agent-a".to_string())));
+    let source = holder.clone();
+    c.set_fence(Arc::new(move |_group: &str| {
+        let holder = source.lock().unwrap().clone()?;
+        Some(LeaseFence { name: "coordinator-1".into(), holder, now_ms: 10 })
+    }));
+    use weft_meta::Leases as _;
+    assert!(h.store.acquire_lease("coordinator-1", "agent-a", 0, 1_000).await.unwrap());
+    join(&c, params("", None), "m1").await;
+    join(&c, params("m1", None), "").await;
+    let synced = c.sync("g", 1, "m1", None, None, None, vec![("m1".into(), Bytes::from_static(b"a1"))]);
+    assert!(synced.resolve(Err(DROPPED)).await.is_ok(), "stored under its lease");
+    assert_eq!(h.store.load_group_state("g").await.unwrap().map(|g| g.state), Some("Stable".into()));
+    // Another agent takes the lease: this coordinator's next write is refused and stores nothing.
+    assert!(h.store.acquire_lease("coordinator-1", "agent-b", 2_000, 1_000).await.unwrap());
+    let heartbeat = c.consumer_heartbeat(beat("", 0, None), "c1".into(), vec![topic()]).await;
+    assert_eq!(heartbeat.unwrap_err(), GroupError::NotCoordinator);
+    *holder.lock().unwrap() = None;
+    let again = c.consumer_heartbeat(beat("", 0, None), "c2".into(), vec![topic()]).await;
+    assert_eq!(again.unwrap_err(), GroupError::NotCoordinator, "not held here: refused before writing");
+    assert_eq!(h.store.load_group_state("g").await.unwrap().map(|g| g.state), Some("Stable".into()));
 }

@@ -156,6 +156,15 @@ pub struct GroupStateRecord {
     pub document: String,
 }
 
+/// A write allowed only while `holder` holds lease `name` unexpired at `now_ms` (the coordinator-shard lease
+/// of the group being written), so a coordinator that lost its shard cannot overwrite the new owner's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseFence {
+    pub name: String,
+    pub holder: String,
+    pub now_ms: i64,
+}
+
 /// An index row written by a rewrite: a batch (possibly with fewer records than before) in a new object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchRow {

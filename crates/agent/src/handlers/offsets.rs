@@ -22,7 +22,8 @@ use weft_meta::CommittedOffset;
 pub const MAX_OFFSET_METADATA_BYTES: usize = 4096;
 
 /// Every partition of `topics` answered `code` (a refused group).
-fn commit_refused(topics: &[OffsetCommitRequestTopic], code: i16) -> OffsetCommitResponse {
+/// Every partition of an OffsetCommit answered with `code`.
+pub(crate) fn commit_refused(topics: &[OffsetCommitRequestTopic], code: i16) -> OffsetCommitResponse {
     let topics = topics
         .iter()
         .map(|t| {

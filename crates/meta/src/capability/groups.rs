@@ -1,6 +1,6 @@
 //! Consumer groups' committed offsets and coordinator state.
 
-use crate::{CommittedOffset, GroupStateRecord, Result};
+use crate::{CommittedOffset, GroupStateRecord, LeaseFence, Result};
 use async_trait::async_trait;
 
 /// What groups own: each group's committed offsets, which of them wait in an open transaction, and the group's
@@ -36,8 +36,11 @@ pub trait Groups: Send + Sync + 'static {
     /// Partitions of `group` with an offset commit waiting in an open transaction (OffsetFetch require_stable).
     async fn pending_txn_offsets(&self, group: &str) -> Result<Vec<(String, i32)>>;
 
-    /// Stores a group's coordinator state, replacing what was stored for the group.
-    async fn store_group_state(&self, record: &GroupStateRecord) -> Result<()>;
+    /// Stores a group's coordinator state, replacing what was stored for the group. With a `fence`, only while
+    /// the fence's lease is held by its holder (checked and share-locked in the same transaction, so a new
+    /// coordinator taking the lease waits for this write or sees none of it); returns false, storing nothing,
+    /// when it is not. Without one (a single agent), always stores and returns true.
+    async fn store_group_state(&self, record: &GroupStateRecord, fence: Option<&LeaseFence>) -> Result<bool>;
 
     /// A group's stored coordinator state, if any.
     async fn load_group_state(&self, group: &str) -> Result<Option<GroupStateRecord>>;

@@ -47,11 +47,11 @@ pub async fn group_state(store: &dyn Metastore) {
         document: document.into(),
     };
     assert_eq!(store.load_group_state("s1").await.expect("load"), None);
-    store.store_group_state(&record("s1", "Stable", r#"{"version":1}"#)).await.expect("store");
+    assert!(store.store_group_state(&record("s1", "Stable", r#"{"version":1}"#), None).await.expect("store"));
     let replaced = GroupStateRecord { kind: "consumer".into(), ..record("s1", "Empty", r#"{"version":1,"g":2}"#) };
-    store.store_group_state(&replaced).await.expect("replace");
+    assert!(store.store_group_state(&replaced, None).await.expect("replace"));
     assert_eq!(store.load_group_state("s1").await.expect("load"), Some(replaced.clone()));
-    store.store_group_state(&record("s2", "Stable", "{}")).await.expect("store s2");
+    assert!(store.store_group_state(&record("s2", "Stable", "{}"), None).await.expect("store s2"));
     let listed = store.list_group_states().await.expect("list");
     let mine: Vec<_> = listed.into_iter().filter(|g| g.group.starts_with('s')).collect();
     assert_eq!(mine, vec![GroupStateRecord { document: String::new(), ..replaced }, record("s2", "Stable", "")]);
@@ -67,9 +67,9 @@ pub async fn group_state(store: &dyn Metastore) {
         metadata: None,
         commit_ms: i64::MAX / 2,
     };
-    store.store_group_state(&record("s3", "Empty", "{}")).await.expect("store s3");
-    store.store_group_state(&record("s4", "Empty", "{}")).await.expect("store s4");
-    store.store_group_state(&record("s5", "Stable", "{}")).await.expect("store s5");
+    assert!(store.store_group_state(&record("s3", "Empty", "{}"), None).await.expect("store s3"));
+    assert!(store.store_group_state(&record("s4", "Empty", "{}"), None).await.expect("store s4"));
+    assert!(store.store_group_state(&record("s5", "Stable", "{}"), None).await.expect("store s5"));
     store.commit_offsets("s4", std::slice::from_ref(&offset)).await.expect("commit s4");
     store.expire_offsets(0, &["s1".to_string(), "s3".to_string()]).await.expect("sweep");
     for g in ["s1", "s3", "s4", "s5"] {
@@ -80,4 +80,26 @@ pub async fn group_state(store: &dyn Metastore) {
     assert_eq!(store.load_group_state("s3").await.expect("load"), None, "no longer active");
     assert!(store.load_group_state("s4").await.expect("load").is_some(), "has offsets");
     assert!(store.load_group_state("s5").await.expect("load").is_some(), "has members");
+}
+
+/// A fenced write stores only while its lease is held by its holder, unexpired.
+pub async fn group_state_fenced_by_lease(store: &dyn Metastore) {
+    let record = |state: &str| GroupStateRecord {
+        group: "fenced".into(),
+        kind: "classic".into(),
+        protocol_type: "consumer".into(),
+        state: state.into(),
+        document: "{}".into(),
+    };
+    let fence =
+        |holder: &str, now_ms: i64| crate::LeaseFence { name: "coordinator-7".into(), holder: holder.into(), now_ms };
+    assert!(!store.store_group_state(&record("Stable"), Some(&fence("a", 100))).await.expect("store"), "no lease");
+    assert_eq!(store.load_group_state("fenced").await.expect("load"), None);
+    assert!(store.acquire_lease("coordinator-7", "a", 100, 1000).await.expect("lease"));
+    assert!(store.store_group_state(&record("Stable"), Some(&fence("a", 200))).await.expect("store"), "a holds it");
+    assert!(!store.store_group_state(&record("Empty"), Some(&fence("b", 200))).await.expect("store"), "b does not");
+    assert!(!store.store_group_state(&record("Empty"), Some(&fence("a", 1100))).await.expect("store"), "expired");
+    assert!(store.acquire_lease("coordinator-7", "b", 1200, 1000).await.expect("lease"), "b takes over");
+    assert!(!store.store_group_state(&record("Empty"), Some(&fence("a", 1300))).await.expect("store"), "a is late");
+    assert_eq!(store.load_group_state("fenced").await.expect("load").map(|g| g.state), Some("Stable".into()));
 }

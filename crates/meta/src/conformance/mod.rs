@@ -79,7 +79,7 @@ macro_rules! metastore_conformance {
         $crate::__metastore_conformance_tests!($fixture;
             agents: generations_fence_older_incarnations, liveness_follows_heartbeats, free_node_ids_are_allocated;
             catalog: topics_lifecycle, configs;
-            groups: group_offsets, group_state;
+            groups: group_offsets, group_state, group_state_fenced_by_lease;
             health: store_answers_and_takes_writes;
             leases: leases, leases_in_bulk;
             log: offsets_are_dense_across_commits, index_reads_and_time_lookups, deleted_partitions_refuse_appends,
@@ -135,6 +135,7 @@ pub async fn run_all(store: &dyn Metastore) {
     log::deleted_partitions_refuse_appends(store).await;
     groups::group_offsets(store).await;
     groups::group_state(store).await;
+    groups::group_state_fenced_by_lease(store).await;
     producers::idempotent_producers(store).await;
     transactions::transactions(store).await;
     transactions::late_markers_are_fenced(store).await;

@@ -1,7 +1,7 @@
 //! Consumer group offsets and coordinator state on SQL.
 
 use super::{SqlMetastore, to_i32};
-use crate::{CommittedOffset, GroupStateRecord, Result};
+use crate::{CommittedOffset, GroupStateRecord, LeaseFence, Result};
 use sqlx::Row;
 
 impl SqlMetastore {
@@ -136,9 +136,29 @@ impl SqlMetastore {
         Ok(())
     }
 
-    pub(super) async fn store_group_state_impl(&self, g: &GroupStateRecord) -> Result<()> {
+    pub(super) async fn store_group_state_impl(
+        &self,
+        g: &GroupStateRecord,
+        fence: Option<&LeaseFence>,
+    ) -> Result<bool> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
+        if let Some(f) = fence {
+            // Share-locked: the next holder's takeover (an update of this row) waits for this transaction.
+            let held = format!(
+                "SELECT 1 AS one FROM leases WHERE name = $1 AND holder = $2 AND expires_ms > $3{}",
+                self.backend.for_share()
+            );
+            let row = sqlx::query(sqlx::AssertSqlSafe(held.as_str()))
+                .bind(&f.name)
+                .bind(&f.holder)
+                .bind(f.now_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if row.is_none() {
+                return Ok(false);
+            }
+        }
         sqlx::query(
             "INSERT INTO group_state (group_id, kind, protocol_type, state, document) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (group_id) DO UPDATE SET kind = excluded.kind, protocol_type = excluded.protocol_type, \
@@ -152,7 +172,7 @@ impl SqlMetastore {
         .execute(&mut *tx)
         .await?;
         self.commit(tx).await?;
-        Ok(())
+        Ok(true)
     }
 
     pub(super) async fn load_group_state_impl(&self, group: &str) -> Result<Option<GroupStateRecord>> {
@@ -240,8 +260,8 @@ impl crate::Groups for SqlMetastore {
         self.pending_txn_offsets_impl(group).await
     }
 
-    async fn store_group_state(&self, record: &GroupStateRecord) -> Result<()> {
-        super::timed("store_group_state", self.store_group_state_impl(record)).await
+    async fn store_group_state(&self, record: &GroupStateRecord, fence: Option<&LeaseFence>) -> Result<bool> {
+        super::timed("store_group_state", self.store_group_state_impl(record, fence)).await
     }
 
     async fn load_group_state(&self, group: &str) -> Result<Option<GroupStateRecord>> {
