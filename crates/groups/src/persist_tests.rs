@@ -173,8 +173,13 @@ struct Flaky {
 
 #[async_trait::async_trait]
 impl weft_meta::Groups for Flaky {
-    async fn commit_offsets(&self, group: &str, offsets: &[CommittedOffset]) -> weft_meta::Result<()> {
-        self.inner.commit_offsets(group, offsets).await
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &[CommittedOffset],
+        fence: Option<&LeaseFence>,
+    ) -> weft_meta::Result<bool> {
+        self.inner.commit_offsets(group, offsets, fence).await
     }
     async fn committed_offsets(&self, g: &str, t: Option<&[String]>) -> weft_meta::Result<Vec<CommittedOffset>> {
         self.inner.committed_offsets(g, t).await

@@ -107,14 +107,26 @@ pub async fn commit(
     if let Err(e) = check {
         tracing::debug!(%group, member = %req.member_id.as_str(), generation = req.generation_id_or_member_epoch, error = %e, "offset commit refused");
     }
-    if !to_store.is_empty()
-        && let Err(e) = agent.meta.commit_offsets(&group, &to_store).await
-    {
-        tracing::warn!(%group, error = %e, "offset commit failed");
-        for (_, parts) in answers.iter_mut() {
-            for (_, code) in parts.iter_mut() {
-                if *code == 0 {
-                    *code = GroupError::CoordinatorNotAvailable.code();
+    if !to_store.is_empty() {
+        // Stored only under the group's coordinator lease: a coordinator deposed since the generation check
+        // stores nothing, and the client finds the new one.
+        let stored = match agent.cluster.shards.fence_for(&group) {
+            None => Err(GroupError::NotCoordinator),
+            Some(fence) => match agent.meta.commit_offsets(&group, &to_store, Some(&fence)).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(GroupError::NotCoordinator),
+                Err(e) => {
+                    tracing::warn!(%group, error = %e, "offset commit failed");
+                    Err(GroupError::CoordinatorNotAvailable)
+                }
+            },
+        };
+        if let Err(refused) = stored {
+            for (_, parts) in answers.iter_mut() {
+                for (_, code) in parts.iter_mut() {
+                    if *code == 0 {
+                        *code = refused.code();
+                    }
                 }
             }
         }

@@ -16,7 +16,14 @@ use async_trait::async_trait;
 #[async_trait]
 pub trait Groups: Send + Sync + 'static {
     /// Stores a group's committed offsets (replacing earlier commits of the same partitions) in one transaction.
-    async fn commit_offsets(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()>;
+    /// With a `fence`, only while its lease is held (as [`Groups::store_group_state`]); returns false,
+    /// storing nothing, when it is not.
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &[CommittedOffset],
+        fence: Option<&LeaseFence>,
+    ) -> Result<bool>;
 
     /// A group's committed offsets, all of them or those of `topics`.
     async fn committed_offsets(&self, group: &str, topics: Option<&[String]>) -> Result<Vec<CommittedOffset>>;

@@ -12,11 +12,11 @@ pub async fn group_offsets(store: &dyn Metastore) {
         commit_ms: 77,
     };
     store
-        .commit_offsets("g1", &[c("a", 0, 10, Some("m")), c("a", 1, 20, None), c("b", 0, 5, Some(""))])
+        .commit_offsets("g1", &[c("a", 0, 10, Some("m")), c("a", 1, 20, None), c("b", 0, 5, Some(""))], None)
         .await
         .expect("commit");
-    store.commit_offsets("g1", &[c("a", 0, 11, Some("m2"))]).await.expect("recommit");
-    store.commit_offsets("g2", &[c("a", 0, 1, None)]).await.expect("commit g2");
+    store.commit_offsets("g1", &[c("a", 0, 11, Some("m2"))], None).await.expect("recommit");
+    store.commit_offsets("g2", &[c("a", 0, 1, None)], None).await.expect("commit g2");
     let all = store.committed_offsets("g1", None).await.expect("fetch");
     assert_eq!(all, vec![c("a", 0, 11, Some("m2")), c("a", 1, 20, None), c("b", 0, 5, Some(""))]);
     let only_b = store.committed_offsets("g1", Some(&["b".to_string()])).await.expect("fetch b");
@@ -29,8 +29,8 @@ pub async fn group_offsets(store: &dyn Metastore) {
     assert_eq!(store.groups_with_offsets().await.expect("groups"), vec!["g2".to_string()]);
     // Retention: old offsets of inactive groups go; active groups and recent commits stay.
     let at = |topic: &str, commit_ms| CommittedOffset { commit_ms, ..c(topic, 0, 1, None) };
-    store.commit_offsets("old", &[at("a", 10), at("b", 500)]).await.expect("commit");
-    store.commit_offsets("busy", &[at("a", 10)]).await.expect("commit");
+    store.commit_offsets("old", &[at("a", 10), at("b", 500)], None).await.expect("commit");
+    store.commit_offsets("busy", &[at("a", 10)], None).await.expect("commit");
     assert_eq!(store.expire_offsets(100, &["busy".to_string()]).await.expect("expire"), 2, "g2 (77) and old/a (10)");
     assert_eq!(store.committed_offsets("old", None).await.expect("fetch"), vec![at("b", 500)]);
     assert_eq!(store.committed_offsets("busy", None).await.expect("fetch").len(), 1);
@@ -70,7 +70,7 @@ pub async fn group_state(store: &dyn Metastore) {
     assert!(store.store_group_state(&record("s3", "Empty", "{}"), None).await.expect("store s3"));
     assert!(store.store_group_state(&record("s4", "Empty", "{}"), None).await.expect("store s4"));
     assert!(store.store_group_state(&record("s5", "Stable", "{}"), None).await.expect("store s5"));
-    store.commit_offsets("s4", std::slice::from_ref(&offset)).await.expect("commit s4");
+    store.commit_offsets("s4", std::slice::from_ref(&offset), None).await.expect("commit s4");
     store.expire_offsets(0, &["s1".to_string(), "s3".to_string()]).await.expect("sweep");
     for g in ["s1", "s3", "s4", "s5"] {
         assert!(store.load_group_state(g).await.expect("load").is_some(), "{g} kept");
@@ -102,4 +102,12 @@ pub async fn group_state_fenced_by_lease(store: &dyn Metastore) {
     assert!(store.acquire_lease("coordinator-7", "b", 1200, 1000).await.expect("lease"), "b takes over");
     assert!(!store.store_group_state(&record("Empty"), Some(&fence("a", 1300))).await.expect("store"), "a is late");
     assert_eq!(store.load_group_state("fenced").await.expect("load").map(|g| g.state), Some("Stable".into()));
+    // Offset commits are fenced the same way.
+    let offset =
+        CommittedOffset { topic: "t".into(), partition: 0, offset: 5, leader_epoch: 0, metadata: None, commit_ms: 1 };
+    assert!(
+        !store.commit_offsets("fenced", std::slice::from_ref(&offset), Some(&fence("a", 1300))).await.expect("late")
+    );
+    assert!(store.commit_offsets("fenced", std::slice::from_ref(&offset), Some(&fence("b", 1300))).await.expect("b"));
+    assert_eq!(store.committed_offsets("fenced", None).await.expect("offsets").len(), 1);
 }

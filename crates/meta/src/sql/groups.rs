@@ -5,9 +5,17 @@ use crate::{CommittedOffset, GroupStateRecord, LeaseFence, Result};
 use sqlx::Row;
 
 impl SqlMetastore {
-    pub(super) async fn commit_offsets_impl(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()> {
+    pub(super) async fn commit_offsets_impl(
+        &self,
+        group: &str,
+        offsets: &[CommittedOffset],
+        fence: Option<&LeaseFence>,
+    ) -> Result<bool> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
+        if !lease_held(&mut tx, self.backend, fence).await? {
+            return Ok(false);
+        }
         // In key order, as every writer of group offsets takes their rows (no lock cycles on PostgreSQL).
         let mut sorted: Vec<&CommittedOffset> = offsets.iter().collect();
         sorted.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
@@ -15,7 +23,7 @@ impl SqlMetastore {
             upsert_offset(&mut tx, group, o).await?;
         }
         self.commit(tx).await?;
-        Ok(())
+        Ok(true)
     }
 
     pub(super) async fn committed_offsets_impl(
@@ -143,21 +151,8 @@ impl SqlMetastore {
     ) -> Result<bool> {
         let _w = self.writer().await?;
         let mut tx = self.pool.begin().await?;
-        if let Some(f) = fence {
-            // Share-locked: the next holder's takeover (an update of this row) waits for this transaction.
-            let held = format!(
-                "SELECT 1 AS one FROM leases WHERE name = $1 AND holder = $2 AND expires_ms > $3{}",
-                self.backend.for_share()
-            );
-            let row = sqlx::query(sqlx::AssertSqlSafe(held.as_str()))
-                .bind(&f.name)
-                .bind(&f.holder)
-                .bind(f.now_ms)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if row.is_none() {
-                return Ok(false);
-            }
+        if !lease_held(&mut tx, self.backend, fence).await? {
+            return Ok(false);
         }
         sqlx::query(
             "INSERT INTO group_state (group_id, kind, protocol_type, state, document) VALUES ($1, $2, $3, $4, $5) \
@@ -236,8 +231,13 @@ pub(super) async fn upsert_offset(conn: &mut sqlx::AnyConnection, group: &str, o
 
 #[async_trait::async_trait]
 impl crate::Groups for SqlMetastore {
-    async fn commit_offsets(&self, group: &str, offsets: &[CommittedOffset]) -> Result<()> {
-        super::timed("commit_offsets", self.commit_offsets_impl(group, offsets)).await
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &[CommittedOffset],
+        fence: Option<&LeaseFence>,
+    ) -> Result<bool> {
+        super::timed("commit_offsets", self.commit_offsets_impl(group, offsets, fence)).await
     }
 
     async fn committed_offsets(&self, group: &str, topics: Option<&[String]>) -> Result<Vec<CommittedOffset>> {
@@ -275,4 +275,25 @@ impl crate::Groups for SqlMetastore {
     async fn list_group_states(&self) -> Result<Vec<GroupStateRecord>> {
         self.list_group_states_impl().await
     }
+}
+
+/// Whether `fence`'s lease is held by its holder, unexpired (true without a fence). Share-locked, so the next
+/// holder's takeover (an update of the lease row) waits for the transaction that checked.
+async fn lease_held(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: super::backend::Backend,
+    fence: Option<&LeaseFence>,
+) -> Result<bool> {
+    let Some(f) = fence else { return Ok(true) };
+    let held = format!(
+        "SELECT 1 AS one FROM leases WHERE name = $1 AND holder = $2 AND expires_ms > $3{}",
+        backend.for_share()
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(held.as_str()))
+        .bind(&f.name)
+        .bind(&f.holder)
+        .bind(f.now_ms)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.is_some())
 }
