@@ -28,7 +28,14 @@ pub(crate) async fn join(
         heartbeat_interval: config.broker_heartbeat_interval,
         session_timeout: config.broker_session_timeout,
     };
-    let membership = Membership::register(meta.clone(), clock.clone(), settings).await?;
+    let membership = match Membership::register(meta.clone(), clock.clone(), settings.clone()).await {
+        Ok(membership) => membership,
+        Err(e) => {
+            // A read-only or failing metastore: serve reads alone (readiness says why) rather than not start.
+            tracing::error!(error = %e, "cannot register in the agent registry; serving alone, coordinating no groups or transactions, until restarted");
+            Membership::unregistered(meta.clone(), clock.clone(), settings)
+        }
+    };
     let hooks = CoordinatorShards { held: Default::default(), groups: groups.clone(), store: meta.clone() };
     let shards = Shards::new(membership.clone(), meta, clock, Arc::new(hooks));
     // Group state is written only under the group's shard lease (weak: the shards' listener holds `groups`).

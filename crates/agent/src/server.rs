@@ -202,7 +202,6 @@ pub async fn start_on(
         tokio::spawn(agent.partitions.clone().follow(log, feed))
     });
     let group_timer = agent.groups.spawn_timer();
-    let offsets_expiry = tokio::spawn(expire_offsets(agent.clone()));
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
     // Taken here, before any request, so ids stay deterministic under an injected id source.
     let holder = agent.ids.uuid().to_string();
@@ -215,7 +214,10 @@ pub async fn start_on(
     let maintenance = agent.config.roles.jobs.then(|| tokio::spawn(maintainer(&agent).run(holder)));
     let heartbeats = agent.cluster.membership.spawn();
     // The first round runs before clients connect, so a lone agent coordinates its groups at once.
+    agent.cluster.shards.take_over_from_predecessors().await;
     agent.cluster.shards.renew().await;
+    // After the first renewal: expiry applies only to groups coordinated here, known once shards are held.
+    let offsets_expiry = tokio::spawn(expire_offsets(agent.clone()));
     let shard_leases = agent.config.roles.kafka.then(|| agent.cluster.shards.spawn());
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
@@ -328,6 +330,14 @@ async fn expire_offsets(agent: Arc<Agent>) {
             Ok(all) => keep.extend(all.into_iter().filter(|g| !agent.cluster.shards.owns_key(g))),
             Err(e) => {
                 tracing::warn!(error = %e, "offset expiry skipped: listing groups failed");
+                continue;
+            }
+        }
+        // A group stored with members but not loaded here yet (a shard just gained) is not empty either.
+        match agent.meta.list_group_states().await {
+            Ok(stored) => keep.extend(stored.into_iter().filter(|g| g.state != "Empty").map(|g| g.group)),
+            Err(e) => {
+                tracing::warn!(error = %e, "offset expiry skipped: listing stored groups failed");
                 continue;
             }
         }

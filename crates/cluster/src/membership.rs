@@ -16,6 +16,9 @@ use uuid::Uuid;
 use weft_clock::Clock;
 use weft_meta::{AgentIncarnation, AgentRegistration, Agents};
 
+/// The generation of an agent that never registered (registered generations start at 1).
+const UNREGISTERED: i64 = 0;
+
 /// How this agent registers and how often it heartbeats.
 #[derive(Debug, Clone)]
 pub struct MembershipConfig {
@@ -127,6 +130,25 @@ impl Membership {
         Ok(membership)
     }
 
+    /// A membership that could not register (the registry refuses writes, e.g. a read-only metastore): the
+    /// agent serves alone under its configured id (or 0), never heartbeats, and coordinates nothing (it is
+    /// fenced from the start) until it is restarted on a writable store. Reads keep working meanwhile.
+    pub fn unregistered(registry: Arc<dyn Agents>, clock: Arc<dyn Clock>, config: MembershipConfig) -> Arc<Membership> {
+        let now = clock.now_ms();
+        let me = AgentIncarnation { node_id: config.node_id.unwrap_or(0), generation: UNREGISTERED };
+        let membership = Arc::new(Membership {
+            registry,
+            clock,
+            config,
+            me,
+            view: watch::channel(Arc::new(View::default())).0,
+            fenced: AtomicBool::new(true),
+            last_read_ms: AtomicI64::new(now),
+        });
+        membership.view.send_replace(Arc::new(membership.alone()));
+        membership
+    }
+
     pub fn node_id(&self) -> i32 {
         self.me.node_id
     }
@@ -208,6 +230,9 @@ impl Membership {
     /// Rereads the live agents. This agent is always in its own view unless fenced (its heartbeat may be
     /// late in the registry while it is serving).
     pub async fn refresh(&self) {
+        if self.me.generation == UNREGISTERED {
+            return; // alone, as it started
+        }
         let now = self.clock.now_ms();
         let ttl = millis(self.config.session_timeout);
         let read = tokio::time::timeout(self.config.heartbeat_interval, self.registry.live_agents(now, ttl)).await;

@@ -25,6 +25,11 @@ pub(crate) fn shard_key(shard: u32) -> u64 {
     hash_bytes(lease_name(shard).as_bytes())
 }
 
+/// The lease holder of one incarnation of a node.
+fn holder_name(node_id: i32, generation: i64) -> String {
+    format!("agent-{node_id}-generation-{generation}")
+}
+
 fn lease_name(shard: u32) -> String {
     format!("coordinator-{shard}")
 }
@@ -64,7 +69,7 @@ impl Shards {
         listener: Arc<dyn ShardListener>,
     ) -> Arc<Shards> {
         let me = membership.incarnation();
-        let holder = format!("agent-{}-generation-{}", me.node_id, me.generation);
+        let holder = holder_name(me.node_id, me.generation);
         Arc::new(Shards { membership, leases, clock, holder, held: Mutex::new(BTreeMap::new()), listener })
     }
 
@@ -76,6 +81,33 @@ impl Shards {
     pub fn holds(&self, shard: u32) -> bool {
         let now = self.clock.now_ms();
         self.held().get(&shard).is_some_and(|until| now < *until)
+    }
+
+    /// Ends the coordinator leases still held by this node's earlier incarnations, which this registration
+    /// fenced (an agent restarted in place: its predecessor is dead or can no longer heartbeat, and its
+    /// writes of group state and offsets are refused by the lease fence). Without this, a restarted agent
+    /// would answer COORDINATOR_LOAD_IN_PROGRESS for a whole session timeout, long enough for its clients'
+    /// sessions to expire. Leases held by other agents are untouched. Call before the first renewal.
+    pub async fn take_over_from_predecessors(&self) {
+        let me = self.membership.incarnation();
+        let names: Vec<String> = (0..SHARDS).map(lease_name).collect();
+        let timeout = self.membership.config().heartbeat_interval;
+        // A few generations back covers restarts quicker than a lease; older ones expired long ago.
+        for generation in me.generation.saturating_sub(3).max(1)..me.generation {
+            let old = holder_name(me.node_id, generation);
+            // Renewed as the predecessor to end a millisecond ago: only rows it holds change hands.
+            let end = self.leases.acquire_leases(&names, &old, self.clock.now_ms(), -1);
+            match tokio::time::timeout(timeout, end).await {
+                Ok(Ok(ended)) if !ended.is_empty() => {
+                    tracing::info!(predecessor = %old, "ended any coordinator leases of this node's previous incarnation");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(predecessor = %old, error = %e, "ending a previous incarnation's leases failed")
+                }
+                Err(_) => tracing::warn!(predecessor = %old, "ending a previous incarnation's leases timed out"),
+            }
+        }
     }
 
     /// The fence of a write about `key` (a group's state): this agent's lease on the key's shard, or `None`
