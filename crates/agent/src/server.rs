@@ -33,7 +33,15 @@ pub enum StartError {
     Config(#[from] weft_config::ConfigError),
     #[error(transparent)]
     Cluster(#[from] weft_cluster::ClusterError),
+    #[error(transparent)]
+    Keys(#[from] weft_storage::KeyringError),
+    #[error("encryption keys are given twice (--encryption-keys-file and {ENCRYPTION_KEYS_VAR}); give one")]
+    KeysTwice,
 }
+
+/// The variable that may hold the keyring text instead of `--encryption-keys-file` (never a flag, so keys
+/// stay out of process listings).
+pub const ENCRYPTION_KEYS_VAR: &str = "WEFT_ENCRYPTION_KEYS";
 
 /// A started agent.
 pub struct RunningAgent {
@@ -109,7 +117,7 @@ pub async fn start_on(
     let meta_url = weft_meta::url_shown(&config.metastore_url());
     let store_url = config.object_store_url();
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
-    let storage = weft_storage::ObjectStorage::open_with(&store_url, config.cache_bytes, store_options(&config, &ids))
+    let storage = weft_storage::ObjectStorage::open_with(&store_url, config.cache_bytes, store_options(&config, &ids)?)
         .map_err(|source| StartError::Storage { url: storage_url_shown(&store_url), source: Box::new(source) })?;
     if store_url.starts_with("memory:") {
         tracing::warn!(object_store = %store_url, metastore = %meta_url, "objects are kept in memory only: they are lost at exit while the metastore keeps pointing at them (for tests and diagnosis)");
@@ -264,7 +272,7 @@ pub async fn start_on(
 
 /// The object-store stack's options: the default retries, and the `--object-store-model` (seeded from the
 /// id source, so an injected one replays the same delays).
-fn store_options(config: &AgentConfig, ids: &Arc<dyn IdSource>) -> weft_storage::StoreOptions {
+fn store_options(config: &AgentConfig, ids: &Arc<dyn IdSource>) -> Result<weft_storage::StoreOptions, StartError> {
     use weft_config::ObjectStoreModel;
     use weft_storage::{ModelOptions, StoreModel};
     let model = match config.object_store_model {
@@ -279,7 +287,22 @@ fn store_options(config: &AgentConfig, ids: &Arc<dyn IdSource>) -> weft_storage:
         );
     }
     let model = model.map(|model| ModelOptions { model, seed: ids.nonce() });
-    weft_storage::StoreOptions { model, ..Default::default() }
+    let encryption = encryption(config)?;
+    Ok(weft_storage::StoreOptions { model, encryption, ..Default::default() })
+}
+
+/// Encryption at rest, when keys are given by file or variable.
+fn encryption(config: &AgentConfig) -> Result<Option<weft_storage::Encryption>, StartError> {
+    let from_var = std::env::var(ENCRYPTION_KEYS_VAR).ok().filter(|text| !text.trim().is_empty());
+    let keyring = match (&config.encryption_keys_file, from_var) {
+        (Some(_), Some(_)) => return Err(StartError::KeysTwice),
+        (Some(path), None) => weft_storage::Keyring::from_file(path)?,
+        (None, Some(text)) => weft_storage::Keyring::parse(&text)?,
+        (None, None) => return Ok(None),
+    };
+    tracing::info!(current = keyring.current_id(), keys = ?keyring.ids(), "objects are encrypted at rest");
+    let entropy: Arc<dyn weft_storage::Entropy> = Arc::new(weft_storage::SystemEntropy);
+    Ok(Some(weft_storage::Encryption { keyring: Arc::new(keyring), entropy }))
 }
 
 /// An object store URL as errors show it: without its query, which may carry credentials.

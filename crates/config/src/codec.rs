@@ -87,6 +87,21 @@ impl Codec for Path {
     }
 }
 
+/// An optional path: unset means none.
+pub struct OptionalPath;
+
+impl Codec for OptionalPath {
+    type Field = Option<PathBuf>;
+    type Raw = PathBuf;
+    const KIND: Kind = Kind::Path;
+    fn decode(raw: PathBuf) -> Result<Option<PathBuf>, Rejected> {
+        Ok(Some(raw))
+    }
+    fn show(field: &Option<PathBuf>) -> String {
+        field.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+    }
+}
+
 /// Optional text: unset means "derive it" (see the option's default).
 pub struct OptionalText;
 

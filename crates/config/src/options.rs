@@ -2,7 +2,9 @@
 //! also names its flag and `WEFT_*` variable), codec, checks and help. The first paragraph of an entry's
 //! doc is its `--help` line; further paragraphs document the field for library users.
 
-use crate::codec::{Choice, Millis, Minutes, NodeId, OptionalMillis, OptionalText, Path, RoleList, Same, Switchable};
+use crate::codec::{
+    Choice, Millis, Minutes, NodeId, OptionalMillis, OptionalPath, OptionalText, Path, RoleList, Same, Switchable,
+};
 use crate::model::ObjectStoreModel;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +37,13 @@ options! {
     /// SQLite is for one agent; agents sharing a PostgreSQL metastore (and an S3 bucket) form one cluster.
     /// `?pool_size=N` (default 16) bounds the connections an agent opens to PostgreSQL.
     metastore: Option<String> = None => metastore: OptionalText, shown "sqlite://<data-dir>/meta.db";
+
+    /// Encrypt objects at rest with the keys in this file: lines `<id> <base64 of 32 bytes>`, the first one
+    /// wraps new objects (WEFT_ENCRYPTION_KEYS may hold the same text instead of a file)
+    ///
+    /// Envelope encryption: each object gets its own AES-256-GCM data key, wrapped by the first key; the
+    /// other keys only unwrap older objects (rotation). See docs/security.md.
+    encryption_keys_file: Option<PathBuf> = None => encryption_keys_file: OptionalPath, shown "none";
 
     /// Broker id reported to clients; -1 takes the smallest id no live agent holds
     ///

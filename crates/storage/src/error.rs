@@ -32,6 +32,13 @@ pub enum StorageError {
     Injected { op: &'static str, key: String },
     #[error("range {start}..{end} is outside object {key} of {len} bytes")]
     BadRange { key: String, start: u64, end: u64, len: usize },
+    /// An object could not be sealed or opened (encryption at rest): a missing or wrong key, or altered bytes.
+    #[error("object {key}: {source}")]
+    Sealed {
+        key: String,
+        #[source]
+        source: crate::envelope::SealError,
+    },
 }
 
 /// Marker carried by `object_store::Error::Generic` when the faults layer fails an operation.
@@ -80,7 +87,12 @@ pub(crate) fn from_store(op: &'static str, key: &str, e: object_store::Error) ->
             Ok(_) => StorageError::Injected { op, key },
             Err(source) => match source.downcast::<SyncFailed>() {
                 Ok(sync) => StorageError::Sync { path: sync.path, source: sync.source },
-                Err(source) => StorageError::Store { op, key, source: object_store::Error::Generic { store, source } },
+                Err(source) => match source.downcast::<crate::sealed::SealFailed>() {
+                    Ok(sealed) => StorageError::Sealed { key, source: sealed.0 },
+                    Err(source) => {
+                        StorageError::Store { op, key, source: object_store::Error::Generic { store, source } }
+                    }
+                },
             },
         },
         source => StorageError::Store { op, key, source },
@@ -101,6 +113,7 @@ pub(crate) fn share(e: &StorageError) -> StorageError {
         StorageError::Sync { path, source } => {
             StorageError::Sync { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
         }
+        StorageError::Sealed { key, source } => StorageError::Sealed { key: key.clone(), source: source.clone() },
         StorageError::Store { op, key, source } => StorageError::Store {
             op,
             key: key.clone(),

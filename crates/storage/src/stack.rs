@@ -5,15 +5,18 @@
 //! 3. a latency and failure model of a remote store, only when one is chosen ([`crate::modelled`]);
 //! 4. retries with backoff and a timeout per attempt ([`crate::retry`]);
 //! 5. metrics, one request per caller's request ([`crate::metered`]);
-//! 6. fault injection, only when a test gives a plan (`faults`, compiled for tests and the `faults` feature);
-//! 7. the read cache with single-flight reads ([`crate::read`]).
+//! 6. envelope encryption at rest, only when keys are given ([`crate::sealed`]);
+//! 7. fault injection, only when a test gives a plan (`faults`, compiled for tests and the `faults` feature);
+//! 8. the read cache with single-flight reads ([`crate::read`]).
 //!
 //! Why this order: durability sits right on the files it fsyncs, so every attempt the retry layer makes is
 //! a whole durable write and an acknowledgement from below always means "on disk". The model stands for
 //! the remote store itself, so it sits right above the store: its 503s and timeouts reach the retry layer
 //! as a real store's would, and the metrics see the latency a caller on S3 would. Retries sit below the
 //! metrics so that a request is counted once, with the latency the caller felt, and an error counted is an
-//! error the caller saw. Injected faults sit above both: they stand for a crash, which is never retried,
+//! error the caller saw. Encryption sits above the metrics (they count the sealed bytes that cross the
+//! wire; a retry resends the same sealed bytes) and below the cache (which holds plaintext, so a hit costs
+//! no decryption). Injected faults sit above both: they stand for a crash, which is never retried,
 //! and a failure "before" the operation records no request because none reached the store. The cache is
 //! on top so that a hit costs no request, no retry budget and no fault step, and so that single-flight
 //! merges concurrent misses before they fan out into requests.
@@ -28,16 +31,19 @@ use crate::model::{ModelOptions, Sampler};
 use crate::modelled::{Modelled, TokioSleep};
 use crate::read::ReadCache;
 use crate::retry::{RetryOptions, Retrying};
+use crate::sealed::{Encryption, Sealed};
 use crate::usage::Usage;
 use object_store::ObjectStore;
 use std::sync::Arc;
 
 /// How the stack behaves; the defaults suit production and tests alike.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreOptions {
     pub retry: RetryOptions,
     /// A latency and failure model of a remote store (tests and benchmarks); `None` in production.
     pub model: Option<ModelOptions>,
+    /// Envelope encryption of every object written; `None` stores objects as they are.
+    pub encryption: Option<Encryption>,
 }
 
 /// Puts the layers together over `base`, with the read cache `segments` on top; requests are tallied in
@@ -58,7 +64,8 @@ pub(crate) fn build_with_faults(
     ReadCache::new(Arc::new(FaultLayer::new(layers(base, options, usage), faults)), segments)
 }
 
-/// Durability (local directories), the model (when chosen), retries, metrics, bottom up.
+/// Durability (local directories), the model (when chosen), retries, metrics, encryption (when keys are
+/// given), bottom up.
 fn layers(base: &Base, options: StoreOptions, usage: Arc<Usage>) -> Arc<dyn ObjectStore> {
     let mut store = base.store.clone();
     if let Some(root) = &base.local_root {
@@ -69,5 +76,9 @@ fn layers(base: &Base, options: StoreOptions, usage: Arc<Usage>) -> Arc<dyn Obje
         store = Arc::new(Modelled::new(store, sampler, Arc::new(TokioSleep)));
     }
     store = Arc::new(Retrying::new(store, options.retry));
-    Arc::new(Metered::new(store, usage))
+    store = Arc::new(Metered::new(store, usage));
+    if let Some(encryption) = options.encryption {
+        store = Arc::new(Sealed::new(store, encryption));
+    }
+    store
 }

@@ -71,7 +71,7 @@ impl ObjectStorage {
     pub fn open_with(url: &str, cache_bytes: usize, options: StoreOptions) -> Result<Self, StorageError> {
         let base = base::open(url)?;
         let usage = Arc::new(Usage::default());
-        let reads = stack::build(&base, options, Arc::new(SegmentCache::new(cache_bytes)), usage.clone());
+        let reads = stack::build(&base, options.clone(), Arc::new(SegmentCache::new(cache_bytes)), usage.clone());
         // Shown in logs and errors: without the query, which may carry credentials.
         Ok(ObjectStorage { base, options, reads: Arc::new(reads), usage, url: crate::s3::without_query(url) })
     }
@@ -81,7 +81,7 @@ impl ObjectStorage {
     #[cfg(any(test, feature = "faults"))]
     pub fn with_faults(self, faults: Arc<Faults>) -> Self {
         let segments = self.reads.segments_handle();
-        let reads = stack::build_with_faults(&self.base, self.options, faults, segments, self.usage.clone());
+        let reads = stack::build_with_faults(&self.base, self.options.clone(), faults, segments, self.usage.clone());
         ObjectStorage { reads: Arc::new(reads), ..self }
     }
 
