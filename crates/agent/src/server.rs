@@ -2,6 +2,7 @@
 
 use crate::config::AgentConfig;
 use crate::dispatch::KafkaApi;
+use crate::sasl::connection::SaslConnection;
 use crate::{Agent, http};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub enum StartError {
     Config(#[from] weft_config::ConfigError),
     #[error(transparent)]
     Cluster(#[from] weft_cluster::ClusterError),
+    #[error(transparent)]
+    Sasl(#[from] crate::sasl::AuthSetupError),
 }
 
 /// A started agent.
@@ -175,7 +178,12 @@ pub async fn start_on(
     let reader = LogReader::new(meta.clone(), storage.clone());
     let txns =
         weft_txn::TxnCoordinator::new(meta.clone(), produce.clone(), clock.clone(), config.transaction_max_timeout_ms);
+    let sasl = match config.listener_security_protocol.requires_sasl() {
+        true => Some(Arc::new(crate::sasl::Authenticator::new(&config, meta.clone(), clock.clone(), ids.clone())?)),
+        false => None,
+    };
     let agent = Arc::new(Agent {
+        sasl,
         topics: Arc::new(TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes)),
         meta,
         storage,
@@ -403,9 +411,17 @@ async fn run(
                     let stop = stop_rx.clone();
                     connections.spawn(async move {
                         let _ = socket.set_nodelay(true);
-                        let session = Session { peer, listener: "PLAINTEXT", principal: None };
+                        // Until listeners are named, the one listener is named after its security protocol.
+                        let listener = api.0.config.listener_security_protocol.name();
+                        let session = Session { peer, listener, principal: None };
                         let budget = api.0.request_budget.clone();
-                        weft_listener::serve(&*api, session, socket.into_split(), limits, &budget, stop).await;
+                        match api.0.sasl.clone() {
+                            None => weft_listener::serve(&*api, session, socket.into_split(), limits, &budget, stop).await,
+                            Some(auth) => {
+                                let gate = SaslConnection::new(api.0.clone(), auth);
+                                gate.serve(session, socket.into_split(), limits, &budget, stop).await
+                            }
+                        }
                         drop(slot);
                     });
                 }
