@@ -85,7 +85,9 @@ impl ScramExchange {
     /// Checks the client-final message; on success returns the server-final message (`v=` signature).
     pub fn finish(self, message: &[u8]) -> Result<Vec<u8>, ScramError> {
         let last = parse_client_final(message)?;
-        if last.nonce != self.nonce {
+        // Kafka accepts a final nonce that ends with the combined one (librdkafka up to 2.0 repeats the client
+        // nonce in front of it); the nonce the client sent is signed in the AuthMessage either way.
+        if !last.nonce.ends_with(&self.nonce) {
             return Err(ScramError::Nonce);
         }
         if last.channel_binding != self.gs2_header.as_bytes() {
@@ -149,6 +151,10 @@ mod tests {
         assert_eq!(unknown.finish(FINAL), Err(ScramError::InvalidCredentials));
         let short = b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA";
         assert_eq!(start(Some(rfc_7677_keys())).0.finish(short), Err(ScramError::InvalidCredentials));
+        // librdkafka 2.0 repeats its nonce in front of the combined one; Kafka accepts that, so does Weft (the
+        // proof still decides).
+        let repeated = b"c=biws,r=rOprNGfwEbeRWgbNEkqOrOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA";
+        assert_eq!(start(Some(rfc_7677_keys())).0.finish(repeated), Err(ScramError::InvalidCredentials));
         let nonce = b"c=biws,r=other,p=AAAA";
         assert_eq!(start(Some(rfc_7677_keys())).0.finish(nonce), Err(ScramError::Nonce));
         let binding = b"c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA";
