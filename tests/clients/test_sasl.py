@@ -151,3 +151,95 @@ def test_plain_users_file(weft_bin, agent_factory, tmp_path):
     assert all(e is None for e, _, _ in produce_confluent(a.bootstrap, topic, [Rec(partition=0, key=None, value=b"f")], **conf))
     errors = _auth_errors(a.bootstrap, _confluent("SCRAM-SHA-256", "file-user", "file-secret"))
     assert any("SCRAM-SHA-256" in e.str() or e.code() == KafkaError._AUTHENTICATION for e in errors), errors
+
+
+# --------------------------------------------------------------------------
+# OAUTHBEARER: tokens signed by a key this test generates (openssl), its public half in a JWKS file
+# --------------------------------------------------------------------------
+
+def _b64url(data: bytes) -> str:
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _rsa_key(path) -> dict:
+    """A fresh RSA key at `path`; returns its public JWK (kid k1)."""
+    import subprocess
+    subprocess.run(["openssl", "genrsa", "-out", str(path), "2048"], check=True, capture_output=True)
+    out = subprocess.run(["openssl", "rsa", "-in", str(path), "-noout", "-modulus"], check=True,
+                         capture_output=True).stdout.decode()
+    modulus = bytes.fromhex(out.strip().split("=", 1)[1])
+    return {"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": _b64url(modulus), "e": "AQAB"}
+
+
+def _jwt(key_path, claims: dict) -> str:
+    import json
+    import subprocess
+    header = _b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": "k1"}).encode())
+    payload = _b64url(json.dumps(claims).encode())
+    signing_input = f"{header}.{payload}".encode()
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(key_path)], input=signing_input,
+                         check=True, capture_output=True).stdout
+    return f"{header}.{payload}.{_b64url(sig)}"
+
+
+@pytest.fixture(scope="module")
+def oauth_agent(weft_bin, tmp_path_factory):
+    import json
+    from conftest import Agent
+    keys = tmp_path_factory.mktemp("oauth-keys")
+    good, other = keys / "good.pem", keys / "other.pem"
+    jwk = _rsa_key(good)
+    _rsa_key(other)
+    (keys / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    a = Agent(weft_bin, tmp_path_factory.mktemp("weft-oauth"), [
+        "--listener-security-protocol", "SASL_PLAINTEXT",
+        "--sasl-enabled-mechanisms", "OAUTHBEARER",
+        "--sasl-oauthbearer-jwks-endpoint-url", f"file://{keys}/jwks.json",
+        "--sasl-oauthbearer-expected-issuer", "https://issuer.test",
+        "--sasl-oauthbearer-expected-audience", "weft,other",
+        "--connection-failed-authentication-delay-ms", "20"])
+    a.start()
+    yield a, good, other
+    a.stop()
+
+
+def _oauth_conf(token: str) -> dict:
+    import time
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "OAUTHBEARER",
+            "oauth_cb": lambda _config: (token, time.time() + 300)}
+
+
+def _claims(**over) -> dict:
+    import time
+    now = int(time.time())
+    c = {"sub": "service-a", "iss": "https://issuer.test", "aud": "weft", "iat": now, "exp": now + 600}
+    c.update(over)
+    return c
+
+
+def test_oauthbearer_valid_token_produces_and_consumes(oauth_agent):
+    a, good, _ = oauth_agent
+    conf = _oauth_conf(_jwt(good, _claims()))
+    topic = unique_topic("sasl-oauth")
+    recs = [Rec(partition=0, key=None, value=b"o1"), Rec(partition=0, key=None, value=b"o2")]
+    assert all(e is None for e, _, _ in produce_confluent(a.bootstrap, topic, recs, **conf))
+    got = consume_confluent(a.bootstrap, topic, [0], min_count=2, **conf)
+    assert [r.value for r in got] == [b"o1", b"o2"]
+
+
+@pytest.mark.parametrize("case", ["expired", "mis-signed", "wrong-audience", "wrong-issuer", "not-yet-valid"])
+def test_oauthbearer_bad_tokens_fail(oauth_agent, case):
+    import time
+    a, good, other = oauth_agent
+    now = int(time.time())
+    token = {
+        "expired": lambda: _jwt(good, _claims(exp=now - 120)),
+        "mis-signed": lambda: _jwt(other, _claims()),
+        "wrong-audience": lambda: _jwt(good, _claims(aud="someone-else")),
+        "wrong-issuer": lambda: _jwt(good, _claims(iss="https://evil.test")),
+        "not-yet-valid": lambda: _jwt(good, _claims(nbf=now + 600)),
+    }[case]()
+    errors = _auth_errors(a.bootstrap, _oauth_conf(token))
+    assert KafkaError._AUTHENTICATION in {e.code() for e in errors}, (case, errors)
+    assert "sasl authentication failed" in a.log_text()

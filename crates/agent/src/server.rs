@@ -179,7 +179,9 @@ pub async fn start_on(
     let txns =
         weft_txn::TxnCoordinator::new(meta.clone(), produce.clone(), clock.clone(), config.transaction_max_timeout_ms);
     let sasl = match config.listener_security_protocol.requires_sasl() {
-        true => Some(Arc::new(crate::sasl::Authenticator::new(&config, meta.clone(), clock.clone(), ids.clone())?)),
+        true => {
+            Some(Arc::new(crate::sasl::Authenticator::new(&config, meta.clone(), clock.clone(), ids.clone()).await?))
+        }
         false => None,
     };
     let agent = Arc::new(Agent {

@@ -242,7 +242,7 @@ options! {
         listener_security_protocol: Choice<SecurityProtocol>;
 
     /// sasl.enabled.mechanisms: the SASL mechanisms clients may use, a comma list of PLAIN, SCRAM-SHA-256,
-    /// SCRAM-SHA-512
+    /// SCRAM-SHA-512, OAUTHBEARER
     sasl_enabled_mechanisms: SaslMechanisms = SaslMechanisms::default() =>
         sasl_enabled_mechanisms: SaslMechanisms;
 
@@ -269,4 +269,32 @@ options! {
     /// disconnected
     sasl_authentication_timeout: Duration = Duration::from_secs(30) => sasl_authentication_timeout_ms: Millis,
         check positive;
+
+    /// sasl.oauthbearer.jwks.endpoint.url: where OAUTHBEARER's signing keys are (a JWKS), file:///abs/path
+    /// or an https:// (or http://) URL
+    ///
+    /// Needed when OAUTHBEARER is enabled. Read at start (the agent does not start without it) and again
+    /// every `sasl_oauthbearer_jwks_endpoint_refresh_ms`; a failed refresh keeps the keys it has.
+    sasl_oauthbearer_jwks_endpoint_url: Option<String> = None => sasl_oauthbearer_jwks_endpoint_url: OptionalText,
+        shown "none";
+
+    /// sasl.oauthbearer.jwks.endpoint.refresh.ms: how often the JWKS is read again
+    sasl_oauthbearer_jwks_endpoint_refresh: Duration = Duration::from_secs(3600) =>
+        sasl_oauthbearer_jwks_endpoint_refresh_ms: Millis, check positive;
+
+    /// sasl.oauthbearer.expected.issuer: the `iss` tokens must carry; unset accepts any
+    sasl_oauthbearer_expected_issuer: Option<String> = None => sasl_oauthbearer_expected_issuer: OptionalText,
+        shown "any";
+
+    /// sasl.oauthbearer.expected.audience: a comma list, one of which tokens' `aud` must name; unset accepts
+    /// any
+    sasl_oauthbearer_expected_audience: Option<String> = None => sasl_oauthbearer_expected_audience: OptionalText,
+        shown "any";
+
+    /// sasl.oauthbearer.sub.claim.name: the claim that names the principal (User:<value>)
+    sasl_oauthbearer_sub_claim_name: Option<String> = None => sasl_oauthbearer_sub_claim_name: OptionalText,
+        shown "sub";
+
+    /// sasl.oauthbearer.clock.skew.seconds: leeway when checking a token's exp and nbf
+    sasl_oauthbearer_clock_skew_seconds: u64 = 30 => sasl_oauthbearer_clock_skew_seconds: Same<u64>;
 }

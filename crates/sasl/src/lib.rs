@@ -1,8 +1,9 @@
-//! SASL mechanisms as pure exchanges, no I/O: the message formats of PLAIN (RFC 4616) and SCRAM (RFC 5802,
-//! RFC 7677), SCRAM credential derivation, and the server side of a SCRAM exchange. The agent drives them
+//! SASL mechanisms as pure exchanges, no I/O: the message formats of PLAIN (RFC 4616), OAUTHBEARER (RFC 7628)
+//! and SCRAM (RFC 5802, RFC 7677), SCRAM credential derivation, and the server side of a SCRAM exchange. The agent drives them
 //! per connection (it looks credentials up, supplies nonces and decides what a failure costs), so every
 //! parser here can be fuzzed and property-tested on bytes alone.
 
+pub mod oauthbearer;
 pub mod plain;
 pub mod scram;
 

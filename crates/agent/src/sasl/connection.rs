@@ -212,8 +212,8 @@ impl SaslConnection {
                 let resp = SaslAuthenticateResponse::default().with_auth_bytes(challenge.into());
                 Ok(ready(respond(ApiKey::SaslAuthenticate, v, cid, &resp)))
             }
-            Step::Done { user, response } => {
-                let lifetime_ms = self.succeed(session, mechanism, &user)?;
+            Step::Done { user, response, expires_ms } => {
+                let lifetime_ms = self.succeed(session, mechanism, &user, expires_ms)?;
                 let mut resp = SaslAuthenticateResponse::default().with_auth_bytes(response.into());
                 if v >= 1 {
                     resp = resp.with_session_lifetime_ms(lifetime_ms);
@@ -249,8 +249,8 @@ impl SaslConnection {
                 self.lock().pending = Some(Pending { exchange, unframed: true });
                 Ok(reply(challenge))
             }
-            Step::Done { user, response } => {
-                self.succeed(session, mechanism, &user)?;
+            Step::Done { user, response, expires_ms } => {
+                self.succeed(session, mechanism, &user, expires_ms)?;
                 Ok(reply(response))
             }
             // Unframed SASL has no error response: the connection is closed.
@@ -259,7 +259,13 @@ impl SaslConnection {
     }
 
     /// Records a successful login; returns the session lifetime to tell the client (0: no expiry).
-    fn succeed(&self, session: &Session, mechanism: Mechanism, user: &str) -> Result<i64, CloseReason> {
+    fn succeed(
+        &self,
+        session: &Session,
+        mechanism: Mechanism,
+        user: &str,
+        credential_expires_ms: Option<i64>,
+    ) -> Result<i64, CloseReason> {
         let principal = format!("User:{user}");
         let mut state = self.lock();
         if let Some((previous, _)) = state.principal.clone()
@@ -269,13 +275,21 @@ impl SaslConnection {
             count(mechanism.name(), "failure");
             return Err(refuse(format!("re-authentication as {principal} changes the principal {previous}")));
         }
+        // As Kafka: the session ends at the credential's expiry or after connections.max.reauth.ms, whichever
+        // comes first; neither set, it does not end.
+        let now = self.auth.clock.now_ms();
         let reauth_ms = i64::try_from(self.auth.reauth.as_millis()).unwrap_or(i64::MAX);
-        state.expires_ms = (reauth_ms > 0).then(|| self.auth.clock.now_ms().saturating_add(reauth_ms));
+        let by_reauth = (reauth_ms > 0).then(|| now.saturating_add(reauth_ms));
+        state.expires_ms = match (by_reauth, credential_expires_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let lifetime_ms = state.expires_ms.map_or(0, |at| at.saturating_sub(now).max(0));
         let again = state.principal.is_some();
         state.principal = Some((principal.clone(), mechanism));
         count(mechanism.name(), "success");
         tracing::debug!(peer = %session.peer, %principal, %mechanism, reauthentication = again, "sasl authentication succeeded");
-        Ok(reauth_ms)
+        Ok(lifetime_ms)
     }
 
     /// A failed login: the answer (if any) is sent after the delay, then the connection is closed.
@@ -295,6 +309,7 @@ impl SaslConnection {
 fn mechanism_of(exchange: &Exchange) -> Mechanism {
     match exchange {
         Exchange::Start(m) | Exchange::Scram(m, _) => *m,
+        Exchange::BearerRefused(_) => Mechanism::OAuthBearer,
     }
 }
 

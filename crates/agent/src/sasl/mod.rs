@@ -4,6 +4,7 @@
 //! authenticated clients through. A failed login never tells whether the user exists.
 
 pub mod connection;
+pub mod oauth;
 pub mod users_file;
 
 use std::collections::HashMap;
@@ -28,6 +29,8 @@ pub struct Authenticator {
     pub failure_delay: Duration,
     pub max_receive: usize,
     pub timeout: Duration,
+    /// OAUTHBEARER's token validator, when that mechanism is enabled.
+    bearer: Option<Arc<oauth::BearerValidator>>,
 }
 
 /// An exchange in progress.
@@ -36,14 +39,17 @@ pub enum Exchange {
     Start(Mechanism),
     /// SCRAM: the server-first message was sent.
     Scram(Mechanism, Box<ScramExchange>),
+    /// OAUTHBEARER: the token was refused and the RFC 7628 error sent; the client's `0x01` ends it.
+    BearerRefused(String),
 }
 
 /// The outcome of one step.
 pub enum Step {
     /// Send this challenge and wait for the next token.
     Challenge(Exchange, Vec<u8>),
-    /// Authenticated as `user`; send `response` (possibly empty).
-    Done { user: String, response: Vec<u8> },
+    /// Authenticated as `user`; send `response` (possibly empty). `expires_ms`: when the credential ends
+    /// (an OAUTHBEARER token's exp), which bounds the session.
+    Done { user: String, response: Vec<u8>, expires_ms: Option<i64> },
     /// Refused: `message` is for the client (never says whether the user exists), `reason` for the log.
     Failed { message: String, reason: String },
 }
@@ -53,12 +59,14 @@ pub enum Step {
 pub enum AuthSetupError {
     #[error(transparent)]
     UsersFile(#[from] users_file::UsersFileError),
+    #[error(transparent)]
+    Jwks(#[from] oauth::JwksError),
     #[error("sasl mechanism {0} is not supported by this build")]
     Unsupported(String),
 }
 
 impl Authenticator {
-    pub fn new(
+    pub async fn new(
         config: &crate::AgentConfig,
         credentials: Arc<dyn Credentials>,
         clock: Arc<dyn Clock>,
@@ -67,13 +75,17 @@ impl Authenticator {
         let mut mechanisms = Vec::new();
         for name in &config.sasl_enabled_mechanisms.0 {
             match Mechanism::from_name(name) {
-                Some(m) if m != Mechanism::OAuthBearer => mechanisms.push(m),
-                _ => return Err(AuthSetupError::Unsupported(name.clone())),
+                Some(m) => mechanisms.push(m),
+                None => return Err(AuthSetupError::Unsupported(name.clone())),
             }
         }
         let plain_users = match &config.sasl_plain_users_file {
             Some(path) => users_file::read(path)?,
             None => HashMap::new(),
+        };
+        let bearer = match mechanisms.contains(&Mechanism::OAuthBearer) {
+            true => Some(oauth::BearerValidator::start(oauth::BearerRules::from_config(config)?).await?),
+            false => None,
         };
         let secret = [ids.uuid(), ids.uuid()].iter().flat_map(|u| u.into_bytes()).collect();
         Ok(Authenticator {
@@ -87,6 +99,7 @@ impl Authenticator {
             failure_delay: config.connection_failed_authentication_delay,
             max_receive: config.sasl_server_max_receive_size,
             timeout: config.sasl_authentication_timeout,
+            bearer,
         })
     }
 
@@ -104,6 +117,8 @@ impl Authenticator {
     pub async fn step(&self, exchange: Exchange, token: &[u8]) -> Step {
         match exchange {
             Exchange::Start(Mechanism::Plain) => self.plain(token).await,
+            Exchange::Start(Mechanism::OAuthBearer) => self.bearer(token),
+            Exchange::BearerRefused(reason) => failed(Mechanism::OAuthBearer, reason),
             Exchange::Start(m) => match m.scram() {
                 Some(scram) => self.scram_first(m, scram, token).await,
                 None => failed(m, format!("mechanism {m} has no server")),
@@ -111,7 +126,7 @@ impl Authenticator {
             Exchange::Scram(m, exchange) => {
                 let user = exchange.user().to_string();
                 match exchange.finish(token) {
-                    Ok(response) => Step::Done { user, response },
+                    Ok(response) => Step::Done { user, response, expires_ms: None },
                     Err(weft_sasl::scram::ScramError::InvalidCredentials) => {
                         failed(m, format!("invalid credentials for user {user:?} (unknown user or wrong password)"))
                     }
@@ -138,9 +153,30 @@ impl Authenticator {
             },
         };
         if ok {
-            Step::Done { user: msg.user, response: Vec::new() }
+            Step::Done { user: msg.user, response: Vec::new(), expires_ms: None }
         } else {
             failed(m, format!("invalid credentials for user {:?} (unknown user or wrong password)", msg.user))
+        }
+    }
+
+    /// OAUTHBEARER: a refused token is answered with RFC 7628's error JSON, and the exchange ends at the
+    /// client's next message.
+    fn bearer(&self, token: &[u8]) -> Step {
+        let m = Mechanism::OAuthBearer;
+        let msg = match weft_sasl::oauthbearer::parse(token) {
+            Ok(msg) => msg,
+            Err(e) => return malformed(m, e.to_string()),
+        };
+        let Some(validator) = &self.bearer else { return failed(m, "no token validator".into()) };
+        let refused = |reason: String| {
+            Step::Challenge(Exchange::BearerRefused(reason), weft_sasl::oauthbearer::error_challenge("invalid_token"))
+        };
+        match validator.validate(&msg.token) {
+            Ok(b) if msg.authzid.as_ref().is_some_and(|a| *a != b.principal) => {
+                refused(format!("authorization id differs from the token's principal {:?}", b.principal))
+            }
+            Ok(b) => Step::Done { user: b.principal, response: Vec::new(), expires_ms: Some(b.expires_ms) },
+            Err(reason) => refused(reason),
         }
     }
 
