@@ -112,6 +112,14 @@ pub async fn start_on(
     let meta_url = weft_meta::url_shown(&config.metastore_url());
     let store_url = config.object_store_url();
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
+    // Before anything is bound or registered: a listener that cannot authenticate (unreadable users file or
+    // JWKS) stops the start with nothing left running.
+    let sasl = match config.listener_security_protocol.requires_sasl() {
+        true => {
+            Some(Arc::new(crate::sasl::Authenticator::new(&config, meta.clone(), clock.clone(), ids.clone()).await?))
+        }
+        false => None,
+    };
     let storage = weft_storage::ObjectStorage::open_with(&store_url, config.cache_bytes, store_options(&config, &ids))
         .map_err(|source| StartError::Storage { url: storage_url_shown(&store_url), source: Box::new(source) })?;
     if store_url.starts_with("memory:") {
@@ -178,12 +186,6 @@ pub async fn start_on(
     let reader = LogReader::new(meta.clone(), storage.clone());
     let txns =
         weft_txn::TxnCoordinator::new(meta.clone(), produce.clone(), clock.clone(), config.transaction_max_timeout_ms);
-    let sasl = match config.listener_security_protocol.requires_sasl() {
-        true => {
-            Some(Arc::new(crate::sasl::Authenticator::new(&config, meta.clone(), clock.clone(), ids.clone()).await?))
-        }
-        false => None,
-    };
     let agent = Arc::new(Agent {
         sasl,
         topics: Arc::new(TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes)),

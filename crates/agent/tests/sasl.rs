@@ -395,3 +395,38 @@ async fn plaintext_listeners_refuse_sasl_as_kafka_does() {
     assert_eq!(c.handshake(1, "PLAIN").await.error_code, ResponseError::IllegalSaslState.code());
     assert!(c.metadata().await.is_some(), "and stay open");
 }
+
+/// A refused OAUTHBEARER token gets RFC 7628's error challenge; the client's `0x01` then gets
+/// SASL_AUTHENTICATION_FAILED and the connection closes. (Signed tokens: tests/clients/test_sasl.py.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_bearer_tokens_get_the_rfc_7628_error_first() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let jwks = keys.path().join("jwks.json");
+    std::fs::write(&jwks, r#"{"keys":[{"kty":"RSA","kid":"k1","alg":"RS256","n":"sXch","e":"AQAB"}]}"#).expect("write");
+    let url = format!("file://{}", jwks.display());
+    let s = sasl_agent(move |c| {
+        c.sasl_enabled_mechanisms = SaslMechanisms::parse("OAUTHBEARER").expect("list");
+        c.sasl_oauthbearer_jwks_endpoint_url = Some(url);
+    })
+    .await;
+    let mut c = Conn::connect(s.agent.kafka_addr).await;
+    assert_eq!(c.handshake(1, "OAUTHBEARER").await.error_code, 0);
+    let unsigned = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIiwiZXhwIjo5OTk5OTk5OTk5OX0.";
+    let challenge = c.authenticate(2, format!("n,,\x01auth=Bearer {unsigned}\x01\x01").as_bytes()).await;
+    assert_eq!(challenge.error_code, 0, "the error travels as a challenge first");
+    assert_eq!(challenge.auth_bytes.as_ref(), br#"{"status":"invalid_token"}"#);
+    let done = c.authenticate(2, b"\x01").await;
+    assert_eq!(done.error_code, ResponseError::SaslAuthenticationFailed.code());
+    assert!(c.closed().await);
+
+    // An agent whose JWKS cannot be read does not start.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.admin_listen = None;
+    config.listener_security_protocol = SecurityProtocol::SaslPlaintext;
+    config.sasl_enabled_mechanisms = SaslMechanisms::parse("OAUTHBEARER").expect("list");
+    config.sasl_oauthbearer_jwks_endpoint_url = Some(format!("file://{}/missing.json", dir.path().display()));
+    let refused = weft_agent::start(config).await.err().expect("refused");
+    assert!(refused.to_string().contains("JWKS"), "{refused}");
+}
