@@ -12,9 +12,11 @@ mod offsets;
 mod produce;
 mod produce_input;
 mod progress;
+mod sasl_login;
 mod template;
 mod topic;
 mod topic_describe;
+mod user;
 mod wire;
 
 pub use cluster::{ClusterArgs, run_cluster};
@@ -24,3 +26,4 @@ pub use group::{GroupArgs, run_group};
 pub use offsets::{OffsetsArgs, run_offsets};
 pub use produce::{ProduceArgs, run_produce};
 pub use topic::{TopicArgs, run_topic};
+pub use user::{UserArgs, run_user};

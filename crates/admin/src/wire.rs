@@ -1,4 +1,5 @@
-//! A small Kafka protocol client for admin requests, speaking to one broker at a time over plaintext.
+//! A small Kafka protocol client for admin requests, speaking to one broker at a time over plaintext, with
+//! an optional SASL login (`sasl_login`).
 //!
 //! librdkafka serves the data path (produce, consume, list offsets) but falls short for administration:
 //! it refuses the broker config resource with an empty name (Kafka's cluster-wide dynamic defaults), the
@@ -12,13 +13,15 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
-    TopicName,
+    SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::sasl_login::{ClientExchange, SaslLogin};
 
 /// The largest response accepted; admin responses are far smaller.
 const MAX_RESPONSE: u32 = 256 << 20;
@@ -33,6 +36,8 @@ pub struct Wire {
     correlation: i32,
     /// api key -> (min, max) version the broker serves.
     versions: HashMap<i16, (i16, i16)>,
+    /// How every connection of this client logs in (SASL), if it does.
+    login: Option<SaslLogin>,
 }
 
 pub fn str_bytes(s: &str) -> StrBytes {
@@ -55,10 +60,15 @@ fn api_name(key: i16) -> String {
 impl Wire {
     /// Connects to the first bootstrap server that answers and learns which API versions it serves.
     pub async fn connect(bootstrap: &str, timeout: Duration) -> Result<Wire> {
+        Wire::connect_as(bootstrap, timeout, None).await
+    }
+
+    /// [`Wire::connect`], logging in with SASL when `login` is given.
+    pub async fn connect_as(bootstrap: &str, timeout: Duration, login: Option<SaslLogin>) -> Result<Wire> {
         let mut last = anyhow!("no bootstrap server given");
         for addr in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
             let addr = addr.strip_prefix("PLAINTEXT://").unwrap_or(addr);
-            match Wire::open(addr, bootstrap, timeout).await {
+            match Wire::open(addr, bootstrap, timeout, login.clone()).await {
                 Ok(w) => return Ok(w),
                 Err(e) => last = e,
             }
@@ -66,7 +76,7 @@ impl Wire {
         Err(anyhow!("cannot reach the cluster at {bootstrap}: {last:#}"))
     }
 
-    async fn open(addr: &str, bootstrap: &str, timeout: Duration) -> Result<Wire> {
+    async fn open(addr: &str, bootstrap: &str, timeout: Duration, login: Option<SaslLogin>) -> Result<Wire> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| anyhow!("{addr} did not accept a connection within {}s", timeout.as_secs()))?
@@ -78,6 +88,7 @@ impl Wire {
             timeout,
             correlation: 0,
             versions: HashMap::new(),
+            login,
         };
         let req = ApiVersionsRequest::default()
             .with_client_software_name(str_bytes("weft"))
@@ -87,7 +98,39 @@ impl Wire {
             bail!("{addr} refused ApiVersions: {e}");
         }
         w.versions = resp.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
+        if let Some(login) = w.login.clone() {
+            w.log_in(&login)
+                .await
+                .with_context(|| format!("SASL {} login at {addr} as {}", login.mechanism, login.username))?;
+        }
         Ok(w)
+    }
+
+    /// SaslHandshake v1, then the mechanism's SaslAuthenticate steps.
+    async fn log_in(&mut self, login: &SaslLogin) -> Result<()> {
+        let (hs, _) =
+            self.call(1, &SaslHandshakeRequest::default().with_mechanism(str_bytes(&login.mechanism))).await?;
+        if let Some(e) = error_text(hs.error_code, None) {
+            let offered: Vec<&str> = hs.mechanisms.iter().map(|m| m.as_str()).collect();
+            bail!("{e} (the broker offers {})", offered.join(", "));
+        }
+        let (first, exchange) = login.first()?;
+        let step = |token: Vec<u8>| SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token));
+        let (resp, _) = self.call(2, &step(first)).await?;
+        if let Some(e) = error_text(resp.error_code, resp.error_message.as_ref()) {
+            bail!("{e}");
+        }
+        if let ClientExchange::Scram { .. } = exchange {
+            let (last, expected) = exchange.next(&resp.auth_bytes)?;
+            let (done, _) = self.call(2, &step(last)).await?;
+            if let Some(e) = error_text(done.error_code, done.error_message.as_ref()) {
+                bail!("{e}");
+            }
+            if done.auth_bytes.as_ref() != expected.as_slice() {
+                bail!("the broker's SCRAM signature does not match: it does not know the password");
+            }
+        }
+        Ok(())
     }
 
     /// Another connection to broker `node`, found in `metadata`; this one if `node` is unknown.
@@ -97,7 +140,7 @@ impl Wire {
         if addr == self.addr {
             return Ok(self);
         }
-        Wire::open(&addr, &self.bootstrap, self.timeout)
+        Wire::open(&addr, &self.bootstrap, self.timeout, self.login.clone())
             .await
             .with_context(|| format!("cannot reach broker {node} at {addr} (from the cluster's metadata)"))
     }

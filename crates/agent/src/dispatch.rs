@@ -153,6 +153,27 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         ApiKey::DeleteRecords => simple!(DeleteRecordsRequest, handlers::delete_records::handle),
         ApiKey::DescribeLogDirs => simple!(DescribeLogDirsRequest, handlers::log_dirs::handle),
         ApiKey::DescribeCluster => simple!(DescribeClusterRequest, handlers::cluster::describe),
+        ApiKey::DescribeUserScramCredentials => {
+            simple!(DescribeUserScramCredentialsRequest, handlers::scram_credentials::describe)
+        }
+        ApiKey::AlterUserScramCredentials => {
+            simple!(AlterUserScramCredentialsRequest, handlers::scram_credentials::alter)
+        }
+        // A listener without SASL, or a connection already authenticated outside a re-authentication.
+        ApiKey::SaslHandshake => {
+            let _req: SaslHandshakeRequest = decode_body(api, v, body)?;
+            let resp = SaslHandshakeResponse::default().with_error_code(ResponseError::IllegalSaslState.code());
+            ready(respond(api, v, cid, &resp))
+        }
+        ApiKey::SaslAuthenticate => {
+            let _req: SaslAuthenticateRequest = decode_body(api, v, body)?;
+            let resp = SaslAuthenticateResponse::default()
+                .with_error_code(ResponseError::IllegalSaslState.code())
+                .with_error_message(Some(handlers::str_bytes(
+                    "SaslAuthenticate is not expected on this connection now",
+                )));
+            ready(respond(api, v, cid, &resp))
+        }
         other => {
             // The supported table and this match must agree; a mismatch is a bug, reported not panicked.
             tracing::error!(api = ?other, "api is advertised but has no handler");

@@ -22,6 +22,7 @@ mod membership;
 mod metrics;
 mod request;
 mod routing;
+mod sasl;
 mod server;
 
 /// Injected sources of time and ids (re-exported for tests that drive an agent deterministically).
@@ -64,4 +65,6 @@ pub(crate) struct Agent {
     pub health: Arc<weft_log::health::Health>,
     /// The live agents and the coordinator shards this agent holds.
     pub cluster: membership::Cluster,
+    /// SASL authentication of the Kafka listener, when its security protocol requires it.
+    pub sasl: Option<Arc<sasl::Authenticator>>,
 }

@@ -18,6 +18,9 @@ pub enum CloseReason {
     UnsupportedVersion { api_key: i16, version: i16 },
     #[error("response could not be encoded: {0}")]
     Encode(String),
+    /// SASL authentication failed or was not attempted; `last_words` is answered before closing.
+    #[error("{reason}")]
+    Authentication { reason: String, last_words: Option<Bytes> },
 }
 
 /// The response of one request, in the making. `None` means no response is sent (acks=0 produce).

@@ -2,6 +2,7 @@
 
 use crate::config::AgentConfig;
 use crate::dispatch::KafkaApi;
+use crate::sasl::connection::SaslConnection;
 use crate::{Agent, http};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub enum StartError {
     Keys(#[from] weft_storage::KeyringError),
     #[error("encryption keys are given twice (--encryption-keys-file and {ENCRYPTION_KEYS_VAR}); give one")]
     KeysTwice,
+    #[error(transparent)]
+    Sasl(#[from] crate::sasl::AuthSetupError),
 }
 
 /// The variable that may hold the keyring text instead of `--encryption-keys-file` (never a flag, so keys
@@ -117,6 +120,14 @@ pub async fn start_on(
     let meta_url = weft_meta::url_shown(&config.metastore_url());
     let store_url = config.object_store_url();
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
+    // Before anything is bound or registered: a listener that cannot authenticate (unreadable users file or
+    // JWKS) stops the start with nothing left running.
+    let sasl = match config.listener_security_protocol.requires_sasl() {
+        true => {
+            Some(Arc::new(crate::sasl::Authenticator::new(&config, meta.clone(), clock.clone(), ids.clone()).await?))
+        }
+        false => None,
+    };
     let storage = weft_storage::ObjectStorage::open_with(&store_url, config.cache_bytes, store_options(&config, &ids)?)
         .map_err(|source| StartError::Storage { url: storage_url_shown(&store_url), source: Box::new(source) })?;
     if store_url.starts_with("memory:") {
@@ -184,6 +195,7 @@ pub async fn start_on(
     let txns =
         weft_txn::TxnCoordinator::new(meta.clone(), produce.clone(), clock.clone(), config.transaction_max_timeout_ms);
     let agent = Arc::new(Agent {
+        sasl,
         topics: Arc::new(TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes)),
         meta,
         storage,
@@ -426,9 +438,17 @@ async fn run(
                     let stop = stop_rx.clone();
                     connections.spawn(async move {
                         let _ = socket.set_nodelay(true);
-                        let session = Session { peer, listener: "PLAINTEXT", principal: None };
+                        // Until listeners are named, the one listener is named after its security protocol.
+                        let listener = api.0.config.listener_security_protocol.name();
+                        let session = Session { peer, listener, principal: None };
                         let budget = api.0.request_budget.clone();
-                        weft_listener::serve(&*api, session, socket.into_split(), limits, &budget, stop).await;
+                        match api.0.sasl.clone() {
+                            None => weft_listener::serve(&*api, session, socket.into_split(), limits, &budget, stop).await,
+                            Some(auth) => {
+                                let gate = SaslConnection::new(api.0.clone(), auth);
+                                gate.serve(session, socket.into_split(), limits, &budget, stop).await
+                            }
+                        }
                         drop(slot);
                     });
                 }

@@ -27,6 +27,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A comma-separated list of agent roles (`kafka`, `jobs`).
     Roles,
+    /// A comma-separated list of SASL mechanism names (`PLAIN`, `SCRAM-SHA-256`, ...).
+    Mechanisms,
 }
 
 /// A written value the codec refused.

@@ -10,6 +10,7 @@ pub mod codec;
 mod model;
 mod options;
 mod roles;
+mod security;
 mod validate;
 
 pub use cli::{AgentArgs, LoadError, read_layer};
@@ -17,6 +18,7 @@ pub use codec::Kind;
 pub use model::{LOCAL_FLUSH_INTERVAL, ObjectStoreModel, S3_FLUSH_INTERVAL};
 pub use options::{AgentConfig, Layer, key, options};
 pub use roles::{Roles, RolesError};
+pub use security::{KNOWN_MECHANISMS, MechanismsError, SaslMechanisms, SecurityProtocol};
 pub use validate::{ConfigError, flag};
 
 use std::path::PathBuf;

@@ -6,6 +6,7 @@ use crate::codec::{
     Choice, Millis, Minutes, NodeId, OptionalMillis, OptionalPath, OptionalText, Path, RoleList, Same, Switchable,
 };
 use crate::model::ObjectStoreModel;
+use crate::security::{SaslMechanisms, SecurityProtocol};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -241,4 +242,68 @@ options! {
     /// Dollars per GiB stored for a month, for the cost estimate (S3 Standard us-east-1, first 50 TB)
     object_store_storage_price: f64 = 0.023 => object_store_storage_price_per_gib_month: Same<f64>,
         check non_negative;
+
+    /// Security protocol of the Kafka listener: PLAINTEXT, or SASL_PLAINTEXT to require SASL authentication
+    ///
+    /// Until listeners are named, the one listener is named after its protocol. On SASL_PLAINTEXT a client may
+    /// send only ApiVersions, SaslHandshake and SaslAuthenticate until it has authenticated.
+    listener_security_protocol: SecurityProtocol = SecurityProtocol::Plaintext =>
+        listener_security_protocol: Choice<SecurityProtocol>;
+
+    /// sasl.enabled.mechanisms: the SASL mechanisms clients may use, a comma list of PLAIN, SCRAM-SHA-256,
+    /// SCRAM-SHA-512, OAUTHBEARER
+    sasl_enabled_mechanisms: SaslMechanisms = SaslMechanisms::default() =>
+        sasl_enabled_mechanisms: SaslMechanisms;
+
+    /// File of SASL/PLAIN users, one `name:password` per line (`#` starts a comment), checked before the
+    /// users of the metastore
+    ///
+    /// Read at start. Users in the metastore (SCRAM credentials, `weft user create`) may also log in with
+    /// PLAIN; a name listed here is checked against this file only.
+    sasl_plain_users_file: Option<String> = None => sasl_plain_users_file: OptionalText, shown "none";
+
+    /// connections.max.reauth.ms: a SASL session lasts this long, then the client must re-authenticate
+    /// (KIP-368); 0 turns expiry off
+    connections_max_reauth: Duration = Duration::ZERO => connections_max_reauth_ms: Millis;
+
+    /// connection.failed.authentication.delay.ms: a failed login is answered (and its connection closed)
+    /// after this delay
+    connection_failed_authentication_delay: Duration = Duration::from_millis(100) =>
+        connection_failed_authentication_delay_ms: Millis;
+
+    /// sasl.server.max.receive.size: largest request accepted before a client has authenticated
+    sasl_server_max_receive_size: usize = 524_288 => sasl_server_max_receive_size: Same<usize>, check positive;
+
+    /// A client on a SASL listener must authenticate within this time of connecting, else it is
+    /// disconnected
+    sasl_authentication_timeout: Duration = Duration::from_secs(30) => sasl_authentication_timeout_ms: Millis,
+        check positive;
+
+    /// sasl.oauthbearer.jwks.endpoint.url: where OAUTHBEARER's signing keys are (a JWKS), file:///abs/path
+    /// or an https:// (or http://) URL
+    ///
+    /// Needed when OAUTHBEARER is enabled. Read at start (the agent does not start without it) and again
+    /// every `sasl_oauthbearer_jwks_endpoint_refresh_ms`; a failed refresh keeps the keys it has.
+    sasl_oauthbearer_jwks_endpoint_url: Option<String> = None => sasl_oauthbearer_jwks_endpoint_url: OptionalText,
+        shown "none";
+
+    /// sasl.oauthbearer.jwks.endpoint.refresh.ms: how often the JWKS is read again
+    sasl_oauthbearer_jwks_endpoint_refresh: Duration = Duration::from_secs(3600) =>
+        sasl_oauthbearer_jwks_endpoint_refresh_ms: Millis, check positive;
+
+    /// sasl.oauthbearer.expected.issuer: the `iss` tokens must carry; unset accepts any
+    sasl_oauthbearer_expected_issuer: Option<String> = None => sasl_oauthbearer_expected_issuer: OptionalText,
+        shown "any";
+
+    /// sasl.oauthbearer.expected.audience: a comma list, one of which tokens' `aud` must name; unset accepts
+    /// any
+    sasl_oauthbearer_expected_audience: Option<String> = None => sasl_oauthbearer_expected_audience: OptionalText,
+        shown "any";
+
+    /// sasl.oauthbearer.sub.claim.name: the claim that names the principal (User:<value>)
+    sasl_oauthbearer_sub_claim_name: Option<String> = None => sasl_oauthbearer_sub_claim_name: OptionalText,
+        shown "sub";
+
+    /// sasl.oauthbearer.clock.skew.seconds: leeway when checking a token's exp and nbf
+    sasl_oauthbearer_clock_skew_seconds: u64 = 30 => sasl_oauthbearer_clock_skew_seconds: Same<u64>;
 }

@@ -25,6 +25,7 @@ fn samples(o: &OptionInfo) -> [(String, String); 3] {
         // Names other than the first (the default), so each layer visibly sets one.
         Kind::Choice(names) => [1, 2, 1].map(|i| quoted(names[i % names.len()].to_string())),
         Kind::Roles => ["kafka", "jobs", "kafka,jobs"].map(|r| quoted(r.to_string())),
+        Kind::Mechanisms => ["PLAIN", "SCRAM-SHA-256", "PLAIN,SCRAM-SHA-512"].map(|m| quoted(m.to_string())),
     }
 }
 

@@ -50,6 +50,13 @@ pub trait Handler: Send + Sync + 'static {
         session: &Session,
         frame: Bytes,
     ) -> impl Future<Output = Result<Completion<Self::Close>, Self::Close>> + Send;
+
+    /// A last response to write before a connection closes for `reason`, when a completion failed with it
+    /// (a failed SASL login is answered, then the connection is closed, as Kafka does).
+    fn last_words(&self, reason: &Self::Close) -> Option<Bytes> {
+        let _ = reason;
+        None
+    }
 }
 
 /// The limits of one connection.
@@ -219,6 +226,10 @@ async fn serve_inner<H, R, W>(
                 Ok(None) => clock.last_activity = Instant::now(),
                 Err(reason) => {
                     tracing::warn!(%peer, %reason, "closing connection");
+                    if let Some(last) = handler.last_words(&reason) {
+                        let _ = tokio::time::timeout(timeouts.idle, wr.write_all(&last)).await;
+                        let _ = wr.shutdown().await;
+                    }
                     return;
                 }
             },

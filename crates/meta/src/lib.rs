@@ -1,8 +1,9 @@
 //! The metadata store: topics, partitions, the offset index of every stored batch, groups, producers,
-//! transactions, objects, leases and the agent registry.
+//! transactions, objects, leases, the agent registry and
+//! users' SCRAM credentials.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`]); [`Metastore`] is all of
+//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Credentials`]); [`Metastore`] is all of
 //! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
 //! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
 //! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
@@ -20,8 +21,8 @@ mod txn;
 mod types;
 
 pub use capability::{
-    AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Groups, Health, Leases, Log,
-    LogMaintenance, Metastore, Objects, Producers, Transactions,
+    AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Credentials, Groups, Health,
+    Leases, Log, LogMaintenance, Metastore, Objects, Producers, ScramCredential, Transactions,
 };
 pub use sql::SqlMetastore;
 pub use txn::*;
@@ -73,7 +74,7 @@ pub fn url_shown(url: &str) -> String {
 /// `use weft_meta::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        Agents, Catalog, Changes, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers,
-        Transactions,
+        Agents, Catalog, Changes, Credentials, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects,
+        Producers, Transactions,
     };
 }

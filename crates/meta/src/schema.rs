@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -163,6 +163,17 @@ CREATE TABLE agents (
     started_ms BIGINT NOT NULL,
     heartbeat_ms BIGINT NOT NULL,
     stopped_ms BIGINT
+);
+"#,
+    r#"
+CREATE TABLE scram_credentials (
+    user_name TEXT NOT NULL,
+    mechanism TEXT NOT NULL,
+    salt TEXT NOT NULL,
+    stored_key TEXT NOT NULL,
+    server_key TEXT NOT NULL,
+    iterations INTEGER NOT NULL,
+    PRIMARY KEY (user_name, mechanism)
 );
 "#,
 ];
@@ -324,6 +335,17 @@ CREATE TABLE agents (
     started_ms BIGINT NOT NULL,
     heartbeat_ms BIGINT NOT NULL,
     stopped_ms BIGINT
+);
+"#,
+    r#"
+CREATE TABLE scram_credentials (
+    user_name TEXT NOT NULL,
+    mechanism TEXT NOT NULL,
+    salt TEXT NOT NULL,
+    stored_key TEXT NOT NULL,
+    server_key TEXT NOT NULL,
+    iterations INTEGER NOT NULL,
+    PRIMARY KEY (user_name, mechanism)
 );
 "#,
 ];

@@ -59,6 +59,10 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api!(DescribeProducers, 0, 0),
     api!(DescribeTransactions, 0, 0),
     api!(ListTransactions, 0, 1),
+    api!(SaslHandshake, 0, 1),
+    api!(SaslAuthenticate, 0, 2),
+    api!(DescribeUserScramCredentials, 0, 0),
+    api!(AlterUserScramCredentials, 0, 0),
 ];
 
 /// The versions Kafka 3.9 served and Kafka 4 removed (KIP-896) that Weft serves: below the floor of the

@@ -39,6 +39,8 @@ enum Command {
     Offsets(weft_admin::OffsetsArgs),
     /// Get broker configs; set or delete cluster-wide dynamic broker defaults.
     Config(weft_admin::ConfigArgs),
+    /// Create, list and delete SASL users (SCRAM credentials), through a cluster or in a metastore.
+    User(weft_admin::UserArgs),
 }
 
 /// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
             Command::Consume(args) => weft_admin::run_consume(args).await,
             Command::Offsets(args) => weft_admin::run_offsets(args).await,
             Command::Config(args) => weft_admin::run_config(args).await,
+            Command::User(args) => weft_admin::run_user(args).await,
         }
     });
     match result {

@@ -20,6 +20,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod record_checks;
+pub mod scram_credentials;
 pub mod topics;
 pub mod txn;
 pub mod txn_admin;

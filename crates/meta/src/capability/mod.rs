@@ -16,12 +16,14 @@
 //! The split follows the callers: the catalog is read through the topic cache, the log by produce and fetch,
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
-//! by the probes, changes by the high-watermark watches. Each trait documents what it owns, what is atomic,
+//! by the probes, changes by the high-watermark watches, credentials by SASL authentication and the SCRAM
+//! credential APIs. Each trait documents what it owns, what is atomic,
 //! and who uses it.
 
 mod agents;
 mod catalog;
 mod changes;
+mod credentials;
 mod groups;
 mod health;
 mod leases;
@@ -34,6 +36,7 @@ mod transactions;
 pub use agents::{AgentIncarnation, AgentRecord, AgentRegistration, Agents};
 pub use catalog::Catalog;
 pub use changes::{Change, Changes};
+pub use credentials::{Credentials, ScramCredential};
 pub use groups::Groups;
 pub use health::Health;
 pub use leases::Leases;
@@ -49,7 +52,18 @@ pub use transactions::Transactions;
 /// this trait. Calls on `dyn Metastore` need no further import; calls on a concrete backend need the
 /// capability traits in scope (`use weft_meta::prelude::*;`).
 pub trait Metastore:
-    Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Agents + Health + Changes
+    Catalog
+    + Log
+    + LogMaintenance
+    + Groups
+    + Producers
+    + Transactions
+    + Objects
+    + Leases
+    + Agents
+    + Health
+    + Changes
+    + Credentials
 {
 }
 
@@ -65,6 +79,7 @@ impl<T> Metastore for T where
         + Agents
         + Health
         + Changes
+        + Credentials
         + ?Sized
 {
 }

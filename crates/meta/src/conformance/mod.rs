@@ -15,6 +15,7 @@
 
 pub mod agents;
 pub mod catalog;
+pub mod credentials;
 pub mod groups;
 pub mod health;
 pub mod leases;
@@ -79,6 +80,7 @@ macro_rules! metastore_conformance {
         $crate::__metastore_conformance_tests!($fixture;
             agents: generations_fence_older_incarnations, liveness_follows_heartbeats, free_node_ids_are_allocated;
             catalog: topics_lifecycle, configs;
+            credentials: scram_credentials;
             groups: group_offsets, group_state, group_state_fenced_by_lease;
             health: store_answers_and_takes_writes;
             leases: leases, leases_in_bulk;
@@ -152,4 +154,5 @@ pub async fn run_all(store: &dyn Metastore) {
     agents::generations_fence_older_incarnations(store).await;
     agents::liveness_follows_heartbeats(store).await;
     agents::free_node_ids_are_allocated(store).await;
+    credentials::scram_credentials(store).await;
 }

@@ -7,6 +7,7 @@ mod append;
 mod backend;
 mod catalog;
 mod changes;
+mod credentials;
 mod files;
 mod groups;
 mod log;

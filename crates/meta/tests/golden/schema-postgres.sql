@@ -75,6 +75,13 @@
     last_sequence integer NOT NULL
     recent text NOT NULL
     updated_ms bigint NOT NULL
+-- table scram_credentials
+    user_name text NOT NULL
+    mechanism text NOT NULL
+    salt text NOT NULL
+    stored_key text NOT NULL
+    server_key text NOT NULL
+    iterations integer NOT NULL
 -- table topics
     name text NOT NULL
     topic_id text NOT NULL
@@ -139,6 +146,8 @@ CREATE UNIQUE INDEX open_txns_pkey ON public.open_txns USING btree (topic_id, pa
 CREATE UNIQUE INDEX partitions_pkey ON public.partitions USING btree (topic_id, partition_id)
 -- index producer_state_pkey
 CREATE UNIQUE INDEX producer_state_pkey ON public.producer_state USING btree (producer_id, topic_id, partition_id)
+-- index scram_credentials_pkey
+CREATE UNIQUE INDEX scram_credentials_pkey ON public.scram_credentials USING btree (user_name, mechanism)
 -- index topics_pkey
 CREATE UNIQUE INDEX topics_pkey ON public.topics USING btree (name)
 -- index topics_topic_id_key
@@ -157,4 +166,4 @@ CREATE UNIQUE INDEX txn_offsets_pkey ON public.txn_offsets USING btree (transact
 CREATE UNIQUE INDEX txn_partitions_pkey ON public.txn_partitions USING btree (transactional_id, topic_id, partition_id)
 -- check cluster.cluster_singleton_check
 CHECK ((singleton = 1))
--- versions [1, 2, 3, 4, 5, 6, 7]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8]

@@ -113,6 +113,16 @@ CREATE TABLE producer_state (
     updated_ms BIGINT NOT NULL,
     PRIMARY KEY (producer_id, topic_id, partition_id)
 )
+-- table scram_credentials
+CREATE TABLE scram_credentials (
+    user_name TEXT NOT NULL,
+    mechanism TEXT NOT NULL,
+    salt TEXT NOT NULL,
+    stored_key TEXT NOT NULL,
+    server_key TEXT NOT NULL,
+    iterations INTEGER NOT NULL,
+    PRIMARY KEY (user_name, mechanism)
+)
 -- table topics
 CREATE TABLE topics (
     name TEXT PRIMARY KEY,
@@ -160,4 +170,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4, 5, 6, 7]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8]
