@@ -6,7 +6,8 @@
 //! ([`base`]), durability for local directories ([`durable`]), a latency and failure model of a remote
 //! store for tests and benchmarks ([`model`], [`modelled`]), retries ([`retry`]), metrics and usage
 //! ([`metered`], [`usage`]), fault injection for tests (`faults`, behind the `faults` feature), and the
-//! read cache with single-flight reads ([`read`]).
+//! read cache with single-flight reads ([`read`]), which may read a miss from the agent of its zone that
+//! owns the object ([`peers`]).
 
 mod base;
 mod body;
@@ -19,6 +20,7 @@ pub mod keys;
 mod metered;
 pub mod model;
 mod modelled;
+pub mod peers;
 mod read;
 mod retry;
 mod s3;
@@ -33,6 +35,7 @@ pub use error::StorageError;
 #[cfg(any(test, feature = "faults"))]
 pub use faults::{FaultMode, Faults};
 pub use model::{ModelOptions, StoreModel};
+pub use peers::{ObjectPeers, Peer, PeerFailure};
 pub use retry::RetryOptions;
 pub use stack::StoreOptions;
 pub use store::{ListChunks, Listed, ObjectStorage};
