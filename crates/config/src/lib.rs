@@ -9,6 +9,7 @@ mod cli;
 pub mod codec;
 mod model;
 mod options;
+mod peer;
 mod roles;
 mod validate;
 
@@ -16,6 +17,7 @@ pub use cli::{AgentArgs, LoadError, read_layer};
 pub use codec::Kind;
 pub use model::{LOCAL_FLUSH_INTERVAL, ObjectStoreModel, S3_FLUSH_INTERVAL};
 pub use options::{AgentConfig, Layer, key, options};
+pub use peer::PeerListen;
 pub use roles::{Roles, RolesError};
 pub use validate::{ConfigError, flag};
 
