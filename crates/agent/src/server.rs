@@ -240,8 +240,11 @@ pub async fn start_on(
         tokio::spawn(http::serve(agent.clone(), l, shutdown_rx.clone()));
     }
     let peer_addr = peer.as_ref().map(|p| p.addr);
+    // Peers are served until this agent has deregistered (after its drain), since until then others may
+    // still name it as an object's owner.
+    let (peers_done, peers_stop) = watch::channel(false);
     if let Some(peer) = peer {
-        crate::peers::spawn(peer, agent.storage.clone(), &agent.config, shutdown_rx.clone());
+        crate::peers::spawn(peer, agent.storage.clone(), &agent.config, peers_stop);
     }
     tracing::info!(
         kafka_addr = %kafka_addr.map(|a| a.to_string()).unwrap_or_else(|| "none (no kafka role)".into()),
@@ -278,6 +281,7 @@ pub async fn start_on(
         // Others take over this agent's partitions and coordinator shards at once, not after the session.
         cluster.1.release_all().await;
         cluster.0.deregister().await;
+        peers_done.send_replace(true);
     });
     let serves_kafka = kafka_addr.is_some();
     let kafka_addr = kafka_addr.unwrap_or(config_listen);
