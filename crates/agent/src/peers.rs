@@ -63,3 +63,42 @@ pub(crate) fn spawn(peer: PeerListener, storage: ObjectStorage, config: &AgentCo
     let limits = ServerLimits { max_connections: config.peer_max_connections, header_timeout: HEADER_TIMEOUT };
     tokio::spawn(weft_peer::serve(storage, peer.listener, limits, shutdown));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_config::PeerListen;
+
+    fn config() -> AgentConfig {
+        let mut config = AgentConfig::default();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_is_the_advertised_host_with_the_bound_port_unless_given() {
+        let peer = bind(&config(), "10.0.0.7").await.unwrap().unwrap();
+        assert_eq!(peer.endpoint, format!("10.0.0.7:{}", peer.addr.port()));
+        assert!(peer.addr.ip().is_loopback() && peer.addr.port() != 0, "the --listen host, a free port");
+        let peer = bind(&config(), "::1").await.unwrap().unwrap();
+        assert_eq!(peer.endpoint, format!("[::1]:{}", peer.addr.port()));
+        let given = AgentConfig { peer_advertised: Some("agent-1.internal:9095".into()), ..config() };
+        assert_eq!(bind(&given, "10.0.0.7").await.unwrap().unwrap().endpoint, "agent-1.internal:9095");
+    }
+
+    #[tokio::test]
+    async fn off_or_without_the_kafka_role_there_is_no_listener() {
+        let off = AgentConfig { peer_listen: PeerListen::Off, ..config() };
+        assert!(bind(&off, "10.0.0.7").await.unwrap().is_none());
+        let jobs = AgentConfig { roles: weft_config::Roles::parse("jobs").unwrap(), ..config() };
+        assert!(bind(&jobs, "10.0.0.7").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_bad_advertised_endpoint_is_refused() {
+        for bad in ["", "host", ":9095", "host:", "host:port", "host:70000", "a/b:1"] {
+            let c = AgentConfig { peer_advertised: Some(bad.into()), ..config() };
+            assert!(matches!(bind(&c, "h").await, Err(StartError::PeerAdvertised { .. })), "{bad:?}");
+        }
+    }
+}
