@@ -70,9 +70,7 @@ mod tests {
     use weft_config::PeerListen;
 
     fn config() -> AgentConfig {
-        let mut config = AgentConfig::default();
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config
+        AgentConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() }
     }
 
     #[tokio::test]
