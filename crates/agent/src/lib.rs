@@ -20,6 +20,7 @@ mod http;
 mod legacy;
 mod membership;
 mod metrics;
+mod peers;
 mod request;
 mod routing;
 mod sasl;

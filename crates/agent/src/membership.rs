@@ -16,6 +16,7 @@ pub(crate) async fn join(
     meta: Arc<dyn Metastore>,
     clock: Arc<dyn Clock>,
     (host, port): (&str, i32),
+    peer_endpoint: Option<String>,
     groups: Arc<Coordinator>,
 ) -> Result<Cluster, weft_cluster::ClusterError> {
     let settings = MembershipConfig {
@@ -27,6 +28,7 @@ pub(crate) async fn join(
         roles: config.roles.names().into_iter().map(str::to_string).collect(),
         heartbeat_interval: config.broker_heartbeat_interval,
         session_timeout: config.broker_session_timeout,
+        peer_endpoint,
     };
     let membership = match Membership::register(meta.clone(), clock.clone(), settings.clone()).await {
         Ok(membership) => membership,

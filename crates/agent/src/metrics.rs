@@ -42,6 +42,7 @@ pub fn install() -> Option<PrometheusHandle> {
                     metrics::counter!("weft_flush_errors_total").increment(0);
                     metrics::counter!("weft_transactions_total", "result" => "committed").increment(0);
                     metrics::counter!("weft_transactions_total", "result" => "aborted").increment(0);
+                    metrics::counter!("weft_peer_reads_total", "result" => "peer").increment(0);
                     Some(handle)
                 }
                 Err(e) => {
@@ -93,6 +94,19 @@ fn describe() {
     );
     describe_counter!("weft_object_store_bytes_total", "Bytes written to and read from the object store, by operation");
     describe_counter!("weft_cache_requests_total", "Segment cache lookups, by result (hit, miss)");
+    describe_counter!(
+        "weft_peer_reads_total",
+        "Cache misses read from the agent of this zone owning the object, by result (peer, or fallback to the \
+         object store with the reason: unreachable, timeout, status, length, cooling_down, error)"
+    );
+    describe_counter!("weft_peer_read_bytes_total", Unit::Bytes, "Bytes read from other agents of this zone");
+    describe_counter!(
+        "weft_peer_served_total",
+        "Peer reads this agent answered for others of its zone, by result (ok, bad_request, not_found, bad_range, \
+         too_large, error)"
+    );
+    describe_counter!("weft_peer_served_bytes_total", Unit::Bytes, "Bytes served to other agents of this zone");
+    describe_counter!("weft_peer_accept_errors_total", "Failed accepts on the peer listener");
     describe_histogram!(
         "weft_metastore_transaction_duration_seconds",
         Unit::Seconds,

@@ -30,6 +30,10 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("invalid advertised listener {value:?}: expected HOST:PORT")]
     Advertised { value: String },
+    #[error("invalid --peer-advertised {value:?}: expected HOST:PORT")]
+    PeerAdvertised { value: String },
+    #[error("cannot start peer reads: {reason}")]
+    Peer { reason: String },
     #[error(transparent)]
     Config(#[from] weft_config::ConfigError),
     #[error(transparent)]
@@ -56,6 +60,9 @@ pub struct RunningAgent {
     /// The node id this agent registered with (configured or taken from the registry).
     pub node_id: i32,
     pub admin_addr: Option<SocketAddr>,
+    /// The peer listener's address (`None`: off, or no `kafka` role).
+    pub peer_addr: Option<SocketAddr>,
+    storage: weft_storage::ObjectStorage,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -64,6 +71,12 @@ impl RunningAgent {
     /// Asks the agent to stop: stop accepting, answer in-flight requests, flush, exit.
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
+    }
+
+    /// Object-store requests and bytes of this agent since it started (its own reads and writes, and its reads
+    /// for peers).
+    pub fn object_store_usage(&self) -> weft_storage::UsageSnapshot {
+        self.storage.usage()
     }
 
     /// Waits until the agent has stopped.
@@ -155,14 +168,17 @@ pub async fn start_on(
         consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
     };
     let groups = Arc::new(weft_groups::Coordinator::new(group_config, meta.clone()));
+    let peer = crate::peers::bind(&config, &advertised_host).await?;
     let cluster = crate::membership::join(
         &config,
         meta.clone(),
         clock.clone(),
         (&advertised_host, advertised_port),
+        peer.as_ref().map(|p| p.endpoint.clone()),
         groups.clone(),
     )
     .await?;
+    let storage = crate::peers::attach(storage, cluster.membership.clone(), &config)?;
     let admin = match config.admin_listen {
         Some(addr) => {
             let l = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
@@ -243,11 +259,19 @@ pub async fn start_on(
     if let Some((l, _)) = admin {
         tokio::spawn(http::serve(agent.clone(), l, shutdown_rx.clone()));
     }
+    let peer_addr = peer.as_ref().map(|p| p.addr);
+    // Peers are served until this agent has deregistered (after its drain), since until then others may
+    // still name it as an object's owner.
+    let (peers_done, peers_stop) = watch::channel(false);
+    if let Some(peer) = peer {
+        crate::peers::spawn(peer, agent.storage.clone(), &agent.config, peers_stop);
+    }
     tracing::info!(
         kafka_addr = %kafka_addr.map(|a| a.to_string()).unwrap_or_else(|| "none (no kafka role)".into()),
         node_id = agent.cluster.node_id(),
         roles = %agent.config.roles,
         admin_addr = %admin_addr.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
+        peer_addr = %peer_addr.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
         data_dir = %agent.config.data_dir.display(),
         object_store = %agent.storage.url(),
         metastore = %meta_url,
@@ -256,6 +280,7 @@ pub async fn start_on(
     );
     let node_id = agent.cluster.node_id();
     let config_listen = agent.config.listen;
+    let storage = agent.storage.clone();
     let task = tokio::spawn(async move {
         let cluster = (agent.cluster.membership.clone(), agent.cluster.shards.clone());
         run(agent, listener, shutdown_rx, flusher).await;
@@ -276,10 +301,11 @@ pub async fn start_on(
         // Others take over this agent's partitions and coordinator shards at once, not after the session.
         cluster.1.release_all().await;
         cluster.0.deregister().await;
+        peers_done.send_replace(true);
     });
     let serves_kafka = kafka_addr.is_some();
     let kafka_addr = kafka_addr.unwrap_or(config_listen);
-    Ok(RunningAgent { kafka_addr, serves_kafka, node_id, admin_addr, shutdown, task })
+    Ok(RunningAgent { kafka_addr, serves_kafka, node_id, admin_addr, peer_addr, storage, shutdown, task })
 }
 
 /// The object-store stack's options: the default retries, and the `--object-store-model` (seeded from the

@@ -7,7 +7,7 @@
 //! session timeout the view falls back to this agent alone, which can always serve its clients.
 
 use crate::ClusterError;
-use crate::rendezvous::{owner, partition_key};
+use crate::rendezvous::{object_key, owner, partition_key};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
@@ -35,6 +35,8 @@ pub struct MembershipConfig {
     pub heartbeat_interval: Duration,
     /// An agent without a heartbeat for this long is dead.
     pub session_timeout: Duration,
+    /// `HOST:PORT` where agents of this zone read objects from this one; `None` when it serves none.
+    pub peer_endpoint: Option<String>,
 }
 
 /// A live agent that serves Kafka clients.
@@ -45,6 +47,8 @@ pub struct Member {
     pub port: i32,
     /// Empty when the agent has no zone.
     pub zone: String,
+    /// Where agents of its zone read objects from it (`None`: it serves none, so it owns no objects).
+    pub peer_endpoint: Option<String>,
 }
 
 /// The live brokers as this agent last saw them, by node id.
@@ -75,6 +79,14 @@ impl View {
 
     pub fn member(&self, node_id: i32) -> Option<&Member> {
         self.brokers.iter().find(|m| m.node_id == node_id)
+    }
+
+    /// The agent of `zone` that reads the object `key` from the store for its zone: rendezvous over the
+    /// live brokers of that zone (agents without a zone form one zone) that serve peer reads.
+    pub fn object_owner(&self, zone: &str, key: &str) -> Option<&Member> {
+        let owners = self.brokers.iter().filter(|m| m.zone == zone && m.peer_endpoint.is_some());
+        let node = owner(object_key(key), owners.map(|m| m.node_id))?;
+        self.member(node)
     }
 }
 
@@ -109,6 +121,7 @@ impl Membership {
             zone: config.zone.clone(),
             roles: config.roles.clone(),
             started_ms: now,
+            peer_endpoint: config.peer_endpoint.clone(),
         };
         let ttl = millis(config.session_timeout);
         let me = registry.register_agent(&registration, now, ttl).await.map_err(|source| ClusterError::Register {
@@ -177,6 +190,7 @@ impl Membership {
             host: self.config.host.clone(),
             port: self.config.port,
             zone: self.config.zone.clone(),
+            peer_endpoint: self.config.peer_endpoint.clone(),
         }
     }
 
@@ -245,7 +259,13 @@ impl Membership {
                     .filter(|a| {
                         !(self.is_fenced() && a.node_id == self.me.node_id && a.generation == self.me.generation)
                     })
-                    .map(|a| Member { node_id: a.node_id, host: a.host, port: a.port, zone: a.zone })
+                    .map(|a| Member {
+                        node_id: a.node_id,
+                        host: a.host,
+                        port: a.port,
+                        zone: a.zone,
+                        peer_endpoint: a.peer_endpoint,
+                    })
                     .collect();
                 if self.config.kafka && !self.is_fenced() && !brokers.iter().any(|m| m.node_id == self.me.node_id) {
                     brokers.push(self.myself());
@@ -284,6 +304,60 @@ impl Membership {
             Ok(Ok(_)) => tracing::info!(node_id = self.me.node_id, "agent deregistered"),
             Ok(Err(e)) => tracing::warn!(error = %e, "deregistering the agent failed; it expires after the session"),
             Err(_) => tracing::warn!("deregistering the agent timed out; it expires after the session timeout"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(node_id: i32, zone: &str, peer: bool) -> Member {
+        Member {
+            node_id,
+            host: "10.0.0.1".into(),
+            port: 9092 + node_id,
+            zone: zone.into(),
+            peer_endpoint: peer.then(|| format!("10.0.0.1:{}", 9500 + node_id)),
+        }
+    }
+
+    fn keys(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("v1/segments/{:013}-{:016x}.seg", 1_700_000_000_000u64 + i as u64, i)).collect()
+    }
+
+    #[test]
+    fn objects_are_owned_within_the_zone_by_agents_serving_peers() {
+        let view = View {
+            brokers: vec![member(0, "a", true), member(1, "a", true), member(2, "a", false), member(3, "b", true)],
+        };
+        let mut owned = [0usize; 4];
+        for key in keys(3000) {
+            let owner = view.object_owner("a", &key).expect("zone a has owners").node_id;
+            owned[owner as usize] += 1;
+            assert_eq!(view.object_owner("b", &key).map(|m| m.node_id), Some(3), "zone b has one owner");
+        }
+        assert_eq!((owned[2], owned[3]), (0, 0), "no endpoint or another zone: never an owner");
+        assert!(owned[0] > 1300 && owned[1] > 1300, "spread evenly: {owned:?}");
+        assert_eq!(view.object_owner("c", &keys(1)[0]), None, "a zone without live owners");
+    }
+
+    #[test]
+    fn agents_without_a_zone_form_one_zone() {
+        let view = View { brokers: vec![member(0, "", true), member(1, "", true), member(2, "a", true)] };
+        for key in keys(200) {
+            let owner = view.object_owner("", &key).expect("owner").node_id;
+            assert!(owner == 0 || owner == 1);
+        }
+    }
+
+    #[test]
+    fn every_agent_with_the_same_view_names_the_same_owner() {
+        let one = View { brokers: vec![member(0, "a", true), member(1, "a", true), member(2, "a", true)] };
+        let mut reordered = one.clone();
+        reordered.brokers.reverse();
+        for key in keys(500) {
+            assert_eq!(one.object_owner("a", &key), reordered.object_owner("a", &key));
         }
     }
 }

@@ -29,6 +29,11 @@ pub fn partition_key(topic_id: Uuid, partition: i32) -> u64 {
     hash_bytes(&bytes)
 }
 
+/// The key of an object (its name in the bucket), for choosing the agent of a zone that reads it.
+pub fn object_key(key: &str) -> u64 {
+    hash_bytes(key.as_bytes())
+}
+
 /// The weight of `node` for `key`.
 fn weight(key: u64, node: i32) -> u64 {
     mix(key ^ mix(u64::from(node as u32).wrapping_add(0x9e37_79b9_7f4a_7c15)))

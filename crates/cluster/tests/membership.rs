@@ -33,6 +33,7 @@ fn config(node_id: Option<i32>, port: i32) -> MembershipConfig {
         roles: vec!["kafka".into(), "jobs".into()],
         heartbeat_interval: Duration::from_millis(100),
         session_timeout: Duration::from_millis(500),
+        peer_endpoint: Some(format!("127.0.0.1:{}", port + 1000)),
     }
 }
 
@@ -45,6 +46,10 @@ impl Setup {
     fn at(&self, ms: i64) {
         self.clock.0.store(ms, Ordering::SeqCst);
     }
+}
+
+fn endpoints(m: &Membership) -> Vec<Option<String>> {
+    m.view().brokers.iter().map(|b| b.peer_endpoint.clone()).collect()
 }
 
 fn ids(m: &Membership) -> Vec<i32> {
@@ -73,6 +78,9 @@ async fn an_agent_restarting_at_its_address_keeps_its_id() {
     assert_eq!((first.node_id(), other.node_id(), again.node_id()), (0, 1, 0));
     first.beat().await;
     assert!(first.is_fenced());
+    again.beat().await;
+    let expected = vec![Some("127.0.0.1:10500".to_string()), Some("127.0.0.1:10092".to_string())];
+    assert_eq!(endpoints(&again), expected, "peer endpoints come from the registry");
 }
 
 #[tokio::test]

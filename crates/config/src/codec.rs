@@ -217,6 +217,30 @@ impl Codec for Switchable {
     }
 }
 
+/// The peer listener: `auto`, `HOST:PORT`, or `off` (or an empty value) for none.
+pub struct PeerListenAt;
+
+impl Codec for PeerListenAt {
+    type Field = crate::PeerListen;
+    type Raw = String;
+    const KIND: Kind = Kind::Address;
+    fn decode(raw: String) -> Result<crate::PeerListen, Rejected> {
+        match raw.as_str() {
+            "auto" => Ok(crate::PeerListen::Auto),
+            v => Switchable::decode(raw.clone())
+                .map(|addr| addr.map_or(crate::PeerListen::Off, crate::PeerListen::At))
+                .map_err(|e| Rejected { value: v.to_string(), expected: "HOST:PORT, auto or off", source: e.source }),
+        }
+    }
+    fn show(field: &crate::PeerListen) -> String {
+        match field {
+            crate::PeerListen::Auto => "auto".into(),
+            crate::PeerListen::Off => "off".into(),
+            crate::PeerListen::At(addr) => addr.to_string(),
+        }
+    }
+}
+
 /// A node id, or `-1` (Kafka's broker.id default) for one taken from the agent registry.
 pub struct NodeId;
 

@@ -3,7 +3,8 @@
 //! doc is its `--help` line; further paragraphs document the field for library users.
 
 use crate::codec::{
-    Choice, Millis, Minutes, NodeId, OptionalMillis, OptionalPath, OptionalText, Path, RoleList, Same, Switchable,
+    Choice, Millis, Minutes, NodeId, OptionalMillis, OptionalPath, OptionalText, Path, PeerListenAt, RoleList, Same,
+    Switchable,
 };
 use crate::model::ObjectStoreModel;
 use crate::security::{SaslMechanisms, SecurityProtocol};
@@ -23,6 +24,26 @@ options! {
     ///
     /// `None` disables it.
     admin_listen: Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 9644))) => admin_listen: Switchable;
+
+    /// Peer listener serving cached objects to agents of this zone (plain HTTP: keep it on the private
+    /// network); "auto" is the --listen host with a free port, "off" disables it
+    ///
+    /// Agents of one zone each own a share of the objects (rendezvous hashing over the live agents of the zone
+    /// with a peer listener) and read the others' objects from them, so an object is read from the bucket about
+    /// once per zone. An agent with it off owns no objects but still reads from those that do.
+    peer_listen: crate::PeerListen = crate::PeerListen::Auto => peer_listen: PeerListenAt;
+
+    /// HOST:PORT other agents reach the peer listener at
+    peer_advertised: Option<String> = None => peer_advertised: OptionalText,
+        shown "the advertised Kafka host with the bound peer port";
+
+    /// A read from the agent owning an object must finish within this, else the object store is read
+    peer_read_timeout: Duration = Duration::from_secs(2) => peer_read_timeout_ms: Millis, check positive;
+
+    /// Open connections of the peer listener
+    ///
+    /// It stops accepting at this many.
+    peer_max_connections: usize = 256 => peer_max_connections: Same<usize>, check positive;
 
     /// Directory of the embedded default (objects and SQLite metadata)
     data_dir: PathBuf = PathBuf::from("weft-data") => data_dir: Path, shown "./weft-data";

@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -175,6 +175,10 @@ CREATE TABLE scram_credentials (
     iterations INTEGER NOT NULL,
     PRIMARY KEY (user_name, mechanism)
 );
+"#,
+    // v9: where agents of a zone read objects from each other (NULL: none, never chosen as an owner).
+    r#"
+ALTER TABLE agents ADD COLUMN peer_endpoint TEXT;
 "#,
 ];
 
@@ -347,6 +351,10 @@ CREATE TABLE scram_credentials (
     iterations INTEGER NOT NULL,
     PRIMARY KEY (user_name, mechanism)
 );
+"#,
+    // v9: where agents of a zone read objects from each other (NULL: none, never chosen as an owner).
+    r#"
+ALTER TABLE agents ADD COLUMN peer_endpoint TEXT;
 "#,
 ];
 

@@ -46,6 +46,26 @@ pub fn created_ms(key: &str) -> Option<i64> {
     ms.parse().ok()
 }
 
+/// Whether `key` is exactly a data object key this module makes (`<data dir>/<13 digits>-<16 hex>.seg`), so
+/// a key from the network can be checked before it is used: anything else (other folders, `..`, extra
+/// slashes, other names) is refused.
+pub fn is_data_key(key: &str) -> bool {
+    let Some((dir, name)) = key.rsplit_once('/') else {
+        return false;
+    };
+    let Some((ms, rest)) = name.split_once('-') else {
+        return false;
+    };
+    let Some(nonce) = rest.strip_suffix(".seg") else {
+        return false;
+    };
+    DATA_DIRS.contains(&dir)
+        && ms.len() == 13
+        && ms.bytes().all(|b| b.is_ascii_digit())
+        && nonce.len() == 16
+        && nonce.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Folder holding the write probes of readiness checks (never data; the garbage collector ignores it).
 pub const PROBES_DIR: &str = "v1/probes";
 
@@ -77,5 +97,27 @@ mod tests {
         assert_eq!(p, "v1/probes/3f1c-a_b.probe");
         assert!(!super::DATA_DIRS.iter().any(|d| p.starts_with(d)), "probes are not data");
         assert_eq!(super::created_ms(&p), None);
+    }
+
+    #[test]
+    fn only_data_keys_made_here_are_data_keys() {
+        assert!(super::is_data_key(&super::segment_key(1_700_000_000_000, u64::MAX)));
+        assert!(super::is_data_key(&super::merged_key(0, 0)));
+        for key in [
+            "",
+            "v1/segments/",
+            "v1/probes/1700000000000-0000000000000001.seg",
+            "v1/segments/../merged/1700000000000-0000000000000001.seg",
+            "v1/segments/x/1700000000000-0000000000000001.seg",
+            "/v1/segments/1700000000000-0000000000000001.seg",
+            "v1/segments/1700000000000-000000000000000G.seg",
+            "v1/segments/1700000000000-0000000000000001.seg.tmp",
+            "v1/segments/170000000000-0000000000000001.seg",
+            "v1/segments/1700000000000-00000000000000001.seg",
+            "v1/segments/1700000000000-0000000000000001",
+            "v1/segments/+700000000000-0000000000000001.seg",
+        ] {
+            assert!(!super::is_data_key(key), "{key:?}");
+        }
     }
 }

@@ -5,8 +5,9 @@
 //! `object_store::ObjectStore`, put together in one place ([`stack`]): the base store named by the URL
 //! ([`base`]), durability for local directories ([`durable`]), a latency and failure model of a remote
 //! store for tests and benchmarks ([`model`], [`modelled`]), retries ([`retry`]), metrics and usage
-//! ([`metered`], [`usage`]), envelope encryption at rest ([`sealed`], [`envelope`], [`keyring`]), fault injection for tests (`faults`, behind the `faults` feature), and the
-//! read cache with single-flight reads ([`read`]).
+//! ([`metered`], [`usage`]), envelope encryption at rest ([`sealed`], [`envelope`], [`keyring`]), fault
+//! injection for tests (`faults`, behind the `faults` feature), and the read cache with single-flight reads
+//! ([`read`]), which may read a miss from the agent of its zone that owns the object ([`peers`]).
 
 mod base;
 mod body;
@@ -21,6 +22,7 @@ pub mod keys;
 mod metered;
 pub mod model;
 mod modelled;
+pub mod peers;
 mod read;
 mod retry;
 mod s3;
@@ -38,6 +40,7 @@ pub use error::StorageError;
 pub use faults::{FaultMode, Faults};
 pub use keyring::{Keyring, KeyringError};
 pub use model::{ModelOptions, StoreModel};
+pub use peers::{ObjectPeers, Peer, PeerFailure};
 pub use retry::RetryOptions;
 pub use sealed::{Encryption, Entropy, SystemEntropy};
 pub use stack::StoreOptions;

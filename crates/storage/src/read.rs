@@ -7,6 +7,13 @@
 //! read. A failed read is not cached: its callers all see the failure and the next caller tries again.
 //! The table of reads in flight is bounded; past the bound a miss simply reads the store on its own.
 //!
+//! With [`ObjectPeers`] given (agents of one zone sharing reads), a miss on an object another agent of the
+//! zone owns is first asked of that agent, which answers from its cache or reads the store once for the
+//! whole zone; any failure of the peer falls back to the store here, so a peer never fails a read. Reads
+//! for peers ([`ReadCache::get_local`]) never go to a peer again, so agents whose views of the owner differ
+//! cannot send a read around in a loop; a flight is keyed by its route, so a read for a peer never waits on
+//! a read that went to a peer, while local misses this agent owns and reads for peers share one store read.
+//!
 //! Why not an `ObjectStore` layer like the others: a cache hit has no `ObjectMeta` (size, time, etag) to
 //! answer a `get_opts` with unless it is made up, and Weft's reads need what that trait cannot say (a
 //! hint that the whole object is worth fetching when a range is asked for, and a bounds-checked slice of a
@@ -15,6 +22,7 @@
 use crate::cache::SegmentCache;
 use crate::error::{StorageError, from_store, share};
 use crate::keys;
+use crate::peers::{self, ObjectPeers, Peer};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use futures::stream::{self, StreamExt};
@@ -28,8 +36,9 @@ use tokio::sync::watch;
 /// Most distinct reads in flight that later callers can join.
 const MAX_IN_FLIGHT: usize = 1024;
 
-/// What a read in flight is: one object, whole (`None`) or one range of it.
-type FlightKey = (String, Option<Range<u64>>);
+/// What a read in flight is: one object, whole (`None`) or one range of it, and the peer asked first (`None`:
+/// the store only).
+type FlightKey = (String, Option<Range<u64>>, Option<Peer>);
 /// What the callers waiting on a read get: its bytes, or a copy of its error.
 type Outcome = Option<Result<Bytes, Arc<StorageError>>>;
 /// The reads in flight: each with its flight number (so a finished flight never removes a newer one) and the
@@ -41,6 +50,8 @@ type FlightTable = Mutex<HashMap<FlightKey, (u64, watch::Sender<Outcome>)>>;
 pub(crate) struct ReadCache {
     store: Arc<dyn ObjectStore>,
     segments: Arc<SegmentCache>,
+    /// The agents of this zone a miss may be read from; `None`: the store only.
+    peers: Option<Arc<dyn ObjectPeers>>,
     in_flight: FlightTable,
     flight_ids: AtomicU64,
 }
@@ -57,7 +68,18 @@ enum Role {
 
 impl ReadCache {
     pub(crate) fn new(store: Arc<dyn ObjectStore>, segments: Arc<SegmentCache>) -> Self {
-        ReadCache { store, segments, in_flight: Mutex::new(HashMap::new()), flight_ids: AtomicU64::new(0) }
+        ReadCache { store, segments, peers: None, in_flight: Mutex::new(HashMap::new()), flight_ids: AtomicU64::new(0) }
+    }
+
+    /// The same store and cache, with misses asked of `peers` first.
+    pub(crate) fn with_peers(self, peers: Option<Arc<dyn ObjectPeers>>) -> Self {
+        ReadCache { peers, ..self }
+    }
+
+    /// The peers given to this cache.
+    #[cfg(any(test, feature = "faults"))]
+    pub(crate) fn peers(&self) -> Option<Arc<dyn ObjectPeers>> {
+        self.peers.clone()
     }
 
     pub(crate) fn segments(&self) -> &SegmentCache {
@@ -65,9 +87,13 @@ impl ReadCache {
     }
 
     /// The cache itself, to put the same cache on top of a rebuilt stack.
-    #[cfg(any(test, feature = "faults"))]
-    pub(crate) fn segments_handle(&self) -> Arc<SegmentCache> {
+    pub(crate) fn segments_shared(&self) -> Arc<SegmentCache> {
         self.segments.clone()
+    }
+
+    /// The stack below the cache.
+    pub(crate) fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
     }
 
     /// Reads a whole object, through the cache.
@@ -75,7 +101,19 @@ impl ReadCache {
         if let Some(hit) = self.lookup(key) {
             return Ok(hit);
         }
-        self.fetch(key, None).await
+        self.fetch(key, None, self.owner(key)).await
+    }
+
+    /// Reads a whole object (`range` `None`, cached) or a range of it for another agent: through the cache
+    /// and single-flight, from the store on a miss, never from a peer.
+    pub(crate) async fn get_local(&self, key: &str, range: Option<Range<u64>>) -> Result<Bytes, StorageError> {
+        match range {
+            None => match self.lookup(key) {
+                Some(hit) => Ok(hit),
+                None => self.fetch(key, None, None).await,
+            },
+            Some(range) => self.read_range(key, range, false, None).await,
+        }
     }
 
     /// Reads `range` of an object. A cached object is sliced; otherwise, when `whole_object_hint` is set,
@@ -87,10 +125,31 @@ impl ReadCache {
         range: Range<u64>,
         whole_object_hint: bool,
     ) -> Result<Bytes, StorageError> {
+        self.read_range(key, range, whole_object_hint, self.owner(key)).await
+    }
+
+    /// [`ReadCache::get_range`] with a miss asked of `owner` first.
+    async fn read_range(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        whole_object_hint: bool,
+        owner: Option<Peer>,
+    ) -> Result<Bytes, StorageError> {
         let data = match self.lookup(key) {
             Some(hit) => hit,
-            None if whole_object_hint => self.fetch(key, None).await?,
-            None => return self.fetch(key, Some(range)).await,
+            None if whole_object_hint => {
+                let via_peer = owner.is_some();
+                let data = self.fetch(key, None, owner).await?;
+                if via_peer && range.end > data.len() as u64 {
+                    // A peer's copy too short for this range: drop it and ask the store, whose answer stands.
+                    self.segments.remove(key);
+                    self.fetch(key, None, None).await?
+                } else {
+                    data
+                }
+            }
+            None => return self.fetch(key, Some(range), owner).await,
         };
         let (start, end) = (range.start as usize, range.end as usize);
         if start > end || end > data.len() {
@@ -154,9 +213,15 @@ impl ReadCache {
         hit
     }
 
-    /// Reads the object (or `range` of it) from the store, joining a read of the same already in flight.
-    async fn fetch(&self, key: &str, range: Option<Range<u64>>) -> Result<Bytes, StorageError> {
-        let flight = (key.to_string(), range);
+    /// The agent of this zone that owns `key`, when it is another one.
+    fn owner(&self, key: &str) -> Option<Peer> {
+        self.peers.as_ref().and_then(|p| p.owner(key))
+    }
+
+    /// Reads the object (or `range` of it) from `owner` or else the store, joining a read of the same by the
+    /// same route already in flight.
+    async fn fetch(&self, key: &str, range: Option<Range<u64>>, owner: Option<Peer>) -> Result<Bytes, StorageError> {
+        let flight = (key.to_string(), range, owner);
         loop {
             match self.join(&flight) {
                 Role::Alone => return self.read(&flight).await,
@@ -192,20 +257,31 @@ impl ReadCache {
         Role::Leader(id)
     }
 
-    /// One read of the store; a whole object read is placed in the cache.
-    async fn read(&self, (key, range): &FlightKey) -> Result<Bytes, StorageError> {
+    /// One read, from the owner when there is one and it answers, else from the store; a whole object read
+    /// is placed in the cache.
+    async fn read(&self, (key, range, owner): &FlightKey) -> Result<Bytes, StorageError> {
+        let from_peer = match (owner, &self.peers) {
+            (Some(peer), Some(peers)) => peers::read_from(peers.as_ref(), peer, key, range.as_ref()).await,
+            _ => None,
+        };
+        let data = match from_peer {
+            Some(data) => data,
+            None => self.read_store(key, range.as_ref()).await?,
+        };
+        if range.is_none() {
+            self.segments.insert(key, data.clone());
+        }
+        Ok(data)
+    }
+
+    /// One read of the store.
+    async fn read_store(&self, key: &str, range: Option<&Range<u64>>) -> Result<Bytes, StorageError> {
         let path = keys::to_path(key);
         match range {
             Some(range) => {
                 self.store.get_range(&path, range.clone()).await.map_err(|e| from_store("get_range", key, e))
             }
-            None => {
-                let data = async { self.store.get(&path).await?.bytes().await }
-                    .await
-                    .map_err(|e| from_store("get", key, e))?;
-                self.segments.insert(key, data.clone());
-                Ok(data)
-            }
+            None => async { self.store.get(&path).await?.bytes().await }.await.map_err(|e| from_store("get", key, e)),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::error::StorageError;
 #[cfg(any(test, feature = "faults"))]
 use crate::faults::Faults;
 use crate::keys;
+use crate::peers::ObjectPeers;
 use crate::read::ReadCache;
 use crate::stack::{self, StoreOptions};
 use crate::usage::{Usage, UsageSnapshot};
@@ -80,8 +81,17 @@ impl ObjectStorage {
     /// compiled with the `faults` feature).
     #[cfg(any(test, feature = "faults"))]
     pub fn with_faults(self, faults: Arc<Faults>) -> Self {
-        let segments = self.reads.segments_handle();
-        let reads = stack::build_with_faults(&self.base, self.options.clone(), faults, segments, self.usage.clone());
+        let segments = self.reads.segments_shared();
+        let reads = stack::build_with_faults(&self.base, self.options.clone(), faults, segments, self.usage.clone())
+            .with_peers(self.reads.peers());
+        ObjectStorage { reads: Arc::new(reads), ..self }
+    }
+
+    /// The same store (same objects, same cache) reading misses from the agent of this zone that owns the
+    /// object, when it is another agent, before the store (see [`ObjectPeers`]). Clones made before keep
+    /// reading the store alone.
+    pub fn with_peers(self, peers: Arc<dyn ObjectPeers>) -> Self {
+        let reads = ReadCache::new(self.reads.store(), self.reads.segments_shared()).with_peers(Some(peers));
         ObjectStorage { reads: Arc::new(reads), ..self }
     }
 
@@ -135,6 +145,12 @@ impl ObjectStorage {
         whole_object_hint: bool,
     ) -> Result<Bytes, StorageError> {
         self.reads.get_range(key, range, whole_object_hint).await
+    }
+
+    /// Reads an object for another agent of this zone: the whole object (`range` `None`, then cached) or a
+    /// range, from the cache or the store (single-flight with this agent's own reads), never from a peer.
+    pub async fn read_for_peer(&self, key: &str, range: Option<Range<u64>>) -> Result<Bytes, StorageError> {
+        self.reads.get_local(key, range).await
     }
 
     /// Deletes an object (missing objects are not an error) and drops it from the cache.

@@ -164,6 +164,7 @@ fn myself(agent: &Agent) -> Member {
         host: agent.advertised_host.clone(),
         port: agent.advertised_port,
         zone: agent.config.zone.clone().unwrap_or_default(),
+        peer_endpoint: None,
     }
 }
 

@@ -15,6 +15,8 @@ pub struct AgentRegistration {
     /// Roles, as configured (e.g. `["jobs", "kafka"]`).
     pub roles: Vec<String>,
     pub started_ms: i64,
+    /// `HOST:PORT` where agents of its zone read objects from it; `None` when it serves none.
+    pub peer_endpoint: Option<String>,
 }
 
 /// A registered incarnation of an agent: its node id and the generation that fences older incarnations.
@@ -35,10 +37,12 @@ pub struct AgentRecord {
     pub roles: Vec<String>,
     pub started_ms: i64,
     pub heartbeat_ms: i64,
+    /// As registered (see [`AgentRegistration::peer_endpoint`]).
+    pub peer_endpoint: Option<String>,
 }
 
-/// What the registry owns: one row per node id with its current generation, address, zone, roles and last
-/// heartbeat.
+/// What the registry owns: one row per node id with its current generation, address, zone, roles, peer read
+/// endpoint and last heartbeat.
 ///
 /// Invariants: each registration of a node id gets a generation greater than every earlier one of that id,
 /// so an older incarnation is fenced (its heartbeats and deregistration fail). A node id asked for with

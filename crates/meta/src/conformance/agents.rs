@@ -1,5 +1,5 @@
 //! Conformance of [`crate::Agents`]: registration with increasing generations, fencing of older
-//! incarnations, liveness by TTL, deregistration, and allocation of free node ids. Each case runs at later
+//! incarnations, liveness by TTL, deregistration, allocation of free node ids, and peer read endpoints. Each case runs at later
 //! times than the one before, so they also pass in sequence on one store.
 
 use crate::{AgentIncarnation, AgentRegistration, Metastore};
@@ -16,6 +16,7 @@ fn at(node_id: Option<i32>, zone: &str, port: i32) -> AgentRegistration {
         zone: zone.into(),
         roles: vec!["jobs".into(), "kafka".into()],
         started_ms: 100,
+        peer_endpoint: None,
     }
 }
 
@@ -85,4 +86,23 @@ pub async fn free_node_ids_are_allocated(store: &dyn Metastore) {
     assert_eq!(restarted.node_id, 3);
     assert!(restarted.generation > n3.generation);
     assert!(!store.heartbeat_agent(n3, 10700).await.expect("heartbeat"), "the previous incarnation is fenced");
+}
+
+/// The peer read endpoint is listed as the live incarnation registered it: set, replaced, or absent (an agent
+/// that serves no peers, or an older build).
+pub async fn peer_endpoints_follow_registrations(store: &dyn Metastore) {
+    let endpoint = |node: i32| async move {
+        let live = store.live_agents(20100, 500).await.expect("live");
+        live.into_iter().find(|r| r.node_id == node).expect("listed").peer_endpoint
+    };
+    let with = AgentRegistration { peer_endpoint: Some("10.0.0.1:9095".into()), ..agent(Some(40), "a") };
+    store.register_agent(&with, 20000, 500).await.expect("register");
+    store.register_agent(&agent(Some(41), "a"), 20000, 500).await.expect("register");
+    assert_eq!(endpoint(40).await.as_deref(), Some("10.0.0.1:9095"));
+    assert_eq!(endpoint(41).await, None, "an agent without a peer listener has no endpoint");
+    let moved = AgentRegistration { peer_endpoint: Some("10.0.0.9:9096".into()), ..with.clone() };
+    store.register_agent(&moved, 20050, 500).await.expect("register");
+    assert_eq!(endpoint(40).await.as_deref(), Some("10.0.0.9:9096"), "a restart replaces the endpoint");
+    store.register_agent(&agent(Some(40), "a"), 20100, 500).await.expect("register");
+    assert_eq!(endpoint(40).await, None, "a restart without a listener clears it");
 }

@@ -78,7 +78,8 @@ macro_rules! metastore_conformance {
     ($fixture:expr) => {
         // Every case, by capability; keep in step with `run_all`, which lists the same cases in run order.
         $crate::__metastore_conformance_tests!($fixture;
-            agents: generations_fence_older_incarnations, liveness_follows_heartbeats, free_node_ids_are_allocated;
+            agents: generations_fence_older_incarnations, liveness_follows_heartbeats, free_node_ids_are_allocated,
+                peer_endpoints_follow_registrations;
             catalog: topics_lifecycle, configs;
             credentials: scram_credentials;
             groups: group_offsets, group_state, group_state_fenced_by_lease;
@@ -155,4 +156,5 @@ pub async fn run_all(store: &dyn Metastore) {
     agents::liveness_follows_heartbeats(store).await;
     agents::free_node_ids_are_allocated(store).await;
     credentials::scram_credentials(store).await;
+    agents::peer_endpoints_follow_registrations(store).await;
 }

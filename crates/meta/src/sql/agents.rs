@@ -13,10 +13,10 @@ macro_rules! upsert {
     ($tail:literal) => {
         concat!(
             "INSERT INTO agents (node_id, generation, host, port, zone, roles, started_ms, heartbeat_ms, \
-     stopped_ms) VALUES ($1, 1, $2, $3, $4, $5, $6, $7, NULL) ON CONFLICT (node_id) DO UPDATE SET \
-     generation = agents.generation + 1, host = excluded.host, port = excluded.port, zone = excluded.zone, \
-     roles = excluded.roles, started_ms = excluded.started_ms, heartbeat_ms = excluded.heartbeat_ms, \
-     stopped_ms = NULL",
+     stopped_ms, peer_endpoint) VALUES ($1, 1, $2, $3, $4, $5, $6, $7, NULL, $8) ON CONFLICT (node_id) DO \
+     UPDATE SET generation = agents.generation + 1, host = excluded.host, port = excluded.port, \
+     zone = excluded.zone, roles = excluded.roles, started_ms = excluded.started_ms, \
+     heartbeat_ms = excluded.heartbeat_ms, stopped_ms = NULL, peer_endpoint = excluded.peer_endpoint",
             $tail
         )
     };
@@ -35,7 +35,7 @@ impl SqlMetastore {
         let sql = match free_before {
             None => upsert!(" RETURNING generation"),
             Some(_) => {
-                upsert!(" WHERE agents.stopped_ms IS NOT NULL OR agents.heartbeat_ms < $8 RETURNING generation")
+                upsert!(" WHERE agents.stopped_ms IS NOT NULL OR agents.heartbeat_ms < $9 RETURNING generation")
             }
         };
         let mut q = sqlx::query(sql)
@@ -45,7 +45,8 @@ impl SqlMetastore {
             .bind(&a.zone)
             .bind(a.roles.join(","))
             .bind(a.started_ms)
-            .bind(now_ms);
+            .bind(now_ms)
+            .bind(a.peer_endpoint.as_deref());
         if let Some(before) = free_before {
             q = q.bind(before);
         }
@@ -111,7 +112,7 @@ impl SqlMetastore {
 
     async fn live_agents_impl(&self, now_ms: i64, ttl_ms: i64) -> Result<Vec<AgentRecord>> {
         let rows = sqlx::query(
-            "SELECT node_id, generation, host, port, zone, roles, started_ms, heartbeat_ms FROM agents \
+            "SELECT node_id, generation, host, port, zone, roles, started_ms, heartbeat_ms, peer_endpoint FROM agents \
              WHERE stopped_ms IS NULL AND heartbeat_ms >= $1 ORDER BY node_id",
         )
         .bind(now_ms.saturating_sub(ttl_ms))
@@ -129,6 +130,7 @@ impl SqlMetastore {
                     roles: roles.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
                     started_ms: r.try_get("started_ms")?,
                     heartbeat_ms: r.try_get("heartbeat_ms")?,
+                    peer_endpoint: r.try_get("peer_endpoint")?,
                 })
             })
             .collect()

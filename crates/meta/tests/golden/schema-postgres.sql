@@ -14,6 +14,7 @@
     started_ms bigint NOT NULL
     heartbeat_ms bigint NOT NULL
     stopped_ms bigint
+    peer_endpoint text
 -- table batches
     topic_id text NOT NULL
     partition_id integer NOT NULL

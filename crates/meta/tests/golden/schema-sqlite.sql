@@ -26,7 +26,7 @@ CREATE TABLE agents (
     started_ms BIGINT NOT NULL,
     heartbeat_ms BIGINT NOT NULL,
     stopped_ms BIGINT
-)
+, peer_endpoint TEXT)
 -- table batches
 CREATE TABLE batches (
     topic_id TEXT NOT NULL,
