@@ -68,6 +68,7 @@ macro_rules! same {
     )*};
 }
 same!(Number: i32, u64, usize);
+same!(Text: String);
 same!(Bool: bool);
 same!(Address: SocketAddr);
 same!(Decimal: f64);
@@ -84,6 +85,21 @@ impl Codec for Path {
     }
     fn show(field: &PathBuf) -> String {
         field.display().to_string()
+    }
+}
+
+/// An optional path: unset means none (see the option's default).
+pub struct OptionalPath;
+
+impl Codec for OptionalPath {
+    type Field = Option<PathBuf>;
+    type Raw = PathBuf;
+    const KIND: Kind = Kind::Path;
+    fn decode(raw: PathBuf) -> Result<Option<PathBuf>, Rejected> {
+        Ok(Some(raw))
+    }
+    fn show(field: &Option<PathBuf>) -> String {
+        field.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
     }
 }
 

@@ -2,7 +2,9 @@
 //! also names its flag and `WEFT_*` variable), codec, checks and help. The first paragraph of an entry's
 //! doc is its `--help` line; further paragraphs document the field for library users.
 
-use crate::codec::{Choice, Millis, Minutes, NodeId, OptionalMillis, OptionalText, Path, RoleList, Same, Switchable};
+use crate::codec::{
+    Choice, Millis, Minutes, NodeId, OptionalMillis, OptionalPath, OptionalText, Path, RoleList, Same, Switchable,
+};
 use crate::model::ObjectStoreModel;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +17,44 @@ options! {
     /// HOST:PORT given to clients in Metadata
     advertised_listener: Option<String> = None => advertised_listener: OptionalText,
         shown "the bound listener address";
+
+    /// Kafka's listeners: NAME://HOST:PORT,... (e.g. PLAINTEXT://:9092,SSL://:9093); replaces --listen
+    ///
+    /// Each listener's security protocol comes from `listener_security_protocol_map`. Unset: one PLAINTEXT
+    /// listener at `listen`. See [`AgentConfig::kafka_listeners`].
+    listeners: Option<String> = None => listeners: OptionalText, shown "PLAINTEXT://<listen>";
+
+    /// Kafka's advertised.listeners: NAME://HOST:PORT,... given to clients of each listener in Metadata
+    advertised_listeners: Option<String> = None => advertised_listeners: OptionalText,
+        shown "each listener's bound address";
+
+    /// Kafka's listener.security.protocol.map: NAME:PROTOCOL,... with PLAINTEXT, SSL, SASL_PLAINTEXT or
+    /// SASL_SSL
+    listener_security_protocol_map: Option<String> = None => listener_security_protocol_map: OptionalText,
+        shown "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+
+    /// PEM file with the TLS certificate chain of SSL and SASL_SSL listeners (and its private key unless
+    /// --ssl-key-location is given); reloaded when it changes
+    ssl_keystore_location: Option<PathBuf> = None => ssl_keystore_location: OptionalPath, shown "none";
+
+    /// PEM file with the unencrypted private key (PKCS#8, PKCS#1 or SEC1) of the TLS certificate
+    ssl_key_location: Option<PathBuf> = None => ssl_key_location: OptionalPath, shown "in the keystore file";
+
+    /// PEM file of the CA certificates that client certificates must chain to (mTLS); reloaded when it changes
+    ssl_truststore_location: Option<PathBuf> = None => ssl_truststore_location: OptionalPath, shown "none";
+
+    /// ssl.client.auth: none, requested (a certificate is asked for, and checked if sent) or required
+    ssl_client_auth: crate::SslClientAuth = crate::SslClientAuth::None => ssl_client_auth: Choice<crate::SslClientAuth>;
+
+    /// ssl.principal.mapping.rules: RULE:pattern/replacement/[LU],...,DEFAULT mapping a client certificate's
+    /// subject to a user name
+    ssl_principal_mapping_rules: String = "DEFAULT".to_string() => ssl_principal_mapping_rules: Same<String>;
+
+    /// A TLS handshake must complete within this long, else the connection is closed
+    ssl_handshake_timeout: Duration = Duration::from_secs(10) => ssl_handshake_timeout_ms: Millis, check positive;
+
+    /// Serve the admin HTTP listener over TLS with the Kafka listeners' certificate and ssl.client.auth
+    admin_ssl: bool = false => admin_ssl: Same<bool>;
 
     /// Admin HTTP listener for /healthz and /readyz; "off" disables it
     ///

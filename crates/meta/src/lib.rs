@@ -20,7 +20,7 @@ mod txn;
 mod types;
 
 pub use capability::{
-    AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Groups, Health, Leases, Log,
+    AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Groups, Health, Leases, Log,
     LogMaintenance, Metastore, Objects, Producers, Transactions,
 };
 pub use sql::SqlMetastore;

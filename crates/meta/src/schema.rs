@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -164,6 +164,9 @@ CREATE TABLE agents (
     heartbeat_ms BIGINT NOT NULL,
     stopped_ms BIGINT
 );
+"#,
+    r#"
+ALTER TABLE agents ADD COLUMN listeners TEXT NOT NULL DEFAULT '';
 "#,
 ];
 
@@ -325,6 +328,9 @@ CREATE TABLE agents (
     heartbeat_ms BIGINT NOT NULL,
     stopped_ms BIGINT
 );
+"#,
+    r#"
+ALTER TABLE agents ADD COLUMN listeners TEXT NOT NULL DEFAULT '';
 "#,
 ];
 
