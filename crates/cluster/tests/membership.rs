@@ -64,7 +64,10 @@ async fn each_listener_sees_the_agents_that_have_it_at_their_endpoint() {
     let view = plain.view();
     let on_ssl = view.on_listener("SSL");
     assert_eq!(on_ssl.brokers.len(), 1, "the agent without an SSL listener is left out");
-    assert_eq!((on_ssl.brokers[0].node_id, on_ssl.brokers[0].host.as_str(), on_ssl.brokers[0].port), (2, "b.example", 9393));
+    assert_eq!(
+        (on_ssl.brokers[0].node_id, on_ssl.brokers[0].host.as_str(), on_ssl.brokers[0].port),
+        (2, "b.example", 9393)
+    );
     let on_plain = view.on_listener("PLAINTEXT");
     assert_eq!(on_plain.brokers.iter().map(|b| (b.node_id, b.port)).collect::<Vec<_>>(), vec![(1, 9092), (2, 9300)]);
     assert!(view.on_listener("INTERNAL").brokers.is_empty());

@@ -91,7 +91,10 @@ fn endpoints(option: &str, value: &str) -> Result<Vec<Endpoint>, ConfigError> {
         let port: u16 = port.parse().map_err(|_| bad())?;
         let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid_name {
-            return Err(problem(option, format!("listener name {name:?} in {entry:?} must be letters, digits, _ or -")));
+            return Err(problem(
+                option,
+                format!("listener name {name:?} in {entry:?} must be letters, digits, _ or -"),
+            ));
         }
         let host = match host.strip_prefix('[') {
             Some(v6) => v6.strip_suffix(']').ok_or_else(bad)?,
@@ -100,7 +103,10 @@ fn endpoints(option: &str, value: &str) -> Result<Vec<Endpoint>, ConfigError> {
         };
         let name = name.to_ascii_uppercase();
         if out.iter().any(|e| e.name == name) {
-            return Err(problem(option, format!("listener name {name} is given twice; each listener needs its own name")));
+            return Err(problem(
+                option,
+                format!("listener name {name} is given twice; each listener needs its own name"),
+            ));
         }
         out.push(Endpoint { name, host: host.to_string(), port });
     }
@@ -121,7 +127,10 @@ fn protocol_map(value: Option<&str>) -> Result<Vec<(String, SecurityProtocol)>, 
         let (name, protocol) =
             entry.split_once(':').ok_or_else(|| problem(option, format!("{entry:?} is not NAME:PROTOCOL")))?;
         let protocol = SecurityProtocol::parse(protocol.trim()).ok_or_else(|| {
-            problem(option, format!("unknown security protocol {protocol:?}: expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))
+            problem(
+                option,
+                format!("unknown security protocol {protocol:?}: expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+            )
         })?;
         let name = name.trim().to_ascii_uppercase();
         if out.iter().any(|(n, _)| *n == name) {

@@ -51,8 +51,11 @@ impl SslClientAuth {
 }
 
 impl Named for SslClientAuth {
-    const NAMES: &'static [(Self, &'static str)] =
-        &[(SslClientAuth::None, "none"), (SslClientAuth::Requested, "requested"), (SslClientAuth::Required, "required")];
+    const NAMES: &'static [(Self, &'static str)] = &[
+        (SslClientAuth::None, "none"),
+        (SslClientAuth::Requested, "requested"),
+        (SslClientAuth::Required, "required"),
+    ];
     const NAME_LIST: &'static [&'static str] = &["none", "requested", "required"];
     const EXPECTED: &'static str = "none, requested or required";
 }

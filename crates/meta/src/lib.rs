@@ -20,8 +20,8 @@ mod txn;
 mod types;
 
 pub use capability::{
-    AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Groups, Health, Leases, Log,
-    LogMaintenance, Metastore, Objects, Producers, Transactions,
+    AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Groups, Health,
+    Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
 };
 pub use sql::SqlMetastore;
 pub use txn::*;

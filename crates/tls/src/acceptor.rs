@@ -132,7 +132,9 @@ impl Tls {
     {
         let acceptor = tokio_rustls::TlsAcceptor::from(self.config());
         let timeout = self.settings.handshake_timeout;
-        let stream = tokio::time::timeout(timeout, acceptor.accept(io)).await.map_err(|_| HandshakeError::Timeout(timeout))??;
+        let stream = tokio::time::timeout(timeout, acceptor.accept(io))
+            .await
+            .map_err(|_| HandshakeError::Timeout(timeout))??;
         let principal = match stream.get_ref().1.peer_certificates().and_then(|c| c.first()) {
             None => None,
             Some(cert) => {

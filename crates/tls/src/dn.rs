@@ -250,7 +250,9 @@ mod tests {
     #[test]
     fn garbage_is_refused_without_panicking() {
         assert_eq!(render_name(&[]).unwrap(), "", "an empty subject");
-        for bad in [&[0x31][..], &[0x31, 0x05, 0x30], &[0x31, 0x85, 0, 0, 0, 0, 1], &[0x1f, 0], &[0x31, 0x02, 0x30, 0x00]] {
+        for bad in
+            [&[0x31][..], &[0x31, 0x05, 0x30], &[0x31, 0x85, 0, 0, 0, 0, 1], &[0x1f, 0], &[0x31, 0x02, 0x30, 0x00]]
+        {
             assert!(render_name(bad).is_err(), "{bad:?}");
         }
         assert!(subject_dn(&[0x30, 0x03, 0x30, 0x01, 0x02]).is_err());

@@ -128,9 +128,8 @@ fn parse_rule(parser: &Regex, rule: &str) -> Result<Option<Rule>, RulesError> {
         Some("U") => Case::Upper,
         _ => Case::Keep,
     };
-    let compile = |p: &str| {
-        Regex::new(p).map_err(|e| RulesError::Pattern { rule: rule.to_string(), source: Box::new(e) })
-    };
+    let compile =
+        |p: &str| Regex::new(p).map_err(|e| RulesError::Pattern { rule: rule.to_string(), source: Box::new(e) });
     let whole = compile(&format!("^(?:{source})$"))?;
     let any = compile(&source)?;
     Ok(Some(Rule::Replace { whole, any, source, replacement, case }))
