@@ -12,6 +12,7 @@ mod offsets;
 mod produce;
 mod produce_input;
 mod progress;
+mod security;
 mod template;
 mod topic;
 mod topic_describe;
