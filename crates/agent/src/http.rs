@@ -82,7 +82,7 @@ pub async fn serve(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch
             match tls {
                 Some(tls) => match tls.accept(socket).await {
                     Ok((stream, _)) => serve_connection(stream, app, header_timeout, stop).await,
-                    Err(e) => weft_tls::Tls::note_failure(peer, "admin", &e),
+                    Err(e) => tls.note_failure(peer, "admin", &e),
                 },
                 None => serve_connection(socket, app, header_timeout, stop).await,
             }

@@ -102,7 +102,7 @@ pub(crate) async fn serve_connection(
                 let session = Session { peer, listener, protocol, principal };
                 weft_listener::serve(&*api, session, tokio::io::split(stream), limits, &budget, stop).await;
             }
-            Err(e) => Tls::note_failure(peer, &listener, &e),
+            Err(e) => tls.note_failure(peer, &listener, &e),
         },
         (true, None) => tracing::error!(%peer, %listener, "tls listener without tls settings; connection closed"),
         (false, _) => {

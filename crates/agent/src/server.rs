@@ -209,6 +209,7 @@ pub async fn start_on(
     }
     tracing::info!(
         kafka_addr = %kafka_addr.map(|a| a.to_string()).unwrap_or_else(|| "none (no kafka role)".into()),
+        listeners = %shown_listeners(&bound),
         node_id = agent.cluster.node_id(),
         roles = %agent.config.roles,
         admin_addr = %admin_addr.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
@@ -291,6 +292,12 @@ fn maintainer(agent: &Agent) -> weft_maintenance::Maintainer {
         orphan_grace: c.orphan_grace,
     };
     weft_maintenance::Maintainer::new(deps, schedule)
+}
+
+/// `NAME://ADDR` of each bound listener, for the ready line.
+fn shown_listeners(bound: &[crate::listeners::Bound]) -> String {
+    let each = bound.iter().map(|b| format!("{}({})://{}", b.name, b.protocol, b.addr));
+    each.collect::<Vec<_>>().join(",")
 }
 
 /// A listener's configured address when it names an IP (agents without the kafka role bind nothing).

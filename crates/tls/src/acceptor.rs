@@ -88,7 +88,12 @@ pub struct Tls {
     settings: TlsSettings,
     mapper: PrincipalMapper,
     loaded: Mutex<Loaded>,
+    /// When a failed handshake was last logged, and how many failed since without a line.
+    logged: Mutex<(Option<std::time::Instant>, u64)>,
 }
+
+/// At most one log line about failed handshakes per this long.
+const LOG_EVERY: Duration = Duration::from_secs(5);
 
 impl Tls {
     /// Loads the files once; any problem is an error (the agent does not start).
@@ -99,7 +104,7 @@ impl Tls {
         let mapper = PrincipalMapper::parse(&settings.mapping_rules)?;
         let stamp = stamp(&settings);
         let config = build(&settings)?;
-        Ok(Arc::new(Tls { settings, mapper, loaded: Mutex::new(Loaded { config, stamp }) }))
+        Ok(Arc::new(Tls { settings, mapper, loaded: Mutex::new(Loaded { config, stamp }), logged: Mutex::default() }))
     }
 
     /// The configuration for the next connection, rebuilt first if a file changed since the last build.
@@ -148,10 +153,18 @@ impl Tls {
         Ok((stream, principal))
     }
 
-    /// Counts and logs a failed handshake.
-    pub fn note_failure(peer: std::net::SocketAddr, listener: &str, e: &HandshakeError) {
+    /// Counts a failed handshake and logs it, at most one line every few seconds (a client retrying
+    /// without a valid certificate must not flood the log), with how many were not logged.
+    pub fn note_failure(&self, peer: std::net::SocketAddr, listener: &str, e: &HandshakeError) {
         metrics::counter!("weft_tls_handshake_failures_total", "reason" => e.reason()).increment(1);
-        tracing::info!(%peer, listener, error = %e, "tls handshake failed; connection closed");
+        let mut last = self.logged.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = std::time::Instant::now();
+        if last.0.is_some_and(|at| now.duration_since(at) < LOG_EVERY) {
+            last.1 += 1;
+            return;
+        }
+        tracing::warn!(%peer, listener, error = %e, suppressed = last.1, "tls handshake failed; connection closed");
+        *last = (Some(now), 0);
     }
 }
 
