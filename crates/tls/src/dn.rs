@@ -123,11 +123,11 @@ fn text(value: &Tlv<'_>) -> Option<String> {
         0x0c => std::str::from_utf8(c).ok().map(str::to_string),
         // PrintableString, IA5String, VisibleString; TeletexString read as Latin-1, as Java does.
         0x13 | 0x16 | 0x1a | 0x14 => Some(c.iter().map(|&b| char::from(b)).collect()),
-        0x1e if c.len() % 2 == 0 => {
+        0x1e if c.len().is_multiple_of(2) => {
             let units: Vec<u16> = c.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])).collect();
             String::from_utf16(&units).ok()
         }
-        0x1c if c.len() % 4 == 0 => {
+        0x1c if c.len().is_multiple_of(4) => {
             c.chunks_exact(4).map(|p| char::from_u32(u32::from_be_bytes([p[0], p[1], p[2], p[3]]))).collect()
         }
         _ => None,
