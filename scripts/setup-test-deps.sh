@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the real-client integration tests (tests/clients) need.
 # Idempotent: safe to run repeatedly; does nothing that is already done.
+#   - OpenSSL headers (libssl-dev, pkg-config) for librdkafka's SSL support
 #   - kcat (Debian package) via apt
 #   - promtool (Debian's prometheus package), to check the shipped alert rules
 #   - Go and Debian's Sarama 1.22 (golang-go, golang-github-shopify-sarama-dev) for tests/sarama
@@ -54,6 +55,11 @@ apt_install() {
   fi
   rm -f "$out"
 }
+
+# ---- OpenSSL headers: librdkafka is built with SSL (the rdkafka crate's `ssl` feature) -----------------
+if ! pkg-config --exists openssl 2>/dev/null; then
+  apt_install libssl-dev pkg-config
+fi
 
 # ---- kcat -----------------------------------------------------------------
 if ! command -v kcat >/dev/null 2>&1; then

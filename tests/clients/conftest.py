@@ -92,10 +92,12 @@ class Agent:
         return env
 
     def _argv(self, kafka_port: int, admin_port: int) -> list:
-        return [self.binary, "agent",
-                "--listen", f"127.0.0.1:{kafka_port}",
+        # An extra `--listeners` value may name the agent's Kafka port as `{port}`; it then replaces --listen.
+        extra = [a.replace("{port}", str(kafka_port)) for a in self.extra_args]
+        listen = [] if "--listeners" in extra else ["--listen", f"127.0.0.1:{kafka_port}"]
+        return [self.binary, "agent", *listen,
                 "--admin-listen", f"127.0.0.1:{admin_port}",
-                "--data-dir", self.data_dir, *self.extra_args]
+                "--data-dir", self.data_dir, *extra]
 
     def _pump_output(self, proc: subprocess.Popen, log):
         for raw in iter(proc.stdout.readline, b""):

@@ -43,7 +43,7 @@ def sasl_agent(weft_bin, tmp_path_factory):
     listed = run_json(weft_bin, None, "user", "list", "--metastore", metastore)
     assert sorted((r["user"], r["mechanism"]) for r in listed) == [
         (ADMIN, "SCRAM-SHA-256"), (ADMIN, "SCRAM-SHA-512")]
-    a = Agent(weft_bin, data, ["--listener-security-protocol", "SASL_PLAINTEXT",
+    a = Agent(weft_bin, data, ["--listeners", "SASL_PLAINTEXT://127.0.0.1:{port}",
                                "--sasl-enabled-mechanisms", ",".join(MECHANISMS),
                                "--connection-failed-authentication-delay-ms", "20"])
     a.start()
@@ -144,7 +144,7 @@ def test_plain_users_file(weft_bin, agent_factory, tmp_path):
     users = tmp_path / "users"
     users.write_text("# name:password\nfile-user:file-secret\n")
     os.chmod(users, 0o600)
-    a = agent_factory("--listener-security-protocol", "SASL_PLAINTEXT", "--sasl-enabled-mechanisms", "PLAIN",
+    a = agent_factory("--listeners", "SASL_PLAINTEXT://127.0.0.1:{port}", "--sasl-enabled-mechanisms", "PLAIN",
                       "--sasl-plain-users-file", str(users))
     topic = unique_topic("sasl-file")
     conf = _confluent("PLAIN", "file-user", "file-secret")
@@ -193,7 +193,7 @@ def oauth_agent(weft_bin, tmp_path_factory):
     _rsa_key(other)
     (keys / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
     a = Agent(weft_bin, tmp_path_factory.mktemp("weft-oauth"), [
-        "--listener-security-protocol", "SASL_PLAINTEXT",
+        "--listeners", "SASL_PLAINTEXT://127.0.0.1:{port}",
         "--sasl-enabled-mechanisms", "OAUTHBEARER",
         "--sasl-oauthbearer-jwks-endpoint-url", f"file://{keys}/jwks.json",
         "--sasl-oauthbearer-expected-issuer", "https://issuer.test",

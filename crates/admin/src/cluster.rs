@@ -44,7 +44,7 @@ pub async fn run_cluster(args: ClusterArgs) -> Result<()> {
 }
 
 async fn info(conn: &ConnArgs) -> Result<()> {
-    let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?;
+    let mut w = Wire::connect(conn).await?;
     let md = w.metadata(None).await?;
     let topics: Vec<_> = md.topics.iter().filter(|t| t.error_code == 0).collect();
     let partitions = topics.iter().map(|t| t.partitions.len()).sum();

@@ -45,7 +45,7 @@ pub async fn run_config(args: ConfigArgs) -> Result<()> {
 }
 
 async fn get(conn: &ConnArgs, key: Option<&str>, broker: Option<&str>) -> Result<()> {
-    let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?;
+    let mut w = Wire::connect(conn).await?;
     let md = w.metadata(Some(&[])).await?;
     let name = match broker {
         Some("") => String::new(),
@@ -80,7 +80,7 @@ fn broker_ids(md: &kafka_protocol::messages::MetadataResponse) -> String {
 }
 
 async fn set_defaults(conn: &ConnArgs, change: &Change) -> Result<()> {
-    let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?;
+    let mut w = Wire::connect(conn).await?;
     configs::alter(&mut w, Resource { kind: RESOURCE_BROKER, name: "" }, change).await?;
     if conn.json {
         return print_line(&serde_json::json!({"set": change.set, "deleted": change.delete}).to_string());

@@ -19,6 +19,13 @@ pub struct ConnArgs {
     /// Bound on every request to the cluster, in seconds
     #[arg(long, default_value_t = 10, global = true)]
     pub timeout_secs: u64,
+    /// A client property as librdkafka takes it, e.g. -X security.protocol=SSL -X ssl.ca.location=ca.pem
+    /// (repeatable; wins over --command-config)
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_kv, global = true)]
+    pub property: Vec<(String, String)>,
+    /// A Java properties file of client properties (as Kafka's tools take)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub command_config: Option<std::path::PathBuf>,
 }
 
 impl ConnArgs {
@@ -26,14 +33,27 @@ impl ConnArgs {
         Duration::from_secs(self.timeout_secs)
     }
 
-    /// A librdkafka configuration for this cluster. Connection failures surface as one clear error from the
-    /// command, not as a stream of client logs.
-    pub fn client_config(&self) -> ClientConfig {
+    /// The client properties: the `--command-config` file's, then the `-X` ones (later ones win).
+    pub fn properties(&self) -> Result<Vec<(String, String)>> {
+        let mut all = match &self.command_config {
+            Some(path) => crate::security::read_properties(path)?,
+            None => Vec::new(),
+        };
+        all.extend(self.property.iter().cloned());
+        Ok(all)
+    }
+
+    /// A librdkafka configuration for this cluster, with the client properties as given. Connection
+    /// failures surface as one clear error from the command, not as a stream of client logs.
+    pub fn client_config(&self) -> Result<ClientConfig> {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.bootstrap_servers)
             .set("socket.timeout.ms", (self.timeout_secs.max(1) * 1000).to_string())
             .set("log_level", "2");
-        c
+        for (k, v) in self.properties()? {
+            c.set(k, v);
+        }
+        Ok(c)
     }
 
     /// The error for a cluster that did not answer.

@@ -85,7 +85,7 @@ fn consume(args: &ConsumeArgs, stop: &AtomicBool) -> Result<()> {
     let template = Template::parse(&args.format)?;
     let from_time = args.from_timestamp.as_deref().map(parse_time).transpose()?;
     let spec = args.offset.unwrap_or(OffsetSpec::Beginning);
-    let mut config = conn.client_config();
+    let mut config = conn.client_config()?;
     config.set("enable.partition.eof", if args.exit { "true" } else { "false" });
     if let Some(g) = &args.group {
         if !args.partition.is_empty() || from_time.is_some() || !matches!(spec, OffsetSpec::Beginning | OffsetSpec::End)

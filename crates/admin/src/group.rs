@@ -80,7 +80,7 @@ pub async fn run_group(args: GroupArgs) -> Result<()> {
 
 fn consumer(args: &GroupArgs, group: &str) -> Result<BaseConsumer> {
     args.conn
-        .client_config()
+        .client_config()?
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
@@ -237,7 +237,7 @@ fn describe(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
 fn delete(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = args
         .conn
-        .client_config()
+        .client_config()?
         .create()
         .with_context(|| format!("cannot create a client for {}", args.conn.bootstrap_servers))?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

@@ -13,6 +13,7 @@ mod produce;
 mod produce_input;
 mod progress;
 mod sasl_login;
+mod security;
 mod template;
 mod topic;
 mod topic_describe;

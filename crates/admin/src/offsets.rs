@@ -23,7 +23,7 @@ pub struct OffsetsArgs {
 
 /// A client for metadata and list-offsets requests; it joins no group.
 pub fn consumer(conn: &ConnArgs) -> Result<BaseConsumer> {
-    conn.client_config()
+    conn.client_config()?
         .set("enable.auto.commit", "false")
         .create()
         .with_context(|| format!("cannot create a client for {}", conn.bootstrap_servers))

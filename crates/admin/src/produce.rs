@@ -109,7 +109,7 @@ fn produce(args: &ProduceArgs) -> Result<()> {
     let timeout_ms = (conn.timeout_secs.max(1) * 1000).to_string();
     let context = Deliveries { tally: Mutex::new(Tally::default()), verbose: args.verbose };
     let producer: BaseProducer<Deliveries> = conn
-        .client_config()
+        .client_config()?
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("partitioner", "murmur2_random")

@@ -22,10 +22,8 @@ impl SaslLogin {
         let get = |k: &str| settings.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         match get("security.protocol").as_deref().map(str::to_ascii_uppercase).as_deref() {
             None | Some("PLAINTEXT") => return Ok(None),
-            Some("SASL_PLAINTEXT") => {}
-            Some(other) => {
-                bail!("security.protocol {other} is not supported by this command (PLAINTEXT, SASL_PLAINTEXT)")
-            }
+            Some("SASL_PLAINTEXT" | "SASL_SSL") => {}
+            Some(_) => return Ok(None),
         }
         let mechanism = get("sasl.mechanism").or_else(|| get("sasl.mechanisms")).unwrap_or_else(|| "PLAIN".into());
         let username = get("sasl.username").ok_or_else(|| anyhow!("SASL needs -X sasl.username=..."))?;

@@ -91,7 +91,7 @@ fn request_timeout_ms(conn: &ConnArgs) -> i32 {
 }
 
 async fn create(conn: &ConnArgs, a: &CreateArgs) -> Result<()> {
-    let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?.into_controller().await?;
+    let mut w = Wire::connect(conn).await?.into_controller().await?;
     let configs = a
         .configs
         .iter()
@@ -148,7 +148,7 @@ async fn create(conn: &ConnArgs, a: &CreateArgs) -> Result<()> {
 }
 
 async fn list(conn: &ConnArgs) -> Result<()> {
-    let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?;
+    let mut w = Wire::connect(conn).await?;
     let md = w.metadata(None).await?;
     #[derive(Serialize)]
     struct Row {
@@ -183,7 +183,7 @@ async fn list(conn: &ConnArgs) -> Result<()> {
 }
 
 async fn alter_config(conn: &ConnArgs, topic: &str, change: &Change) -> Result<()> {
-    let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?;
+    let mut w = Wire::connect(conn).await?;
     configs::alter(&mut w, Resource { kind: RESOURCE_TOPIC, name: topic }, change).await?;
     let value = serde_json::json!({"topic": topic, "set": change.set, "deleted": change.delete});
     if conn.json {
@@ -195,7 +195,7 @@ async fn alter_config(conn: &ConnArgs, topic: &str, change: &Change) -> Result<(
 }
 
 async fn add_partitions(conn: &ConnArgs, topic: &str, total: i32) -> Result<()> {
-    let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?.into_controller().await?;
+    let mut w = Wire::connect(conn).await?.into_controller().await?;
     let req = CreatePartitionsRequest::default()
         .with_topics(vec![
             CreatePartitionsTopic::default()
@@ -219,7 +219,7 @@ async fn add_partitions(conn: &ConnArgs, topic: &str, total: i32) -> Result<()> 
 }
 
 async fn delete(conn: &ConnArgs, topics: &[String]) -> Result<()> {
-    let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?.into_controller().await?;
+    let mut w = Wire::connect(conn).await?.into_controller().await?;
     let names: Vec<TopicName> = topics.iter().map(|t| TopicName(str_bytes(t))).collect();
     let states = names.iter().map(|n| DeleteTopicState::default().with_name(Some(n.clone()))).collect();
     // v6 names topics in `topics`, earlier versions in `topic_names`; each version encodes only its own field.

@@ -56,7 +56,7 @@ struct Description {
 }
 
 pub async fn describe(conn: &ConnArgs, topic: &str, all: bool) -> Result<()> {
-    let mut w = Wire::connect(&conn.bootstrap_servers, conn.timeout()).await?;
+    let mut w = Wire::connect(conn).await?;
     let md = w.metadata(Some(&[topic.to_string()])).await?;
     let Some(t) = md.topics.iter().find(|t| t.name.as_ref().is_some_and(|n| n.as_str() == topic)) else {
         bail!("topic {topic} does not exist");

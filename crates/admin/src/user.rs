@@ -3,8 +3,7 @@
 //! straight in a Weft metastore, to create the first user before any agent requires SASL (as
 //! `kafka-storage format --add-scram` does for Kafka).
 
-use crate::common::{ConnArgs, emit, parse_kv, print_line, table};
-use crate::sasl_login::SaslLogin;
+use crate::common::{ConnArgs, emit, print_line, table};
 use crate::wire::{Wire, error_text, str_bytes};
 use anyhow::{Context, Result, anyhow, bail};
 use kafka_protocol::messages::alter_user_scram_credentials_request::{
@@ -22,10 +21,6 @@ pub struct UserArgs {
     /// e.g. to create the first user
     #[arg(long, global = true)]
     pub metastore: Option<String>,
-    /// A client setting as librdkafka names it, repeatable: -X security.protocol=SASL_PLAINTEXT
-    /// -X sasl.mechanism=SCRAM-SHA-256 -X sasl.username=admin -X sasl.password=...
-    #[arg(short = 'X', value_name = "KEY=VALUE", global = true)]
-    pub settings: Vec<String>,
     #[command(subcommand)]
     pub command: UserCommand,
 }
@@ -100,9 +95,8 @@ fn new_salt() -> Vec<u8> {
 }
 
 async fn online(args: &UserArgs) -> Result<Option<Vec<UserRow>>> {
-    let settings = args.settings.iter().map(|s| parse_kv(s)).collect::<Result<Vec<_>>>()?;
-    let login = SaslLogin::from_settings(&settings)?;
-    let mut w = Wire::connect_as(&args.conn.bootstrap_servers, args.conn.timeout(), login).await?;
+    // Logs in as the -X / --command-config properties say (security.protocol=SASL_PLAINTEXT, sasl.mechanism ...).
+    let mut w = Wire::connect(&args.conn).await?;
     let alter = match &args.command {
         UserCommand::List => return describe(&mut w).await.map(Some),
         UserCommand::Create { name, password, mechanism, iterations } => {

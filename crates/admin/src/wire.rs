@@ -1,5 +1,6 @@
-//! A small Kafka protocol client for admin requests, speaking to one broker at a time over plaintext, with
-//! an optional SASL login (`sasl_login`).
+//! A small Kafka protocol client for admin requests, speaking to one broker at a time over plaintext or TLS
+//! (`security.protocol=SSL` or `SASL_SSL` in the client properties, see `security`), with a SASL login
+//! (`sasl_login`) for `SASL_PLAINTEXT` and `SASL_SSL`.
 //!
 //! librdkafka serves the data path (produce, consume, list offsets) but falls short for administration:
 //! it refuses the broker config resource with an empty name (Kafka's cluster-wide dynamic defaults), the
@@ -7,6 +8,8 @@
 //! (`INVALID_CONFIG` without saying which key or why). Admin requests therefore go through this client,
 //! using the same codec crate as the agent.
 
+use crate::common::ConnArgs;
+use crate::security::{self, Transport};
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::ResponseError;
@@ -16,9 +19,11 @@ use kafka_protocol::messages::{
     SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use rustls::pki_types::ServerName;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::sasl_login::{ClientExchange, SaslLogin};
@@ -26,8 +31,14 @@ use crate::sasl_login::{ClientExchange, SaslLogin};
 /// The largest response accepted; admin responses are far smaller.
 const MAX_RESPONSE: u32 = 256 << 20;
 
+/// A connection to one broker, plaintext or TLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 pub struct Wire {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
+    /// How connections are made (shared by the connections this one leads to).
+    transport: Arc<Transport>,
     /// The broker this connection talks to.
     addr: String,
     /// What the user gave, for error messages.
@@ -59,16 +70,24 @@ fn api_name(key: i16) -> String {
 
 impl Wire {
     /// Connects to the first bootstrap server that answers and learns which API versions it serves.
-    pub async fn connect(bootstrap: &str, timeout: Duration) -> Result<Wire> {
-        Wire::connect_as(bootstrap, timeout, None).await
+    pub async fn connect(conn: &ConnArgs) -> Result<Wire> {
+        let properties = conn.properties()?;
+        let transport = Arc::new(security::transport(&properties)?);
+        let login = SaslLogin::from_settings(&properties)?;
+        Wire::connect_with(&conn.bootstrap_servers, conn.timeout(), transport, login).await
     }
 
-    /// [`Wire::connect`], logging in with SASL when `login` is given.
-    pub async fn connect_as(bootstrap: &str, timeout: Duration, login: Option<SaslLogin>) -> Result<Wire> {
+    /// [`Wire::connect`] with the transport and login given (`weft user` adds its own `-X` settings).
+    pub async fn connect_with(
+        bootstrap: &str,
+        timeout: Duration,
+        transport: Arc<Transport>,
+        login: Option<SaslLogin>,
+    ) -> Result<Wire> {
         let mut last = anyhow!("no bootstrap server given");
         for addr in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-            let addr = addr.strip_prefix("PLAINTEXT://").unwrap_or(addr);
-            match Wire::open(addr, bootstrap, timeout, login.clone()).await {
+            let addr = addr.split_once("://").map_or(addr, |(_, a)| a);
+            match Wire::open(addr, bootstrap, timeout, transport.clone(), login.clone()).await {
                 Ok(w) => return Ok(w),
                 Err(e) => last = e,
             }
@@ -76,13 +95,20 @@ impl Wire {
         Err(anyhow!("cannot reach the cluster at {bootstrap}: {last:#}"))
     }
 
-    async fn open(addr: &str, bootstrap: &str, timeout: Duration, login: Option<SaslLogin>) -> Result<Wire> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+    async fn open(
+        addr: &str,
+        bootstrap: &str,
+        timeout: Duration,
+        transport: Arc<Transport>,
+        login: Option<SaslLogin>,
+    ) -> Result<Wire> {
+        let stream = tokio::time::timeout(timeout, connect(addr, &transport))
             .await
             .map_err(|_| anyhow!("{addr} did not accept a connection within {}s", timeout.as_secs()))?
             .with_context(|| format!("connecting to {addr}"))?;
         let mut w = Wire {
             stream,
+            transport,
             addr: addr.to_string(),
             bootstrap: bootstrap.to_string(),
             timeout,
@@ -140,7 +166,7 @@ impl Wire {
         if addr == self.addr {
             return Ok(self);
         }
-        Wire::open(&addr, &self.bootstrap, self.timeout, self.login.clone())
+        Wire::open(&addr, &self.bootstrap, self.timeout, self.transport.clone(), self.login.clone())
             .await
             .with_context(|| format!("cannot reach broker {node} at {addr} (from the cluster's metadata)"))
     }
@@ -202,6 +228,7 @@ impl Wire {
         let len = u32::try_from(buf.len()).context("request too large")?;
         self.stream.write_u32(len).await?;
         self.stream.write_all(&buf).await?;
+        self.stream.flush().await?;
         let len = self.stream.read_u32().await.context("the connection was closed")?;
         if len > MAX_RESPONSE {
             bail!("response of {len} bytes is larger than {MAX_RESPONSE}");
@@ -227,6 +254,22 @@ impl Wire {
         });
         let req = MetadataRequest::default().with_topics(topics).with_allow_auto_topic_creation(false);
         Ok(self.call(12, &req).await?.0)
+    }
+}
+
+/// A TCP connection to `addr` (`host:port`), with the TLS handshake when the transport says so (the host
+/// is the name the broker's certificate must carry).
+async fn connect(addr: &str, transport: &Transport) -> Result<Box<dyn Io>> {
+    let tcp = TcpStream::connect(addr).await?;
+    let _ = tcp.set_nodelay(true);
+    match transport {
+        Transport::Plaintext => Ok(Box::new(tcp)),
+        Transport::Tls(connector) => {
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
+            let name = ServerName::try_from(host.to_string()).map_err(|e| anyhow!("{host}: {e}"))?;
+            let stream = connector.connect(name, tcp).await.context("tls handshake failed")?;
+            Ok(Box::new(stream))
+        }
     }
 }
 

@@ -54,7 +54,7 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
     let ctx = RequestContext {
         client_id: header.client_id.clone().unwrap_or_default(),
         peer: session.peer,
-        listener: session.listener,
+        listener: session.listener.clone(),
         principal: session.principal.clone().unwrap_or_else(|| ANONYMOUS.to_string()),
     };
     macro_rules! simple {

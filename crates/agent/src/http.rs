@@ -7,6 +7,10 @@
 //! connecting or of the previous response (hyper's header read timeout, which also closes idle keep-alive
 //! connections), and a connection is closed after its current response once it is [`MAX_CONNECTION_AGE`]
 //! old, which bounds clients that stall inside a request.
+//!
+//! With `--admin-ssl` it serves HTTPS with the Kafka listeners' certificate, reloaded like theirs, and their
+//! `--ssl-client-auth` (with `required`, only clients with a trusted certificate reach it); the handshake is
+//! bounded by `--ssl-handshake-timeout-ms` and counted like the Kafka listeners'.
 
 use crate::Agent;
 use axum::Router;
@@ -17,7 +21,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use weft_listener::AcceptErrors;
 
@@ -59,9 +63,9 @@ pub async fn serve(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch
                 }
             }
         };
-        let socket = tokio::select! {
+        let (socket, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((socket, _)) => socket,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     metrics::counter!("weft_admin_accept_errors_total").increment(1);
                     errors.note(&e);
@@ -73,14 +77,24 @@ pub async fn serve(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch
         };
         let app = app.clone();
         let stop = shutdown.clone();
+        let tls = agent.tls.clone().filter(|_| agent.config.admin_ssl);
         tokio::spawn(async move {
-            serve_connection(socket, app, header_timeout, stop).await;
+            match tls {
+                Some(tls) => match tls.accept(socket).await {
+                    Ok((stream, _)) => serve_connection(stream, app, header_timeout, stop).await,
+                    Err(e) => tls.note_failure(peer, "admin", &e),
+                },
+                None => serve_connection(socket, app, header_timeout, stop).await,
+            }
             drop(slot);
         });
     }
 }
 
-async fn serve_connection(socket: TcpStream, app: Router, header_timeout: Duration, mut stop: watch::Receiver<bool>) {
+async fn serve_connection<IO>(socket: IO, app: Router, header_timeout: Duration, mut stop: watch::Receiver<bool>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
     let conn = builder.serve_connection(TokioIo::new(socket), TowerToHyperService::new(app));

@@ -18,6 +18,7 @@ mod handlers;
 mod health;
 mod http;
 mod legacy;
+mod listeners;
 mod membership;
 mod metrics;
 mod peers;
@@ -48,9 +49,10 @@ pub(crate) struct Agent {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdSource>,
     pub cluster_id: String,
-    /// Host and port clients are told to connect to.
-    pub advertised_host: String,
-    pub advertised_port: i32,
+    /// Where clients of each listener are told to connect (advertised.listeners), in configuration order.
+    pub advertised: Vec<weft_meta::AgentEndpoint>,
+    /// The TLS acceptor of SSL and SASL_SSL listeners and of the admin listener with `--admin-ssl`.
+    pub tls: Option<Arc<weft_tls::Tls>>,
     pub topics: Arc<weft_topics::TopicCache>,
     /// High watermarks of partitions, for fetches waiting on new data.
     pub partitions: Arc<weft_log::PartitionWatch>,
@@ -68,4 +70,11 @@ pub(crate) struct Agent {
     pub cluster: membership::Cluster,
     /// SASL authentication of the Kafka listener, when its security protocol requires it.
     pub sasl: Option<Arc<sasl::Authenticator>>,
+}
+
+impl Agent {
+    /// This agent's advertised endpoint on `listener`, if it has that listener.
+    pub(crate) fn advertised_on(&self, listener: &str) -> Option<&weft_meta::AgentEndpoint> {
+        self.advertised.iter().find(|e| e.listener == listener)
+    }
 }

@@ -15,14 +15,15 @@ pub(crate) async fn join(
     config: &AgentConfig,
     meta: Arc<dyn Metastore>,
     clock: Arc<dyn Clock>,
-    (host, port): (&str, i32),
+    advertised: &[weft_meta::AgentEndpoint],
     peer_endpoint: Option<String>,
     groups: Arc<Coordinator>,
 ) -> Result<Cluster, weft_cluster::ClusterError> {
     let settings = MembershipConfig {
         node_id: config.node_id,
-        host: host.to_string(),
-        port,
+        host: advertised.first().map(|e| e.host.clone()).unwrap_or_default(),
+        port: advertised.first().map_or(0, |e| e.port),
+        listeners: advertised.to_vec(),
         zone: config.zone.clone().unwrap_or_default(),
         kafka: config.roles.kafka,
         roles: config.roles.names().into_iter().map(str::to_string).collect(),
@@ -108,6 +109,11 @@ impl Cluster {
         self.membership.view()
     }
 
+    /// The live brokers as clients of `listener` see them (those with that listener, at its endpoint).
+    pub fn view_on(&self, listener: &str) -> View {
+        self.membership.view().on_listener(listener)
+    }
+
     /// The brokers a client of `zone` is given (its zone's when any are live, else all).
     pub fn brokers_for(view: &View, zone: Option<&str>) -> Vec<Member> {
         view.for_zone(zone).into_iter().cloned().collect()
@@ -120,10 +126,12 @@ impl Cluster {
         View::leader(&refs, topic_id, partition).unwrap_or_else(|| self.node_id())
     }
 
-    /// The agent coordinating the group or transactional id `key`, by this agent's view.
-    pub fn coordinator(&self, key: &str) -> Option<Member> {
+    /// The agent coordinating the group or transactional id `key`, by this agent's view, at its endpoint on
+    /// `listener`; `None` when no agent is live or the coordinator lacks that listener.
+    pub fn coordinator(&self, key: &str, listener: &str) -> Option<Member> {
         let view = self.view();
-        view.shard_owner(shard_of(key)).and_then(|n| view.member(n).cloned())
+        let owner = view.shard_owner(shard_of(key))?;
+        view.on_listener(listener).member(owner).cloned()
     }
 
     /// `None` when this agent coordinates `key` now; else the error to answer: NOT_COORDINATOR when another

@@ -46,7 +46,7 @@ pub struct RequestContext {
     pub client_id: String,
     pub peer: std::net::SocketAddr,
     /// The listener the request arrived on.
-    pub listener: &'static str,
+    pub listener: std::sync::Arc<str>,
     /// The authenticated principal, as Kafka names it (`User:ANONYMOUS` on a plaintext listener).
     pub principal: String,
 }
@@ -177,7 +177,7 @@ pub fn authorize(ctx: &RequestContext, operation: Operation, resource: Resource<
         kind: resource.kind(),
         name: resource.name().to_string(),
     };
-    tracing::debug!(principal = %ctx.principal, client_id = %ctx.client_id, peer = %ctx.peer, listener = ctx.listener, %operation, resource = %d.kind, name = %d.name, "request denied");
+    tracing::debug!(principal = %ctx.principal, client_id = %ctx.client_id, peer = %ctx.peer, listener = %ctx.listener, %operation, resource = %d.kind, name = %d.name, "request denied");
     Err(d)
 }
 
@@ -269,7 +269,7 @@ mod tests {
         RequestContext {
             client_id: client_id.into(),
             peer: "127.0.0.1:9".parse().unwrap(),
-            listener: "PLAINTEXT",
+            listener: "PLAINTEXT".into(),
             principal: "User:ANONYMOUS".into(),
         }
     }

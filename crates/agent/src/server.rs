@@ -2,7 +2,6 @@
 
 use crate::config::AgentConfig;
 use crate::dispatch::KafkaApi;
-use crate::sasl::connection::SaslConnection;
 use crate::{Agent, http};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use weft_clock::{Clock, IdSource, RandomIds, SystemClock};
-use weft_listener::{AcceptErrors, Session, SessionLimits};
+use weft_listener::{AcceptErrors, SessionLimits};
 use weft_log::{FlushDeps, LogReader, PartitionWatch, ProduceBuffer, ProduceLimits};
 use weft_topics::TopicCache;
 
@@ -34,6 +33,12 @@ pub enum StartError {
     PeerAdvertised { value: String },
     #[error("cannot start peer reads: {reason}")]
     Peer { reason: String },
+    #[error("cannot listen on {listener}: {source}")]
+    BindListener { listener: String, source: std::io::Error },
+    #[error("--ssl-keystore-location is required: {needed} serves TLS")]
+    NoKeystore { needed: String },
+    #[error("cannot set up tls: {0}")]
+    Tls(#[from] weft_tls::TlsError),
     #[error(transparent)]
     Config(#[from] weft_config::ConfigError),
     #[error(transparent)]
@@ -59,6 +64,9 @@ pub struct RunningAgent {
     pub serves_kafka: bool,
     /// The node id this agent registered with (configured or taken from the registry).
     pub node_id: i32,
+    /// Each Kafka listener's name and bound address, in configuration order (none without the `kafka` role);
+    /// `kafka_addr` is the first.
+    pub listeners: Vec<(String, SocketAddr)>,
     pub admin_addr: Option<SocketAddr>,
     /// The peer listener's address (`None`: off, or no `kafka` role).
     pub peer_addr: Option<SocketAddr>,
@@ -82,22 +90,6 @@ impl RunningAgent {
     /// Waits until the agent has stopped.
     pub async fn wait(self) {
         let _ = self.task.await;
-    }
-}
-
-fn advertised(config: &AgentConfig, bound: SocketAddr) -> Result<(String, i32), StartError> {
-    match &config.advertised_listener {
-        Some(v) => {
-            let bad = || StartError::Advertised { value: v.clone() };
-            let (host, port) = v.rsplit_once(':').ok_or_else(bad)?;
-            let port: u16 = port.parse().map_err(|_| bad())?;
-            if host.is_empty() {
-                return Err(bad());
-            }
-            Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), i32::from(port)))
-        }
-        None if bound.ip().is_unspecified() => Ok(("127.0.0.1".into(), i32::from(bound.port()))),
-        None => Ok((bound.ip().to_string(), i32::from(bound.port()))),
     }
 }
 
@@ -135,7 +127,8 @@ pub async fn start_on(
     let cluster_id = meta.cluster_id().await.map_err(|source| StartError::Meta { url: meta_url.clone(), source })?;
     // Before anything is bound or registered: a listener that cannot authenticate (unreadable users file or
     // JWKS) stops the start with nothing left running.
-    let sasl = match config.listener_security_protocol.requires_sasl() {
+    let specs = config.kafka_listeners()?;
+    let sasl = match specs.iter().any(|s| s.protocol.uses_sasl()) {
         true => {
             Some(Arc::new(crate::sasl::Authenticator::new(&config, meta.clone(), clock.clone(), ids.clone()).await?))
         }
@@ -146,19 +139,18 @@ pub async fn start_on(
     if store_url.starts_with("memory:") {
         tracing::warn!(object_store = %store_url, metastore = %meta_url, "objects are kept in memory only: they are lost at exit while the metastore keeps pointing at them (for tests and diagnosis)");
     }
-    let listener = match config.roles.kafka {
-        true => Some(
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind { addr: config.listen, source })?,
-        ),
-        false => None,
+    let tls = crate::listeners::tls(&config, &specs)?;
+    let bound = match config.roles.kafka {
+        true => crate::listeners::bind(&specs).await?,
+        false => Vec::new(),
     };
-    let kafka_addr = match &listener {
-        Some(l) => Some(l.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?),
-        None => None,
+    let bound_addrs: Vec<(String, SocketAddr)> = match config.roles.kafka {
+        true => bound.iter().map(|b| (b.name.to_string(), b.addr)).collect(),
+        // Registered as configured, though nothing listens (no kafka role: not a broker).
+        false => specs.iter().filter_map(|s| Some((s.name.clone(), spec_addr(s)?))).collect(),
     };
-    let (advertised_host, advertised_port) = advertised(&config, kafka_addr.unwrap_or(config.listen))?;
+    let kafka_addr = bound.first().map(|b| b.addr);
+    let advertised = crate::listeners::advertised(&specs, &bound_addrs);
     let group_config = weft_groups::GroupConfig {
         min_session_timeout_ms: config.group_min_session_timeout_ms,
         max_session_timeout_ms: config.group_max_session_timeout_ms,
@@ -168,12 +160,14 @@ pub async fn start_on(
         consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
     };
     let groups = Arc::new(weft_groups::Coordinator::new(group_config, meta.clone()));
+    // Peers reach this agent at the host its clients do (its first listener's advertised host).
+    let advertised_host = advertised.first().map_or("127.0.0.1", |e| e.host.as_str()).to_string();
     let peer = crate::peers::bind(&config, &advertised_host).await?;
     let cluster = crate::membership::join(
         &config,
         meta.clone(),
         clock.clone(),
-        (&advertised_host, advertised_port),
+        &advertised,
         peer.as_ref().map(|p| p.endpoint.clone()),
         groups.clone(),
     )
@@ -218,8 +212,8 @@ pub async fn start_on(
         clock,
         ids,
         cluster_id,
-        advertised_host,
-        advertised_port,
+        advertised,
+        tls,
         partitions,
         reader,
         txns,
@@ -268,6 +262,7 @@ pub async fn start_on(
     }
     tracing::info!(
         kafka_addr = %kafka_addr.map(|a| a.to_string()).unwrap_or_else(|| "none (no kafka role)".into()),
+        listeners = %shown_listeners(&bound),
         node_id = agent.cluster.node_id(),
         roles = %agent.config.roles,
         admin_addr = %admin_addr.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
@@ -283,7 +278,7 @@ pub async fn start_on(
     let storage = agent.storage.clone();
     let task = tokio::spawn(async move {
         let cluster = (agent.cluster.membership.clone(), agent.cluster.shards.clone());
-        run(agent, listener, shutdown_rx, flusher).await;
+        run(agent, bound, shutdown_rx, flusher).await;
         group_timer.abort();
         offsets_expiry.abort();
         txn_timer.abort();
@@ -305,7 +300,8 @@ pub async fn start_on(
     });
     let serves_kafka = kafka_addr.is_some();
     let kafka_addr = kafka_addr.unwrap_or(config_listen);
-    Ok(RunningAgent { kafka_addr, serves_kafka, node_id, admin_addr, peer_addr, storage, shutdown, task })
+    let listeners = if serves_kafka { bound_addrs } else { Vec::new() };
+    Ok(RunningAgent { kafka_addr, serves_kafka, node_id, listeners, admin_addr, peer_addr, storage, shutdown, task })
 }
 
 /// The object-store stack's options: the default retries, and the `--object-store-model` (seeded from the
@@ -369,12 +365,16 @@ fn maintainer(agent: &Agent) -> weft_maintenance::Maintainer {
     weft_maintenance::Maintainer::new(deps, schedule)
 }
 
-/// The next connection of the Kafka listener; never, for an agent without one.
-async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
-    match listener {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
-    }
+/// `NAME://ADDR` of each bound listener, for the ready line.
+fn shown_listeners(bound: &[crate::listeners::Bound]) -> String {
+    let each = bound.iter().map(|b| format!("{}({})://{}", b.name, b.protocol, b.addr));
+    each.collect::<Vec<_>>().join(",")
+}
+
+/// A listener's configured address when it names an IP (agents without the kafka role bind nothing).
+fn spec_addr(spec: &weft_config::ListenerSpec) -> Option<SocketAddr> {
+    let ip = if spec.host.is_empty() { "0.0.0.0" } else { spec.host.as_str() };
+    Some(SocketAddr::new(ip.parse().ok()?, spec.port))
 }
 
 /// Once a minute: expires committed offsets of groups coordinated here without members after `offsets_retention`,
@@ -436,7 +436,7 @@ async fn check_transactions(agent: Arc<Agent>) {
 
 async fn run(
     agent: Arc<Agent>,
-    listener: Option<TcpListener>,
+    listeners: Vec<crate::listeners::Bound>,
     mut shutdown: watch::Receiver<bool>,
     flusher: JoinHandle<()>,
 ) {
@@ -453,7 +453,7 @@ async fn run(
     let mut accept_errors = AcceptErrors::default();
     loop {
         tokio::select! {
-            accepted = accept(listener.as_ref()) => match accepted {
+            (index, accepted) = crate::listeners::accept(&listeners) => match accepted {
                 Ok((socket, peer)) => {
                     let Ok(slot) = slots.clone().try_acquire_owned() else {
                         tracing::warn!(%peer, limit = agent.config.max_connections, "refusing connection: max connections reached");
@@ -462,19 +462,10 @@ async fn run(
                     };
                     let api = api.clone();
                     let stop = stop_rx.clone();
+                    let l = &listeners[index];
+                    let listener = (l.name.clone(), l.protocol);
                     connections.spawn(async move {
-                        let _ = socket.set_nodelay(true);
-                        // Until listeners are named, the one listener is named after its security protocol.
-                        let listener = api.0.config.listener_security_protocol.name();
-                        let session = Session { peer, listener, principal: None };
-                        let budget = api.0.request_budget.clone();
-                        match api.0.sasl.clone() {
-                            None => weft_listener::serve(&*api, session, socket.into_split(), limits, &budget, stop).await,
-                            Some(auth) => {
-                                let gate = SaslConnection::new(api.0.clone(), auth);
-                                gate.serve(session, socket.into_split(), limits, &budget, stop).await
-                            }
-                        }
+                        crate::listeners::serve_connection(api, listener, (socket, peer), limits, stop).await;
                         drop(slot);
                     });
                 }
@@ -494,7 +485,7 @@ async fn run(
             }
         }
     }
-    drop(listener);
+    drop(listeners);
     agent.groups.shutdown();
     tracing::info!(connections = connections.len(), "shutting down: draining connections");
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while connections.join_next().await.is_some() {} }).await;

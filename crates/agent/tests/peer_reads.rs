@@ -244,6 +244,7 @@ async fn register_killed_owner(zone: &Zone) -> (i32, String) {
         port: 1,
         zone: "z1".into(),
         roles: vec!["kafka".into()],
+        listeners: vec![weft_meta::AgentEndpoint { listener: "PLAINTEXT".into(), host: "127.0.0.1".into(), port: 1 }],
         started_ms: now,
         peer_endpoint: Some(endpoint.clone()),
     };
@@ -295,6 +296,7 @@ async fn view_of_zone(zone: &Zone, killed: i32, endpoint: &str) -> weft_cluster:
             host: a.host,
             port: a.port,
             zone: a.zone,
+            endpoints: a.listeners,
             peer_endpoint: a.peer_endpoint,
         })
         .collect::<Vec<_>>();

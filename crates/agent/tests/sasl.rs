@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use weft_agent::config::{SaslMechanisms, SecurityProtocol};
+use weft_agent::config::SaslMechanisms;
 use weft_meta::{Credentials, ScramCredential};
 use weft_sasl::scram::ScramMechanism;
 
@@ -169,9 +169,8 @@ async fn put_user(meta: &dyn Credentials, m: ScramMechanism, user: &str, passwor
 async fn sasl_agent(tune: impl FnOnce(&mut weft_agent::AgentConfig)) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
-    config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_listen = None;
-    config.listener_security_protocol = SecurityProtocol::SaslPlaintext;
+    config.listeners = Some("SASL_PLAINTEXT://127.0.0.1:0".into());
     config.sasl_enabled_mechanisms = SaslMechanisms::parse("SCRAM-SHA-256,SCRAM-SHA-512,PLAIN").expect("list");
     config.connection_failed_authentication_delay = Duration::from_millis(10);
     tune(&mut config);
@@ -422,9 +421,8 @@ async fn refused_bearer_tokens_get_the_rfc_7628_error_first() {
     // An agent whose JWKS cannot be read does not start.
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
-    config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_listen = None;
-    config.listener_security_protocol = SecurityProtocol::SaslPlaintext;
+    config.listeners = Some("SASL_PLAINTEXT://127.0.0.1:0".into());
     config.sasl_enabled_mechanisms = SaslMechanisms::parse("OAUTHBEARER").expect("list");
     config.sasl_oauthbearer_jwks_endpoint_url = Some(format!("file://{}/missing.json", dir.path().display()));
     let refused = weft_agent::start(config).await.err().expect("refused");

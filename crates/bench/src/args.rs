@@ -129,6 +129,11 @@ pub struct BenchArgs {
     /// Extra librdkafka consumer setting, KEY=VALUE; repeatable, overrides the defaults above.
     #[arg(long = "consumer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub consumer_config: Vec<(String, String)>,
+
+    /// A librdkafka property for every client, e.g. -X security.protocol=SSL (repeatable), as the other
+    /// `weft` client commands take it.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub property: Vec<(String, String)>,
 }
 
 /// Parses a `KEY=VALUE` pair; the value may itself contain `=`.
@@ -150,7 +155,7 @@ impl BenchArgs {
         self.duration_secs.map(Duration::from_secs)
     }
 
-    /// Configuration shared by every client (bootstrap servers only).
+    /// Configuration shared by every client (bootstrap servers and the `-X` properties).
     pub(crate) fn base_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
@@ -158,6 +163,9 @@ impl BenchArgs {
             .set("client.id", "weft-bench")
             .set("log.connection.close", "false")
             .set("socket.connection.setup.timeout.ms", (self.timeout_secs.max(1) * 1000).to_string());
+        for (key, value) in &self.property {
+            config.set(key, value);
+        }
         config
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
 use weft_clock::Clock;
-use weft_meta::{AgentIncarnation, AgentRegistration, Agents};
+use weft_meta::{AgentEndpoint, AgentIncarnation, AgentRegistration, Agents};
 
 /// The generation of an agent that never registered (registered generations start at 1).
 const UNREGISTERED: i64 = 0;
@@ -26,6 +26,8 @@ pub struct MembershipConfig {
     pub node_id: Option<i32>,
     pub host: String,
     pub port: i32,
+    /// The advertised endpoint of each named listener (`host`/`port` are the first).
+    pub listeners: Vec<AgentEndpoint>,
     /// Empty when not configured.
     pub zone: String,
     /// Whether this agent serves Kafka clients (is a broker).
@@ -43,12 +45,16 @@ pub struct MembershipConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub node_id: i32,
+    /// Where clients reach it: its first listener's endpoint, or in a view for one listener
+    /// ([`View::on_listener`]) that listener's.
     pub host: String,
     pub port: i32,
     /// Empty when the agent has no zone.
     pub zone: String,
     /// Where agents of its zone read objects from it (`None`: it serves none, so it owns no objects).
     pub peer_endpoint: Option<String>,
+    /// Its advertised endpoint per listener name.
+    pub endpoints: Vec<AgentEndpoint>,
 }
 
 /// The live brokers as this agent last saw them, by node id.
@@ -58,6 +64,20 @@ pub struct View {
 }
 
 impl View {
+    /// The brokers as clients of listener `name` see them: those with that listener, at its endpoint. Agents
+    /// without it are left out, as Kafka leaves out brokers without the request's listener.
+    pub fn on_listener(&self, name: &str) -> View {
+        let brokers = self
+            .brokers
+            .iter()
+            .filter_map(|m| {
+                let e = m.endpoints.iter().find(|e| e.listener == name)?;
+                Some(Member { host: e.host.clone(), port: e.port, ..m.clone() })
+            })
+            .collect();
+        View { brokers }
+    }
+
     /// The brokers a client of `zone` is given: those of its zone when there are any, else all.
     pub fn for_zone(&self, zone: Option<&str>) -> Vec<&Member> {
         let local: Vec<&Member> = match zone {
@@ -120,6 +140,7 @@ impl Membership {
             port: config.port,
             zone: config.zone.clone(),
             roles: config.roles.clone(),
+            listeners: config.listeners.clone(),
             started_ms: now,
             peer_endpoint: config.peer_endpoint.clone(),
         };
@@ -191,6 +212,7 @@ impl Membership {
             port: self.config.port,
             zone: self.config.zone.clone(),
             peer_endpoint: self.config.peer_endpoint.clone(),
+            endpoints: self.config.listeners.clone(),
         }
     }
 
@@ -265,6 +287,7 @@ impl Membership {
                         port: a.port,
                         zone: a.zone,
                         peer_endpoint: a.peer_endpoint,
+                        endpoints: a.listeners,
                     })
                     .collect();
                 if self.config.kafka && !self.is_fenced() && !brokers.iter().any(|m| m.node_id == self.me.node_id) {
@@ -318,6 +341,7 @@ mod tests {
             host: "10.0.0.1".into(),
             port: 9092 + node_id,
             zone: zone.into(),
+            endpoints: Vec::new(),
             peer_endpoint: peer.then(|| format!("10.0.0.1:{}", 9500 + node_id)),
         }
     }

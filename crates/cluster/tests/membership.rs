@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use weft_clock::ManualClock;
 use weft_cluster::{Membership, MembershipConfig, SHARDS, ShardListener, Shards};
-use weft_meta::Metastore;
+use weft_meta::{AgentEndpoint, Metastore};
 
 struct Setup {
     /// The next agent's port (agents at one address are one agent restarted).
@@ -28,6 +28,7 @@ fn config(node_id: Option<i32>, port: i32) -> MembershipConfig {
         node_id,
         host: "127.0.0.1".into(),
         port,
+        listeners: vec![AgentEndpoint { listener: "PLAINTEXT".into(), host: "127.0.0.1".into(), port }],
         zone: "z".into(),
         kafka: true,
         roles: vec!["kafka".into(), "jobs".into()],
@@ -54,6 +55,27 @@ fn endpoints(m: &Membership) -> Vec<Option<String>> {
 
 fn ids(m: &Membership) -> Vec<i32> {
     m.view().brokers.iter().map(|b| b.node_id).collect()
+}
+
+#[tokio::test]
+async fn each_listener_sees_the_agents_that_have_it_at_their_endpoint() {
+    let s = setup().await;
+    let plain = s.join(Some(1)).await;
+    let mut both = config(Some(2), 9300);
+    both.listeners.push(AgentEndpoint { listener: "SSL".into(), host: "b.example".into(), port: 9393 });
+    let both = Membership::register(s.store.clone(), s.clock.clone(), both).await.expect("register");
+    plain.beat().await;
+    both.beat().await;
+    let view = plain.view();
+    let on_ssl = view.on_listener("SSL");
+    assert_eq!(on_ssl.brokers.len(), 1, "the agent without an SSL listener is left out");
+    assert_eq!(
+        (on_ssl.brokers[0].node_id, on_ssl.brokers[0].host.as_str(), on_ssl.brokers[0].port),
+        (2, "b.example", 9393)
+    );
+    let on_plain = view.on_listener("PLAINTEXT");
+    assert_eq!(on_plain.brokers.iter().map(|b| (b.node_id, b.port)).collect::<Vec<_>>(), vec![(1, 9092), (2, 9300)]);
+    assert!(view.on_listener("INTERNAL").brokers.is_empty());
 }
 
 #[tokio::test]

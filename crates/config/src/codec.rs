@@ -70,6 +70,7 @@ macro_rules! same {
     )*};
 }
 same!(Number: i32, u64, usize);
+same!(Text: String);
 same!(Bool: bool);
 same!(Address: SocketAddr);
 same!(Decimal: f64);
@@ -89,7 +90,7 @@ impl Codec for Path {
     }
 }
 
-/// An optional path: unset means none.
+/// An optional path: unset means none (see the option's default).
 pub struct OptionalPath;
 
 impl Codec for OptionalPath {

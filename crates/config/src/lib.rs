@@ -7,6 +7,7 @@
 mod declare;
 mod cli;
 pub mod codec;
+mod listeners;
 mod model;
 mod options;
 mod peer;
@@ -16,11 +17,12 @@ mod validate;
 
 pub use cli::{AgentArgs, LoadError, read_layer};
 pub use codec::Kind;
-pub use model::{LOCAL_FLUSH_INTERVAL, ObjectStoreModel, S3_FLUSH_INTERVAL};
+pub use listeners::{ListenerSpec, SecurityProtocol};
+pub use model::{LOCAL_FLUSH_INTERVAL, ObjectStoreModel, S3_FLUSH_INTERVAL, SslClientAuth};
 pub use options::{AgentConfig, Layer, key, options};
 pub use peer::PeerListen;
 pub use roles::{Roles, RolesError};
-pub use security::{KNOWN_MECHANISMS, MechanismsError, SaslMechanisms, SecurityProtocol};
+pub use security::{KNOWN_MECHANISMS, MechanismsError, SaslMechanisms};
 pub use validate::{ConfigError, flag};
 
 use std::path::PathBuf;

@@ -27,6 +27,39 @@ impl Named for ObjectStoreModel {
     const EXPECTED: &'static str = "off, s3-standard or s3-express";
 }
 
+/// Kafka's `ssl.client.auth`: whether TLS listeners ask clients for a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslClientAuth {
+    /// No client certificate is asked for.
+    #[default]
+    None,
+    /// A certificate is asked for; a client may send none (it is then `User:ANONYMOUS`), but one it sends
+    /// must chain to the trust store.
+    Requested,
+    /// A client without a certificate the trust store accepts is refused in the handshake.
+    Required,
+}
+
+impl SslClientAuth {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Requested => "requested",
+            Self::Required => "required",
+        }
+    }
+}
+
+impl Named for SslClientAuth {
+    const NAMES: &'static [(Self, &'static str)] = &[
+        (SslClientAuth::None, "none"),
+        (SslClientAuth::Requested, "requested"),
+        (SslClientAuth::Required, "required"),
+    ];
+    const NAME_LIST: &'static [&'static str] = &["none", "requested", "required"];
+    const EXPECTED: &'static str = "none, requested or required";
+}
+
 /// The flush interval when none is set and objects go to a local directory or memory: a write costs
 /// nothing there, so batches wait as little as possible.
 pub const LOCAL_FLUSH_INTERVAL: Duration = Duration::from_millis(4);

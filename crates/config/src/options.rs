@@ -7,7 +7,7 @@ use crate::codec::{
     Switchable,
 };
 use crate::model::ObjectStoreModel;
-use crate::security::{SaslMechanisms, SecurityProtocol};
+use crate::security::SaslMechanisms;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +19,44 @@ options! {
     /// HOST:PORT given to clients in Metadata
     advertised_listener: Option<String> = None => advertised_listener: OptionalText,
         shown "the bound listener address";
+
+    /// Kafka's listeners: NAME://HOST:PORT,... (e.g. PLAINTEXT://:9092,SSL://:9093); replaces --listen
+    ///
+    /// Each listener's security protocol comes from `listener_security_protocol_map`. Unset: one PLAINTEXT
+    /// listener at `listen`. See [`AgentConfig::kafka_listeners`].
+    listeners: Option<String> = None => listeners: OptionalText, shown "PLAINTEXT://<listen>";
+
+    /// Kafka's advertised.listeners: NAME://HOST:PORT,... given to clients of each listener in Metadata
+    advertised_listeners: Option<String> = None => advertised_listeners: OptionalText,
+        shown "each listener's bound address";
+
+    /// Kafka's listener.security.protocol.map: NAME:PROTOCOL,... with PLAINTEXT, SSL, SASL_PLAINTEXT or
+    /// SASL_SSL
+    listener_security_protocol_map: Option<String> = None => listener_security_protocol_map: OptionalText,
+        shown "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+
+    /// PEM file with the TLS certificate chain of SSL and SASL_SSL listeners (and its private key unless
+    /// --ssl-key-location is given); reloaded when it changes
+    ssl_keystore_location: Option<PathBuf> = None => ssl_keystore_location: OptionalPath, shown "none";
+
+    /// PEM file with the unencrypted private key (PKCS#8, PKCS#1 or SEC1) of the TLS certificate
+    ssl_key_location: Option<PathBuf> = None => ssl_key_location: OptionalPath, shown "in the keystore file";
+
+    /// PEM file of the CA certificates that client certificates must chain to (mTLS); reloaded when it changes
+    ssl_truststore_location: Option<PathBuf> = None => ssl_truststore_location: OptionalPath, shown "none";
+
+    /// ssl.client.auth: none, requested (a certificate is asked for, and checked if sent) or required
+    ssl_client_auth: crate::SslClientAuth = crate::SslClientAuth::None => ssl_client_auth: Choice<crate::SslClientAuth>;
+
+    /// ssl.principal.mapping.rules: RULE:pattern/replacement/[LU],...,DEFAULT mapping a client certificate's
+    /// subject to a user name
+    ssl_principal_mapping_rules: String = "DEFAULT".to_string() => ssl_principal_mapping_rules: Same<String>;
+
+    /// A TLS handshake must complete within this long, else the connection is closed
+    ssl_handshake_timeout: Duration = Duration::from_secs(10) => ssl_handshake_timeout_ms: Millis, check positive;
+
+    /// Serve the admin HTTP listener over TLS with the Kafka listeners' certificate and ssl.client.auth
+    admin_ssl: bool = false => admin_ssl: Same<bool>;
 
     /// Admin HTTP listener for /healthz and /readyz; "off" disables it
     ///
@@ -263,13 +301,6 @@ options! {
     /// Dollars per GiB stored for a month, for the cost estimate (S3 Standard us-east-1, first 50 TB)
     object_store_storage_price: f64 = 0.023 => object_store_storage_price_per_gib_month: Same<f64>,
         check non_negative;
-
-    /// Security protocol of the Kafka listener: PLAINTEXT, or SASL_PLAINTEXT to require SASL authentication
-    ///
-    /// Until listeners are named, the one listener is named after its protocol. On SASL_PLAINTEXT a client may
-    /// send only ApiVersions, SaslHandshake and SaslAuthenticate until it has authenticated.
-    listener_security_protocol: SecurityProtocol = SecurityProtocol::Plaintext =>
-        listener_security_protocol: Choice<SecurityProtocol>;
 
     /// sasl.enabled.mechanisms: the SASL mechanisms clients may use, a comma list of PLAIN, SCRAM-SHA-256,
     /// SCRAM-SHA-512, OAUTHBEARER

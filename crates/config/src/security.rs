@@ -1,40 +1,7 @@
-//! The SASL options' values: the security protocol of the (single, for now) Kafka listener and the list of
-//! enabled SASL mechanisms (Kafka's `sasl.enabled.mechanisms`).
+//! The SASL options' values: the list of enabled SASL mechanisms (Kafka's `sasl.enabled.mechanisms`).
 
-use crate::codec::{Codec, Kind, Named, Rejected};
+use crate::codec::{Codec, Kind, Rejected};
 use std::fmt;
-
-/// The security protocol of the Kafka listener, as Kafka names it. TLS protocols come with named listeners.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SecurityProtocol {
-    /// No authentication: every client is `User:ANONYMOUS`.
-    #[default]
-    Plaintext,
-    /// SASL authentication before any other request.
-    SaslPlaintext,
-}
-
-impl SecurityProtocol {
-    /// Whether clients must authenticate with SASL.
-    pub fn requires_sasl(self) -> bool {
-        self == SecurityProtocol::SaslPlaintext
-    }
-
-    /// The protocol's name, which is also the listener's name until listeners are named.
-    pub fn name(self) -> &'static str {
-        match self {
-            SecurityProtocol::Plaintext => "PLAINTEXT",
-            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
-        }
-    }
-}
-
-impl Named for SecurityProtocol {
-    const NAMES: &'static [(Self, &'static str)] =
-        &[(SecurityProtocol::Plaintext, "PLAINTEXT"), (SecurityProtocol::SaslPlaintext, "SASL_PLAINTEXT")];
-    const NAME_LIST: &'static [&'static str] = &["PLAINTEXT", "SASL_PLAINTEXT"];
-    const EXPECTED: &'static str = "PLAINTEXT or SASL_PLAINTEXT";
-}
 
 /// The SASL mechanisms Weft can serve.
 pub const KNOWN_MECHANISMS: [&str; 4] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];

@@ -14,6 +14,8 @@ pub enum ConfigError {
     OutOfRange { option: String, rule: &'static str, value: String },
     #[error("--{low} ({low_value}) must be {relation} --{high} ({high_value})")]
     Order { low: String, low_value: String, relation: &'static str, high: String, high_value: String },
+    #[error("--{option}: {problem}")]
+    Listeners { option: String, problem: String },
     #[error("invalid --{option} {value:?}: expected {expected}")]
     Invalid {
         option: String,
@@ -118,6 +120,6 @@ impl AgentConfig {
             let (lo, hi) = (key::group_consumer_heartbeat_interval_ms, key::group_consumer_session_timeout_ms);
             return Err(order(lo, beat.into(), "less than", hi, session.into()));
         }
-        Ok(())
+        self.kafka_listeners().map(|_| ())
     }
 }

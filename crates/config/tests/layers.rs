@@ -10,22 +10,31 @@ use weft_config::{AgentConfig, Kind, OptionInfo, options};
 /// Three distinct values an option accepts (each also valid with every other option at its default),
 /// as written on the command line and as a TOML value.
 fn samples(o: &OptionInfo) -> [(String, String); 3] {
-    let quoted = |s: String| (s.clone(), format!("{s:?}"));
+    let quoted = |s: &str| (s.to_string(), format!("{s:?}"));
     match o.kind {
         // Less than the default --broker-session-timeout-ms, as the heartbeat must be.
         Kind::Number if o.key == "broker_heartbeat_interval_ms" => {
             ["1001", "1002", "1003"].map(|n| (n.to_string(), n.to_string()))
         }
+        Kind::Text if o.key == "listeners" => {
+            ["PLAINTEXT://127.0.0.1:1001", "PLAINTEXT://127.0.0.1:1002", "PLAINTEXT://127.0.0.1:1003"].map(quoted)
+        }
+        Kind::Text if o.key == "advertised_listeners" => {
+            ["PLAINTEXT://a.example:1", "PLAINTEXT://b.example:2", "PLAINTEXT://c.example:3"].map(quoted)
+        }
+        Kind::Text if o.key == "listener_security_protocol_map" => {
+            ["PLAINTEXT:PLAINTEXT", "PLAINTEXT:SSL", "PLAINTEXT:SASL_PLAINTEXT"].map(quoted)
+        }
         Kind::Number => ["10001", "10002", "10003"].map(|n| (n.to_string(), n.to_string())),
         Kind::Bool => ["false", "true", "false"].map(|b| (b.to_string(), b.to_string())),
-        Kind::Address => [1001, 1002, 1003].map(|p| quoted(format!("127.0.0.1:{p}"))),
-        Kind::Text => ["a.example:1", "b.example:2", "c.example:3"].map(|t| quoted(t.to_string())),
-        Kind::Path => ["/tmp/weft-a", "/tmp/weft-b", "/tmp/weft-c"].map(|p| quoted(p.to_string())),
+        Kind::Address => [1001, 1002, 1003].map(|p| quoted(&format!("127.0.0.1:{p}"))),
+        Kind::Text => ["a.example:1", "b.example:2", "c.example:3"].map(quoted),
+        Kind::Path => ["/tmp/weft-a", "/tmp/weft-b", "/tmp/weft-c"].map(quoted),
         Kind::Decimal => ["0.5", "1.25", "2.5"].map(|n| (n.to_string(), n.to_string())),
         // Names other than the first (the default), so each layer visibly sets one.
-        Kind::Choice(names) => [1, 2, 1].map(|i| quoted(names[i % names.len()].to_string())),
-        Kind::Roles => ["kafka", "jobs", "kafka,jobs"].map(|r| quoted(r.to_string())),
-        Kind::Mechanisms => ["PLAIN", "SCRAM-SHA-256", "PLAIN,SCRAM-SHA-512"].map(|m| quoted(m.to_string())),
+        Kind::Choice(names) => [1, 2, 1].map(|i| quoted(names[i % names.len()])),
+        Kind::Roles => ["kafka", "jobs", "kafka,jobs"].map(quoted),
+        Kind::Mechanisms => ["PLAIN", "SCRAM-SHA-256", "PLAIN,SCRAM-SHA-512"].map(quoted),
     }
 }
 

@@ -2,7 +2,8 @@
 //! memory, the shared budget of request bytes being read ([`RequestBudget`], Kafka's
 //! `queued.max.request.bytes`), the idle and stalled-frame timeouts, and the per-connection [`Session`]
 //! loop that pipelines requests to a [`Handler`] and writes responses in order. The agent supplies the
-//! handler (decode, authorize, route); a TLS or SASL transport later wraps the socket before [`serve`].
+//! handler (decode, authorize, route); TLS wraps the socket before [`serve`], and each session carries its
+//! listener's [`SecurityProtocol`] so authentication can be required where the protocol says.
 
 mod accept;
 mod budget;
@@ -13,3 +14,4 @@ mod timeouts;
 pub use accept::AcceptErrors;
 pub use budget::{RequestBudget, Reservation};
 pub use session::{Completion, Handler, Session, SessionLimits, serve};
+pub use weft_config::SecurityProtocol;

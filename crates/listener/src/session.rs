@@ -28,10 +28,13 @@ use tokio::time::Instant;
 pub struct Session {
     /// The client's address.
     pub peer: SocketAddr,
-    /// The name of the listener the client connected to.
-    pub listener: &'static str,
-    /// The authenticated principal; `None` until a listener authenticates (today every listener is plaintext,
-    /// and Kafka calls such a client `User:ANONYMOUS`).
+    /// The name of the listener the client connected to (`PLAINTEXT`, `SSL`, `INTERNAL` ...).
+    pub listener: std::sync::Arc<str>,
+    /// The security protocol of that listener: TLS is already done when the session starts; SASL
+    /// listeners require authentication before other requests.
+    pub protocol: weft_config::SecurityProtocol,
+    /// The authenticated principal (`User:<name>`): from the client certificate on TLS listeners with
+    /// client auth; `None` otherwise, which Kafka calls `User:ANONYMOUS`.
     pub principal: Option<String>,
 }
 

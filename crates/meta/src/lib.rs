@@ -21,8 +21,8 @@ mod txn;
 mod types;
 
 pub use capability::{
-    AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Credentials, Groups, Health,
-    Leases, Log, LogMaintenance, Metastore, Objects, Producers, ScramCredential, Transactions,
+    AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Credentials,
+    Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, ScramCredential, Transactions,
 };
 pub use sql::SqlMetastore;
 pub use txn::*;

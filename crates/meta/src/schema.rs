@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -179,6 +179,10 @@ CREATE TABLE scram_credentials (
     // v9: where agents of a zone read objects from each other (NULL: none, never chosen as an owner).
     r#"
 ALTER TABLE agents ADD COLUMN peer_endpoint TEXT;
+"#,
+    // v10: each agent's advertised listeners (name://host:port with its protocol), for Metadata per listener.
+    r#"
+ALTER TABLE agents ADD COLUMN listeners TEXT NOT NULL DEFAULT '';
 "#,
 ];
 
@@ -355,6 +359,10 @@ CREATE TABLE scram_credentials (
     // v9: where agents of a zone read objects from each other (NULL: none, never chosen as an owner).
     r#"
 ALTER TABLE agents ADD COLUMN peer_endpoint TEXT;
+"#,
+    // v10: each agent's advertised listeners (name://host:port with its protocol), for Metadata per listener.
+    r#"
+ALTER TABLE agents ADD COLUMN listeners TEXT NOT NULL DEFAULT '';
 "#,
 ];
 

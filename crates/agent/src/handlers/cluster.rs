@@ -13,11 +13,11 @@ pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 pub async fn describe(
     agent: &Agent,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
     req: DescribeClusterRequest,
     version: i16,
 ) -> DescribeClusterResponse {
-    let view = agent.cluster.view();
+    let view = agent.cluster.view_on(&ctx.listener);
     let mut brokers: Vec<DescribeClusterBroker> = view
         .brokers
         .iter()
@@ -29,12 +29,12 @@ pub async fn describe(
                 .with_rack((!m.zone.is_empty()).then(|| str_bytes(m.zone.clone())))
         })
         .collect();
-    if brokers.is_empty() {
+    if let (true, Some(me)) = (brokers.is_empty(), agent.advertised_on(&ctx.listener)) {
         brokers.push(
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(agent.cluster.node_id()))
-                .with_host(str_bytes(agent.advertised_host.clone()))
-                .with_port(agent.advertised_port),
+                .with_host(str_bytes(me.host.clone()))
+                .with_port(me.port),
         );
     }
     // As in Metadata: any agent serves admin requests; the lowest id is named.

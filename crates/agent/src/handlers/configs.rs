@@ -76,17 +76,21 @@ fn broker_entries(
     cluster: &BTreeMap<String, String>,
 ) -> Vec<(String, String, i8, ConfigType, &'static str)> {
     let c = &agent.config;
-    let advertised = format!("PLAINTEXT://{}:{}", agent.advertised_host, agent.advertised_port);
+    let advertised = endpoints(agent.advertised.iter().map(|e| (e.listener.as_str(), e.host.as_str(), e.port)));
+    let specs = c.kafka_listeners().unwrap_or_default();
+    let listeners = endpoints(specs.iter().map(|s| (s.name.as_str(), s.host.as_str(), i32::from(s.port))));
+    let protocols: Vec<String> = specs.iter().map(|s| format!("{}:{}", s.name, s.protocol)).collect();
     let id = agent.cluster.node_id().to_string();
     let mut out: Vec<(String, String, i8, ConfigType, &'static str)> = vec![
         ("node.id".into(), id.clone(), source::STATIC_BROKER, ConfigType::Int, "This agent's broker id."),
         ("broker.id".into(), id, source::STATIC_BROKER, ConfigType::Int, "This agent's broker id."),
+        ("listeners".into(), listeners, source::STATIC_BROKER, ConfigType::List, "Kafka listeners."),
         (
-            "listeners".into(),
-            format!("PLAINTEXT://{}", c.listen),
+            "listener.security.protocol.map".into(),
+            protocols.join(","),
             source::STATIC_BROKER,
             ConfigType::List,
-            "Kafka listener.",
+            "Security protocol of each listener.",
         ),
         (
             "advertised.listeners".into(),
@@ -274,4 +278,13 @@ pub async fn describe(
         results.push(result);
     }
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// `NAME://HOST:PORT,...` as Kafka writes listener lists (IPv6 hosts in brackets).
+fn endpoints<'a>(each: impl Iterator<Item = (&'a str, &'a str, i32)>) -> String {
+    let one = |(name, host, port): (&str, &str, i32)| match host.contains(':') {
+        true => format!("{name}://[{host}]:{port}"),
+        false => format!("{name}://{host}:{port}"),
+    };
+    each.map(one).collect::<Vec<_>>().join(",")
 }

@@ -37,7 +37,7 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: FetchRequest,
     }
     let mut targets = resolve(agent, ctx, &req.topics, version).await;
     // The leader hints agree with what Metadata tells this client.
-    let view = agent.cluster.view();
+    let view = agent.cluster.view_on(&ctx.listener);
     let brokers = Cluster::brokers_for(&view, weft_cluster::zone::client_zone(&ctx.client_id));
     let pass = Pass { version, max_bytes: req.max_bytes, read_committed: req.isolation_level == 1, brokers: &brokers };
     let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(agent.config.max_fetch_wait);

@@ -49,7 +49,7 @@ pub async fn find_coordinator(
         match answer(key) {
             (0, _) => agent
                 .cluster
-                .coordinator(key)
+                .coordinator(key, &ctx.listener)
                 .ok_or((ResponseError::CoordinatorNotAvailable.code(), Some("no live agent".to_string()))),
             refused => Err(refused),
         }

@@ -26,9 +26,9 @@ use weft_log::LEADER_EPOCH;
 use weft_topics::TopicEntry;
 
 pub async fn handle(agent: &Agent, ctx: &RequestContext, req: MetadataRequest, version: i16) -> MetadataResponse {
-    let view = agent.cluster.view();
+    let view = agent.cluster.view_on(&ctx.listener);
     let brokers = Cluster::brokers_for(&view, weft_cluster::zone::client_zone(&ctx.client_id));
-    let brokers = if brokers.is_empty() { vec![myself(agent)] } else { brokers };
+    let brokers = if brokers.is_empty() { myself(agent, &ctx.listener).into_iter().collect() } else { brokers };
     let answer = Answer { agent, ctx, brokers: &brokers };
     // Before v4 there is no flag and brokers always auto-created.
     let allow_create = version < 4 || req.allow_auto_topic_creation;
@@ -157,15 +157,17 @@ impl Answer<'_> {
     }
 }
 
-/// This agent as a broker (when the registry gave no broker at all).
-fn myself(agent: &Agent) -> Member {
-    Member {
+/// This agent as a broker on `listener` (when the registry gave no broker at all).
+fn myself(agent: &Agent, listener: &str) -> Option<Member> {
+    let endpoint = agent.advertised_on(listener)?;
+    Some(Member {
         node_id: agent.cluster.node_id(),
-        host: agent.advertised_host.clone(),
-        port: agent.advertised_port,
+        host: endpoint.host.clone(),
+        port: endpoint.port,
         zone: agent.config.zone.clone().unwrap_or_default(),
+        endpoints: agent.advertised.clone(),
         peer_endpoint: None,
-    }
+    })
 }
 
 fn broker_response(m: &Member) -> MetadataResponseBroker {

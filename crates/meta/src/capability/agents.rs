@@ -14,9 +14,21 @@ pub struct AgentRegistration {
     pub zone: String,
     /// Roles, as configured (e.g. `["jobs", "kafka"]`).
     pub roles: Vec<String>,
+    /// The advertised endpoint of each named Kafka listener (Kafka's `advertised.listeners`); `host` and
+    /// `port` above are the first of them.
+    pub listeners: Vec<AgentEndpoint>,
     pub started_ms: i64,
     /// `HOST:PORT` where agents of its zone read objects from it; `None` when it serves none.
     pub peer_endpoint: Option<String>,
+}
+
+/// Where clients of one named listener reach an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentEndpoint {
+    /// The listener name (`PLAINTEXT`, `SSL`, `INTERNAL` ...), upper case.
+    pub listener: String,
+    pub host: String,
+    pub port: i32,
 }
 
 /// A registered incarnation of an agent: its node id and the generation that fences older incarnations.
@@ -35,14 +47,17 @@ pub struct AgentRecord {
     pub port: i32,
     pub zone: String,
     pub roles: Vec<String>,
+    /// Its advertised endpoint per listener name. A row registered before listeners were recorded has one,
+    /// `PLAINTEXT` at `host:port`.
+    pub listeners: Vec<AgentEndpoint>,
     pub started_ms: i64,
     pub heartbeat_ms: i64,
     /// As registered (see [`AgentRegistration::peer_endpoint`]).
     pub peer_endpoint: Option<String>,
 }
 
-/// What the registry owns: one row per node id with its current generation, address, zone, roles, peer read
-/// endpoint and last heartbeat.
+/// What the registry owns: one row per node id with its current generation, address, advertised listeners,
+/// zone, roles, peer read endpoint and last heartbeat.
 ///
 /// Invariants: each registration of a node id gets a generation greater than every earlier one of that id,
 /// so an older incarnation is fenced (its heartbeats and deregistration fail). A node id asked for with

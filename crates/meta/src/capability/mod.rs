@@ -33,7 +33,7 @@ mod objects;
 mod producers;
 mod transactions;
 
-pub use agents::{AgentIncarnation, AgentRecord, AgentRegistration, Agents};
+pub use agents::{AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents};
 pub use catalog::Catalog;
 pub use changes::{Change, Changes};
 pub use credentials::{Credentials, ScramCredential};

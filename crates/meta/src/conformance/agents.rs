@@ -2,7 +2,7 @@
 //! incarnations, liveness by TTL, deregistration, allocation of free node ids, and peer read endpoints. Each case runs at later
 //! times than the one before, so they also pass in sequence on one store.
 
-use crate::{AgentIncarnation, AgentRegistration, Metastore};
+use crate::{AgentEndpoint, AgentIncarnation, AgentRegistration, Metastore};
 
 fn agent(node_id: Option<i32>, zone: &str) -> AgentRegistration {
     at(node_id, zone, 9092)
@@ -15,6 +15,10 @@ fn at(node_id: Option<i32>, zone: &str, port: i32) -> AgentRegistration {
         port,
         zone: zone.into(),
         roles: vec!["jobs".into(), "kafka".into()],
+        listeners: vec![
+            AgentEndpoint { listener: "PLAINTEXT".into(), host: "10.0.0.1".into(), port },
+            AgentEndpoint { listener: "SSL".into(), host: "broker-1.example".into(), port: port + 1 },
+        ],
         started_ms: 100,
         peer_endpoint: None,
     }
@@ -39,6 +43,7 @@ pub async fn generations_fence_older_incarnations(store: &dyn Metastore) {
     assert_eq!((rec.node_id, rec.generation, rec.zone.as_str()), (7, second.generation, "b"));
     assert_eq!((rec.host.as_str(), rec.port, rec.started_ms, rec.heartbeat_ms), ("10.0.0.1", 9092, 100, 1200));
     assert_eq!(rec.roles, vec!["jobs".to_string(), "kafka".to_string()]);
+    assert_eq!(rec.listeners, agent(Some(7), "b").listeners, "every listener's endpoint is kept");
     // A stopped node that starts again still gets a newer generation, so the stopped one stays fenced.
     assert!(store.deregister_agent(second, 1400).await.expect("deregister"));
     let third = store.register_agent(&agent(Some(7), "b"), 1500, 500).await.expect("register");

@@ -3,7 +3,7 @@
 //! upsert that only overwrites a row that is stopped or expired (or one registered at the same address).
 
 use super::{SqlMetastore, to_i32};
-use crate::{AgentIncarnation, AgentRecord, AgentRegistration, MetaError, Result};
+use crate::{AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, MetaError, Result};
 use sqlx::Row;
 
 /// How many ids allocation tries past the live agents before giving up (they are all live or racing).
@@ -12,11 +12,12 @@ const ALLOCATION_ATTEMPTS: usize = 64;
 macro_rules! upsert {
     ($tail:literal) => {
         concat!(
-            "INSERT INTO agents (node_id, generation, host, port, zone, roles, started_ms, heartbeat_ms, \
-     stopped_ms, peer_endpoint) VALUES ($1, 1, $2, $3, $4, $5, $6, $7, NULL, $8) ON CONFLICT (node_id) DO \
-     UPDATE SET generation = agents.generation + 1, host = excluded.host, port = excluded.port, \
-     zone = excluded.zone, roles = excluded.roles, started_ms = excluded.started_ms, \
-     heartbeat_ms = excluded.heartbeat_ms, stopped_ms = NULL, peer_endpoint = excluded.peer_endpoint",
+            "INSERT INTO agents (node_id, generation, host, port, zone, roles, listeners, started_ms, \
+     heartbeat_ms, stopped_ms, peer_endpoint) VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) ON CONFLICT \
+     (node_id) DO UPDATE SET generation = agents.generation + 1, host = excluded.host, port = excluded.port, \
+     zone = excluded.zone, roles = excluded.roles, listeners = excluded.listeners, \
+     started_ms = excluded.started_ms, heartbeat_ms = excluded.heartbeat_ms, stopped_ms = NULL, \
+     peer_endpoint = excluded.peer_endpoint",
             $tail
         )
     };
@@ -44,6 +45,7 @@ impl SqlMetastore {
             .bind(i64::from(a.port))
             .bind(&a.zone)
             .bind(a.roles.join(","))
+            .bind(encode_endpoints(&a.listeners))
             .bind(a.started_ms)
             .bind(now_ms)
             .bind(a.peer_endpoint.as_deref());
@@ -112,7 +114,8 @@ impl SqlMetastore {
 
     async fn live_agents_impl(&self, now_ms: i64, ttl_ms: i64) -> Result<Vec<AgentRecord>> {
         let rows = sqlx::query(
-            "SELECT node_id, generation, host, port, zone, roles, started_ms, heartbeat_ms, peer_endpoint FROM agents \
+            "SELECT node_id, generation, host, port, zone, roles, listeners, started_ms, heartbeat_ms, peer_endpoint \
+     FROM agents \
              WHERE stopped_ms IS NULL AND heartbeat_ms >= $1 ORDER BY node_id",
         )
         .bind(now_ms.saturating_sub(ttl_ms))
@@ -121,11 +124,15 @@ impl SqlMetastore {
         rows.iter()
             .map(|r| {
                 let roles: String = r.try_get("roles")?;
+                let host: String = r.try_get("host")?;
+                let port = to_i32(r.try_get("port")?, "port")?;
+                let listeners: String = r.try_get("listeners")?;
                 Ok(AgentRecord {
                     node_id: to_i32(r.try_get("node_id")?, "node id")?,
                     generation: r.try_get("generation")?,
-                    host: r.try_get("host")?,
-                    port: to_i32(r.try_get("port")?, "port")?,
+                    listeners: decode_endpoints(&listeners, &host, port)?,
+                    host,
+                    port,
                     zone: r.try_get("zone")?,
                     roles: roles.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
                     started_ms: r.try_get("started_ms")?,
@@ -135,6 +142,35 @@ impl SqlMetastore {
             })
             .collect()
     }
+}
+
+/// The listeners column: `NAME://HOST:PORT` entries joined by commas (IPv6 hosts in brackets), as Kafka writes
+/// `advertised.listeners`.
+fn encode_endpoints(endpoints: &[AgentEndpoint]) -> String {
+    let entry = |e: &AgentEndpoint| match e.host.contains(':') {
+        true => format!("{}://[{}]:{}", e.listener, e.host, e.port),
+        false => format!("{}://{}:{}", e.listener, e.host, e.port),
+    };
+    endpoints.iter().map(entry).collect::<Vec<_>>().join(",")
+}
+
+/// Reads the listeners column back; an empty one (a row written before it existed) is `PLAINTEXT` at the
+/// row's host and port.
+fn decode_endpoints(column: &str, host: &str, port: i32) -> Result<Vec<AgentEndpoint>> {
+    if column.is_empty() {
+        return Ok(vec![AgentEndpoint { listener: "PLAINTEXT".into(), host: host.into(), port }]);
+    }
+    let bad = || MetaError::Corrupt(format!("agent listeners {column:?} are not NAME://HOST:PORT,..."));
+    column
+        .split(',')
+        .map(|entry| {
+            let (name, address) = entry.split_once("://").ok_or_else(bad)?;
+            let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+            let port = port.parse::<u16>().map_err(|_| bad())?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            Ok(AgentEndpoint { listener: name.into(), host: host.into(), port: i32::from(port) })
+        })
+        .collect()
 }
 
 #[async_trait::async_trait]
@@ -155,5 +191,29 @@ impl crate::Agents for SqlMetastore {
 
     async fn live_agents(&self, now_ms: i64, ttl_ms: i64) -> Result<Vec<AgentRecord>> {
         self.live_agents_impl(now_ms, ttl_ms).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_round_trip_with_ipv6_hosts() {
+        let endpoints = vec![
+            AgentEndpoint { listener: "PLAINTEXT".into(), host: "10.0.0.1".into(), port: 9092 },
+            AgentEndpoint { listener: "SSL".into(), host: "::1".into(), port: 9093 },
+        ];
+        let column = encode_endpoints(&endpoints);
+        assert_eq!(column, "PLAINTEXT://10.0.0.1:9092,SSL://[::1]:9093");
+        assert_eq!(decode_endpoints(&column, "x", 1).unwrap(), endpoints);
+    }
+
+    #[test]
+    fn rows_without_listeners_are_plaintext_at_their_address() {
+        let got = decode_endpoints("", "h", 9092).unwrap();
+        assert_eq!(got, vec![AgentEndpoint { listener: "PLAINTEXT".into(), host: "h".into(), port: 9092 }]);
+        assert!(decode_endpoints("PLAINTEXT:/h:1", "h", 1).is_err());
+        assert!(decode_endpoints("A://h:99999", "h", 1).is_err());
     }
 }

@@ -15,6 +15,7 @@
     heartbeat_ms bigint NOT NULL
     stopped_ms bigint
     peer_endpoint text
+    listeners text NOT NULL DEFAULT ''::text
 -- table batches
     topic_id text NOT NULL
     partition_id integer NOT NULL
@@ -167,4 +168,4 @@ CREATE UNIQUE INDEX txn_offsets_pkey ON public.txn_offsets USING btree (transact
 CREATE UNIQUE INDEX txn_partitions_pkey ON public.txn_partitions USING btree (transactional_id, topic_id, partition_id)
 -- check cluster.cluster_singleton_check
 CHECK ((singleton = 1))
--- versions [1, 2, 3, 4, 5, 6, 7, 8]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]

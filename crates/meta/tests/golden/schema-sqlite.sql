@@ -26,7 +26,7 @@ CREATE TABLE agents (
     started_ms BIGINT NOT NULL,
     heartbeat_ms BIGINT NOT NULL,
     stopped_ms BIGINT
-, peer_endpoint TEXT)
+, peer_endpoint TEXT, listeners TEXT NOT NULL DEFAULT '')
 -- table batches
 CREATE TABLE batches (
     topic_id TEXT NOT NULL,
@@ -170,4 +170,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4, 5, 6, 7, 8]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
