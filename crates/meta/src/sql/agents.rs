@@ -36,7 +36,7 @@ impl SqlMetastore {
         let sql = match free_before {
             None => upsert!(" RETURNING generation"),
             Some(_) => {
-                upsert!(" WHERE agents.stopped_ms IS NOT NULL OR agents.heartbeat_ms < $9 RETURNING generation")
+                upsert!(" WHERE agents.stopped_ms IS NOT NULL OR agents.heartbeat_ms < $10 RETURNING generation")
             }
         };
         let mut q = sqlx::query(sql)
