@@ -2,7 +2,7 @@
 //! transactions, objects, leases and the agent registry.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`]); [`Metastore`] is all of
+//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Quotas`]); [`Metastore`] is all of
 //! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
 //! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
 //! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
@@ -13,6 +13,7 @@ mod capability;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod conformance;
 mod producer_state;
+mod quota;
 mod record_set;
 mod schema;
 mod sql;
@@ -21,8 +22,9 @@ mod types;
 
 pub use capability::{
     AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Groups, Health, Leases, Log,
-    LogMaintenance, Metastore, Objects, Producers, Transactions,
+    LogMaintenance, Metastore, Objects, Producers, Quotas, Transactions,
 };
+pub use quota::{QuotaEntity, QuotaName, QuotaRecord};
 pub use sql::SqlMetastore;
 pub use txn::*;
 pub use types::*;
@@ -73,7 +75,7 @@ pub fn url_shown(url: &str) -> String {
 /// `use weft_meta::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        Agents, Catalog, Changes, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers,
+        Agents, Catalog, Changes, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Quotas,
         Transactions,
     };
 }

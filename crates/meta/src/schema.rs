@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -163,6 +163,15 @@ CREATE TABLE agents (
     started_ms BIGINT NOT NULL,
     heartbeat_ms BIGINT NOT NULL,
     stopped_ms BIGINT
+);
+"#,
+    r#"
+CREATE TABLE client_quotas (
+    user_part TEXT NOT NULL,
+    client_part TEXT NOT NULL,
+    quota_key TEXT NOT NULL,
+    quota_value REAL NOT NULL,
+    PRIMARY KEY (user_part, client_part, quota_key)
 );
 "#,
 ];
@@ -324,6 +333,15 @@ CREATE TABLE agents (
     started_ms BIGINT NOT NULL,
     heartbeat_ms BIGINT NOT NULL,
     stopped_ms BIGINT
+);
+"#,
+    r#"
+CREATE TABLE client_quotas (
+    user_part TEXT NOT NULL,
+    client_part TEXT NOT NULL,
+    quota_key TEXT NOT NULL,
+    quota_value DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (user_part, client_part, quota_key)
 );
 "#,
 ];

@@ -16,7 +16,7 @@
 //! The split follows the callers: the catalog is read through the topic cache, the log by produce and fetch,
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
-//! by the probes, changes by the high-watermark watches. Each trait documents what it owns, what is atomic,
+//! by the probes, changes by the high-watermark watches, quotas by the quota manager and the quota APIs. Each trait documents what it owns, what is atomic,
 //! and who uses it.
 
 mod agents;
@@ -29,6 +29,7 @@ mod log;
 mod log_maintenance;
 mod objects;
 mod producers;
+mod quotas;
 mod transactions;
 
 pub use agents::{AgentIncarnation, AgentRecord, AgentRegistration, Agents};
@@ -41,6 +42,7 @@ pub use log::Log;
 pub use log_maintenance::LogMaintenance;
 pub use objects::Objects;
 pub use producers::Producers;
+pub use quotas::Quotas;
 pub use transactions::Transactions;
 
 /// Everything the agent asks of the metadata store: all capabilities together.
@@ -49,7 +51,18 @@ pub use transactions::Transactions;
 /// this trait. Calls on `dyn Metastore` need no further import; calls on a concrete backend need the
 /// capability traits in scope (`use weft_meta::prelude::*;`).
 pub trait Metastore:
-    Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Agents + Health + Changes
+    Catalog
+    + Log
+    + LogMaintenance
+    + Groups
+    + Producers
+    + Transactions
+    + Objects
+    + Leases
+    + Agents
+    + Health
+    + Changes
+    + Quotas
 {
 }
 
@@ -65,6 +78,7 @@ impl<T> Metastore for T where
         + Agents
         + Health
         + Changes
+        + Quotas
         + ?Sized
 {
 }
