@@ -23,6 +23,7 @@ mod metrics;
 mod request;
 mod routing;
 mod server;
+mod throttle;
 
 /// Injected sources of time and ids (re-exported for tests that drive an agent deterministically).
 pub mod clock {
@@ -64,4 +65,6 @@ pub(crate) struct Agent {
     pub health: Arc<weft_log::health::Health>,
     /// The live agents and the coordinator shards this agent holds.
     pub cluster: membership::Cluster,
+    /// Client quotas in force and the rates of the clients they apply to.
+    pub quotas: Arc<weft_quota::QuotaManager>,
 }

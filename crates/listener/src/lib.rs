@@ -12,4 +12,4 @@ mod timeouts;
 
 pub use accept::AcceptErrors;
 pub use budget::{RequestBudget, Reservation};
-pub use session::{Completion, Handler, Session, SessionLimits, serve};
+pub use session::{Completion, Handler, Mute, Session, SessionLimits, serve};
