@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn the_most_specific_level_wins_in_kafkas_order() {
         let d = || Some(QuotaName::Default);
-        let all = vec![
+        let all = [
             rec(named("alice"), named("app"), 1.0),
             rec(named("alice"), d(), 2.0),
             rec(named("alice"), None, 3.0),

@@ -39,6 +39,8 @@ enum Command {
     Offsets(weft_admin::OffsetsArgs),
     /// Get broker configs; set or delete cluster-wide dynamic broker defaults.
     Config(weft_admin::ConfigArgs),
+    /// Set, list and remove client quotas (byte rates, request percentage) per user and client id.
+    Quota(weft_admin::QuotaArgs),
 }
 
 /// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
             Command::Consume(args) => weft_admin::run_consume(args).await,
             Command::Offsets(args) => weft_admin::run_offsets(args).await,
             Command::Config(args) => weft_admin::run_config(args).await,
+            Command::Quota(args) => weft_admin::run_quota(args).await,
         }
     });
     match result {
