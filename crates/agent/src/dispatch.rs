@@ -6,6 +6,7 @@ use crate::Agent;
 use crate::handlers;
 use crate::request::{CloseReason, Completion, RequestContext, ready, respond};
 use crate::routing;
+use crate::throttle::{Usage, stamp, throttle_of};
 use bytes::Bytes;
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
@@ -45,6 +46,7 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         }
         return Err(CloseReason::UnsupportedVersion { api_key: peek.api_key, version: peek.api_version });
     }
+    let frame_len = frame.len();
     let (header, api, body) = decode_header(frame)?;
     let v = header.api_version;
     let api_name = api_label(api);
@@ -57,10 +59,12 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         listener: session.listener.clone(),
         principal: session.principal.clone().unwrap_or_else(|| ANONYMOUS.to_string()),
     };
+    // Quotas: nothing is measured unless one is configured.
+    let mut usage = Usage::start(agent, &ctx, api);
     macro_rules! simple {
         ($req:ty, $handler:path) => {{
             let req: $req = decode_body(api, v, body)?;
-            let resp = $handler(agent, &ctx, req, v).await;
+            let resp = stamp($handler(agent, &ctx, req, v).await, throttle_of(&usage));
             ready(respond(api, v, cid, &resp))
         }};
     }
@@ -72,7 +76,7 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
                 Some(refused) => refused,
                 None => $handler(agent, &ctx, req, v).await,
             };
-            ready(respond(api, v, cid, &resp))
+            ready(respond(api, v, cid, &stamp(resp, throttle_of(&usage))))
         }};
     }
     let completion = match api {
@@ -84,13 +88,22 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         }
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(api, v, body)?;
-            handlers::produce::handle(agent.clone(), &ctx, req, v, cid).await
+            if let Some(u) = usage.as_mut() {
+                u.record(agent, weft_quota::QuotaKind::Produce, frame_len as f64);
+            }
+            handlers::produce::handle(agent.clone(), &ctx, req, v, cid, throttle_of(&usage)).await
         }
         ApiKey::Fetch => {
             let req: FetchRequest = decode_body(api, v, body)?;
             let agent = agent.clone();
+            // A fetch's quotas are applied once its bytes are known, in its completion.
+            let (usage, mute) = (usage.take(), session.mute.clone());
             async move {
                 let resp = handlers::fetch::handle(&agent, &ctx, req, v).await;
+                let resp = match usage {
+                    Some(u) => crate::throttle::fetch(u, &agent, &mute, v, resp).await,
+                    None => resp,
+                };
                 respond(api, v, cid, &resp)
             }
             .boxed()
@@ -100,10 +113,10 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         ApiKey::JoinGroup => {
             let req: JoinGroupRequest = decode_body(api, v, body)?;
             if let Some(refused) = routing::join_group(agent, &ctx, &req, v) {
-                return Ok(ready(respond(api, v, cid, &refused)));
+                return Ok(ready(respond(api, v, cid, &stamp(refused, throttle_of(&usage)))));
             }
-            let agent = agent.clone();
-            async move { respond(api, v, cid, &handlers::groups::join(&agent, &ctx, req, v).await) }.boxed()
+            let (agent, ms) = (agent.clone(), throttle_of(&usage));
+            async move { respond(api, v, cid, &stamp(handlers::groups::join(&agent, &ctx, req, v).await, ms)) }.boxed()
         }
         ApiKey::ConsumerGroupHeartbeat => routed!(
             ConsumerGroupHeartbeatRequest,
@@ -114,10 +127,10 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         ApiKey::SyncGroup => {
             let req: SyncGroupRequest = decode_body(api, v, body)?;
             if let Some(refused) = routing::sync_group(agent, &ctx, &req) {
-                return Ok(ready(respond(api, v, cid, &refused)));
+                return Ok(ready(respond(api, v, cid, &stamp(refused, throttle_of(&usage)))));
             }
-            let agent = agent.clone();
-            async move { respond(api, v, cid, &handlers::groups::sync(&agent, &ctx, req, v).await) }.boxed()
+            let (agent, ms) = (agent.clone(), throttle_of(&usage));
+            async move { respond(api, v, cid, &stamp(handlers::groups::sync(&agent, &ctx, req, v).await, ms)) }.boxed()
         }
         ApiKey::InitProducerId => {
             routed!(InitProducerIdRequest, routing::init_producer_id, handlers::init_producer_id::handle)
@@ -174,11 +187,17 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
                 )));
             ready(respond(api, v, cid, &resp))
         }
+        ApiKey::DescribeClientQuotas => simple!(DescribeClientQuotasRequest, handlers::quotas::describe),
+        ApiKey::AlterClientQuotas => simple!(AlterClientQuotasRequest, handlers::quotas::alter),
         other => {
             // The supported table and this match must agree; a mismatch is a bug, reported not panicked.
             tracing::error!(api = ?other, "api is advertised but has no handler");
             return Err(CloseReason::UnsupportedVersion { api_key: other as i16, version: v });
         }
+    };
+    let completion = match usage {
+        Some(u) => u.finish(agent, &session.mute, api, v, completion),
+        None => completion,
     };
     Ok(completion
         .map(move |r| {

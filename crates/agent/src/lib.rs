@@ -26,6 +26,7 @@ mod request;
 mod routing;
 mod sasl;
 mod server;
+mod throttle;
 
 /// Injected sources of time and ids (re-exported for tests that drive an agent deterministically).
 pub mod clock {
@@ -70,6 +71,8 @@ pub(crate) struct Agent {
     pub cluster: membership::Cluster,
     /// SASL authentication of the Kafka listener, when its security protocol requires it.
     pub sasl: Option<Arc<sasl::Authenticator>>,
+    /// Client quotas in force and the rates of the clients they apply to.
+    pub quotas: Arc<weft_quota::QuotaManager>,
 }
 
 impl Agent {

@@ -98,14 +98,14 @@ pub(crate) async fn serve_connection(
     match (protocol.uses_tls(), &agent.tls) {
         (true, Some(tls)) => match tls.accept(socket).await {
             Ok((stream, principal)) => {
-                let session = Session { peer, listener, protocol, principal };
+                let session = Session { peer, listener, protocol, principal, mute: Default::default() };
                 serve_kafka(&api, session, tokio::io::split(stream), limits, stop).await;
             }
             Err(e) => tls.note_failure(peer, &listener, &e),
         },
         (true, None) => tracing::error!(%peer, %listener, "tls listener without tls settings; connection closed"),
         (false, _) => {
-            let session = Session { peer, listener, protocol, principal: None };
+            let session = Session { peer, listener, protocol, principal: None, mute: Default::default() };
             serve_kafka(&api, session, socket.into_split(), limits, stop).await;
         }
     }

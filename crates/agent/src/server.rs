@@ -18,6 +18,10 @@ use weft_topics::TopicCache;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long topic metadata is cached before the metastore is asked again.
 const TOPIC_CACHE_TTL: Duration = Duration::from_secs(2);
+/// How often the client quotas are read again (changes made through another agent apply within this).
+const QUOTA_REFRESH: Duration = Duration::from_secs(2);
+/// Quota windows kept at most (one per quota kind and sharing entity, about 200 bytes each).
+const QUOTA_MAX_ENTITIES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -223,6 +227,7 @@ pub async fn start_on(
         cluster,
         groups,
         config,
+        quotas: Arc::new(weft_quota::QuotaManager::new(QUOTA_MAX_ENTITIES)),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     // Commits by other agents sharing the metastore wake this agent's long polls (PostgreSQL's feed).
@@ -233,6 +238,11 @@ pub async fn start_on(
     });
     let group_timer = agent.groups.spawn_timer();
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
+    // Read once before any request, so configured quotas hold from the first one.
+    if let Err(e) = agent.quotas.refresh(&*agent.meta).await {
+        tracing::warn!(error = %e, "client quotas could not be read; retrying every {QUOTA_REFRESH:?}");
+    }
+    let quota_refresh = tokio::spawn(refresh_quotas(agent.clone()));
     // Taken here, before any request, so ids stay deterministic under an injected id source.
     let holder = agent.ids.uuid().to_string();
     // The first write probe (bounded by its timeout) runs before the agent reports ready, so a store that
@@ -282,6 +292,7 @@ pub async fn start_on(
         group_timer.abort();
         offsets_expiry.abort();
         txn_timer.abort();
+        quota_refresh.abort();
         if let Some(m) = maintenance {
             m.abort();
         }
@@ -379,6 +390,19 @@ fn spec_addr(spec: &weft_config::ListenerSpec) -> Option<SocketAddr> {
 
 /// Once a minute: expires committed offsets of groups coordinated here without members after `offsets_retention`,
 /// idempotent-producer state idle for `producer_id_expiration`, and unused transactional ids.
+/// Keeps the quotas in force in step with the metastore, and drops the windows of idle clients.
+async fn refresh_quotas(agent: Arc<Agent>) {
+    let mut interval = tokio::time::interval(QUOTA_REFRESH);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(e) = agent.quotas.refresh(&*agent.meta).await {
+            tracing::warn!(error = %e, "client quotas could not be read; the previous ones stay in force");
+        }
+        agent.quotas.evict_idle(agent.clock.now_ms());
+    }
+}
+
 async fn expire_offsets(agent: Arc<Agent>) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {

@@ -13,5 +13,5 @@ mod timeouts;
 
 pub use accept::AcceptErrors;
 pub use budget::{RequestBudget, Reservation};
-pub use session::{Completion, Handler, Session, SessionLimits, serve};
+pub use session::{Completion, Handler, Mute, Session, SessionLimits, serve};
 pub use weft_config::SecurityProtocol;

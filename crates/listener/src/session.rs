@@ -36,6 +36,28 @@ pub struct Session {
     /// The authenticated principal (`User:<name>`): from the client certificate on TLS listeners with
     /// client auth; `None` otherwise, which Kafka calls `User:ANONYMOUS`.
     pub principal: Option<String>,
+    /// Set by the handler when the client is throttled: no request is read until then (KIP-219).
+    pub mute: Mute,
+}
+
+/// A connection's mute (Kafka's KIP-219 channel mute): while it lasts, the session reads no request, so a
+/// throttled client that does not wait by itself is held back; responses already due are still written.
+#[derive(Debug, Clone, Default)]
+pub struct Mute(std::sync::Arc<std::sync::Mutex<Option<Instant>>>);
+
+impl Mute {
+    /// Mutes the connection until `until` (a later mute already set stays).
+    pub fn until(&self, until: Instant) {
+        if let Ok(mut at) = self.0.lock() {
+            *at = Some(at.map_or(until, |old| old.max(until)));
+        }
+    }
+
+    /// When the mute ends, if it has not yet.
+    pub fn deadline(&self) -> Option<Instant> {
+        let at = self.0.lock().ok().and_then(|at| *at)?;
+        (at > Instant::now()).then_some(at)
+    }
 }
 
 /// The response of one request, in the making. `None` means no response is sent (acks=0 produce).
@@ -147,7 +169,7 @@ async fn serve_inner<H, R, W>(
     let mut clock = Clock { last_activity: Instant::now(), frame_since: None, was_paused: false };
     let mut reading = !*shutdown.borrow();
     loop {
-        while reading && reserving.is_none() && inflight.len() < max_inflight {
+        while reading && reserving.is_none() && inflight.len() < max_inflight && session.mute.deadline().is_none() {
             match reader.next() {
                 Ok(Next::Frame(frame, reservation)) => {
                     // The next frame's clock starts when its first bytes are seen, not with this one's.
@@ -176,7 +198,8 @@ async fn serve_inner<H, R, W>(
         if !reading && inflight.is_empty() {
             break;
         }
-        let paused = reserving.is_some() || inflight.len() >= max_inflight;
+        let muted = session.mute.deadline();
+        let paused = reserving.is_some() || inflight.len() >= max_inflight || muted.is_some();
         clock.observe(reader.in_progress(), paused);
         let state = ConnState {
             last_activity: clock.last_activity,
@@ -240,6 +263,7 @@ async fn serve_inner<H, R, W>(
                 log_expiry(peer, expiry.map(|(_, why)| why), timeouts, &reader);
                 return;
             }
+            _ = tokio::time::sleep_until(muted.unwrap_or_else(far_future)), if muted.is_some() => {}
             _ = shutdown.changed(), if reading => reading = false,
         }
     }

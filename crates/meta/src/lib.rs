@@ -3,7 +3,7 @@
 //! users' SCRAM credentials.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Credentials`]); [`Metastore`] is all of
+//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Credentials`], [`Quotas`]); [`Metastore`] is all of
 //! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
 //! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
 //! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
@@ -14,6 +14,7 @@ mod capability;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod conformance;
 mod producer_state;
+mod quota;
 mod record_set;
 mod schema;
 mod sql;
@@ -22,8 +23,9 @@ mod types;
 
 pub use capability::{
     AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Credentials,
-    Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, ScramCredential, Transactions,
+    Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Quotas, ScramCredential, Transactions,
 };
+pub use quota::{QuotaEntity, QuotaName, QuotaRecord};
 pub use sql::SqlMetastore;
 pub use txn::*;
 pub use types::*;
@@ -75,6 +77,6 @@ pub fn url_shown(url: &str) -> String {
 pub mod prelude {
     pub use crate::capability::{
         Agents, Catalog, Changes, Credentials, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects,
-        Producers, Transactions,
+        Producers, Quotas, Transactions,
     };
 }

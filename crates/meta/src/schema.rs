@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -183,6 +183,16 @@ ALTER TABLE agents ADD COLUMN peer_endpoint TEXT;
     // v10: each agent's advertised listeners (name://host:port with its protocol), for Metadata per listener.
     r#"
 ALTER TABLE agents ADD COLUMN listeners TEXT NOT NULL DEFAULT '';
+"#,
+    // v11: client quotas (user and client-id entities).
+    r#"
+CREATE TABLE client_quotas (
+    user_part TEXT NOT NULL,
+    client_part TEXT NOT NULL,
+    quota_key TEXT NOT NULL,
+    quota_value REAL NOT NULL,
+    PRIMARY KEY (user_part, client_part, quota_key)
+);
 "#,
 ];
 
@@ -363,6 +373,16 @@ ALTER TABLE agents ADD COLUMN peer_endpoint TEXT;
     // v10: each agent's advertised listeners (name://host:port with its protocol), for Metadata per listener.
     r#"
 ALTER TABLE agents ADD COLUMN listeners TEXT NOT NULL DEFAULT '';
+"#,
+    // v11: client quotas (user and client-id entities).
+    r#"
+CREATE TABLE client_quotas (
+    user_part TEXT NOT NULL,
+    client_part TEXT NOT NULL,
+    quota_key TEXT NOT NULL,
+    quota_value DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (user_part, client_part, quota_key)
+);
 "#,
 ];
 

@@ -37,6 +37,8 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api!(DeleteRecords, 0, 2),
     api!(CreatePartitions, 0, 3),
     api!(DescribeCluster, 0, 2),
+    api!(DescribeClientQuotas, 0, 1),
+    api!(AlterClientQuotas, 0, 1),
     api!(DescribeLogDirs, 0, 4),
     api!(FindCoordinator, 0, 6),
     api!(JoinGroup, 0, 9),

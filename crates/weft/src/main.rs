@@ -41,6 +41,8 @@ enum Command {
     Config(weft_admin::ConfigArgs),
     /// Create, list and delete SASL users (SCRAM credentials), through a cluster or in a metastore.
     User(weft_admin::UserArgs),
+    /// Set, list and remove client quotas (byte rates, request percentage) per user and client id.
+    Quota(weft_admin::QuotaArgs),
 }
 
 /// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
             Command::Offsets(args) => weft_admin::run_offsets(args).await,
             Command::Config(args) => weft_admin::run_config(args).await,
             Command::User(args) => weft_admin::run_user(args).await,
+            Command::Quota(args) => weft_admin::run_quota(args).await,
         }
     });
     match result {

@@ -19,6 +19,7 @@ pub mod log_dirs;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod quotas;
 pub mod record_checks;
 pub mod scram_credentials;
 pub mod topics;

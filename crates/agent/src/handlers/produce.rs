@@ -117,6 +117,7 @@ pub async fn handle(
     req: ProduceRequest,
     version: i16,
     correlation_id: i32,
+    throttle_ms: i32,
 ) -> Completion {
     let txn_denied = transactional_id_denied(ctx, &req);
     let acks = req.acks;
@@ -223,7 +224,12 @@ pub async fn handle(
                 TopicProduceResponse::default().with_name(name).with_partition_responses(partitions)
             })
             .collect();
-        respond(ApiKey::Produce, version, correlation_id, &ProduceResponse::default().with_responses(responses))
+        respond(
+            ApiKey::Produce,
+            version,
+            correlation_id,
+            &ProduceResponse::default().with_responses(responses).with_throttle_time_ms(throttle_ms),
+        )
     }
     .boxed()
 }

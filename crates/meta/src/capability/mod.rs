@@ -17,7 +17,7 @@
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
 //! by the probes, changes by the high-watermark watches, credentials by SASL authentication and the SCRAM
-//! credential APIs. Each trait documents what it owns, what is atomic,
+//! credential APIs, quotas by the quota manager and the quota APIs. Each trait documents what it owns, what is atomic,
 //! and who uses it.
 
 mod agents;
@@ -31,6 +31,7 @@ mod log;
 mod log_maintenance;
 mod objects;
 mod producers;
+mod quotas;
 mod transactions;
 
 pub use agents::{AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents};
@@ -44,6 +45,7 @@ pub use log::Log;
 pub use log_maintenance::LogMaintenance;
 pub use objects::Objects;
 pub use producers::Producers;
+pub use quotas::Quotas;
 pub use transactions::Transactions;
 
 /// Everything the agent asks of the metadata store: all capabilities together.
@@ -64,6 +66,7 @@ pub trait Metastore:
     + Health
     + Changes
     + Credentials
+    + Quotas
 {
 }
 
@@ -80,6 +83,7 @@ impl<T> Metastore for T where
         + Health
         + Changes
         + Credentials
+        + Quotas
         + ?Sized
 {
 }

@@ -23,6 +23,7 @@ pub mod log;
 pub mod log_maintenance;
 pub mod objects;
 pub mod producers;
+pub mod quotas;
 pub mod transactions;
 
 use crate::{BatchAppend, Metastore, NewTopic};
@@ -91,6 +92,7 @@ macro_rules! metastore_conformance {
             log_maintenance: rewrites;
             objects: log_start_and_dead_objects, orphans_are_fenced_against_late_commits;
             producers: idempotent_producers;
+            quotas: client_quotas;
             transactions: transactions, late_markers_are_fenced;
         );
     };
@@ -157,4 +159,5 @@ pub async fn run_all(store: &dyn Metastore) {
     agents::free_node_ids_are_allocated(store).await;
     credentials::scram_credentials(store).await;
     agents::peer_endpoints_follow_registrations(store).await;
+    quotas::client_quotas(store).await;
 }

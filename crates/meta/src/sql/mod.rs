@@ -14,6 +14,7 @@ mod log;
 mod maintenance;
 mod objects;
 mod producers;
+mod quotas;
 mod txn;
 
 use crate::{BatchRef, Health, MetaError, PartitionOffsets, Result, Topic};

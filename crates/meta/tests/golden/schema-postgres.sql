@@ -26,6 +26,11 @@
     object_key text NOT NULL
     byte_start bigint NOT NULL
     byte_len integer NOT NULL
+-- table client_quotas
+    user_part text NOT NULL
+    client_part text NOT NULL
+    quota_key text NOT NULL
+    quota_value double precision NOT NULL
 -- table cluster
     singleton integer NOT NULL
     cluster_id text NOT NULL
@@ -126,6 +131,8 @@ CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (node_id)
 CREATE INDEX batches_by_object ON public.batches USING btree (object_key)
 -- index batches_pkey
 CREATE UNIQUE INDEX batches_pkey ON public.batches USING btree (topic_id, partition_id, base_offset)
+-- index client_quotas_pkey
+CREATE UNIQUE INDEX client_quotas_pkey ON public.client_quotas USING btree (user_part, client_part, quota_key)
 -- index cluster_pkey
 CREATE UNIQUE INDEX cluster_pkey ON public.cluster USING btree (singleton)
 -- index cluster_configs_pkey
@@ -168,4 +175,4 @@ CREATE UNIQUE INDEX txn_offsets_pkey ON public.txn_offsets USING btree (transact
 CREATE UNIQUE INDEX txn_partitions_pkey ON public.txn_partitions USING btree (transactional_id, topic_id, partition_id)
 -- check cluster.cluster_singleton_check
 CHECK ((singleton = 1))
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]

@@ -40,6 +40,14 @@ CREATE TABLE batches (
     byte_len INTEGER NOT NULL,
     PRIMARY KEY (topic_id, partition_id, base_offset)
 )
+-- table client_quotas
+CREATE TABLE client_quotas (
+    user_part TEXT NOT NULL,
+    client_part TEXT NOT NULL,
+    quota_key TEXT NOT NULL,
+    quota_value REAL NOT NULL,
+    PRIMARY KEY (user_part, client_part, quota_key)
+)
 -- table cluster
 CREATE TABLE cluster (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -170,4 +178,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
