@@ -1,8 +1,8 @@
 //! The metadata store: topics, partitions, the offset index of every stored batch, groups, producers,
-//! transactions, objects, leases and the agent registry.
+//! transactions, objects, leases, the agent registry and ACLs.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`]); [`Metastore`] is all of
+//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Acls`]); [`Metastore`] is all of
 //! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
 //! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
 //! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
@@ -20,8 +20,8 @@ mod txn;
 mod types;
 
 pub use capability::{
-    AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Groups, Health, Leases, Log,
-    LogMaintenance, Metastore, Objects, Producers, Transactions,
+    AclRecord, AclSnapshot, Acls, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes,
+    Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Transactions,
 };
 pub use sql::SqlMetastore;
 pub use txn::*;
@@ -73,7 +73,7 @@ pub fn url_shown(url: &str) -> String {
 /// `use weft_meta::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        Agents, Catalog, Changes, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers,
+        Acls, Agents, Catalog, Changes, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers,
         Transactions,
     };
 }

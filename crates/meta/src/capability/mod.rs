@@ -16,9 +16,10 @@
 //! The split follows the callers: the catalog is read through the topic cache, the log by produce and fetch,
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
-//! by the probes, changes by the high-watermark watches. Each trait documents what it owns, what is atomic,
+//! by the probes, changes by the high-watermark watches, ACLs by the authorizer. Each trait documents what it owns, what is atomic,
 //! and who uses it.
 
+mod acls;
 mod agents;
 mod catalog;
 mod changes;
@@ -31,6 +32,7 @@ mod objects;
 mod producers;
 mod transactions;
 
+pub use acls::{AclRecord, AclSnapshot, Acls};
 pub use agents::{AgentIncarnation, AgentRecord, AgentRegistration, Agents};
 pub use catalog::Catalog;
 pub use changes::{Change, Changes};
@@ -49,7 +51,7 @@ pub use transactions::Transactions;
 /// this trait. Calls on `dyn Metastore` need no further import; calls on a concrete backend need the
 /// capability traits in scope (`use weft_meta::prelude::*;`).
 pub trait Metastore:
-    Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Agents + Health + Changes
+    Catalog + Log + LogMaintenance + Groups + Producers + Transactions + Objects + Leases + Agents + Health + Changes + Acls
 {
 }
 
@@ -65,6 +67,7 @@ impl<T> Metastore for T where
         + Agents
         + Health
         + Changes
+        + Acls
         + ?Sized
 {
 }

@@ -13,6 +13,7 @@
 //! The macro also emits `all_cases_share_one_store`, which runs every case in order on one store (as the
 //! suite ran before it was split), so cases are also checked not to disturb each other.
 
+pub mod acls;
 pub mod agents;
 pub mod catalog;
 pub mod groups;
@@ -77,6 +78,7 @@ macro_rules! metastore_conformance {
     ($fixture:expr) => {
         // Every case, by capability; keep in step with `run_all`, which lists the same cases in run order.
         $crate::__metastore_conformance_tests!($fixture;
+            acls: acls_are_stored_once_and_versioned, deletions_remove_exact_bindings;
             agents: generations_fence_older_incarnations, liveness_follows_heartbeats, free_node_ids_are_allocated;
             catalog: topics_lifecycle, configs;
             groups: group_offsets, group_state, group_state_fenced_by_lease;
@@ -152,4 +154,6 @@ pub async fn run_all(store: &dyn Metastore) {
     agents::generations_fence_older_incarnations(store).await;
     agents::liveness_follows_heartbeats(store).await;
     agents::free_node_ids_are_allocated(store).await;
+    acls::acls_are_stored_once_and_versioned(store).await;
+    acls::deletions_remove_exact_bindings(store).await;
 }
