@@ -56,6 +56,7 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         peer: session.peer,
         listener: session.listener,
         principal: session.principal.clone().unwrap_or_else(|| ANONYMOUS.to_string()),
+        acl: agent.authorizer.as_ref().map(|a| a.policy()),
     };
     macro_rules! simple {
         ($req:ty, $handler:path) => {{
@@ -153,6 +154,9 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         ApiKey::DeleteRecords => simple!(DeleteRecordsRequest, handlers::delete_records::handle),
         ApiKey::DescribeLogDirs => simple!(DescribeLogDirsRequest, handlers::log_dirs::handle),
         ApiKey::DescribeCluster => simple!(DescribeClusterRequest, handlers::cluster::describe),
+        ApiKey::CreateAcls => simple!(CreateAclsRequest, handlers::acls::create),
+        ApiKey::DescribeAcls => simple!(DescribeAclsRequest, handlers::acls::describe),
+        ApiKey::DeleteAcls => simple!(DeleteAclsRequest, handlers::acls::delete),
         other => {
             // The supported table and this match must agree; a mismatch is a bug, reported not panicked.
             tracing::error!(api = ?other, "api is advertised but has no handler");

@@ -12,6 +12,7 @@
 pub mod config {
     pub use weft_config::*;
 }
+mod authorizer;
 mod dispatch;
 mod error;
 mod handlers;
@@ -64,4 +65,6 @@ pub(crate) struct Agent {
     pub health: Arc<weft_log::health::Health>,
     /// The live agents and the coordinator shards this agent holds.
     pub cluster: membership::Cluster,
+    /// The ACL authorizer (`--authorizer acl`); `None` allows everything.
+    pub authorizer: Option<Arc<authorizer::AclAuthorizer>>,
 }

@@ -46,6 +46,9 @@ pub struct RequestContext {
     pub listener: &'static str,
     /// The authenticated principal, as Kafka names it (`User:ANONYMOUS` on a plaintext listener).
     pub principal: String,
+    /// The ACL policy in force when the request arrived (one snapshot for the whole request); `None` without
+    /// an authorizer, when everything is allowed.
+    pub acl: Option<std::sync::Arc<weft_acl::Policy>>,
 }
 
 /// Kafka's ACL operations that Weft's APIs check.
@@ -93,6 +96,25 @@ pub enum Resource<'a> {
     AnyTopic,
 }
 
+impl Operation {
+    /// The operation as an ACL names it.
+    pub fn acl(self) -> weft_acl::AclOperation {
+        use weft_acl::AclOperation as A;
+        match self {
+            Operation::Read => A::Read,
+            Operation::Write => A::Write,
+            Operation::Create => A::Create,
+            Operation::Delete => A::Delete,
+            Operation::Alter => A::Alter,
+            Operation::Describe => A::Describe,
+            Operation::DescribeConfigs => A::DescribeConfigs,
+            Operation::AlterConfigs => A::AlterConfigs,
+            Operation::ClusterAction => A::ClusterAction,
+            Operation::IdempotentWrite => A::IdempotentWrite,
+        }
+    }
+}
+
 /// The kind of a [`Resource`], without its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceKind {
@@ -111,6 +133,18 @@ impl std::fmt::Display for ResourceKind {
             ResourceKind::TransactionalId => "transactional id",
         };
         f.write_str(name)
+    }
+}
+
+impl ResourceKind {
+    /// The resource type as an ACL names it.
+    pub fn acl(self) -> weft_acl::ResourceType {
+        match self {
+            ResourceKind::Cluster => weft_acl::ResourceType::Cluster,
+            ResourceKind::Topic => weft_acl::ResourceType::Topic,
+            ResourceKind::Group => weft_acl::ResourceType::Group,
+            ResourceKind::TransactionalId => weft_acl::ResourceType::TransactionalId,
+        }
     }
 }
 
@@ -178,15 +212,14 @@ pub fn authorize(ctx: &RequestContext, operation: Operation, resource: Resource<
     Err(d)
 }
 
-/// The policy. Every listener is unauthenticated today and every request is allowed, as Kafka allows all
-/// without an authorizer; ACLs will replace this body only.
+/// The policy: without an authorizer everything is allowed (as Kafka without `authorizer.class.name`);
+/// with one, the request's ACL snapshot decides (super users, ACLs, `allow.everyone.if.no.acl.found`).
 fn allows(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> bool {
     #[cfg(test)]
     if checks::note(ctx, operation, resource) {
         return false;
     }
-    let _ = (ctx, operation, resource);
-    true
+    decide(ctx, operation, resource)
 }
 
 /// Whether [`authorize`] would allow this, asked without logging or recording a check: for routing, which
@@ -196,8 +229,16 @@ pub fn permits(ctx: &RequestContext, operation: Operation, resource: Resource<'_
     if checks::denies(ctx, operation, resource) {
         return false;
     }
-    let _ = (ctx, operation, resource);
-    true
+    decide(ctx, operation, resource)
+}
+
+fn decide(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> bool {
+    let Some(policy) = &ctx.acl else { return true };
+    let host = ctx.peer.ip();
+    match resource {
+        Resource::AnyTopic => policy.allows_any(&ctx.principal, host, operation.acl(), weft_acl::ResourceType::Topic),
+        r => policy.allows(&ctx.principal, host, operation.acl(), r.kind().acl(), r.name()),
+    }
 }
 
 /// [`authorize`] as the error code a response carries: the form most handlers need.
@@ -268,6 +309,7 @@ mod tests {
             peer: "127.0.0.1:9".parse().unwrap(),
             listener: "PLAINTEXT",
             principal: "User:ANONYMOUS".into(),
+            acl: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod declare;
+mod authorizer;
 mod cli;
 pub mod codec;
 mod model;
@@ -12,6 +13,7 @@ mod options;
 mod roles;
 mod validate;
 
+pub use authorizer::Authorizer;
 pub use cli::{AgentArgs, LoadError, read_layer};
 pub use codec::Kind;
 pub use model::{LOCAL_FLUSH_INTERVAL, ObjectStoreModel, S3_FLUSH_INTERVAL};

@@ -59,6 +59,9 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api!(DescribeProducers, 0, 0),
     api!(DescribeTransactions, 0, 0),
     api!(ListTransactions, 0, 1),
+    api!(DescribeAcls, 1, 3),
+    api!(CreateAcls, 1, 3),
+    api!(DeleteAcls, 1, 3),
 ];
 
 /// The versions Kafka 3.9 served and Kafka 4 removed (KIP-896) that Weft serves: below the floor of the
