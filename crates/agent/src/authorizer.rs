@@ -30,7 +30,11 @@ pub struct AclAuthorizer {
 
 impl AclAuthorizer {
     /// Loads the ACLs once; fails if the metastore cannot be read (requests must not run on no policy).
-    pub async fn load(store: Arc<dyn Acls>, super_users: Vec<String>, allow_if_no_acl: bool) -> Result<Self, MetaError> {
+    pub async fn load(
+        store: Arc<dyn Acls>,
+        super_users: Vec<String>,
+        allow_if_no_acl: bool,
+    ) -> Result<Self, MetaError> {
         let snapshot = store.acls().await?;
         let bindings = to_bindings(&snapshot.acls);
         let policy = Arc::new(Policy::new(&bindings, super_users.clone(), allow_if_no_acl));
