@@ -39,6 +39,8 @@ enum Command {
     Offsets(weft_admin::OffsetsArgs),
     /// Get broker configs; set or delete cluster-wide dynamic broker defaults.
     Config(weft_admin::ConfigArgs),
+    /// Add, list and remove ACLs (as kafka-acls.sh) on any Kafka-compatible cluster.
+    Acl(weft_admin::AclArgs),
 }
 
 /// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
             Command::Consume(args) => weft_admin::run_consume(args).await,
             Command::Offsets(args) => weft_admin::run_offsets(args).await,
             Command::Config(args) => weft_admin::run_config(args).await,
+            Command::Acl(args) => weft_admin::run_acl(args).await,
         }
     });
     match result {
