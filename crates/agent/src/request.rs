@@ -348,6 +348,33 @@ mod tests {
     }
 
     #[test]
+    fn with_an_acl_policy_the_snapshot_decides() {
+        use weft_acl::{AclBinding, AclOperation as A, PatternType, Permission, Policy, ResourceType as T};
+        let allow = |rt: T, name: &str, op: A| AclBinding {
+            resource_type: rt,
+            resource_name: name.into(),
+            pattern_type: PatternType::Literal,
+            principal: "User:ANONYMOUS".into(),
+            host: "127.0.0.1".into(),
+            operation: op,
+            permission: Permission::Allow,
+        };
+        let acls = [allow(T::Topic, "orders", A::Write), allow(T::Group, "g", A::Read)];
+        let mut c = ctx("acl-policy-test");
+        c.acl = Some(std::sync::Arc::new(Policy::new(&acls, Vec::new(), false)));
+        assert_eq!(authorize(&c, Operation::Write, Resource::Topic("orders")), Ok(()));
+        assert_eq!(authorize(&c, Operation::Describe, Resource::Topic("orders")), Ok(()), "implied by WRITE");
+        assert_eq!(check(&c, Operation::Read, Resource::Topic("orders")), Err(E::TopicAuthorizationFailed.code()));
+        assert_eq!(check(&c, Operation::Read, Resource::Group("h")), Err(E::GroupAuthorizationFailed.code()));
+        assert!(permits(&c, Operation::Read, Resource::Group("g")));
+        assert!(permits(&c, Operation::Write, Resource::AnyTopic), "WRITE on some topic");
+        assert!(!permits(&c, Operation::IdempotentWrite, Resource::Cluster));
+        c.peer = "10.0.0.1:9".parse().unwrap();
+        assert!(!permits(&c, Operation::Write, Resource::Topic("orders")), "the ACLs name another host");
+        checks::take("acl-policy-test");
+    }
+
+    #[test]
     fn denial_names_principal_operation_and_resource() {
         let c = ctx("denied-message-test");
         checks::deny("denied-message-test", Operation::Write, Resource::Topic("orders"));
