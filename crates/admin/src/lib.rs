@@ -1,6 +1,7 @@
 //! Operator commands that talk the Kafka protocol to any Weft agent, and to Kafka itself: librdkafka for the data
 //! path (produce, consume, list offsets) and groups, a small protocol client (`wire`) for the rest of admin.
 
+mod acl;
 mod assignment;
 mod cluster;
 mod cluster_config;
@@ -21,6 +22,7 @@ mod topic_describe;
 mod user;
 mod wire;
 
+pub use acl::{AclArgs, run_acl};
 pub use cluster::{ClusterArgs, run_cluster};
 pub use cluster_config::{ConfigArgs, run_config};
 pub use consume::{ConsumeArgs, run_consume};

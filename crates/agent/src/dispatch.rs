@@ -58,6 +58,7 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         peer: session.peer,
         listener: session.listener.clone(),
         principal: session.principal.clone().unwrap_or_else(|| ANONYMOUS.to_string()),
+        acl: agent.authorizer.as_ref().map(|a| a.policy()),
     };
     // Quotas: nothing is measured unless one is configured.
     let mut usage = Usage::start(agent, &ctx, api);
@@ -189,6 +190,9 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         }
         ApiKey::DescribeClientQuotas => simple!(DescribeClientQuotasRequest, handlers::quotas::describe),
         ApiKey::AlterClientQuotas => simple!(AlterClientQuotasRequest, handlers::quotas::alter),
+        ApiKey::CreateAcls => simple!(CreateAclsRequest, handlers::acls::create),
+        ApiKey::DescribeAcls => simple!(DescribeAclsRequest, handlers::acls::describe),
+        ApiKey::DeleteAcls => simple!(DeleteAclsRequest, handlers::acls::delete),
         other => {
             // The supported table and this match must agree; a mismatch is a bug, reported not panicked.
             tracing::error!(api = ?other, "api is advertised but has no handler");

@@ -12,6 +12,7 @@
 pub mod config {
     pub use weft_config::*;
 }
+mod authorizer;
 mod dispatch;
 mod error;
 mod handlers;
@@ -73,6 +74,8 @@ pub(crate) struct Agent {
     pub sasl: Option<Arc<sasl::Authenticator>>,
     /// Client quotas in force and the rates of the clients they apply to.
     pub quotas: Arc<weft_quota::QuotaManager>,
+    /// The ACL authorizer (`--authorizer acl`); `None` allows everything.
+    pub authorizer: Option<Arc<authorizer::AclAuthorizer>>,
 }
 
 impl Agent {

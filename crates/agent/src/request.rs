@@ -49,6 +49,9 @@ pub struct RequestContext {
     pub listener: std::sync::Arc<str>,
     /// The authenticated principal, as Kafka names it (`User:ANONYMOUS` on a plaintext listener).
     pub principal: String,
+    /// The ACL policy in force when the request arrived (one snapshot for the whole request); `None` without
+    /// an authorizer, when everything is allowed.
+    pub acl: Option<std::sync::Arc<weft_acl::Policy>>,
 }
 
 /// Kafka's ACL operations that Weft's APIs check.
@@ -96,6 +99,25 @@ pub enum Resource<'a> {
     AnyTopic,
 }
 
+impl Operation {
+    /// The operation as an ACL names it.
+    pub fn acl(self) -> weft_acl::AclOperation {
+        use weft_acl::AclOperation as A;
+        match self {
+            Operation::Read => A::Read,
+            Operation::Write => A::Write,
+            Operation::Create => A::Create,
+            Operation::Delete => A::Delete,
+            Operation::Alter => A::Alter,
+            Operation::Describe => A::Describe,
+            Operation::DescribeConfigs => A::DescribeConfigs,
+            Operation::AlterConfigs => A::AlterConfigs,
+            Operation::ClusterAction => A::ClusterAction,
+            Operation::IdempotentWrite => A::IdempotentWrite,
+        }
+    }
+}
+
 /// The kind of a [`Resource`], without its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceKind {
@@ -114,6 +136,18 @@ impl std::fmt::Display for ResourceKind {
             ResourceKind::TransactionalId => "transactional id",
         };
         f.write_str(name)
+    }
+}
+
+impl ResourceKind {
+    /// The resource type as an ACL names it.
+    pub fn acl(self) -> weft_acl::ResourceType {
+        match self {
+            ResourceKind::Cluster => weft_acl::ResourceType::Cluster,
+            ResourceKind::Topic => weft_acl::ResourceType::Topic,
+            ResourceKind::Group => weft_acl::ResourceType::Group,
+            ResourceKind::TransactionalId => weft_acl::ResourceType::TransactionalId,
+        }
     }
 }
 
@@ -181,15 +215,14 @@ pub fn authorize(ctx: &RequestContext, operation: Operation, resource: Resource<
     Err(d)
 }
 
-/// The policy. Every listener is unauthenticated today and every request is allowed, as Kafka allows all
-/// without an authorizer; ACLs will replace this body only.
+/// The policy: without an authorizer everything is allowed (as Kafka without `authorizer.class.name`);
+/// with one, the request's ACL snapshot decides (super users, ACLs, `allow.everyone.if.no.acl.found`).
 fn allows(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> bool {
     #[cfg(test)]
     if checks::note(ctx, operation, resource) {
         return false;
     }
-    let _ = (ctx, operation, resource);
-    true
+    decide(ctx, operation, resource)
 }
 
 /// Whether [`authorize`] would allow this, asked without logging or recording a check: for routing, which
@@ -199,8 +232,16 @@ pub fn permits(ctx: &RequestContext, operation: Operation, resource: Resource<'_
     if checks::denies(ctx, operation, resource) {
         return false;
     }
-    let _ = (ctx, operation, resource);
-    true
+    decide(ctx, operation, resource)
+}
+
+fn decide(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> bool {
+    let Some(policy) = &ctx.acl else { return true };
+    let host = ctx.peer.ip();
+    match resource {
+        Resource::AnyTopic => policy.allows_any(&ctx.principal, host, operation.acl(), weft_acl::ResourceType::Topic),
+        r => policy.allows(&ctx.principal, host, operation.acl(), r.kind().acl(), r.name()),
+    }
 }
 
 /// [`authorize`] as the error code a response carries: the form most handlers need.
@@ -271,6 +312,7 @@ mod tests {
             peer: "127.0.0.1:9".parse().unwrap(),
             listener: "PLAINTEXT".into(),
             principal: "User:ANONYMOUS".into(),
+            acl: None,
         }
     }
 
@@ -306,6 +348,33 @@ mod tests {
             }
         }
         assert_eq!(checks::take("allow-all-test").len(), 20);
+    }
+
+    #[test]
+    fn with_an_acl_policy_the_snapshot_decides() {
+        use weft_acl::{AclBinding, AclOperation as A, PatternType, Permission, Policy, ResourceType as T};
+        let allow = |rt: T, name: &str, op: A| AclBinding {
+            resource_type: rt,
+            resource_name: name.into(),
+            pattern_type: PatternType::Literal,
+            principal: "User:ANONYMOUS".into(),
+            host: "127.0.0.1".into(),
+            operation: op,
+            permission: Permission::Allow,
+        };
+        let acls = [allow(T::Topic, "orders", A::Write), allow(T::Group, "g", A::Read)];
+        let mut c = ctx("acl-policy-test");
+        c.acl = Some(std::sync::Arc::new(Policy::new(&acls, Vec::new(), false)));
+        assert_eq!(authorize(&c, Operation::Write, Resource::Topic("orders")), Ok(()));
+        assert_eq!(authorize(&c, Operation::Describe, Resource::Topic("orders")), Ok(()), "implied by WRITE");
+        assert_eq!(check(&c, Operation::Read, Resource::Topic("orders")), Err(E::TopicAuthorizationFailed.code()));
+        assert_eq!(check(&c, Operation::Read, Resource::Group("h")), Err(E::GroupAuthorizationFailed.code()));
+        assert!(permits(&c, Operation::Read, Resource::Group("g")));
+        assert!(permits(&c, Operation::Write, Resource::AnyTopic), "WRITE on some topic");
+        assert!(!permits(&c, Operation::IdempotentWrite, Resource::Cluster));
+        c.peer = "10.0.0.1:9".parse().unwrap();
+        assert!(!permits(&c, Operation::Write, Resource::Topic("orders")), "the ACLs name another host");
+        checks::take("acl-policy-test");
     }
 
     #[test]

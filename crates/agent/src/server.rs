@@ -117,6 +117,20 @@ pub async fn start_with(
     start_on(config, meta, clock, ids).await
 }
 
+/// The ACL authorizer if `--authorizer acl`, with the ACLs loaded.
+async fn agent_authorizer(
+    config: &AgentConfig,
+    meta: &Arc<dyn weft_meta::Metastore>,
+) -> Result<Option<Arc<crate::authorizer::AclAuthorizer>>, weft_meta::MetaError> {
+    if config.authorizer != crate::config::Authorizer::Acl {
+        return Ok(None);
+    }
+    let super_users = weft_acl::Policy::parse_super_users(config.super_users.as_deref().unwrap_or(""));
+    let store: Arc<dyn weft_meta::Acls> = meta.clone();
+    let a = crate::authorizer::AclAuthorizer::load(store, super_users, config.allow_everyone_if_no_acl_found).await?;
+    Ok(Some(Arc::new(a)))
+}
+
 /// Starts an agent on an open metastore (`config.metastore` is then only shown in logs). Several agents of one
 /// process share a store this way, as agents of several processes share one through its URL.
 pub async fn start_on(
@@ -208,8 +222,13 @@ pub async fn start_on(
     let reader = LogReader::new(meta.clone(), storage.clone());
     let txns =
         weft_txn::TxnCoordinator::new(meta.clone(), produce.clone(), clock.clone(), config.transaction_max_timeout_ms);
+    let authorizer = match agent_authorizer(&config, &meta).await {
+        Ok(a) => a,
+        Err(source) => return Err(StartError::Meta { url: meta_url.clone(), source }),
+    };
     let agent = Arc::new(Agent {
         sasl,
+        authorizer,
         topics: Arc::new(TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes)),
         meta,
         storage,
@@ -237,6 +256,7 @@ pub async fn start_on(
         tokio::spawn(agent.partitions.clone().follow(log, feed))
     });
     let group_timer = agent.groups.spawn_timer();
+    let acl_refresh = agent.authorizer.clone().map(|a| tokio::spawn(a.follow()));
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
     // Read once before any request, so configured quotas hold from the first one.
     if let Err(e) = agent.quotas.refresh(&*agent.meta).await {
@@ -290,6 +310,9 @@ pub async fn start_on(
         let cluster = (agent.cluster.membership.clone(), agent.cluster.shards.clone());
         run(agent, bound, shutdown_rx, flusher).await;
         group_timer.abort();
+        if let Some(a) = acl_refresh {
+            a.abort();
+        }
         offsets_expiry.abort();
         txn_timer.abort();
         quota_refresh.abort();

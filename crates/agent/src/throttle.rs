@@ -170,6 +170,9 @@ throttled!(
     AlterClientQuotasResponse,
     DescribeUserScramCredentialsResponse,
     AlterUserScramCredentialsResponse,
+    CreateAclsResponse,
+    DescribeAclsResponse,
+    DeleteAclsResponse,
     FetchResponse,
 );
 

@@ -340,3 +340,47 @@ async fn a_malformed_legacy_request_closes_the_connection() {
     assert_eq!(resp.error_code, 0);
     agent.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_apis_v0_create_describe_and_delete_literal_acls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.admin_listen = None;
+    config.authorizer = weft_agent::config::Authorizer::Acl;
+    config.super_users = Some("User:ANONYMOUS".into());
+    let agent = weft_agent::start(config).await.expect("agent starts");
+    let mut c = Conn::connect(&agent).await;
+    let creation = k3::create_acls_request::AclCreation::default()
+        .with_resource_type(2)
+        .with_resource_name(s("old-acl"))
+        .with_principal(s("User:alice"))
+        .with_host(s("*"))
+        .with_operation(3)
+        .with_permission_type(3);
+    let created = c.call(0, &k3::CreateAclsRequest::default().with_creations(vec![creation])).await;
+    assert_eq!(created.results[0].error_code, 0);
+    let describe = k3::DescribeAclsRequest::default()
+        .with_resource_type_filter(1)
+        .with_resource_name_filter(None)
+        .with_principal_filter(None)
+        .with_host_filter(None)
+        .with_operation(1)
+        .with_permission_type(1);
+    let listed = c.call(0, &describe).await;
+    assert_eq!(listed.error_code, 0);
+    assert_eq!(listed.resources.len(), 1);
+    assert_eq!((listed.resources[0].resource_name.as_str(), listed.resources[0].acls.len()), ("old-acl", 1));
+    let filter = k3::delete_acls_request::DeleteAclsFilter::default()
+        .with_resource_type_filter(2)
+        .with_resource_name_filter(Some(s("old-acl")))
+        .with_principal_filter(None)
+        .with_host_filter(None)
+        .with_operation(1)
+        .with_permission_type(1);
+    let deleted = c.call(0, &k3::DeleteAclsRequest::default().with_filters(vec![filter])).await;
+    assert_eq!(deleted.filter_results[0].error_code, 0);
+    assert_eq!(deleted.filter_results[0].matching_acls[0].principal.as_str(), "User:alice");
+    assert!(c.call(0, &describe).await.resources.is_empty());
+    agent.shutdown();
+}

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod declare;
+mod authorizer;
 mod cli;
 pub mod codec;
 mod listeners;
@@ -15,6 +16,7 @@ mod roles;
 mod security;
 mod validate;
 
+pub use authorizer::Authorizer;
 pub use cli::{AgentArgs, LoadError, read_layer};
 pub use codec::Kind;
 pub use listeners::{ListenerSpec, SecurityProtocol};

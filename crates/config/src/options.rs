@@ -208,6 +208,17 @@ options! {
     /// auto.create.topics.enable
     auto_create_topics: bool = true => auto_create_topics: Same<bool>;
 
+    /// Authorizer: none (every request allowed, as Kafka without authorizer.class.name) or acl (Kafka's ACLs,
+    /// kept in the metastore and managed with CreateAcls/DeleteAcls or `weft acl`)
+    authorizer: crate::Authorizer = crate::Authorizer::None => authorizer: Choice<crate::Authorizer>;
+
+    /// super.users: principals allowed everything by the acl authorizer, separated by semicolons
+    /// (User:admin;User:ops)
+    super_users: Option<String> = None => super_users: OptionalText, shown "none";
+
+    /// allow.everyone.if.no.acl.found: the acl authorizer allows a request on a resource that has no ACLs
+    allow_everyone_if_no_acl_found: bool = false => allow_everyone_if_no_acl_found: Same<bool>;
+
     /// num.partitions for auto-created topics
     default_partitions: i32 = 1 => default_partitions: Same<i32>, check positive;
 

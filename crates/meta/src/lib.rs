@@ -1,9 +1,9 @@
 //! The metadata store: topics, partitions, the offset index of every stored batch, groups, producers,
-//! transactions, objects, leases, the agent registry and
-//! users' SCRAM credentials.
+//! transactions, objects, leases, the agent registry, users' SCRAM credentials, client quotas and ACLs.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Credentials`], [`Quotas`]); [`Metastore`] is all of
+//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Credentials`], [`Quotas`],
+//! [`Acls`]); [`Metastore`] is all of
 //! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
 //! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
 //! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
@@ -22,8 +22,9 @@ mod txn;
 mod types;
 
 pub use capability::{
-    AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog, Change, Changes, Credentials,
-    Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Quotas, ScramCredential, Transactions,
+    AclRecord, AclSnapshot, Acls, AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog,
+    Change, Changes, Credentials, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Quotas,
+    ScramCredential, Transactions,
 };
 pub use quota::{QuotaEntity, QuotaName, QuotaRecord};
 pub use sql::SqlMetastore;
@@ -76,7 +77,7 @@ pub fn url_shown(url: &str) -> String {
 /// `use weft_meta::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        Agents, Catalog, Changes, Credentials, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects,
+        Acls, Agents, Catalog, Changes, Credentials, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects,
         Producers, Quotas, Transactions,
     };
 }

@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -193,6 +193,23 @@ CREATE TABLE client_quotas (
     quota_value REAL NOT NULL,
     PRIMARY KEY (user_part, client_part, quota_key)
 );
+    // v12: ACL bindings and their version (bumped with every change, polled by agents).
+    r#"
+CREATE TABLE acls (
+    resource_type INTEGER NOT NULL,
+    resource_name TEXT NOT NULL,
+    pattern_type INTEGER NOT NULL,
+    principal TEXT NOT NULL,
+    host TEXT NOT NULL,
+    operation INTEGER NOT NULL,
+    permission INTEGER NOT NULL,
+    PRIMARY KEY (resource_type, resource_name, pattern_type, principal, host, operation, permission)
+);
+CREATE TABLE acl_version (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO acl_version (singleton, version) VALUES (1, 0);
 "#,
 ];
 
@@ -383,6 +400,23 @@ CREATE TABLE client_quotas (
     quota_value DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (user_part, client_part, quota_key)
 );
+    // v12: ACL bindings and their version (bumped with every change, polled by agents).
+    r#"
+CREATE TABLE acls (
+    resource_type INTEGER NOT NULL,
+    resource_name TEXT NOT NULL,
+    pattern_type INTEGER NOT NULL,
+    principal TEXT NOT NULL,
+    host TEXT NOT NULL,
+    operation INTEGER NOT NULL,
+    permission INTEGER NOT NULL,
+    PRIMARY KEY (resource_type, resource_name, pattern_type, principal, host, operation, permission)
+);
+CREATE TABLE acl_version (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO acl_version (singleton, version) VALUES (1, 0);
 "#,
 ];
 

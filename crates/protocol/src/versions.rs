@@ -65,6 +65,9 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api!(SaslAuthenticate, 0, 2),
     api!(DescribeUserScramCredentials, 0, 0),
     api!(AlterUserScramCredentials, 0, 0),
+    api!(DescribeAcls, 0, 3),
+    api!(CreateAcls, 0, 3),
+    api!(DeleteAcls, 0, 3),
 ];
 
 /// The versions Kafka 3.9 served and Kafka 4 removed (KIP-896) that Weft serves: below the floor of the
@@ -78,6 +81,9 @@ pub const LEGACY_VERSIONS: &[SupportedApi] = &[
     api!(DescribeLogDirs, 0, 0),
     api!(OffsetCommit, 0, 1),
     api!(OffsetFetch, 0, 0),
+    api!(DescribeAcls, 0, 0),
+    api!(CreateAcls, 0, 0),
+    api!(DeleteAcls, 0, 0),
 ];
 
 /// Whether `key` at `version` is served through the Kafka 3.9 codec.

@@ -43,6 +43,8 @@ enum Command {
     User(weft_admin::UserArgs),
     /// Set, list and remove client quotas (byte rates, request percentage) per user and client id.
     Quota(weft_admin::QuotaArgs),
+    /// Add, list and remove ACLs (as kafka-acls.sh) on any Kafka-compatible cluster.
+    Acl(weft_admin::AclArgs),
 }
 
 /// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
             Command::Config(args) => weft_admin::run_config(args).await,
             Command::User(args) => weft_admin::run_user(args).await,
             Command::Quota(args) => weft_admin::run_quota(args).await,
+            Command::Acl(args) => weft_admin::run_acl(args).await,
         }
     });
     match result {

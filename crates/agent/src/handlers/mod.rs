@@ -3,6 +3,7 @@
 //! the protocol requires. Each handler authorizes every resource it touches through
 //! [`crate::request::authorize`], with the operation Kafka checks and Kafka's error on denial.
 
+pub mod acls;
 pub mod alter_configs;
 pub mod api_versions;
 #[cfg(test)]

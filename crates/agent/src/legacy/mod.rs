@@ -7,6 +7,7 @@
 //!
 //! Which versions come through here is `weft_protocol::versions::LEGACY_VERSIONS`.
 
+mod acls;
 mod admin;
 mod groups;
 mod list_offsets;
@@ -63,6 +64,15 @@ pub(crate) async fn handle(
             correlation_id,
             &admin::describe_log_dirs(agent, ctx, decode(api, version, body)?).await,
         ),
+        ApiKey::CreateAcls => {
+            encode(api, version, correlation_id, &acls::create(agent, ctx, decode(api, version, body)?).await)
+        }
+        ApiKey::DescribeAcls => {
+            encode(api, version, correlation_id, &acls::describe(agent, ctx, decode(api, version, body)?).await)
+        }
+        ApiKey::DeleteAcls => {
+            encode(api, version, correlation_id, &acls::delete(agent, ctx, decode(api, version, body)?).await)
+        }
         other => {
             // LEGACY_VERSIONS and this match must agree; a mismatch is a bug, reported not panicked.
             tracing::error!(api = ?other, version, "legacy version is advertised but has no conversion");

@@ -17,9 +17,11 @@
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
 //! by the probes, changes by the high-watermark watches, credentials by SASL authentication and the SCRAM
-//! credential APIs, quotas by the quota manager and the quota APIs. Each trait documents what it owns, what is atomic,
+//! credential APIs, quotas by the quota manager and the quota APIs, ACLs by the authorizer. Each trait documents
+//! what it owns, what is atomic,
 //! and who uses it.
 
+mod acls;
 mod agents;
 mod catalog;
 mod changes;
@@ -34,6 +36,7 @@ mod producers;
 mod quotas;
 mod transactions;
 
+pub use acls::{AclRecord, AclSnapshot, Acls};
 pub use agents::{AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents};
 pub use catalog::Catalog;
 pub use changes::{Change, Changes};
@@ -67,6 +70,7 @@ pub trait Metastore:
     + Changes
     + Credentials
     + Quotas
+    + Acls
 {
 }
 
@@ -84,6 +88,7 @@ impl<T> Metastore for T where
         + Changes
         + Credentials
         + Quotas
+        + Acls
         + ?Sized
 {
 }

@@ -13,6 +13,7 @@
 //! The macro also emits `all_cases_share_one_store`, which runs every case in order on one store (as the
 //! suite ran before it was split), so cases are also checked not to disturb each other.
 
+pub mod acls;
 pub mod agents;
 pub mod catalog;
 pub mod credentials;
@@ -79,6 +80,7 @@ macro_rules! metastore_conformance {
     ($fixture:expr) => {
         // Every case, by capability; keep in step with `run_all`, which lists the same cases in run order.
         $crate::__metastore_conformance_tests!($fixture;
+            acls: acls_are_stored_once_and_versioned, deletions_remove_exact_bindings;
             agents: generations_fence_older_incarnations, liveness_follows_heartbeats, free_node_ids_are_allocated,
                 peer_endpoints_follow_registrations;
             catalog: topics_lifecycle, configs;
@@ -160,4 +162,6 @@ pub async fn run_all(store: &dyn Metastore) {
     credentials::scram_credentials(store).await;
     agents::peer_endpoints_follow_registrations(store).await;
     quotas::client_quotas(store).await;
+    acls::acls_are_stored_once_and_versioned(store).await;
+    acls::deletions_remove_exact_bindings(store).await;
 }

@@ -2,6 +2,7 @@
 //! This module holds the store, opening, and the row helpers the capability modules share; what differs
 //! per database is in `backend`.
 
+mod acls;
 mod agents;
 mod append;
 mod backend;

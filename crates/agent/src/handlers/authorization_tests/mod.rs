@@ -18,6 +18,7 @@ use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEnc
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod acls;
 mod denials;
 
 const TOPIC: &str = "orders";
