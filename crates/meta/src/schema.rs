@@ -193,6 +193,7 @@ CREATE TABLE client_quotas (
     quota_value REAL NOT NULL,
     PRIMARY KEY (user_part, client_part, quota_key)
 );
+"#,
     // v12: ACL bindings and their version (bumped with every change, polled by agents).
     r#"
 CREATE TABLE acls (
@@ -400,6 +401,7 @@ CREATE TABLE client_quotas (
     quota_value DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (user_part, client_part, quota_key)
 );
+"#,
     // v12: ACL bindings and their version (bumped with every change, polled by agents).
     r#"
 CREATE TABLE acls (

@@ -4,6 +4,17 @@
     producer_id bigint NOT NULL
     first_offset bigint NOT NULL
     last_offset bigint NOT NULL
+-- table acl_version
+    singleton integer NOT NULL
+    version bigint NOT NULL
+-- table acls
+    resource_type integer NOT NULL
+    resource_name text NOT NULL
+    pattern_type integer NOT NULL
+    principal text NOT NULL
+    host text NOT NULL
+    operation integer NOT NULL
+    permission integer NOT NULL
 -- table agents
     node_id integer NOT NULL
     generation bigint NOT NULL
@@ -125,6 +136,10 @@
     version bigint NOT NULL
 -- index aborted_txns_pkey
 CREATE UNIQUE INDEX aborted_txns_pkey ON public.aborted_txns USING btree (topic_id, partition_id, last_offset)
+-- index acl_version_pkey
+CREATE UNIQUE INDEX acl_version_pkey ON public.acl_version USING btree (singleton)
+-- index acls_pkey
+CREATE UNIQUE INDEX acls_pkey ON public.acls USING btree (resource_type, resource_name, pattern_type, principal, host, operation, permission)
 -- index agents_pkey
 CREATE UNIQUE INDEX agents_pkey ON public.agents USING btree (node_id)
 -- index batches_by_object
@@ -173,6 +188,8 @@ CREATE INDEX txn_offsets_by_group ON public.txn_offsets USING btree (group_id)
 CREATE UNIQUE INDEX txn_offsets_pkey ON public.txn_offsets USING btree (transactional_id, group_id, topic, partition_id)
 -- index txn_partitions_pkey
 CREATE UNIQUE INDEX txn_partitions_pkey ON public.txn_partitions USING btree (transactional_id, topic_id, partition_id)
+-- check acl_version.acl_version_singleton_check
+CHECK ((singleton = 1))
 -- check cluster.cluster_singleton_check
 CHECK ((singleton = 1))
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]

@@ -15,6 +15,22 @@ CREATE TABLE aborted_txns (
     last_offset BIGINT NOT NULL,
     PRIMARY KEY (topic_id, partition_id, last_offset)
 )
+-- table acl_version
+CREATE TABLE acl_version (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    version BIGINT NOT NULL
+)
+-- table acls
+CREATE TABLE acls (
+    resource_type INTEGER NOT NULL,
+    resource_name TEXT NOT NULL,
+    pattern_type INTEGER NOT NULL,
+    principal TEXT NOT NULL,
+    host TEXT NOT NULL,
+    operation INTEGER NOT NULL,
+    permission INTEGER NOT NULL,
+    PRIMARY KEY (resource_type, resource_name, pattern_type, principal, host, operation, permission)
+)
 -- table agents
 CREATE TABLE agents (
     node_id INTEGER PRIMARY KEY,
@@ -178,4 +194,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
