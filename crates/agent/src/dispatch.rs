@@ -59,6 +59,7 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         listener: session.listener.clone(),
         principal: session.principal.clone().unwrap_or_else(|| ANONYMOUS.to_string()),
         acl: agent.authorizer.as_ref().map(|a| a.policy()),
+        audit: agent.audit.clone(),
     };
     // Quotas: nothing is measured unless one is configured.
     let mut usage = Usage::start(agent, &ctx, api);

@@ -76,6 +76,8 @@ pub(crate) struct Agent {
     pub quotas: Arc<weft_quota::QuotaManager>,
     /// The ACL authorizer (`--authorizer acl`); `None` allows everything.
     pub authorizer: Option<Arc<authorizer::AclAuthorizer>>,
+    /// Where authentications and denials are recorded (`--audit-log`; always counted in metrics).
+    pub audit: Arc<weft_audit::AuditLog>,
 }
 
 impl Agent {

@@ -52,6 +52,8 @@ pub struct RequestContext {
     /// The ACL policy in force when the request arrived (one snapshot for the whole request); `None` without
     /// an authorizer, when everything is allowed.
     pub acl: Option<std::sync::Arc<weft_acl::Policy>>,
+    /// Where a denial is recorded.
+    pub audit: std::sync::Arc<weft_audit::AuditLog>,
 }
 
 /// Kafka's ACL operations that Weft's APIs check.
@@ -140,6 +142,16 @@ impl std::fmt::Display for ResourceKind {
 }
 
 impl ResourceKind {
+    /// The resource type as Kafka's ACLs name it (`TOPIC`, `TRANSACTIONAL_ID`).
+    pub fn acl_name(self) -> &'static str {
+        match self {
+            ResourceKind::Cluster => "CLUSTER",
+            ResourceKind::Topic => "TOPIC",
+            ResourceKind::Group => "GROUP",
+            ResourceKind::TransactionalId => "TRANSACTIONAL_ID",
+        }
+    }
+
     /// The resource type as an ACL names it.
     pub fn acl(self) -> weft_acl::ResourceType {
         match self {
@@ -212,7 +224,21 @@ pub fn authorize(ctx: &RequestContext, operation: Operation, resource: Resource<
         name: resource.name().to_string(),
     };
     tracing::debug!(principal = %ctx.principal, client_id = %ctx.client_id, peer = %ctx.peer, listener = %ctx.listener, %operation, resource = %d.kind, name = %d.name, "request denied");
+    ctx.audit.record(weft_audit::AuditEvent::Denied {
+        principal: d.principal.clone(),
+        client: ctx.peer.to_string(),
+        listener: ctx.listener.to_string(),
+        operation: operation.to_string(),
+        resource_type: d.kind.acl_name().to_string(),
+        resource_name: d.name.clone(),
+    });
     Err(d)
+}
+
+/// [`authorize`] for filtering what a response shows (topics in Metadata, groups in ListGroups): a resource
+/// left out is not a denial to audit, as Kafka's authorizer does not log these (`logIfDenied = false`).
+pub fn visible(ctx: &RequestContext, operation: Operation, resource: Resource<'_>) -> bool {
+    allows(ctx, operation, resource)
 }
 
 /// The policy: without an authorizer everything is allowed (as Kafka without `authorizer.class.name`);
@@ -252,8 +278,11 @@ pub fn check(ctx: &RequestContext, operation: Operation, resource: Resource<'_>)
 /// Kafka's rule for creating a topic (CreateTopics, auto-creation): CREATE on the cluster, or else on the
 /// topic. A denial names the topic (TOPIC_AUTHORIZATION_FAILED).
 pub fn may_create_topic(ctx: &RequestContext, topic: &str) -> Result<(), Denied> {
-    authorize(ctx, Operation::Create, Resource::Cluster)
-        .or_else(|_| authorize(ctx, Operation::Create, Resource::Topic(topic)))
+    // The cluster-wide check is a probe (Kafka does not log its denial); the topic's is the one that counts.
+    if visible(ctx, Operation::Create, Resource::Cluster) {
+        return Ok(());
+    }
+    authorize(ctx, Operation::Create, Resource::Topic(topic))
 }
 
 /// Test-only record of the checks [`authorize`] was asked to make, and rules that make it deny, both per
@@ -313,6 +342,7 @@ mod tests {
             listener: "PLAINTEXT".into(),
             principal: "User:ANONYMOUS".into(),
             acl: None,
+            audit: Default::default(),
         }
     }
 

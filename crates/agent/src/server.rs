@@ -52,6 +52,8 @@ pub enum StartError {
     #[error("encryption keys are given twice (--encryption-keys-file and {ENCRYPTION_KEYS_VAR}); give one")]
     KeysTwice,
     #[error(transparent)]
+    Audit(#[from] weft_audit::AuditError),
+    #[error(transparent)]
     Sasl(#[from] crate::sasl::AuthSetupError),
 }
 
@@ -226,9 +228,15 @@ pub async fn start_on(
         Ok(a) => a,
         Err(source) => return Err(StartError::Meta { url: meta_url.clone(), source }),
     };
+    let audit = Arc::new(match &config.audit_log {
+        // The writer task ends when the agent (the last handle) is dropped.
+        Some(path) => weft_audit::AuditLog::to_file(path, clock.clone())?.0,
+        None => weft_audit::AuditLog::metrics_only(),
+    });
     let agent = Arc::new(Agent {
         sasl,
         authorizer,
+        audit,
         topics: Arc::new(TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes)),
         meta,
         storage,

@@ -392,6 +392,8 @@ async fn without_acls_on_a_resource_everyone_may_if_configured() {
     meta.create_acls(&[record(TOPIC, "guarded", LITERAL, "User:bob", WRITE, ALLOW)]).await.expect("store acl");
     let mut cfg = config(dir.path(), "agent", None);
     cfg.allow_everyone_if_no_acl_found = true;
+    let audit_log = dir.path().join("audit.log");
+    cfg.audit_log = Some(audit_log.clone());
     let agent = start(cfg, &meta).await;
     let mut c = Conn::to(&agent).await;
     assert_eq!(c.call(7, &create_topic("open")).await.topics[0].error_code, 0);
@@ -400,4 +402,21 @@ async fn without_acls_on_a_resource_everyone_may_if_configured() {
     assert_eq!(produce_code(&mut c, "guarded").await, E::TopicAuthorizationFailed.code(), "ACLs for bob only");
     assert_eq!(visible_topics(&mut c).await, ["open"]);
     agent.shutdown();
+    agent.wait().await;
+    // The refused produce is audited once; the topic Metadata left out is not a denial.
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = std::fs::read_to_string(&audit_log).unwrap_or_default().lines().map(str::to_string).collect();
+        if !lines.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let denials: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(denials.len(), 1, "{lines:?}");
+    assert_eq!(denials[0]["event"], "denied");
+    assert_eq!(denials[0]["principal"], "User:ANONYMOUS");
+    assert_eq!(denials[0]["operation"], "WRITE");
+    assert_eq!(denials[0]["resource_type"], "TOPIC");
+    assert_eq!(denials[0]["resource_name"], "guarded");
 }

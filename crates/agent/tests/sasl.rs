@@ -184,6 +184,18 @@ async fn sasl_agent(tune: impl FnOnce(&mut weft_agent::AgentConfig)) -> Setup {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthenticated_frame_over_the_sasl_receive_size_is_refused_on_its_length() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = sasl_agent(|_| {}).await;
+    let mut raw = TcpStream::connect(s.agent.kafka_addr).await.expect("connect");
+    // 10 MB announced, nothing more sent: the agent must close at the prefix, not wait for (or reserve) it.
+    raw.write_all(&10_000_000i32.to_be_bytes()).await.expect("write");
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(10), raw.read(&mut buf)).await.expect("closed in time");
+    assert!(matches!(read, Ok(0) | Err(_)), "connection closed: {read:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scram_logins_succeed_and_carry_on() {
     let s = sasl_agent(|c| c.connections_max_reauth = Duration::from_secs(3600)).await;
     for m in [ScramMechanism::Sha256, ScramMechanism::Sha512] {

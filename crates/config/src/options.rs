@@ -105,6 +105,12 @@ options! {
     /// other keys only unwrap older objects (rotation). See docs/security.md.
     encryption_keys_file: Option<PathBuf> = None => encryption_keys_file: OptionalPath, shown "none";
 
+    /// Write the audit log (authentications, denials) to this file as JSON lines; unset: metrics only
+    ///
+    /// One line per SASL authentication (success or failure) and per authorization denial, with who, from
+    /// where, what and the result. The file is appended to and reopened when moved away (log rotation).
+    audit_log: Option<PathBuf> = None => audit_log: OptionalPath, shown "none (metrics only)";
+
     /// Broker id reported to clients; -1 takes the smallest id no live agent holds
     ///
     /// `None` (-1, as Kafka's broker.id) asks the agent registry in the metastore at start. Two live agents

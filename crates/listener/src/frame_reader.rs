@@ -57,6 +57,11 @@ impl FrameReader {
         FrameReader { buf: BytesMut::with_capacity(SMALL_FRAME), large: None, max_frame, budget: budget.total() }
     }
 
+    /// Bounds the frames read from now on (a frame already being read keeps the bound it was checked with).
+    pub fn limit(&mut self, max_frame: usize) {
+        self.max_frame = max_frame;
+    }
+
     /// Takes the next complete frame, or says what is missing.
     pub fn next(&mut self) -> Result<Next, ReadError> {
         if let Some(large) = &self.large {

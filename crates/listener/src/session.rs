@@ -82,6 +82,13 @@ pub trait Handler: Send + Sync + 'static {
         let _ = reason;
         None
     }
+
+    /// A tighter bound than `SessionLimits::max_frame_bytes` on the next frame, if the handler wants one now
+    /// (before SASL authentication: `sasl.server.max.receive.size`), checked on the frame's length prefix so
+    /// no budget is reserved and nothing is allocated for a frame that will be refused.
+    fn frame_limit(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The limits of one connection.
@@ -170,6 +177,7 @@ async fn serve_inner<H, R, W>(
     let mut reading = !*shutdown.borrow();
     loop {
         while reading && reserving.is_none() && inflight.len() < max_inflight && session.mute.deadline().is_none() {
+            reader.limit(handler.frame_limit().map_or(limits.max_frame_bytes, |l| l.min(limits.max_frame_bytes)));
             match reader.next() {
                 Ok(Next::Frame(frame, reservation)) => {
                     // The next frame's clock starts when its first bytes are seen, not with this one's.

@@ -60,6 +60,8 @@ pub enum SealError {
     Chunk { index: u64 },
     #[error("no randomness for a data key")]
     Random,
+    #[error("object is encrypted at rest but this agent has no encryption keys (--encryption-keys-file)")]
+    NoKeys,
 }
 
 /// A parsed header: what a reader needs to open chunks.

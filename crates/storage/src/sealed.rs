@@ -63,15 +63,17 @@ impl Eq for Encryption {}
 #[error("{0}")]
 pub(crate) struct SealFailed(pub SealError);
 
-/// Seals writes and opens reads of `inner`.
+/// Seals writes and opens reads of `inner`; without keys (`None`) writes pass through and a sealed object
+/// read whole is refused rather than served as if it were plaintext (an agent started without the keyring,
+/// e.g. during a rolling change, must never hand ciphertext to consumers or peers).
 #[derive(Debug)]
 pub(crate) struct Sealed {
     inner: Arc<dyn ObjectStore>,
-    encryption: Encryption,
+    encryption: Option<Encryption>,
 }
 
 impl Sealed {
-    pub(crate) fn new(inner: Arc<dyn ObjectStore>, encryption: Encryption) -> Self {
+    pub(crate) fn new(inner: Arc<dyn ObjectStore>, encryption: Option<Encryption>) -> Self {
         Sealed { inner, encryption }
     }
 
@@ -80,11 +82,17 @@ impl Sealed {
         if !envelope::is_sealed(&data) {
             return Ok(result);
         }
-        let plain = envelope::open(&data, location.as_ref(), &self.encryption.keyring).map_err(failed)?;
+        let Some(encryption) = &self.encryption else { return Err(failed(SealError::NoKeys)) };
+        let plain = envelope::open(&data, location.as_ref(), &encryption.keyring).map_err(failed)?;
         Ok(respond(result, plain.clone(), 0..plain.len() as u64))
     }
 
     async fn read_range(&self, location: &Path, range: GetRange, options: GetOptions) -> Result<GetResult> {
+        // Without keys a range is read as it is: detecting a sealed object would cost a second request on
+        // every ranged read, and Weft reads segments whole (those are checked).
+        let Some(encryption) = &self.encryption else {
+            return self.inner.get_opts(location, GetOptions { range: Some(range), ..options }).await;
+        };
         let head = GetOptions { range: Some(GetRange::Bounded(0..HEADER_LEN as u64)), ..options.clone() };
         let (_, start) = body::buffer(self.inner.get_opts(location, head).await?).await?;
         if !envelope::is_sealed(&start) {
@@ -101,7 +109,7 @@ impl Sealed {
             let expected = (bytes.end - bytes.start) as usize;
             return Err(failed(SealError::Length { len: sealed.len(), expected }));
         }
-        let key = header.unwrap_key(location.as_ref(), &self.encryption.keyring).map_err(failed)?;
+        let key = header.unwrap_key(location.as_ref(), &encryption.keyring).map_err(failed)?;
         let plain = header.open_chunks(&key, chunks.start, &sealed).map_err(failed)?;
         Ok(respond_range(result, plain, chunks.start * header.chunk_len as u64, wanted, header.plain_len))
     }
@@ -142,13 +150,18 @@ impl ObjectStore for Sealed {
         for part in payload.iter() {
             plain.extend_from_slice(part);
         }
-        let Encryption { keyring, entropy } = &self.encryption;
+        let Some(Encryption { keyring, entropy }) = &self.encryption else {
+            return self.inner.put_opts(location, payload, opts).await;
+        };
         let sealed = envelope::seal(&plain, location.as_ref(), keyring, &|buf| entropy.fill(buf)).map_err(failed)?;
         self.inner.put_opts(location, PutPayload::from_bytes(sealed), opts).await
     }
 
-    /// Refused: a multipart upload would be stored unsealed (Weft writes whole objects with `put`).
-    async fn put_multipart_opts(&self, _: &Path, _: PutMultipartOptions) -> Result<Box<dyn MultipartUpload>> {
+    /// Refused with keys: a multipart upload would be stored unsealed (Weft writes whole objects with `put`).
+    async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> Result<Box<dyn MultipartUpload>> {
+        if self.encryption.is_none() {
+            return self.inner.put_multipart_opts(location, opts).await;
+        }
         Err(object_store::Error::NotImplemented {
             operation: "put_multipart with encryption at rest".into(),
             implementer: "Sealed".into(),
@@ -177,12 +190,18 @@ impl ObjectStore for Sealed {
         self.inner.list_with_delimiter(prefix).await
     }
 
-    async fn copy_opts(&self, from: &Path, _: &Path, _: CopyOptions) -> Result<()> {
-        Err(not_supported("copy", from))
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        match self.encryption {
+            None => self.inner.copy_opts(from, to, options).await,
+            Some(_) => Err(not_supported("copy", from)),
+        }
     }
 
-    async fn rename_opts(&self, from: &Path, _: &Path, _: RenameOptions) -> Result<()> {
-        Err(not_supported("rename", from))
+    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
+        match self.encryption {
+            None => self.inner.rename_opts(from, to, options).await,
+            Some(_) => Err(not_supported("rename", from)),
+        }
     }
 }
 
@@ -213,7 +232,7 @@ mod tests {
             keyring: Arc::new(Keyring::parse(keys).unwrap()),
             entropy: Arc::new(Counting(std::sync::atomic::AtomicU8::new(1))),
         };
-        Sealed::new(inner, encryption)
+        Sealed::new(inner, Some(encryption))
     }
 
     fn plain() -> Vec<u8> {
@@ -252,6 +271,18 @@ mod tests {
         let lost = sealed(inner, &line("k2", 2));
         let err = lost.get(&Path::from("k1obj")).await.unwrap_err().to_string();
         assert!(err.contains("\"k1\""), "{err}");
+    }
+
+    #[tokio::test]
+    async fn without_keys_writes_pass_through_and_sealed_objects_are_refused() {
+        let inner = Arc::new(InMemory::new());
+        sealed(inner.clone(), &line("k1", 1)).put(&Path::from("s"), PutPayload::from_static(b"secret")).await.unwrap();
+        let keyless = Sealed::new(inner.clone(), None);
+        keyless.put(&Path::from("p"), PutPayload::from_static(b"plain")).await.unwrap();
+        assert_eq!(&inner.get(&Path::from("p")).await.unwrap().bytes().await.unwrap()[..], b"plain");
+        assert_eq!(&keyless.get(&Path::from("p")).await.unwrap().bytes().await.unwrap()[..], b"plain");
+        let err = keyless.get(&Path::from("s")).await.unwrap_err().to_string();
+        assert!(err.contains("no encryption keys"), "{err}");
     }
 
     #[tokio::test]

@@ -77,8 +77,6 @@ fn layers(base: &Base, options: StoreOptions, usage: Arc<Usage>) -> Arc<dyn Obje
     }
     store = Arc::new(Retrying::new(store, options.retry));
     store = Arc::new(Metered::new(store, usage));
-    if let Some(encryption) = options.encryption {
-        store = Arc::new(Sealed::new(store, encryption));
-    }
-    store
+    // Present even without keys: it then passes writes through and refuses sealed objects read whole.
+    Arc::new(Sealed::new(store, options.encryption))
 }

@@ -5,7 +5,7 @@ use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
-use crate::request::{Operation, RequestContext, Resource, authorize, check};
+use crate::request::{Operation, RequestContext, Resource, check, visible};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
@@ -225,7 +225,7 @@ pub async fn leave(agent: &Agent, ctx: &RequestContext, req: LeaveGroupRequest, 
 
 /// ListGroups: every group with DESCRIBE on the cluster, else only the groups the client may DESCRIBE.
 pub async fn list(agent: &Agent, ctx: &RequestContext, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
-    let all_visible = authorize(ctx, Operation::Describe, Resource::Cluster).is_ok();
+    let all_visible = visible(ctx, Operation::Describe, Resource::Cluster);
     let mut all: BTreeMap<String, (String, &'static str)> = BTreeMap::new();
     match agent.meta.groups_with_offsets().await {
         Ok(groups) => all.extend(groups.into_iter().map(|g| (g, ("consumer".to_string(), "Empty")))),
@@ -262,7 +262,7 @@ pub async fn list(agent: &Agent, ctx: &RequestContext, req: ListGroupsRequest, v
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_lowercase()).collect();
     let groups = all
         .into_iter()
-        .filter(|(id, _)| all_visible || authorize(ctx, Operation::Describe, Resource::Group(id)).is_ok())
+        .filter(|(id, _)| all_visible || visible(ctx, Operation::Describe, Resource::Group(id)))
         .filter(|(_, (_, state))| states.is_empty() || states.contains(&state.to_lowercase()))
         .filter(|(id, _)| {
             let kind = kinds.get(id).copied().unwrap_or("Classic");

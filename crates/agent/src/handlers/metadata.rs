@@ -13,7 +13,7 @@ use super::topics::validate_topic_name;
 use crate::Agent;
 use crate::error::KafkaCode;
 use crate::membership::Cluster;
-use crate::request::{Operation, RequestContext, Resource, authorize, check, may_create_topic};
+use crate::request::{Operation, RequestContext, Resource, check, may_create_topic, visible};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -38,7 +38,7 @@ pub async fn handle(agent: &Agent, ctx: &RequestContext, req: MetadataRequest, v
         None => match agent.meta.list_topics().await {
             Ok(all) => all
                 .into_iter()
-                .filter(|t| authorize(ctx, Operation::Describe, Resource::Topic(&t.name)).is_ok())
+                .filter(|t| visible(ctx, Operation::Describe, Resource::Topic(&t.name)))
                 .map(|t| answer.topic(&agent.topics.insert(t)))
                 .collect(),
             Err(e) => {

@@ -234,17 +234,20 @@ pub async fn handle(
     .boxed()
 }
 
-/// TRANSACTIONAL_ID_AUTHORIZATION_FAILED when the request carries transactional batches under a
-/// transactional id the producer may not WRITE (Kafka refuses the whole request then).
+/// TRANSACTIONAL_ID_AUTHORIZATION_FAILED when the request carries transactional batches without a
+/// transactional id, or under one the producer may not WRITE (Kafka refuses the whole request then, with
+/// or without an authorizer: a transactional write must name its transaction).
 fn transactional_id_denied(ctx: &RequestContext, req: &ProduceRequest) -> Option<i16> {
-    let id = req.transactional_id.as_ref()?;
     let transactional = req.topic_data.iter().flat_map(|t| &t.partition_data).any(|p| {
         p.records.as_ref().is_some_and(|r| weft_protocol::BatchHeader::parse(r).is_ok_and(|h| h.is_transactional()))
     });
     if !transactional {
         return None;
     }
-    check(ctx, Operation::Write, Resource::TransactionalId(id)).err()
+    match req.transactional_id.as_ref() {
+        None => Some(kafka_protocol::ResponseError::TransactionalIdAuthorizationFailed.code()),
+        Some(id) => check(ctx, Operation::Write, Resource::TransactionalId(id)).err(),
+    }
 }
 
 /// The answer for one partition. Its batches were one record set, appended all or none, so the first batch's

@@ -6,7 +6,7 @@ use super::configs::topic_config_entries;
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
-use crate::request::{Operation, RequestContext, Resource, authorize, check, may_create_topic};
+use crate::request::{Operation, RequestContext, Resource, check, may_create_topic, visible};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
@@ -158,10 +158,9 @@ pub async fn create(
                 if version >= 7 {
                     r.topic_id = id;
                 }
-                if version >= 5
-                    && let Err(code) = check(ctx, Operation::DescribeConfigs, Resource::Topic(&t.name))
-                {
-                    r.topic_config_error_code = code;
+                // Whether the configs are shown is a probe, not a denial to audit (Kafka: logIfDenied=false).
+                if version >= 5 && !visible(ctx, Operation::DescribeConfigs, Resource::Topic(&t.name)) {
+                    r.topic_config_error_code = kafka_protocol::ResponseError::TopicAuthorizationFailed.code();
                 } else if version >= 5 {
                     r.num_partitions = partitions;
                     r.replication_factor = 1;
@@ -235,7 +234,7 @@ pub async fn delete(
     } else {
         req.topic_names.into_iter().map(|n| (Some(n), Uuid::nil())).collect()
     };
-    let any_topic = authorize(ctx, Operation::Delete, Resource::Cluster).is_ok();
+    let any_topic = visible(ctx, Operation::Delete, Resource::Cluster);
     let mut responses = Vec::with_capacity(targets.len());
     for (name, id) in targets {
         let mut r = DeletableTopicResult::default().with_name(name.clone()).with_topic_id(id);

@@ -69,6 +69,13 @@ impl Handler for SaslConnection {
         }
     }
 
+    /// Until authenticated, frames are bounded by `sasl.server.max.receive.size` on their length prefix (as
+    /// Kafka's `NetworkReceive`), so an unauthenticated client cannot hold request budget or memory.
+    fn frame_limit(&self) -> Option<usize> {
+        let state = self.lock();
+        (state.principal.is_none()).then_some(self.auth.max_receive)
+    }
+
     fn last_words(&self, reason: &CloseReason) -> Option<Bytes> {
         match reason {
             CloseReason::Authentication { last_words, .. } => last_words.clone(),
@@ -288,14 +295,30 @@ impl SaslConnection {
         let again = state.principal.is_some();
         state.principal = Some((principal.clone(), mechanism));
         count(mechanism.name(), "success");
+        self.audit(session, &principal, mechanism, None);
         tracing::debug!(peer = %session.peer, %principal, %mechanism, reauthentication = again, "sasl authentication succeeded");
         Ok(lifetime_ms)
+    }
+
+    /// Records an authentication in the audit log; `failure` says why it failed (never a secret).
+    fn audit(&self, session: &Session, principal: &str, mechanism: Mechanism, failure: Option<String>) {
+        let outcome = if failure.is_some() { weft_audit::Outcome::Failure } else { weft_audit::Outcome::Success };
+        self.agent.audit.record(weft_audit::AuditEvent::Authentication {
+            principal: principal.to_string(),
+            client: session.peer.to_string(),
+            listener: session.listener.to_string(),
+            mechanism: mechanism.name().to_string(),
+            outcome,
+            reason: failure,
+        });
     }
 
     /// A failed login: the answer (if any) is sent after the delay, then the connection is closed.
     fn fail(&self, session: &Session, mechanism: Mechanism, reason: String, last_words: Option<Bytes>) -> Completion {
         self.lock().failed = true;
         count(mechanism.name(), "failure");
+        let claimed = self.lock().principal.as_ref().map_or_else(|| "unknown".to_string(), |(p, _)| p.clone());
+        self.audit(session, &claimed, mechanism, Some(reason.clone()));
         tracing::info!(peer = %session.peer, %mechanism, %reason, "sasl authentication failed");
         let delay = self.auth.failure_delay;
         async move {

@@ -195,6 +195,16 @@ impl Authenticator {
             let check = tokio::task::spawn_blocking(move || scram.password_matches(&keys, &password));
             return Ok(check.await.unwrap_or(false));
         }
+        // An unknown user costs a hash of the same kind, so the answer's timing does not tell it apart.
+        let password = password.to_string();
+        let decoy = tokio::task::spawn_blocking(move || {
+            ScramMechanism::Sha256.salted_password(
+                password.as_bytes(),
+                b"weft-unknown-user",
+                weft_sasl::scram::MIN_ITERATIONS,
+            )
+        });
+        let _ = decoy.await;
         Ok(false)
     }
 
