@@ -64,7 +64,8 @@ options! {
     admin_listen: Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 9644))) => admin_listen: Switchable;
 
     /// Peer listener serving cached objects to agents of this zone (plain HTTP: keep it on the private
-    /// network); "auto" is the --listen host with a free port, "off" disables it
+    /// network); "auto" is the Kafka listener's host (first of --listeners, else --listen) with a free port,
+    /// "off" disables it
     ///
     /// Agents of one zone each own a share of the objects (rendezvous hashing over the live agents of the zone
     /// with a peer listener) and read the others' objects from them, so an object is read from the bucket about
