@@ -5,7 +5,7 @@
 //! at most `admin_max_connections` are open (the accept loop stops accepting at the limit; further
 //! connections wait in the kernel backlog), a request head must arrive within `admin_header_timeout` of
 //! connecting or of the previous response (hyper's header read timeout, which also closes idle keep-alive
-//! connections), and a connection is closed after its current response once it is [`MAX_CONNECTION_AGE`]
+//! connections), and a connection is closed after its current response once it is `weft_peer::MAX_CONNECTION_AGE`
 //! old, which bounds clients that stall inside a request.
 //!
 //! With `--admin-ssl` it serves HTTPS with the Kafka listeners' certificate, reloaded like theirs, and their
@@ -17,18 +17,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use weft_listener::AcceptErrors;
-
-/// A connection is closed (after its current response) once this old.
-const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
-/// How long a connection may take to finish its response once asked to close.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
+use weft_peer::serve_connection;
 
 pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
@@ -81,38 +75,14 @@ pub async fn serve(agent: Arc<Agent>, listener: TcpListener, mut shutdown: watch
         tokio::spawn(async move {
             match tls {
                 Some(tls) => match tls.accept(socket).await {
-                    Ok((stream, _)) => serve_connection(stream, app, header_timeout, stop).await,
+                    Ok((stream, _)) => serve_connection(stream, app, header_timeout, stop, "admin").await,
                     Err(e) => tls.note_failure(peer, "admin", &e),
                 },
-                None => serve_connection(socket, app, header_timeout, stop).await,
+                None => serve_connection(socket, app, header_timeout, stop, "admin").await,
             }
             drop(slot);
         });
     }
-}
-
-async fn serve_connection<IO>(socket: IO, app: Router, header_timeout: Duration, mut stop: watch::Receiver<bool>)
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
-    let conn = builder.serve_connection(TokioIo::new(socket), TowerToHyperService::new(app));
-    tokio::pin!(conn);
-    let too_old = tokio::time::sleep(MAX_CONNECTION_AGE);
-    tokio::pin!(too_old);
-    tokio::select! {
-        done = conn.as_mut() => {
-            if let Err(e) = done {
-                tracing::debug!(error = %e, "admin connection ended");
-            }
-            return;
-        }
-        _ = &mut too_old => {}
-        _ = stopped(&mut stop) => {}
-    }
-    conn.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
 }
 
 /// Resolves once shutdown is asked for (the watch guard is dropped inside, so the future stays `Send`).

@@ -19,7 +19,7 @@ mod server;
 
 pub use client::{PeerClient, PeerClientOptions};
 pub use owners::ZonePeers;
-pub use server::{ServerLimits, serve};
+pub use server::{CLOSE_GRACE, MAX_CONNECTION_AGE, ServerLimits, serve, serve_connection};
 
 /// Largest object (or range) served to or accepted from a peer. Weft's objects are bounded by the flush and
 /// merge sizes (8 and 16 MiB by default) and one record batch (`--max-frame-bytes`, 100 MiB).

@@ -19,15 +19,15 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use weft_listener::AcceptErrors;
 use weft_storage::{ObjectStorage, StorageError, keys};
 
 /// A connection is closed (after its current response) once this old.
-const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
+pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
 /// How long a connection may take to finish its response once asked to close.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// The listener's bounds.
 #[derive(Debug, Clone, Copy)]
@@ -73,13 +73,24 @@ pub async fn serve(
         let _ = socket.set_nodelay(true);
         let (app, stop) = (app.clone(), shutdown.clone());
         tokio::spawn(async move {
-            serve_connection(socket, app, limits.header_timeout, stop).await;
+            serve_connection(socket, app, limits.header_timeout, stop, "peer").await;
             drop(slot);
         });
     }
 }
 
-async fn serve_connection(socket: TcpStream, app: Router, header_timeout: Duration, mut stop: watch::Receiver<bool>) {
+/// Serves one HTTP/1 connection of a bounded listener (this one, and the agent's admin listener): the
+/// header timeout, closed after its current response once [`MAX_CONNECTION_AGE`] old or at shutdown, with
+/// [`CLOSE_GRACE`] to finish. `what` names the listener in the log.
+pub async fn serve_connection<IO>(
+    socket: IO,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
     let conn = builder.serve_connection(TokioIo::new(socket), TowerToHyperService::new(app));
@@ -89,7 +100,7 @@ async fn serve_connection(socket: TcpStream, app: Router, header_timeout: Durati
     tokio::select! {
         done = conn.as_mut() => {
             if let Err(e) = done {
-                tracing::debug!(error = %e, "peer connection ended");
+                tracing::debug!(error = %e, listener = what, "http connection ended");
             }
             return;
         }
