@@ -4,72 +4,21 @@
 //! agents and the others refuse with NOT_COORDINATOR; when an agent stops, the others take over its
 //! partitions and coordinator shards. Waits are bounded polls, never timed assertions.
 
-use bytes::{Buf, Bytes, BytesMut};
+mod common;
+
+use bytes::{Bytes, BytesMut};
+use common::{Conn, eventually, s};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use weft_agent::clock::{Clock, RandomIds, SystemClock};
 
 const NOT_COORDINATOR: i16 = 16;
 const PARTITIONS: i32 = 30;
-
-struct Conn {
-    stream: TcpStream,
-    client_id: String,
-    correlation: i32,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr, client_id: &str) -> Conn {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        Conn { stream, client_id: client_id.to_string(), correlation: 0 }
-    }
-
-    async fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
-        self.correlation += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(s(&self.client_id)));
-        let mut buf = BytesMut::new();
-        header.encode(&mut buf, R::header_version(version)).expect("header");
-        req.encode(&mut buf, version).expect("body");
-        self.stream.write_u32(buf.len() as u32).await.expect("write");
-        self.stream.write_all(&buf).await.expect("write");
-        let len = self.stream.read_u32().await.expect("read length");
-        let mut body = vec![0u8; len as usize];
-        self.stream.read_exact(&mut body).await.expect("read body");
-        let mut body = Bytes::from(body);
-        let h = ResponseHeader::decode(&mut body, R::Response::header_version(version)).expect("response header");
-        assert_eq!(h.correlation_id, self.correlation);
-        let resp = R::Response::decode(&mut body, version).expect("response body");
-        assert!(!body.has_remaining(), "trailing bytes in response");
-        resp
-    }
-}
-
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_string())
-}
-
-/// Polls `probe` every 50 ms until it yields a value, for at most 20 s.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut probe: impl FnMut() -> F) -> T {
-    for _ in 0..400 {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 struct Cluster {
     _dir: tempfile::TempDir,

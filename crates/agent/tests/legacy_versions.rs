@@ -4,10 +4,12 @@
 //! version with the expected fields. Real clients that send these versions (Sarama 1.22) are in
 //! tests/clients/test_sarama.py.
 
+mod common;
+
 use bytes::{Buf, Bytes, BytesMut};
+use common::Conn;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, ProduceRequest, ProduceResponse};
-use kafka_protocol::protocol::{Decodable as _, Encodable as _, HeaderVersion as _};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use kafka_protocol_k3::messages as k3;
 use kafka_protocol_k3::messages::{
@@ -15,70 +17,34 @@ use kafka_protocol_k3::messages::{
     offset_commit_request as oc, offset_fetch_request as of,
 };
 use kafka_protocol_k3::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const RECORD_TIME: i64 = 1_700_000_000_000;
 
-struct Conn {
-    stream: TcpStream,
-    correlation: i32,
-}
-
 impl Conn {
     async fn connect(agent: &weft_agent::RunningAgent) -> Conn {
-        Conn { stream: TcpStream::connect(agent.kafka_addr).await.expect("connect"), correlation: 0 }
-    }
-
-    async fn send_frame(&mut self, frame: &[u8]) {
-        self.stream.write_u32(frame.len() as u32).await.expect("write");
-        self.stream.write_all(frame).await.expect("write");
-    }
-
-    async fn read_frame(&mut self) -> Bytes {
-        let len = self.stream.read_u32().await.expect("read length");
-        let mut body = vec![0u8; len as usize];
-        self.stream.read_exact(&mut body).await.expect("read body");
-        Bytes::from(body)
+        Conn::open(agent.kafka_addr, "legacy-test").await
     }
 
     /// One request encoded with the Kafka 3.9 codec at `version` (header v1: none of these is flexible).
-    async fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
-        self.correlation += 1;
+    async fn call_k3<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
+        let correlation = self.next_correlation();
         assert_eq!(R::header_version(version), 1, "legacy versions use request header v1");
         let header = k3::RequestHeader::default()
             .with_request_api_key(R::KEY)
             .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
+            .with_correlation_id(correlation)
             .with_client_id(Some(StrBytes::from_static_str("legacy-test")));
         let mut buf = BytesMut::new();
         header.encode(&mut buf, 1).expect("header");
         req.encode(&mut buf, version).expect("body");
         self.send_frame(&buf).await;
-        let mut body = self.read_frame().await;
+        let mut body = self.read_frame().await.expect("a response, not a closed connection");
         assert_eq!(R::Response::header_version(version), 0);
         let h = k3::ResponseHeader::decode(&mut body, 0).expect("response header");
-        assert_eq!(h.correlation_id, self.correlation);
+        assert_eq!(h.correlation_id, correlation);
         let resp = R::Response::decode(&mut body, version).expect("response body");
         assert!(!body.has_remaining(), "trailing bytes in response");
         resp
-    }
-
-    /// A request of the current codec (kafka-protocol 0.18).
-    async fn call18<R: kafka_protocol::protocol::Request>(&mut self, version: i16, req: &R) -> R::Response {
-        self.correlation += 1;
-        let header = kafka_protocol::messages::RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation);
-        let mut buf = BytesMut::new();
-        header.encode(&mut buf, R::header_version(version)).expect("header");
-        req.encode(&mut buf, version).expect("body");
-        self.send_frame(&buf).await;
-        let mut body = self.read_frame().await;
-        kafka_protocol::messages::ResponseHeader::decode(&mut body, R::Response::header_version(version))
-            .expect("response header");
-        R::Response::decode(&mut body, version).expect("response body")
     }
 }
 
@@ -143,7 +109,7 @@ async fn produce(c: &mut Conn, name: &str, count: usize) {
             PartitionProduceData::default().with_index(0).with_records(Some(batch.freeze())),
         ]),
     ]);
-    let resp: ProduceResponse = c.call18(3, &req).await;
+    let resp: ProduceResponse = c.call(3, &req).await;
     assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
 }
 
@@ -151,7 +117,7 @@ async fn produce(c: &mut Conn, name: &str, count: usize) {
 async fn api_versions_advertises_kafka_39_floors_and_every_version_has_a_codec() {
     let (_dir, agent) = agent().await;
     let mut c = Conn::connect(&agent).await;
-    let resp: ApiVersionsResponse = c.call18(0, &ApiVersionsRequest::default()).await;
+    let resp: ApiVersionsResponse = c.call(0, &ApiVersionsRequest::default()).await;
     assert_eq!(resp.error_code, 0);
     for a in &resp.api_keys {
         let key = ApiKey::try_from(a.api_key).expect("known api key");
@@ -179,7 +145,10 @@ async fn offset_commit_v0_v1_offset_fetch_v0_and_list_offsets_v0() {
     let (_dir, agent) = agent().await;
     let mut c = Conn::connect(&agent).await;
     let created = c
-        .call(0, &k3::CreateTopicsRequest::default().with_topics(vec![new_topic("old", 1, &[])]).with_timeout_ms(5000))
+        .call_k3(
+            0,
+            &k3::CreateTopicsRequest::default().with_topics(vec![new_topic("old", 1, &[])]).with_timeout_ms(5000),
+        )
         .await;
     assert_eq!(created.topics[0].error_code, 0);
     produce(&mut c, "old", 5).await;
@@ -203,23 +172,23 @@ async fn offset_commit_v0_v1_offset_fetch_v0_and_list_offsets_v0() {
             of::OffsetFetchRequestTopic::default().with_name(topic("old")).with_partition_indexes(vec![0]),
         ]));
 
-    let r = c.call(0, &commit(0, 3, "zero")).await;
+    let r = c.call_k3(0, &commit(0, 3, "zero")).await;
     assert_eq!((r.topics[0].name.0.as_str(), r.topics[0].partitions[0].error_code), ("old", 0));
-    let f = c.call(0, &fetch).await;
+    let f = c.call_k3(0, &fetch).await;
     let p = &f.topics[0].partitions[0];
     assert_eq!((p.committed_offset, p.metadata.as_ref().map(|m| m.as_str()), p.error_code), (3, Some("zero"), 0));
 
-    let r = c.call(1, &commit(1, 4, "one")).await;
+    let r = c.call_k3(1, &commit(1, 4, "one")).await;
     assert_eq!(r.topics[0].partitions[0].error_code, 0);
-    let f = c.call(0, &fetch).await;
+    let f = c.call_k3(0, &fetch).await;
     assert_eq!(f.topics[0].partitions[0].committed_offset, 4);
     // Newer versions see the same offsets: Weft has one offset store.
-    let f1 = c.call(1, &fetch).await;
+    let f1 = c.call_k3(1, &fetch).await;
     assert_eq!(f1.topics[0].partitions[0].committed_offset, 4);
 
     let mut unknown = commit(1, 1, "");
     unknown.topics[0].name = topic("nope");
-    let r = c.call(1, &unknown).await;
+    let r = c.call_k3(1, &unknown).await;
     assert_eq!(r.topics[0].partitions[0].error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION");
 
     let list = |partition: i32, timestamp: i64, max: i32| {
@@ -236,13 +205,13 @@ async fn offset_commit_v0_v1_offset_fetch_v0_and_list_offsets_v0() {
         let p = &r.topics[0].partitions[0];
         (p.error_code, p.old_style_offsets.clone())
     };
-    assert_eq!(offsets(c.call(0, &list(0, -1, 1)).await), (0, vec![5]));
-    assert_eq!(offsets(c.call(0, &list(0, -2, 1)).await), (0, vec![0]));
-    assert_eq!(offsets(c.call(0, &list(0, -1, 10)).await), (0, vec![5, 0]));
-    assert_eq!(offsets(c.call(0, &list(0, RECORD_TIME, 10)).await), (0, vec![0]));
-    assert_eq!(offsets(c.call(0, &list(0, RECORD_TIME - 1, 10)).await), (0, vec![]));
-    assert_eq!(offsets(c.call(0, &list(0, i64::MAX, 10)).await), (0, vec![5, 0]));
-    assert_eq!(offsets(c.call(0, &list(7, -1, 1)).await), (3, vec![]));
+    assert_eq!(offsets(c.call_k3(0, &list(0, -1, 1)).await), (0, vec![5]));
+    assert_eq!(offsets(c.call_k3(0, &list(0, -2, 1)).await), (0, vec![0]));
+    assert_eq!(offsets(c.call_k3(0, &list(0, -1, 10)).await), (0, vec![5, 0]));
+    assert_eq!(offsets(c.call_k3(0, &list(0, RECORD_TIME, 10)).await), (0, vec![0]));
+    assert_eq!(offsets(c.call_k3(0, &list(0, RECORD_TIME - 1, 10)).await), (0, vec![]));
+    assert_eq!(offsets(c.call_k3(0, &list(0, i64::MAX, 10)).await), (0, vec![5, 0]));
+    assert_eq!(offsets(c.call_k3(0, &list(7, -1, 1)).await), (3, vec![]));
     agent.shutdown();
 }
 
@@ -254,7 +223,7 @@ async fn create_topics_v0_v1_describe_configs_v0_describe_log_dirs_v0_delete_top
     let configs =
         [("retention.ms", "3600000"), ("message.format.version", "2.1"), ("message.downconversion.enable", "false")];
     let r = c
-        .call(
+        .call_k3(
             0,
             &k3::CreateTopicsRequest::default()
                 .with_topics(vec![new_topic("admin", 2, &configs)])
@@ -264,18 +233,18 @@ async fn create_topics_v0_v1_describe_configs_v0_describe_log_dirs_v0_delete_top
     assert_eq!((r.topics[0].name.0.as_str(), r.topics[0].error_code), ("admin", 0));
 
     let again = k3::CreateTopicsRequest::default().with_topics(vec![new_topic("admin", 2, &[])]).with_timeout_ms(5000);
-    let r = c.call(1, &again).await;
+    let r = c.call_k3(1, &again).await;
     assert_eq!(r.topics[0].error_code, 36, "TOPIC_ALREADY_EXISTS");
     assert!(r.topics[0].error_message.as_ref().is_some_and(|m| m.contains("admin")), "{:?}", r.topics[0].error_message);
     let bad = k3::CreateTopicsRequest::default()
         .with_topics(vec![new_topic("bad", 1, &[("retention.ms", "soon")])])
         .with_timeout_ms(5000);
-    assert_eq!(c.call(0, &bad).await.topics[0].error_code, 40, "INVALID_CONFIG");
+    assert_eq!(c.call_k3(0, &bad).await.topics[0].error_code, 40, "INVALID_CONFIG");
     let dry = k3::CreateTopicsRequest::default()
         .with_topics(vec![new_topic("dry", 1, &[])])
         .with_timeout_ms(5000)
         .with_validate_only(true);
-    assert_eq!(c.call(1, &dry).await.topics[0].error_code, 0);
+    assert_eq!(c.call_k3(1, &dry).await.topics[0].error_code, 0);
 
     let describe = k3::DescribeConfigsRequest::default().with_resources(vec![
         k3::describe_configs_request::DescribeConfigsResource::default()
@@ -287,7 +256,7 @@ async fn create_topics_v0_v1_describe_configs_v0_describe_log_dirs_v0_delete_top
             .with_resource_name(s("dry"))
             .with_configuration_keys(None),
     ]);
-    let r = c.call(0, &describe).await;
+    let r = c.call_k3(0, &describe).await;
     assert_eq!(r.results[0].error_code, 0);
     let entry = |name: &str| r.results[0].configs.iter().find(|e| e.name.as_str() == name).cloned();
     let retention = entry("retention.ms").expect("retention.ms described");
@@ -298,7 +267,7 @@ async fn create_topics_v0_v1_describe_configs_v0_describe_log_dirs_v0_delete_top
     assert_eq!(r.results[1].error_code, 3, "validate_only created nothing");
 
     let dirs = c
-        .call(
+        .call_k3(
             0,
             &k3::DescribeLogDirsRequest::default().with_topics(Some(vec![
                 dl::DescribableLogDirTopic::default().with_topic(topic("admin")).with_partitions(vec![0, 1]),
@@ -311,9 +280,9 @@ async fn create_topics_v0_v1_describe_configs_v0_describe_log_dirs_v0_delete_top
     assert_eq!((t.name.0.as_str(), t.partitions.len()), ("admin", 2));
 
     let delete = k3::DeleteTopicsRequest::default().with_topic_names(vec![topic("admin")]).with_timeout_ms(5000);
-    let r = c.call(0, &delete).await;
+    let r = c.call_k3(0, &delete).await;
     assert_eq!((r.responses[0].name.as_ref().map(|n| n.0.as_str()), r.responses[0].error_code), (Some("admin"), 0));
-    assert_eq!(c.call(0, &delete).await.responses[0].error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION");
+    assert_eq!(c.call_k3(0, &delete).await.responses[0].error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION");
     agent.shutdown();
 }
 
@@ -331,12 +300,10 @@ async fn a_malformed_legacy_request_closes_the_connection() {
         .expect("header");
     frame.extend_from_slice(&[0, 200, b'g']);
     c.send_frame(&frame).await;
-    let mut buf = [0u8; 4];
-    let read = tokio::time::timeout(std::time::Duration::from_secs(10), c.stream.read(&mut buf)).await;
-    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "connection should be closed, got {read:?}");
+    assert!(c.closed().await, "the connection should be closed");
     // The agent still serves other connections.
     let mut c = Conn::connect(&agent).await;
-    let resp: ApiVersionsResponse = c.call18(3, &ApiVersionsRequest::default()).await;
+    let resp: ApiVersionsResponse = c.call(3, &ApiVersionsRequest::default()).await;
     assert_eq!(resp.error_code, 0);
     agent.shutdown();
 }
@@ -358,7 +325,7 @@ async fn acl_apis_v0_create_describe_and_delete_literal_acls() {
         .with_host(s("*"))
         .with_operation(3)
         .with_permission_type(3);
-    let created = c.call(0, &k3::CreateAclsRequest::default().with_creations(vec![creation])).await;
+    let created = c.call_k3(0, &k3::CreateAclsRequest::default().with_creations(vec![creation])).await;
     assert_eq!(created.results[0].error_code, 0);
     let describe = k3::DescribeAclsRequest::default()
         .with_resource_type_filter(1)
@@ -367,7 +334,7 @@ async fn acl_apis_v0_create_describe_and_delete_literal_acls() {
         .with_host_filter(None)
         .with_operation(1)
         .with_permission_type(1);
-    let listed = c.call(0, &describe).await;
+    let listed = c.call_k3(0, &describe).await;
     assert_eq!(listed.error_code, 0);
     assert_eq!(listed.resources.len(), 1);
     assert_eq!((listed.resources[0].resource_name.as_str(), listed.resources[0].acls.len()), ("old-acl", 1));
@@ -378,9 +345,9 @@ async fn acl_apis_v0_create_describe_and_delete_literal_acls() {
         .with_host_filter(None)
         .with_operation(1)
         .with_permission_type(1);
-    let deleted = c.call(0, &k3::DeleteAclsRequest::default().with_filters(vec![filter])).await;
+    let deleted = c.call_k3(0, &k3::DeleteAclsRequest::default().with_filters(vec![filter])).await;
     assert_eq!(deleted.filter_results[0].error_code, 0);
     assert_eq!(deleted.filter_results[0].matching_acls[0].principal.as_str(), "User:alice");
-    assert!(c.call(0, &describe).await.resources.is_empty());
+    assert!(c.call_k3(0, &describe).await.resources.is_empty());
     agent.shutdown();
 }

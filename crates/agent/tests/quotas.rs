@@ -3,57 +3,18 @@
 //! with `throttle_time_ms` while its connection is muted for that time (KIP-219), other clients unaffected.
 //! Real clients' throughput under a quota is measured in tests/clients/test_quotas.py.
 
-use bytes::{Buf, Bytes, BytesMut};
+mod common;
+
+use bytes::{Bytes, BytesMut};
+use common::{Conn, s};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-struct Conn {
-    stream: TcpStream,
-    correlation: i32,
-    client_id: &'static str,
-}
-
-impl Conn {
-    async fn open(addr: std::net::SocketAddr, client_id: &'static str) -> Conn {
-        Conn { stream: TcpStream::connect(addr).await.expect("connect"), correlation: 0, client_id }
-    }
-
-    async fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
-        self.correlation += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str(self.client_id)));
-        let mut buf = BytesMut::new();
-        header.encode(&mut buf, R::header_version(version)).expect("header");
-        req.encode(&mut buf, version).expect("body");
-        self.stream.write_u32(buf.len() as u32).await.expect("write");
-        self.stream.write_all(&buf).await.expect("write");
-        let len = self.stream.read_u32().await.expect("read length");
-        let mut body = vec![0u8; len as usize];
-        self.stream.read_exact(&mut body).await.expect("read body");
-        let mut body = Bytes::from(body);
-        let h = ResponseHeader::decode(&mut body, R::Response::header_version(version)).expect("response header");
-        assert_eq!(h.correlation_id, self.correlation);
-        let resp = R::Response::decode(&mut body, version).expect("response body");
-        assert!(!body.has_remaining(), "trailing bytes in response");
-        resp
-    }
-}
-
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_string())
-}
 
 fn entity(parts: &[(&str, Option<&str>)]) -> Vec<EntityData> {
     parts.iter().map(|(t, n)| EntityData::default().with_entity_type(s(t)).with_entity_name(n.map(s))).collect()

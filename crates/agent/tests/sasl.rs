@@ -3,16 +3,19 @@
 //! expiry and re-authentication (KIP-368), the authentication timeout, and the SCRAM credential APIs.
 //! Real clients (librdkafka, kafka-python, kcat) are in tests/clients/test_sasl.py.
 
+mod common;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use common::Conn;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::alter_user_scram_credentials_request::{
     ScramCredentialDeletion, ScramCredentialUpsertion,
 };
 use kafka_protocol::messages::describe_user_scram_credentials_request::UserName;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,57 +24,9 @@ use weft_agent::config::SaslMechanisms;
 use weft_meta::{Credentials, ScramCredential};
 use weft_sasl::scram::ScramMechanism;
 
-struct Conn {
-    stream: TcpStream,
-    correlation: i32,
-}
-
 impl Conn {
     async fn connect(addr: std::net::SocketAddr) -> Conn {
-        Conn { stream: TcpStream::connect(addr).await.expect("connect"), correlation: 0 }
-    }
-
-    async fn send_frame(&mut self, frame: &[u8]) {
-        self.stream.write_u32(frame.len() as u32).await.expect("write");
-        self.stream.write_all(frame).await.expect("write");
-    }
-
-    async fn read_frame(&mut self) -> Option<Bytes> {
-        let len = self.stream.read_u32().await.ok()?;
-        let mut body = vec![0u8; len as usize];
-        self.stream.read_exact(&mut body).await.ok()?;
-        Some(Bytes::from(body))
-    }
-
-    async fn send<R: Request>(&mut self, version: i16, req: &R) {
-        self.correlation += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("sasl-test")));
-        let mut buf = BytesMut::new();
-        header.encode(&mut buf, R::header_version(version)).expect("header");
-        req.encode(&mut buf, version).expect("body");
-        self.send_frame(&buf).await;
-    }
-
-    /// A request and its response; `None` when the agent closed the connection instead.
-    async fn try_call<R: Request>(&mut self, version: i16, req: &R) -> Option<R::Response> {
-        self.send(version, req).await;
-        let mut body = self.read_frame().await?;
-        let h = ResponseHeader::decode(&mut body, R::Response::header_version(version)).expect("response header");
-        assert_eq!(h.correlation_id, self.correlation);
-        Some(R::Response::decode(&mut body, version).expect("response body"))
-    }
-
-    async fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
-        self.try_call(version, req).await.expect("a response, not a closed connection")
-    }
-
-    /// Whether the agent closed the connection (reads end without a frame).
-    async fn closed(&mut self) -> bool {
-        tokio::time::timeout(Duration::from_secs(5), self.read_frame()).await.expect("closed in time").is_none()
+        Conn::open(addr, "sasl-test").await
     }
 
     async fn handshake(&mut self, version: i16, mechanism: &str) -> SaslHandshakeResponse {
@@ -185,7 +140,6 @@ async fn sasl_agent(tune: impl FnOnce(&mut weft_agent::AgentConfig)) -> Setup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unauthenticated_frame_over_the_sasl_receive_size_is_refused_on_its_length() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s = sasl_agent(|_| {}).await;
     let mut raw = TcpStream::connect(s.agent.kafka_addr).await.expect("connect");
     // 10 MB announced, nothing more sent: the agent must close at the prefix, not wait for (or reserve) it.

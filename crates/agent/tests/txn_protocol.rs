@@ -4,51 +4,17 @@
 //! EndTxn without AddPartitions, KIP-890's refusal of data for partitions not in the transaction, and the
 //! admin APIs (DescribeTransactions, ListTransactions, DescribeProducers) that no client here exposes.
 
-use bytes::{Buf, Bytes, BytesMut};
+mod common;
+
+use bytes::{Bytes, BytesMut};
+use common::{Conn, s};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::describe_producers_request::TopicRequest;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-struct Conn {
-    stream: TcpStream,
-    correlation: i32,
-}
-
-impl Conn {
-    async fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
-        self.correlation += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("txn-protocol-test")));
-        let mut buf = BytesMut::new();
-        header.encode(&mut buf, R::header_version(version)).expect("header");
-        req.encode(&mut buf, version).expect("body");
-        self.stream.write_u32(buf.len() as u32).await.expect("write");
-        self.stream.write_all(&buf).await.expect("write");
-        let len = self.stream.read_u32().await.expect("read length");
-        let mut body = vec![0u8; len as usize];
-        self.stream.read_exact(&mut body).await.expect("read body");
-        let mut body = Bytes::from(body);
-        let h = ResponseHeader::decode(&mut body, R::Response::header_version(version)).expect("response header");
-        assert_eq!(h.correlation_id, self.correlation);
-        let resp = R::Response::decode(&mut body, version).expect("response body");
-        assert!(!body.has_remaining(), "trailing bytes in response");
-        resp
-    }
-}
-
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_string())
-}
 
 fn txn_batch(producer_id: i64, epoch: i16, sequence: i32, value: &str) -> Bytes {
     let r = Record {
@@ -126,8 +92,7 @@ async fn transaction_apis_answer_kafkas_error_codes() {
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_listen = None;
     let agent = weft_agent::start(config).await.expect("agent starts");
-    let stream = TcpStream::connect(agent.kafka_addr).await.expect("connect");
-    let mut c = Conn { stream, correlation: 0 };
+    let mut c = Conn::open(agent.kafka_addr, "txn-protocol-test").await;
 
     let topic =
         CreatableTopic::default().with_name(TopicName(s("orders"))).with_num_partitions(2).with_replication_factor(1);

@@ -3,44 +3,19 @@
 //! transaction up to its data, is shut down, and the metastore is moved to PrepareCommit as the coordinator's
 //! first step would have left it.
 
-use bytes::{Buf, Bytes, BytesMut};
+mod common;
+
+use bytes::{Bytes, BytesMut};
+use common::{Conn, s};
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use weft_meta::prelude::*;
 use weft_meta::{TxnState, TxnWrite};
-
-async fn call<R: Request>(stream: &mut TcpStream, version: i16, req: &R) -> R::Response {
-    let header = RequestHeader::default()
-        .with_request_api_key(R::KEY)
-        .with_request_api_version(version)
-        .with_correlation_id(1)
-        .with_client_id(Some(StrBytes::from_static_str("txn-recovery-test")));
-    let mut buf = BytesMut::new();
-    header.encode(&mut buf, R::header_version(version)).expect("header");
-    req.encode(&mut buf, version).expect("body");
-    stream.write_u32(buf.len() as u32).await.expect("write");
-    stream.write_all(&buf).await.expect("write");
-    let len = stream.read_u32().await.expect("read length");
-    let mut body = vec![0u8; len as usize];
-    stream.read_exact(&mut body).await.expect("read body");
-    let mut body = Bytes::from(body);
-    ResponseHeader::decode(&mut body, R::Response::header_version(version)).expect("response header");
-    let resp = R::Response::decode(&mut body, version).expect("response body");
-    assert!(!body.has_remaining());
-    resp
-}
-
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_string())
-}
 
 async fn start(dir: &std::path::Path) -> weft_agent::RunningAgent {
     let mut config = weft_agent::AgentConfig::with_data_dir(dir);
@@ -51,7 +26,7 @@ async fn start(dir: &std::path::Path) -> weft_agent::RunningAgent {
 }
 
 /// (high watermark, last stable offset) of orders-0.
-async fn offsets(stream: &mut TcpStream) -> (i64, i64) {
+async fn offsets(stream: &mut Conn) -> (i64, i64) {
     let mut out = [0i64; 2];
     for (i, isolation) in [0i8, 1].into_iter().enumerate() {
         let req = ListOffsetsRequest::default()
@@ -62,7 +37,7 @@ async fn offsets(stream: &mut TcpStream) -> (i64, i64) {
                     .with_name(TopicName(s("orders")))
                     .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-1)]),
             ]);
-        out[i] = call(stream, 7, &req).await.topics[0].partitions[0].offset;
+        out[i] = stream.call(7, &req).await.topics[0].partitions[0].offset;
     }
     (out[0], out[1])
 }
@@ -71,16 +46,16 @@ async fn offsets(stream: &mut TcpStream) -> (i64, i64) {
 async fn a_decided_commit_is_completed_by_the_next_agent() {
     let dir = tempfile::tempdir().expect("tempdir");
     let agent = start(dir.path()).await;
-    let mut c = TcpStream::connect(agent.kafka_addr).await.expect("connect");
+    let mut c = Conn::open(agent.kafka_addr, "txn-recovery-test").await;
     let topic =
         CreatableTopic::default().with_name(TopicName(s("orders"))).with_num_partitions(1).with_replication_factor(1);
-    call(&mut c, 7, &CreateTopicsRequest::default().with_topics(vec![topic]).with_timeout_ms(10_000)).await;
+    c.call(7, &CreateTopicsRequest::default().with_topics(vec![topic]).with_timeout_ms(10_000)).await;
     let init = InitProducerIdRequest::default()
         .with_transactional_id(Some(TransactionalId(s("tx-r"))))
         .with_transaction_timeout_ms(600_000)
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    let init = call(&mut c, 4, &init).await;
+    let init = c.call(4, &init).await;
     let (pid, epoch) = (init.producer_id, init.producer_epoch);
     let add = AddPartitionsToTxnRequest::default()
         .with_v3_and_below_transactional_id(TransactionalId(s("tx-r")))
@@ -89,7 +64,7 @@ async fn a_decided_commit_is_completed_by_the_next_agent() {
         .with_v3_and_below_topics(vec![
             AddPartitionsToTxnTopic::default().with_name(TopicName(s("orders"))).with_partitions(vec![0]),
         ]);
-    call(&mut c, 3, &add).await;
+    c.call(3, &add).await;
     let record = Record {
         transactional: true,
         control: false,
@@ -119,7 +94,7 @@ async fn a_decided_commit_is_completed_by_the_next_agent() {
         .with_topic_data(vec![TopicProduceData::default().with_name(TopicName(s("orders"))).with_partition_data(
             vec![PartitionProduceData::default().with_index(0).with_records(Some(batch.freeze()))],
         )]);
-    assert_eq!(call(&mut c, 9, &produce).await.responses[0].partition_responses[0].error_code, 0);
+    assert_eq!(c.call(9, &produce).await.responses[0].partition_responses[0].error_code, 0);
     assert_eq!(offsets(&mut c).await, (1, 0), "the open transaction holds the last stable offset");
     drop(c);
     agent.shutdown();
@@ -144,15 +119,12 @@ async fn a_decided_commit_is_completed_by_the_next_agent() {
     drop(store);
 
     let agent = start(dir.path()).await;
-    let mut c = TcpStream::connect(agent.kafka_addr).await.expect("connect");
+    let mut c = Conn::open(agent.kafka_addr, "txn-recovery-test").await;
     let mut state = String::new();
     for _ in 0..100 {
-        let d = call(
-            &mut c,
-            0,
-            &DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(s("tx-r"))]),
-        )
-        .await;
+        let d = c
+            .call(0, &DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(s("tx-r"))]))
+            .await;
         state = d.transaction_states[0].transaction_state.to_string();
         if state == "CompleteCommit" {
             break;
