@@ -79,7 +79,8 @@ impl QuotaManager {
         if !self.active() {
             return 0;
         }
-        let Some(quota) = self.table().resolve(kind.key(), user, client_id) else { return 0 };
+        let table = self.table();
+        let Some(quota) = table.resolve(kind.key(), user, client_id) else { return 0 };
         let Ok(mut windows) = self.windows.lock() else { return 0 };
         let key = (kind, quota.shared_by.0, quota.shared_by.1);
         if !windows.contains_key(&key) && windows.len() >= self.max_entities {

@@ -25,24 +25,52 @@ pub struct Resolved {
     pub shared_by: (String, String),
 }
 
-/// Every configured quota, by entity then key.
+/// Every configured quota, by entity then key, and for each key the levels that set it (so that a request
+/// probes only those: resolving is on every request of every client once any quota exists).
 #[derive(Debug, Clone, Default)]
 pub struct QuotaTable {
     entities: HashMap<QuotaEntity, HashMap<String, f64>>,
+    levels: HashMap<String, u8>,
 }
 
-fn named(n: &str) -> Option<QuotaName> {
-    Some(QuotaName::Named(n.to_string()))
+/// The shape of each precedence level: whether the user and the client id parts are a name (`Some(true)`),
+/// the default (`Some(false)`) or absent (`None`).
+const LEVELS: [(Option<bool>, Option<bool>); 8] = [
+    (Some(true), Some(true)),
+    (Some(true), Some(false)),
+    (Some(true), None),
+    (Some(false), Some(true)),
+    (Some(false), Some(false)),
+    (Some(false), None),
+    (None, Some(true)),
+    (None, Some(false)),
+];
+
+fn shape(name: &Option<QuotaName>) -> Option<bool> {
+    name.as_ref().map(|n| matches!(n, QuotaName::Named(_)))
+}
+
+/// The level of `entity` as a bit of a level mask (an entity of no level, such as nothing at all, has none).
+fn level_bit(entity: &QuotaEntity) -> u8 {
+    let this = (shape(&entity.user), shape(&entity.client_id));
+    LEVELS.iter().position(|l| *l == this).map_or(0, |i| 1 << i)
+}
+
+/// The part of a level's entity for a request's `name`.
+fn part(shape: Option<bool>, name: &str) -> Option<QuotaName> {
+    shape.map(|named| if named { QuotaName::Named(name.to_string()) } else { QuotaName::Default })
 }
 
 impl QuotaTable {
     /// The table of `records` (as the metastore lists them).
     pub fn new(records: Vec<QuotaRecord>) -> Self {
         let mut entities: HashMap<QuotaEntity, HashMap<String, f64>> = HashMap::new();
+        let mut levels: HashMap<String, u8> = HashMap::new();
         for r in records {
+            *levels.entry(r.key.clone()).or_default() |= level_bit(&r.entity);
             entities.entry(r.entity).or_default().insert(r.key, r.value);
         }
-        QuotaTable { entities }
+        QuotaTable { entities, levels }
     }
 
     /// Whether no quota at all is configured.
@@ -52,26 +80,17 @@ impl QuotaTable {
 
     /// Whether any entity sets `key`.
     pub fn has_key(&self, key: &str) -> bool {
-        self.entities.values().any(|keys| keys.contains_key(key))
+        self.levels.contains_key(key)
     }
 
     /// The quota `key` of the client `client_id` of `user` (the principal's name), by the eight levels.
     pub fn resolve(&self, key: &str, user: &str, client_id: &str) -> Option<Resolved> {
-        let levels: [(Option<QuotaName>, Option<QuotaName>); 8] = [
-            (named(user), named(client_id)),
-            (named(user), Some(QuotaName::Default)),
-            (named(user), None),
-            (Some(QuotaName::Default), named(client_id)),
-            (Some(QuotaName::Default), Some(QuotaName::Default)),
-            (Some(QuotaName::Default), None),
-            (None, named(client_id)),
-            (None, Some(QuotaName::Default)),
-        ];
-        levels.into_iter().find_map(|(u, c)| {
-            let (has_user, has_client) = (u.is_some(), c.is_some());
-            let bound = *self.entities.get(&QuotaEntity { user: u, client_id: c })?.get(key)?;
-            let user = if has_user { user.to_string() } else { String::new() };
-            let client = if has_client { client_id.to_string() } else { String::new() };
+        let mask = *self.levels.get(key)?;
+        LEVELS.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).find_map(|(_, &(u, c))| {
+            let entity = QuotaEntity { user: part(u, user), client_id: part(c, client_id) };
+            let bound = *self.entities.get(&entity)?.get(key)?;
+            let user = if u.is_some() { user.to_string() } else { String::new() };
+            let client = if c.is_some() { client_id.to_string() } else { String::new() };
             Some(Resolved { bound, shared_by: (user, client) })
         })
     }
@@ -80,6 +99,10 @@ impl QuotaTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn named(n: &str) -> Option<QuotaName> {
+        Some(QuotaName::Named(n.to_string()))
+    }
 
     const K: &str = "producer_byte_rate";
 
