@@ -69,7 +69,15 @@ fn describe() {
         "weft_accept_errors_total",
         "Failed accepts on the Kafka listener (e.g. out of file descriptors)"
     );
-    describe_counter!("weft_admin_accept_errors_total", "Failed accepts on the admin HTTP listener");
+    describe_counter!("weft_http_accept_errors_total", "Failed accepts on an HTTP listener, by listener (admin, peer)");
+    describe_counter!(
+        "weft_http_tls_failures_total",
+        "Failed TLS handshakes on an HTTP listener, by listener (admin, peer) and reason (timeout, handshake, principal)"
+    );
+    describe_counter!(
+        "weft_http_authentications_total",
+        "Admin listener authentications, by method (basic, mtls) and result (success, failure, missing)"
+    );
     describe_gauge!(
         "weft_request_bytes_reserved",
         Unit::Bytes,
@@ -103,10 +111,9 @@ fn describe() {
     describe_counter!(
         "weft_peer_served_total",
         "Peer reads this agent answered for others of its zone, by result (ok, bad_request, not_found, bad_range, \
-         too_large, error)"
+         too_large, forbidden, error)"
     );
     describe_counter!("weft_peer_served_bytes_total", Unit::Bytes, "Bytes served to other agents of this zone");
-    describe_counter!("weft_peer_accept_errors_total", "Failed accepts on the peer listener");
     describe_histogram!(
         "weft_metastore_transaction_duration_seconds",
         Unit::Seconds,

@@ -1,6 +1,14 @@
 //! This agent's part in zone-shared object reads (`weft-peer`): binding the peer listener and naming its
 //! endpoint for the registry, giving the read cache the zone's owners, and serving peers until shutdown.
+//!
+//! With `--peer-ssl` both sides use the agent's certificate and trust store: the listener requires a
+//! client certificate (whatever `--ssl-client-auth` says for Kafka clients), the client presents it and
+//! checks the owner's, and the endpoint is registered as `https://HOST:PORT`. With `--authorizer acl` the
+//! reader's principal (`User:ANONYMOUS` without a certificate) needs CLUSTER_ACTION on the cluster, as
+//! Kafka asks of brokers talking to each other; a denied read is 403 and audited, and the reader falls back
+//! to the store.
 
+use crate::Agent;
 use crate::config::AgentConfig;
 use crate::server::StartError;
 use std::net::SocketAddr;
@@ -8,8 +16,10 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use weft_cluster::Membership;
-use weft_peer::{PeerClient, PeerClientOptions, ServerLimits, ZonePeers};
+use weft_config::SslClientAuth;
+use weft_peer::{HTTPS, PeerAccess, PeerClient, PeerClientOptions, PeerSecurity, ServerLimits, ZonePeers};
 use weft_storage::ObjectStorage;
+use weft_tls::{ClientFiles, Tls, TlsSettings};
 
 /// How long a peer connection may take to send a request head (also its keep-alive idle time).
 const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -19,14 +29,18 @@ pub(crate) struct PeerListener {
     listener: TcpListener,
     pub addr: SocketAddr,
     pub endpoint: String,
+    /// The mutual TLS acceptor, with `--peer-ssl`.
+    tls: Option<Arc<Tls>>,
 }
 
 /// Binds the peer listener, unless it is off or the agent serves no Kafka clients (only brokers own
-/// objects). The endpoint is `--peer-advertised`, else the advertised Kafka host with the bound port.
+/// objects). The endpoint is `--peer-advertised`, else the advertised Kafka host with the bound port, after
+/// `https://` with `--peer-ssl`.
 pub(crate) async fn bind(config: &AgentConfig, advertised_host: &str) -> Result<Option<PeerListener>, StartError> {
     let Some(addr) = config.peer_listen_addr().filter(|_| config.roles.kafka) else {
         return Ok(None);
     };
+    let tls = server_tls(config)?;
     let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
     let endpoint = match &config.peer_advertised {
@@ -34,7 +48,36 @@ pub(crate) async fn bind(config: &AgentConfig, advertised_host: &str) -> Result<
         None if advertised_host.contains(':') => format!("[{advertised_host}]:{}", bound.port()),
         None => format!("{advertised_host}:{}", bound.port()),
     };
-    Ok(Some(PeerListener { listener, addr: bound, endpoint }))
+    let endpoint = if tls.is_some() { format!("{HTTPS}{endpoint}") } else { endpoint };
+    Ok(Some(PeerListener { listener, addr: bound, endpoint, tls }))
+}
+
+/// The files of `--peer-ssl`: the agent's certificate and key, and the trust store.
+fn files(config: &AgentConfig) -> Result<Option<ClientFiles<'_>>, StartError> {
+    if !config.peer_ssl {
+        return Ok(None);
+    }
+    let Some(keystore) = config.ssl_keystore_location.as_deref() else {
+        return Err(StartError::NoKeystore { needed: "--peer-ssl".into() });
+    };
+    let Some(truststore) = config.ssl_truststore_location.as_deref() else {
+        return Err(StartError::NoPeerTruststore);
+    };
+    Ok(Some(ClientFiles { keystore, key: config.ssl_key_location.as_deref(), truststore }))
+}
+
+/// The listener's acceptor with `--peer-ssl`: the agent's certificate, client certificates required.
+fn server_tls(config: &AgentConfig) -> Result<Option<Arc<Tls>>, StartError> {
+    let Some(files) = files(config)? else { return Ok(None) };
+    let settings = TlsSettings {
+        keystore: files.keystore.to_path_buf(),
+        key: files.key.map(|k| k.to_path_buf()),
+        truststore: Some(files.truststore.to_path_buf()),
+        client_auth: SslClientAuth::Required,
+        mapping_rules: config.ssl_principal_mapping_rules.clone(),
+        handshake_timeout: config.ssl_handshake_timeout,
+    };
+    Ok(Some(Tls::new(settings)?))
 }
 
 /// `HOST:PORT` with a non-empty host and a numeric port.
@@ -53,15 +96,35 @@ pub(crate) fn attach(
     membership: Arc<Membership>,
     config: &AgentConfig,
 ) -> Result<ObjectStorage, StartError> {
-    let client = PeerClient::new(PeerClientOptions::with_timeout(config.peer_read_timeout))
+    let tls = match files(config)? {
+        Some(files) => Some(weft_tls::client_config(files)?),
+        None => None,
+    };
+    let client = PeerClient::new(PeerClientOptions::with_timeout(config.peer_read_timeout), tls)
         .map_err(|e| StartError::Peer { reason: e.to_string() })?;
     Ok(storage.with_peers(Arc::new(ZonePeers::new(membership, client))))
 }
 
 /// Serves peers until shutdown.
-pub(crate) fn spawn(peer: PeerListener, storage: ObjectStorage, config: &AgentConfig, shutdown: watch::Receiver<bool>) {
-    let limits = ServerLimits { max_connections: config.peer_max_connections, header_timeout: HEADER_TIMEOUT };
-    tokio::spawn(weft_peer::serve(storage, peer.listener, limits, shutdown));
+pub(crate) fn spawn(peer: PeerListener, agent: &Arc<Agent>, shutdown: watch::Receiver<bool>) {
+    let limits = ServerLimits { max_connections: agent.config.peer_max_connections, header_timeout: HEADER_TIMEOUT };
+    let security = PeerSecurity { tls: peer.tls, access: access(agent) };
+    tokio::spawn(weft_peer::serve(agent.storage.clone(), peer.listener, limits, security, shutdown));
+}
+
+/// With an ACL authorizer: the reader needs CLUSTER_ACTION on the cluster (denials audited).
+fn access(agent: &Arc<Agent>) -> Option<PeerAccess> {
+    let authorizer = agent.authorizer.clone()?;
+    if !agent.config.peer_ssl {
+        tracing::warn!(
+            "--authorizer acl without --peer-ssl: peers read as User:ANONYMOUS, which needs CLUSTER_ACTION on the cluster, else every peer read falls back to the store"
+        );
+    }
+    let audit = agent.audit.clone();
+    Some(Arc::new(move |c: &weft_http::Connection| {
+        let principal = c.principal.as_deref().unwrap_or("User:ANONYMOUS");
+        crate::http::auth::cluster_allows(&authorizer, &audit, principal, c, weft_acl::AclOperation::ClusterAction)
+    }))
 }
 
 #[cfg(test)]

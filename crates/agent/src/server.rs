@@ -41,6 +41,8 @@ pub enum StartError {
     BindListener { listener: String, source: std::io::Error },
     #[error("--ssl-keystore-location is required: {needed} serves TLS")]
     NoKeystore { needed: String },
+    #[error("--ssl-truststore-location is required: --peer-ssl checks the certificates of peers")]
+    NoPeerTruststore,
     #[error("cannot set up tls: {0}")]
     Tls(#[from] weft_tls::TlsError),
     #[error(transparent)]
@@ -233,6 +235,8 @@ pub async fn start_on(
         Some(path) => weft_audit::AuditLog::to_file(path, clock.clone())?.0,
         None => weft_audit::AuditLog::metrics_only(),
     });
+    let http_auth = http::auth::HttpAuth::new(&config, meta.clone(), authorizer.clone(), audit.clone(), &*ids)
+        .map_err(crate::sasl::AuthSetupError::from)?;
     let agent = Arc::new(Agent {
         sasl,
         authorizer,
@@ -289,14 +293,14 @@ pub async fn start_on(
     let shard_leases = agent.config.roles.kafka.then(|| agent.cluster.shards.spawn());
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = admin {
-        tokio::spawn(http::serve(agent.clone(), l, shutdown_rx.clone()));
+        tokio::spawn(http::serve(agent.clone(), Arc::new(http_auth), l, shutdown_rx.clone()));
     }
     let peer_addr = peer.as_ref().map(|p| p.addr);
     // Peers are served until this agent has deregistered (after its drain), since until then others may
     // still name it as an object's owner.
     let (peers_done, peers_stop) = watch::channel(false);
     if let Some(peer) = peer {
-        crate::peers::spawn(peer, agent.storage.clone(), &agent.config, peers_stop);
+        crate::peers::spawn(peer, &agent, peers_stop);
     }
     tracing::info!(
         kafka_addr = %kafka_addr.map(|a| a.to_string()).unwrap_or_else(|| "none (no kafka role)".into()),

@@ -2,7 +2,12 @@
 //! directory (as three processes share PostgreSQL and a bucket); data produced through one agent and fetched
 //! through every agent is read from the store about once per object, where agents reading alone read it once
 //! each. An owner that was killed (still listed live in the registry, its peer listener gone) costs a store
-//! read, never a failed fetch. Waits are bounded polls, never timed assertions.
+//! read, never a failed fetch. With `--peer-ssl` the reads go over mutual TLS; a reader the owner refuses
+//! (no CLUSTER_ACTION under the ACL authorizer) reads the store instead. Waits are bounded polls, never
+//! timed assertions.
+
+#[path = "../../tls/tests/certs/mod.rs"]
+mod certs;
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -74,8 +79,18 @@ struct Zone {
 
 /// Three agents of zone `z1`, with peer listeners (the default) or without.
 async fn start_zone(peers: bool) -> Zone {
+    start_zone_with(peers, |_| {}, async |_| {}).await
+}
+
+/// [`start_zone`] with each agent's configuration changed by `tune`, after `seed` ran on the metastore.
+async fn start_zone_with(
+    peers: bool,
+    tune: impl Fn(&mut weft_agent::AgentConfig),
+    seed: impl AsyncFnOnce(&Arc<dyn weft_meta::Metastore>),
+) -> Zone {
     let dir = tempfile::tempdir().expect("tempdir");
     let meta = weft_meta::open(&format!("sqlite://{}/meta.db", dir.path().display())).await.expect("metastore");
+    seed(&meta).await;
     let mut agents = Vec::new();
     for i in 0..3 {
         let mut config = weft_agent::AgentConfig::with_data_dir(dir.path().join(format!("agent-{i}")));
@@ -90,6 +105,7 @@ async fn start_zone(peers: bool) -> Zone {
         if !peers {
             config.peer_listen = PeerListen::Off;
         }
+        tune(&mut config);
         let agent = weft_agent::start_on(config, meta.clone(), Arc::new(SystemClock), Arc::new(RandomIds))
             .await
             .expect("agent starts");
@@ -302,4 +318,52 @@ async fn view_of_zone(zone: &Zone, killed: i32, endpoint: &str) -> weft_cluster:
         .collect::<Vec<_>>();
     assert!(brokers.iter().any(|m| m.node_id == killed && m.peer_endpoint.as_deref() == Some(endpoint)));
     weft_cluster::View { brokers }
+}
+
+/// Every agent of the zone with `--peer-ssl` and the test CA's certificate for 127.0.0.1.
+fn peer_ssl(c: &certs::Certs) -> impl Fn(&mut weft_agent::AgentConfig) + '_ {
+    move |config| {
+        config.peer_ssl = true;
+        config.ssl_keystore_location = Some(c.path("server.pem"));
+        config.ssl_key_location = Some(c.path("server.key"));
+        config.ssl_truststore_location = Some(c.path("ca.pem"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_reads_over_mutual_tls_share_objects() {
+    let c = certs::Certs::new();
+    let zone = start_zone_with(true, peer_ssl(&c), async |_| {}).await;
+    let live = zone.meta.live_agents(SystemClock.now_ms(), 60_000).await.expect("live");
+    assert!(live.iter().all(|a| a.peer_endpoint.as_deref().is_some_and(|e| e.starts_with("https://127.0.0.1:"))));
+    let (gets, objects) = produce_and_fetch_everywhere(&zone, "mtls", 8).await;
+    assert!(gets <= objects as u64, "{gets} store GETs for {objects} objects read over mutual tls");
+    zone.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_without_cluster_action_are_refused_and_read_the_store() {
+    let c = certs::Certs::new();
+    let tune = |config: &mut weft_agent::AgentConfig| {
+        peer_ssl(&c)(config);
+        config.authorizer = weft_agent::config::Authorizer::Acl;
+        // Topics have no ACLs (allowed); the cluster's CLUSTER_ACTION is someone else's.
+        config.allow_everyone_if_no_acl_found = true;
+    };
+    let seed = async |meta: &Arc<dyn weft_meta::Metastore>| {
+        let acl = weft_meta::AclRecord {
+            resource_type: 4,
+            resource_name: "kafka-cluster".into(),
+            pattern_type: 3,
+            principal: "User:another-broker".into(),
+            host: "*".into(),
+            operation: 9,
+            permission: 3,
+        };
+        meta.create_acls(&[acl]).await.expect("acl");
+    };
+    let zone = start_zone_with(true, tune, seed).await;
+    let (gets, objects) = produce_and_fetch_everywhere(&zone, "refused", 6).await;
+    assert_eq!(gets, 2 * objects as u64, "every object read from the store by each agent that did not write it");
+    zone.stop().await;
 }

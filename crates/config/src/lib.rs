@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod declare;
+mod admin;
 mod authorizer;
 mod cli;
 pub mod codec;
@@ -16,6 +17,7 @@ mod roles;
 mod security;
 mod validate;
 
+pub use admin::AdminAuth;
 pub use authorizer::Authorizer;
 pub use cli::{AgentArgs, LoadError, read_layer};
 pub use codec::Kind;

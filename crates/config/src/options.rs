@@ -58,13 +58,20 @@ options! {
     /// Serve the admin HTTP listener over TLS with the Kafka listeners' certificate and ssl.client.auth
     admin_ssl: bool = false => admin_ssl: Same<bool>;
 
+    /// How admin clients authenticate: none, basic (HTTP Basic against the SCRAM users and the PLAIN users
+    /// file) or mtls (the client certificate; needs --admin-ssl and --ssl-client-auth required)
+    ///
+    /// `/healthz` and `/readyz` stay open; every other route needs the principal, and with `--authorizer acl`
+    /// DESCRIBE on the cluster. See docs/security.md.
+    admin_auth: crate::AdminAuth = crate::AdminAuth::None => admin_auth: Choice<crate::AdminAuth>;
+
     /// Admin HTTP listener for /healthz and /readyz; "off" disables it
     ///
     /// `None` disables it.
     admin_listen: Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 9644))) => admin_listen: Switchable;
 
-    /// Peer listener serving cached objects to agents of this zone (plain HTTP: keep it on the private
-    /// network); "auto" is the Kafka listener's host (first of --listeners, else --listen) with a free port,
+    /// Peer listener serving cached objects to agents of this zone (plain HTTP unless --peer-ssl: keep it
+    /// on the private network); "auto" is the Kafka listener's host (first of --listeners, else --listen) with a free port,
     /// "off" disables it
     ///
     /// Agents of one zone each own a share of the objects (rendezvous hashing over the live agents of the zone
@@ -75,6 +82,14 @@ options! {
     /// HOST:PORT other agents reach the peer listener at
     peer_advertised: Option<String> = None => peer_advertised: OptionalText,
         shown "the advertised Kafka host with the bound peer port";
+
+    /// Serve peer reads over mutual TLS with the agent's certificate (--ssl-keystore-location), peers
+    /// presenting theirs, both checked against --ssl-truststore-location
+    ///
+    /// The endpoint is registered as `https://HOST:PORT`; the reading agent verifies the owner's certificate
+    /// and, with `--authorizer acl`, the owner requires CLUSTER_ACTION on the cluster of the reader's
+    /// principal.
+    peer_ssl: bool = false => peer_ssl: Same<bool>;
 
     /// A read from the agent owning an object must finish within this, else the object store is read
     peer_read_timeout: Duration = Duration::from_secs(2) => peer_read_timeout_ms: Millis, check positive;

@@ -16,6 +16,8 @@ pub enum ConfigError {
     Order { low: String, low_value: String, relation: &'static str, high: String, high_value: String },
     #[error("--{option}: {problem}")]
     Listeners { option: String, problem: String },
+    #[error("--{option} needs {needs}")]
+    Needs { option: String, needs: &'static str },
     #[error("invalid --{option} {value:?}: expected {expected}")]
     Invalid {
         option: String,
@@ -120,6 +122,7 @@ impl AgentConfig {
             let (lo, hi) = (key::group_consumer_heartbeat_interval_ms, key::group_consumer_session_timeout_ms);
             return Err(order(lo, beat.into(), "less than", hi, session.into()));
         }
+        self.check_http_security()?;
         self.kafka_listeners().map(|_| ())
     }
 }

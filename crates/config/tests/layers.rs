@@ -25,6 +25,8 @@ fn samples(o: &OptionInfo) -> [(String, String); 3] {
         Kind::Text if o.key == "listener_security_protocol_map" => {
             ["PLAINTEXT:PLAINTEXT", "PLAINTEXT:SSL", "PLAINTEXT:SASL_PLAINTEXT"].map(quoted)
         }
+        // mtls is valid only with --admin-ssl and required client certificates.
+        Kind::Choice(_) if o.key == "admin_auth" => ["basic", "none", "basic"].map(quoted),
         Kind::Number => ["10001", "10002", "10003"].map(|n| (n.to_string(), n.to_string())),
         Kind::Bool => ["false", "true", "false"].map(|b| (b.to_string(), b.to_string())),
         Kind::Address => [1001, 1002, 1003].map(|p| quoted(&format!("127.0.0.1:{p}"))),

@@ -2,6 +2,10 @@
 //! connect timeout, a whole-request timeout, a bound on what is accepted, and a short cool-down for a peer
 //! that could not be reached (so a dead owner costs one failed connection per cool-down, not one per miss,
 //! until the membership view drops it).
+//!
+//! An endpoint registered as `https://HOST:PORT` is read over mutual TLS, and only by a client built with a
+//! TLS configuration (`--peer-ssl`); such a client reads no plain `HOST:PORT` endpoint, so data meant to
+//! travel encrypted never travels in the clear (a refused read costs a store read, like any peer failure).
 
 use crate::{MAX_OBJECT_BYTES, OBJECTS_PATH, range};
 use bytes::Bytes;
@@ -36,6 +40,9 @@ impl PeerClientOptions {
     }
 }
 
+/// The scheme an endpoint served over TLS is registered with.
+pub const HTTPS: &str = "https://";
+
 /// Most peers remembered as cooling down (a zone has few agents; the bound only guards the map).
 const MAX_COOLING: usize = 1024;
 
@@ -43,6 +50,8 @@ const MAX_COOLING: usize = 1024;
 #[derive(Debug)]
 pub struct PeerClient {
     http: reqwest::Client,
+    /// Whether the client speaks TLS (and only TLS).
+    tls: bool,
     options: PeerClientOptions,
     /// Endpoints that failed, until when they rest.
     cooling: Mutex<HashMap<String, Instant>>,
@@ -54,8 +63,15 @@ pub struct PeerClient {
 pub struct ClientError(#[from] reqwest::Error);
 
 impl PeerClient {
-    pub fn new(options: PeerClientOptions) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
+    /// A client of plain endpoints, or with `tls` (this agent's certificate, the trusted CAs) of TLS ones.
+    pub fn new(options: PeerClientOptions, tls: Option<rustls::ClientConfig>) -> Result<Self, ClientError> {
+        let builder = reqwest::Client::builder();
+        let is_tls = tls.is_some();
+        let builder = match tls {
+            Some(config) => builder.tls_backend_preconfigured(config).https_only(true),
+            None => builder,
+        };
+        let http = builder
             .http1_only()
             .no_proxy()
             .tcp_nodelay(true)
@@ -64,7 +80,7 @@ impl PeerClient {
             .pool_max_idle_per_host(8)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()?;
-        Ok(PeerClient { http, options, cooling: Mutex::new(HashMap::new()) })
+        Ok(PeerClient { http, tls: is_tls, options, cooling: Mutex::new(HashMap::new()) })
     }
 
     pub fn timeout(&self) -> Duration {
@@ -87,7 +103,17 @@ impl PeerClient {
     }
 
     async fn request(&self, peer: &Peer, key: &str, range: Option<&Range<u64>>) -> Result<Bytes, PeerFailure> {
-        let mut request = self.http.get(format!("http://{}{OBJECTS_PATH}{key}", peer.endpoint));
+        let url = match (peer.endpoint.strip_prefix(HTTPS), self.tls) {
+            (Some(_), true) => format!("{}{OBJECTS_PATH}{key}", peer.endpoint),
+            (None, false) => format!("http://{}{OBJECTS_PATH}{key}", peer.endpoint),
+            (Some(_), false) => {
+                return Err(PeerFailure::Other("the peer serves tls; this agent has no --peer-ssl".into()));
+            }
+            (None, true) => {
+                return Err(PeerFailure::Other("the peer serves plain http; this agent reads over tls only".into()));
+            }
+        };
+        let mut request = self.http.get(url);
         if let Some(range) = range {
             request = request.header(reqwest::header::RANGE, range::header(range));
         }

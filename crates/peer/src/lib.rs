@@ -9,17 +9,21 @@
 //!   from this agent's cache or the store, never from another peer.
 //!
 //! It is a cache and nothing more: a peer that fails, times out or answers wrongly costs a store read, never a
-//! failed fetch, and nothing of record passes through it. The endpoint carries data unauthenticated over
-//! plain HTTP, so it belongs on the private network (TLS and authentication come with issue 17).
+//! failed fetch, and nothing of record passes through it. Without `--peer-ssl` the endpoint carries data
+//! unauthenticated over plain HTTP, so it belongs on the private network; with it, both sides present the
+//! agent's certificate and check the other's against the trust store (mutual TLS), and the endpoint is
+//! registered as `https://HOST:PORT`.
 
 mod client;
 mod owners;
 mod range;
 mod server;
 
-pub use client::{PeerClient, PeerClientOptions};
+pub use client::{HTTPS, PeerClient, PeerClientOptions};
 pub use owners::ZonePeers;
-pub use server::{CLOSE_GRACE, MAX_CONNECTION_AGE, ServerLimits, serve, serve_connection};
+pub use server::{PeerAccess, PeerSecurity, ServerLimits, serve};
+/// The bounded HTTP connection server, moved to `weft-http`; re-exported for its earlier users.
+pub use weft_http::{CLOSE_GRACE, MAX_CONNECTION_AGE, serve_connection};
 
 /// Largest object (or range) served to or accepted from a peer. Weft's objects are bounded by the flush and
 /// merge sizes (8 and 16 MiB by default) and one record batch (`--max-frame-bytes`, 100 MiB).

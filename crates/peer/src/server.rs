@@ -3,31 +3,25 @@
 //! reads), never from another peer, so agents whose views of an owner differ cannot pass a read around.
 //!
 //! Only keys the storage `keys` module makes for data objects are served (anything else is 400 before the
-//! store is touched), and no answer is larger than [`MAX_OBJECT_BYTES`]. Bounded like the admin listener: at
-//! most `max_connections` open (the accept loop waits at the limit), a request head must arrive within
-//! `header_timeout` of connecting or of the previous response (also the keep-alive idle timeout), and a
-//! connection is closed after its current response once [`MAX_CONNECTION_AGE`] old, which bounds a peer that
-//! stalls reading a body.
+//! store is touched), and no answer is larger than [`MAX_OBJECT_BYTES`]. The listener is a bounded
+//! `weft-http` listener (connection limit, header timeout, maximum connection age); with [`PeerSecurity`]
+//! it serves mutual TLS and asks its access rule about each request's client principal (403 when refused,
+//! which the reading agent treats as any peer failure: it reads the store).
 
 use crate::{MAX_OBJECT_BYTES, range};
-use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
+use axum::{Extension, Router};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
-use weft_listener::AcceptErrors;
+use tokio::sync::watch;
+use weft_http::{Connection, HttpLimits};
 use weft_storage::{ObjectStorage, StorageError, keys};
-
-/// A connection is closed (after its current response) once this old.
-pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
-/// How long a connection may take to finish its response once asked to close.
-pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+use weft_tls::Tls;
 
 /// The listener's bounds.
 #[derive(Debug, Clone, Copy)]
@@ -36,8 +30,24 @@ pub struct ServerLimits {
     pub header_timeout: Duration,
 }
 
-fn router(storage: ObjectStorage) -> Router {
-    Router::new().route("/v1/objects/{*key}", get(object)).with_state(Arc::new(storage))
+/// Whether a client may read objects, from its connection (address and certificate principal).
+pub type PeerAccess = Arc<dyn Fn(&Connection) -> bool + Send + Sync>;
+
+/// The listener's transport and access rule; the default is plain HTTP open to whoever connects.
+#[derive(Clone, Default)]
+pub struct PeerSecurity {
+    /// Serve over TLS with this acceptor (the agent makes it require client certificates).
+    pub tls: Option<Arc<Tls>>,
+    /// Asked for every request; `None` allows all.
+    pub access: Option<PeerAccess>,
+}
+
+fn router(storage: ObjectStorage, access: Option<PeerAccess>) -> Router {
+    let app = Router::new().route("/v1/objects/{*key}", get(object)).with_state(Arc::new(storage));
+    match access {
+        Some(access) => app.route_layer(axum::middleware::from_fn_with_state(access, allowed)),
+        None => app,
+    }
 }
 
 /// Accepts peer connections until shutdown, never more than `limits.max_connections` at once.
@@ -45,75 +55,30 @@ pub async fn serve(
     storage: ObjectStorage,
     listener: TcpListener,
     limits: ServerLimits,
-    mut shutdown: watch::Receiver<bool>,
+    security: PeerSecurity,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let app = router(storage);
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut errors = AcceptErrors::default();
-    loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => return,
-            },
-            _ = stopped(&mut shutdown) => return,
-        };
-        let socket = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, _)) => socket,
-                Err(e) => {
-                    metrics::counter!("weft_peer_accept_errors_total").increment(1);
-                    errors.note(&e);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stopped(&mut shutdown) => return,
-        };
-        let _ = socket.set_nodelay(true);
-        let (app, stop) = (app.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            serve_connection(socket, app, limits.header_timeout, stop, "peer").await;
-            drop(slot);
-        });
-    }
+    let app = router(storage, security.access);
+    let limits = HttpLimits {
+        name: "peer",
+        max_connections: limits.max_connections,
+        header_timeout: limits.header_timeout,
+        tls: security.tls,
+    };
+    weft_http::serve(listener, app, limits, shutdown).await
 }
 
-/// Serves one HTTP/1 connection of a bounded listener (this one, and the agent's admin listener): the
-/// header timeout, closed after its current response once [`MAX_CONNECTION_AGE`] old or at shutdown, with
-/// [`CLOSE_GRACE`] to finish. `what` names the listener in the log.
-pub async fn serve_connection<IO>(
-    socket: IO,
-    app: Router,
-    header_timeout: Duration,
-    mut stop: watch::Receiver<bool>,
-    what: &'static str,
-) where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
-    let conn = builder.serve_connection(TokioIo::new(socket), TowerToHyperService::new(app));
-    tokio::pin!(conn);
-    let too_old = tokio::time::sleep(MAX_CONNECTION_AGE);
-    tokio::pin!(too_old);
-    tokio::select! {
-        done = conn.as_mut() => {
-            if let Err(e) = done {
-                tracing::debug!(error = %e, listener = what, "http connection ended");
-            }
-            return;
-        }
-        _ = &mut too_old => {}
-        _ = stopped(&mut stop) => {}
+/// Refuses a request whose connection the access rule does not allow (403).
+async fn allowed(
+    State(access): State<PeerAccess>,
+    connection: Option<Extension<Connection>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match connection {
+        Some(Extension(c)) if access(&c) => next.run(request).await,
+        _ => refused("forbidden", StatusCode::FORBIDDEN, "not allowed to read objects"),
     }
-    conn.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
-}
-
-/// Resolves once shutdown is asked for (the watch guard is dropped inside, so the future stays `Send`).
-async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
 }
 
 /// One object, or a range of it.

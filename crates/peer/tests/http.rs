@@ -22,12 +22,12 @@ async fn served() -> Served {
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = watch::channel(false);
     let limits = ServerLimits { max_connections: 4, header_timeout: Duration::from_secs(2) };
-    tokio::spawn(weft_peer::serve(storage.clone(), listener, limits, stopped));
+    tokio::spawn(weft_peer::serve(storage.clone(), listener, limits, Default::default(), stopped));
     Served { storage, addr, _stop: stop }
 }
 
 fn client() -> PeerClient {
-    PeerClient::new(PeerClientOptions::with_timeout(Duration::from_secs(2))).expect("client")
+    PeerClient::new(PeerClientOptions::with_timeout(Duration::from_secs(2)), None).expect("client")
 }
 
 fn peer(addr: SocketAddr) -> Peer {
@@ -106,7 +106,7 @@ async fn a_peer_that_never_answers_times_out() {
         tokio::time::sleep(Duration::from_secs(30)).await;
         drop(socket);
     });
-    let c = PeerClient::new(PeerClientOptions::with_timeout(Duration::from_millis(300))).expect("client");
+    let c = PeerClient::new(PeerClientOptions::with_timeout(Duration::from_millis(300)), None).expect("client");
     let key = keys::segment_key(1_700_000_000_000, 7);
     assert_eq!(c.read(&peer(addr), &key, None).await, Err(PeerFailure::Timeout));
     held.abort();

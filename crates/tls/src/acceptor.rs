@@ -9,11 +9,10 @@
 
 use crate::dn::subject_dn;
 use crate::mapping::{PrincipalMapper, RulesError};
+use crate::pem;
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -189,36 +188,17 @@ fn inode(_: &std::fs::Metadata) -> u64 {
     0
 }
 
-fn read_err(path: &Path) -> impl Fn(rustls_pki_types::pem::Error) -> TlsError + '_ {
-    move |source| TlsError::Read { path: path.to_path_buf(), source }
-}
-
 /// Builds the server configuration from the files (TLS 1.2 and 1.3).
 fn build(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&settings.keystore)
-        .map_err(read_err(&settings.keystore))?
-        .collect::<Result<_, _>>()
-        .map_err(read_err(&settings.keystore))?;
-    if chain.is_empty() {
-        return Err(TlsError::NoCertificate { path: settings.keystore.clone() });
-    }
-    let key_path = settings.key.as_ref().unwrap_or(&settings.keystore);
-    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|_| TlsError::NoKey { path: key_path.clone() })?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let chain = pem::chain(&settings.keystore)?;
+    let key = pem::key(settings.key.as_ref().unwrap_or(&settings.keystore))?;
+    let provider = pem::provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::Config(e.to_string()))?;
     let builder = match (&settings.truststore, settings.client_auth) {
         (Some(path), auth) if auth != SslClientAuth::None => {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(path).map_err(read_err(path))? {
-                let cert = cert.map_err(read_err(path))?;
-                roots.add(cert).map_err(|_| TlsError::NoTrustAnchor { path: path.clone() })?;
-            }
-            if roots.is_empty() {
-                return Err(TlsError::NoTrustAnchor { path: path.clone() });
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(pem::roots(path)?), provider);
             let verifier = match auth {
                 SslClientAuth::Requested => verifier.allow_unauthenticated(),
                 _ => verifier,

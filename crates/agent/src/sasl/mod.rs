@@ -147,7 +147,7 @@ impl Authenticator {
                 use subtle::ConstantTimeEq;
                 bool::from(password.as_bytes().ct_eq(msg.password.as_bytes()))
             }
-            None => match self.stored_password_matches(&msg.user, &msg.password).await {
+            None => match stored_password_matches(&*self.credentials, &msg.user, &msg.password).await {
                 Ok(ok) => ok,
                 Err(e) => return failed(m, format!("credential lookup failed: {e}")),
             },
@@ -180,34 +180,6 @@ impl Authenticator {
         }
     }
 
-    /// Checks a PLAIN password against the user's SCRAM credentials in the metastore (SHA-256 first).
-    async fn stored_password_matches(&self, user: &str, password: &str) -> weft_meta::Result<bool> {
-        for scram in [ScramMechanism::Sha256, ScramMechanism::Sha512] {
-            let Some(c) = self.credentials.scram_credential(user, scram.name()).await? else { continue };
-            let keys = ScramKeys {
-                salt: c.salt,
-                stored_key: c.stored_key,
-                server_key: c.server_key,
-                iterations: c.iterations,
-            };
-            let password = password.to_string();
-            // Thousands of HMACs: off the async threads.
-            let check = tokio::task::spawn_blocking(move || scram.password_matches(&keys, &password));
-            return Ok(check.await.unwrap_or(false));
-        }
-        // An unknown user costs a hash of the same kind, so the answer's timing does not tell it apart.
-        let password = password.to_string();
-        let decoy = tokio::task::spawn_blocking(move || {
-            ScramMechanism::Sha256.salted_password(
-                password.as_bytes(),
-                b"weft-unknown-user",
-                weft_sasl::scram::MIN_ITERATIONS,
-            )
-        });
-        let _ = decoy.await;
-        Ok(false)
-    }
-
     async fn scram_first(&self, m: Mechanism, scram: ScramMechanism, token: &[u8]) -> Step {
         let first = match messages::parse_client_first(token) {
             Ok(first) => first,
@@ -229,6 +201,35 @@ impl Authenticator {
             Err(e) => malformed(m, e.to_string()),
         }
     }
+}
+
+/// Checks a password against the user's SCRAM credentials in the metastore (SHA-256 first): PLAIN's check,
+/// and HTTP Basic's on the admin listener. An unknown user costs a hash of the same kind, so the answer's
+/// timing does not tell it apart.
+pub(crate) async fn stored_password_matches(
+    credentials: &dyn Credentials,
+    user: &str,
+    password: &str,
+) -> weft_meta::Result<bool> {
+    for scram in [ScramMechanism::Sha256, ScramMechanism::Sha512] {
+        let Some(c) = credentials.scram_credential(user, scram.name()).await? else { continue };
+        let keys =
+            ScramKeys { salt: c.salt, stored_key: c.stored_key, server_key: c.server_key, iterations: c.iterations };
+        let password = password.to_string();
+        // Thousands of HMACs: off the async threads.
+        let check = tokio::task::spawn_blocking(move || scram.password_matches(&keys, &password));
+        return Ok(check.await.unwrap_or(false));
+    }
+    let password = password.to_string();
+    let decoy = tokio::task::spawn_blocking(move || {
+        ScramMechanism::Sha256.salted_password(
+            password.as_bytes(),
+            b"weft-unknown-user",
+            weft_sasl::scram::MIN_ITERATIONS,
+        )
+    });
+    let _ = decoy.await;
+    Ok(false)
 }
 
 /// A refusal of credentials: the client learns only that authentication failed.

@@ -1,0 +1,65 @@
+//! The admin HTTP listener: `/healthz` (the process is alive), `/readyz` (writes to the metastore and the
+//! object store work) and `/metrics` (Prometheus text exposition), served by `weft-http`'s bounded listener
+//! (`--admin-max-connections`, `--admin-header-timeout-ms`, a maximum connection age).
+//!
+//! With `--admin-ssl` it serves HTTPS with the Kafka listeners' certificate, reloaded like theirs, and their
+//! `--ssl-client-auth`; the handshake is bounded by `--ssl-handshake-timeout-ms` and counted. `--admin-auth`
+//! ([`auth`]) guards every route but the probes: `/healthz` and `/readyz` carry no data and must answer a
+//! kubelet or load balancer that has no credentials.
+
+pub mod auth;
+pub mod basic;
+
+use crate::Agent;
+use auth::HttpAuth;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use weft_http::HttpLimits;
+
+pub fn router(agent: Arc<Agent>, auth: Arc<HttpAuth>) -> Router {
+    let guarded = Router::new().route("/metrics", get(metrics));
+    let guarded = auth::cluster_describe_required(guarded, auth.clone());
+    let guarded = auth::authenticated(guarded, auth);
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .merge(guarded)
+        .with_state(agent)
+}
+
+/// Accepts admin connections until shutdown, never more than the configured number at once.
+pub async fn serve(agent: Arc<Agent>, auth: Arc<HttpAuth>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
+    let limits = HttpLimits {
+        name: "admin",
+        max_connections: agent.config.admin_max_connections,
+        header_timeout: agent.config.admin_header_timeout,
+        tls: agent.tls.clone().filter(|_| agent.config.admin_ssl),
+    };
+    weft_http::serve(listener, router(agent, auth), limits, shutdown).await
+}
+
+async fn ready(State(agent): State<Arc<Agent>>) -> (StatusCode, String) {
+    if let Err(reason) = agent.health.status() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n"));
+    }
+    if let Err(e) = agent.meta.ping().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: metastore unavailable: {e}\n"));
+    }
+    if let Err(e) = agent.storage.ping().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: object store unavailable: {e}\n"));
+    }
+    (StatusCode::OK, "ready\n".into())
+}
+
+async fn metrics(State(agent): State<Arc<Agent>>) -> (StatusCode, [(axum::http::HeaderName, &'static str); 1], String) {
+    let content_type = (axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    match crate::metrics::render(&agent).await {
+        Some(text) => (StatusCode::OK, [content_type], text),
+        None => (StatusCode::SERVICE_UNAVAILABLE, [content_type], "metrics recorder not installed\n".into()),
+    }
+}
