@@ -87,7 +87,7 @@ pub struct Schema {
 
 #[derive(Debug, Clone)]
 enum Inner {
-    Avro(avro::AvroSchema),
+    Avro(Box<avro::AvroSchema>),
     Protobuf(protobuf::ProtoSchema),
     Json(json::JsonSchema),
 }
@@ -96,7 +96,7 @@ impl Schema {
     /// Parses `text` as a schema of `schema_type`; `deps` are the schemas it references.
     pub fn parse(schema_type: SchemaType, text: &str, deps: &[Dependency]) -> Result<Schema, SchemaError> {
         let inner = match schema_type {
-            SchemaType::Avro => Inner::Avro(avro::AvroSchema::parse(text, deps)?),
+            SchemaType::Avro => Inner::Avro(Box::new(avro::AvroSchema::parse(text, deps)?)),
             SchemaType::Protobuf => Inner::Protobuf(protobuf::ProtoSchema::parse(text, deps)?),
             SchemaType::Json => Inner::Json(json::JsonSchema::parse(text, deps)?),
         };
