@@ -1,13 +1,15 @@
 //! Protobuf schemas: compiling a `.proto` text with its imports (references, plus Google's well-known types) into
 //! descriptors, the stored and normalized texts, the record name, and validation of Confluent's Protobuf payload
-//! (message-index array, then the message). Compatibility lives in `compat`, the normalized printer in `print`.
+//! (message-index array, then the message, walked by `wire`). Compatibility lives in `compat`, the normalized
+//! printer in `print`.
 
 mod compat;
 mod print;
+mod wire;
 
 use std::collections::HashMap;
 
-use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, MessageDescriptor};
+use prost_reflect::{DescriptorPool, FileDescriptor, MessageDescriptor};
 use protox::Compiler;
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 
@@ -81,9 +83,7 @@ impl ProtoSchema {
     pub(crate) fn validate_payload(&self, payload: &[u8]) -> Result<(), String> {
         let (indexes, body) = message_indexes(payload)?;
         let message = self.indexed_message(&indexes)?;
-        DynamicMessage::decode(message.clone(), body)
-            .map(drop)
-            .map_err(|e| format!("payload is not a valid {}: {e}", message.full_name()))
+        wire::validate(&message, body).map_err(|e| format!("payload is not a valid {}: {e}", message.full_name()))
     }
 
     /// The message an index path selects: the first index among the file's top-level messages, each further one

@@ -144,6 +144,46 @@ fn validate_payload_good_bad_truncated() {
     assert!(s.validate_payload(&[0, 0x0a, 2, 0xff, 0xfe]).is_err(), "string must be utf-8");
 }
 
+#[test]
+fn validate_payload_walks_packed_maps_groups_and_unknown_fields() {
+    let s = proto("syntax = \"proto3\";\nmessage M { repeated int32 xs = 1; map<string, int64> m = 2; M child = 3; }");
+    // packed [1, 2, 300] and the same unpacked
+    s.validate_payload(&[0, 0x0a, 4, 1, 2, 0xac, 0x02]).unwrap();
+    s.validate_payload(&[0, 0x08, 1, 0x08, 2]).unwrap();
+    assert!(s.validate_payload(&[0, 0x0a, 2, 1, 0x80]).unwrap_err().contains("truncated varint"));
+    // m = {"k": 7}
+    s.validate_payload(&[0, 0x12, 5, 0x0a, 1, b'k', 0x10, 7]).unwrap();
+    assert!(s.validate_payload(&[0, 0x12, 5, 0x0a, 1, 0xff, 0x10, 7]).unwrap_err().contains("utf-8"));
+    // unknown field 9 (varint), 10 (fixed32), 11 (group with a varint inside)
+    s.validate_payload(&[0, 0x48, 1, 0x55, 1, 2, 3, 4, 0x5b, 0x08, 1, 0x5c]).unwrap();
+    assert!(s.validate_payload(&[0, 0x5b, 0x08, 1]).unwrap_err().contains("not closed"));
+    assert!(s.validate_payload(&[0, 0x0f]).unwrap_err().contains("wire type 7 where 0"));
+    assert!(s.validate_payload(&[0, 0x4f]).unwrap_err().contains("invalid wire type 7"));
+    assert!(s.validate_payload(&[0, 0x00]).unwrap_err().contains("invalid field number 0"));
+    let mut nested: Vec<u8> = Vec::new();
+    for _ in 0..150 {
+        let mut len = nested.len();
+        let mut outer = vec![0x1a];
+        while len >= 0x80 {
+            outer.push((len as u8) | 0x80);
+            len >>= 7;
+        }
+        outer.push(len as u8);
+        outer.extend(nested);
+        nested = outer;
+    }
+    assert!(s.validate_payload(&[&[0u8][..], &nested].concat()).unwrap_err().contains("nested deeper"));
+    let g = proto("syntax = \"proto2\";\nmessage G { optional group Part = 1 { optional int32 a = 2; } }");
+    g.validate_payload(&[0, 0x0b, 0x10, 5, 0x0c]).unwrap();
+    assert!(g.validate_payload(&[0, 0x0a, 0]).unwrap_err().contains("wire type 2 where 3"));
+}
+
+#[test]
+fn schemas_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Schema>();
+}
+
 proptest::proptest! {
     #[test]
     fn validate_payload_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
