@@ -8,13 +8,16 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use jsonschema::{Retrieve, Uri, Validator};
+use jsonschema::{Draft, Retrieve, Uri, Validator};
 use serde_json::Value;
 
 use crate::{Dependency, SchemaError, SchemaType};
 
 /// How many validation errors a payload rejection names at most.
 const MAX_REPORTED_ERRORS: usize = 3;
+
+/// How many characters of one validation error are reported (errors quote the offending value).
+const MAX_ERROR_CHARS: usize = 200;
 
 #[derive(Clone)]
 pub(crate) struct JsonSchema {
@@ -74,7 +77,12 @@ impl JsonSchema {
         }
         let deps = Arc::new(parsed);
         let retriever = DependencyRetriever { deps: Arc::clone(&deps) };
-        let validator = jsonschema::options().with_retriever(retriever).build(&value).map_err(invalid)?;
+        let mut options = jsonschema::options().with_retriever(retriever);
+        // Confluent reads a schema without `$schema` as draft-07 (jsonschema would take 2020-12).
+        if value.get("$schema").is_none() {
+            options = options.with_draft(Draft::Draft7);
+        }
+        let validator = options.build(&value).map_err(invalid)?;
         Ok(JsonSchema { value, validator: Arc::new(validator), deps })
     }
 
@@ -98,13 +106,21 @@ impl JsonSchema {
             .validator
             .iter_errors(&instance)
             .take(MAX_REPORTED_ERRORS)
-            .map(|e| format!("{} at '{}'", e, e.instance_path()))
+            .map(|e| format!("{} at '{}'", shortened(&e.to_string()), e.instance_path()))
             .collect();
         if errors.is_empty() {
             Ok(())
         } else {
             Err(format!("payload does not match the schema: {}", errors.join("; ")))
         }
+    }
+}
+
+/// At most `MAX_ERROR_CHARS` characters of a message, marked when cut.
+fn shortened(message: &str) -> String {
+    match message.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((cut, _)) => format!("{}...", &message[..cut]),
+        None => message.to_string(),
     }
 }
 

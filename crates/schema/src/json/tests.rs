@@ -22,6 +22,13 @@ fn parses_valid_and_rejects_invalid() {
 }
 
 #[test]
+fn schemas_without_dollar_schema_are_draft_07() {
+    let tuple = json(r#"{"type":"array","items":[{"type":"string"},{"type":"integer"}]}"#);
+    tuple.validate_payload(br#"["a", 1]"#).unwrap();
+    assert!(tuple.validate_payload(br#"[1, "a"]"#).is_err());
+}
+
+#[test]
 fn canonical_is_compact_and_normalize_sorts() {
     let a = json(USER);
     let b = json(&USER.replace('\n', "").replace("  ", ""));
@@ -47,6 +54,9 @@ fn references_resolve_from_dependencies() {
     s.validate_payload(br#"{"home":{"city":"Oslo"}}"#).unwrap();
     assert!(s.validate_payload(br#"{"home":{"city":7}}"#).is_err());
     assert!(Schema::parse(SchemaType::Json, text, &[]).is_err());
+    let without_id = r#"{"type":"object","properties":{"home":{"$ref":"address.json"}}}"#;
+    let plain = Schema::parse(SchemaType::Json, without_id, &deps).unwrap();
+    assert!(plain.validate_payload(br#"{"home":{}}"#).unwrap_err().contains("city"));
     let stricter = r#"{"type":"object","properties":{"city":{"type":"string","maxLength":3}},"required":["city"]}"#;
     let deps2 = [Dependency { name: "address.json".into(), schema_type: SchemaType::Json, text: stricter.into() }];
     let s2 = Schema::parse(SchemaType::Json, text, &deps2).unwrap();
@@ -144,6 +154,9 @@ fn validate_payload_good_bad_truncated() {
     assert!(s.validate_payload(br#"{"name":"bob","age":-1}"#).unwrap_err().contains("/age"));
     assert!(s.validate_payload(br#"{"name":"bo"#).unwrap_err().contains("not json"));
     assert!(s.validate_payload(&[0xff, 0xfe]).unwrap_err().contains("not json"));
+    let long = format!(r#"{{"name":"{}","age":"x"}}"#, "n".repeat(10_000));
+    let err = s.validate_payload(long.as_bytes()).unwrap_err();
+    assert!(err.contains("/age") && err.len() < 1000, "{err}");
     let deep = "[".repeat(100_000);
     assert!(json("true").validate_payload(deep.as_bytes()).is_err());
 }
