@@ -1,8 +1,10 @@
 //! Avro schemas: parsing with named types from references, Confluent's canonical and normalized texts, the
-//! reader/writer compatibility check (apache-avro's checker, its messages made short) and the record name.
+//! reader/writer compatibility check (apache-avro's checker, its messages made short, its partial matches located
+//! by `partial`) and the record name.
 //! Payload validation lives in `datum`, a bounded walker of Avro's binary encoding.
 
 mod datum;
+mod partial;
 
 use std::collections::HashMap;
 
@@ -55,9 +57,15 @@ impl AvroSchema {
     pub(crate) fn read_incompatibilities(&self, writer: &AvroSchema) -> Vec<String> {
         match SchemaCompatibility::can_read(&writer.resolved, &self.resolved) {
             Ok(Compatibility::Full) => Vec::new(),
-            Ok(Compatibility::Partial) => vec![
-                "the reader lacks union branches or enum symbols (without a default) that the writer has".to_string(),
-            ],
+            Ok(Compatibility::Partial) => {
+                let names = partial::Names { writer: &writer.names, reader: &self.names };
+                let mut reasons = Vec::new();
+                partial::reasons(&names, &writer.resolved, &self.resolved, "root", 0, &mut reasons);
+                if reasons.is_empty() {
+                    reasons.push("the reader lacks union branches or enum symbols that the writer has".to_string());
+                }
+                reasons
+            }
             Err(e) => vec![describe(&e)],
         }
     }
