@@ -180,7 +180,7 @@ mod tests {
         assert!(!Compatibility::Backward.violations(&v2, std::slice::from_ref(&v1)).is_empty());
         assert!(Compatibility::Forward.violations(&v2, std::slice::from_ref(&v1)).is_empty());
         assert!(!Compatibility::Full.violations(&v2, std::slice::from_ref(&v1)).is_empty());
-        assert!(Compatibility::None.violations(&v2, Compatibility::None.targets(&[v1.clone()])).is_empty());
+        assert!(Compatibility::None.violations(&v2, Compatibility::None.targets(std::slice::from_ref(&v1))).is_empty());
         // Removing a field without a default: new data lacks it for old readers (not forward), backward fine.
         assert!(Compatibility::Backward.violations(&v1, std::slice::from_ref(&v2)).is_empty());
         assert!(!Compatibility::Forward.violations(&v1, std::slice::from_ref(&v2)).is_empty());

@@ -215,7 +215,7 @@ impl SqlMetastore {
         if !referrers.is_empty() {
             return Ok(Deletion::Referenced(referrers));
         }
-        self.remove_versions(&mut tx, subject, &[row.clone()], permanent).await?;
+        self.remove_versions(&mut tx, subject, std::slice::from_ref(row), permanent).await?;
         self.commit(tx).await?;
         Ok(Deletion::Deleted(vec![version]))
     }
