@@ -16,7 +16,7 @@ WEFT_VENV="${WEFT_VENV:-$HOME/.cache/weft-venv}"
 
 # Pinned client versions. Bump deliberately.
 PY_PKGS=(
-  "confluent-kafka==2.16.1"
+  "confluent-kafka[avro,schemaregistry]==2.16.1"
   "kafka-python==3.0.12"
   "pytest==9.2.0"
   "pytest-timeout==2.4.0"

@@ -95,7 +95,9 @@ class Agent:
         # An extra `--listeners` value may name the agent's Kafka port as `{port}`; it then replaces --listen.
         extra = [a.replace("{port}", str(kafka_port)) for a in self.extra_args]
         listen = [] if "--listeners" in extra else ["--listen", f"127.0.0.1:{kafka_port}"]
-        return [self.binary, "agent", *listen,
+        # The schema registry's default port (8081) would clash between agents; tests that want it pass it.
+        registry = [] if "--schema-registry-listen" in extra else ["--schema-registry-listen", "off"]
+        return [self.binary, "agent", *listen, *registry,
                 "--admin-listen", f"127.0.0.1:{admin_port}",
                 "--data-dir", self.data_dir, *extra]
 

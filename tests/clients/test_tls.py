@@ -61,7 +61,7 @@ class ListenerAgent(Agent):
         return [self.binary, "agent",
                 "--listeners", f"PLAINTEXT://127.0.0.1:{self.plain_port},SSL://127.0.0.1:{self.ssl_port}",
                 "--advertised-listeners", f"SSL://localhost:{self.ssl_port}",
-                "--admin-listen", f"127.0.0.1:{admin_port}",
+                "--admin-listen", f"127.0.0.1:{admin_port}", "--schema-registry-listen", "off",
                 "--data-dir", self.data_dir, *self.extra_args]
 
 

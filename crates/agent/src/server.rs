@@ -31,6 +31,10 @@ pub enum StartError {
     Storage { url: String, source: Box<weft_storage::StorageError> },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(
+        "cannot listen for the schema registry on {addr}: {source} (give --schema-registry-listen another address, or off)"
+    )]
+    RegistryBind { addr: SocketAddr, source: std::io::Error },
     #[error("invalid advertised listener {value:?}: expected HOST:PORT")]
     Advertised { value: String },
     #[error("invalid --peer-advertised {value:?}: expected HOST:PORT")]
@@ -76,6 +80,8 @@ pub struct RunningAgent {
     /// `kafka_addr` is the first.
     pub listeners: Vec<(String, SocketAddr)>,
     pub admin_addr: Option<SocketAddr>,
+    /// The schema registry listener's address (`None`: off).
+    pub schema_registry_addr: Option<SocketAddr>,
     /// The peer listener's address (`None`: off, or no `kafka` role).
     pub peer_addr: Option<SocketAddr>,
     storage: weft_storage::ObjectStorage,
@@ -203,6 +209,7 @@ pub async fn start_on(
         }
         None => None,
     };
+    let registry_listener = bind_registry(&config).await?;
     let partitions = Arc::new(PartitionWatch::default());
     let health = Arc::new(weft_log::health::Health::default());
     let produce = ProduceBuffer::new(ProduceLimits {
@@ -295,6 +302,15 @@ pub async fn start_on(
     if let Some((l, _)) = admin {
         tokio::spawn(http::serve(agent.clone(), Arc::new(http_auth), l, shutdown_rx.clone()));
     }
+    let schema_registry_addr = registry_listener.as_ref().map(|(_, a)| *a);
+    if let Some((l, _)) = registry_listener {
+        let registry = Arc::new(weft_registry::Registry::new(agent.meta.clone()));
+        let limits = weft_registry::ServeLimits {
+            max_connections: agent.config.admin_max_connections,
+            header_timeout: agent.config.admin_header_timeout,
+        };
+        tokio::spawn(weft_registry::serve(registry, l, limits, shutdown_rx.clone()));
+    }
     let peer_addr = peer.as_ref().map(|p| p.addr);
     // Peers are served until this agent has deregistered (after its drain), since until then others may
     // still name it as an object's owner.
@@ -308,6 +324,7 @@ pub async fn start_on(
         node_id = agent.cluster.node_id(),
         roles = %agent.config.roles,
         admin_addr = %admin_addr.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
+        schema_registry_addr = %schema_registry_addr.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
         peer_addr = %peer_addr.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
         data_dir = %agent.config.data_dir.display(),
         object_store = %agent.storage.url(),
@@ -347,7 +364,26 @@ pub async fn start_on(
     let serves_kafka = kafka_addr.is_some();
     let kafka_addr = kafka_addr.unwrap_or(config_listen);
     let listeners = if serves_kafka { bound_addrs } else { Vec::new() };
-    Ok(RunningAgent { kafka_addr, serves_kafka, node_id, listeners, admin_addr, peer_addr, storage, shutdown, task })
+    Ok(RunningAgent {
+        kafka_addr,
+        serves_kafka,
+        node_id,
+        listeners,
+        admin_addr,
+        schema_registry_addr,
+        peer_addr,
+        storage,
+        shutdown,
+        task,
+    })
+}
+
+/// Binds the schema registry's listener, if it is on; a taken port fails the start with a hint.
+async fn bind_registry(config: &AgentConfig) -> Result<Option<(TcpListener, SocketAddr)>, StartError> {
+    let Some(addr) = config.schema_registry_listen else { return Ok(None) };
+    let l = TcpListener::bind(addr).await.map_err(|source| StartError::RegistryBind { addr, source })?;
+    let bound = l.local_addr().map_err(|source| StartError::RegistryBind { addr, source })?;
+    Ok(Some((l, bound)))
 }
 
 /// The object-store stack's options: the default retries, and the `--object-store-model` (seeded from the

@@ -125,6 +125,7 @@ fn config(dir: &std::path::Path, name: &str, super_users: Option<&str>) -> weft_
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.join(name));
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     config.object_store = Some(format!("file://{}/objects", dir.display()));
     config.authorizer = weft_agent::config::Authorizer::Acl;
     config.super_users = super_users.map(str::to_string);

@@ -33,6 +33,7 @@ async fn start_three() -> Cluster {
         let mut config = weft_agent::AgentConfig::with_data_dir(dir.path().join(format!("agent-{i}")));
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.admin_listen = None;
+        config.schema_registry_listen = None;
         config.object_store = Some(format!("file://{}/objects", dir.path().display()));
         config.zone = Some(zone.to_string());
         config.broker_heartbeat_interval = Duration::from_millis(100);
@@ -110,6 +111,7 @@ async fn agents_without_the_kafka_role_are_not_brokers() {
         let mut config = weft_agent::AgentConfig::with_data_dir(dir.path().join(roles));
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.admin_listen = None;
+        config.schema_registry_listen = None;
         config.object_store = Some(format!("file://{}/objects", dir.path().display()));
         config.roles = weft_agent::config::Roles::parse(roles).expect("roles");
         config.broker_heartbeat_interval = Duration::from_millis(100);

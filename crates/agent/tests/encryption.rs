@@ -22,6 +22,7 @@ async fn start(dir: &Path, keys: &Path) -> RunningAgent {
     let mut config = AgentConfig::with_data_dir(dir);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     config.encryption_keys_file = Some(keys.to_path_buf());
     weft_agent::start(config).await.expect("agent starts")
 }
@@ -128,6 +129,7 @@ async fn a_bad_keys_file_stops_the_start_with_its_line() {
     let mut config = AgentConfig::with_data_dir(dir.path());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     config.encryption_keys_file = Some(keys);
     let err = weft_agent::start(config).await.err().expect("refused").to_string();
     assert!(err.contains("line 1") && err.contains("base64"), "{err}");

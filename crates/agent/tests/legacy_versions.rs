@@ -53,6 +53,7 @@ async fn agent() -> (tempfile::TempDir, weft_agent::RunningAgent) {
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     config.auto_create_topics = false;
     let agent = weft_agent::start(config).await.expect("agent starts");
     (dir, agent)
@@ -314,6 +315,7 @@ async fn acl_apis_v0_create_describe_and_delete_literal_acls() {
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     config.authorizer = weft_agent::config::Authorizer::Acl;
     config.super_users = Some("User:ANONYMOUS".into());
     let agent = weft_agent::start(config).await.expect("agent starts");

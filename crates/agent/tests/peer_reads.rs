@@ -96,6 +96,7 @@ async fn start_zone_with(
         let mut config = weft_agent::AgentConfig::with_data_dir(dir.path().join(format!("agent-{i}")));
         config.listen = "127.0.0.1:0".parse().expect("addr");
         config.admin_listen = None;
+        config.schema_registry_listen = None;
         config.object_store = Some(format!("file://{}/objects", dir.path().display()));
         config.zone = Some("z1".into());
         config.broker_heartbeat_interval = Duration::from_millis(100);

@@ -16,6 +16,7 @@ async fn start(data: &std::path::Path, objects: &std::path::Path, metastore: &st
     let mut config = AgentConfig::with_data_dir(data);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     config.object_store = Some(format!("file://{}", objects.display()));
     config.metastore = Some(metastore.to_string());
     weft_agent::start(config).await.expect("agent starts")

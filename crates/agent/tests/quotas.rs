@@ -57,6 +57,7 @@ async fn start(dir: &std::path::Path) -> weft_agent::RunningAgent {
     let mut config = weft_agent::AgentConfig::with_data_dir(dir);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     weft_agent::start(config).await.expect("agent starts")
 }
 

@@ -16,6 +16,7 @@ async fn start(dir: &std::path::Path) -> RunningAgent {
     let mut config = AgentConfig::with_data_dir(dir);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     weft_agent::start(config).await.expect("agent starts")
 }
 
@@ -121,6 +122,7 @@ async fn object_keys_come_from_the_injected_id_source() {
     let mut config = AgentConfig::with_data_dir(dir.path());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     let agent =
         weft_agent::start_with(config, std::sync::Arc::new(SystemClock), std::sync::Arc::new(SequentialIds::default()))
             .await

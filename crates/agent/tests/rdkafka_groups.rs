@@ -16,6 +16,7 @@ async fn start(dir: &std::path::Path, listen: &str) -> RunningAgent {
     let mut config = AgentConfig::with_data_dir(dir);
     config.listen = listen.parse().unwrap();
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     config.group_initial_rebalance_delay_ms = 0;
     weft_agent::start(config).await.expect("agent starts")
 }

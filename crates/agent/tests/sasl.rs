@@ -125,6 +125,7 @@ async fn sasl_agent(tune: impl FnOnce(&mut weft_agent::AgentConfig)) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     config.listeners = Some("SASL_PLAINTEXT://127.0.0.1:0".into());
     config.sasl_enabled_mechanisms = SaslMechanisms::parse("SCRAM-SHA-256,SCRAM-SHA-512,PLAIN").expect("list");
     config.connection_failed_authentication_delay = Duration::from_millis(10);
@@ -355,6 +356,7 @@ async fn plaintext_listeners_refuse_sasl_as_kafka_does() {
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     let agent = weft_agent::start(config).await.expect("agent starts");
     let mut c = Conn::connect(agent.kafka_addr).await;
     assert_eq!(c.handshake(1, "PLAIN").await.error_code, ResponseError::IllegalSaslState.code());
@@ -388,6 +390,7 @@ async fn refused_bearer_tokens_get_the_rfc_7628_error_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     config.listeners = Some("SASL_PLAINTEXT://127.0.0.1:0".into());
     config.sasl_enabled_mechanisms = SaslMechanisms::parse("OAUTHBEARER").expect("list");
     config.sasl_oauthbearer_jwks_endpoint_url = Some(format!("file://{}/missing.json", dir.path().display()));

@@ -67,6 +67,7 @@ async fn agent(c: &Certs, client_auth: SslClientAuth) -> (tempfile::TempDir, wef
     config.listeners = Some("PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0".into());
     config.advertised_listeners = Some("SSL://localhost:19093".into());
     config.admin_listen = Some("127.0.0.1:0".parse().unwrap());
+    config.schema_registry_listen = None;
     config.admin_ssl = true;
     config.ssl_keystore_location = Some(c.path("server.pem"));
     config.ssl_key_location = Some(c.path("server.key"));
@@ -165,6 +166,7 @@ async fn tls_without_a_keystore_does_not_start() {
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
     config.listeners = Some("SSL://127.0.0.1:0".into());
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     let e = weft_agent::start(config).await.err().expect("refused").to_string();
     assert!(e.contains("--ssl-keystore-location is required: listener SSL serves TLS"), "{e}");
 }

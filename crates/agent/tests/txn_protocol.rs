@@ -91,6 +91,7 @@ async fn transaction_apis_answer_kafkas_error_codes() {
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     let agent = weft_agent::start(config).await.expect("agent starts");
     let mut c = Conn::open(agent.kafka_addr, "txn-protocol-test").await;
 

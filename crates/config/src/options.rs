@@ -70,6 +70,11 @@ options! {
     /// `None` disables it.
     admin_listen: Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 9644))) => admin_listen: Switchable;
 
+    /// Schema registry listener (Confluent's REST API, schemas kept in the metastore); "off" disables it
+    ///
+    /// Bounded like the admin listener (--admin-max-connections, --admin-header-timeout-ms). `None` disables it.
+    schema_registry_listen: Option<SocketAddr> = Some(SocketAddr::from(([127, 0, 0, 1], 8081))) => schema_registry_listen: Switchable;
+
     /// Peer listener serving cached objects to agents of this zone (plain HTTP unless --peer-ssl: keep it
     /// on the private network); "auto" is the Kafka listener's host (first of --listeners, else --listen) with a free port,
     /// "off" disables it

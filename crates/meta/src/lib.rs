@@ -1,9 +1,9 @@
 //! The metadata store: topics, partitions, the offset index of every stored batch, groups, producers,
-//! transactions, objects, leases, the agent registry, users' SCRAM credentials, client quotas and ACLs.
+//! transactions, objects, leases, the agent registry, users' SCRAM credentials, client quotas, ACLs and the schema registry.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
 //! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Credentials`], [`Quotas`],
-//! [`Acls`]); [`Metastore`] is all of
+//! [`Acls`], [`Schemas`]); [`Metastore`] is all of
 //! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
 //! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
 //! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
@@ -25,6 +25,10 @@ pub use capability::{
     AclRecord, AclSnapshot, Acls, AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog,
     Change, Changes, Credentials, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Quotas,
     ScramCredential, Transactions,
+};
+pub use capability::{
+    Deletion, Placement, Registration, RegistryConfig, SchemaContent, SchemaReference, Schemas, StoredSchema,
+    SubjectVersion,
 };
 pub use quota::{QuotaEntity, QuotaName, QuotaRecord};
 pub use sql::SqlMetastore;
@@ -78,6 +82,6 @@ pub fn url_shown(url: &str) -> String {
 pub mod prelude {
     pub use crate::capability::{
         Acls, Agents, Catalog, Changes, Credentials, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects,
-        Producers, Quotas, Transactions,
+        Producers, Quotas, Schemas, Transactions,
     };
 }

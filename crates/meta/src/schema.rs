@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -211,6 +211,44 @@ CREATE TABLE acl_version (
     version BIGINT NOT NULL
 );
 INSERT INTO acl_version (singleton, version) VALUES (1, 0);
+"#,
+    // v13: the schema registry: schemas by global id, subject versions, settings, and the id counter whose row
+    // serialises registry writers.
+    r#"
+CREATE TABLE registry_schemas (
+    schema_id BIGINT PRIMARY KEY,
+    schema_type TEXT NOT NULL,
+    schema_text TEXT NOT NULL,
+    fingerprint TEXT NOT NULL UNIQUE
+);
+CREATE TABLE registry_references (
+    schema_id BIGINT NOT NULL,
+    position INTEGER NOT NULL,
+    ref_name TEXT NOT NULL,
+    ref_subject TEXT NOT NULL,
+    ref_version BIGINT NOT NULL,
+    PRIMARY KEY (schema_id, position)
+);
+CREATE INDEX registry_references_target ON registry_references (ref_subject, ref_version);
+CREATE TABLE registry_versions (
+    subject TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    schema_id BIGINT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (subject, version)
+);
+CREATE INDEX registry_versions_schema ON registry_versions (schema_id);
+CREATE TABLE registry_settings (
+    scope TEXT PRIMARY KEY,
+    compatibility TEXT,
+    normalize INTEGER,
+    mode TEXT
+);
+CREATE TABLE registry_state (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    next_id BIGINT NOT NULL
+);
+INSERT INTO registry_state (singleton, next_id) VALUES (1, 1);
 "#,
 ];
 
@@ -419,6 +457,44 @@ CREATE TABLE acl_version (
     version BIGINT NOT NULL
 );
 INSERT INTO acl_version (singleton, version) VALUES (1, 0);
+"#,
+    // v13: the schema registry: schemas by global id, subject versions, settings, and the id counter whose row
+    // serialises registry writers.
+    r#"
+CREATE TABLE registry_schemas (
+    schema_id BIGINT PRIMARY KEY,
+    schema_type TEXT NOT NULL,
+    schema_text TEXT NOT NULL,
+    fingerprint TEXT NOT NULL UNIQUE
+);
+CREATE TABLE registry_references (
+    schema_id BIGINT NOT NULL,
+    position INTEGER NOT NULL,
+    ref_name TEXT NOT NULL,
+    ref_subject TEXT NOT NULL,
+    ref_version BIGINT NOT NULL,
+    PRIMARY KEY (schema_id, position)
+);
+CREATE INDEX registry_references_target ON registry_references (ref_subject, ref_version);
+CREATE TABLE registry_versions (
+    subject TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    schema_id BIGINT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (subject, version)
+);
+CREATE INDEX registry_versions_schema ON registry_versions (schema_id);
+CREATE TABLE registry_settings (
+    scope TEXT PRIMARY KEY,
+    compatibility TEXT,
+    normalize INTEGER,
+    mode TEXT
+);
+CREATE TABLE registry_state (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    next_id BIGINT NOT NULL
+);
+INSERT INTO registry_state (singleton, next_id) VALUES (1, 1);
 "#,
 ];
 

@@ -45,6 +45,8 @@ enum Command {
     Quota(weft_admin::QuotaArgs),
     /// Add, list and remove ACLs (as kafka-acls.sh) on any Kafka-compatible cluster.
     Acl(weft_admin::AclArgs),
+    /// Register, get, list, check and delete schemas, and set compatibility, on a Confluent-compatible registry.
+    Schema(weft_admin::SchemaArgs),
 }
 
 /// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
             Command::User(args) => weft_admin::run_user(args).await,
             Command::Quota(args) => weft_admin::run_quota(args).await,
             Command::Acl(args) => weft_admin::run_acl(args).await,
+            Command::Schema(args) => weft_admin::run_schema(args).await,
         }
     });
     match result {

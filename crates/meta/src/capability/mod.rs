@@ -17,7 +17,7 @@
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
 //! by the probes, changes by the high-watermark watches, credentials by SASL authentication and the SCRAM
-//! credential APIs, quotas by the quota manager and the quota APIs, ACLs by the authorizer. Each trait documents
+//! credential APIs, quotas by the quota manager and the quota APIs, ACLs by the authorizer, schemas by the schema registry. Each trait documents
 //! what it owns, what is atomic,
 //! and who uses it.
 
@@ -34,6 +34,7 @@ mod log_maintenance;
 mod objects;
 mod producers;
 mod quotas;
+mod schemas;
 mod transactions;
 
 pub use acls::{AclRecord, AclSnapshot, Acls};
@@ -49,6 +50,10 @@ pub use log_maintenance::LogMaintenance;
 pub use objects::Objects;
 pub use producers::Producers;
 pub use quotas::Quotas;
+pub use schemas::{
+    Deletion, Placement, Registration, RegistryConfig, SchemaContent, SchemaReference, Schemas, StoredSchema,
+    SubjectVersion,
+};
 pub use transactions::Transactions;
 
 /// Everything the agent asks of the metadata store: all capabilities together.
@@ -71,6 +76,7 @@ pub trait Metastore:
     + Credentials
     + Quotas
     + Acls
+    + Schemas
 {
 }
 
@@ -89,6 +95,7 @@ impl<T> Metastore for T where
         + Credentials
         + Quotas
         + Acls
+        + Schemas
         + ?Sized
 {
 }

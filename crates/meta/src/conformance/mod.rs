@@ -25,6 +25,7 @@ pub mod log_maintenance;
 pub mod objects;
 pub mod producers;
 pub mod quotas;
+pub mod schemas;
 pub mod transactions;
 
 use crate::{BatchAppend, Metastore, NewTopic};
@@ -95,6 +96,8 @@ macro_rules! metastore_conformance {
             objects: log_start_and_dead_objects, orphans_are_fenced_against_late_commits;
             producers: idempotent_producers;
             quotas: client_quotas;
+            schemas: ids_are_global_and_versions_grow, deletes_are_soft_then_permanent, references_block_deletes,
+                explicit_placement_and_settings, concurrent_registrations_never_duplicate;
             transactions: transactions, late_markers_are_fenced;
         );
     };
@@ -164,4 +167,9 @@ pub async fn run_all(store: &dyn Metastore) {
     quotas::client_quotas(store).await;
     acls::acls_are_stored_once_and_versioned(store).await;
     acls::deletions_remove_exact_bindings(store).await;
+    schemas::ids_are_global_and_versions_grow(store).await;
+    schemas::deletes_are_soft_then_permanent(store).await;
+    schemas::references_block_deletes(store).await;
+    schemas::explicit_placement_and_settings(store).await;
+    schemas::concurrent_registrations_never_duplicate(store).await;
 }

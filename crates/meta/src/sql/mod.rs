@@ -16,6 +16,7 @@ mod maintenance;
 mod objects;
 mod producers;
 mod quotas;
+mod schemas;
 mod txn;
 
 use crate::{BatchRef, Health, MetaError, PartitionOffsets, Result, Topic};

@@ -93,6 +93,30 @@
     last_sequence integer NOT NULL
     recent text NOT NULL
     updated_ms bigint NOT NULL
+-- table registry_references
+    schema_id bigint NOT NULL
+    position integer NOT NULL
+    ref_name text NOT NULL
+    ref_subject text NOT NULL
+    ref_version bigint NOT NULL
+-- table registry_schemas
+    schema_id bigint NOT NULL
+    schema_type text NOT NULL
+    schema_text text NOT NULL
+    fingerprint text NOT NULL
+-- table registry_settings
+    scope text NOT NULL
+    compatibility text
+    normalize integer
+    mode text
+-- table registry_state
+    singleton integer NOT NULL
+    next_id bigint NOT NULL
+-- table registry_versions
+    subject text NOT NULL
+    version bigint NOT NULL
+    schema_id bigint NOT NULL
+    deleted integer NOT NULL DEFAULT 0
 -- table scram_credentials
     user_name text NOT NULL
     mechanism text NOT NULL
@@ -170,6 +194,22 @@ CREATE UNIQUE INDEX open_txns_pkey ON public.open_txns USING btree (topic_id, pa
 CREATE UNIQUE INDEX partitions_pkey ON public.partitions USING btree (topic_id, partition_id)
 -- index producer_state_pkey
 CREATE UNIQUE INDEX producer_state_pkey ON public.producer_state USING btree (producer_id, topic_id, partition_id)
+-- index registry_references_pkey
+CREATE UNIQUE INDEX registry_references_pkey ON public.registry_references USING btree (schema_id, "position")
+-- index registry_references_target
+CREATE INDEX registry_references_target ON public.registry_references USING btree (ref_subject, ref_version)
+-- index registry_schemas_fingerprint_key
+CREATE UNIQUE INDEX registry_schemas_fingerprint_key ON public.registry_schemas USING btree (fingerprint)
+-- index registry_schemas_pkey
+CREATE UNIQUE INDEX registry_schemas_pkey ON public.registry_schemas USING btree (schema_id)
+-- index registry_settings_pkey
+CREATE UNIQUE INDEX registry_settings_pkey ON public.registry_settings USING btree (scope)
+-- index registry_state_pkey
+CREATE UNIQUE INDEX registry_state_pkey ON public.registry_state USING btree (singleton)
+-- index registry_versions_pkey
+CREATE UNIQUE INDEX registry_versions_pkey ON public.registry_versions USING btree (subject, version)
+-- index registry_versions_schema
+CREATE INDEX registry_versions_schema ON public.registry_versions USING btree (schema_id)
 -- index scram_credentials_pkey
 CREATE UNIQUE INDEX scram_credentials_pkey ON public.scram_credentials USING btree (user_name, mechanism)
 -- index topics_pkey
@@ -192,4 +232,6 @@ CREATE UNIQUE INDEX txn_partitions_pkey ON public.txn_partitions USING btree (tr
 CHECK ((singleton = 1))
 -- check cluster.cluster_singleton_check
 CHECK ((singleton = 1))
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+-- check registry_state.registry_state_singleton_check
+CHECK ((singleton = 1))
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]

@@ -2,6 +2,10 @@
 CREATE INDEX batches_by_object ON batches (object_key)
 -- index objects_by_dead
 CREATE INDEX objects_by_dead ON objects (dead_ms)
+-- index registry_references_target
+CREATE INDEX registry_references_target ON registry_references (ref_subject, ref_version)
+-- index registry_versions_schema
+CREATE INDEX registry_versions_schema ON registry_versions (schema_id)
 -- index transactions_by_producer
 CREATE INDEX transactions_by_producer ON transactions (producer_id)
 -- index txn_offsets_by_group
@@ -137,6 +141,42 @@ CREATE TABLE producer_state (
     updated_ms BIGINT NOT NULL,
     PRIMARY KEY (producer_id, topic_id, partition_id)
 )
+-- table registry_references
+CREATE TABLE registry_references (
+    schema_id BIGINT NOT NULL,
+    position INTEGER NOT NULL,
+    ref_name TEXT NOT NULL,
+    ref_subject TEXT NOT NULL,
+    ref_version BIGINT NOT NULL,
+    PRIMARY KEY (schema_id, position)
+)
+-- table registry_schemas
+CREATE TABLE registry_schemas (
+    schema_id BIGINT PRIMARY KEY,
+    schema_type TEXT NOT NULL,
+    schema_text TEXT NOT NULL,
+    fingerprint TEXT NOT NULL UNIQUE
+)
+-- table registry_settings
+CREATE TABLE registry_settings (
+    scope TEXT PRIMARY KEY,
+    compatibility TEXT,
+    normalize INTEGER,
+    mode TEXT
+)
+-- table registry_state
+CREATE TABLE registry_state (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    next_id BIGINT NOT NULL
+)
+-- table registry_versions
+CREATE TABLE registry_versions (
+    subject TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    schema_id BIGINT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (subject, version)
+)
 -- table scram_credentials
 CREATE TABLE scram_credentials (
     user_name TEXT NOT NULL,
@@ -194,4 +234,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]

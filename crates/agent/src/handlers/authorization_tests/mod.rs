@@ -110,6 +110,7 @@ async fn agent() -> (tempfile::TempDir, crate::RunningAgent) {
     let mut config = crate::AgentConfig::with_data_dir(dir.path());
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.admin_listen = None;
+    config.schema_registry_listen = None;
     let agent = crate::start(config).await.expect("agent starts");
     (dir, agent)
 }

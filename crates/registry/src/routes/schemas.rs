@@ -1,0 +1,55 @@
+//! `/schemas/...`: schemas by global id, where each is used, and the types served.
+
+use super::{Params, Shared, flag, schema_fields};
+use crate::body::ok;
+use crate::error::ApiError;
+use axum::extract::Path;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use weft_meta::SubjectVersion;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+fn id_of(text: &str) -> Result<i32> {
+    text.parse().map_err(|_| ApiError::schema_not_found())
+}
+
+async fn usages(registry: &Shared, id: i32, deleted: bool) -> Result<Vec<SubjectVersion>> {
+    let all = registry.store().schema_usages(id).await?;
+    Ok(all.into_iter().filter(|u| deleted || !u.deleted).collect())
+}
+
+pub async fn types() -> Response {
+    ok(json!(["JSON", "PROTOBUF", "AVRO"]))
+}
+
+pub async fn by_id(registry: Shared, Path(id): Path<String>, params: Params) -> Result<Response> {
+    let stored = registry.schema(id_of(&id)?).await?;
+    if let Some(subject) = params.get("subject")
+        && !usages(&registry, stored.id, true).await?.iter().any(|u| &u.subject == subject)
+    {
+        return Err(ApiError::schema_not_found());
+    }
+    Ok(ok(Value::Object(schema_fields(&stored))))
+}
+
+pub async fn raw(registry: Shared, Path(id): Path<String>) -> Result<Response> {
+    Ok(registry.schema(id_of(&id)?).await?.content.text.into_response())
+}
+
+pub async fn subjects(registry: Shared, Path(id): Path<String>, params: Params) -> Result<Response> {
+    let id = id_of(&id)?;
+    registry.schema(id).await?;
+    let mut subjects: Vec<String> =
+        usages(&registry, id, flag(&params, "deleted")).await?.into_iter().map(|u| u.subject).collect();
+    subjects.dedup();
+    Ok(ok(json!(subjects)))
+}
+
+pub async fn versions(registry: Shared, Path(id): Path<String>, params: Params) -> Result<Response> {
+    let id = id_of(&id)?;
+    registry.schema(id).await?;
+    let used = usages(&registry, id, flag(&params, "deleted")).await?;
+    let out: Vec<Value> = used.iter().map(|u| json!({"subject": u.subject, "version": u.version})).collect();
+    Ok(ok(json!(out)))
+}
