@@ -3,6 +3,9 @@
 //!
 //! Fetch sessions (KIP-227): Weft answers every fetch in full and never creates a session (session id 0),
 //! which the protocol allows; a request naming a session Weft did not create gets FETCH_SESSION_ID_NOT_FOUND.
+//!
+//! Authorization as Kafka's: a consumer needs READ on each topic; a replica (replica id >= 0) needs
+//! CLUSTER_ACTION on the cluster, checked once, without which every partition is TOPIC_AUTHORIZATION_FAILED.
 
 use crate::Agent;
 use crate::error::KafkaCode;
