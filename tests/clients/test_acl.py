@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
                                    AclPermissionType, ResourcePatternType,
                                    ResourceType)
@@ -152,3 +152,82 @@ def test_produce_and_consume_are_allowed_and_denied_by_acls(agent_factory):
     err = future_error(admin.create_acls([grant], request_timeout=TIMEOUT)[grant], TIMEOUT)
     assert err is not None and err.code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED, err
     assert admin.describe_acls(_all_filter(), request_timeout=TIMEOUT).result(TIMEOUT) == []
+
+
+def test_regex_subscription_assigns_only_topics_the_principal_may_describe(agent_factory):
+    """KIP-848 regex subscription (librdkafka group.protocol=consumer): a matching topic the principal may not
+    DESCRIBE is never assigned, as in Kafka 4."""
+    a = agent_factory(*ACL, "--super-users", ANON, "--group-consumer-heartbeat-interval-ms", "500")
+    prefix = unique_topic("acl-rx")
+    allowed, hidden = f"{prefix}-allowed", f"{prefix}-hidden"
+    group = f"g-{prefix}"
+    for t in (allowed, hidden):
+        create_topic(a.bootstrap, t)
+        assert _produce_error(a.bootstrap, t) is None
+    admin = admin_client(a.bootstrap)
+    _create(admin, [
+        _binding(ResourceType.TOPIC, allowed, ANON, AclOperation.READ),
+        _binding(ResourceType.GROUP, group, ANON, AclOperation.READ),
+    ])
+    a.extra_args = [*ACL, "--group-consumer-heartbeat-interval-ms", "500"]
+    a.restart()
+    c = consumer(a.bootstrap, **{"group.id": group, "group.protocol": "consumer",
+                                 "enable.partition.eof": False})
+    try:
+        c.subscribe([f"^{prefix}-.*"])
+        got = []
+        deadline = time.time() + TIMEOUT
+        while not got and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is not None:
+                assert m.error() is None, m.error()
+                got.append(m)
+        assert [(m.topic(), m.value()) for m in got] == [(allowed, b"v")]
+        # A few more heartbeats: the hidden topic is still not assigned, nothing from it arrives.
+        end = time.time() + 3
+        while time.time() < end:
+            m = c.poll(0.5)
+            assert m is None or (m.error() is None and m.topic() == allowed), m
+        assert {tp.topic for tp in c.assignment()} == {allowed}
+    finally:
+        c.close()
+
+
+def test_authorized_operations_are_reported_to_admin_clients(agent_factory):
+    """describe_topics / describe_cluster / describe_consumer_groups with include_authorized_operations
+    report what the ACLs allow (KIP-430), as Kafka."""
+    from confluent_kafka import TopicCollection
+    a = agent_factory(*ACL, "--super-users", ANON)
+    topic = unique_topic("acl-ops")
+    group = f"g-{topic}"
+    create_topic(a.bootstrap, topic)
+    admin = admin_client(a.bootstrap)
+    _create(admin, [
+        _binding(ResourceType.TOPIC, topic, ANON, AclOperation.READ),
+        _binding(ResourceType.TOPIC, topic, ANON, AclOperation.DESCRIBE_CONFIGS),
+        _binding(ResourceType.GROUP, group, ANON, AclOperation.READ),
+        _binding(ResourceType.BROKER, "kafka-cluster", ANON, AclOperation.DESCRIBE),
+    ])
+    _restart_without_super_users(a)
+    admin = admin_client(a.bootstrap)
+
+    def ops(described):
+        return {op.name for op in (described.authorized_operations or [])}
+
+    fs = admin.describe_topics(TopicCollection([topic]), include_authorized_operations=True,
+                               request_timeout=TIMEOUT)
+    assert ops(fs[topic].result(TIMEOUT)) == {"READ", "DESCRIBE", "DESCRIBE_CONFIGS"}
+    plain = admin.describe_topics(TopicCollection([topic]), request_timeout=TIMEOUT)[topic].result(TIMEOUT)
+    assert plain.authorized_operations is None, "not asked for"
+
+    cluster = admin.describe_cluster(include_authorized_operations=True, request_timeout=TIMEOUT).result(TIMEOUT)
+    assert ops(cluster) == {"DESCRIBE"}
+
+    # The group exists once an offset is committed in it.
+    committer = consumer(a.bootstrap, **{"group.id": group})
+    try:
+        committer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+    finally:
+        committer.close()
+    fs = admin.describe_consumer_groups([group], include_authorized_operations=True, request_timeout=TIMEOUT)
+    assert ops(fs[group].result(TIMEOUT)) == {"READ", "DESCRIBE"}

@@ -126,6 +126,7 @@ impl KafkaCode for GroupError {
             GroupError::UnsupportedAssignor => ResponseError::UnsupportedAssignor,
             GroupError::FencedMemberEpoch => ResponseError::FencedMemberEpoch,
             GroupError::StaleMemberEpoch => ResponseError::StaleMemberEpoch,
+            GroupError::InvalidRegularExpression => ResponseError::InvalidRegularExpression,
             GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
         };
         e.code()

@@ -363,7 +363,7 @@ async fn groups_transactions_idempotence_and_admin_apis_are_checked() {
     let resp = c.call(8, &commit("mine")).await;
     assert_eq!(resp.topics[0].partitions[0].error_code, E::TopicAuthorizationFailed.code(), "no READ on the topic");
 
-    let idempotent = InitProducerIdRequest::default().with_transaction_timeout_ms(10_000);
+    let idempotent = InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(10_000);
     assert_eq!(c.call(4, &idempotent).await.error_code, 0, "WRITE on a topic suffices (Kafka 3.x)");
     let tx = |id: &str| idempotent.clone().with_transactional_id(Some(TransactionalId(s(id))));
     assert_eq!(c.call(4, &tx("tx-1")).await.error_code, 0);

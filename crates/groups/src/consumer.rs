@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+pub use crate::topic_regex::TopicRegex;
+
 /// A partition, as the consumer protocol names it.
 pub type Tp = (Uuid, i32);
 
@@ -54,7 +56,10 @@ pub struct ConsumerMember {
     /// was assigned (its previous answer was lost), as in Kafka.
     pub previous_epoch: i32,
     pub subscribed: Vec<String>,
-    pub regex: Option<String>,
+    pub regex: Option<TopicRegex>,
+    /// The topics the regex matched at the member's last heartbeat among those its principal may DESCRIBE
+    /// (Kafka 4 filters regex subscriptions by authorization): what the regex subscribes it to.
+    pub regex_topics: BTreeSet<String>,
     /// What the member was last told it owns.
     pub assigned: BTreeSet<Tp>,
     pub last_heartbeat: Instant,
@@ -123,10 +128,24 @@ pub fn assign(
     out
 }
 
-/// Whether a member subscribes to a topic by name or by regex (matched against the whole name).
+/// Whether a member subscribes to a topic by name or through its regex (as last resolved; no regex runs here).
 pub fn subscribes(m: &ConsumerMember, topic: &str) -> bool {
-    m.subscribed.iter().any(|s| s == topic)
-        || m.regex.as_ref().is_some_and(|r| regex::Regex::new(&format!("^(?:{r})$")).is_ok_and(|re| re.is_match(topic)))
+    m.subscribed.iter().any(|s| s == topic) || m.regex_topics.contains(topic)
+}
+
+impl ConsumerMember {
+    /// Resolves the member's regex against `topics`, keeping those `may_describe` allows (the member's
+    /// principal's DESCRIBE), as Kafka 4 does; a member without a regex subscribes to nothing through one.
+    pub fn resolve_regex(&mut self, topics: &[TopicInfo], may_describe: &dyn Fn(&str) -> bool) {
+        self.regex_topics = match &self.regex {
+            None => BTreeSet::new(),
+            Some(re) => topics
+                .iter()
+                .filter(|t| re.is_match(&t.name) && may_describe(&t.name))
+                .map(|t| t.name.clone())
+                .collect(),
+        };
+    }
 }
 
 impl ConsumerGroup {
@@ -186,6 +205,7 @@ mod tests {
             previous_epoch: 0,
             subscribed: topics.iter().map(|t| t.to_string()).collect(),
             regex: None,
+            regex_topics: BTreeSet::new(),
             assigned: BTreeSet::new(),
             last_heartbeat: Instant::now(),
         }

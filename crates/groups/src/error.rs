@@ -37,6 +37,8 @@ pub enum GroupError {
     FencedMemberEpoch,
     #[error("the member epoch of the offset commit is stale")]
     StaleMemberEpoch,
+    #[error("the subscribed topic regex is invalid or too large")]
+    InvalidRegularExpression,
     /// The group's store (committed offsets in the metastore) failed; the agent reports it for group APIs.
     #[error("the group's offset store is unavailable")]
     CoordinatorNotAvailable,

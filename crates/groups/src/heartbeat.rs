@@ -2,7 +2,7 @@
 //! heartbeat that caused it is answered, so a member carries on with its epoch after a coordinator restart.
 
 use super::Coordinator;
-use super::consumer::{Assignor, Beat, ConsumerGroup, ConsumerMember, TopicInfo, Tp, assign};
+use super::consumer::{Assignor, Beat, ConsumerGroup, ConsumerMember, TopicInfo, TopicRegex, Tp, assign};
 use crate::GroupError;
 use crate::persist::{Persisted, Write};
 use std::collections::BTreeSet;
@@ -51,15 +51,17 @@ const STATIC_LEAVE: i32 = -2;
 
 impl Coordinator {
     /// Handles one heartbeat; `topics` is every topic of the cluster (the subscriptions are matched here).
-    /// Call [`Coordinator::load`] for the group first.
+    /// `may_describe` says whether the heartbeating member's principal may DESCRIBE a topic: its regex
+    /// subscribes it only to those. Call [`Coordinator::load`] for the group first.
     pub async fn consumer_heartbeat(
         self: &Arc<Self>,
         p: HeartbeatParams,
         new_id: String,
         topics: Vec<TopicInfo>,
+        may_describe: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Beat, GroupError> {
         let group_id = p.group_id.clone();
-        let (beat, write) = self.beat(p, new_id, topics)?;
+        let (beat, write) = self.beat(p, new_id, topics, may_describe)?;
         if let Some(write) = write {
             self.persist(write).await.unwrap_or(Err(GroupError::CoordinatorNotAvailable)).inspect_err(|e| {
                 tracing::debug!(group = %group_id, error = %e, "consumer group heartbeat: storing the group failed");
@@ -74,10 +76,17 @@ impl Coordinator {
         p: HeartbeatParams,
         new_id: String,
         topics: Vec<TopicInfo>,
+        may_describe: &dyn Fn(&str) -> bool,
     ) -> Result<(Beat, Option<Write>), GroupError> {
         if p.group_id.is_empty() {
             return Err(GroupError::InvalidRequest);
         }
+        // A new pattern is compiled once here, before anything changes; the member keeps the compiled one.
+        let regex = match p.regex.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(pattern) => Some(Some(TopicRegex::new(pattern)?)),
+        };
         if self.lock().get(&p.group_id).is_some_and(|g| !g.members.is_empty()) {
             // A classic group of that name is active: the protocols do not mix in one group.
             return Err(GroupError::GroupIdNotFound);
@@ -117,6 +126,7 @@ impl Coordinator {
                         previous_epoch: 0,
                         subscribed: Vec::new(),
                         regex: None,
+                        regex_topics: BTreeSet::new(),
                         assigned,
                         last_heartbeat: now,
                     },
@@ -148,9 +158,13 @@ impl Coordinator {
             if let Some(names) = p.subscribed {
                 m.subscribed = names;
             }
-            if p.regex.is_some() {
-                m.regex = p.regex;
+            match regex {
+                // The same pattern again keeps its compiled form (clients resend it on full heartbeats).
+                Some(Some(new)) if m.regex.as_ref() != Some(&new) => m.regex = Some(new),
+                Some(None) => m.regex = None,
+                _ => {}
             }
+            m.resolve_regex(&topics, may_describe);
         }
         let wanted: Vec<TopicInfo> = topics
             .into_iter()
@@ -251,7 +265,7 @@ impl Coordinator {
                     client_id: m.client_id.clone(),
                     client_host: m.client_host.clone(),
                     subscribed: m.subscribed.clone(),
-                    regex: m.regex.clone(),
+                    regex: m.regex.as_ref().map(|r| r.as_str().to_string()),
                     assigned: m.assigned.clone(),
                     target: g.target.get(&m.id).cloned().unwrap_or_default(),
                 })

@@ -16,6 +16,7 @@ pub mod stored;
 mod summary;
 #[cfg(test)]
 mod tests;
+pub mod topic_regex;
 
 pub use error::GroupError;
 pub use group::{GroupState, JoinResult, SyncResult};

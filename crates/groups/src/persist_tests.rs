@@ -127,7 +127,8 @@ fn beat(member_id: &str, epoch: i32, owned: Option<BTreeSet<consumer::Tp>>) -> H
 #[tokio::test]
 async fn a_consumer_group_member_keeps_its_epoch_across_a_restart() {
     let c = coordinator().await;
-    let first = c.consumer_heartbeat(beat("", 0, Some(BTreeSet::new())), "c1".into(), vec![topic()]).await.unwrap();
+    let first =
+        c.consumer_heartbeat(beat("", 0, Some(BTreeSet::new())), "c1".into(), vec![topic()], &|_| true).await.unwrap();
     let assigned = first.assignment.clone().unwrap();
     assert_eq!((first.member_id.as_str(), first.epoch, assigned.len()), ("c1", 1, 3));
     let stored = c.store.load_group_state("cg").await.unwrap().unwrap();
@@ -135,14 +136,16 @@ async fn a_consumer_group_member_keeps_its_epoch_across_a_restart() {
 
     let after = c.restart();
     after.load("cg").await.unwrap();
-    let next =
-        after.consumer_heartbeat(beat("c1", 1, Some(assigned.clone())), "unused".into(), vec![topic()]).await.unwrap();
+    let next = after
+        .consumer_heartbeat(beat("c1", 1, Some(assigned.clone())), "unused".into(), vec![topic()], &|_| true)
+        .await
+        .unwrap();
     assert_eq!((next.epoch, next.assignment), (1, None), "same epoch, nothing to change");
     assert_eq!(after.check_commit("cg", 1, "c1", None), Ok(()));
     let snapshot = after.snapshot_consumer_group("cg").unwrap();
     assert_eq!(snapshot.members[0].target, assigned);
     // A stale epoch is still fenced.
-    let stale = after.consumer_heartbeat(beat("c1", 5, None), "unused".into(), vec![topic()]).await;
+    let stale = after.consumer_heartbeat(beat("c1", 5, None), "unused".into(), vec![topic()], &|_| true).await;
     assert_eq!(stale.unwrap_err(), GroupError::FencedMemberEpoch);
 }
 
@@ -236,7 +239,7 @@ async fn a_failed_write_answers_a_retriable_error_and_the_group_rebalances() {
     assert_eq!(synced, Err(GroupError::CoordinatorNotAvailable));
     assert_eq!(c.describe("g").unwrap().state, "PreparingRebalance");
     assert_eq!(h.store.load_group_state("g").await.unwrap(), None, "nothing stored");
-    let heartbeat = c.consumer_heartbeat(beat("", 0, None), "c1".into(), vec![topic()]).await;
+    let heartbeat = c.consumer_heartbeat(beat("", 0, None), "c1".into(), vec![topic()], &|_| true).await;
     assert_eq!(heartbeat.unwrap_err(), GroupError::CoordinatorNotAvailable);
 }
 
@@ -264,7 +267,7 @@ async fn a_group_that_never_had_members_is_not_stored() {
     let c = coordinator().await;
     let first = join(&c, params("", None), "m1").await;
     assert_eq!(first.error, Some(GroupError::MemberIdRequired));
-    let refused = c.consumer_heartbeat(beat("ghost", 3, None), "x".into(), vec![topic()]).await;
+    let refused = c.consumer_heartbeat(beat("ghost", 3, None), "x".into(), vec![topic()], &|_| true).await;
     assert_eq!(refused.unwrap_err(), GroupError::UnknownMemberId);
     c.tick();
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -274,18 +277,21 @@ async fn a_group_that_never_had_members_is_not_stored() {
 #[tokio::test]
 async fn a_member_whose_answer_was_lost_may_return_with_its_previous_epoch() {
     let c = coordinator().await;
-    let first = c.consumer_heartbeat(beat("", 0, Some(BTreeSet::new())), "c1".into(), vec![topic()]).await.unwrap();
+    let first =
+        c.consumer_heartbeat(beat("", 0, Some(BTreeSet::new())), "c1".into(), vec![topic()], &|_| true).await.unwrap();
     let three = first.assignment.unwrap();
     let grown = TopicInfo { partitions: 4, ..topic() };
-    let bumped = c.consumer_heartbeat(beat("c1", 1, Some(three.clone())), "x".into(), vec![grown.clone()]).await;
+    let bumped =
+        c.consumer_heartbeat(beat("c1", 1, Some(three.clone())), "x".into(), vec![grown.clone()], &|_| true).await;
     assert_eq!(bumped.unwrap().epoch, 2);
     // The epoch-2 answer never arrived: the member comes back with epoch 1 and what it owned then.
     let after = c.restart();
     after.load("cg").await.unwrap();
-    let retried = after.consumer_heartbeat(beat("c1", 1, Some(three)), "x".into(), vec![grown.clone()]).await.unwrap();
+    let retried =
+        after.consumer_heartbeat(beat("c1", 1, Some(three)), "x".into(), vec![grown.clone()], &|_| true).await.unwrap();
     assert_eq!((retried.epoch, retried.assignment.map(|a| a.len())), (2, Some(4)));
     let stranger: BTreeSet<consumer::Tp> = [(uuid::Uuid::from_u128(9), 0)].into();
-    let fenced = after.consumer_heartbeat(beat("c1", 1, Some(stranger)), "x".into(), vec![grown]).await;
+    let fenced = after.consumer_heartbeat(beat("c1", 1, Some(stranger)), "x".into(), vec![grown], &|_| true).await;
     assert_eq!(fenced.unwrap_err(), GroupError::FencedMemberEpoch, "owning more than assigned is fenced");
 }
 
@@ -331,10 +337,47 @@ async fn writes_are_fenced_by_the_coordinator_lease() {
     assert_eq!(h.store.load_group_state("g").await.unwrap().map(|g| g.state), Some("Stable".into()));
     // Another agent takes the lease: this coordinator's next write is refused and stores nothing.
     assert!(h.store.acquire_lease("coordinator-1", "agent-b", 2_000, 1_000).await.unwrap());
-    let heartbeat = c.consumer_heartbeat(beat("", 0, None), "c1".into(), vec![topic()]).await;
+    let heartbeat = c.consumer_heartbeat(beat("", 0, None), "c1".into(), vec![topic()], &|_| true).await;
     assert_eq!(heartbeat.unwrap_err(), GroupError::NotCoordinator);
     *holder.lock().unwrap() = None;
-    let again = c.consumer_heartbeat(beat("", 0, None), "c2".into(), vec![topic()]).await;
+    let again = c.consumer_heartbeat(beat("", 0, None), "c2".into(), vec![topic()], &|_| true).await;
     assert_eq!(again.unwrap_err(), GroupError::NotCoordinator, "not held here: refused before writing");
     assert_eq!(h.store.load_group_state("g").await.unwrap().map(|g| g.state), Some("Stable".into()));
+}
+
+#[tokio::test]
+async fn a_regex_subscribes_a_member_only_to_topics_it_may_describe_and_survives_a_restart() {
+    let c = coordinator().await;
+    let topics = vec![
+        TopicInfo { name: "orders-eu".into(), id: uuid::Uuid::from_u128(1), partitions: 2 },
+        TopicInfo { name: "orders-us".into(), id: uuid::Uuid::from_u128(2), partitions: 2 },
+        TopicInfo { name: "payments".into(), id: uuid::Uuid::from_u128(3), partitions: 2 },
+    ];
+    let mut p = beat("", 0, Some(BTreeSet::new()));
+    p.subscribed = Some(Vec::new());
+    p.regex = Some("orders-.*".into());
+    let may_describe = |t: &str| t != "orders-us";
+    let first = c.consumer_heartbeat(p, "r1".into(), topics.clone(), &may_describe).await.unwrap();
+    let assigned = first.assignment.unwrap();
+    let ids: BTreeSet<_> = assigned.iter().map(|(t, _)| *t).collect();
+    assert_eq!(ids, BTreeSet::from([uuid::Uuid::from_u128(1)]), "only the matching topic it may describe");
+    let snapshot = c.snapshot_consumer_group("cg").unwrap();
+    assert_eq!(snapshot.members[0].regex.as_deref(), Some("orders-.*"));
+
+    // Another coordinator restores the resolved topics with the pattern.
+    let after = c.restart();
+    after.load("cg").await.unwrap();
+    let next =
+        after.consumer_heartbeat(beat("r1", 1, Some(assigned.clone())), "x".into(), topics.clone(), &may_describe);
+    assert_eq!(next.await.unwrap().assignment, None, "nothing changes");
+
+    // Once it may describe the other topic, its next heartbeat subscribes it.
+    let grown = after.consumer_heartbeat(beat("r1", 1, Some(assigned)), "x".into(), topics.clone(), &|_| true);
+    let grown = grown.await.unwrap();
+    assert_eq!(grown.assignment.unwrap().len(), 4);
+
+    let mut bad = beat("", 0, None);
+    bad.regex = Some("orders-(".into());
+    let refused = after.consumer_heartbeat(bad, "r2".into(), topics, &|_| true).await;
+    assert_eq!(refused.unwrap_err(), GroupError::InvalidRegularExpression);
 }

@@ -4,7 +4,7 @@
 //! assignments. Restored members get a fresh session deadline, as Kafka's coordinator schedules heartbeat
 //! expiry for every member of a group it loads.
 
-use crate::consumer::{Assignor, ConsumerGroup, ConsumerMember, TopicInfo};
+use crate::consumer::{Assignor, ConsumerGroup, ConsumerMember, TopicInfo, TopicRegex};
 use crate::group::{Group, GroupState, Member};
 use crate::persist::Persisted;
 use crate::stored::{
@@ -122,7 +122,8 @@ impl ConsumerGroup {
                 member_epoch: m.epoch,
                 previous_member_epoch: m.previous_epoch,
                 subscribed_topic_names: m.subscribed.clone(),
-                subscribed_topic_regex: m.regex.clone(),
+                subscribed_topic_regex: m.regex.as_ref().map(|r| r.as_str().to_string()),
+                subscribed_regex_topics: m.regex_topics.iter().cloned().collect(),
                 assigned: partitions_state(&m.assigned),
                 target: self.target.get(&m.id).map(partitions_state).unwrap_or_default(),
             })
@@ -157,7 +158,9 @@ impl ConsumerGroup {
                 epoch: m.member_epoch,
                 previous_epoch: m.previous_member_epoch,
                 subscribed: m.subscribed_topic_names,
-                regex: m.subscribed_topic_regex,
+                // A pattern stored before patterns were checked may not compile: it then subscribes to nothing.
+                regex: m.subscribed_topic_regex.as_deref().and_then(|r| TopicRegex::new(r).ok()),
+                regex_topics: m.subscribed_regex_topics.into_iter().collect(),
                 assigned: partitions_set(&m.assigned)?,
                 last_heartbeat: now,
             };

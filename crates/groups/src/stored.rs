@@ -108,6 +108,9 @@ pub struct ConsumerMemberState {
     pub previous_member_epoch: i32,
     pub subscribed_topic_names: Vec<String>,
     pub subscribed_topic_regex: Option<String>,
+    /// The topics the regex subscribed the member to when stored (matched and authorized at its heartbeat).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscribed_regex_topics: Vec<String>,
     /// What the member was last told it owns.
     pub assigned: Vec<PartitionsState>,
     /// Its target assignment; partitions targeted but not yet assigned are pending (held by another member).
@@ -216,6 +219,7 @@ mod tests {
                 previous_member_epoch: 3,
                 subscribed_topic_names: vec!["t".into()],
                 subscribed_topic_regex: None,
+                subscribed_regex_topics: Vec::new(),
                 assigned: vec![PartitionsState { topic_id: topic.clone(), partitions: vec![0, 1] }],
                 target: vec![PartitionsState { topic_id: topic, partitions: vec![0, 1, 2] }],
             }],

@@ -30,6 +30,7 @@ fn group_errors() {
         (G::UnsupportedAssignor, E::UnsupportedAssignor),
         (G::FencedMemberEpoch, E::FencedMemberEpoch),
         (G::StaleMemberEpoch, E::StaleMemberEpoch),
+        (G::InvalidRegularExpression, E::InvalidRegularExpression),
         (G::CoordinatorNotAvailable, E::CoordinatorNotAvailable),
     ];
     for (g, e) in table {

@@ -1,15 +1,13 @@
-//! DescribeCluster: the live agents that serve Kafka clients, with their zones as racks. Kafka checks
-//! nothing here but DESCRIBE on the cluster when authorized operations are asked for, which Weft does not
-//! report (AUTHORIZED_OPERATIONS_OMITTED): so no check is made.
+//! DescribeCluster: the live agents that serve Kafka clients, with their zones as racks. As in Kafka, nothing
+//! is authorized; the cluster's authorized operations are reported when asked for.
 
 use super::str_bytes;
 use crate::Agent;
-use crate::request::RequestContext;
+use crate::request::{RequestContext, Resource};
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
-/// Kafka's "authorized operations not requested" marker.
-pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+pub use super::authorized_operations::OMITTED as AUTHORIZED_OPERATIONS_OMITTED;
 
 pub async fn describe(
     agent: &Agent,
@@ -43,6 +41,10 @@ pub async fn describe(
         .with_cluster_id(str_bytes(agent.cluster_id.clone()))
         .with_controller_id(BrokerId(controller))
         .with_brokers(brokers)
-        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+        .with_cluster_authorized_operations(super::authorized_operations::if_asked(
+            ctx,
+            req.include_cluster_authorized_operations,
+            Resource::Cluster,
+        ))
         .with_endpoint_type(if version >= 1 { req.endpoint_type } else { 1 })
 }

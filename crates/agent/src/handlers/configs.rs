@@ -1,5 +1,6 @@
 //! DescribeConfigs for topics and brokers, with Kafka's defaults, sources, types, synonyms and docs. A topic's
-//! configs need DESCRIBE_CONFIGS on the topic, a broker's on the cluster.
+//! configs need DESCRIBE_CONFIGS on the topic, a group's on the group, a broker's, its loggers' and client
+//! metrics' on the cluster (the types Weft does not serve are authorized first, then refused).
 
 use super::str_bytes;
 use crate::Agent;
@@ -15,9 +16,16 @@ use weft_topics::config::{self as topic_config, ConfigType, TOPIC_CONFIGS, sourc
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
+/// Kafka's other config resource types (`ConfigResource.Type`), which Weft authorizes as Kafka does before
+/// refusing them as unsupported.
+pub const RESOURCE_BROKER_LOGGER: i8 = 8;
+pub const RESOURCE_CLIENT_METRICS: i8 = 16;
+pub const RESOURCE_GROUP: i8 = 32;
 
-/// The authorization error for `operation` (DESCRIBE_CONFIGS, ALTER_CONFIGS) on a config resource: a topic,
-/// or a broker (the cluster, as in Kafka). Other resource types are refused later as unsupported.
+/// The authorization error for `operation` (DESCRIBE_CONFIGS, ALTER_CONFIGS) on a config resource, as Kafka's
+/// `KafkaApis` / `ControllerApis` check it: a topic or a group on itself (TOPIC_ / GROUP_AUTHORIZATION_FAILED);
+/// a broker, a broker's loggers and client metrics on the cluster (CLUSTER_AUTHORIZATION_FAILED). Unknown
+/// resource types are refused later, as unsupported.
 pub fn config_resource_denied(
     ctx: &RequestContext,
     operation: Operation,
@@ -26,7 +34,10 @@ pub fn config_resource_denied(
 ) -> Option<i16> {
     match resource_type {
         RESOURCE_TOPIC => check(ctx, operation, Resource::Topic(name)).err(),
-        RESOURCE_BROKER => check(ctx, operation, Resource::Cluster).err(),
+        RESOURCE_GROUP => check(ctx, operation, Resource::Group(name)).err(),
+        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER | RESOURCE_CLIENT_METRICS => {
+            check(ctx, operation, Resource::Cluster).err()
+        }
         _ => None,
     }
 }

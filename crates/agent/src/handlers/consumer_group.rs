@@ -1,11 +1,12 @@
 //! ConsumerGroupHeartbeat (KIP-848): server-side assignment for `group.protocol=consumer` clients. As in
-//! Kafka 4 (KAFKA-18813), a member needs READ on its group and DESCRIBE on the topics it names; a described
+//! Kafka 4 (KAFKA-18813), a member needs READ on its group and DESCRIBE on the topics it names, and its regex
+//! (compiled once by the coordinator) subscribes it only to matching topics it may DESCRIBE; a described
 //! group needs DESCRIBE on it and on every topic its members subscribe to or are assigned.
 
-use super::str_bytes;
+use super::{authorized_operations, str_bytes};
 use crate::Agent;
 use crate::error::KafkaCode;
-use crate::request::{Operation, RequestContext, Resource, authorize, check};
+use crate::request::{Operation, RequestContext, Resource, authorize, check, visible};
 use kafka_protocol::messages::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
 use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
@@ -57,7 +58,11 @@ pub async fn heartbeat(
             .map(|tps| tps.iter().flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, *p))).collect()),
     };
     let beat = match agent.groups.load(&params.group_id).await {
-        Ok(()) => agent.groups.consumer_heartbeat(params, agent.ids.uuid().to_string(), topics).await,
+        Ok(()) => {
+            // A regex subscribes the member only to topics its principal may DESCRIBE (Kafka 4); not audited.
+            let may_describe = |t: &str| visible(ctx, Operation::Describe, Resource::Topic(t));
+            agent.groups.consumer_heartbeat(params, agent.ids.uuid().to_string(), topics, &may_describe).await
+        }
         Err(e) => Err(e),
     };
     match beat {
@@ -102,6 +107,7 @@ pub async fn describe(
             unloadable.insert(id.to_string(), e);
         }
     }
+    let asked = req.include_authorized_operations;
     let groups = req
         .group_ids
         .into_iter()
@@ -164,6 +170,7 @@ pub async fn describe(
                         .with_target_assignment(assignment(&m.target))
                 })
                 .collect();
+            let ops = authorized_operations::if_asked(ctx, asked, Resource::Group(&id));
             d::DescribedGroup::default()
                 .with_group_id(id)
                 .with_group_state(str_bytes(g.state))
@@ -171,7 +178,7 @@ pub async fn describe(
                 .with_assignment_epoch(g.epoch)
                 .with_assignor_name(str_bytes(g.assignor))
                 .with_members(members)
-                .with_authorized_operations(i32::MIN)
+                .with_authorized_operations(ops)
         })
         .collect();
     ConsumerGroupDescribeResponse::default().with_groups(groups)

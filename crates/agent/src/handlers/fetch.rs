@@ -3,6 +3,9 @@
 //!
 //! Fetch sessions (KIP-227): Weft answers every fetch in full and never creates a session (session id 0),
 //! which the protocol allows; a request naming a session Weft did not create gets FETCH_SESSION_ID_NOT_FOUND.
+//!
+//! Authorization as Kafka's: a consumer needs READ on each topic; a replica (replica id >= 0) needs
+//! CLUSTER_ACTION on the cluster, checked once, without which every partition is TOPIC_AUTHORIZATION_FAILED.
 
 use crate::Agent;
 use crate::error::KafkaCode;
@@ -35,7 +38,8 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: FetchRequest,
         tracing::debug!(session_id = req.session_id, epoch = req.session_epoch, "fetch names an unknown session");
         return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
-    let mut targets = resolve(agent, ctx, &req.topics, version).await;
+    let access = access(ctx, &req, version);
+    let mut targets = resolve(agent, ctx, &req.topics, version, access).await;
     // The leader hints agree with what Metadata tells this client.
     let view = agent.cluster.view_on(&ctx.listener);
     let brokers = Cluster::brokers_for(&view, weft_cluster::zone::client_zone(&ctx.client_id));
@@ -70,10 +74,42 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: FetchRequest,
     }
 }
 
-async fn resolve(agent: &Agent, ctx: &RequestContext, topics: &[FetchTopic], version: i16) -> Vec<Target> {
+/// How a fetch's partitions are authorized, as Kafka's `handleFetchRequest` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// A consumer: READ on each topic.
+    Consumer,
+    /// A follower (replica id >= 0) with CLUSTER_ACTION on the cluster: no check per topic.
+    Follower,
+    /// A follower without CLUSTER_ACTION: every partition is TOPIC_AUTHORIZATION_FAILED.
+    RefusedFollower,
+}
+
+/// A fetch from a replica (the replica id of the request below v15, of its ReplicaState from v15) needs
+/// CLUSTER_ACTION on the cluster, checked once for the whole request.
+fn access(ctx: &RequestContext, req: &FetchRequest, version: i16) -> Access {
+    let replica_id = if version >= 15 { req.replica_state.replica_id.0 } else { req.replica_id.0 };
+    if replica_id < 0 {
+        return Access::Consumer;
+    }
+    match check(ctx, Operation::ClusterAction, Resource::Cluster) {
+        Ok(()) => Access::Follower,
+        Err(_) => Access::RefusedFollower,
+    }
+}
+
+async fn resolve(
+    agent: &Agent,
+    ctx: &RequestContext,
+    topics: &[FetchTopic],
+    version: i16,
+    access: Access,
+) -> Vec<Target> {
     let mut out = Vec::new();
     for (topic_index, t) in topics.iter().enumerate() {
-        let topic = if version >= 13 {
+        let topic = if access == Access::RefusedFollower {
+            Err(ResponseError::TopicAuthorizationFailed.code())
+        } else if version >= 13 {
             match agent.topics.get_by_id(agent.meta.as_ref(), t.topic_id).await {
                 Ok(Some(e)) => Ok(e),
                 Ok(None) => Err(ResponseError::UnknownTopicId.code()),
@@ -89,7 +125,9 @@ async fn resolve(agent: &Agent, ctx: &RequestContext, topics: &[FetchTopic], ver
         // READ on the topic, as Kafka checks it: after an id is resolved to its name, before a name is looked up.
         let name =
             if version >= 13 { topic.as_ref().ok().map(|e| e.topic.name.as_str()) } else { Some(t.topic.as_str()) };
-        let denied = name.and_then(|n| check(ctx, Operation::Read, Resource::Topic(n)).err());
+        let denied = name
+            .filter(|_| access == Access::Consumer)
+            .and_then(|n| check(ctx, Operation::Read, Resource::Topic(n)).err());
         let topic = match denied {
             Some(code) => Err(code),
             None => topic,

@@ -1,7 +1,7 @@
 //! Consumer group APIs of the classic protocol: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
 //! LeaveGroup, ListGroups, DescribeGroups, DeleteGroups.
 
-use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
+use super::authorized_operations::{self, OMITTED, OMITTED as AUTHORIZED_OPERATIONS_OMITTED};
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
@@ -287,6 +287,7 @@ pub async fn describe(
     version: i16,
 ) -> DescribeGroupsResponse {
     let mut groups = Vec::with_capacity(req.groups.len());
+    let asked = version >= 3 && req.include_authorized_operations;
     for id in req.groups {
         if let Err(code) = check(ctx, Operation::Describe, Resource::Group(&id)) {
             let g = DescribedGroup::default().with_error_code(code).with_group_id(id);
@@ -337,7 +338,10 @@ pub async fn describe(
             .with_protocol_type(str_bytes(summary.protocol_type))
             .with_protocol_data(str_bytes(summary.protocol_name))
             .with_members(members);
-        groups.push(if version >= 3 { g.with_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED) } else { g });
+        // KIP-430: the group's operations when asked for and found, as Kafka.
+        let ops =
+            if code == 0 { authorized_operations::if_asked(ctx, asked, Resource::Group(&g.group_id)) } else { OMITTED };
+        groups.push(if version >= 3 { g.with_authorized_operations(ops) } else { g });
     }
     DescribeGroupsResponse::default().with_groups(groups)
 }

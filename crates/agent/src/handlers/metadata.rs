@@ -7,7 +7,7 @@
 //! alone: any agent serves any partition, so there is no follower to list, and a replica list of one keeps
 //! the replication factor clients and tools derive (1) equal to the one Weft reports elsewhere.
 
-use super::cluster::AUTHORIZED_OPERATIONS_OMITTED;
+use super::authorized_operations::{self, OMITTED as AUTHORIZED_OPERATIONS_OMITTED};
 use super::str_bytes;
 use super::topics::validate_topic_name;
 use crate::Agent;
@@ -32,6 +32,9 @@ pub async fn handle(agent: &Agent, ctx: &RequestContext, req: MetadataRequest, v
     let answer = Answer { agent, ctx, brokers: &brokers };
     // Before v4 there is no flag and brokers always auto-created.
     let allow_create = version < 4 || req.allow_auto_topic_creation;
+    // KIP-430: the cluster's operations in v8-10 (later versions moved them to DescribeCluster), the topics' v8+.
+    let cluster_ops = (8..=10).contains(&version) && req.include_cluster_authorized_operations;
+    let topic_ops = version >= 8 && req.include_topic_authorized_operations;
     // In v0 an empty list means every topic; from v1 that is expressed by null.
     let requested = req.topics.filter(|t| version > 0 || !t.is_empty());
     let topics = match requested {
@@ -61,7 +64,15 @@ pub async fn handle(agent: &Agent, ctx: &RequestContext, req: MetadataRequest, v
     let mut resp = MetadataResponse::default()
         .with_brokers(brokers.iter().map(broker_response).collect())
         .with_topics(topics)
-        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+        .with_cluster_authorized_operations(authorized_operations::if_asked(ctx, cluster_ops, Resource::Cluster));
+    if topic_ops {
+        // As Kafka: every topic of the answer that has a name, refused ones included.
+        for t in resp.topics.iter_mut() {
+            if let Some(name) = &t.name {
+                t.topic_authorized_operations = authorized_operations::of(ctx, Resource::Topic(name));
+            }
+        }
+    }
     if version >= 1 {
         // Any agent serves admin requests; the lowest id given is the one clients are told of.
         resp.controller_id = BrokerId(brokers.iter().map(|b| b.node_id).min().unwrap_or(agent.cluster.node_id()));

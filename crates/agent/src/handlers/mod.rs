@@ -8,6 +8,7 @@ pub mod alter_configs;
 pub mod api_versions;
 #[cfg(test)]
 mod authorization_tests;
+pub mod authorized_operations;
 pub mod cluster;
 pub mod configs;
 pub mod consumer_group;

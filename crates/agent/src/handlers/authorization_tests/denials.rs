@@ -48,10 +48,14 @@ async fn denials_answer_kafkas_per_resource_errors() {
     assert_eq!(resp.error_code, E::TransactionalIdAuthorizationFailed.code());
 
     c.deny(Operation::IdempotentWrite, Resource::Cluster);
-    let resp = c.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(10_000)).await;
+    let resp = c
+        .call(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(10_000))
+        .await;
     assert_eq!(resp.error_code, 0, "WRITE on some topic suffices for an idempotent producer");
     c.deny(Operation::Write, Resource::AnyTopic);
-    let resp = c.call(4, &InitProducerIdRequest::default().with_transaction_timeout_ms(10_000)).await;
+    let resp = c
+        .call(4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(10_000))
+        .await;
     assert_eq!(resp.error_code, E::ClusterAuthorizationFailed.code());
 
     c.deny(Operation::Describe, Resource::Cluster);

@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 
 mod acls;
 mod denials;
+mod parity;
 
 const TOPIC: &str = "orders";
 
@@ -336,7 +337,7 @@ async fn every_handler_checks_its_resources() {
     );
 
     // Producers and transactions.
-    let req = InitProducerIdRequest::default().with_transaction_timeout_ms(10_000);
+    let req = InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(10_000);
     assert_eq!(checks_of(&mut c, 4, &req).await, vec![cluster(IdempotentWrite)], "InitProducerId (idempotent)");
     let req = InitProducerIdRequest::default()
         .with_transactional_id(Some(TransactionalId(s("tx"))))
