@@ -30,5 +30,6 @@ pub use group::{GroupArgs, run_group};
 pub use offsets::{OffsetsArgs, run_offsets};
 pub use produce::{ProduceArgs, run_produce};
 pub use quota::{QuotaArgs, run_quota};
+pub use security::read_properties;
 pub use topic::{TopicArgs, run_topic};
 pub use user::{UserArgs, run_user};
