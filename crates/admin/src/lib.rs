@@ -32,5 +32,6 @@ pub use offsets::{OffsetsArgs, run_offsets};
 pub use produce::{ProduceArgs, run_produce};
 pub use quota::{QuotaArgs, run_quota};
 pub use schema::{SchemaArgs, run_schema};
+pub use security::read_properties;
 pub use topic::{TopicArgs, run_topic};
 pub use user::{UserArgs, run_user};

@@ -3,6 +3,7 @@
 //! each resource they touch through [`crate::request::authorize`].
 
 use crate::Agent;
+use crate::admin_audit;
 use crate::handlers;
 use crate::request::{CloseReason, Completion, RequestContext, ready, respond};
 use crate::routing;
@@ -68,6 +69,14 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
             let req: $req = decode_body(api, v, body)?;
             let resp = stamp($handler(agent, &ctx, req, v).await, throttle_of(&usage));
             ready(respond(api, v, cid, &resp))
+        }};
+    }
+    // An admin change: its handler wrapped by the audit of its resources.
+    macro_rules! audited {
+        ($req:ty, $handler:path) => {{
+            let req: $req = decode_body(api, v, body)?;
+            let resp = admin_audit::run(&ctx, req, |req| $handler(agent, &ctx, req, v)).await;
+            ready(respond(api, v, cid, &stamp(resp, throttle_of(&usage))))
         }};
     }
     // A group or transaction request for a key another agent coordinates is refused before its handler.
@@ -152,27 +161,37 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
         ApiKey::LeaveGroup => routed!(LeaveGroupRequest, routing::leave_group, handlers::groups::leave),
         ApiKey::ListGroups => simple!(ListGroupsRequest, routing::list_groups),
         ApiKey::DescribeGroups => simple!(DescribeGroupsRequest, routing::describe_groups),
-        ApiKey::DeleteGroups => simple!(DeleteGroupsRequest, routing::delete_groups),
+        ApiKey::DeleteGroups => audited!(DeleteGroupsRequest, routing::delete_groups),
         ApiKey::OffsetCommit => routed!(OffsetCommitRequest, routing::offset_commit, handlers::offsets::commit),
-        ApiKey::OffsetDelete => routed!(OffsetDeleteRequest, routing::offset_delete, handlers::offsets::delete),
+        ApiKey::OffsetDelete => {
+            let req: OffsetDeleteRequest = decode_body(api, v, body)?;
+            let resp = admin_audit::run(&ctx, req, |req| async {
+                match routing::offset_delete(agent, &ctx, &req) {
+                    Some(refused) => refused,
+                    None => handlers::offsets::delete(agent, &ctx, req, v).await,
+                }
+            })
+            .await;
+            ready(respond(api, v, cid, &stamp(resp, throttle_of(&usage))))
+        }
         ApiKey::OffsetFetch => simple!(OffsetFetchRequest, routing::offset_fetch),
         ApiKey::ListOffsets => simple!(ListOffsetsRequest, handlers::list_offsets::handle),
-        ApiKey::CreateTopics => simple!(CreateTopicsRequest, handlers::topics::create),
-        ApiKey::DeleteTopics => simple!(DeleteTopicsRequest, handlers::topics::delete),
-        ApiKey::CreatePartitions => simple!(CreatePartitionsRequest, handlers::topics::create_partitions),
+        ApiKey::CreateTopics => audited!(CreateTopicsRequest, handlers::topics::create),
+        ApiKey::DeleteTopics => audited!(DeleteTopicsRequest, handlers::topics::delete),
+        ApiKey::CreatePartitions => audited!(CreatePartitionsRequest, handlers::topics::create_partitions),
         ApiKey::DescribeConfigs => simple!(DescribeConfigsRequest, handlers::configs::describe),
-        ApiKey::AlterConfigs => simple!(AlterConfigsRequest, handlers::alter_configs::alter),
+        ApiKey::AlterConfigs => audited!(AlterConfigsRequest, handlers::alter_configs::alter),
         ApiKey::IncrementalAlterConfigs => {
-            simple!(IncrementalAlterConfigsRequest, handlers::alter_configs::incremental)
+            audited!(IncrementalAlterConfigsRequest, handlers::alter_configs::incremental)
         }
-        ApiKey::DeleteRecords => simple!(DeleteRecordsRequest, handlers::delete_records::handle),
+        ApiKey::DeleteRecords => audited!(DeleteRecordsRequest, handlers::delete_records::handle),
         ApiKey::DescribeLogDirs => simple!(DescribeLogDirsRequest, handlers::log_dirs::handle),
         ApiKey::DescribeCluster => simple!(DescribeClusterRequest, handlers::cluster::describe),
         ApiKey::DescribeUserScramCredentials => {
             simple!(DescribeUserScramCredentialsRequest, handlers::scram_credentials::describe)
         }
         ApiKey::AlterUserScramCredentials => {
-            simple!(AlterUserScramCredentialsRequest, handlers::scram_credentials::alter)
+            audited!(AlterUserScramCredentialsRequest, handlers::scram_credentials::alter)
         }
         // A listener without SASL, or a connection already authenticated outside a re-authentication.
         ApiKey::SaslHandshake => {
@@ -190,10 +209,10 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
             ready(respond(api, v, cid, &resp))
         }
         ApiKey::DescribeClientQuotas => simple!(DescribeClientQuotasRequest, handlers::quotas::describe),
-        ApiKey::AlterClientQuotas => simple!(AlterClientQuotasRequest, handlers::quotas::alter),
-        ApiKey::CreateAcls => simple!(CreateAclsRequest, handlers::acls::create),
+        ApiKey::AlterClientQuotas => audited!(AlterClientQuotasRequest, handlers::quotas::alter),
+        ApiKey::CreateAcls => audited!(CreateAclsRequest, handlers::acls::create),
         ApiKey::DescribeAcls => simple!(DescribeAclsRequest, handlers::acls::describe),
-        ApiKey::DeleteAcls => simple!(DeleteAclsRequest, handlers::acls::delete),
+        ApiKey::DeleteAcls => audited!(DeleteAclsRequest, handlers::acls::delete),
         other => {
             // The supported table and this match must agree; a mismatch is a bug, reported not panicked.
             tracing::error!(api = ?other, "api is advertised but has no handler");

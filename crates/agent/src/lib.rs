@@ -12,6 +12,7 @@
 pub mod config {
     pub use weft_config::*;
 }
+mod admin_audit;
 mod authorizer;
 mod dispatch;
 mod error;
@@ -76,7 +77,7 @@ pub(crate) struct Agent {
     pub quotas: Arc<weft_quota::QuotaManager>,
     /// The ACL authorizer (`--authorizer acl`); `None` allows everything.
     pub authorizer: Option<Arc<authorizer::AclAuthorizer>>,
-    /// Where authentications and denials are recorded (`--audit-log`; always counted in metrics).
+    /// Where authentications, denials and admin changes are recorded (`--audit-log`; always counted in metrics).
     pub audit: Arc<weft_audit::AuditLog>,
 }
 

@@ -52,7 +52,7 @@ pub struct RequestContext {
     /// The ACL policy in force when the request arrived (one snapshot for the whole request); `None` without
     /// an authorizer, when everything is allowed.
     pub acl: Option<std::sync::Arc<weft_acl::Policy>>,
-    /// Where a denial is recorded.
+    /// Where a denial or an admin change is recorded.
     pub audit: std::sync::Arc<weft_audit::AuditLog>,
 }
 
@@ -227,6 +227,7 @@ pub fn authorize(ctx: &RequestContext, operation: Operation, resource: Resource<
     ctx.audit.record(weft_audit::AuditEvent::Denied {
         principal: d.principal.clone(),
         client: ctx.peer.to_string(),
+        client_id: ctx.client_id.clone(),
         listener: ctx.listener.to_string(),
         operation: operation.to_string(),
         resource_type: d.kind.acl_name().to_string(),

@@ -1,6 +1,13 @@
-//! What an audit line says: the event kinds and their fields, as JSON (`event` names the kind).
+//! What an audit line says: the event kinds and their fields, as JSON (`event` names the kind, `version`
+//! the line's schema, [`SCHEMA_VERSION`]).
 
+use crate::Change;
 use serde::Serialize;
+
+/// The version of the line format, written in every line's `version` field. A change that removes or
+/// renames a field, or changes its meaning, takes the next version (new fields may be added within one);
+/// `tests/golden/` holds a sample of every event per version.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// How an audited action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -19,8 +26,9 @@ impl Outcome {
     }
 }
 
-/// One audited event. `client` is the peer address, `listener` the listener's name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One audited event. `client` is the peer address, `listener` the listener's name, `client_id` the
+/// request header's client id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum AuditEvent {
     /// A SASL or TLS client authentication, successful or not. A failure's principal is what the client
@@ -38,20 +46,25 @@ pub enum AuditEvent {
     Denied {
         principal: String,
         client: String,
+        client_id: String,
         listener: String,
         operation: String,
         resource_type: String,
         resource_name: String,
     },
     /// An administrative change (topics, configs, ACLs, users, quotas, groups, records deleted), one per
-    /// resource, with Kafka's error name when it failed.
+    /// resource changed, with Kafka's error name when it failed. `validate_only` requests change nothing
+    /// and are recorded as such.
     Admin {
         principal: String,
         client: String,
+        client_id: String,
         listener: String,
         api: String,
         resource_type: String,
         resource_name: String,
+        validate_only: bool,
+        change: Change,
         outcome: Outcome,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
@@ -81,6 +94,7 @@ impl AuditEvent {
         let mut value = serde_json::to_value(self)
             .unwrap_or_else(|e| serde_json::json!({ "event": "unencodable", "error": e.to_string() }));
         if let Some(map) = value.as_object_mut() {
+            map.insert("version".into(), SCHEMA_VERSION.into());
             map.insert("time_ms".into(), time_ms.into());
             map.insert("time".into(), rfc3339(time_ms).into());
         }
@@ -137,9 +151,11 @@ mod tests {
         assert_eq!(line["outcome"], "failure");
         assert_eq!(line["principal"], "User:alice");
         assert_eq!(line["time"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(line["version"], SCHEMA_VERSION);
         let denied = AuditEvent::Denied {
             principal: "User:bob".into(),
             client: "c".into(),
+            client_id: "app".into(),
             listener: "l".into(),
             operation: "WRITE".into(),
             resource_type: "TOPIC".into(),

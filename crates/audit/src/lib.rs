@@ -2,17 +2,20 @@
 //! (who, from where, what, result), as security teams expect from a broker (Kafka's authorizer and request
 //! loggers, Confluent's audit log).
 //!
-//! Every event is counted in metrics (`weft_audit_events_total{event, result}`); when a file is configured
+//! Every event is counted in metrics (`weft_audit_events_total{event, result}`, and admin changes also in
+//! `weft_audit_admin_changes_total{api, result}`); when a file is configured
 //! (`--audit-log PATH`) it is also written there as one JSON object per line. Recording never blocks a
 //! request: events go through a bounded queue to a writer task; if the writer falls behind by
 //! [`QUEUE_LEN`] events, further events are counted as dropped (`weft_audit_dropped_total`) and a warning is
 //! logged, because stalling produce and fetch behind a slow disk would be worse than a gap the metrics
 //! show. The file is opened for appending and reopened when it is moved away (log rotation by rename).
 
+mod change;
 mod event;
 mod writer;
 
-pub use event::{AuditEvent, Outcome};
+pub use change::{Change, ConfigChange, QuotaChange, QuotaEntity, is_secret};
+pub use event::{AuditEvent, Outcome, SCHEMA_VERSION};
 pub use writer::AuditError;
 
 use std::path::Path;
@@ -57,6 +60,10 @@ impl AuditLog {
     pub fn record(&self, event: AuditEvent) {
         metrics::counter!("weft_audit_events_total", "event" => event.name(), "result" => event.outcome().name())
             .increment(1);
+        if let AuditEvent::Admin { api, outcome, .. } = &event {
+            metrics::counter!("weft_audit_admin_changes_total", "api" => api.clone(), "result" => outcome.name())
+                .increment(1);
+        }
         let (Some(queue), Some(clock)) = (&self.queue, &self.clock) else {
             return;
         };

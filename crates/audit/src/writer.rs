@@ -69,7 +69,7 @@ fn still_at(file: &File, path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::{AuditEvent, AuditLog, Outcome};
+    use crate::{AuditEvent, AuditLog, Change, Outcome};
     use std::sync::Arc;
     use weft_clock::Clock;
 
@@ -84,10 +84,13 @@ mod tests {
         AuditEvent::Admin {
             principal: "User:ops".into(),
             client: "10.0.0.1:4000".into(),
+            client_id: "ops-tool".into(),
             listener: "PLAINTEXT".into(),
             api: "CreateTopics".into(),
             resource_type: "TOPIC".into(),
             resource_name: name.into(),
+            validate_only: false,
+            change: Change::CreateTopic { partitions: 1, replication_factor: -1, configs: Vec::new() },
             outcome: Outcome::Success,
             error: None,
         }

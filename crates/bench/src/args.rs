@@ -130,10 +130,20 @@ pub struct BenchArgs {
     #[arg(long = "consumer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub consumer_config: Vec<(String, String)>,
 
-    /// A librdkafka property for every client, e.g. -X security.protocol=SSL (repeatable), as the other
-    /// `weft` client commands take it.
+    /// A librdkafka property for every client, e.g. -X security.protocol=SASL_SSL -X ssl.ca.location=ca.pem
+    /// (repeatable; wins over --command-config), as the other `weft` client commands take it.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub property: Vec<(String, String)>,
+
+    /// A Java properties file of client properties for every client (as Kafka's tools take), e.g. the
+    /// security settings of a SASL_SSL listener.
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<std::path::PathBuf>,
+
+    /// The properties read from `--command-config`, set by the caller that reads the file (the `weft`
+    /// CLI, with the reader the other client commands use) before [`crate::run`]; `None`: not read.
+    #[arg(skip)]
+    pub command_config_properties: Option<Vec<(String, String)>>,
 }
 
 /// Parses a `KEY=VALUE` pair; the value may itself contain `=`.
@@ -155,7 +165,8 @@ impl BenchArgs {
         self.duration_secs.map(Duration::from_secs)
     }
 
-    /// Configuration shared by every client (bootstrap servers and the `-X` properties).
+    /// Configuration shared by every client: bootstrap servers, then the `--command-config` properties,
+    /// then the `-X` ones (later ones win).
     pub(crate) fn base_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
@@ -163,10 +174,19 @@ impl BenchArgs {
             .set("client.id", "weft-bench")
             .set("log.connection.close", "false")
             .set("socket.connection.setup.timeout.ms", (self.timeout_secs.max(1) * 1000).to_string());
-        for (key, value) in &self.property {
+        for (key, value) in self.command_config_properties.iter().flatten().chain(&self.property) {
             config.set(key, value);
         }
         config
+    }
+
+    /// Fails when `--command-config` was given but its properties were not read (a caller bug, which
+    /// would otherwise connect without the security settings the file holds).
+    pub(crate) fn check_command_config(&self) -> anyhow::Result<()> {
+        match (&self.command_config, &self.command_config_properties) {
+            (Some(path), None) => anyhow::bail!("--command-config {} was not read", path.display()),
+            _ => Ok(()),
+        }
     }
 
     /// The producer's effective `message.timeout.ms` (0, i.e. infinite, and
@@ -296,6 +316,21 @@ mod tests {
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
         let zero = Cli::try_parse_from(["bench", "--producer-config", "message.timeout.ms=0"]).unwrap().bench;
         assert_eq!(zero.message_timeout(true), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn command_config_properties_apply_to_every_client_and_x_wins() {
+        let mut args = Cli::try_parse_from(["bench", "--command-config", "client.properties", "-X", "sasl.username=x"])
+            .unwrap()
+            .bench;
+        assert!(args.check_command_config().is_err(), "the file was not read");
+        args.command_config_properties =
+            Some(vec![("security.protocol".into(), "SASL_SSL".into()), ("sasl.username".into(), "from-file".into())]);
+        assert!(args.check_command_config().is_ok());
+        for config in [args.base_config(), args.producer_config(false), args.consumer_config("t", false)] {
+            assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+            assert_eq!(config.get("sasl.username"), Some("x"), "-X wins over the file");
+        }
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 
 /// Runs the benchmark and returns its results without printing them.
 pub async fn execute(args: BenchArgs) -> Result<Summary> {
+    args.check_command_config()?;
     let show = progress::enabled(args.json);
     let cluster = Cluster::connect(&args).await?;
     let partitions = cluster.ensure_topic(&args.topic, args.partitions, args.mode != Mode::Consume).await?;

@@ -78,7 +78,12 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Agent(args) => agent_args::run(args).await,
-            Command::Bench(args) => weft_bench::run(args).await,
+            Command::Bench(mut args) => {
+                if let Some(path) = &args.command_config {
+                    args.command_config_properties = Some(weft_admin::read_properties(path)?);
+                }
+                weft_bench::run(args).await
+            }
             Command::Group(args) => weft_admin::run_group(args).await,
             Command::Cluster(args) => weft_admin::run_cluster(args).await,
             Command::Topic(args) => weft_admin::run_topic(args).await,

@@ -150,6 +150,7 @@ pub(crate) fn cluster_allows(
     audit.record(AuditEvent::Denied {
         principal: principal.to_string(),
         client: connection.peer.to_string(),
+        client_id: String::new(),
         listener: connection.listener.to_string(),
         operation: operation.name().to_string(),
         resource_type: ResourceType::Cluster.name().to_string(),

@@ -28,7 +28,7 @@ pub async fn create(agent: &Agent, ctx: &RequestContext, req: k3::CreateAclsRequ
         })
         .collect();
     let req18 = m18::CreateAclsRequest::default().with_creations(creations);
-    let resp = handlers::acls::create(agent, ctx, req18, AS).await;
+    let resp = crate::admin_audit::run(ctx, req18, |r| handlers::acls::create(agent, ctx, r, AS)).await;
     let results = resp
         .results
         .iter()
@@ -95,7 +95,10 @@ pub async fn delete(agent: &Agent, ctx: &RequestContext, req: k3::DeleteAclsRequ
                 .with_permission_type(f.permission_type)
         })
         .collect();
-    let resp = handlers::acls::delete(agent, ctx, m18::DeleteAclsRequest::default().with_filters(filters), AS).await;
+    let resp = crate::admin_audit::run(ctx, m18::DeleteAclsRequest::default().with_filters(filters), |r| {
+        handlers::acls::delete(agent, ctx, r, AS)
+    })
+    .await;
     let results = resp
         .filter_results
         .iter()

@@ -92,7 +92,10 @@ pub async fn create_topics(
     req: k3::CreateTopicsRequest,
     version: i16,
 ) -> k3::CreateTopicsResponse {
-    let resp = handlers::topics::create(agent, ctx, create_topics_request(req), CREATE_TOPICS_AS).await;
+    let resp = crate::admin_audit::run(ctx, create_topics_request(req), |r| {
+        handlers::topics::create(agent, ctx, r, CREATE_TOPICS_AS)
+    })
+    .await;
     create_topics_response(resp, version)
 }
 
@@ -122,7 +125,12 @@ pub async fn delete_topics(
     ctx: &RequestContext,
     req: k3::DeleteTopicsRequest,
 ) -> k3::DeleteTopicsResponse {
-    delete_topics_response(handlers::topics::delete(agent, ctx, delete_topics_request(req), DELETE_TOPICS_AS).await)
+    delete_topics_response(
+        crate::admin_audit::run(ctx, delete_topics_request(req), |r| {
+            handlers::topics::delete(agent, ctx, r, DELETE_TOPICS_AS)
+        })
+        .await,
+    )
 }
 
 /// v0 asks for resources and keys only: no synonyms (v1+) and no documentation (v3+).
