@@ -34,7 +34,7 @@ class SecuredAgent(Agent):
                 f"SASL_PLAINTEXT://127.0.0.1:{self.plain_port},SASL_SSL://127.0.0.1:{self.ssl_port}",
                 "--advertised-listeners",
                 f"SASL_PLAINTEXT://127.0.0.1:{self.plain_port},SASL_SSL://localhost:{self.ssl_port}",
-                "--admin-listen", f"127.0.0.1:{admin_port}",
+                "--admin-listen", f"127.0.0.1:{admin_port}", "--schema-registry-listen", "off",
                 "--data-dir", self.data_dir, *self.extra_args]
 
     def bootstrap_of(self, protocol: str) -> str:

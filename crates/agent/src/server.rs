@@ -299,17 +299,13 @@ pub async fn start_on(
     let offsets_expiry = tokio::spawn(expire_offsets(agent.clone()));
     let shard_leases = agent.config.roles.kafka.then(|| agent.cluster.shards.spawn());
     let admin_addr = admin.as_ref().map(|(_, a)| *a);
+    let http_auth = Arc::new(http_auth);
     if let Some((l, _)) = admin {
-        tokio::spawn(http::serve(agent.clone(), Arc::new(http_auth), l, shutdown_rx.clone()));
+        tokio::spawn(http::serve(agent.clone(), http_auth.clone(), l, shutdown_rx.clone()));
     }
     let schema_registry_addr = registry_listener.as_ref().map(|(_, a)| *a);
     if let Some((l, _)) = registry_listener {
-        let registry = Arc::new(weft_registry::Registry::new(agent.meta.clone()));
-        let limits = weft_registry::ServeLimits {
-            max_connections: agent.config.admin_max_connections,
-            header_timeout: agent.config.admin_header_timeout,
-        };
-        tokio::spawn(weft_registry::serve(registry, l, limits, shutdown_rx.clone()));
+        tokio::spawn(http::serve_registry(agent.clone(), http_auth, l, shutdown_rx.clone()));
     }
     let peer_addr = peer.as_ref().map(|p| p.addr);
     // Peers are served until this agent has deregistered (after its drain), since until then others may

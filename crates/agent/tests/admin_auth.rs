@@ -60,6 +60,7 @@ async fn agent(tune: impl FnOnce(&mut weft_agent::AgentConfig), meta_setup: bool
         meta.create_acls(&[describe_cluster("User:alice")]).await.expect("acl");
     }
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path().join("agent"));
+    config.schema_registry_listen = None;
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_listen = Some("127.0.0.1:0".parse().unwrap());
     config.object_store = Some(format!("file://{}/objects", dir.path().display()));
@@ -179,6 +180,7 @@ async fn mtls_auth_takes_the_principal_of_the_client_certificate() {
 async fn mtls_without_required_client_certificates_does_not_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
+    config.schema_registry_listen = None;
     config.admin_auth = AdminAuth::Mtls;
     let e = weft_agent::start(config).await.err().expect("refused").to_string();
     assert_eq!(e, "--admin-auth mtls needs --admin-ssl and --ssl-client-auth required");
@@ -188,6 +190,7 @@ async fn mtls_without_required_client_certificates_does_not_start() {
 async fn peer_ssl_without_certificates_does_not_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = weft_agent::AgentConfig::with_data_dir(dir.path());
+    config.schema_registry_listen = None;
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_listen = None;
     config.peer_ssl = true;

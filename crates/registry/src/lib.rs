@@ -8,11 +8,9 @@ mod error;
 mod level;
 mod registry;
 mod routes;
-mod server;
 
 pub use body::{CONTENT_TYPE, MAX_BODY_BYTES};
 pub use error::ApiError;
 pub use level::{Compatibility, Mode};
 pub use registry::{MAX_REFERENCES, Registry};
 pub use routes::router;
-pub use server::{ServeLimits, serve};

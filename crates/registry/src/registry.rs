@@ -70,7 +70,9 @@ fn fingerprint(schema_type: SchemaType, text: &str, references: &[SchemaReferenc
 }
 
 fn stored_type(stored: &StoredSchema) -> Result<SchemaType, ApiError> {
-    stored.content.schema_type.parse().map_err(|e: weft_schema::UnknownSchemaType| ApiError::store(format!("schema {}: unknown schema type {}", stored.id, e.0)))
+    stored.content.schema_type.parse().map_err(|e: weft_schema::UnknownSchemaType| {
+        ApiError::store(format!("schema {}: unknown schema type {}", stored.id, e.0))
+    })
 }
 
 impl Registry {

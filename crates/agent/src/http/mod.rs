@@ -43,6 +43,27 @@ pub async fn serve(agent: Arc<Agent>, auth: Arc<HttpAuth>, listener: TcpListener
     weft_http::serve(listener, router(agent, auth), limits, shutdown).await
 }
 
+/// Serves the schema registry (`--schema-registry-listen`) with the admin listener's bounds, TLS
+/// (`--admin-ssl`) and authentication (`--admin-auth`; with the ACL authorizer, DESCRIBE on the cluster),
+/// so registry clients present the same credentials as admin clients.
+pub async fn serve_registry(
+    agent: Arc<Agent>,
+    auth: Arc<HttpAuth>,
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) {
+    let limits = HttpLimits {
+        name: "schema-registry",
+        max_connections: agent.config.admin_max_connections,
+        header_timeout: agent.config.admin_header_timeout,
+        tls: agent.tls.clone().filter(|_| agent.config.admin_ssl),
+    };
+    let app = weft_registry::router(Arc::new(weft_registry::Registry::new(agent.meta.clone())));
+    let app = auth::cluster_describe_required(app, auth.clone());
+    let app = auth::authenticated(app, auth);
+    weft_http::serve(listener, app, limits, shutdown).await
+}
+
 async fn ready(State(agent): State<Arc<Agent>>) -> (StatusCode, String) {
     if let Err(reason) = agent.health.status() {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n"));
