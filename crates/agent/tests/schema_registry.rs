@@ -288,3 +288,34 @@ async fn two_agents_register_concurrently_without_duplicates() {
         agent.wait().await;
     }
 }
+
+/// With the ACL authorizer the registry is not open: a principal without ACLs (here the anonymous one, as
+/// `--admin-auth none` leaves it) may neither read nor register, and is told so in Confluent's error body;
+/// a super user may do both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acl_authorizer_guards_reads_and_changes() {
+    for (super_users, allowed) in [(None, false), (Some("User:ANONYMOUS".to_string()), true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = AgentConfig::with_data_dir(dir.path());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.admin_listen = None;
+        config.peer_listen = weft_agent::config::PeerListen::Off;
+        config.schema_registry_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.authorizer = weft_agent::config::Authorizer::Acl;
+        config.super_users = super_users;
+        let agent = weft_agent::start(config).await.expect("agent starts");
+        let api = Api::of(&agent);
+        let (status, body) = api.get("/subjects").await;
+        let (wrote, written) = api.post("/subjects/s-value/versions", json!({"schema": record(&[("a", false)])})).await;
+        if allowed {
+            assert_eq!((status, wrote), (200, 200), "{body} {written}");
+        } else {
+            assert_eq!((status, body["error_code"].as_i64()), (403, Some(40301)), "{body}");
+            assert!(body["message"].as_str().unwrap_or("").contains("DESCRIBE"), "{body}");
+            assert_eq!((wrote, written["error_code"].as_i64()), (403, Some(40301)), "{written}");
+            assert!(written["message"].as_str().unwrap_or("").contains("ALTER"), "{written}");
+        }
+        agent.shutdown();
+        agent.wait().await;
+    }
+}

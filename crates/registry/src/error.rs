@@ -86,8 +86,11 @@ impl ApiError {
         let m = format!("One or more references exist to the schema (referenced by schema ids {ids:?})");
         err(StatusCode::UNPROCESSABLE_ENTITY, 42206, m)
     }
+    /// A store failure: the detail goes to the log only (it may name hosts, tables or SQL), the client is
+    /// told what Confluent tells.
     pub fn store(e: impl std::fmt::Display) -> Self {
-        err(StatusCode::INTERNAL_SERVER_ERROR, 50001, format!("Error in the backend data store: {e}"))
+        tracing::warn!(error = %e, "schema registry store error");
+        err(StatusCode::INTERNAL_SERVER_ERROR, 50001, "Error in the backend data store".into())
     }
     pub fn busy(subject: &str) -> Self {
         let m = format!("Registration under subject '{subject}' kept racing other registrations; retry");
@@ -109,7 +112,6 @@ impl ApiError {
 
 impl From<weft_meta::MetaError> for ApiError {
     fn from(e: weft_meta::MetaError) -> Self {
-        tracing::warn!(error = %e, "schema registry store error");
         ApiError::store(e)
     }
 }

@@ -32,3 +32,13 @@ pub fn of(ctx: &RequestContext, resource: Resource<'_>) -> i32 {
 pub fn if_asked(ctx: &RequestContext, asked: bool, resource: Resource<'_>) -> i32 {
     if asked { of(ctx, resource) } else { OMITTED }
 }
+
+/// The cluster's operations when asked for, as Metadata and DescribeCluster answer them in Kafka: none (0)
+/// unless the principal may DESCRIBE the cluster.
+pub fn of_cluster_if_asked(ctx: &RequestContext, asked: bool) -> i32 {
+    match asked {
+        false => OMITTED,
+        true if !permits(ctx, Operation::Describe, Resource::Cluster) => 0,
+        true => of(ctx, Resource::Cluster),
+    }
+}

@@ -3,7 +3,7 @@
 
 use super::str_bytes;
 use crate::Agent;
-use crate::request::{RequestContext, Resource};
+use crate::request::RequestContext;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
@@ -41,10 +41,9 @@ pub async fn describe(
         .with_cluster_id(str_bytes(agent.cluster_id.clone()))
         .with_controller_id(BrokerId(controller))
         .with_brokers(brokers)
-        .with_cluster_authorized_operations(super::authorized_operations::if_asked(
+        .with_cluster_authorized_operations(super::authorized_operations::of_cluster_if_asked(
             ctx,
             req.include_cluster_authorized_operations,
-            Resource::Cluster,
         ))
         .with_endpoint_type(if version >= 1 { req.endpoint_type } else { 1 })
 }

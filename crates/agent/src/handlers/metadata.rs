@@ -64,10 +64,10 @@ pub async fn handle(agent: &Agent, ctx: &RequestContext, req: MetadataRequest, v
     let mut resp = MetadataResponse::default()
         .with_brokers(brokers.iter().map(broker_response).collect())
         .with_topics(topics)
-        .with_cluster_authorized_operations(authorized_operations::if_asked(ctx, cluster_ops, Resource::Cluster));
+        .with_cluster_authorized_operations(authorized_operations::of_cluster_if_asked(ctx, cluster_ops));
     if topic_ops {
-        // As Kafka: every topic of the answer that has a name, refused ones included.
-        for t in resp.topics.iter_mut() {
+        // As Kafka: every topic of the answer that has a name, but those refused (they keep INT32_MIN).
+        for t in resp.topics.iter_mut().filter(|t| t.error_code != ResponseError::TopicAuthorizationFailed.code()) {
             if let Some(name) = &t.name {
                 t.topic_authorized_operations = authorized_operations::of(ctx, Resource::Topic(name));
             }

@@ -85,20 +85,33 @@ impl HttpAuth {
             AdminAuth::None => Ok(connection.principal.clone().unwrap_or_else(|| "User:ANONYMOUS".into())),
             AdminAuth::Mtls => match &connection.principal {
                 Some(principal) => Ok(principal.clone()),
-                None => Err(self.failed(connection, "HTTP-MTLS", "unknown", "no client certificate".into()).await),
+                None => {
+                    let started = tokio::time::Instant::now();
+                    Err(self.failed(connection, "HTTP-MTLS", "unknown", "no client certificate".into(), started).await)
+                }
             },
             AdminAuth::Basic => self.basic(headers, connection).await,
         }
     }
 
+    /// The ACL authorizer, when one is on.
+    pub(crate) fn authorizer(&self) -> Option<&AclAuthorizer> {
+        self.authorizer.as_deref()
+    }
+
+    pub(crate) fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
     async fn basic(&self, headers: &axum::http::HeaderMap, connection: &Connection) -> Result<String, Response> {
+        let started = tokio::time::Instant::now();
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             count("basic", "missing");
             return Err(unauthorized());
         };
         let credentials = match basic::parse(value.as_bytes()) {
             Ok(c) => c,
-            Err(e) => return Err(self.failed(connection, "HTTP-BASIC", "unknown", e.to_string()).await),
+            Err(e) => return Err(self.failed(connection, "HTTP-BASIC", "unknown", e.to_string(), started).await),
         };
         let principal = format!("User:{}", credentials.user);
         let verifier = self.basic.as_ref().ok_or_else(unauthorized)?;
@@ -109,16 +122,25 @@ impl HttpAuth {
                 self.audit(connection, "HTTP-BASIC", &principal, None);
                 Ok(principal)
             }
-            Err(reason) => Err(self.failed(connection, "HTTP-BASIC", &principal, reason).await),
+            Err(reason) => Err(self.failed(connection, "HTTP-BASIC", &principal, reason, started).await),
         }
     }
 
-    /// A failed authentication: counted, audited, logged, then answered 401 after the failure delay.
-    async fn failed(&self, connection: &Connection, mechanism: &str, claimed: &str, reason: String) -> Response {
+    /// A failed authentication: counted, audited, logged, then answered 401 once the failure delay has passed
+    /// since the request arrived, so that a password check (a stored SCRAM user's iterations, a decoy hash for
+    /// an unknown user, a plain compare for a file user) does not tell by its time whether the user exists.
+    async fn failed(
+        &self,
+        connection: &Connection,
+        mechanism: &str,
+        claimed: &str,
+        reason: String,
+        started: tokio::time::Instant,
+    ) -> Response {
         count(if mechanism == "HTTP-MTLS" { "mtls" } else { "basic" }, "failure");
         tracing::info!(peer = %connection.peer, listener = connection.listener, mechanism, %reason, "http authentication failed");
         self.audit(connection, mechanism, claimed, Some(reason));
-        tokio::time::sleep(self.failure_delay).await;
+        tokio::time::sleep_until(started + self.failure_delay).await;
         unauthorized()
     }
 
@@ -200,7 +222,7 @@ async fn describe_cluster(State(auth): State<Arc<HttpAuth>>, request: Request, n
 }
 
 /// The request's connection; one served without `weft_http::serve` counts as an unknown client.
-fn connection(request: &Request) -> Connection {
+pub(crate) fn connection(request: &Request) -> Connection {
     request.extensions().get::<Connection>().cloned().unwrap_or(Connection {
         peer: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0).into(),
         listener: "http",

@@ -23,10 +23,17 @@ pub const MAX_REMEMBERED: usize = 1024;
 const MAX_HEADER: usize = 4096;
 
 /// The user and password of a `Basic` authorization header.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct BasicCredentials {
     pub user: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for BasicCredentials {
+    /// Never the password, so that no log or panic message can carry it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicCredentials").field("user", &self.user).field("password", &"<redacted>").finish()
+    }
 }
 
 /// Why a header is not usable Basic credentials (said to the log and the audit line, never to the client).

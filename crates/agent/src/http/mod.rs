@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod basic;
+pub mod registry_access;
 
 use crate::Agent;
 use auth::HttpAuth;
@@ -44,8 +45,8 @@ pub async fn serve(agent: Arc<Agent>, auth: Arc<HttpAuth>, listener: TcpListener
 }
 
 /// Serves the schema registry (`--schema-registry-listen`) with the admin listener's bounds, TLS
-/// (`--admin-ssl`) and authentication (`--admin-auth`; with the ACL authorizer, DESCRIBE on the cluster),
-/// so registry clients present the same credentials as admin clients.
+/// (`--admin-ssl`) and authentication (`--admin-auth`), so registry clients present the same credentials as
+/// admin clients; with the ACL authorizer, [`registry_access`] decides who may read and who may change.
 pub async fn serve_registry(
     agent: Arc<Agent>,
     auth: Arc<HttpAuth>,
@@ -59,7 +60,7 @@ pub async fn serve_registry(
         tls: agent.tls.clone().filter(|_| agent.config.admin_ssl),
     };
     let app = weft_registry::router(Arc::new(weft_registry::Registry::new(agent.meta.clone())));
-    let app = auth::cluster_describe_required(app, auth.clone());
+    let app = registry_access::registry_access_required(app, auth.clone());
     let app = auth::authenticated(app, auth);
     weft_http::serve(listener, app, limits, shutdown).await
 }

@@ -212,6 +212,16 @@ async fn authorized_operations_are_reported_when_asked() {
     assert_eq!(c.call(0, &req).await.groups[0].authorized_operations, OMITTED);
     let resp = c.call(0, &req.with_include_authorized_operations(true)).await;
     assert_eq!((resp.groups[0].error_code, resp.groups[0].authorized_operations), (0, group_ops));
+
+    // As Kafka: without DESCRIBE on the cluster its operations are none (0), and a topic refused keeps the
+    // "not given" marker.
+    c.deny(Describe, Resource::Cluster);
+    let resp = c.call(1, &DescribeClusterRequest::default().with_include_cluster_authorized_operations(true)).await;
+    assert_eq!(resp.cluster_authorized_operations, 0);
+    assert_eq!(c.call(10, &asked).await.cluster_authorized_operations, 0);
+    c.deny(Describe, Resource::Topic(TOPIC));
+    let resp = c.call(10, &asked).await;
+    assert_eq!((resp.topics[0].error_code, resp.topics[0].topic_authorized_operations), (29, OMITTED));
     c.checks();
     agent.shutdown();
     agent.wait().await;
