@@ -6,12 +6,15 @@
 #[path = "../../tls/tests/certs/mod.rs"]
 mod certs;
 
+mod common;
+
 use certs::Certs;
+use common::put_user;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft_agent::clock::{RandomIds, SystemClock};
 use weft_agent::config::{AdminAuth, Authorizer, SslClientAuth};
-use weft_meta::{AclRecord, Credentials, Metastore, ScramCredential};
+use weft_meta::{AclRecord, Metastore};
 use weft_sasl::scram::ScramMechanism;
 
 /// Kafka's codes: resource type CLUSTER, pattern LITERAL, operation DESCRIBE, permission ALLOW.
@@ -19,19 +22,6 @@ const CLUSTER: i8 = 4;
 const LITERAL: i8 = 3;
 const DESCRIBE: i8 = 8;
 const ALLOW: i8 = 3;
-
-async fn put_user(meta: &dyn Credentials, m: ScramMechanism, user: &str, password: &str) {
-    let keys = m.keys_from_password(password, format!("salt-of-{user}").as_bytes(), 4096);
-    let c = ScramCredential {
-        user: user.into(),
-        mechanism: m.name().into(),
-        salt: keys.salt,
-        stored_key: keys.stored_key,
-        server_key: keys.server_key,
-        iterations: keys.iterations,
-    };
-    meta.put_scram_credential(&c).await.expect("put credential");
-}
 
 fn describe_cluster(principal: &str) -> AclRecord {
     AclRecord {

@@ -8,7 +8,7 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use common::Conn;
+use common::{Conn, put_user};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::alter_user_scram_credentials_request::{
     ScramCredentialDeletion, ScramCredentialUpsertion,
@@ -21,7 +21,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use weft_agent::config::SaslMechanisms;
-use weft_meta::{Credentials, ScramCredential};
 use weft_sasl::scram::ScramMechanism;
 
 impl Conn {
@@ -106,19 +105,6 @@ impl ScramClient {
 struct Setup {
     agent: weft_agent::RunningAgent,
     _dir: tempfile::TempDir,
-}
-
-async fn put_user(meta: &dyn Credentials, m: ScramMechanism, user: &str, password: &str) {
-    let keys = m.keys_from_password(password, format!("salt-of-{user}").as_bytes(), 4096);
-    let c = ScramCredential {
-        user: user.into(),
-        mechanism: m.name().into(),
-        salt: keys.salt,
-        stored_key: keys.stored_key,
-        server_key: keys.server_key,
-        iterations: keys.iterations,
-    };
-    meta.put_scram_credential(&c).await.expect("put credential");
 }
 
 async fn sasl_agent(tune: impl FnOnce(&mut weft_agent::AgentConfig)) -> Setup {

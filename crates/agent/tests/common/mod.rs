@@ -1,6 +1,6 @@
 //! Shared by the agent's integration tests: a raw Kafka connection that sends one request at a time with
-//! kafka-protocol's codecs and checks the response header, and a bounded poll. Each test binary uses a
-//! part of it, hence `dead_code` is allowed here.
+//! kafka-protocol's codecs and checks the response header, a bounded poll, and a SCRAM user put in the
+//! metastore. Each test binary uses a part of it, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use weft_meta::{Credentials, ScramCredential};
+use weft_sasl::scram::ScramMechanism;
 
 /// One client connection to a Kafka listener (plain TCP by default, any stream with [`Conn::over`]).
 pub struct Conn<S = TcpStream> {
@@ -102,4 +104,18 @@ pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &st
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Stores a SCRAM credential for `user` with `password` (4096 iterations, a salt named after the user).
+pub async fn put_user(meta: &dyn Credentials, m: ScramMechanism, user: &str, password: &str) {
+    let keys = m.keys_from_password(password, format!("salt-of-{user}").as_bytes(), 4096);
+    let c = ScramCredential {
+        user: user.into(),
+        mechanism: m.name().into(),
+        salt: keys.salt,
+        stored_key: keys.stored_key,
+        server_key: keys.server_key,
+        iterations: keys.iterations,
+    };
+    meta.put_scram_credential(&c).await.expect("put credential");
 }
