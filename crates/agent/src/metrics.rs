@@ -114,6 +114,7 @@ fn describe() {
          too_large, forbidden, error)"
     );
     describe_counter!("weft_peer_served_bytes_total", Unit::Bytes, "Bytes served to other agents of this zone");
+    describe_security();
     describe_histogram!(
         "weft_metastore_transaction_duration_seconds",
         Unit::Seconds,
@@ -335,6 +336,30 @@ fn process_gauges(g: &mut Gauges<'_>) {
         g.family("process_open_fds", "Open file descriptors of the process");
         g.sample("process_open_fds", &[], dir.count() as f64);
     }
+}
+
+/// The security layers' metrics (SASL, TLS, ACLs, quotas, audit) and the schema registry's.
+fn describe_security() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("weft_sasl_authentications_total", "SASL authentications, by mechanism and result");
+    describe_counter!("weft_sasl_authentication_timeouts_total", "Connections closed for not authenticating in time");
+    describe_counter!("weft_sasl_sessions_expired_total", "SASL sessions ended at their lifetime (KIP-368)");
+    describe_counter!("weft_sasl_jwks_refresh_failures_total", "Failed refreshes of the OAUTHBEARER key set");
+    describe_counter!("weft_tls_handshake_failures_total", "Failed TLS handshakes on Kafka listeners, by reason");
+    describe_counter!("weft_tls_reloads_total", "Certificate and key files reloaded after a change");
+    describe_counter!("weft_tls_reload_failures_total", "Changed certificate or key files that could not be loaded");
+    describe_gauge!("weft_acl_bindings", "ACL bindings in force on this agent");
+    describe_counter!("weft_quota_throttled_requests_total", "Requests throttled by a client quota, by quota");
+    describe_histogram!(
+        "weft_quota_throttle_time_seconds",
+        Unit::Seconds,
+        "Throttle time given to requests over a client quota, by quota"
+    );
+    describe_counter!("weft_audit_events_total", "Audit events, by event and result");
+    describe_counter!("weft_audit_admin_changes_total", "Administrative changes audited, by API and result");
+    describe_counter!("weft_audit_dropped_total", "Audit events dropped because the writer fell behind");
+    describe_counter!("weft_audit_write_errors_total", "Audit log writes or reopenings that failed");
+    describe_counter!("weft_schema_registry_requests_total", "Schema registry requests, by route and status");
 }
 
 #[cfg(test)]
