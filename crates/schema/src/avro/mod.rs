@@ -59,8 +59,7 @@ impl AvroSchema {
             Ok(Compatibility::Full) => Vec::new(),
             Ok(Compatibility::Partial) => {
                 let names = partial::Names { writer: &writer.names, reader: &self.names };
-                let mut reasons = Vec::new();
-                partial::reasons(&names, &writer.resolved, &self.resolved, "root", 0, &mut reasons);
+                let mut reasons = partial::explain(&names, &writer.resolved, &self.resolved, "root");
                 if reasons.is_empty() {
                     reasons.push("the reader lacks union branches or enum symbols that the writer has".to_string());
                 }

@@ -2,6 +2,7 @@
 //! union branch the reader lacks, enum symbols without a reader default). The checker says only that; this walks
 //! both schemas in parallel to name the field path and what is missing, for Confluent-like verbose messages.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use apache_avro::Schema as Avro;
@@ -10,14 +11,34 @@ use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
 /// How deep records are followed (recursive types end here).
 const MAX_DEPTH: usize = 32;
 
+/// Schema pairs walked at most for one explanation, and reasons given at most: recursive types with many
+/// union fields would otherwise multiply the walk at every level.
+const MAX_STEPS: u32 = 100_000;
+const MAX_REASONS: usize = 100;
+
+thread_local! {
+    /// Pairs walked so far by the explanation running on this thread (reset by [`explain`]).
+    static STEPS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The reasons a partial match has, within the step and reason bounds.
+pub(super) fn explain(names: &Names<'_>, w: &Avro, r: &Avro, path: &str) -> Vec<String> {
+    STEPS.set(0);
+    let mut out = Vec::new();
+    reasons(names, w, r, path, 0, &mut out);
+    out
+}
+
 pub(super) struct Names<'a> {
     pub(super) writer: &'a HashMap<String, Avro>,
     pub(super) reader: &'a HashMap<String, Avro>,
 }
 
 /// The reasons found under `path`; empty when the walk finds none (the caller then reports generally).
-pub(super) fn reasons(names: &Names<'_>, w: &Avro, r: &Avro, path: &str, depth: usize, out: &mut Vec<String>) {
-    if depth > MAX_DEPTH {
+fn reasons(names: &Names<'_>, w: &Avro, r: &Avro, path: &str, depth: usize, out: &mut Vec<String>) {
+    let steps = STEPS.get().saturating_add(1);
+    STEPS.set(steps);
+    if depth > MAX_DEPTH || steps > MAX_STEPS || out.len() >= MAX_REASONS {
         return;
     }
     let (w, r) = (resolve(w, names.writer), resolve(r, names.reader));

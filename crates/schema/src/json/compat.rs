@@ -9,6 +9,7 @@
 //! followed; recursion stops at a fixed depth. Not checked: `patternProperties`, `if`/`then`/`else`,
 //! `propertyNames`, `contains`, `format` and `unevaluated*`.
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
@@ -17,6 +18,15 @@ use super::lookup;
 
 /// How deep nested schemas (and `$ref` chains) are compared.
 const MAX_DEPTH: usize = 32;
+
+/// Schema pairs compared at most in one check: branches of recursive `oneOf`/`anyOf` are compared against each
+/// other, which without a bound grows exponentially with the depth. A check over the budget fails closed.
+const MAX_STEPS: u32 = 100_000;
+
+thread_local! {
+    /// Pairs compared so far by the check running on this thread (checks run synchronously).
+    static STEPS: Cell<u32> = const { Cell::new(0) };
+}
 
 const ALL_TYPES: [&str; 7] = ["array", "boolean", "integer", "null", "number", "object", "string"];
 
@@ -29,7 +39,11 @@ pub(super) fn read_incompatibilities(
     let mut checker = Checker { problems: Vec::new() };
     let w = Side { schema: writer, root: writer, deps: writer_deps };
     let r = Side { schema: reader, root: reader, deps: reader_deps };
+    STEPS.set(0);
     checker.compare("#", w, r, 0);
+    if STEPS.get() > MAX_STEPS {
+        checker.problems.push(format!("#: too complex to check (more than {MAX_STEPS} schema comparisons)"));
+    }
     checker.problems
 }
 
@@ -147,6 +161,11 @@ impl Checker {
     }
 
     fn compare(&mut self, path: &str, w: Side<'_>, r: Side<'_>, depth: usize) {
+        let steps = STEPS.get().saturating_add(1);
+        STEPS.set(steps);
+        if steps > MAX_STEPS {
+            return;
+        }
         let (w, r) = (w.resolve(), r.resolve());
         let same = w.schema == r.schema && w.root == r.root && w.deps == r.deps;
         if depth > MAX_DEPTH || same || r.accepts_all() || w.schema == &Value::Bool(false) {

@@ -167,3 +167,16 @@ proptest::proptest! {
         let _ = json(USER).validate_payload(&bytes);
     }
 }
+
+/// Recursive `anyOf` branches compared pairwise grow exponentially with depth; the check stops at its budget
+/// and fails closed instead of running for hours.
+#[test]
+fn a_recursive_combinator_check_is_bounded_and_fails_closed() {
+    let writer = r##"{"anyOf":[{"$ref":"#"},{"$ref":"#"},{"type":"string"}]}"##;
+    let reader = r##"{"description":"x","anyOf":[{"$ref":"#"},{"$ref":"#"},{"type":"string"}]}"##;
+    let w = crate::Schema::parse(crate::SchemaType::Json, writer, &[]).unwrap();
+    let r = crate::Schema::parse(crate::SchemaType::Json, reader, &[]).unwrap();
+    let started = std::time::Instant::now();
+    let problems = r.read_incompatibilities(&w);
+    assert!(problems.iter().any(|p| p.contains("too complex")), "{problems:?} after {:?}", started.elapsed());
+}
