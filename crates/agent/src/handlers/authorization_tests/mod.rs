@@ -127,9 +127,22 @@ fn produce(name: &str) -> ProduceRequest {
 
 /// A one-record produce; `transactional` is (transactional id, producer id, epoch).
 fn produce_as(name: &str, transactional: Option<(&str, i64, i16)>) -> ProduceRequest {
-    let (producer_id, producer_epoch, sequence) = transactional.map_or((-1, -1, -1), |(_, pid, epoch)| (pid, epoch, 0));
+    let producer = transactional.map(|(_, pid, epoch)| (pid, epoch));
+    let batch = one_record_batch(producer, transactional.is_some());
+    let data = PartitionProduceData::default().with_index(0).with_records(Some(batch));
+    let t = TopicProduceData::default().with_name(topic_name(name)).with_partition_data(vec![data]);
+    ProduceRequest::default()
+        .with_transactional_id(transactional.map(|(id, _, _)| TransactionalId(s(id))))
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![t])
+}
+
+/// A batch of one record, from `producer` (id, epoch; sequence 0) when given, else from no producer.
+fn one_record_batch(producer: Option<(i64, i16)>, transactional: bool) -> Bytes {
+    let (producer_id, producer_epoch, sequence) = producer.map_or((-1, -1, -1), |(pid, epoch)| (pid, epoch, 0));
     let record = Record {
-        transactional: transactional.is_some(),
+        transactional,
         control: false,
         delete_horizon: false,
         partition_leader_epoch: 0,
@@ -146,13 +159,7 @@ fn produce_as(name: &str, transactional: Option<(&str, i64, i16)>) -> ProduceReq
     let mut batch = BytesMut::new();
     let options = RecordEncodeOptions { version: 2, compression: Compression::None };
     RecordBatchEncoder::encode(&mut batch, &[record], &options).expect("batch");
-    let data = PartitionProduceData::default().with_index(0).with_records(Some(batch.freeze()));
-    let t = TopicProduceData::default().with_name(topic_name(name)).with_partition_data(vec![data]);
-    ProduceRequest::default()
-        .with_transactional_id(transactional.map(|(id, _, _)| TransactionalId(s(id))))
-        .with_acks(-1)
-        .with_timeout_ms(10_000)
-        .with_topic_data(vec![t])
+    batch.freeze()
 }
 
 fn fetch(name: &str) -> FetchRequest {

@@ -135,25 +135,7 @@ async fn init_producer_id_checks_as_kafka() {
     c.call(7, &create_topics(TOPIC)).await;
     c.checks();
     let mut req = produce(TOPIC);
-    let record = Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id: 9,
-        producer_epoch: 0,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: 0,
-        timestamp: 1_700_000_000_000,
-        key: None,
-        value: Some(Bytes::from_static(b"v")),
-        headers: Default::default(),
-    };
-    let mut batch = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-    RecordBatchEncoder::encode(&mut batch, &[record], &options).expect("batch");
-    req.topic_data[0].partition_data[0].records = Some(batch.freeze());
+    req.topic_data[0].partition_data[0].records = Some(one_record_batch(Some((9, 0)), false));
     c.call(9, &req).await;
     assert_eq!(c.checks(), vec![topic(Write, TOPIC)]);
     agent.shutdown();
