@@ -57,6 +57,8 @@ pub(crate) struct Agent {
     /// The TLS acceptor of SSL and SASL_SSL listeners and of the admin listener with `--admin-ssl`.
     pub tls: Option<Arc<weft_tls::Tls>>,
     pub topics: Arc<weft_topics::TopicCache>,
+    /// Schemas by id and the ids of subjects, for broker-side schema validation.
+    pub schemas: Arc<weft_registry::ids::SchemaIds>,
     /// High watermarks of partitions, for fetches waiting on new data.
     pub partitions: Arc<weft_log::PartitionWatch>,
     /// The write side of the log: buffer, flusher and committer.

@@ -360,6 +360,10 @@ fn describe_security() {
     describe_counter!("weft_audit_dropped_total", "Audit events dropped because the writer fell behind");
     describe_counter!("weft_audit_write_errors_total", "Audit log writes or reopenings that failed");
     describe_counter!("weft_schema_registry_requests_total", "Schema registry requests, by route and status");
+    describe_counter!(
+        "weft_schema_validation_records_rejected_total",
+        "Records refused by broker-side schema validation, by topic"
+    );
 }
 
 #[cfg(test)]

@@ -249,6 +249,7 @@ pub async fn start_on(
         authorizer,
         audit,
         topics: Arc::new(TopicCache::new(TOPIC_CACHE_TTL, config.message_max_bytes)),
+        schemas: Arc::new(weft_registry::ids::SchemaIds::new(meta.clone())),
         meta,
         storage,
         clock,

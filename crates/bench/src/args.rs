@@ -118,6 +118,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub metrics_url: Option<String>,
 
+    /// Frame each value of the produce phase in Confluent's wire format with this schema id (magic byte 0 and
+    /// the id, then pseudo-random bytes), to measure broker-side schema validation. An Avro schema
+    /// `{"type":"fixed","name":"F","size":<record-size minus 5>}` also passes deep validation.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    pub schema_id: Option<i32>,
+
     /// Print the final summary as one JSON object on stdout (disables progress bars).
     #[arg(long)]
     pub json: bool,

@@ -96,7 +96,10 @@ pub async fn execute(args: BenchArgs) -> Result<Summary> {
             let (args, bar) = (args.clone(), bar.clone());
             blocking(move || {
                 let size = usize::try_from(args.record_size).unwrap_or(usize::MAX);
-                let pool = PayloadPool::new(size, 0x5745_4654);
+                let pool = match args.schema_id {
+                    Some(id) => PayloadPool::framed(size, 0x5745_4654, id),
+                    None => PayloadPool::new(size, 0x5745_4654),
+                };
                 producer::run_produce(&args, &pool, &bar)
             })
             .await?

@@ -43,7 +43,12 @@ pub(crate) fn fill_pseudo_random(buf: &mut [u8], seed: u64) {
 pub(crate) struct PayloadPool {
     buf: Vec<u8>,
     record_size: usize,
+    /// Payloads start at multiples of `record_size`, each with Confluent's schema id header written there.
+    framed: bool,
 }
+
+/// Bytes of Confluent's wire-format header: magic byte 0, then the schema id (big-endian).
+pub(crate) const SCHEMA_HEADER_LEN: usize = 5;
 
 impl PayloadPool {
     pub(crate) fn new(record_size: usize, seed: u64) -> Self {
@@ -53,7 +58,20 @@ impl PayloadPool {
     fn with_slack(record_size: usize, slack: usize, seed: u64) -> Self {
         let mut buf = vec![0u8; record_size.saturating_add(slack)];
         fill_pseudo_random(&mut buf, seed);
-        PayloadPool { buf, record_size }
+        PayloadPool { buf, record_size, framed: false }
+    }
+
+    /// A pool whose payloads are framed as Confluent's serializers frame them, with `schema_id` (so an agent
+    /// validating schema ids accepts them); the bytes after the header stay pseudo-random.
+    pub(crate) fn framed(record_size: usize, seed: u64, schema_id: i32) -> Self {
+        let mut pool = Self::with_slack(record_size.max(SCHEMA_HEADER_LEN), POOL_SLACK, seed);
+        let mut header = [0u8; SCHEMA_HEADER_LEN];
+        header[1..].copy_from_slice(&schema_id.to_be_bytes());
+        for chunk in pool.buf.chunks_exact_mut(pool.record_size) {
+            chunk[..SCHEMA_HEADER_LEN].copy_from_slice(&header);
+        }
+        pool.framed = true;
+        pool
     }
 
     pub(crate) fn record_size(&self) -> usize {
@@ -67,6 +85,10 @@ impl PayloadPool {
     }
 
     fn offset(&self, index: u64) -> usize {
+        if self.framed {
+            let slots = (self.buf.len() / self.record_size) as u64;
+            return (mix64(index) % slots) as usize * self.record_size;
+        }
         let starts = (self.buf.len() - self.record_size + 1) as u64;
         (mix64(index) % starts) as usize
     }
@@ -120,6 +142,16 @@ mod tests {
         }
         let one = PayloadPool::with_slack(1, 0, 7);
         assert_eq!(one.payload(12345).len(), 1);
+    }
+
+    #[test]
+    fn framed_payloads_carry_the_schema_id() {
+        let pool = PayloadPool::framed(100, 7, 0x0102_0304);
+        for i in 0..1000 {
+            let p = pool.payload(i);
+            assert_eq!((p.len(), &p[..5]), (100, &[0u8, 1, 2, 3, 4][..]));
+        }
+        assert_ne!(pool.payload(1)[5..], pool.payload(2)[5..]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod body;
 mod error;
+pub mod ids;
 mod level;
 mod registry;
 mod routes;

@@ -146,6 +146,16 @@ impl Schema {
         }
     }
 
+    /// The record name of one record payload (after Confluent's 5-byte header), for the record name strategies:
+    /// for Protobuf the full name of the message its message indexes select (as Confluent's serializers name the
+    /// subject after the message they write), else [`Schema::record_name`]. None when it names nothing.
+    pub fn record_name_for(&self, payload: &[u8]) -> Option<String> {
+        match &self.inner {
+            Inner::Protobuf(s) => s.record_name_for(payload),
+            _ => self.record_name(),
+        }
+    }
+
     /// Deep validation of one record payload that follows Confluent's 5-byte header (magic 0 + schema id): Avro
     /// binary decodes completely with this schema (no trailing bytes); Protobuf: the message-index varint array
     /// (zig-zag, `0` alone meaning [0]) then a message that decodes as the indexed message type; JSON: the bytes are

@@ -21,6 +21,8 @@ pub struct TopicEntry {
     pub timestamp_before_max_ms: i64,
     pub log_append_time: bool,
     pub compacted: bool,
+    /// Schema validation of records (`None`: off, the produce path skips it).
+    pub schema_validation: Option<crate::schema_rules::SchemaValidation>,
     /// The cluster-wide dynamic defaults this entry was built with.
     pub cluster: Arc<BTreeMap<String, String>>,
     loaded: Instant,
@@ -41,6 +43,7 @@ impl TopicEntry {
             timestamp_before_max_ms: 0,
             log_append_time: false,
             compacted: false,
+            schema_validation: None,
             cluster,
             loaded: Instant::now(),
         };
@@ -48,6 +51,7 @@ impl TopicEntry {
         entry.timestamp_before_max_ms = entry.config_i64("message.timestamp.before.max.ms");
         entry.log_append_time = entry.config("message.timestamp.type") == Some("LogAppendTime");
         entry.compacted = entry.has_policy("compact");
+        entry.schema_validation = crate::schema_rules::SchemaValidation::from_configs(|name| entry.config(name));
         entry
     }
 

@@ -75,6 +75,40 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         min: Some(-131072.0),
         ..def("compression.zstd.level", "3", Int, "compression.zstd.level", "Zstd level.")
     },
+    def(
+        "confluent.key.schema.validation",
+        "false",
+        Boolean,
+        "confluent.key.schema.validation",
+        "Refuse records whose key does not carry a schema id registered for the key subject (Confluent's).",
+    ),
+    TopicConfigDef {
+        allowed: SUBJECT_NAME_STRATEGIES,
+        ..def(
+            "confluent.key.subject.name.strategy",
+            TOPIC_NAME_STRATEGY,
+            ConfigType::String,
+            "confluent.key.subject.name.strategy",
+            "How the key subject is named: TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy.",
+        )
+    },
+    def(
+        "confluent.value.schema.validation",
+        "false",
+        Boolean,
+        "confluent.value.schema.validation",
+        "Refuse records whose value does not carry a schema id registered for the value subject (Confluent's).",
+    ),
+    TopicConfigDef {
+        allowed: SUBJECT_NAME_STRATEGIES,
+        ..def(
+            "confluent.value.subject.name.strategy",
+            TOPIC_NAME_STRATEGY,
+            ConfigType::String,
+            "confluent.value.subject.name.strategy",
+            "How the value subject is named: TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy.",
+        )
+    },
     TopicConfigDef {
         min: Some(0.0),
         ..def(
@@ -258,7 +292,28 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "unclean.leader.election.enable",
         "Accepted for compatibility.",
     ),
+    def(
+        SCHEMA_VALIDATION_DEEP,
+        "false",
+        Boolean,
+        SCHEMA_VALIDATION_DEEP,
+        "With schema validation on, also check that each payload decodes with its schema (Weft's).",
+    ),
 ];
+
+/// Confluent's default subject name strategy: the subject is `<topic>-key` / `<topic>-value`.
+pub const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
+/// The subject name strategies Confluent's serializers and brokers know, by class name and by short name.
+pub const SUBJECT_NAME_STRATEGIES: &[&str] = &[
+    TOPIC_NAME_STRATEGY,
+    "io.confluent.kafka.serializers.subject.RecordNameStrategy",
+    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
+    "TopicNameStrategy",
+    "RecordNameStrategy",
+    "TopicRecordNameStrategy",
+];
+/// Weft's own: deep validation of payloads on topics with schema validation on.
+pub const SCHEMA_VALIDATION_DEEP: &str = "weft.schema.validation.deep";
 
 /// Topic configs Kafka 3.x accepted and Kafka 4 removed. Tools written for 3.x still send them. A 3.x broker
 /// ignored `message.format.version` (record format 2 is forced from inter-broker protocol 3.0 on) and

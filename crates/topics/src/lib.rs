@@ -5,5 +5,6 @@
 
 mod cache;
 pub mod config;
+pub mod schema_rules;
 
 pub use cache::{TopicCache, TopicEntry};

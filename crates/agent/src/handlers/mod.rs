@@ -23,6 +23,7 @@ pub mod offsets;
 pub mod produce;
 pub mod quotas;
 pub mod record_checks;
+pub mod schema_checks;
 pub mod scram_credentials;
 pub mod topics;
 pub mod txn;

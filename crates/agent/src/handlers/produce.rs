@@ -111,6 +111,16 @@ fn validate(
     Ok(out)
 }
 
+/// Broker-side schema validation of a topic that enables it (after the record checks).
+async fn check_schemas(agent: &Agent, topic: &TopicEntry, batches: Vec<Append>) -> Result<Vec<Append>, Refusal> {
+    if let Some(rules) = &topic.schema_validation {
+        for b in &batches {
+            super::schema_checks::check_schemas(&agent.schemas, &topic.topic.name, rules, &b.header, &b.data).await?;
+        }
+    }
+    Ok(batches)
+}
+
 pub async fn handle(
     agent: Arc<Agent>,
     ctx: &RequestContext,
@@ -153,7 +163,10 @@ pub async fn handle(
                 Err((ResponseError::InvalidRequiredAcks.code(), format!("acks must be -1, 0 or 1, was {acks}")).into())
             } else {
                 match &topic {
-                    Ok(topic) => validate(topic, p.index, p.records.as_ref(), now_ms, version),
+                    Ok(topic) => match validate(topic, p.index, p.records.as_ref(), now_ms, version) {
+                        Ok(batches) if topic.schema_validation.is_some() => check_schemas(&agent, topic, batches).await,
+                        checked => checked,
+                    },
                     Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str())).into()),
                 }
             };

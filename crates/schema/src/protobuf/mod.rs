@@ -80,6 +80,11 @@ impl ProtoSchema {
         self.file.messages().next().map(|m| m.full_name().to_string())
     }
 
+    pub(crate) fn record_name_for(&self, payload: &[u8]) -> Option<String> {
+        let (indexes, _) = message_indexes(payload).ok()?;
+        self.indexed_message(&indexes).ok().map(|m| m.full_name().to_string())
+    }
+
     pub(crate) fn validate_payload(&self, payload: &[u8]) -> Result<(), String> {
         let (indexes, body) = message_indexes(payload)?;
         let message = self.indexed_message(&indexes)?;

@@ -127,6 +127,16 @@ fn record_name_is_the_first_message() {
 }
 
 #[test]
+fn record_name_for_follows_the_message_indexes() {
+    let s = proto(USER);
+    assert_eq!(s.record_name_for(&[0]).as_deref(), Some("com.example.User"));
+    assert_eq!(s.record_name_for(&[2, 2]).as_deref(), Some("com.example.Other"));
+    assert_eq!(s.record_name_for(&[4, 0, 0]).as_deref(), Some("com.example.User.Address"));
+    assert_eq!(s.record_name_for(&[2, 8]), None);
+    assert_eq!(s.record_name_for(&[]), None);
+}
+
+#[test]
 fn validate_payload_good_bad_truncated() {
     let s = proto(USER);
     let user = [0x0a, 3, b'b', b'o', b'b', 0x10, 30];
