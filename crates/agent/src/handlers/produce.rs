@@ -1,7 +1,7 @@
 //! Produce: validate every partition's batches, hand the good ones to the produce buffer in arrival order,
 //! and answer once the flush that holds them is durable and committed.
 
-use super::record_checks::{Refusal, check_records};
+use super::record_checks::{Refusal, batch_records, check_records};
 use crate::Agent;
 use crate::error::KafkaCode;
 use crate::request::{Completion, Operation, RequestContext, Resource, check, may_create_topic, respond};
@@ -30,13 +30,19 @@ enum Slot {
     },
 }
 
+/// A batch that passed the record checks, with its decompressed records for the schema checks.
+struct Checked {
+    append: Append,
+    records: bytes::Bytes,
+}
+
 fn validate(
     topic: &TopicEntry,
     partition: i32,
     records: Option<&bytes::Bytes>,
     now_ms: i64,
     version: i16,
-) -> Result<Vec<Append>, Refusal> {
+) -> Result<Vec<Checked>, Refusal> {
     if partition < 0 || partition >= topic.topic.partitions {
         let message = format!("partition {partition} does not exist");
         return Err((ResponseError::UnknownTopicOrPartition.code(), message).into());
@@ -92,7 +98,8 @@ fn validate(
             return Err((ResponseError::InvalidRecord.code(), message).into());
         }
         // Every record is walked; per-record refusals (KIP-467) and the true max timestamp come from here.
-        let (header, data) = check_records(topic, partition, header, data, now_ms)?;
+        let records = batch_records(&header, &data)?;
+        let (header, data) = check_records(topic, partition, (header, data), &records, now_ms)?;
         let (header, data) = if log_append {
             // As Kafka's broker does: the batch carries the append time, and says so in its attributes.
             let mut stamped = bytes::BytesMut::from(&data[..]);
@@ -106,19 +113,20 @@ fn validate(
             (header, data)
         };
         let kind = if header.is_transactional() { BatchKind::Transactional } else { BatchKind::Plain };
-        out.push(Append { topic_id: topic.topic.id, partition, header, data, kind });
+        out.push(Checked { append: Append { topic_id: topic.topic.id, partition, header, data, kind }, records });
     }
     Ok(out)
 }
 
 /// Broker-side schema validation of a topic that enables it (after the record checks).
-async fn check_schemas(agent: &Agent, topic: &TopicEntry, batches: Vec<Append>) -> Result<Vec<Append>, Refusal> {
+async fn check_schemas(agent: &Agent, topic: &TopicEntry, batches: Vec<Checked>) -> Result<Vec<Append>, Refusal> {
     if let Some(rules) = &topic.schema_validation {
         for b in &batches {
-            super::schema_checks::check_schemas(&agent.schemas, &topic.topic.name, rules, &b.header, &b.data).await?;
+            let (header, name) = (&b.append.header, &topic.topic.name);
+            super::schema_checks::check_schemas(&agent.schemas, name, rules, header, &b.records).await?;
         }
     }
-    Ok(batches)
+    Ok(batches.into_iter().map(|b| b.append).collect())
 }
 
 pub async fn handle(
@@ -164,8 +172,8 @@ pub async fn handle(
             } else {
                 match &topic {
                     Ok(topic) => match validate(topic, p.index, p.records.as_ref(), now_ms, version) {
-                        Ok(batches) if topic.schema_validation.is_some() => check_schemas(&agent, topic, batches).await,
-                        checked => checked,
+                        Ok(batches) => check_schemas(&agent, topic, batches).await,
+                        Err(refusal) => Err(refusal),
                     },
                     Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str())).into()),
                 }

@@ -7,8 +7,8 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use weft_protocol::BatchHeader;
 use weft_protocol::records::{
-    BatchSummary, MAX_DECOMPRESSED_BYTES, Mode, ValidateOptions, create_time_rewrite_needed,
-    set_create_time_max_timestamp, validate_batch,
+    BatchSummary, MAX_DECOMPRESSED_BYTES, Mode, ValidateOptions, batch_payload, create_time_rewrite_needed,
+    set_create_time_max_timestamp, validate_records,
 };
 use weft_topics::TopicEntry;
 
@@ -31,13 +31,25 @@ impl From<(i16, String)> for Refusal {
     }
 }
 
-/// Validates every record of one producer batch. On CreateTime topics, returns the batch with its header's
+/// The records of a batch, decompressed once for every check that walks them (shared with `data` when the
+/// batch is not compressed).
+pub fn batch_records(header: &BatchHeader, data: &Bytes) -> Result<Bytes, Refusal> {
+    match batch_payload(data, header, MAX_DECOMPRESSED_BYTES) {
+        Ok(std::borrow::Cow::Borrowed(records)) => Ok(data.slice_ref(records)),
+        Ok(std::borrow::Cow::Owned(records)) => Ok(Bytes::from(records)),
+        Err(e) => {
+            Err(Refusal { code: e.code(), message: format!("record batch is invalid: {e}"), record_errors: Vec::new() })
+        }
+    }
+}
+
+/// Validates every record of one producer batch (`records`: its records from [`batch_records`]). On CreateTime topics, returns the batch with its header's
 /// max timestamp (and CRC) rewritten when the records disagree with it, as Kafka does.
 pub fn check_records(
     topic: &TopicEntry,
     partition: i32,
-    header: BatchHeader,
-    data: Bytes,
+    (header, data): (BatchHeader, Bytes),
+    records: &[u8],
     now_ms: i64,
 ) -> Result<(BatchHeader, Bytes), Refusal> {
     let bounds = (!topic.log_append_time).then(|| {
@@ -49,7 +61,7 @@ pub fn check_records(
         timestamp_bounds: bounds,
         max_decompressed: MAX_DECOMPRESSED_BYTES,
     };
-    let summary = validate_batch(&data, &header, &opts).map_err(|e| Refusal {
+    let summary = validate_records(&header, records, &opts).map_err(|e| Refusal {
         code: e.code(),
         message: format!("record batch is invalid: {e}"),
         record_errors: Vec::new(),

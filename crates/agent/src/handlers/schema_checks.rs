@@ -6,11 +6,10 @@
 
 use super::record_checks::Refusal;
 use crate::error::KafkaCode;
-use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use std::collections::{BTreeMap, HashMap};
-use weft_protocol::records::{MAX_DECOMPRESSED_BYTES, MAX_LISTED_RECORD_ERRORS, Mode, decompress, walk};
-use weft_protocol::{BATCH_HEADER_LEN, BatchHeader};
+use weft_protocol::BatchHeader;
+use weft_protocol::records::{MAX_LISTED_RECORD_ERRORS, Mode, walk};
 use weft_registry::ids::{Found, SchemaIds};
 use weft_topics::schema_rules::{SchemaValidation, Side, SubjectStrategy};
 
@@ -21,6 +20,9 @@ const WIRE_HEADER: usize = 5;
 const MAX_IDS_PER_BATCH: usize = 64;
 /// Record errors that carry a message (the indices of the rest are still listed).
 const MAX_RECORD_ERROR_MESSAGES: usize = 100;
+
+/// Whether (side, id, record name) is a live version of its subject, else the subject, per batch.
+type Memberships = HashMap<(Side, i32, Option<String>), Result<(), String>>;
 
 /// A key or value that carries a schema id.
 struct Framed<'a> {
@@ -45,20 +47,18 @@ fn frame(bytes: Option<&[u8]>) -> Result<Option<(i32, &[u8])>, String> {
     Ok(Some((id, payload)))
 }
 
-/// Checks every record of one batch against `rules`.
+/// Checks every record of one batch (`payload`: its decompressed records) against `rules`.
 pub async fn check_schemas(
     ids: &SchemaIds,
     topic: &str,
     rules: &SchemaValidation,
     header: &BatchHeader,
-    data: &Bytes,
+    payload: &[u8],
 ) -> Result<(), Refusal> {
     let corrupt = |e: weft_protocol::records::RecordsError| Refusal::from((e.code(), e.to_string()));
-    let region = data.get(BATCH_HEADER_LEN..header.size).unwrap_or_default();
-    let payload = decompress(header.compression(), region, MAX_DECOMPRESSED_BYTES).map_err(corrupt)?;
     let mut errors = RecordErrors::default();
     let mut framed = Vec::new();
-    let count = walk(header, &payload, Mode::Producer, |r| {
+    let count = walk(header, payload, Mode::Producer, |r| {
         for (side, strategy) in rules.sides() {
             let bytes = if side == Side::Key { r.key } else { r.value };
             match frame(bytes) {
@@ -70,7 +70,7 @@ pub async fn check_schemas(
     })
     .map_err(corrupt)?;
     let schemas = resolve(ids, &framed).await?;
-    let mut memberships: HashMap<(String, i32), bool> = HashMap::new();
+    let mut memberships = Memberships::new();
     for f in &framed {
         if let Err(reason) = check_one(ids, topic, rules.deep, &schemas, &mut memberships, f).await? {
             errors.add(f.index, f.side, format!("{} {reason}", f.side.as_str()));
@@ -108,7 +108,7 @@ async fn check_one(
     topic: &str,
     deep: bool,
     schemas: &HashMap<i32, Found>,
-    memberships: &mut HashMap<(String, i32), bool>,
+    memberships: &mut Memberships,
     f: &Framed<'_>,
 ) -> Result<Result<(), String>, Refusal> {
     let schema = match schemas.get(&f.id) {
@@ -118,21 +118,24 @@ async fn check_one(
         }
         Some(Found::Unknown) | None => return Ok(Err(format!("has schema id {}, which is not registered", f.id))),
     };
+    // The topic strategy's subject is the same for every record of a side: keyed without allocating.
     let name = (f.strategy != SubjectStrategy::Topic).then(|| schema.record_name_for(f.payload)).flatten();
-    let Some(subject) = f.strategy.subject(topic, f.side, name.as_deref()) else {
-        return Ok(Err(format!("has schema id {}, which has no record name for the subject name strategy", f.id)));
-    };
-    let key = (subject, f.id);
-    let live = match memberships.get(&key) {
-        Some(live) => *live,
+    let key = (f.side, f.id, name);
+    let membership = match memberships.get(&key) {
+        Some(known) => known.clone(),
         None => {
-            let live = ids.subject_has(&key.0, f.id).await.map_err(unavailable)?;
-            memberships.insert(key.clone(), live);
-            live
+            let Some(subject) = f.strategy.subject(topic, f.side, key.2.as_deref()) else {
+                let reason = "which has no record name for the subject name strategy";
+                return Ok(Err(format!("has schema id {}, {reason}", f.id)));
+            };
+            let live = ids.subject_has(&subject, f.id).await.map_err(unavailable)?;
+            let known = if live { Ok(()) } else { Err(subject) };
+            memberships.insert(key, known.clone());
+            known
         }
     };
-    if !live {
-        return Ok(Err(format!("has schema id {}, which is not a version of subject {}", f.id, key.0)));
+    if let Err(subject) = membership {
+        return Ok(Err(format!("has schema id {}, which is not a version of subject {subject}", f.id)));
     }
     if deep && let Err(reason) = schema.validate_payload(f.payload) {
         return Ok(Err(format!("does not match schema id {}: {reason}", f.id)));

@@ -13,8 +13,8 @@ pub mod walk;
 pub use decode::{DecodedRecords, decode_records};
 pub use decompress::{MAX_DECOMPRESSED_BYTES, decompress};
 pub use validate::{
-    BatchSummary, MAX_LISTED_RECORD_ERRORS, ValidateOptions, create_time_rewrite_needed, set_create_time_max_timestamp,
-    validate_batch,
+    BatchSummary, MAX_LISTED_RECORD_ERRORS, ValidateOptions, batch_payload, create_time_rewrite_needed,
+    set_create_time_max_timestamp, validate_batch, validate_records,
 };
 pub use walk::{Mode, RecordView, walk};
 

@@ -64,10 +64,29 @@ pub fn validate_batch(
     header: &BatchHeader,
     opts: &ValidateOptions,
 ) -> Result<BatchSummary, RecordsError> {
+    let payload = batch_payload(batch, header, opts.max_decompressed)?;
+    validate_records(header, &payload, opts)
+}
+
+/// The records of the batch at the start of `batch`, decompressed (at most `max_decompressed` bytes); borrowed
+/// when the batch is not compressed. For callers that walk the records more than once.
+pub fn batch_payload<'a>(
+    batch: &'a [u8],
+    header: &BatchHeader,
+    max_decompressed: usize,
+) -> Result<std::borrow::Cow<'a, [u8]>, RecordsError> {
     let region = batch
         .get(BATCH_HEADER_LEN..header.size)
         .ok_or(RecordsError::Batch(crate::batch::BatchError::Truncated { len: batch.len(), need: header.size }))?;
-    let payload = decompress(header.compression(), region, opts.max_decompressed)?;
+    decompress(header.compression(), region, max_decompressed)
+}
+
+/// [`validate_batch`] over records already decompressed by [`batch_payload`].
+pub fn validate_records(
+    header: &BatchHeader,
+    payload: &[u8],
+    opts: &ValidateOptions,
+) -> Result<BatchSummary, RecordsError> {
     let mut summary = BatchSummary {
         record_count: 0,
         first_timestamp: NO_TIMESTAMP,
@@ -77,7 +96,7 @@ pub fn validate_batch(
         timestamp_violations: Vec::new(),
         rejected: 0,
     };
-    let count = walk(header, &payload, opts.mode, |r| {
+    let count = walk(header, payload, opts.mode, |r| {
         let timestamp = header.base_timestamp.wrapping_add(r.timestamp_delta);
         if r.index == 0 {
             summary.first_timestamp = timestamp;
