@@ -97,3 +97,39 @@ def test_concurrent_registrations_through_two_agents(two_agents):
             assert status == 200 and versions == list(range(1, len(schemas) + 1)), (subject, versions)
             seen = [http.get(f"/subjects/{subject}/versions/{v}")[1]["id"] for v in versions]
             assert len(seen) == len(set(seen)), f"{subject}: one schema twice {seen}"
+
+
+def evolving(k: int) -> str:
+    """Version k of one record: fields f0..fk, each with a default, so any two are compatible both ways."""
+    fields = [{"name": f"f{i}", "type": "string", "default": ""} for i in range(k + 1)]
+    return json.dumps({"type": "record", "name": "E", "namespace": "weft.cluster", "fields": fields})
+
+
+def test_concurrent_checked_registrations_under_one_subject(two_agents):
+    """Under FULL_TRANSITIVE every registration is checked against the subject's versions and written only if
+    no other registration slipped in meanwhile; racing threads through both agents all get through, each
+    schema once."""
+    subject = "checked-value"
+    assert Http(two_agents[0]).put(f"/config/{subject}", {"compatibility": "FULL_TRANSITIVE"})[0] == 200
+    results: dict = {}
+    errors: list = []
+    start = threading.Barrier(THREADS)
+
+    def work(t: int):
+        client = SchemaRegistryClient({"url": two_agents[t % 2]})
+        start.wait(30)
+        for k in (t, t, (t + 1) % THREADS):
+            try:
+                results.setdefault(k, set()).add(client.register_schema(subject, Schema(evolving(k), "AVRO")))
+            except Exception as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(f"{k}: {e!r}")
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:5]
+    assert all(len(ids) == 1 for ids in results.values()), results
+    status, versions, _ = Http(two_agents[1]).get(f"/subjects/{subject}/versions")
+    assert status == 200 and versions == list(range(1, THREADS + 1)), versions
