@@ -16,7 +16,7 @@ WEFT_VENV="${WEFT_VENV:-$HOME/.cache/weft-venv}"
 
 # Pinned client versions. Bump deliberately.
 PY_PKGS=(
-  "confluent-kafka[avro,schemaregistry]==2.16.1"
+  "confluent-kafka[avro,json,protobuf,schemaregistry]==2.16.1"
   "kafka-python==3.0.12"
   "pytest==9.2.0"
   "pytest-timeout==2.4.0"
@@ -134,7 +134,7 @@ VPY="$WEFT_VENV/bin/python"
 STAMP="$WEFT_VENV/.weft-deps-stamp"
 WANT="$(printf '%s\n' "${PY_PKGS[@]}")"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ] \
-   || ! "$VPY" -c 'import confluent_kafka, kafka, pytest, pytest_timeout, cramjam, lz4, zstandard' >/dev/null 2>&1; then
+   || ! "$VPY" -c 'import confluent_kafka, kafka, pytest, pytest_timeout, cramjam, lz4, zstandard, google.protobuf, jsonschema' >/dev/null 2>&1; then
   log "pip install ${PY_PKGS[*]}"
   "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
   "$VPY" -m pip install -q --disable-pip-version-check "${PY_PKGS[@]}"

@@ -1,6 +1,7 @@
 """The schema registry through confluent-kafka's own client: SchemaRegistryClient against Weft's registry, and
-Avro records produced with AvroSerializer and consumed with AvroDeserializer through the same agent. The JSON
-and Protobuf serializers need the real formats crate (weft-schema): they are to be added once it is merged."""
+Avro records produced with AvroSerializer and consumed with AvroDeserializer through the same agent. The
+Protobuf and JSON serializers are in test_schema_formats.py, the level matrix in test_schema_compat.py,
+deletes, modes and error bodies in test_schema_api.py, concurrent registration in test_schema_cluster.py."""
 
 import json
 import socket

@@ -14,7 +14,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// The content type of every JSON reply.
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
-/// A JSON body of type `T`, read within [`MAX_BODY_BYTES`].
+/// A JSON object body of type `T`, read within [`MAX_BODY_BYTES`].
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -25,7 +25,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| ApiError::too_large(MAX_BODY_BYTES))?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(ApiError::bad_body)
+        // Every body is an object; serde would also read a struct from an array, positionally.
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(ApiError::bad_body)?;
+        if !value.is_object() {
+            return Err(ApiError::bad_body("the body is not a JSON object"));
+        }
+        serde_json::from_value(value).map(JsonBody).map_err(ApiError::bad_body)
     }
 }
 

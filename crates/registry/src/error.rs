@@ -1,7 +1,7 @@
 //! The registry's API errors: Confluent's HTTP status and `error_code` pairs, answered as
 //! `{"error_code": N, "message": "..."}`, so clients that branch on those codes work unchanged.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// One failed request: the HTTP status, Confluent's error code and a message for people.
@@ -117,8 +117,14 @@ impl From<weft_meta::MetaError> for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// The JSON body; a 413 also closes the connection, since the rest of the refused body is never read and
+    /// a client reusing the connection would send its next request behind it.
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error_code": self.code, "message": self.message});
-        crate::body::reply(self.status, &body)
+        let mut response = crate::body::reply(self.status, &body);
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }

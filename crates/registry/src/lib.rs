@@ -14,4 +14,4 @@ pub use body::{CONTENT_TYPE, MAX_BODY_BYTES};
 pub use error::ApiError;
 pub use level::{Compatibility, Mode};
 pub use registry::{MAX_REFERENCES, Registry};
-pub use routes::router;
+pub use routes::{confluent_errors, router};

@@ -1,6 +1,8 @@
 //! The registry's operations over the store, free of HTTP: preparing a schema (references resolved, parsed,
 //! canonical text and fingerprint), the effective settings of a subject, registering with the level's checks,
-//! looking a schema up, and finding versions.
+//! looking a schema up, and finding versions. Parsing and compatibility checks are CPU work that a crafted
+//! schema can make slow (within the format crate's budgets): they run on tokio's blocking pool, never on the
+//! async workers that serve Kafka clients.
 
 use crate::error::ApiError;
 use crate::level::{Compatibility, Mode};
@@ -69,6 +71,11 @@ fn fingerprint(schema_type: SchemaType, text: &str, references: &[SchemaReferenc
     digest.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Runs CPU-bound schema work on the blocking pool, so that a slow parse or check cannot stall the agent.
+async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::store(format!("schema work stopped: {e}")))
+}
+
 fn stored_type(stored: &StoredSchema) -> Result<SchemaType, ApiError> {
     stored.content.schema_type.parse().map_err(|e: weft_schema::UnknownSchemaType| {
         ApiError::store(format!("schema {}: unknown schema type {}", stored.id, e.0))
@@ -132,8 +139,14 @@ impl Registry {
             return Err(ApiError::invalid_schema(format!("more than {MAX_REFERENCES} references")));
         }
         let deps = self.resolve(&submitted.references).await?;
-        let parsed = Schema::parse(submitted.schema_type, &submitted.text, &deps).map_err(ApiError::invalid_schema)?;
-        let text = parsed.canonical(normalize);
+        let (schema_type, text) = (submitted.schema_type, submitted.text.clone());
+        let (parsed, text) = off_thread(move || {
+            let parsed = Schema::parse(schema_type, &text, &deps)?;
+            let canonical = parsed.canonical(normalize);
+            Ok::<_, weft_schema::SchemaError>((parsed, canonical))
+        })
+        .await?
+        .map_err(ApiError::invalid_schema)?;
         let content = SchemaContent {
             schema_type: submitted.schema_type.as_str().to_string(),
             fingerprint: fingerprint(submitted.schema_type, &text, &submitted.references),
@@ -146,8 +159,10 @@ impl Registry {
     /// A stored schema parsed again (for compatibility checks).
     pub async fn parse_stored(&self, stored: &StoredSchema) -> Result<Schema, ApiError> {
         let deps = self.resolve(&stored.content.references).await?;
-        Schema::parse(stored_type(stored)?, &stored.content.text, &deps)
-            .map_err(|e| ApiError::store(format!("stored schema {} no longer parses: {e}", stored.id)))
+        let (schema_type, text, id) = (stored_type(stored)?, stored.content.text.clone(), stored.id);
+        off_thread(move || Schema::parse(schema_type, &text, &deps))
+            .await?
+            .map_err(|e| ApiError::store(format!("stored schema {id} no longer parses: {e}")))
     }
 
     pub async fn schema(&self, id: i32) -> Result<StoredSchema, ApiError> {
@@ -226,7 +241,18 @@ impl Registry {
         for v in level.targets(versions) {
             previous.push(self.parse_stored(&self.schema(v.schema_id).await?).await?);
         }
-        Ok(level.violations(new, &previous))
+        self.check(level, new, previous).await
+    }
+
+    /// What `level` finds wrong with `new` against `previous`, checked on the blocking pool.
+    pub async fn check(
+        &self,
+        level: Compatibility,
+        new: &Schema,
+        previous: Vec<Schema>,
+    ) -> Result<Vec<String>, ApiError> {
+        let new = new.clone();
+        off_thread(move || level.violations(&new, &previous)).await
     }
 
     /// Registers `submitted` under `subject` (Confluent's POST /subjects/{s}/versions): an existing live

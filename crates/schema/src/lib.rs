@@ -125,6 +125,15 @@ impl Schema {
         }
     }
 
+    /// Confluent's serialized form (`?format=serialized`): for Protobuf, base64 of the schema's
+    /// `FileDescriptorProto`, as confluent-kafka's Protobuf deserializer reads it; other formats have none.
+    pub fn serialized(&self) -> Option<String> {
+        match &self.inner {
+            Inner::Protobuf(s) => Some(s.serialized()),
+            Inner::Avro(_) | Inner::Json(_) => None,
+        }
+    }
+
     /// Why a reader using `self` cannot read data written with `writer`; empty when it can. Messages are short,
     /// lowercase, name the field/type path, like Confluent's verbose compatibility messages.
     pub fn read_incompatibilities(&self, writer: &Schema) -> Vec<String> {

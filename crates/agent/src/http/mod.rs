@@ -62,6 +62,8 @@ pub async fn serve_registry(
     let app = weft_registry::router(Arc::new(weft_registry::Registry::new(agent.meta.clone())));
     let app = registry_access::registry_access_required(app, auth.clone());
     let app = auth::authenticated(app, auth);
+    // Outermost, so the shared authentication's plain-text 401 is answered as Confluent's 40101 body too.
+    let app = app.layer(axum::middleware::from_fn(weft_registry::confluent_errors));
     weft_http::serve(listener, app, limits, shutdown).await
 }
 

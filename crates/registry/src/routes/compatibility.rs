@@ -34,13 +34,12 @@ async fn check(
     // Against one named version the level's direction applies to that version alone.
     let level_targets: Vec<SubjectVersion> =
         if transitive_ok { against.to_vec() } else { level.targets(against).to_vec() };
-    let mut messages = Vec::new();
+    let mut previous = Vec::new();
     for v in &level_targets {
         let stored = registry.schema(v.schema_id).await?;
-        let old = registry.parse_stored(&stored).await?;
-        messages.extend(level.violations(&prepared.parsed, std::slice::from_ref(&old)));
+        previous.push(registry.parse_stored(&stored).await?);
     }
-    Ok(verdict(messages, verbose))
+    Ok(verdict(registry.check(level, &prepared.parsed, previous).await?, verbose))
 }
 
 pub async fn against_version(

@@ -63,17 +63,40 @@ pub fn router(registry: Arc<Registry>) -> Router {
 /// and query rejections) Confluent's JSON body.
 async fn observe(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let response = next.run(request).await;
+    let response = confluent_errors(request, next).await;
     let status = response.status();
     metrics::counter!("weft_schema_registry_requests_total", "route" => route, "status" => status.as_u16().to_string())
         .increment(1);
+    response
+}
+
+/// A layer for everything in front of the registry (the listener's authentication and authorization too):
+/// an error answered without the registry's JSON body gets one, `{"error_code", "message"}` with Confluent's
+/// code (40101 for 401, 40301 for 403, else the status), keeping its headers (a 401's `WWW-Authenticate`), so
+/// registry clients read every refusal alike.
+pub async fn confluent_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
     let ours = response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t == CONTENT_TYPE);
     if status.is_success() || ours {
         return response;
     }
-    let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
-    let message = String::from_utf8_lossy(&body).trim().to_string();
-    ApiError { status, code: u32::from(status.as_u16()), message }.into_response()
+    let (mut parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let mut message = String::from_utf8_lossy(&body).trim().to_string();
+    if message.is_empty() {
+        message = status.canonical_reason().unwrap_or("error").to_string();
+    }
+    let code = match status.as_u16() {
+        401 => 40101,
+        403 => 40301,
+        other => u32::from(other),
+    };
+    let reply = ApiError { status, code, message }.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let (reply_parts, reply_body) = reply.into_parts();
+    parts.headers.extend(reply_parts.headers);
+    Response::from_parts(parts, reply_body)
 }
 
 fn flag(params: &HashMap<String, String>, name: &str) -> bool {
@@ -149,4 +172,25 @@ fn version_reply(version: &SubjectVersion, stored: &StoredSchema) -> Value {
     out.insert("id".into(), json!(version.schema_id));
     out.extend(schema_fields(stored));
     Value::Object(out)
+}
+
+/// `reply` with its `schema` in the form `?format=` asks for: `serialized` gives a Protobuf schema as
+/// Confluent's base64 descriptor (what confluent-kafka's Protobuf deserializer reads); other formats and
+/// values leave the text as stored, as Confluent does.
+async fn in_format(
+    registry: &Registry,
+    params: &HashMap<String, String>,
+    stored: &StoredSchema,
+    mut reply: Value,
+) -> Result<Value, ApiError> {
+    if params.get("format").is_none_or(|f| f != "serialized")
+        || stored.content.schema_type != SchemaType::Protobuf.as_str()
+    {
+        return Ok(reply);
+    }
+    let parsed = registry.parse_stored(stored).await?;
+    if let (Some(text), Value::Object(map)) = (parsed.serialized(), &mut reply) {
+        map.insert("schema".into(), Value::String(text));
+    }
+    Ok(reply)
 }

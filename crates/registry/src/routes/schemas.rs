@@ -1,6 +1,6 @@
 //! `/schemas/...`: schemas by global id, where each is used, and the types served.
 
-use super::{Params, Shared, flag, schema_fields};
+use super::{Params, Shared, flag, in_format, schema_fields};
 use crate::body::ok;
 use crate::error::ApiError;
 use axum::extract::Path;
@@ -30,7 +30,7 @@ pub async fn by_id(registry: Shared, Path(id): Path<String>, params: Params) -> 
     {
         return Err(ApiError::schema_not_found());
     }
-    Ok(ok(Value::Object(schema_fields(&stored))))
+    Ok(ok(in_format(&registry, &params, &stored, Value::Object(schema_fields(&stored))).await?))
 }
 
 pub async fn raw(registry: Shared, Path(id): Path<String>) -> Result<Response> {

@@ -1,6 +1,6 @@
 //! `/subjects/...`: listing subjects and versions, registering, looking up, reading and deleting versions.
 
-use super::{Params, SchemaBody, Shared, flag, optional_flag, version_reply};
+use super::{Params, SchemaBody, Shared, flag, in_format, optional_flag, version_reply};
 use crate::body::{JsonBody, ok};
 use crate::error::ApiError;
 use crate::registry::VersionRef;
@@ -58,7 +58,7 @@ pub async fn lookup(
 pub async fn version(registry: Shared, Path((subject, v)): Path<(String, String)>, params: Params) -> Result<Response> {
     let found = registry.find_version(&subject, VersionRef::parse(&v)?, flag(&params, "deleted")).await?;
     let stored = registry.schema(found.schema_id).await?;
-    Ok(ok(version_reply(&found, &stored)))
+    Ok(ok(in_format(&registry, &params, &stored, version_reply(&found, &stored)).await?))
 }
 
 pub async fn raw(registry: Shared, Path((subject, v)): Path<(String, String)>, params: Params) -> Result<Response> {

@@ -1,8 +1,9 @@
 //! Avro schemas: parsing with named types from references, Confluent's canonical and normalized texts, the
 //! reader/writer compatibility check (apache-avro's checker, its messages made short, its partial matches located
-//! by `partial`) and the record name.
+//! by `partial`, its work bounded by `budget`) and the record name.
 //! Payload validation lives in `datum`, a bounded walker of Avro's binary encoding.
 
+mod budget;
 mod datum;
 mod partial;
 
@@ -55,6 +56,10 @@ impl AvroSchema {
     }
 
     pub(crate) fn read_incompatibilities(&self, writer: &AvroSchema) -> Vec<String> {
+        if !budget::within(&writer.resolved, &self.resolved, budget::MAX_WORK) {
+            let max = budget::MAX_WORK;
+            return vec![format!("root: too complex to check (more than {max} units of comparison work)")];
+        }
         match SchemaCompatibility::can_read(&writer.resolved, &self.resolved) {
             Ok(Compatibility::Full) => Vec::new(),
             Ok(Compatibility::Partial) => {

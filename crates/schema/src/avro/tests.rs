@@ -135,3 +135,28 @@ proptest::proptest! {
         let _ = s.validate_payload(&bytes);
     }
 }
+
+/// A union of same-named records against a union of same-named enums: every pair is a type mismatch whose
+/// error formats both whole types. The check refuses at once instead of working for minutes.
+#[test]
+fn a_crafted_check_fails_closed_quickly() {
+    let fields: Vec<String> = (0..20).map(|i| format!(r#"{{"name":"f{i}","type":"string"}}"#)).collect();
+    let records: Vec<String> = (0..300)
+        .map(|n| format!(r#"{{"type":"record","name":"R","namespace":"w{n}","fields":[{}]}}"#, fields.join(",")))
+        .collect();
+    let enums: Vec<String> =
+        (0..300).map(|n| format!(r#"{{"type":"enum","name":"R","namespace":"r{n}","symbols":["A"]}}"#)).collect();
+    let writer = avro(&format!("[{}]", records.join(",")));
+    let reader = avro(&format!("[{}]", enums.join(",")));
+    let started = std::time::Instant::now();
+    let found = reader.read_incompatibilities(&writer);
+    assert!(found.iter().any(|m| m.contains("too complex to check")), "{found:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    // An ordinary large evolution is far within the budget.
+    let wide = |n: usize| {
+        let fields: Vec<String> =
+            (0..n).map(|i| format!(r#"{{"name":"f{i}","type":["null","string"],"default":null}}"#)).collect();
+        avro(&format!(r#"{{"type":"record","name":"Wide","fields":[{}]}}"#, fields.join(",")))
+    };
+    assert!(wide(1001).read_incompatibilities(&wide(1000)).is_empty());
+}

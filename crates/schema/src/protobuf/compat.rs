@@ -12,13 +12,41 @@ use prost_reflect::{FieldDescriptor, FileDescriptor, Kind, MessageDescriptor};
 
 use super::print::kind_name;
 
+/// Fields compared at most in one check (each writer message's fields and its reader's); a check over it fails
+/// closed. The rules never recurse into message types (those are compared by name), so the work is linear in the
+/// schemas' size; the bound keeps a huge schema from holding a thread regardless.
+const MAX_STEPS: usize = 1_000_000;
+/// Problems reported at most; a schema that removes thousands of messages gets a short answer.
+const MAX_PROBLEMS: usize = 100;
+
 pub(super) fn read_incompatibilities(reader: &FileDescriptor, writer: &FileDescriptor) -> Vec<String> {
+    read_incompatibilities_within(reader, writer, MAX_STEPS)
+}
+
+/// As [`read_incompatibilities`], within `budget` field comparisons.
+pub(super) fn read_incompatibilities_within(
+    reader: &FileDescriptor,
+    writer: &FileDescriptor,
+    budget: usize,
+) -> Vec<String> {
     let readers = messages_by_name(reader);
     let mut problems = Vec::new();
+    let mut steps = 0usize;
     for (name, w) in messages_by_name(writer) {
-        match readers.get(&name) {
+        let r = readers.get(&name);
+        steps = steps.saturating_add(1 + w.fields().len() + r.map_or(0, |r| r.fields().len()));
+        if steps > budget {
+            problems.push(format!("too complex to check (more than {budget} field comparisons)"));
+            break;
+        }
+        match r {
             None => problems.push(format!("message {name} was removed")),
             Some(r) => Comparison { reader: r, writer: &w, name: &name, problems: &mut problems }.run(),
+        }
+        if problems.len() > MAX_PROBLEMS {
+            problems.truncate(MAX_PROBLEMS);
+            problems.push(format!("more than {MAX_PROBLEMS} problems; the first {MAX_PROBLEMS} are shown"));
+            break;
         }
     }
     problems

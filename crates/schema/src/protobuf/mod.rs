@@ -1,14 +1,16 @@
 //! Protobuf schemas: compiling a `.proto` text with its imports (references, plus Google's well-known types) into
 //! descriptors, the stored and normalized texts, the record name, and validation of Confluent's Protobuf payload
 //! (message-index array, then the message, walked by `wire`). Compatibility lives in `compat`, the normalized
-//! printer in `print`.
+//! printer in `print`, Confluent's base64 descriptor form in `serialized`.
 
 mod compat;
 mod print;
+mod serialized;
 mod wire;
 
 use std::collections::HashMap;
 
+use prost_reflect::prost_types::FileDescriptorProto;
 use prost_reflect::{DescriptorPool, FileDescriptor, MessageDescriptor};
 use protox::Compiler;
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
@@ -39,27 +41,60 @@ impl FileResolver for TextResolver {
     }
 }
 
+/// A compiler that finds `text` as [`ROOT_FILE`], the references by name and Google's well-known types.
+fn compiler(text: &str, deps: &[Dependency]) -> Compiler {
+    let mut files: HashMap<String, String> = deps.iter().map(|d| (d.name.clone(), d.text.clone())).collect();
+    files.insert(ROOT_FILE.to_string(), text.to_string());
+    let mut resolver = ChainFileResolver::new();
+    resolver.add(TextResolver { files });
+    resolver.add(GoogleFileResolver::new());
+    Compiler::with_file_resolver(resolver)
+}
+
 fn invalid(reason: impl std::fmt::Display) -> SchemaError {
     SchemaError::invalid(SchemaType::Protobuf, reason)
 }
 
 impl ProtoSchema {
+    /// Parses `.proto` text, or Confluent's serialized form (base64 of a `FileDescriptorProto`), which is
+    /// printed to `.proto` text and parsed as such, so that what is stored is text.
     pub(crate) fn parse(text: &str, deps: &[Dependency]) -> Result<Self, SchemaError> {
         if let Some(d) = deps.iter().find(|d| d.schema_type != SchemaType::Protobuf) {
             return Err(invalid(format!("reference {} is a {} schema, not PROTOBUF", d.name, d.schema_type)));
         }
-        let mut files: HashMap<String, String> = deps.iter().map(|d| (d.name.clone(), d.text.clone())).collect();
-        files.insert(ROOT_FILE.to_string(), text.to_string());
-        let mut resolver = ChainFileResolver::new();
-        resolver.add(TextResolver { files });
-        resolver.add(GoogleFileResolver::new());
-        let mut compiler = Compiler::with_file_resolver(resolver);
+        match serialized::decode(text) {
+            Some(descriptor) => Self::from_descriptor(descriptor, deps),
+            None => Self::from_text(text, deps),
+        }
+    }
+
+    fn from_text(text: &str, deps: &[Dependency]) -> Result<Self, SchemaError> {
+        let mut compiler = compiler(text, deps);
         compiler.open_file(ROOT_FILE).map_err(|e| invalid(e.to_string().replace(ROOT_FILE, "schema")))?;
         let pool: DescriptorPool = compiler.descriptor_pool();
         let file = pool
             .get_file_by_name(ROOT_FILE)
             .ok_or_else(|| invalid("the compiled schema is missing from its descriptor pool"))?;
         Ok(ProtoSchema { text: text.to_string(), file })
+    }
+
+    fn from_descriptor(mut descriptor: FileDescriptorProto, deps: &[Dependency]) -> Result<Self, SchemaError> {
+        let mut compiler = compiler("", deps);
+        for import in &descriptor.dependency {
+            compiler.open_file(import).map_err(|e| invalid(format!("import {import:?}: {e}")))?;
+        }
+        let mut pool = compiler.descriptor_pool();
+        descriptor.name = Some(ROOT_FILE.to_string());
+        pool.add_file_descriptor_proto(descriptor).map_err(|e| invalid(format!("serialized descriptor: {e}")))?;
+        let file = pool
+            .get_file_by_name(ROOT_FILE)
+            .ok_or_else(|| invalid("the serialized schema is missing from its descriptor pool"))?;
+        Self::from_text(&print::file(&file), deps)
+    }
+
+    /// Confluent's serialized form: base64 of this schema's `FileDescriptorProto`.
+    pub(crate) fn serialized(&self) -> String {
+        serialized::encode(&self.file)
     }
 
     /// Without normalize: the text as given, with line endings and trailing whitespace made uniform and the ends

@@ -1,4 +1,4 @@
-use crate::{Dependency, Schema, SchemaType};
+use crate::{Dependency, Inner, Schema, SchemaType};
 
 fn proto(text: &str) -> Schema {
     Schema::parse(SchemaType::Protobuf, text, &[]).unwrap()
@@ -200,4 +200,49 @@ proptest::proptest! {
         let s = proto("syntax = \"proto3\";\nmessage N { repeated N kids = 1; map<string, int64> m = 2; oneof o { string s = 3; double d = 4; } repeated sint32 p = 5; }");
         let _ = s.validate_payload(&bytes);
     }
+}
+
+/// confluent-kafka's serializer sends base64 of a `FileDescriptorProto`; it parses to the printed text, which
+/// serializes back to a descriptor of the same messages.
+#[test]
+fn the_serialized_form_parses_and_round_trips() {
+    let text = proto(USER);
+    let serialized = text.serialized().unwrap();
+    let from_descriptor = proto(&serialized);
+    assert_eq!(from_descriptor.canonical(false), text.canonical(true).trim(), "stored as the printed text");
+    assert_eq!(from_descriptor.record_name().as_deref(), Some("com.example.User"));
+    assert!(from_descriptor.read_incompatibilities(&text).is_empty());
+    assert_eq!(proto(&from_descriptor.serialized().unwrap()).canonical(false), from_descriptor.canonical(false));
+    let dep = Dependency {
+        name: "common.proto".into(),
+        schema_type: SchemaType::Protobuf,
+        text: "syntax = \"proto3\";\npackage common;\nmessage Id { string v = 1; }".into(),
+    };
+    let importing = "syntax = \"proto3\";\nimport \"common.proto\";\nimport \"google/protobuf/timestamp.proto\";\nmessage E { common.Id id = 1; google.protobuf.Timestamp at = 2; }";
+    let parsed = Schema::parse(SchemaType::Protobuf, importing, std::slice::from_ref(&dep)).unwrap();
+    let again = Schema::parse(SchemaType::Protobuf, &parsed.serialized().unwrap(), &[dep]).unwrap();
+    assert!(again.canonical(false).contains("import \"common.proto\";"), "{}", again.canonical(false));
+    for garbage in ["AAAA", "bm90IGEgZGVzY3JpcHRvcg=="] {
+        assert!(Schema::parse(SchemaType::Protobuf, garbage, &[]).is_err(), "{garbage}");
+    }
+    assert!(Schema::parse(SchemaType::Avro, r#""string""#, &[]).unwrap().serialized().is_none());
+}
+
+/// The check counts field comparisons and fails closed over its budget; problems are capped.
+#[test]
+fn checks_are_bounded() {
+    let many = |n: usize, ty: &str| {
+        let messages: Vec<String> = (0..n).map(|i| format!("message M{i} {{ {ty} a = 1; {ty} b = 2; }}")).collect();
+        proto(&format!("syntax = \"proto3\";\n{}", messages.join("\n")))
+    };
+    let (Inner::Protobuf(old), Inner::Protobuf(new)) = (many(50, "string").inner, many(50, "string").inner) else {
+        unreachable!()
+    };
+    assert!(super::compat::read_incompatibilities_within(&new.file, &old.file, 1_000).is_empty());
+    let found = super::compat::read_incompatibilities_within(&new.file, &old.file, 100);
+    assert!(found.iter().any(|m| m.contains("too complex to check")), "{found:?}");
+    let changed = many(300, "int64");
+    let found = changed.read_incompatibilities(&many(300, "string"));
+    assert_eq!(found.len(), 101, "capped, with a last line saying so");
+    assert!(found[100].contains("more than 100 problems"), "{}", found[100]);
 }
