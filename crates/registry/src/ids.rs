@@ -66,6 +66,8 @@ pub struct SchemaIds {
     registry: Registry,
     schemas: Mutex<Bounded<i32, Found>>,
     subjects: Mutex<Bounded<String, Arc<HashSet<i32>>>>,
+    /// (subject, id) pairs found missing lately: asked again only after [`MISS_INTERVAL`].
+    misses: Mutex<Bounded<(String, i32), ()>>,
 }
 
 impl SchemaIds {
@@ -74,6 +76,7 @@ impl SchemaIds {
             registry: Registry::new(store),
             schemas: Mutex::new(Bounded::new()),
             subjects: Mutex::new(Bounded::new()),
+            misses: Mutex::new(Bounded::new()),
         }
     }
 
@@ -101,17 +104,24 @@ impl SchemaIds {
         Ok(found)
     }
 
-    /// Whether `id` is a live version of `subject`. A miss reloads the subject (at most once per
-    /// [`MISS_INTERVAL`]), so a version registered a moment ago is found.
+    /// Whether `id` is a live version of `subject`. A miss reloads the subject (at most once per [`MISS_INTERVAL`]
+    /// for the same id), so a version registered a moment ago is found.
     pub async fn subject_has(&self, subject: &str, id: i32) -> Result<bool, LookupError> {
         let cached = {
             let cache = self.subjects.lock().unwrap_or_else(|p| p.into_inner());
             cache.map.get(subject).map(|e| (e.value.contains(&id), e.at.elapsed()))
         };
-        match cached {
-            Some((true, age)) if age < SUBJECT_TTL => return Ok(true),
-            Some((false, age)) if age < MISS_INTERVAL => return Ok(false),
-            _ => {}
+        if let Some((true, age)) = cached
+            && age < SUBJECT_TTL
+        {
+            return Ok(true);
+        }
+        let miss = (subject.to_string(), id);
+        {
+            let misses = self.misses.lock().unwrap_or_else(|p| p.into_inner());
+            if misses.map.get(&miss).is_some_and(|e| e.at.elapsed() < MISS_INTERVAL) {
+                return Ok(false);
+            }
         }
         let live = self.registry.live_versions(subject).await;
         let ids: HashSet<i32> = match live {
@@ -120,8 +130,11 @@ impl SchemaIds {
             Err(_) => HashSet::new(),
         };
         let has = ids.contains(&id);
-        let mut cache = self.subjects.lock().unwrap_or_else(|p| p.into_inner());
-        cache.insert(subject.to_string(), Arc::new(ids), Instant::now());
+        let now = Instant::now();
+        self.subjects.lock().unwrap_or_else(|p| p.into_inner()).insert(subject.to_string(), Arc::new(ids), now);
+        if !has {
+            self.misses.lock().unwrap_or_else(|p| p.into_inner()).insert(miss, (), now);
+        }
         Ok(has)
     }
 }
