@@ -4,6 +4,7 @@
 //! committed offsets live in the metastore too. Which agent coordinates a group is decided outside this
 //! crate; an agent that loses a group calls [`Coordinator::evict`].
 
+pub mod config;
 pub mod consumer;
 mod error;
 mod group;
