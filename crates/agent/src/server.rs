@@ -185,7 +185,6 @@ pub async fn start_on(
         initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
         max_size: config.group_max_size,
         consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
-        consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
     };
     let groups = Arc::new(weft_groups::Coordinator::new(group_config, meta.clone()));
     // Peers reach this agent at the host its clients do (its first listener's advertised host).
