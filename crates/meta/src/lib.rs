@@ -3,8 +3,8 @@
 //! and the schema registry.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`GroupConfigs`], [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Credentials`], [`Quotas`],
-//! [`Acls`], [`Schemas`]); [`Metastore`] is all of
+//! [`GroupConfigs`], [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`],
+//! [`Credentials`], [`Quotas`], [`Acls`], [`Schemas`]); [`Metastore`] is all of
 //! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
 //! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
 //! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log

@@ -1,6 +1,6 @@
 //! AlterConfigs and IncrementalAlterConfigs: topic configs, group configs (`group_configs`), and cluster-wide
-//! broker defaults (the broker resource with an empty name, Kafka's `--entity-default`). Values are validated like Kafka's (a bad one is
-//! INVALID_CONFIG naming the key), stored in the metastore, and take effect without a restart: this agent's
+//! broker defaults (the broker resource with an empty name, Kafka's `--entity-default`). Values are
+//! validated like Kafka's (a bad one is INVALID_CONFIG naming the key), stored in the metastore, and take effect without a restart: this agent's
 //! caches are updated at once, other agents see the change within the topic cache's lifetime. A change needs
 //! ALTER_CONFIGS on the topic or group, or on the cluster for a broker resource.
 

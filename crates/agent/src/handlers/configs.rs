@@ -1,6 +1,7 @@
-//! DescribeConfigs for topics, brokers and groups (`group_configs`), with Kafka's defaults, sources, types, synonyms and docs. A topic's
-//! configs need DESCRIBE_CONFIGS on the topic, a group's on the group, a broker's, its loggers' and client
-//! metrics' on the cluster (the types Weft does not serve are authorized first, then refused).
+//! DescribeConfigs for topics, brokers and groups (`group_configs`), with Kafka's defaults, sources, types,
+//! synonyms and docs. A topic's configs need DESCRIBE_CONFIGS on the topic, a group's on the group, a
+//! broker's, its loggers' and client metrics' on the cluster (the types Weft does not serve are authorized
+//! first, then refused).
 
 use super::str_bytes;
 use crate::Agent;

@@ -49,7 +49,8 @@ pub async fn heartbeat(
     let settings = match agent.group_configs.settings(&req.group_id).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(group = %req.group_id.as_str(), error = %e, "consumer group heartbeat: group configs unavailable");
+            let group = req.group_id.as_str();
+            tracing::warn!(group, error = %e, "consumer group heartbeat: group configs unavailable");
             return fail(GroupError::CoordinatorNotAvailable.code(), "metastore unavailable".into());
         }
     };

@@ -17,9 +17,9 @@
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
 //! by the probes, changes by the high-watermark watches, credentials by SASL authentication and the SCRAM
-//! credential APIs, group configs by the config handlers and the group coordinators, quotas by the quota manager and the quota APIs, ACLs by the authorizer, schemas by the schema registry. Each trait documents
-//! what it owns, what is atomic,
-//! and who uses it.
+//! credential APIs, group configs by the config handlers and the group coordinators, quotas by the quota
+//! manager and the quota APIs, ACLs by the authorizer, schemas by the schema registry. Each trait documents
+//! what it owns, what is atomic, and who uses it.
 
 mod acls;
 mod agents;
