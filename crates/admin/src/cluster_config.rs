@@ -1,8 +1,9 @@
-//! `weft config get | set`: broker configs, and the cluster-wide dynamic defaults every broker applies
-//! (Kafka's broker resource with an empty name).
+//! `weft config get | set`: broker configs, the cluster-wide dynamic defaults every broker applies (Kafka's
+//! broker resource with an empty name), and with `--group` a group's configs (KIP-848 / KIP-932 group
+//! configs, Kafka's `kafka-configs --entity-type groups`).
 
 use crate::common::{ConnArgs, emit, parse_kv, print_line};
-use crate::configs::{self, Change, ConfigRow, RESOURCE_BROKER, Resource};
+use crate::configs::{self, Change, ConfigRow, RESOURCE_BROKER, RESOURCE_GROUP, Resource};
 use crate::wire::Wire;
 use anyhow::{Result, bail};
 
@@ -21,10 +22,14 @@ pub enum ConfigCommand {
         key: Option<String>,
         /// The broker whose configs to show; "" for only the cluster-wide dynamic defaults
         /// (default: the lowest broker id)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "group")]
         broker: Option<String>,
+        /// Show this group's configs instead (its own values and the defaults)
+        #[arg(long)]
+        group: Option<String>,
     },
-    /// Set cluster-wide dynamic broker defaults, or delete them (back to each broker's own setting)
+    /// Set cluster-wide dynamic broker defaults, or delete them (back to each broker's own setting); with
+    /// --group, a group's configs
     #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args(["set", "delete"])))]
     Set {
         /// Configs to set
@@ -33,14 +38,21 @@ pub enum ConfigCommand {
         /// A config to delete (repeatable)
         #[arg(long, value_name = "KEY")]
         delete: Vec<String>,
+        /// Change this group's configs instead (deleting one returns it to the broker's default)
+        #[arg(long)]
+        group: Option<String>,
     },
 }
 
 pub async fn run_config(args: ConfigArgs) -> Result<()> {
     let conn = &args.conn;
     match &args.command {
-        ConfigCommand::Get { key, broker } => get(conn, key.as_deref(), broker.as_deref()).await,
-        ConfigCommand::Set { set, delete } => set_defaults(conn, &Change::new(set, delete)?).await,
+        ConfigCommand::Get { key, group: Some(group), .. } => get_group(conn, key.as_deref(), group).await,
+        ConfigCommand::Get { key, broker, group: None } => get(conn, key.as_deref(), broker.as_deref()).await,
+        ConfigCommand::Set { set, delete, group: Some(group) } => {
+            set_group(conn, group, &Change::new(set, delete)?).await
+        }
+        ConfigCommand::Set { set, delete, group: None } => set_defaults(conn, &Change::new(set, delete)?).await,
     }
 }
 
@@ -73,6 +85,31 @@ async fn get(conn: &ConnArgs, key: Option<&str>, broker: Option<&str>) -> Result
     }
     let value: Vec<&ConfigRow> = rows.iter().collect();
     emit(conn.json, &value, || configs::config_table(&rows))
+}
+
+async fn get_group(conn: &ConnArgs, key: Option<&str>, group: &str) -> Result<()> {
+    let mut w = Wire::connect(conn).await?;
+    let mut rows = configs::describe(&mut w, Resource { kind: RESOURCE_GROUP, name: group }).await?;
+    if let Some(k) = key {
+        rows.retain(|r| r.name == k);
+        if rows.is_empty() {
+            bail!("group configs have no config {k}");
+        }
+    }
+    let value: Vec<&ConfigRow> = rows.iter().collect();
+    emit(conn.json, &value, || configs::config_table(&rows))
+}
+
+async fn set_group(conn: &ConnArgs, group: &str, change: &Change) -> Result<()> {
+    let mut w = Wire::connect(conn).await?;
+    configs::alter(&mut w, Resource { kind: RESOURCE_GROUP, name: group }, change).await?;
+    if conn.json {
+        let line = serde_json::json!({"group": group, "set": change.set, "deleted": change.delete});
+        return print_line(&line.to_string());
+    }
+    let mut parts: Vec<String> = change.set.iter().map(|(k, v)| format!("set {k}={v}")).collect();
+    parts.extend(change.delete.iter().map(|k| format!("deleted {k}")));
+    print_line(&format!("group {group}: {}", parts.join(", ")))
 }
 
 fn broker_ids(md: &kafka_protocol::messages::MetadataResponse) -> String {

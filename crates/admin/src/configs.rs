@@ -1,4 +1,4 @@
-//! Topic and broker configs over the wire: DescribeConfigs, and changes through IncrementalAlterConfigs or, on a
+//! Topic, broker and group configs over the wire: DescribeConfigs, and changes through IncrementalAlterConfigs or, on a
 //! cluster that lacks it, AlterConfigs with the resource's current dynamic configs merged in (AlterConfigs
 //! replaces the whole set, so sending only the changes would reset everything else).
 
@@ -16,16 +16,18 @@ use std::collections::BTreeMap;
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
+pub const RESOURCE_GROUP: i8 = 32;
 
 const SOURCE_DYNAMIC_TOPIC: i8 = 1;
 const SOURCE_DYNAMIC_BROKER: i8 = 2;
 const SOURCE_DYNAMIC_DEFAULT_BROKER: i8 = 3;
 pub const SOURCE_DEFAULT: i8 = 5;
+const SOURCE_GROUP: i8 = 8;
 
 const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 
-/// A topic, a broker (by id), or the cluster-wide broker defaults (a broker with the empty name).
+/// A topic, a group, a broker (by id), or the cluster-wide broker defaults (a broker with the empty name).
 #[derive(Debug, Clone, Copy)]
 pub struct Resource<'a> {
     pub kind: i8,
@@ -36,6 +38,7 @@ impl Resource<'_> {
     fn describe(&self) -> String {
         match (self.kind, self.name) {
             (RESOURCE_TOPIC, n) => format!("topic {n}"),
+            (RESOURCE_GROUP, n) => format!("group {n}"),
             (_, "") => "the cluster-wide broker defaults".to_string(),
             (_, n) => format!("broker {n}"),
         }
@@ -45,6 +48,7 @@ impl Resource<'_> {
     fn dynamic_source(&self) -> i8 {
         match (self.kind, self.name) {
             (RESOURCE_TOPIC, _) => SOURCE_DYNAMIC_TOPIC,
+            (RESOURCE_GROUP, _) => SOURCE_GROUP,
             (_, "") => SOURCE_DYNAMIC_DEFAULT_BROKER,
             _ => SOURCE_DYNAMIC_BROKER,
         }

@@ -25,6 +25,13 @@ pub trait KafkaCode {
     fn code(&self) -> i16;
 }
 
+/// A refused group config: INVALID_CONFIG, as Kafka answers its `InvalidConfigurationException`.
+impl KafkaCode for weft_groups::config::GroupConfigError {
+    fn code(&self) -> i16 {
+        ResponseError::InvalidConfig.code()
+    }
+}
+
 /// Reading stored batches back (fetch, ListOffsets by time).
 impl KafkaCode for ReadError {
     fn code(&self) -> i16 {

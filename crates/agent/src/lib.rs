@@ -66,6 +66,8 @@ pub(crate) struct Agent {
     /// The read side of the log.
     pub reader: weft_log::LogReader,
     pub groups: Arc<weft_groups::Coordinator>,
+    /// Groups' dynamic configs (the GROUP config resource) over the broker's group defaults.
+    pub group_configs: Arc<weft_groups::config::GroupConfigCache>,
     pub txns: weft_txn::TxnCoordinator,
     /// Bytes of requests being read, over all connections (queued.max.request.bytes).
     pub request_budget: weft_listener::RequestBudget,

@@ -185,7 +185,6 @@ pub async fn start_on(
         initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
         max_size: config.group_max_size,
         consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
-        consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
     };
     let groups = Arc::new(weft_groups::Coordinator::new(group_config, meta.clone()));
     // Peers reach this agent at the host its clients do (its first listener's advertised host).
@@ -244,7 +243,10 @@ pub async fn start_on(
     });
     let http_auth = http::auth::HttpAuth::new(&config, meta.clone(), authorizer.clone(), audit.clone(), &*ids)
         .map_err(crate::sasl::AuthSetupError::from)?;
+    let group_configs =
+        Arc::new(weft_groups::config::GroupConfigCache::new(meta.clone(), group_defaults(&config), TOPIC_CACHE_TTL));
     let agent = Arc::new(Agent {
+        group_configs,
         sasl,
         authorizer,
         audit,
@@ -588,4 +590,13 @@ async fn run(
     agent.produce.close();
     let _ = flusher.await;
     tracing::info!("agent stopped");
+}
+
+/// The broker settings group configs default to: Kafka's, with the agent's KIP-848 options over them.
+fn group_defaults(config: &AgentConfig) -> weft_groups::config::BrokerGroupSettings {
+    let session = i32::try_from(config.group_consumer_session_timeout_ms).unwrap_or(i32::MAX);
+    weft_groups::config::BrokerGroupSettings::new(&[
+        ("group.consumer.session.timeout.ms", session),
+        ("group.consumer.heartbeat.interval.ms", config.group_consumer_heartbeat_interval_ms),
+    ])
 }

@@ -73,6 +73,9 @@ pub struct ConsumerGroup {
     pub target: BTreeMap<String, BTreeSet<Tp>>,
     /// The topic universe of the last target computation (reused when members expire).
     pub topics: Vec<TopicInfo>,
+    /// The group's `consumer.session.timeout.ms` as of its last heartbeat (not stored: a group loaded by
+    /// another coordinator takes the default until its first heartbeat there).
+    pub session_timeout: Option<Duration>,
     pub persisted: crate::persist::Persisted,
 }
 

@@ -22,6 +22,8 @@ pub struct HeartbeatParams {
     pub regex: Option<String>,
     pub assignor: Option<String>,
     pub owned: Option<BTreeSet<Tp>>,
+    /// The group's `consumer.session.timeout.ms` (its group config); `None`: the coordinator's default.
+    pub session_timeout: Option<Duration>,
 }
 
 /// What ConsumerGroupDescribe reports about a group.
@@ -105,6 +107,9 @@ impl Coordinator {
         if requested.is_some() {
             g.assignor = requested;
         }
+        if p.session_timeout.is_some() {
+            g.session_timeout = p.session_timeout;
+        }
         let assignor = g.assignor.unwrap_or(Assignor::Uniform);
         let id = match p.member_epoch {
             0 => {
@@ -177,14 +182,15 @@ impl Coordinator {
         Ok((beat, g.stage(&p.group_id)))
     }
 
-    /// Expires consumer-protocol members that stopped heartbeating and rebalances what they held.
+    /// Expires consumer-protocol members that stopped heartbeating (for longer than their group's session
+    /// timeout, else `session`) and rebalances what they held.
     /// Groups left without members leave memory once stored (a later request loads them again).
     pub(super) fn tick_consumer_groups(self: &Arc<Self>, session: Duration) {
         let now = Instant::now();
         let mut writes = Vec::new();
         let mut groups = self.consumer_lock();
         for (id, g) in groups.iter_mut() {
-            if g.expire(now, session) {
+            if g.expire(now, g.session_timeout.unwrap_or(session)) {
                 tracing::info!(group = %id, members = g.members.len(), "consumer group member expired");
                 let target = assign(g.assignor.unwrap_or(Assignor::Uniform), &g.members, &g.topics);
                 g.retarget(target);

@@ -4,6 +4,7 @@
 //! committed offsets live in the metastore too. Which agent coordinates a group is decided outside this
 //! crate; an agent that loses a group calls [`Coordinator::evict`].
 
+pub mod config;
 pub mod consumer;
 mod error;
 mod group;
@@ -39,9 +40,9 @@ pub struct GroupConfig {
     pub max_session_timeout_ms: i32,
     pub initial_rebalance_delay_ms: u64,
     pub max_size: usize,
-    /// Kafka's group.consumer.session.timeout.ms and group.consumer.heartbeat.interval.ms (KIP-848 groups).
+    /// Kafka's group.consumer.session.timeout.ms (KIP-848 groups without their own
+    /// `consumer.session.timeout.ms`; their heartbeat interval comes from `config::GroupSettings`).
     pub consumer_session_timeout_ms: u64,
-    pub consumer_heartbeat_interval_ms: i32,
 }
 
 impl Default for GroupConfig {
@@ -52,7 +53,6 @@ impl Default for GroupConfig {
             initial_rebalance_delay_ms: 3_000,
             max_size: usize::MAX,
             consumer_session_timeout_ms: 45_000,
-            consumer_heartbeat_interval_ms: 5_000,
         }
     }
 }
@@ -502,11 +502,6 @@ impl Coordinator {
         groups.retain(|_, g| g.state != GroupState::Empty || !g.pending.is_empty() || !g.persisted.settled());
         drop(groups);
         self.persist_later(writes);
-    }
-
-    /// How often KIP-848 members should heartbeat.
-    pub fn consumer_heartbeat_interval_ms(&self) -> i32 {
-        self.config.consumer_heartbeat_interval_ms
     }
 
     /// Ids of groups that currently have members.

@@ -121,6 +121,7 @@ fn beat(member_id: &str, epoch: i32, owned: Option<BTreeSet<consumer::Tp>>) -> H
         regex: None,
         assignor: None,
         owned,
+        session_timeout: None,
     }
 }
 
@@ -380,4 +381,21 @@ async fn a_regex_subscribes_a_member_only_to_topics_it_may_describe_and_survives
     bad.regex = Some("orders-(".into());
     let refused = after.consumer_heartbeat(bad, "r2".into(), topics, &|_| true).await;
     assert_eq!(refused.unwrap_err(), GroupError::InvalidRegularExpression);
+}
+
+/// A KIP-848 group's own `consumer.session.timeout.ms` decides when its silent members expire.
+#[tokio::test]
+async fn a_groups_session_timeout_expires_its_members() {
+    let c = coordinator().await;
+    let mut short = beat("", 0, Some(BTreeSet::new()));
+    short.session_timeout = Some(std::time::Duration::from_millis(200));
+    c.consumer_heartbeat(short, "c1".into(), vec![topic()], &|_| true).await.unwrap();
+    let mut other = beat("", 0, Some(BTreeSet::new()));
+    other.group_id = "default-timeout".into();
+    c.consumer_heartbeat(other, "d1".into(), vec![topic()], &|_| true).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    c.tick();
+    assert!(c.snapshot_consumer_group("cg").is_none_or(|g| g.members.is_empty()), "expired after 200 ms");
+    let kept = c.snapshot_consumer_group("default-timeout").expect("group kept");
+    assert_eq!(kept.members.len(), 1, "the coordinator's default (45 s) still holds");
 }

@@ -172,6 +172,7 @@ impl ConsumerGroup {
             members,
             target,
             topics,
+            session_timeout: None,
             persisted,
         })
     }

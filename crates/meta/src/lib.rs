@@ -1,9 +1,10 @@
-//! The metadata store: topics, partitions, the offset index of every stored batch, groups, producers,
-//! transactions, objects, leases, the agent registry, users' SCRAM credentials, client quotas, ACLs and the schema registry.
+//! The metadata store: topics, partitions, the offset index of every stored batch, groups, group configs,
+//! producers, transactions, objects, leases, the agent registry, users' SCRAM credentials, client quotas, ACLs
+//! and the schema registry.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
-//! [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`], [`Credentials`], [`Quotas`],
-//! [`Acls`], [`Schemas`]); [`Metastore`] is all of
+//! [`GroupConfigs`], [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`],
+//! [`Credentials`], [`Quotas`], [`Acls`], [`Schemas`]); [`Metastore`] is all of
 //! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
 //! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
 //! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
@@ -23,8 +24,8 @@ mod types;
 
 pub use capability::{
     AclRecord, AclSnapshot, Acls, AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration, Agents, Catalog,
-    Change, Changes, Credentials, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects, Producers, Quotas,
-    ScramCredential, Transactions,
+    Change, Changes, Credentials, GroupConfigs, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects,
+    Producers, Quotas, ScramCredential, StoredGroupConfigs, Transactions,
 };
 pub use capability::{
     Deletion, Placement, Registration, RegistryConfig, SchemaContent, SchemaReference, Schemas, StoredSchema,
@@ -81,7 +82,7 @@ pub fn url_shown(url: &str) -> String {
 /// `use weft_meta::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        Acls, Agents, Catalog, Changes, Credentials, Groups, Health, Leases, Log, LogMaintenance, Metastore, Objects,
-        Producers, Quotas, Schemas, Transactions,
+        Acls, Agents, Catalog, Changes, Credentials, GroupConfigs, Groups, Health, Leases, Log, LogMaintenance,
+        Metastore, Objects, Producers, Quotas, Schemas, Transactions,
     };
 }

@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -249,6 +249,15 @@ CREATE TABLE registry_state (
     next_id BIGINT NOT NULL
 );
 INSERT INTO registry_state (singleton, next_id) VALUES (1, 1);
+"#,
+    // v14: dynamic group configs (the GROUP config resource): one row per group, its configs as a JSON object
+    // and the version every compare-and-set write checks.
+    r#"
+CREATE TABLE group_configs (
+    group_id TEXT PRIMARY KEY,
+    configs TEXT NOT NULL,
+    version BIGINT NOT NULL
+);
 "#,
 ];
 
@@ -495,6 +504,15 @@ CREATE TABLE registry_state (
     next_id BIGINT NOT NULL
 );
 INSERT INTO registry_state (singleton, next_id) VALUES (1, 1);
+"#,
+    // v14: dynamic group configs (the GROUP config resource): one row per group, its configs as a JSON object
+    // and the version every compare-and-set write checks.
+    r#"
+CREATE TABLE group_configs (
+    group_id TEXT PRIMARY KEY,
+    configs TEXT NOT NULL,
+    version BIGINT NOT NULL
+);
 "#,
 ];
 

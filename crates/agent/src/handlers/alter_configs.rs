@@ -1,10 +1,10 @@
-//! AlterConfigs and IncrementalAlterConfigs: topic configs, and cluster-wide broker defaults (the broker
-//! resource with an empty name, Kafka's `--entity-default`). Values are validated like Kafka's (a bad one is
-//! INVALID_CONFIG naming the key), stored in the metastore, and take effect without a restart: this agent's
+//! AlterConfigs and IncrementalAlterConfigs: topic configs, group configs (`group_configs`), and cluster-wide
+//! broker defaults (the broker resource with an empty name, Kafka's `--entity-default`). Values are
+//! validated like Kafka's (a bad one is INVALID_CONFIG naming the key), stored in the metastore, and take effect without a restart: this agent's
 //! caches are updated at once, other agents see the change within the topic cache's lifetime. A change needs
-//! ALTER_CONFIGS on the topic, or on the cluster for a broker resource.
+//! ALTER_CONFIGS on the topic or group, or on the cluster for a broker resource.
 
-use super::configs::{RESOURCE_BROKER, RESOURCE_TOPIC, config_resource_denied};
+use super::configs::{RESOURCE_BROKER, RESOURCE_GROUP, RESOURCE_TOPIC, config_resource_denied};
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
@@ -19,7 +19,7 @@ use weft_topics::config::{self as topic_config, ConfigError, ConfigType};
 
 /// One requested change to a config.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Op {
+pub(super) enum Op {
     Set(String),
     Delete,
     Append(String),
@@ -27,7 +27,7 @@ enum Op {
 }
 
 /// A refused change: the Kafka code and the message naming what was refused.
-type Refusal = (i16, String);
+pub(super) type Refusal = (i16, String);
 
 pub async fn alter(
     agent: &Agent,
@@ -172,6 +172,7 @@ async fn apply(
             apply_cluster(agent, changes, replace, validate_only).await
         }
         RESOURCE_BROKER => Err((ResponseError::InvalidRequest.code(), format!("invalid broker id {name:?}"))),
+        RESOURCE_GROUP => super::group_configs::apply(agent, name, changes, replace, validate_only).await,
         other => Err((ResponseError::InvalidRequest.code(), format!("resource type {other} is not supported"))),
     };
     if let Err((code, message)) = &result {
@@ -259,7 +260,7 @@ async fn apply_cluster(
 }
 
 /// Applies one operation to a config set. `current` is the effective value before it (for list edits).
-fn edit(
+pub(super) fn edit(
     configs: &mut BTreeMap<String, String>,
     key: &str,
     kind: ConfigType,

@@ -1,6 +1,7 @@
-//! DescribeConfigs for topics and brokers, with Kafka's defaults, sources, types, synonyms and docs. A topic's
-//! configs need DESCRIBE_CONFIGS on the topic, a group's on the group, a broker's, its loggers' and client
-//! metrics' on the cluster (the types Weft does not serve are authorized first, then refused).
+//! DescribeConfigs for topics, brokers and groups (`group_configs`), with Kafka's defaults, sources, types,
+//! synonyms and docs. A topic's configs need DESCRIBE_CONFIGS on the topic, a group's on the group, a
+//! broker's, its loggers' and client metrics' on the cluster (the types Weft does not serve are authorized
+//! first, then refused).
 
 use super::str_bytes;
 use crate::Agent;
@@ -265,11 +266,13 @@ pub async fn describe(
                 ResponseError::InvalidRequest.code(),
                 format!("unexpected broker id {}", r.resource_name.as_str()),
             )),
+            RESOURCE_GROUP => super::group_configs::describe(agent, &r.resource_name, req.include_synonyms).await,
             other => Err((ResponseError::InvalidRequest.code(), format!("resource type {other} is not supported"))),
         };
         match entries {
             Ok(mut entries) => {
-                if let Some(keys) = &r.configuration_keys {
+                // Null or empty: every config (Kafka's ConfigHelper).
+                if let Some(keys) = r.configuration_keys.as_ref().filter(|k| !k.is_empty()) {
                     entries.retain(|e| keys.iter().any(|k| k.as_str() == e.name.as_str()));
                 }
                 if !req.include_documentation || version < 3 {

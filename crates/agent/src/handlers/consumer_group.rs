@@ -1,4 +1,6 @@
-//! ConsumerGroupHeartbeat (KIP-848): server-side assignment for `group.protocol=consumer` clients. As in
+//! ConsumerGroupHeartbeat (KIP-848): server-side assignment for `group.protocol=consumer` clients, with the
+//! session timeout and heartbeat interval of the group's configs (`consumer.session.timeout.ms`,
+//! `consumer.heartbeat.interval.ms`; the agent's defaults where the group sets none). As in
 //! Kafka 4 (KAFKA-18813), a member needs READ on its group and DESCRIBE on the topics it names, and its regex
 //! (compiled once by the coordinator) subscribes it only to matching topics it may DESCRIBE; a described
 //! group needs DESCRIBE on it and on every topic its members subscribe to or are assigned.
@@ -13,6 +15,7 @@ use kafka_protocol::messages::{
     ConsumerGroupHeartbeatResponse, TopicName,
 };
 use std::collections::BTreeMap;
+use std::time::Duration;
 use weft_groups::consumer::TopicInfo;
 use weft_groups::{GroupError, HeartbeatParams};
 
@@ -42,6 +45,15 @@ pub async fn heartbeat(
             return fail(GroupError::CoordinatorNotAvailable.code(), "metastore unavailable".into());
         }
     };
+    // The group's consumer.session.timeout.ms and consumer.heartbeat.interval.ms (its group configs).
+    let settings = match agent.group_configs.settings(&req.group_id).await {
+        Ok(s) => s,
+        Err(e) => {
+            let group = req.group_id.as_str();
+            tracing::warn!(group, error = %e, "consumer group heartbeat: group configs unavailable");
+            return fail(GroupError::CoordinatorNotAvailable.code(), "metastore unavailable".into());
+        }
+    };
     let params = HeartbeatParams {
         group_id: req.group_id.to_string(),
         member_id: req.member_id.to_string(),
@@ -56,6 +68,7 @@ pub async fn heartbeat(
             .topic_partitions
             .as_ref()
             .map(|tps| tps.iter().flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, *p))).collect()),
+        session_timeout: Some(Duration::from_millis(settings.consumer_session_timeout_ms.max(1) as u64)),
     };
     let beat = match agent.groups.load(&params.group_id).await {
         Ok(()) => {
@@ -82,7 +95,7 @@ pub async fn heartbeat(
             ConsumerGroupHeartbeatResponse::default()
                 .with_member_id(Some(str_bytes(beat.member_id)))
                 .with_member_epoch(beat.epoch)
-                .with_heartbeat_interval_ms(agent.groups.consumer_heartbeat_interval_ms())
+                .with_heartbeat_interval_ms(settings.consumer_heartbeat_interval_ms)
                 .with_assignment(assignment)
         }
         Err(e) => {

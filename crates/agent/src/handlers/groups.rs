@@ -372,6 +372,12 @@ async fn delete_group(agent: &Agent, id: &str) -> Result<(), GroupError> {
     match agent.meta.delete_offsets(id, None).await {
         Ok(0) if !known => Err(GroupError::GroupIdNotFound),
         Ok(offsets) => {
+            // A deleted group's dynamic configs go with it: a new group of that name starts from the defaults.
+            agent.group_configs.forget(id);
+            if let Err(e) = agent.meta.delete_group_configs(id).await {
+                tracing::warn!(group = %id, error = %e, "delete group: its configs were not deleted");
+                return Err(GroupError::CoordinatorNotAvailable);
+            }
             tracing::info!(group = %id, offsets, "deleted group");
             Ok(())
         }

@@ -14,6 +14,7 @@ pub mod configs;
 pub mod consumer_group;
 pub mod delete_records;
 pub mod fetch;
+pub mod group_configs;
 pub mod groups;
 pub mod init_producer_id;
 pub mod list_offsets;

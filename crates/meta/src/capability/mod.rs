@@ -17,15 +17,16 @@
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
 //! by the probes, changes by the high-watermark watches, credentials by SASL authentication and the SCRAM
-//! credential APIs, quotas by the quota manager and the quota APIs, ACLs by the authorizer, schemas by the schema registry. Each trait documents
-//! what it owns, what is atomic,
-//! and who uses it.
+//! credential APIs, group configs by the config handlers and the group coordinators, quotas by the quota
+//! manager and the quota APIs, ACLs by the authorizer, schemas by the schema registry. Each trait documents
+//! what it owns, what is atomic, and who uses it.
 
 mod acls;
 mod agents;
 mod catalog;
 mod changes;
 mod credentials;
+mod group_configs;
 mod groups;
 mod health;
 mod leases;
@@ -42,6 +43,7 @@ pub use agents::{AgentEndpoint, AgentIncarnation, AgentRecord, AgentRegistration
 pub use catalog::Catalog;
 pub use changes::{Change, Changes};
 pub use credentials::{Credentials, ScramCredential};
+pub use group_configs::{GroupConfigs, StoredGroupConfigs};
 pub use groups::Groups;
 pub use health::Health;
 pub use leases::Leases;
@@ -66,6 +68,7 @@ pub trait Metastore:
     + Log
     + LogMaintenance
     + Groups
+    + GroupConfigs
     + Producers
     + Transactions
     + Objects
@@ -85,6 +88,7 @@ impl<T> Metastore for T where
         + Log
         + LogMaintenance
         + Groups
+        + GroupConfigs
         + Producers
         + Transactions
         + Objects

@@ -17,6 +17,7 @@ pub mod acls;
 pub mod agents;
 pub mod catalog;
 pub mod credentials;
+pub mod group_configs;
 pub mod groups;
 pub mod health;
 pub mod leases;
@@ -87,6 +88,7 @@ macro_rules! metastore_conformance {
             catalog: topics_lifecycle, configs;
             credentials: scram_credentials;
             groups: group_offsets, group_state, group_state_fenced_by_lease;
+            group_configs: group_configs_compare_and_set, concurrent_group_config_writers_one_wins;
             health: store_answers_and_takes_writes;
             leases: leases, leases_in_bulk;
             log: offsets_are_dense_across_commits, index_reads_and_time_lookups, deleted_partitions_refuse_appends,
@@ -165,6 +167,8 @@ pub async fn run_all(store: &dyn Metastore) {
     credentials::scram_credentials(store).await;
     agents::peer_endpoints_follow_registrations(store).await;
     quotas::client_quotas(store).await;
+    group_configs::group_configs_compare_and_set(store).await;
+    group_configs::concurrent_group_config_writers_one_wins(store).await;
     acls::acls_are_stored_once_and_versioned(store).await;
     acls::deletions_remove_exact_bindings(store).await;
     schemas::ids_are_global_and_versions_grow(store).await;

@@ -10,6 +10,7 @@ mod catalog;
 mod changes;
 mod credentials;
 mod files;
+mod group_configs;
 mod groups;
 mod log;
 mod maintenance;

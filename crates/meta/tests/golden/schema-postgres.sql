@@ -51,6 +51,10 @@
 -- table counters
     name text NOT NULL
     value bigint NOT NULL
+-- table group_configs
+    group_id text NOT NULL
+    configs text NOT NULL
+    version bigint NOT NULL
 -- table group_offsets
     group_id text NOT NULL
     topic text NOT NULL
@@ -178,6 +182,8 @@ CREATE UNIQUE INDEX cluster_pkey ON public.cluster USING btree (singleton)
 CREATE UNIQUE INDEX cluster_configs_pkey ON public.cluster_configs USING btree (name)
 -- index counters_pkey
 CREATE UNIQUE INDEX counters_pkey ON public.counters USING btree (name)
+-- index group_configs_pkey
+CREATE UNIQUE INDEX group_configs_pkey ON public.group_configs USING btree (group_id)
 -- index group_offsets_pkey
 CREATE UNIQUE INDEX group_offsets_pkey ON public.group_offsets USING btree (group_id, topic, partition_id)
 -- index group_state_pkey
@@ -234,4 +240,4 @@ CHECK ((singleton = 1))
 CHECK ((singleton = 1))
 -- check registry_state.registry_state_singleton_check
 CHECK ((singleton = 1))
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]

@@ -83,6 +83,12 @@ CREATE TABLE counters (
     name TEXT PRIMARY KEY,
     value BIGINT NOT NULL
 )
+-- table group_configs
+CREATE TABLE group_configs (
+    group_id TEXT PRIMARY KEY,
+    configs TEXT NOT NULL,
+    version BIGINT NOT NULL
+)
 -- table group_offsets
 CREATE TABLE group_offsets (
     group_id TEXT NOT NULL,
@@ -234,4 +240,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
