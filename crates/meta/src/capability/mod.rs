@@ -17,7 +17,7 @@
 //! groups by the group coordinator, transactions by the transaction coordinator, objects by the garbage
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
 //! by the probes, changes by the high-watermark watches, credentials by SASL authentication and the SCRAM
-//! credential APIs, quotas by the quota manager and the quota APIs, ACLs by the authorizer, schemas by the schema registry. Each trait documents
+//! credential APIs, quotas by the quota manager and the quota APIs, ACLs by the authorizer, schemas by the schema registry, share states by the share-partition leaders. Each trait documents
 //! what it owns, what is atomic,
 //! and who uses it.
 
@@ -35,6 +35,7 @@ mod objects;
 mod producers;
 mod quotas;
 mod schemas;
+mod share_states;
 mod transactions;
 
 pub use acls::{AclRecord, AclSnapshot, Acls};
@@ -53,6 +54,9 @@ pub use quotas::Quotas;
 pub use schemas::{
     Deletion, Placement, Registration, RegistryConfig, SchemaContent, SchemaReference, Schemas, StoredSchema,
     SubjectVersion,
+};
+pub use share_states::{
+    ShareEpochs, SharePartitionKey, ShareStartOffset, ShareStateBatch, ShareStateRecord, ShareStates,
 };
 pub use transactions::Transactions;
 
@@ -77,6 +81,7 @@ pub trait Metastore:
     + Quotas
     + Acls
     + Schemas
+    + ShareStates
 {
 }
 
@@ -96,6 +101,7 @@ impl<T> Metastore for T where
         + Quotas
         + Acls
         + Schemas
+        + ShareStates
         + ?Sized
 {
 }
