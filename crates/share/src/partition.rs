@@ -142,7 +142,7 @@ impl SharePartition {
                 if budget == 0 {
                     break;
                 }
-                let b = b.min(a + budget - 1);
+                let b = b.min(a.saturating_add(budget - 1));
                 for key in self.runs.isolate(a, b) {
                     let Some(run) = self.runs.get_mut(key) else { continue };
                     run.state = acquired.clone();
@@ -172,7 +172,7 @@ impl SharePartition {
     /// Acquires records never delivered, `from..=last` (within the in-flight limit and `budget`).
     fn acquire_new(&mut self, acquired: RecordState, from: i64, last: i64, budget: i64, out: &mut Vec<AcquiredRange>) {
         let room = self.start.saturating_add(self.config.max_in_flight).saturating_sub(from);
-        let n = budget.min(room).min(last - from + 1);
+        let n = budget.min(room).min(last.saturating_sub(from).saturating_add(1));
         if n <= 0 {
             return;
         }
@@ -185,6 +185,35 @@ impl SharePartition {
         self.end = to + 1;
         self.counters.acquired += n as u64;
         out.push(AcquiredRange { first_offset: from, last_offset: to, delivery_count: 1 });
+    }
+
+    /// Archives what `member` holds of `first..=last` right after acquiring it, because it must not be
+    /// delivered: records of aborted transactions under read_committed, control records. Offsets in the range
+    /// not held by `member` are left alone. Returns how many were archived (they stay counted as acquired,
+    /// not as archived: no consumer ever saw them).
+    pub fn archive_undeliverable(&mut self, member: &str, first: i64, last: i64) -> u64 {
+        let (lo, hi) = (first.max(self.start), last.min(self.end - 1));
+        if lo > hi {
+            return 0;
+        }
+        let held: Vec<(i64, i64)> = self
+            .runs
+            .overlapping(lo, hi)
+            .filter(|(_, r)| matches!(&r.state, RecordState::Acquired { member: m, .. } if m == member))
+            .map(|(k, r)| (k.max(lo), r.last.min(hi)))
+            .collect();
+        let mut archived = 0;
+        for (a, b) in held {
+            for key in self.runs.isolate(a, b) {
+                if let Some(run) = self.runs.get_mut(key) {
+                    run.state = RecordState::Archived;
+                    archived += (run.last - key + 1) as u64;
+                }
+            }
+        }
+        self.runs.coalesce(lo, hi);
+        self.advance_start();
+        archived
     }
 
     /// Starts over at `offset` with nothing in flight (AlterShareGroupOffsets, allowed only while the group

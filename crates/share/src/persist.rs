@@ -48,6 +48,9 @@ impl SharePartition {
             partition: record.key.partition,
             reason,
         };
+        if record.start_offset < 0 {
+            return Err(corrupt(format!("negative start offset {}", record.start_offset)));
+        }
         let mut partition = SharePartition::new(config, record.start_offset);
         let mut next = record.start_offset;
         for b in &record.batches {

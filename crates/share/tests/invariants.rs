@@ -14,6 +14,7 @@ enum Op {
     Ack { member: u8, pick: usize, len: usize, kind: u8, dt: i64 },
     AckAnywhere { member: u8, first: i64, len: i64, kind: u8 },
     Leave { member: u8 },
+    Undeliverable { member: u8, first: i64, len: i64 },
     Expire { dt: i64 },
     LogStart { ahead: i64 },
     Reload,
@@ -27,6 +28,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(member, pick, len, kind, dt)| Op::Ack { member, pick, len, kind, dt }),
         1 => (0u8..3, 0i64..80, 1i64..6, 0u8..4).prop_map(|(member, first, len, kind)| Op::AckAnywhere { member, first, len, kind }),
         1 => (0u8..3).prop_map(|member| Op::Leave { member }),
+        1 => (0u8..3, 0i64..80, 1i64..6).prop_map(|(member, first, len)| Op::Undeliverable { member, first, len }),
         1 => (0i64..1500).prop_map(|dt| Op::Expire { dt }),
         1 => (0i64..4).prop_map(|ahead| Op::LogStart { ahead }),
         1 => Just(Op::Reload),
@@ -175,6 +177,14 @@ fn run_ops(ops: Vec<Op>, max_in_flight: i64, limit: i16) {
             }
             Op::AckAnywhere { member, first, len, kind: k } => {
                 run.ack(names[member as usize], &[AckBatch { first, last: first + len - 1, kind: kind(k) }]);
+            }
+            Op::Undeliverable { member, first, len } => {
+                let name = names[member as usize];
+                let held: Vec<i64> = (first..first + len)
+                    .filter(|o| matches!(run.p.state_of(*o), Some((RecordState::Acquired { member: m, .. }, _)) if m == name))
+                    .collect();
+                assert_eq!(run.p.archive_undeliverable(name, first, first + len - 1), held.len() as u64);
+                run.seen.finished.extend(held);
             }
             Op::Leave { member } => {
                 run.p.release_member(names[member as usize]);

@@ -214,4 +214,30 @@ fn stored_gaps_are_records_never_delivered_and_bad_state_is_refused() {
         let err = SharePartition::from_record(ShareConfig::default(), &record, 0).unwrap_err();
         assert!(err.to_string().contains("is corrupt"), "{err}");
     }
+    record.batches.clear();
+    record.start_offset = -1;
+    assert!(SharePartition::from_record(ShareConfig::default(), &record, 0).is_err(), "negative start");
+}
+
+#[test]
+fn undeliverable_records_are_archived_after_acquisition() {
+    let mut p = partition(100, 5);
+    p.acquire("other", 0, 1, 100, 0);
+    assert_eq!(p.acquire("a", 0, 9, 100, 0), vec![range(2, 9, 1)]);
+    assert_eq!(p.archive_undeliverable("a", 0, 4), 3, "only what this member holds");
+    assert_eq!(p.state_of(1), Some((RecordState::Acquired { member: "other".into(), deadline_ms: 1000 }, 1)));
+    assert_eq!(p.state_of(3), Some((RecordState::Archived, 1)));
+    p.acknowledge("other", &[ack(0, 1, ACCEPT)], 0).unwrap();
+    assert_eq!(p.start_offset(), 5);
+    assert_eq!(p.archive_undeliverable("a", 50, 60), 0);
+    assert_eq!(p.counters().archived, 0);
+}
+
+#[test]
+fn huge_budgets_and_ranges_do_not_overflow() {
+    let mut p = partition(10, 5);
+    assert_eq!(p.acquire("a", 0, i64::MAX, usize::MAX, 0), vec![range(0, 9, 1)]);
+    p.release_member("a");
+    assert_eq!(p.acquire("a", 0, i64::MAX, usize::MAX, i64::MAX - 1), vec![range(0, 9, 2)]);
+    assert_eq!(p.next_lock_deadline(), Some(i64::MAX));
 }
