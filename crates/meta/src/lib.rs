@@ -1,10 +1,10 @@
 //! The metadata store: topics, partitions, the offset index of every stored batch, groups, group configs,
-//! producers, transactions, objects, leases, the agent registry, users' SCRAM credentials, client quotas, ACLs
-//! and the schema registry.
+//! producers, transactions, objects, leases, the agent registry, users' SCRAM credentials, client quotas, ACLs,
+//! the schema registry and share-group partition state.
 //!
 //! The store is split by capability ([`Catalog`], [`Log`], [`LogMaintenance`], [`Groups`], [`Producers`],
 //! [`GroupConfigs`], [`Transactions`], [`Objects`], [`Leases`], [`Agents`], [`Health`], [`Changes`],
-//! [`Credentials`], [`Quotas`], [`Acls`], [`Schemas`]); [`Metastore`] is all of
+//! [`Credentials`], [`Quotas`], [`Acls`], [`Schemas`], [`ShareStates`]); [`Metastore`] is all of
 //! them together, and an `Arc<dyn Metastore>` upcasts to any one. `use weft_meta::prelude::*;` brings every
 //! capability trait into scope. One SQL implementation ([`SqlMetastore`]) runs on SQLite (the embedded
 //! default, one process) and PostgreSQL (shared by several agents). Kafka semantics (offset assignment, log
@@ -30,6 +30,9 @@ pub use capability::{
 pub use capability::{
     Deletion, Placement, Registration, RegistryConfig, SchemaContent, SchemaReference, Schemas, StoredSchema,
     SubjectVersion,
+};
+pub use capability::{
+    ShareEpochs, SharePartitionKey, ShareStartOffset, ShareStateBatch, ShareStateRecord, ShareStates,
 };
 pub use quota::{QuotaEntity, QuotaName, QuotaRecord};
 pub use sql::SqlMetastore;
@@ -83,6 +86,6 @@ pub fn url_shown(url: &str) -> String {
 pub mod prelude {
     pub use crate::capability::{
         Acls, Agents, Catalog, Changes, Credentials, GroupConfigs, Groups, Health, Leases, Log, LogMaintenance,
-        Metastore, Objects, Producers, Quotas, Schemas, Transactions,
+        Metastore, Objects, Producers, Quotas, Schemas, ShareStates, Transactions,
     };
 }

@@ -5,7 +5,7 @@
 //! `every_backend_has_every_version` test checks they stay in step).
 
 /// Current schema version. Bump it with a new migration; never edit a released one.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// Migrations for SQLite, indexed by the version they produce (1-based).
 pub const SQLITE_MIGRATIONS: &[&str] = &[
@@ -257,6 +257,19 @@ CREATE TABLE group_configs (
     group_id TEXT PRIMARY KEY,
     configs TEXT NOT NULL,
     version BIGINT NOT NULL
+);
+"#,
+    // v15: share-group partition state (KIP-932): epochs, start offset and the in-flight runs as JSON.
+    r#"
+CREATE TABLE share_states (
+    group_id TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    state_epoch INTEGER NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    start_offset BIGINT NOT NULL,
+    batches TEXT NOT NULL,
+    PRIMARY KEY (group_id, topic_id, partition_id)
 );
 "#,
 ];
@@ -512,6 +525,19 @@ CREATE TABLE group_configs (
     group_id TEXT PRIMARY KEY,
     configs TEXT NOT NULL,
     version BIGINT NOT NULL
+);
+"#,
+    // v15: share-group partition state (KIP-932): epochs, start offset and the in-flight runs as JSON.
+    r#"
+CREATE TABLE share_states (
+    group_id TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    state_epoch INTEGER NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    start_offset BIGINT NOT NULL,
+    batches TEXT NOT NULL,
+    PRIMARY KEY (group_id, topic_id, partition_id)
 );
 "#,
 ];

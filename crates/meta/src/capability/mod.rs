@@ -18,8 +18,8 @@
 //! collector, leases by the maintenance scheduler and coordinator shards, agents by cluster membership, health
 //! by the probes, changes by the high-watermark watches, credentials by SASL authentication and the SCRAM
 //! credential APIs, group configs by the config handlers and the group coordinators, quotas by the quota
-//! manager and the quota APIs, ACLs by the authorizer, schemas by the schema registry. Each trait documents
-//! what it owns, what is atomic, and who uses it.
+//! manager and the quota APIs, ACLs by the authorizer, schemas by the schema registry, share states by the
+//! share-partition leaders. Each trait documents what it owns, what is atomic, and who uses it.
 
 mod acls;
 mod agents;
@@ -36,6 +36,7 @@ mod objects;
 mod producers;
 mod quotas;
 mod schemas;
+mod share_states;
 mod transactions;
 
 pub use acls::{AclRecord, AclSnapshot, Acls};
@@ -55,6 +56,9 @@ pub use quotas::Quotas;
 pub use schemas::{
     Deletion, Placement, Registration, RegistryConfig, SchemaContent, SchemaReference, Schemas, StoredSchema,
     SubjectVersion,
+};
+pub use share_states::{
+    ShareEpochs, SharePartitionKey, ShareStartOffset, ShareStateBatch, ShareStateRecord, ShareStates,
 };
 pub use transactions::Transactions;
 
@@ -80,6 +84,7 @@ pub trait Metastore:
     + Quotas
     + Acls
     + Schemas
+    + ShareStates
 {
 }
 
@@ -100,6 +105,7 @@ impl<T> Metastore for T where
         + Quotas
         + Acls
         + Schemas
+        + ShareStates
         + ?Sized
 {
 }

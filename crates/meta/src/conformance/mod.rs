@@ -27,6 +27,7 @@ pub mod objects;
 pub mod producers;
 pub mod quotas;
 pub mod schemas;
+pub mod share_states;
 pub mod transactions;
 
 use crate::{BatchAppend, Metastore, NewTopic};
@@ -100,6 +101,8 @@ macro_rules! metastore_conformance {
             quotas: client_quotas;
             schemas: ids_are_global_and_versions_grow, deletes_are_soft_then_permanent, references_block_deletes,
                 explicit_placement_and_settings, concurrent_registrations_never_duplicate;
+            share_states: writes_are_fenced_by_epochs, start_offsets_alterations_and_deletions,
+                concurrent_takeovers_have_one_winner;
             transactions: transactions, late_markers_are_fenced;
         );
     };
@@ -176,4 +179,7 @@ pub async fn run_all(store: &dyn Metastore) {
     schemas::references_block_deletes(store).await;
     schemas::explicit_placement_and_settings(store).await;
     schemas::concurrent_registrations_never_duplicate(store).await;
+    share_states::writes_are_fenced_by_epochs(store).await;
+    share_states::start_offsets_alterations_and_deletions(store).await;
+    share_states::concurrent_takeovers_have_one_winner(store).await;
 }

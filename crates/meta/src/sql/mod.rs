@@ -18,6 +18,7 @@ mod objects;
 mod producers;
 mod quotas;
 mod schemas;
+mod share_states;
 mod txn;
 
 use crate::{BatchRef, Health, MetaError, PartitionOffsets, Result, Topic};

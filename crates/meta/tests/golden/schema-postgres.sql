@@ -128,6 +128,14 @@
     stored_key text NOT NULL
     server_key text NOT NULL
     iterations integer NOT NULL
+-- table share_states
+    group_id text NOT NULL
+    topic_id text NOT NULL
+    partition_id integer NOT NULL
+    state_epoch integer NOT NULL
+    leader_epoch integer NOT NULL
+    start_offset bigint NOT NULL
+    batches text NOT NULL
 -- table topics
     name text NOT NULL
     topic_id text NOT NULL
@@ -218,6 +226,8 @@ CREATE UNIQUE INDEX registry_versions_pkey ON public.registry_versions USING btr
 CREATE INDEX registry_versions_schema ON public.registry_versions USING btree (schema_id)
 -- index scram_credentials_pkey
 CREATE UNIQUE INDEX scram_credentials_pkey ON public.scram_credentials USING btree (user_name, mechanism)
+-- index share_states_pkey
+CREATE UNIQUE INDEX share_states_pkey ON public.share_states USING btree (group_id, topic_id, partition_id)
 -- index topics_pkey
 CREATE UNIQUE INDEX topics_pkey ON public.topics USING btree (name)
 -- index topics_topic_id_key
@@ -240,4 +250,4 @@ CHECK ((singleton = 1))
 CHECK ((singleton = 1))
 -- check registry_state.registry_state_singleton_check
 CHECK ((singleton = 1))
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]

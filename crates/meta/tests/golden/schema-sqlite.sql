@@ -193,6 +193,17 @@ CREATE TABLE scram_credentials (
     iterations INTEGER NOT NULL,
     PRIMARY KEY (user_name, mechanism)
 )
+-- table share_states
+CREATE TABLE share_states (
+    group_id TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    partition_id INTEGER NOT NULL,
+    state_epoch INTEGER NOT NULL,
+    leader_epoch INTEGER NOT NULL,
+    start_offset BIGINT NOT NULL,
+    batches TEXT NOT NULL,
+    PRIMARY KEY (group_id, topic_id, partition_id)
+)
 -- table topics
 CREATE TABLE topics (
     name TEXT PRIMARY KEY,
@@ -240,4 +251,4 @@ CREATE TABLE txn_partitions (
 )
 -- table weft_schema
 CREATE TABLE weft_schema (version BIGINT NOT NULL)
--- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+-- versions [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
