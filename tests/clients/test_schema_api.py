@@ -91,6 +91,14 @@ def test_equal_schemas_share_one_id(registry):
     j1 = sr.register_schema("norm-json-a", Schema('{"type":"object","title":"J"}', "JSON"), normalize_schemas=True)
     assert sr.register_schema("norm-json-b", Schema('{"title":"J","type":"object"}', "JSON"),
                               normalize_schemas=True) == j1
+    # A subject configured to normalize normalizes whatever the client says (clients send normalize=false).
+    assert http.put("/config/norm-config", {"normalize": True})[0] == 200
+    c1 = sr.register_schema("norm-config", Schema(full.replace("weft.norm.N", "weft.cfg.N"), "AVRO"))
+    assert sr.register_schema("norm-config", Schema(split.replace("weft.norm", "weft.cfg"), "AVRO")) == c1
+    assert sr.get_versions("norm-config") == [1], "one version: the spellings normalize alike"
+    # ?subject= falls back to the id when the subject does not hold it (a consumer's default subject).
+    status, body, _ = http.get(f"/schemas/ids/{first}?subject=not-a-subject")
+    assert status == 200 and json.loads(body["schema"]) == json.loads(text), body
 
 
 def test_modes(registry):

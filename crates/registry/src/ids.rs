@@ -61,10 +61,36 @@ impl<K: std::hash::Hash + Eq + Clone, V> Bounded<K, V> {
     }
 }
 
+/// Store reads one produce request may cause; a hostile request naming thousands of unseen ids over many
+/// partitions is refused (retriably) once it is spent, while what it looked up stays cached.
+#[derive(Debug)]
+pub struct LookupBudget(u32);
+
+/// Store reads allowed per produce request.
+pub const LOOKUPS_PER_REQUEST: u32 = 256;
+
+impl Default for LookupBudget {
+    fn default() -> Self {
+        LookupBudget(LOOKUPS_PER_REQUEST)
+    }
+}
+
+impl LookupBudget {
+    fn spend(&mut self) -> Result<(), LookupError> {
+        self.0 = self.0.checked_sub(1).ok_or_else(|| {
+            LookupError(format!("more than {LOOKUPS_PER_REQUEST} schema lookups in one produce request"))
+        })?;
+        Ok(())
+    }
+}
+
 /// The cache; one per agent, shared by every connection.
 pub struct SchemaIds {
     registry: Registry,
+    /// Schemas by id (only `Found::Schema`; ids never change content).
     schemas: Mutex<Bounded<i32, Found>>,
+    /// Ids found unknown or unusable lately.
+    absent: Mutex<Bounded<i32, Found>>,
     subjects: Mutex<Bounded<String, Arc<HashSet<i32>>>>,
     /// (subject, id) pairs found missing lately: asked again only after [`MISS_INTERVAL`].
     misses: Mutex<Bounded<(String, i32), ()>>,
@@ -75,21 +101,25 @@ impl SchemaIds {
         SchemaIds {
             registry: Registry::new(store),
             schemas: Mutex::new(Bounded::new()),
+            absent: Mutex::new(Bounded::new()),
             subjects: Mutex::new(Bounded::new()),
             misses: Mutex::new(Bounded::new()),
         }
     }
 
-    /// The schema with `id`. Unknown ids are asked again after [`MISS_INTERVAL`].
-    pub async fn schema(&self, id: i32) -> Result<Found, LookupError> {
+    /// The schema with `id`. Ids without a usable schema are kept apart (so they never push real schemas out)
+    /// and asked again after [`MISS_INTERVAL`]. A store read spends one unit of `budget`.
+    pub async fn schema(&self, id: i32, budget: &mut LookupBudget) -> Result<Found, LookupError> {
+        if let Some(e) = self.schemas.lock().unwrap_or_else(|p| p.into_inner()).map.get(&id) {
+            return Ok(e.value.clone());
+        }
         {
-            let cache = self.schemas.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(e) = cache.map.get(&id)
-                && (!matches!(e.value, Found::Unknown) || e.at.elapsed() < MISS_INTERVAL)
-            {
+            let absent = self.absent.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = absent.map.get(&id).filter(|e| e.at.elapsed() < MISS_INTERVAL) {
                 return Ok(e.value.clone());
             }
         }
+        budget.spend()?;
         let found = match self.registry.store().schema_by_id(id).await.map_err(|e| LookupError(e.to_string()))? {
             None => Found::Unknown,
             Some(stored) => match self.registry.parse_stored(&stored).await {
@@ -99,14 +129,14 @@ impl SchemaIds {
                 Err(e) => Found::Unusable(e.message),
             },
         };
-        let mut cache = self.schemas.lock().unwrap_or_else(|p| p.into_inner());
-        cache.insert(id, found.clone(), Instant::now());
+        let map = if matches!(found, Found::Schema(_)) { &self.schemas } else { &self.absent };
+        map.lock().unwrap_or_else(|p| p.into_inner()).insert(id, found.clone(), Instant::now());
         Ok(found)
     }
 
     /// Whether `id` is a live version of `subject`. A miss reloads the subject (at most once per [`MISS_INTERVAL`]
     /// for the same id), so a version registered a moment ago is found.
-    pub async fn subject_has(&self, subject: &str, id: i32) -> Result<bool, LookupError> {
+    pub async fn subject_has(&self, subject: &str, id: i32, budget: &mut LookupBudget) -> Result<bool, LookupError> {
         let cached = {
             let cache = self.subjects.lock().unwrap_or_else(|p| p.into_inner());
             cache.map.get(subject).map(|e| (e.value.contains(&id), e.at.elapsed()))
@@ -123,6 +153,7 @@ impl SchemaIds {
                 return Ok(false);
             }
         }
+        budget.spend()?;
         let live = self.registry.live_versions(subject).await;
         let ids: HashSet<i32> = match live {
             Ok(versions) => versions.iter().map(|v| v.schema_id).collect(),

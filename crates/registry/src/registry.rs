@@ -108,14 +108,16 @@ impl Registry {
             }
             seen.push((r.subject.clone(), r.version));
             let version = VersionRef::Number(r.version);
-            let found = self.find_version(&r.subject, version, false).await;
+            // Soft-deleted versions still resolve (as Confluent's): a reference keeps its target readable.
+            let found = self.find_version(&r.subject, version, true).await;
             let missing = || {
                 ApiError::invalid_schema(format!(
                     "reference {:?} ({} version {}) not found",
                     r.name, r.subject, r.version
                 ))
             };
-            let row = found.map_err(|_| missing())?;
+            // Only a missing subject or version is the submitter's fault; a store failure stays a 50001.
+            let row = found.map_err(|e| if e.status.is_server_error() { e } else { missing() })?;
             let stored = self.store.schema_by_id(row.schema_id).await?.ok_or_else(missing)?;
             queue.extend(stored.content.references.iter().cloned());
             if !out.iter().any(|d| d.name == r.name) {
@@ -273,7 +275,7 @@ impl Registry {
             )));
         }
         let (level, configured) = self.effective_config(Some(subject)).await?;
-        let prepared = self.prepare(submitted, normalize.unwrap_or(configured)).await?;
+        let prepared = self.prepare(submitted, normalize == Some(true) || configured).await?;
         for _ in 0..REGISTER_ATTEMPTS {
             let live = self.live_versions(subject).await?;
             let existing = self.store.schema_id_by_fingerprint(&prepared.content.fingerprint).await?;
@@ -319,7 +321,7 @@ impl Registry {
             return Err(ApiError::subject_not_found(subject));
         }
         let (_, configured) = self.effective_config(Some(subject)).await?;
-        let prepared = self.prepare(submitted, normalize.unwrap_or(configured)).await?;
+        let prepared = self.prepare(submitted, normalize == Some(true) || configured).await?;
         let id = self.store.schema_id_by_fingerprint(&prepared.content.fingerprint).await?;
         let found = id.and_then(|id| versions.iter().rev().find(|v| v.schema_id == id).cloned());
         let version = found.ok_or_else(ApiError::schema_not_found)?;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use weft_log::Append;
 use weft_meta::{AppendOutcome, BatchKind};
 use weft_protocol::batch::split_batches;
+use weft_registry::ids::LookupBudget;
 use weft_topics::TopicEntry;
 
 /// Per-partition answer before the flush: either an early error, or the number of batches submitted.
@@ -119,11 +120,16 @@ fn validate(
 }
 
 /// Broker-side schema validation of a topic that enables it (after the record checks).
-async fn check_schemas(agent: &Agent, topic: &TopicEntry, batches: Vec<Checked>) -> Result<Vec<Append>, Refusal> {
+async fn check_schemas(
+    agent: &Agent,
+    budget: &mut LookupBudget,
+    topic: &TopicEntry,
+    batches: Vec<Checked>,
+) -> Result<Vec<Append>, Refusal> {
     if let Some(rules) = &topic.schema_validation {
         for b in &batches {
             let (header, name) = (&b.append.header, &topic.topic.name);
-            super::schema_checks::check_schemas(&agent.schemas, name, rules, header, &b.records).await?;
+            super::schema_checks::check_schemas(&agent.schemas, budget, name, rules, header, &b.records).await?;
         }
     }
     Ok(batches.into_iter().map(|b| b.append).collect())
@@ -142,6 +148,7 @@ pub async fn handle(
     let now_ms = agent.clock.now_ms();
     let mut appends = Vec::new();
     let mut submitted_batches = 0;
+    let mut schema_lookups = LookupBudget::default();
     let mut layout: Vec<(TopicName, Vec<(i32, Slot)>)> = Vec::with_capacity(req.topic_data.len());
     for t in req.topic_data {
         // Kafka: a transactional id the producer may not write refuses everything; then WRITE per topic.
@@ -172,7 +179,7 @@ pub async fn handle(
             } else {
                 match &topic {
                     Ok(topic) => match validate(topic, p.index, p.records.as_ref(), now_ms, version) {
-                        Ok(batches) => check_schemas(&agent, topic, batches).await,
+                        Ok(batches) => check_schemas(&agent, &mut schema_lookups, topic, batches).await,
                         Err(refusal) => Err(refusal),
                     },
                     Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str())).into()),

@@ -10,7 +10,7 @@ use kafka_protocol::ResponseError;
 use std::collections::{BTreeMap, HashMap};
 use weft_protocol::BatchHeader;
 use weft_protocol::records::{MAX_LISTED_RECORD_ERRORS, Mode, walk};
-use weft_registry::ids::{Found, SchemaIds};
+use weft_registry::ids::{Found, LookupBudget, SchemaIds};
 use weft_topics::schema_rules::{SchemaValidation, Side, SubjectStrategy};
 
 /// Bytes before the payload: magic byte 0 and the schema id (big-endian i32).
@@ -50,6 +50,7 @@ fn frame(bytes: Option<&[u8]>) -> Result<Option<(i32, &[u8])>, String> {
 /// Checks every record of one batch (`payload`: its decompressed records) against `rules`.
 pub async fn check_schemas(
     ids: &SchemaIds,
+    budget: &mut LookupBudget,
     topic: &str,
     rules: &SchemaValidation,
     header: &BatchHeader,
@@ -69,7 +70,7 @@ pub async fn check_schemas(
         }
     })
     .map_err(corrupt)?;
-    let schemas = resolve(ids, &framed).await?;
+    let schemas = resolve(ids, budget, &framed).await?;
     let mut memberships = Memberships::new();
     // The id each side's last record passed with: a run of records with one id under the topic strategy (the
     // usual batch) is looked up once, unless every payload is decoded.
@@ -80,7 +81,7 @@ pub async fn check_schemas(
         if same_subject && *slot == Some(f.id) {
             continue;
         }
-        match check_one(ids, topic, rules.deep, &schemas, &mut memberships, f).await? {
+        match check_one(ids, budget, topic, rules.deep, &schemas, &mut memberships, f).await? {
             Ok(()) => *slot = same_subject.then_some(f.id),
             Err(reason) => errors.add(f.index, f.side, format!("{} {reason}", f.side.as_str())),
         }
@@ -94,7 +95,11 @@ pub async fn check_schemas(
 }
 
 /// The schema of every distinct id the batch names (at most [`MAX_IDS_PER_BATCH`]).
-async fn resolve(ids: &SchemaIds, framed: &[Framed<'_>]) -> Result<HashMap<i32, Found>, Refusal> {
+async fn resolve(
+    ids: &SchemaIds,
+    budget: &mut LookupBudget,
+    framed: &[Framed<'_>],
+) -> Result<HashMap<i32, Found>, Refusal> {
     let mut schemas = HashMap::new();
     for f in framed {
         if schemas.contains_key(&f.id) {
@@ -104,7 +109,7 @@ async fn resolve(ids: &SchemaIds, framed: &[Framed<'_>]) -> Result<HashMap<i32, 
             let message = format!("a batch may name at most {MAX_IDS_PER_BATCH} distinct schema ids");
             return Err((ResponseError::InvalidRecord.code(), message).into());
         }
-        let found = if f.id <= 0 { Found::Unknown } else { ids.schema(f.id).await.map_err(unavailable)? };
+        let found = if f.id <= 0 { Found::Unknown } else { ids.schema(f.id, budget).await.map_err(unavailable)? };
         schemas.insert(f.id, found);
     }
     Ok(schemas)
@@ -112,8 +117,10 @@ async fn resolve(ids: &SchemaIds, framed: &[Framed<'_>]) -> Result<HashMap<i32, 
 
 /// One key or value: its id names a schema, live under the strategy's subject, and (deep) the payload decodes.
 /// The outer error is the registry being unavailable; the inner one the record's refusal.
+#[allow(clippy::too_many_arguments)]
 async fn check_one(
     ids: &SchemaIds,
+    budget: &mut LookupBudget,
     topic: &str,
     deep: bool,
     schemas: &HashMap<i32, Found>,
@@ -137,7 +144,7 @@ async fn check_one(
                 let reason = "which has no record name for the subject name strategy";
                 return Ok(Err(format!("has schema id {}, {reason}", f.id)));
             };
-            let live = ids.subject_has(&subject, f.id).await.map_err(unavailable)?;
+            let live = ids.subject_has(&subject, f.id, budget).await.map_err(unavailable)?;
             let known = if live { Ok(()) } else { Err(subject) };
             memberships.insert(key, known.clone());
             known

@@ -122,6 +122,8 @@ fn validate_payload_good_bad_truncated() {
     let list = avro(r#"{"type":"record","name":"L","fields":[{"name":"next","type":["null","L"]}]}"#);
     list.validate_payload(&[2, 2, 0]).unwrap();
     assert!(list.validate_payload(&[2; 4096]).unwrap_err().contains("nested"));
+    // A top-level bytes value is written raw by Confluent's serializers: no length prefix.
+    avro(r#""bytes""#).validate_payload(b"\xffany raw bytes").unwrap();
     let e = avro(r#"{"type":"enum","name":"E","symbols":["A"]}"#);
     assert!(e.validate_payload(&[2]).unwrap_err().contains("out of range"));
 }

@@ -152,6 +152,8 @@ fn validate_payload_good_bad_truncated() {
     assert!(s.validate_payload(&[0x7e, 0]).unwrap_err().contains("count"));
     assert!(s.validate_payload(&[]).unwrap_err().contains("truncated"));
     assert!(s.validate_payload(&[0, 0x0a, 2, 0xff, 0xfe]).is_err(), "string must be utf-8");
+    let proto2 = proto("syntax = \"proto2\";\nmessage A { optional string s = 1; }");
+    proto2.validate_payload(&[0, 0x0a, 2, 0xff, 0xfe]).expect("proto2 strings may hold any bytes");
 }
 
 #[test]

@@ -70,7 +70,8 @@ impl<'a> Walker<'a> {
         match (&kind, wire) {
             (Kind::Message(m), START_GROUP) => self.message(Some(m), Some(field.number()), depth + 1),
             (Kind::Message(m), _) => Walker { bytes: self.length_delimited()? }.message(Some(m), None, depth + 1),
-            (Kind::String, _) => {
+            // proto3 requires valid UTF-8 in strings; proto2 parsers (Java, C++) accept any bytes there.
+            (Kind::String, _) if field.parent_file().syntax() == prost_reflect::Syntax::Proto3 => {
                 let raw = self.length_delimited()?;
                 std::str::from_utf8(raw).map(drop).map_err(|_| "string is not utf-8".to_string())
             }
