@@ -103,8 +103,13 @@ class Agent:
 
     def _pump_output(self, proc: subprocess.Popen, log):
         for raw in iter(proc.stdout.readline, b""):
-            log.write(raw)
-            log.flush()
+            # Keep draining even when the log cannot be written (a full disk): an undrained pipe would block
+            # the agent on its next log line and stall it.
+            try:
+                log.write(raw)
+                log.flush()
+            except OSError:
+                pass
             if self._ready.is_set():
                 continue
             line = strip_ansi(raw.decode("utf-8", "replace"))
