@@ -8,6 +8,7 @@ import json
 import socket
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from typing import Optional
 
 from clientutil import Rec, consume_confluent, create_topic, produce_confluent
@@ -24,6 +25,19 @@ def free_port() -> int:
 
 def registry_args(port: int) -> tuple:
     return ("--schema-registry-listen", f"127.0.0.1:{port}")
+
+
+@contextmanager
+def registry_agent(weft_bin, tmp_path_factory):
+    """An agent serving the registry on a free port, for module-scoped fixtures: yields (agent, registry URL)."""
+    from conftest import _make_agent
+    port = free_port()
+    agent = _make_agent(weft_bin, tmp_path_factory, registry_args(port))
+    agent.start()
+    try:
+        yield agent, f"http://127.0.0.1:{port}"
+    finally:
+        agent.stop()
 
 
 class Http:

@@ -11,8 +11,7 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from conftest import _make_agent
-from registryutil import Http, error_of, free_port, registry_args
+from registryutil import Http, error_of, free_port, registry_agent, registry_args
 
 
 def record(name: str, *fields: str, namespace: str = "weft.api") -> str:
@@ -22,12 +21,8 @@ def record(name: str, *fields: str, namespace: str = "weft.api") -> str:
 
 @pytest.fixture(scope="module")
 def registry(weft_bin, tmp_path_factory):
-    port = free_port()
-    agent = _make_agent(weft_bin, tmp_path_factory, registry_args(port))
-    agent.start()
-    url = f"http://127.0.0.1:{port}"
-    yield SchemaRegistryClient({"url": url}), Http(url)
-    agent.stop()
+    with registry_agent(weft_bin, tmp_path_factory) as (_, url):
+        yield SchemaRegistryClient({"url": url}), Http(url)
 
 
 def test_soft_and_permanent_deletes(registry):

@@ -12,8 +12,7 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from conftest import _make_agent
-from registryutil import Http, free_port, registry_args
+from registryutil import Http, registry_agent
 
 
 def avro(fields: list) -> str:
@@ -79,12 +78,8 @@ LEVELS = {
 
 @pytest.fixture(scope="module")
 def client(weft_bin, tmp_path_factory):
-    port = free_port()
-    agent = _make_agent(weft_bin, tmp_path_factory, registry_args(port))
-    agent.start()
-    url = f"http://127.0.0.1:{port}"
-    yield SchemaRegistryClient({"url": url}), Http(url)
-    agent.stop()
+    with registry_agent(weft_bin, tmp_path_factory) as (_, url):
+        yield SchemaRegistryClient({"url": url}), Http(url)
 
 
 def fresh_subject(client: SchemaRegistryClient, fmt: str, level: str, case: str) -> str:

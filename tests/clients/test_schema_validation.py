@@ -4,7 +4,6 @@ with INVALID_RECORD; nothing of a refused batch is stored; deep validation (weft
 decodes the payload, Avro and Protobuf alike; switching validation on and off takes effect at once."""
 
 import json
-import socket
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -15,6 +14,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from kafka import KafkaProducer
 from kafka.errors import InvalidRecordError
 
+import registryutil
 from clientutil import admin_client, create_topic, unique_topic
 
 ORDER = json.dumps({"type": "record", "name": "Order", "namespace": "weft.test",
@@ -22,20 +22,10 @@ ORDER = json.dumps({"type": "record", "name": "Order", "namespace": "weft.test",
 PING = 'syntax = "proto3";\npackage weft.test;\nmessage Ping { int64 n = 1; string note = 2; }\n'
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def registry_agent(weft_bin, tmp_path_factory):
-    from conftest import _make_agent
-    port = free_port()
-    a = _make_agent(weft_bin, tmp_path_factory, ("--schema-registry-listen", f"127.0.0.1:{port}"), None)
-    a.start()
-    yield a, SchemaRegistryClient({"url": f"http://127.0.0.1:{port}"})
-    a.stop()
+    with registryutil.registry_agent(weft_bin, tmp_path_factory) as (agent, url):
+        yield agent, SchemaRegistryClient({"url": url})
 
 
 def framed(schema_id: int, payload: bytes) -> bytes:
