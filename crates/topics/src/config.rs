@@ -1,6 +1,7 @@
 //! Topic configuration: Kafka's topic configs with their defaults, types, validation, and the broker-level
 //! synonym each one inherits from. DescribeConfigs, CreateTopics and the produce path all read this table.
 
+pub use crate::schema_rules::{SCHEMA_VALIDATION_DEEP, SUBJECT_NAME_STRATEGIES, TOPIC_NAME_STRATEGY};
 use std::collections::BTreeMap;
 
 /// Kafka's DescribeConfigs config types.
@@ -300,20 +301,6 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "With schema validation on, also check that each payload decodes with its schema (Weft's).",
     ),
 ];
-
-/// Confluent's default subject name strategy: the subject is `<topic>-key` / `<topic>-value`.
-pub const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
-/// The subject name strategies Confluent's serializers and brokers know, by class name and by short name.
-pub const SUBJECT_NAME_STRATEGIES: &[&str] = &[
-    TOPIC_NAME_STRATEGY,
-    "io.confluent.kafka.serializers.subject.RecordNameStrategy",
-    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
-    "TopicNameStrategy",
-    "RecordNameStrategy",
-    "TopicRecordNameStrategy",
-];
-/// Weft's own: deep validation of payloads on topics with schema validation on.
-pub const SCHEMA_VALIDATION_DEEP: &str = "weft.schema.validation.deep";
 
 /// Topic configs Kafka 3.x accepted and Kafka 4 removed. Tools written for 3.x still send them. A 3.x broker
 /// ignored `message.format.version` (record format 2 is forced from inter-broker protocol 3.0 on) and

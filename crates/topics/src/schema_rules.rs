@@ -2,7 +2,19 @@
 //! `confluent.value.schema.validation` with their subject name strategies, and Weft's deep validation. Parsed
 //! once per topic cache entry, so the produce path pays one branch on topics that leave validation off.
 
-use crate::config;
+/// Confluent's default subject name strategy: the subject is `<topic>-key` / `<topic>-value`.
+pub const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
+/// The subject name strategies Confluent's serializers and brokers know, by class name and by short name.
+pub const SUBJECT_NAME_STRATEGIES: &[&str] = &[
+    TOPIC_NAME_STRATEGY,
+    "io.confluent.kafka.serializers.subject.RecordNameStrategy",
+    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
+    "TopicNameStrategy",
+    "RecordNameStrategy",
+    "TopicRecordNameStrategy",
+];
+/// Weft's own: deep validation of payloads on topics with schema validation on.
+pub const SCHEMA_VALIDATION_DEEP: &str = "weft.schema.validation.deep";
 
 /// Which part of a record a rule checks; names the subject suffix of the topic name strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,13 +76,13 @@ impl SchemaValidation {
     /// The rules of a topic from its effective configs; `None` when neither side is validated.
     pub fn from_configs<'a>(effective: impl Fn(&str) -> Option<&'a str>) -> Option<SchemaValidation> {
         let on = |name: &str| effective(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let strategy = |name: &str| SubjectStrategy::parse(effective(name).unwrap_or(config::TOPIC_NAME_STRATEGY));
+        let strategy = |name: &str| SubjectStrategy::parse(effective(name).unwrap_or(TOPIC_NAME_STRATEGY));
         let key = on("confluent.key.schema.validation").then(|| strategy("confluent.key.subject.name.strategy"));
         let value = on("confluent.value.schema.validation").then(|| strategy("confluent.value.subject.name.strategy"));
         if key.is_none() && value.is_none() {
             return None;
         }
-        Some(SchemaValidation { key, value, deep: on(config::SCHEMA_VALIDATION_DEEP) })
+        Some(SchemaValidation { key, value, deep: on(SCHEMA_VALIDATION_DEEP) })
     }
 
     /// The sides to check with their strategies.
@@ -82,6 +94,7 @@ impl SchemaValidation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config;
     use std::collections::BTreeMap;
 
     fn rules(pairs: &[(&str, &str)]) -> Option<SchemaValidation> {
