@@ -5,15 +5,15 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
-use common::{Conn, s};
+use bytes::Bytes;
+use common::{Conn, plain_batch, s};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::Compression;
 use std::time::{Duration, Instant};
 
 fn entity(parts: &[(&str, Option<&str>)]) -> Vec<EntityData> {
@@ -29,25 +29,8 @@ fn alter(entries: Vec<EntryData>, validate_only: bool) -> AlterClientQuotasReque
 }
 
 fn produce(topic: &str, value_bytes: usize) -> ProduceRequest {
-    let r = Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: 1_700_000_000_000,
-        key: None,
-        value: Some(Bytes::from(vec![b'x'; value_bytes])),
-        headers: Default::default(),
-    };
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, [&r], &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .expect("batch");
-    let partition = PartitionProduceData::default().with_index(0).with_records(Some(buf.freeze()));
+    let batch = plain_batch(&[(None, Some(Bytes::from(vec![b'x'; value_bytes])))], Compression::None);
+    let partition = PartitionProduceData::default().with_index(0).with_records(Some(batch));
     ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![
         TopicProduceData::default().with_name(TopicName(s(topic))).with_partition_data(vec![partition]),
     ])

@@ -4,8 +4,8 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
-use common::{Conn, s};
+use bytes::Bytes;
+use common::{Conn, plain_batch, s};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
@@ -13,7 +13,7 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::*;
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::Compression;
 use serde_json::json;
 use weft_agent::RunningAgent;
 
@@ -51,35 +51,9 @@ fn framed(id: i32, payload: &[u8]) -> Bytes {
     [&[0u8][..], &id.to_be_bytes(), payload].concat().into()
 }
 
-fn batch(records: &[(Option<Bytes>, Option<Bytes>)]) -> Bytes {
-    let records: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (key, value))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder keeps records whose sequences follow each other in one batch; the batch's is -1.
-            sequence: i as i32 - 1,
-            timestamp: 1_700_000_000_000,
-            key: key.clone(),
-            value: value.clone(),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::Lz4 };
-    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("batch");
-    buf.freeze()
-}
-
 async fn produce(c: &mut Conn, topic: &str, records: &[(Option<Bytes>, Option<Bytes>)]) -> PartitionProduceResponse {
-    let partition = PartitionProduceData::default().with_index(0).with_records(Some(batch(records)));
+    let partition =
+        PartitionProduceData::default().with_index(0).with_records(Some(plain_batch(records, Compression::Lz4)));
     let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![
         TopicProduceData::default().with_name(TopicName(s(topic))).with_partition_data(vec![partition]),
     ]);

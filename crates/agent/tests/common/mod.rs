@@ -6,6 +6,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -118,4 +119,31 @@ pub async fn put_user(meta: &dyn Credentials, m: ScramMechanism, user: &str, pas
         iterations: keys.iterations,
     };
     meta.put_scram_credential(&c).await.expect("put credential");
+}
+
+/// One v2 batch of plain (non-idempotent) records, as a producer writes it: `(key, value)` per record.
+pub fn plain_batch(records: &[(Option<Bytes>, Option<Bytes>)], compression: Compression) -> Bytes {
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder keeps records whose sequences follow each other in one batch; the batch's is -1.
+            sequence: i as i32 - 1,
+            timestamp: 1_700_000_000_000,
+            key: key.clone(),
+            value: value.clone(),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression }).expect("batch");
+    buf.freeze()
 }
