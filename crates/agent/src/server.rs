@@ -243,8 +243,14 @@ pub async fn start_on(
     });
     let http_auth = http::auth::HttpAuth::new(&config, meta.clone(), authorizer.clone(), audit.clone(), &*ids)
         .map_err(crate::sasl::AuthSetupError::from)?;
-    let group_configs =
-        Arc::new(weft_groups::config::GroupConfigCache::new(meta.clone(), group_defaults(&config), TOPIC_CACHE_TTL));
+    // Group configs default to Kafka's broker settings with the agent's KIP-848 options over them.
+    let session = i32::try_from(config.group_consumer_session_timeout_ms).unwrap_or(i32::MAX);
+    let heartbeat = config.group_consumer_heartbeat_interval_ms;
+    let defaults = weft_groups::config::BrokerGroupSettings::new(&[
+        ("group.consumer.session.timeout.ms", session),
+        ("group.consumer.heartbeat.interval.ms", heartbeat),
+    ]);
+    let group_configs = Arc::new(weft_groups::config::GroupConfigCache::new(meta.clone(), defaults, TOPIC_CACHE_TTL));
     let agent = Arc::new(Agent {
         group_configs,
         sasl,
@@ -590,13 +596,4 @@ async fn run(
     agent.produce.close();
     let _ = flusher.await;
     tracing::info!("agent stopped");
-}
-
-/// The broker settings group configs default to: Kafka's, with the agent's KIP-848 options over them.
-fn group_defaults(config: &AgentConfig) -> weft_groups::config::BrokerGroupSettings {
-    let session = i32::try_from(config.group_consumer_session_timeout_ms).unwrap_or(i32::MAX);
-    weft_groups::config::BrokerGroupSettings::new(&[
-        ("group.consumer.session.timeout.ms", session),
-        ("group.consumer.heartbeat.interval.ms", config.group_consumer_heartbeat_interval_ms),
-    ])
 }
