@@ -15,29 +15,29 @@ use kafka_protocol::messages::*;
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use uuid::Uuid;
 
-fn batch(values: &[&str]) -> Bytes {
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1,
-            timestamp: 1_700_000_000_000,
-            key: None,
-            value: Some(Bytes::from(v.to_string())),
-            headers: Default::default(),
-        })
-        .collect();
+fn batch(value: &str) -> Bytes {
+    let record = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1_700_000_000_000,
+        key: None,
+        value: Some(Bytes::from(value.to_string())),
+        headers: Default::default(),
+    };
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .expect("batch");
+    RecordBatchEncoder::encode(
+        &mut buf,
+        [&record],
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .expect("batch");
     buf.freeze()
 }
 
@@ -99,12 +99,15 @@ async fn share_group_wire_protocol() {
         AlterConfigsResource::default().with_resource_type(32).with_resource_name(s("sg")).with_configs(vec![set]),
     ]);
     assert_eq!(c.call(1, &alter).await.responses[0].error_code, 0);
-    let produce = ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![
-        TopicProduceData::default().with_name(TopicName(s("q"))).with_partition_data(vec![
-            PartitionProduceData::default().with_index(0).with_records(Some(batch(&["a", "b", "c"]))),
-        ]),
-    ]);
-    assert_eq!(c.call(9, &produce).await.responses[0].partition_responses[0].error_code, 0);
+    for v in ["a", "b", "c"] {
+        let produce = ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(s("q")))
+                .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(batch(v)))]),
+        ]);
+        let produced = c.call(9, &produce).await;
+        assert_eq!(produced.responses[0].partition_responses[0].error_code, 0, "{produced:?}");
+    }
 
     // Heartbeats: the id is echoed, unknown members and future epochs are refused, empty joins invalid.
     assert_eq!(c.call(1, &heartbeat("m1", 3, None)).await.error_code, 25);

@@ -132,10 +132,7 @@ fn parse(wire: &[WireAck]) -> Result<Vec<AckBatch>, weft_share::AckError> {
 }
 
 /// NodeEndpoints for the leaders named in `refused` (empty unless some partition is led elsewhere).
-pub fn leaders<'m>(
-    brokers: &'m [weft_cluster::Member],
-    refused: impl Iterator<Item = Refused>,
-) -> Vec<&'m weft_cluster::Member> {
+pub fn leaders(brokers: &[weft_cluster::Member], refused: impl Iterator<Item = Refused>) -> Vec<&weft_cluster::Member> {
     let ids: std::collections::BTreeSet<i32> = refused.filter(|r| r.leader >= 0).map(|r| r.leader).collect();
     brokers.iter().filter(|m| ids.contains(&m.node_id)).collect()
 }
