@@ -175,5 +175,18 @@ async fn share_group_wire_protocol() {
         .await;
     assert_eq!(described.groups[0].group_state.as_str(), "Empty");
     assert_eq!(described.groups[1].error_code, 69);
+
+    // ListGroups shows it as a share group; a group with members is not deleted, an empty one is, with its state.
+    let listed = c.call(5, &ListGroupsRequest::default()).await;
+    let g = listed.groups.iter().find(|g| g.group_id.as_str() == "sg").expect("listed");
+    assert_eq!((g.group_type.as_str(), g.group_state.as_str(), g.protocol_type.as_str()), ("Share", "Empty", "share"));
+    let delete = |id: &str| DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s(id))]);
+    let m3 = c.call(1, &heartbeat("m3", 0, Some(&["q"]))).await;
+    assert_eq!(m3.error_code, 0);
+    assert_eq!(c.call(2, &delete("sg")).await.results[0].error_code, 68);
+    assert_eq!(c.call(1, &heartbeat("m3", -1, None)).await.error_code, 0);
+    assert_eq!(c.call(2, &delete("sg")).await.results[0].error_code, 0);
+    let gone = c.call(1, &ShareGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("sg"))])).await;
+    assert_eq!(gone.groups[0].error_code, 69);
     agent.shutdown();
 }
