@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from confluent_kafka import AcknowledgeType, Producer, ShareConsumer
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
@@ -141,21 +143,25 @@ def test_delivery_count_limit_archives_a_poison_record(agent):
     assert extra == [], "archived after group.share.delivery.count.limit (5) deliveries"
 
 
-def test_acknowledged_records_survive_a_restart(agent):
+@pytest.mark.parametrize("how", ["restart", "kill9"])
+def test_acknowledged_records_survive_a_restart(agent, how):
     n = 30
     topic, group = _setup(agent.bootstrap, n)
     c = _consumer(agent.bootstrap, group, topic, **{"max.poll.records": 10})
     first = []
-    try:
-        deadline = time.time() + TIMEOUT
-        while time.time() < deadline and len(first) < 10:
-            for m in _poll(c):
-                first.append(m.offset())
-                c.acknowledge(m, AcknowledgeType.ACCEPT)
-            c.commit_sync(10.0)
-    finally:
-        c.close()
-    agent.restart()
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline and len(first) < 10:
+        for m in _poll(c):
+            first.append(m.offset())
+            c.acknowledge(m, AcknowledgeType.ACCEPT)
+        c.commit_sync(10.0)
+    held = [m.offset() for m in _poll(c)]  # acquired, never acknowledged
+    if how == "kill9":
+        agent.kill9()
+        agent.start()
+    else:
+        agent.restart()
+    c.close()
     c = _consumer(agent.bootstrap, group, topic)
     try:
         rest = _drain([c], n - len(first))
@@ -166,3 +172,4 @@ def test_acknowledged_records_survive_a_restart(agent):
     later = [o for _, o, _, _ in rest]
     assert not set(first) & set(later), "acknowledged records are not delivered again"
     assert sorted(first + later) == list(range(n)), "none lost"
+    assert all(dc == 2 for _, o, dc, _ in rest if o in held), "held records come back, counted"

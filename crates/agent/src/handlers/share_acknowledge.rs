@@ -47,6 +47,8 @@ pub async fn handle(
         }
     }
     let key = (group.clone(), member.clone());
+    // The partitions of a session closed by this request (epoch -1): released once its acknowledgements are in.
+    let mut closing = None;
     match req.share_session_epoch {
         0 => {
             return top(
@@ -54,7 +56,10 @@ pub async fn handle(
                 "acknowledgements need a share session: epoch 0 is not allowed".into(),
             );
         }
-        -1 => {}
+        -1 => match agent.share.sessions.close(&key) {
+            Ok(parts) => closing = Some(parts),
+            Err(e) => return top(e.code(), e.to_string()),
+        },
         epoch => {
             let none = Partitions::new();
             if let Err(e) = agent.share.sessions.advance(&key, epoch, &none, &none, agent.clock.now_ms()) {
@@ -64,11 +69,8 @@ pub async fn handle(
     }
     let mut resolver = Resolver::new(agent, ctx);
     let acked = sp::acknowledge(agent, &mut resolver, &group, &member, &settings, &acks).await;
-    if req.share_session_epoch == -1 {
-        match agent.share.sessions.close(&key) {
-            Ok(parts) => crate::share::release(agent, &group, &member, &parts).await,
-            Err(e) => return top(e.code(), e.to_string()),
-        }
+    if let Some(parts) = closing {
+        crate::share::release(agent, &group, &member, &parts).await;
     }
     let mut topics: BTreeMap<uuid::Uuid, Vec<PartitionData>> = BTreeMap::new();
     for (tp, ((code, message), refused)) in &acked {

@@ -50,6 +50,8 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchReq
     let has_acks = listed.values().any(|a| !a.is_empty());
     let key = (group.clone(), member.clone());
     let now = agent.clock.now_ms();
+    // The partitions of a session closed by this request (epoch -1): released once its acknowledgements are in.
+    let mut closing = None;
     let fetch_from = match req.share_session_epoch {
         0 if has_acks => {
             return top(ResponseError::InvalidRequest.code(), "acknowledgements in a share fetch of epoch 0".into());
@@ -66,6 +68,10 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchReq
             if listed.values().any(|a| a.is_empty()) {
                 return top(ResponseError::InvalidRequest.code(), "a final share fetch cannot fetch".into());
             }
+            match agent.share.sessions.close(&key) {
+                Ok(parts) => closing = Some(parts),
+                Err(e) => return top(e.code(), e.to_string()),
+            }
             Partitions::new()
         }
         epoch => {
@@ -79,11 +85,8 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchReq
     let mut resolver = Resolver::new(agent, ctx);
     let acks: BTreeMap<Tp, Vec<WireAck>> = listed.into_iter().filter(|(_, a)| !a.is_empty()).collect();
     let acked = sp::acknowledge(agent, &mut resolver, &group, &member, &settings, &acks).await;
-    if req.share_session_epoch == -1 {
-        match agent.share.sessions.close(&(group.clone(), member.clone())) {
-            Ok(parts) => crate::share::release(agent, &group, &member, &parts).await,
-            Err(e) => return top(e.code(), e.to_string()),
-        }
+    if let Some(parts) = closing {
+        crate::share::release(agent, &group, &member, &parts).await;
     }
     let limits = Limits {
         max_records: usize::try_from(req.max_records).ok().filter(|n| *n > 0).unwrap_or(DEFAULT_MAX_RECORDS),

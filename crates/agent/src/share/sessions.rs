@@ -10,6 +10,9 @@ use uuid::Uuid;
 pub type SessionKey = (String, String);
 pub type Partitions = BTreeSet<(Uuid, i32)>;
 
+/// Partitions one session may hold (each request adds at most what its frame carries; this bounds the sum).
+pub const MAX_SESSION_PARTITIONS: usize = 10_000;
+
 /// Why a session request is refused (Kafka's codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
@@ -19,6 +22,8 @@ pub enum SessionError {
     InvalidEpoch { got: i32, expected: i32 },
     #[error("this agent already has its maximum of {max} share sessions")]
     LimitReached { max: usize },
+    #[error("a share session may hold at most {max} partitions")]
+    TooManyPartitions { max: usize },
 }
 
 impl SessionError {
@@ -27,6 +32,8 @@ impl SessionError {
             SessionError::NotFound => 122,
             SessionError::InvalidEpoch { .. } => 123,
             SessionError::LimitReached { .. } => 133,
+            // INVALID_REQUEST: no client sends that many; retrying would not help.
+            SessionError::TooManyPartitions { .. } => 42,
         }
     }
 }
@@ -55,6 +62,9 @@ impl ShareSessions {
     /// Epoch 0: a new session over `partitions`, replacing the member's old one (whose partitions are
     /// returned: the caller releases what the member held on those it no longer fetches).
     pub fn open(&self, key: SessionKey, partitions: Partitions, now_ms: i64) -> Result<Partitions, SessionError> {
+        if partitions.len() > MAX_SESSION_PARTITIONS {
+            return Err(SessionError::TooManyPartitions { max: MAX_SESSION_PARTITIONS });
+        }
         let mut sessions = self.lock();
         if !sessions.contains_key(&key) && sessions.len() >= self.max {
             return Err(SessionError::LimitReached { max: self.max });
@@ -77,9 +87,14 @@ impl ShareSessions {
         if epoch != s.next_epoch {
             return Err(SessionError::InvalidEpoch { got: epoch, expected: s.next_epoch });
         }
+        let mut partitions = s.partitions.clone();
+        partitions.extend(add.iter().copied());
+        partitions.retain(|p| !forget.contains(p));
+        if partitions.len() > MAX_SESSION_PARTITIONS {
+            return Err(SessionError::TooManyPartitions { max: MAX_SESSION_PARTITIONS });
+        }
         s.next_epoch = if epoch == i32::MAX { 1 } else { epoch + 1 };
-        s.partitions.extend(add.iter().copied());
-        s.partitions.retain(|p| !forget.contains(p));
+        s.partitions = partitions;
         s.last_used_ms = now_ms;
         Ok(s.partitions.clone())
     }
