@@ -89,6 +89,7 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchReq
         crate::share::release(agent, &group, &member, &parts).await;
     }
     let limits = Limits {
+        turn: usize::try_from(req.share_session_epoch).unwrap_or(0),
         max_records: usize::try_from(req.max_records).ok().filter(|n| *n > 0).unwrap_or(DEFAULT_MAX_RECORDS),
         max_bytes: u64::try_from(req.max_bytes).ok().filter(|n| *n > 0).unwrap_or(DEFAULT_MAX_BYTES),
         wait: Duration::from_millis(req.max_wait_ms.max(0) as u64).min(agent.config.max_fetch_wait),
@@ -114,6 +115,8 @@ fn requested(req: &ShareFetchRequest) -> (BTreeMap<Tp, Vec<WireAck>>, Partitions
 
 #[derive(Clone, Copy)]
 struct Limits {
+    /// Which partition of the session comes first (the session epoch, moving with every request).
+    turn: usize,
     max_records: usize,
     max_bytes: u64,
     wait: Duration,
@@ -152,6 +155,11 @@ async fn fetch(
                 out.insert(tp, Fetched::Refused(refused, None));
             }
         }
+    }
+    // Each request starts at another partition, so a busy one does not take every request's record budget.
+    if !watches.is_empty() {
+        let turn = limits.turn % watches.len();
+        watches.rotate_left(turn);
     }
     let deadline = Instant::now() + limits.wait;
     let mut released = agent.share.partitions.watch_available();

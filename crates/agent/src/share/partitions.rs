@@ -342,3 +342,55 @@ fn report(held: &mut Held) {
     }
     held.reported = now;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+    /// Stored batches of `sizes` records each, back to back from offset 0.
+    fn batches(sizes: &[i64]) -> Bytes {
+        let mut out = bytes::BytesMut::new();
+        let mut offset = 0;
+        for &n in sizes {
+            let records: Vec<Record> = (offset..offset + n)
+                .map(|o| Record {
+                    transactional: false,
+                    control: false,
+                    delete_horizon: false,
+                    partition_leader_epoch: 0,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    timestamp_type: TimestampType::Creation,
+                    offset: o,
+                    sequence: -1,
+                    timestamp: 0,
+                    key: None,
+                    value: Some(Bytes::from_static(b"v")),
+                    headers: Default::default(),
+                })
+                .collect();
+            let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+            RecordBatchEncoder::encode(&mut out, &records, &options).unwrap();
+            offset += n;
+        }
+        out.freeze()
+    }
+
+    fn range(first_offset: i64, last_offset: i64) -> AcquiredRange {
+        AcquiredRange { first_offset, last_offset, delivery_count: 1 }
+    }
+
+    #[test]
+    fn only_the_batches_holding_acquired_offsets_are_returned() {
+        let all = batches(&[1, 1, 1]);
+        assert_eq!(last_offset_in(&all), Some(2));
+        let one = batches(&[1]);
+        // Offsets 1..=1 lie in the second batch only.
+        let middle = covering(&all, &[range(1, 1)]);
+        assert_eq!(middle.len(), one.len());
+        assert_eq!(covering(&all, &[range(0, 2)]).len(), all.len());
+        assert!(covering(&all, &[]).is_empty());
+        assert_eq!(last_offset_in(&Bytes::new()), None);
+    }
+}
