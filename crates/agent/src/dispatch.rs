@@ -134,6 +134,17 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
             routing::consumer_group_heartbeat,
             handlers::consumer_group::heartbeat
         ),
+        ApiKey::ShareGroupHeartbeat => {
+            routed!(ShareGroupHeartbeatRequest, routing::share_group_heartbeat, handlers::share_group::heartbeat)
+        }
+        ApiKey::ShareGroupDescribe => simple!(ShareGroupDescribeRequest, handlers::share_group::describe),
+        ApiKey::ShareFetch => {
+            let req: ShareFetchRequest = decode_body(api, v, body)?;
+            let (agent, ms) = (agent.clone(), throttle_of(&usage));
+            async move { respond(api, v, cid, &stamp(handlers::share_fetch::handle(&agent, &ctx, req, v).await, ms)) }
+                .boxed()
+        }
+        ApiKey::ShareAcknowledge => simple!(ShareAcknowledgeRequest, handlers::share_acknowledge::handle),
         ApiKey::ConsumerGroupDescribe => simple!(ConsumerGroupDescribeRequest, routing::consumer_group_describe),
         ApiKey::SyncGroup => {
             let req: SyncGroupRequest = decode_body(api, v, body)?;

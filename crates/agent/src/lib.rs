@@ -28,6 +28,7 @@ mod request;
 mod routing;
 mod sasl;
 mod server;
+mod share;
 mod throttle;
 
 /// Injected sources of time and ids (re-exported for tests that drive an agent deterministically).
@@ -83,6 +84,8 @@ pub(crate) struct Agent {
     pub authorizer: Option<Arc<authorizer::AclAuthorizer>>,
     /// Where authentications, denials and admin changes are recorded (`--audit-log`; always counted in metrics).
     pub audit: Arc<weft_audit::AuditLog>,
+    /// Share groups (KIP-932): their coordinator, the share partitions led here and the share sessions.
+    pub share: share::Share,
 }
 
 impl Agent {

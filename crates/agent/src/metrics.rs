@@ -91,6 +91,12 @@ fn describe() {
     describe_counter!("weft_records_in_total", "Records appended, by topic");
     describe_counter!("weft_bytes_out_total", "Record bytes served to fetches, by topic");
     describe_counter!("weft_records_out_total", "Records served to fetches (control records excluded), by topic");
+    describe_counter!(
+        "weft_share_records_total",
+        "Share-group records by event: acquired, redelivered, acknowledged, released, rejected, archived, lock_timeout"
+    );
+    describe_gauge!("weft_share_sessions", "Share sessions open on this agent");
+    describe_gauge!("weft_share_partitions_loaded", "Share partitions whose state this agent holds");
     describe_histogram!("weft_flush_size_bytes", Unit::Bytes, "Size of each flushed segment object");
     describe_histogram!("weft_flush_duration_seconds", Unit::Seconds, "Flush stages: upload wait and metastore commit");
     describe_counter!("weft_flush_errors_total", "Flushes that failed (producers got an error)");

@@ -69,6 +69,15 @@ pub fn consumer_group_heartbeat(
     Some(ConsumerGroupHeartbeatResponse::default().with_error_code(code))
 }
 
+pub fn share_group_heartbeat(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: &ShareGroupHeartbeatRequest,
+) -> Option<ShareGroupHeartbeatResponse> {
+    let code = group_refusal(agent, ctx, &req.group_id, Operation::Read)?;
+    Some(ShareGroupHeartbeatResponse::default().with_error_code(code))
+}
+
 pub fn txn_offset_commit(
     agent: &Agent,
     ctx: &RequestContext,

@@ -275,6 +275,7 @@ pub async fn start_on(
         groups,
         config,
         quotas: Arc::new(weft_quota::QuotaManager::new(QUOTA_MAX_ENTITIES)),
+        share: crate::share::Share::new(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     // Commits by other agents sharing the metastore wake this agent's long polls (PostgreSQL's feed).
@@ -286,6 +287,7 @@ pub async fn start_on(
     let group_timer = agent.groups.spawn_timer();
     let acl_refresh = agent.authorizer.clone().map(|a| tokio::spawn(a.follow()));
     let txn_timer = tokio::spawn(check_transactions(agent.clone()));
+    let share_timer = tokio::spawn(crate::share::run_timer(agent.clone()));
     // Read once before any request, so configured quotas hold from the first one.
     if let Err(e) = agent.quotas.refresh(&*agent.meta).await {
         tracing::warn!(error = %e, "client quotas could not be read; retrying every {QUOTA_REFRESH:?}");
@@ -349,6 +351,7 @@ pub async fn start_on(
         }
         offsets_expiry.abort();
         txn_timer.abort();
+        share_timer.abort();
         quota_refresh.abort();
         if let Some(m) = maintenance {
             m.abort();

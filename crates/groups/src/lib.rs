@@ -13,6 +13,7 @@ mod persist;
 #[cfg(test)]
 mod persist_tests;
 mod restore;
+pub mod share;
 pub mod stored;
 mod summary;
 #[cfg(test)]

@@ -258,6 +258,10 @@ pub async fn list(agent: &Agent, ctx: &RequestContext, req: ListGroupsRequest, v
         kinds.insert(id.clone(), "Consumer");
         all.insert(id, ("consumer".to_string(), state));
     }
+    for (id, state) in agent.share.groups.list() {
+        kinds.insert(id.clone(), "Share");
+        all.insert(id, ("share".to_string(), state));
+    }
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_lowercase()).collect();
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_lowercase()).collect();
     let groups = all
@@ -368,7 +372,8 @@ pub async fn delete(
 }
 
 async fn delete_group(agent: &Agent, id: &str) -> Result<(), GroupError> {
-    let known = agent.groups.delete_group(id).await?;
+    let share = delete_share_group(agent, id).await?;
+    let known = agent.groups.delete_group(id).await? || share;
     match agent.meta.delete_offsets(id, None).await {
         Ok(0) if !known => Err(GroupError::GroupIdNotFound),
         Ok(offsets) => {
@@ -383,6 +388,22 @@ async fn delete_group(agent: &Agent, id: &str) -> Result<(), GroupError> {
         }
         Err(e) => {
             tracing::warn!(group = %id, error = %e, "delete group failed");
+            Err(GroupError::CoordinatorNotAvailable)
+        }
+    }
+}
+
+/// Deletes an empty share group and its share-partition state; whether there was one. A holder of the
+/// deleted state is fenced on its next write (the stored row is gone) and starts over.
+async fn delete_share_group(agent: &Agent, id: &str) -> Result<bool, GroupError> {
+    let known = match agent.share.groups.delete(id) {
+        Ok(known) => known,
+        Err(_) => return Err(GroupError::NonEmptyGroup),
+    };
+    match agent.meta.delete_share_states(id, None).await {
+        Ok(n) => Ok(known || n > 0),
+        Err(e) => {
+            tracing::warn!(group = %id, error = %e, "delete group: its share state was not deleted");
             Err(GroupError::CoordinatorNotAvailable)
         }
     }

@@ -72,7 +72,7 @@ pub async fn handle(agent: &Agent, ctx: &RequestContext, req: ListOffsetsRequest
 }
 
 /// (offset, timestamp) for one partition; (-1, -1) when no record matches, as Kafka answers.
-async fn lookup(
+pub(crate) async fn lookup(
     agent: &Agent,
     topic_id: Uuid,
     partition: i32,
