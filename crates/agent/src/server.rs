@@ -345,24 +345,13 @@ pub async fn start_on(
     let task = tokio::spawn(async move {
         let cluster = (agent.cluster.membership.clone(), agent.cluster.shards.clone());
         run(agent, bound, shutdown_rx, flusher).await;
-        group_timer.abort();
-        if let Some(a) = acl_refresh {
-            a.abort();
-        }
-        offsets_expiry.abort();
-        txn_timer.abort();
-        share_timer.abort();
-        quota_refresh.abort();
-        if let Some(m) = maintenance {
-            m.abort();
-        }
-        health_task.abort();
-        if let Some(feed) = change_feed {
-            feed.abort();
-        }
-        heartbeats.abort();
-        if let Some(s) = shard_leases {
-            s.abort();
+        // Background tasks stop with the listeners; none of them holds state that needs flushing.
+        for task in [Some(group_timer), acl_refresh, Some(offsets_expiry), Some(txn_timer), Some(share_timer)]
+            .into_iter()
+            .chain([Some(quota_refresh), maintenance, Some(health_task), change_feed, Some(heartbeats), shard_leases])
+            .flatten()
+        {
+            task.abort();
         }
         // Others take over this agent's partitions and coordinator shards at once, not after the session.
         cluster.1.release_all().await;
