@@ -96,6 +96,26 @@ def test_equal_schemas_share_one_id(registry):
     assert status == 200 and json.loads(body["schema"]) == json.loads(text), body
 
 
+def test_properties_of_primitive_types_are_kept(registry):
+    """Kafka Connect marks int16 fields `{"type": "int", "connect.type": "int16"}` and Avro's Java code
+    generator strings `{"type": "string", "avro.java.string": "String"}`; the schema served back by id keeps
+    them, and a schema differing only in such a property is a different schema."""
+    sr, http = registry
+    field = {"type": "int", "connect.type": "int16"}
+    marked = json.dumps({"type": "record", "name": "Props", "namespace": "weft.api", "fields": [
+        {"name": "a", "type": field},
+        {"name": "s", "type": {"type": "string", "avro.java.string": "String"}}]})
+    sid = sr.register_schema("props-value", Schema(marked, "AVRO"))
+    served = json.loads(sr.get_schema(sid).schema_str)
+    assert served["fields"][0]["type"] == field, served
+    assert served["fields"][1]["type"] == {"type": "string", "avro.java.string": "String"}, served
+    plain = json.dumps({"type": "record", "name": "Props", "namespace": "weft.api", "fields": [
+        {"name": "a", "type": "int"}, {"name": "s", "type": "string"}]})
+    assert http.put("/config/props-value", {"compatibility": "NONE"})[0] == 200
+    assert sr.register_schema("props-value", Schema(plain, "AVRO")) != sid
+    assert sr.lookup_schema("props-value", Schema(marked, "AVRO")).schema_id == sid
+
+
 def test_modes(registry):
     sr, http = registry
     s = "modes-value"

@@ -6,6 +6,7 @@
 mod budget;
 mod datum;
 mod partial;
+mod props;
 
 use std::collections::HashMap;
 
@@ -19,6 +20,8 @@ use crate::{Dependency, SchemaError, SchemaType};
 /// A parsed Avro schema: as written (for its texts) and with references inlined (for checks and decoding).
 #[derive(Debug, Clone)]
 pub(crate) struct AvroSchema {
+    /// The schema as written, for the properties the model drops (see `props`).
+    written: Value,
     parsed: Avro,
     resolved: Avro,
     /// Every named type reachable from `resolved`, by full name, for `Ref`s of recursive types.
@@ -43,12 +46,13 @@ impl AvroSchema {
         resolved.denormalize(&schemata).map_err(invalid)?;
         let mut names = HashMap::new();
         collect_names(&resolved, &mut names);
-        Ok(AvroSchema { parsed, resolved, names })
+        let written = serde_json::from_str(text).map_err(invalid)?;
+        Ok(AvroSchema { written, parsed, resolved, names })
     }
 
     pub(crate) fn canonical(&self, normalize: bool) -> String {
         let json = match serde_json::to_value(&self.parsed) {
-            Ok(json) => json,
+            Ok(json) => props::restore(&self.written, json),
             // apache-avro serializes every schema it parsed; fall back to its canonical form regardless.
             Err(_) => return self.parsed.canonical_form(),
         };

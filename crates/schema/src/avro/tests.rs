@@ -162,3 +162,44 @@ fn a_crafted_check_fails_closed_quickly() {
     };
     assert!(wide(1001).read_incompatibilities(&wide(1000)).is_empty());
 }
+
+#[test]
+fn canonical_keeps_properties_of_primitive_types() {
+    let text = r#"{"type":"record","name":"R","connect.name":"x.R","fields":[
+        {"name":"a","type":{"type":"int","connect.type":"int16"}},
+        {"name":"s","type":["null",{"type":"string","avro.java.string":"String"}],"default":null},
+        {"name":"l","type":{"type":"array","items":{"type":"long","logicalType":"my-own","p":1}}},
+        {"name":"u","type":{"type":"string","logicalType":"uuid","x":true}}]}"#;
+    let canonical: serde_json::Value = serde_json::from_str(&avro(text).canonical(false)).unwrap();
+    let fields = &canonical["fields"];
+    assert_eq!(fields[0]["type"], serde_json::json!({"type": "int", "connect.type": "int16"}));
+    assert_eq!(fields[1]["type"][1], serde_json::json!({"type": "string", "avro.java.string": "String"}));
+    assert_eq!(fields[2]["type"]["items"], serde_json::json!({"type": "long", "logicalType": "my-own", "p": 1}));
+    assert_eq!(fields[3]["type"], serde_json::json!({"type": "string", "logicalType": "uuid", "x": true}));
+    assert_eq!(canonical["connect.name"], "x.R");
+    // The text stored keeps them and parses again to the same text.
+    let again = avro(&avro(text).canonical(false));
+    assert_eq!(again.canonical(false), avro(text).canonical(false));
+    let top = avro(r#"{"type":"bytes","connect.name":"b"}"#);
+    assert_eq!(top.canonical(false), r#"{"connect.name":"b","type":"bytes"}"#);
+}
+
+#[test]
+fn canonical_of_schemas_without_dropped_properties_is_unchanged() {
+    // The texts (and so the fingerprints that deduplicate registrations) of schemas that lose nothing in
+    // apache-avro's model are what they were before properties were restored.
+    let cases = [
+        (r#"{"type":"int"}"#, r#""int""#),
+        (
+            r#"{"type":"record","name":"a.b.R","fields":[{"name":"f","type":{"type":"fixed","name":"F","size":2}},{"name":"g","type":"F"},{"name":"s","type":{"type":"string"}}]}"#,
+            r#"{"fields":[{"name":"f","type":{"name":"F","namespace":"a.b","size":2,"type":"fixed"}},{"name":"g","type":"a.b.F"},{"name":"s","type":"string"}],"name":"R","namespace":"a.b","type":"record"}"#,
+        ),
+        (
+            r#"["null",{"type":"long","logicalType":"timestamp-millis"}]"#,
+            r#"["null",{"logicalType":"timestamp-millis","type":"long"}]"#,
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(avro(text).canonical(false), want, "{text}");
+    }
+}
