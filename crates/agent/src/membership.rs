@@ -126,6 +126,15 @@ impl Cluster {
         View::leader(&refs, topic_id, partition).unwrap_or_else(|| self.node_id())
     }
 
+    /// The one agent that serves share partition `(topic_id, partition)` to every share group: rendezvous over
+    /// all live brokers whatever their zone (a share partition's state must have one writer cluster-wide);
+    /// the Metadata leader whenever clients name no zone. This agent when it sees no live broker.
+    pub fn share_owner(&self, topic_id: Uuid, partition: i32) -> i32 {
+        let view = self.view();
+        let all: Vec<&Member> = view.brokers.iter().collect();
+        View::leader(&all, topic_id, partition).unwrap_or_else(|| self.node_id())
+    }
+
     /// The agent coordinating the group or transactional id `key`, by this agent's view, at its endpoint on
     /// `listener`; `None` when no agent is live or the coordinator lacks that listener.
     pub fn coordinator(&self, key: &str, listener: &str) -> Option<Member> {

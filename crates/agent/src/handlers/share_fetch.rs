@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use weft_groups::config::GroupSettings;
+use weft_groups::share::MAX_MEMBER_ID_LEN;
 use weft_log::LEADER_EPOCH;
 use weft_meta::SharePartitionKey;
 
@@ -34,10 +35,22 @@ fn top(code: i16, message: String) -> ShareFetchResponse {
     ShareFetchResponse::default().with_error_code(code).with_error_message(Some(str_bytes(message)))
 }
 
-pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchRequest, _v: i16) -> ShareFetchResponse {
+pub async fn handle(
+    agent: &Arc<Agent>,
+    ctx: &RequestContext,
+    mut req: ShareFetchRequest,
+    _v: i16,
+) -> ShareFetchResponse {
     let (group, member) = match (&req.group_id, &req.member_id) {
-        (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() => (g.to_string(), m.to_string()),
-        _ => return top(ResponseError::InvalidRequest.code(), "GroupId and MemberId are required".into()),
+        (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() && m.len() <= MAX_MEMBER_ID_LEN => {
+            (g.to_string(), m.to_string())
+        }
+        _ => {
+            return top(
+                ResponseError::InvalidRequest.code(),
+                "GroupId and a MemberId of 1 to 36 bytes are required".into(),
+            );
+        }
     };
     if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&group)) {
         return top(denied.code(), denied.to_string());
@@ -46,7 +59,7 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchReq
         Ok(s) => s,
         Err(e) => return top(e.code(), format!("group configs of {group} unavailable: {e}")),
     };
-    let (listed, forgotten) = requested(&req);
+    let (listed, forgotten) = requested(&mut req);
     let has_acks = listed.values().any(|a| !a.is_empty());
     let key = (group.clone(), member.clone());
     let now = agent.clock.now_ms();
@@ -98,14 +111,15 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchReq
     build(&resolver, acked, fetched, settings.share_record_lock_duration_ms)
 }
 
-/// The partitions listed (merged by topic id and partition, with their acknowledgements) and forgotten.
-fn requested(req: &ShareFetchRequest) -> (BTreeMap<Tp, Vec<WireAck>>, Partitions) {
+/// The partitions listed (merged by topic id and partition, with their acknowledgements, moved out of the
+/// request rather than copied) and forgotten.
+fn requested(req: &mut ShareFetchRequest) -> (BTreeMap<Tp, Vec<WireAck>>, Partitions) {
     let mut listed: BTreeMap<Tp, Vec<WireAck>> = BTreeMap::new();
-    for t in &req.topics {
-        for p in &t.partitions {
+    for t in std::mem::take(&mut req.topics) {
+        for p in t.partitions {
             let acks = listed.entry((t.topic_id, p.partition_index)).or_default();
             acks.extend(
-                p.acknowledgement_batches.iter().map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone())),
+                p.acknowledgement_batches.into_iter().map(|b| (b.first_offset, b.last_offset, b.acknowledge_types)),
             );
         }
     }

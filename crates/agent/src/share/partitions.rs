@@ -196,13 +196,15 @@ impl SharePartitions {
     }
 
     /// Expires acquisition locks past their deadline in every loaded partition and stores those changed.
+    /// A partition busy with a request is skipped (a fetch or acknowledgement holds its lock across store
+    /// reads and writes, and expires due locks itself); so is one with no deadline due.
     pub async fn expire_locks(&self, agent: &Agent) {
         let slots: Vec<(SharePartitionKey, Slot)> = self.lock().iter().map(|(k, s)| (k.clone(), s.clone())).collect();
         let now = agent.clock.now_ms();
         for (key, slot) in slots {
-            let mut guard = slot.lock().await;
+            let Ok(mut guard) = slot.try_lock() else { continue };
             let Some(held) = guard.as_mut() else { continue };
-            if held.part.expire_locks(now) == 0 {
+            if held.part.next_lock_deadline().is_none_or(|d| d > now) || held.part.expire_locks(now) == 0 {
                 continue;
             }
             if let Err(e) = store(agent, &mut guard, &key).await {
@@ -210,6 +212,15 @@ impl SharePartitions {
             }
             self.made_available();
         }
+    }
+
+    /// Drops the loaded partitions `owned` says this agent no longer serves (their owner changed), so a
+    /// stale copy is never used again; one busy with a request is dropped on a later tick.
+    pub fn drop_unowned(&self, owned: impl Fn(&SharePartitionKey) -> bool) -> usize {
+        let mut slots = self.lock();
+        let before = slots.len();
+        slots.retain(|key, slot| owned(key) || slot.try_lock().is_err());
+        before - slots.len()
     }
 
     /// How many share partitions are loaded.
