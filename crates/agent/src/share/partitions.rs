@@ -244,6 +244,13 @@ async fn load<'g>(
             .await?
             .ok_or(ShareError::UnknownPartition { topic_id: key.topic_id, partition: key.partition })?;
         let (part, expected, epochs) = match agent.meta.share_state(key).await? {
+            // A deleted state (its group was deleted): start over, above the tombstone's epochs.
+            Some(record) if record.is_deleted() => {
+                let start = start_offset(agent, key, settings.share_auto_offset_reset, offsets).await?;
+                let old = ShareEpochs { state_epoch: record.state_epoch, leader_epoch: record.leader_epoch };
+                let new = ShareEpochs { leader_epoch: old.leader_epoch.wrapping_add(1), ..old };
+                (SharePartition::new(config, start), Some(old), new)
+            }
             Some(record) => {
                 let part = SharePartition::from_record(config, &record, offsets.log_start)?;
                 let old = ShareEpochs { state_epoch: record.state_epoch, leader_epoch: record.leader_epoch };
