@@ -176,6 +176,7 @@ async fn fetch(
         watches.rotate_left(turn);
     }
     let deadline = Instant::now() + limits.wait;
+    let session = (group.to_string(), member.to_string());
     let mut released = agent.share.partitions.watch_available();
     loop {
         released.borrow_and_update();
@@ -186,8 +187,18 @@ async fn fetch(
                 break;
             }
             let offsets = *rx.borrow_and_update();
+            // The session may have closed (or forgotten the partition) while this request waited.
+            if !agent.share.sessions.holds(&session, *tp) {
+                continue;
+            }
             let key = SharePartitionKey { group: group.to_string(), topic_id: tp.0, partition: tp.1 };
             match agent.share.partitions.acquire(agent, &key, settings, member, (records, bytes), offsets).await {
+                Ok(a) if !a.ranges.is_empty() && !agent.share.sessions.holds(&session, *tp) => {
+                    // It closed during the acquisition, after its release ran: release what was just taken.
+                    if let Err(e) = agent.share.partitions.release(agent, &key, member).await {
+                        tracing::warn!(group, topic_id = %tp.0, partition = tp.1, error = %e, "share fetch: releasing records of a closed session failed");
+                    }
+                }
                 Ok(a) if !a.ranges.is_empty() => {
                     let n: i64 = a.ranges.iter().map(|r| r.last_offset - r.first_offset + 1).sum();
                     records = records.saturating_sub(usize::try_from(n).unwrap_or(usize::MAX));

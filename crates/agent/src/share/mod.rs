@@ -1,8 +1,9 @@
 //! Share groups on this agent (KIP-932): the share-group coordinator (`weft_groups::share`, for the groups
 //! whose shard this agent holds), the share partitions it leads (`partitions`) and the share sessions of
-//! the members fetching from it (`sessions`), plus the timer that expires members, idle sessions and
-//! acquisition locks. The wire handlers are in `handlers::{share_group, share_fetch}`.
+//! the members fetching from it (`sessions`), the initial state of partitions as they are assigned (`init`),
+//! plus the timer that expires members, idle sessions and acquisition locks. The wire handlers are in `handlers::{share_group, share_fetch}`.
 
+pub mod init;
 pub mod partitions;
 pub mod sessions;
 

@@ -69,7 +69,8 @@ pub struct Acquired {
 pub struct SharePartitions {
     slots: Mutex<HashMap<SharePartitionKey, Slot>>,
     max_loaded: usize,
-    /// Bumped whenever records become available again (release, lock expiry), waking waiting fetches.
+    /// Bumped whenever records become available again (release, lock expiry) or acknowledgements make room
+    /// under the in-flight limit, waking waiting fetches.
     available: watch::Sender<u64>,
 }
 
@@ -123,6 +124,18 @@ impl SharePartitions {
         Ok(slot)
     }
 
+    /// The locked slot of `key`. A slot evicted (or unloaded) while this waited for its lock is no longer the
+    /// map's, so the lookup starts over: two copies of one partition are never served side by side.
+    async fn locked(&self, key: &SharePartitionKey) -> Result<tokio::sync::OwnedMutexGuard<Option<Held>>, ShareError> {
+        loop {
+            let slot = self.slot(key)?;
+            let guard = slot.clone().lock_owned().await;
+            if self.lock().get(key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                return Ok(guard);
+            }
+        }
+    }
+
     /// Applies acknowledgements of `member` and stores the result before returning. The inner error is the
     /// refusal of the acknowledgements themselves (nothing applied).
     pub async fn acknowledge(
@@ -133,14 +146,15 @@ impl SharePartitions {
         member: &str,
         batches: &[AckBatch],
     ) -> Result<Result<(), AckError>, ShareError> {
-        let slot = self.slot(key)?;
-        let mut guard = slot.lock().await;
+        let mut guard = self.locked(key).await?;
         let held = load(agent, &mut guard, key, settings).await?;
-        let before = held.part.in_flight();
+        let (before, could_acquire) = (held.part.in_flight(), held.part.can_acquire());
         if let Err(e) = held.part.acknowledge(member, batches, agent.clock.now_ms()) {
             return Ok(Err(e));
         }
-        let reopened = held.part.in_flight().available > before.available;
+        // Released records, or room made under the in-flight limit: waiting fetches may acquire now.
+        let reopened =
+            held.part.in_flight().available > before.available || (!could_acquire && held.part.can_acquire());
         store(agent, &mut guard, key).await?;
         if reopened {
             self.made_available();
@@ -160,8 +174,7 @@ impl SharePartitions {
         offsets: PartitionOffsets,
     ) -> Result<Acquired, ShareError> {
         let (max_records, max_bytes) = limits;
-        let slot = self.slot(key)?;
-        let mut guard = slot.lock().await;
+        let mut guard = self.locked(key).await?;
         let held = load(agent, &mut guard, key, settings).await?;
         held.part.log_start_moved(offsets.log_start);
         let from = held.part.next_fetch_offset();
@@ -297,7 +310,7 @@ fn fenced(key: &SharePartitionKey) -> ShareError {
 }
 
 /// Where a partition without stored state starts (`share.auto.offset.reset`).
-async fn start_offset(
+pub(crate) async fn start_offset(
     agent: &Agent,
     key: &SharePartitionKey,
     reset: ShareAutoOffsetReset,

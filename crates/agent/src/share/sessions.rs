@@ -105,6 +105,11 @@ impl ShareSessions {
         self.lock().remove(key).map(|s| s.partitions).ok_or(SessionError::NotFound)
     }
 
+    /// Whether `key`'s session is open and fetches from `tp` (a long poll checks before each acquisition).
+    pub fn holds(&self, key: &SessionKey, tp: (Uuid, i32)) -> bool {
+        self.lock().get(key).is_some_and(|s| s.partitions.contains(&tp))
+    }
+
     /// Drops sessions unused since `now_ms - idle_ms`; returns them with their partitions.
     pub fn expire_idle(&self, now_ms: i64, idle_ms: i64) -> Vec<(SessionKey, Partitions)> {
         let mut sessions = self.lock();
