@@ -248,6 +248,7 @@ async fn an_idle_session_keeps_its_members_locks() {
     let mut c = Conn::open(agent.kafka_addr, "idle").await;
     let topic_id = create_topic(&mut c, "lq", 1).await;
     set_group_config(&mut c, "lg", "share.record.lock.duration.ms", "120000").await;
+    set_group_config(&mut c, "lg", "share.auto.offset.reset", "earliest").await;
     let m1 = beat(&mut c, &heartbeat("lg", "m1", 0, Some(&["lq"]))).await;
     produce(&mut c, "lq", 0, "slow work").await;
     let first = c.call(1, &fetch("lg", "m1", 0, topic_id, &[0], 2_000)).await;
