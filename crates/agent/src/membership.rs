@@ -39,12 +39,19 @@ pub(crate) async fn join(
             Membership::unregistered(meta.clone(), clock.clone(), settings)
         }
     };
-    let hooks = CoordinatorShards { held: Default::default(), groups: groups.clone(), store: meta.clone() };
+    let gained_ms: GainedAt = Default::default();
+    let hooks = CoordinatorShards {
+        held: Default::default(),
+        groups: groups.clone(),
+        store: meta.clone(),
+        clock: clock.clone(),
+        gained_ms: gained_ms.clone(),
+    };
     let shards = Shards::new(membership.clone(), meta, clock, Arc::new(hooks));
     // Group state is written only under the group's shard lease (weak: the shards' listener holds `groups`).
     let fence_shards = Arc::downgrade(&shards);
     groups.set_fence(Arc::new(move |group: &str| fence_shards.upgrade().and_then(|s| s.fence_for(group))));
-    Ok(Cluster { membership, shards })
+    Ok(Cluster { membership, shards, gained_ms })
 }
 
 /// What follows a coordinator shard moving: the group coordinator drops the groups of a shard it lost
@@ -55,10 +62,20 @@ struct CoordinatorShards {
     held: std::sync::atomic::AtomicI64,
     groups: Arc<Coordinator>,
     store: Arc<dyn Metastore>,
+    clock: Arc<dyn Clock>,
+    gained_ms: GainedAt,
+}
+
+/// When (ms) this agent gained each coordinator shard it holds.
+type GainedAt = Arc<std::sync::Mutex<std::collections::HashMap<u32, i64>>>;
+
+fn gained_map(m: &GainedAt) -> std::sync::MutexGuard<'_, std::collections::HashMap<u32, i64>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl ShardListener for CoordinatorShards {
     fn shard_gained(&self, shard: u32) {
+        gained_map(&self.gained_ms).insert(shard, self.clock.now_ms());
         let held = self.held.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         metrics::gauge!("weft_coordinator_shards").set(held as f64);
         let (groups, store) = (self.groups.clone(), self.store.clone());
@@ -87,6 +104,7 @@ impl ShardListener for CoordinatorShards {
     }
 
     fn shard_lost(&self, shard: u32) {
+        gained_map(&self.gained_ms).remove(&shard);
         let held = self.held.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) - 1;
         metrics::gauge!("weft_coordinator_shards").set(held as f64);
         let evicted = self.groups.evict(|group| shard_of(group) == shard);
@@ -98,6 +116,7 @@ impl ShardListener for CoordinatorShards {
 pub(crate) struct Cluster {
     pub membership: Arc<Membership>,
     pub shards: Arc<Shards>,
+    gained_ms: GainedAt,
 }
 
 impl Cluster {
@@ -124,6 +143,20 @@ impl Cluster {
     pub fn leader(&self, brokers: &[Member], topic_id: Uuid, partition: i32) -> i32 {
         let refs: Vec<&Member> = brokers.iter().collect();
         View::leader(&refs, topic_id, partition).unwrap_or_else(|| self.node_id())
+    }
+
+    /// The one agent that serves share partition `(topic_id, partition)` to every share group: rendezvous over
+    /// all live brokers whatever their zone (a share partition's state must have one writer cluster-wide);
+    /// the Metadata leader whenever clients name no zone. This agent when it sees no live broker.
+    pub fn share_owner(&self, topic_id: Uuid, partition: i32) -> i32 {
+        let view = self.view();
+        let all: Vec<&Member> = view.brokers.iter().collect();
+        View::leader(&all, topic_id, partition).unwrap_or_else(|| self.node_id())
+    }
+
+    /// Since when (ms) this agent has held the coordinator shard of `key`; `None` when it does not hold it.
+    pub fn shard_held_since(&self, key: &str) -> Option<i64> {
+        gained_map(&self.gained_ms).get(&shard_of(key)).copied()
     }
 
     /// The agent coordinating the group or transactional id `key`, by this agent's view, at its endpoint on

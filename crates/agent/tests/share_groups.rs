@@ -176,7 +176,7 @@ async fn share_group_wire_protocol() {
     assert_eq!(described.groups[0].group_state.as_str(), "Empty");
     assert_eq!(described.groups[1].error_code, 69);
 
-    // ListGroups shows it as a share group; a group with members is not deleted, an empty one is, with its state.
+    // ListGroups shows it as a share group; a group with members is not deleted.
     let listed = c.call(5, &ListGroupsRequest::default()).await;
     let g = listed.groups.iter().find(|g| g.group_id.as_str() == "sg").expect("listed");
     assert_eq!((g.group_type.as_str(), g.group_state.as_str(), g.protocol_type.as_str()), ("Share", "Empty", "share"));
@@ -185,8 +185,8 @@ async fn share_group_wire_protocol() {
     assert_eq!(m3.error_code, 0);
     assert_eq!(c.call(2, &delete("sg")).await.results[0].error_code, 68);
     assert_eq!(c.call(1, &heartbeat("m3", -1, None)).await.error_code, 0);
-    assert_eq!(c.call(2, &delete("sg")).await.results[0].error_code, 0);
-    let gone = c.call(1, &ShareGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("sg"))])).await;
-    assert_eq!(gone.groups[0].error_code, 69);
+    // Empty now, but this agent took the group's shard less than a session timeout ago, so members it has not
+    // heard from may still rejoin: refused until then (share_fixes.rs deletes it once that time passed).
+    assert_eq!(c.call(2, &delete("sg")).await.results[0].error_code, 68);
     agent.shutdown();
 }

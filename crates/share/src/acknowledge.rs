@@ -66,6 +66,32 @@ impl AckBatch {
     }
 }
 
+/// Every wire batch of one partition as [`AckBatch`]es, refused (INVALID_REQUEST) before any per-offset
+/// expansion when a batch spans more than `max_in_flight` offsets or the batches would number more: valid
+/// batches are disjoint and lie within the in-flight window, which never holds more offsets than that.
+pub fn parse_batches<'a>(
+    wire: impl IntoIterator<Item = (i64, i64, &'a [i8])>,
+    max_in_flight: i64,
+) -> Result<Vec<AckBatch>, AckError> {
+    let max = usize::try_from(max_in_flight).unwrap_or(0);
+    let mut out = Vec::new();
+    for (first, last, types) in wire {
+        let width = last.checked_sub(first).and_then(|d| d.checked_add(1)).unwrap_or(i64::MAX);
+        if types.len() > 1 && width > max_in_flight {
+            return Err(AckError::InvalidRequest {
+                reason: format!("batch {first}..={last} spans more than the {max_in_flight} offsets in flight"),
+            });
+        }
+        out.extend(AckBatch::from_wire(first, last, types)?);
+        if out.len() > max {
+            return Err(AckError::InvalidRequest {
+                reason: format!("more than {max_in_flight} acknowledgement batches for one partition"),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Checks that `batches` are well-formed ranges in ascending order without overlap.
 pub(crate) fn check_order(batches: &[AckBatch]) -> Result<(), AckError> {
     let mut previous_last: Option<i64> = None;
@@ -147,7 +173,7 @@ impl SharePartition {
         }
         for (_, Run { state, .. }) in self.runs.overlapping(b.first.max(self.start), b.last) {
             match state {
-                RecordState::Acquired { member: holder, .. } if holder == member => {}
+                RecordState::Acquired { member: holder, .. } if &**holder == member => {}
                 RecordState::Acquired { .. } => return Err(refuse("another member holds some of them")),
                 RecordState::Available => return Err(refuse("some are not acquired (lock expired or released)")),
                 RecordState::Acknowledged | RecordState::Archived => {
@@ -180,6 +206,20 @@ mod tests {
         assert_eq!(AckBatch::from_wire(5, 4, &[1]).unwrap_err().error_code(), 42, "reversed");
         assert_eq!(AckBatch::from_wire(5, 5, &[9]).unwrap_err().error_code(), 42, "unknown type");
         assert!(AckBatch::from_wire(0, i64::MAX, &[1, 1]).is_err(), "no overflow on huge ranges");
+    }
+
+    #[test]
+    fn wire_batches_wider_than_the_in_flight_window_are_refused_before_expansion() {
+        let alternating: Vec<i8> = (0..10).map(|i| if i % 2 == 0 { 1 } else { 3 }).collect();
+        let ok = parse_batches([(0, 9, alternating.as_slice())], 10).unwrap();
+        assert_eq!(ok.len(), 10);
+        let err = parse_batches([(0, 9, alternating.as_slice())], 9).unwrap_err();
+        assert_eq!(err.error_code(), 42);
+        // One type for a wide range expands to nothing more: allowed (offsets below the start are ignored).
+        assert_eq!(parse_batches([(0, 1_000_000, &[1i8][..])], 9).unwrap().len(), 1);
+        // Many small batches are bounded in total.
+        let many: Vec<(i64, i64, &[i8])> = (0..11).map(|o| (o, o, &[1i8][..])).collect();
+        assert_eq!(parse_batches(many, 10).unwrap_err().error_code(), 42);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod persist;
 mod record_state;
 mod runs;
 
-pub use acknowledge::{AckBatch, AcknowledgeType};
+pub use acknowledge::{AckBatch, AcknowledgeType, parse_batches};
 pub use config::{AutoOffsetReset, ShareConfig};
 pub use counters::{Counters, InFlight};
 pub use error::{AckError, RestoreError};

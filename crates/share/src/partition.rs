@@ -127,7 +127,7 @@ impl SharePartition {
             return out;
         }
         let acquired = RecordState::Acquired {
-            member: member.to_string(),
+            member: std::sync::Arc::from(member),
             deadline_ms: now_ms.saturating_add(self.config.lock_duration_ms),
         };
         let (lo, hi) = (first.max(self.start), last.min(self.end - 1));
@@ -199,7 +199,7 @@ impl SharePartition {
         let held: Vec<(i64, i64)> = self
             .runs
             .overlapping(lo, hi)
-            .filter(|(_, r)| matches!(&r.state, RecordState::Acquired { member: m, .. } if m == member))
+            .filter(|(_, r)| matches!(&r.state, RecordState::Acquired { member: m, .. } if &**m == member))
             .map(|(k, r)| (k.max(lo), r.last.min(hi)))
             .collect();
         let mut archived = 0;

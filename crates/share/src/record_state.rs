@@ -7,7 +7,8 @@ pub enum RecordState {
     /// May be acquired by any member.
     Available,
     /// Locked to `member` until `deadline_ms`, then available again (or archived past the delivery limit).
-    Acquired { member: String, deadline_ms: i64 },
+    /// The id is shared by every run one acquisition creates, not copied per run.
+    Acquired { member: std::sync::Arc<str>, deadline_ms: i64 },
     /// Accepted by a consumer: never delivered again.
     Acknowledged,
     /// Rejected, past the delivery count limit, a gap without a record, or below the log start.

@@ -118,7 +118,7 @@ impl Run {
     fn held(&self, member: &str, pick: usize, len: usize) -> Option<(i64, i64)> {
         let mine: Vec<i64> = states(&self.p)
             .into_iter()
-            .filter(|(_, s, _)| matches!(s, RecordState::Acquired { member: m, .. } if m == member))
+            .filter(|(_, s, _)| matches!(s, RecordState::Acquired { member: m, .. } if &**m == member))
             .map(|(o, _, _)| o)
             .collect();
         let first = *mine.get(pick % mine.len().max(1))?;
@@ -181,7 +181,7 @@ fn run_ops(ops: Vec<Op>, max_in_flight: i64, limit: i16) {
             Op::Undeliverable { member, first, len } => {
                 let name = names[member as usize];
                 let held: Vec<i64> = (first..first + len)
-                    .filter(|o| matches!(run.p.state_of(*o), Some((RecordState::Acquired { member: m, .. }, _)) if m == name))
+                    .filter(|o| matches!(run.p.state_of(*o), Some((RecordState::Acquired { member: m, .. }, _)) if &*m == name))
                     .collect();
                 assert_eq!(run.p.archive_undeliverable(name, first, first + len - 1), held.len() as u64);
                 run.seen.finished.extend(held);

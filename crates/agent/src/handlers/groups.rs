@@ -394,8 +394,12 @@ async fn delete_group(agent: &Agent, id: &str) -> Result<(), GroupError> {
 }
 
 /// Deletes an empty share group and its share-partition state; whether there was one. A holder of the
-/// deleted state is fenced on its next write (the stored row is gone) and starts over.
+/// deleted state is fenced on its next write (a tombstone with a higher state epoch replaces the row) and
+/// starts over.
 async fn delete_share_group(agent: &Agent, id: &str) -> Result<bool, GroupError> {
+    if share_members_may_be_unknown(agent, id).await? {
+        return Err(GroupError::NonEmptyGroup);
+    }
     let known = match agent.share.groups.delete(id) {
         Ok(known) => known,
         Err(_) => return Err(GroupError::NonEmptyGroup),
@@ -406,6 +410,25 @@ async fn delete_share_group(agent: &Agent, id: &str) -> Result<bool, GroupError>
             tracing::warn!(group = %id, error = %e, "delete group: its share state was not deleted");
             Err(GroupError::CoordinatorNotAvailable)
         }
+    }
+}
+
+/// Whether `id` is a share group whose members this coordinator may not know yet: membership lives in memory
+/// only, so for a session timeout after this agent took the group's shard (a restart, a shard move) live
+/// members may still be rejoining, and an empty group here does not mean an empty group.
+async fn share_members_may_be_unknown(agent: &Agent, id: &str) -> Result<bool, GroupError> {
+    let settings = agent.group_configs.settings(id).await.map_err(|_| GroupError::CoordinatorNotAvailable)?;
+    let timeout = i64::from(settings.share_session_timeout_ms.max(1));
+    let since = agent.cluster.shard_held_since(id).unwrap_or(i64::MIN);
+    if since.saturating_add(timeout) <= agent.clock.now_ms() {
+        return Ok(false);
+    }
+    if agent.share.groups.contains(id) {
+        return Ok(true);
+    }
+    match agent.meta.share_start_offsets(id).await {
+        Ok(stored) => Ok(!stored.is_empty()),
+        Err(_) => Err(GroupError::CoordinatorNotAvailable),
     }
 }
 

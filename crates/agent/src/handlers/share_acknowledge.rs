@@ -15,6 +15,7 @@ use kafka_protocol::messages::share_acknowledge_response::{
 };
 use kafka_protocol::messages::{BrokerId, ShareAcknowledgeRequest, ShareAcknowledgeResponse};
 use std::collections::BTreeMap;
+use weft_groups::share::MAX_MEMBER_ID_LEN;
 use weft_log::LEADER_EPOCH;
 
 fn top(code: i16, message: String) -> ShareAcknowledgeResponse {
@@ -24,12 +25,19 @@ fn top(code: i16, message: String) -> ShareAcknowledgeResponse {
 pub async fn handle(
     agent: &std::sync::Arc<Agent>,
     ctx: &RequestContext,
-    req: ShareAcknowledgeRequest,
+    mut req: ShareAcknowledgeRequest,
     _v: i16,
 ) -> ShareAcknowledgeResponse {
     let (group, member) = match (&req.group_id, &req.member_id) {
-        (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() => (g.to_string(), m.to_string()),
-        _ => return top(ResponseError::InvalidRequest.code(), "GroupId and MemberId are required".into()),
+        (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() && m.len() <= MAX_MEMBER_ID_LEN => {
+            (g.to_string(), m.to_string())
+        }
+        _ => {
+            return top(
+                ResponseError::InvalidRequest.code(),
+                "GroupId and a MemberId of 1 to 36 bytes are required".into(),
+            );
+        }
     };
     if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&group)) {
         return top(denied.code(), denied.to_string());
@@ -39,10 +47,10 @@ pub async fn handle(
         Err(e) => return top(e.code(), format!("group configs of {group} unavailable: {e}")),
     };
     let mut acks: BTreeMap<Tp, Vec<WireAck>> = BTreeMap::new();
-    for t in &req.topics {
-        for p in &t.partitions {
+    for t in std::mem::take(&mut req.topics) {
+        for p in t.partitions {
             acks.entry((t.topic_id, p.partition_index)).or_default().extend(
-                p.acknowledgement_batches.iter().map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone())),
+                p.acknowledgement_batches.into_iter().map(|b| (b.first_offset, b.last_offset, b.acknowledge_types)),
             );
         }
     }

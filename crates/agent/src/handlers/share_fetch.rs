@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use weft_groups::config::GroupSettings;
+use weft_groups::share::MAX_MEMBER_ID_LEN;
 use weft_log::LEADER_EPOCH;
 use weft_meta::SharePartitionKey;
 
@@ -34,10 +35,22 @@ fn top(code: i16, message: String) -> ShareFetchResponse {
     ShareFetchResponse::default().with_error_code(code).with_error_message(Some(str_bytes(message)))
 }
 
-pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchRequest, _v: i16) -> ShareFetchResponse {
+pub async fn handle(
+    agent: &Arc<Agent>,
+    ctx: &RequestContext,
+    mut req: ShareFetchRequest,
+    _v: i16,
+) -> ShareFetchResponse {
     let (group, member) = match (&req.group_id, &req.member_id) {
-        (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() => (g.to_string(), m.to_string()),
-        _ => return top(ResponseError::InvalidRequest.code(), "GroupId and MemberId are required".into()),
+        (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() && m.len() <= MAX_MEMBER_ID_LEN => {
+            (g.to_string(), m.to_string())
+        }
+        _ => {
+            return top(
+                ResponseError::InvalidRequest.code(),
+                "GroupId and a MemberId of 1 to 36 bytes are required".into(),
+            );
+        }
     };
     if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&group)) {
         return top(denied.code(), denied.to_string());
@@ -46,7 +59,7 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchReq
         Ok(s) => s,
         Err(e) => return top(e.code(), format!("group configs of {group} unavailable: {e}")),
     };
-    let (listed, forgotten) = requested(&req);
+    let (listed, forgotten) = requested(&mut req);
     let has_acks = listed.values().any(|a| !a.is_empty());
     let key = (group.clone(), member.clone());
     let now = agent.clock.now_ms();
@@ -98,14 +111,15 @@ pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: ShareFetchReq
     build(&resolver, acked, fetched, settings.share_record_lock_duration_ms)
 }
 
-/// The partitions listed (merged by topic id and partition, with their acknowledgements) and forgotten.
-fn requested(req: &ShareFetchRequest) -> (BTreeMap<Tp, Vec<WireAck>>, Partitions) {
+/// The partitions listed (merged by topic id and partition, with their acknowledgements, moved out of the
+/// request rather than copied) and forgotten.
+fn requested(req: &mut ShareFetchRequest) -> (BTreeMap<Tp, Vec<WireAck>>, Partitions) {
     let mut listed: BTreeMap<Tp, Vec<WireAck>> = BTreeMap::new();
-    for t in &req.topics {
-        for p in &t.partitions {
+    for t in std::mem::take(&mut req.topics) {
+        for p in t.partitions {
             let acks = listed.entry((t.topic_id, p.partition_index)).or_default();
             acks.extend(
-                p.acknowledgement_batches.iter().map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone())),
+                p.acknowledgement_batches.into_iter().map(|b| (b.first_offset, b.last_offset, b.acknowledge_types)),
             );
         }
     }
@@ -162,6 +176,7 @@ async fn fetch(
         watches.rotate_left(turn);
     }
     let deadline = Instant::now() + limits.wait;
+    let session = (group.to_string(), member.to_string());
     let mut released = agent.share.partitions.watch_available();
     loop {
         released.borrow_and_update();
@@ -172,8 +187,18 @@ async fn fetch(
                 break;
             }
             let offsets = *rx.borrow_and_update();
+            // The session may have closed (or forgotten the partition) while this request waited.
+            if !agent.share.sessions.holds(&session, *tp) {
+                continue;
+            }
             let key = SharePartitionKey { group: group.to_string(), topic_id: tp.0, partition: tp.1 };
             match agent.share.partitions.acquire(agent, &key, settings, member, (records, bytes), offsets).await {
+                Ok(a) if !a.ranges.is_empty() && !agent.share.sessions.holds(&session, *tp) => {
+                    // It closed during the acquisition, after its release ran: release what was just taken.
+                    if let Err(e) = agent.share.partitions.release(agent, &key, member).await {
+                        tracing::warn!(group, topic_id = %tp.0, partition = tp.1, error = %e, "share fetch: releasing records of a closed session failed");
+                    }
+                }
                 Ok(a) if !a.ranges.is_empty() => {
                     let n: i64 = a.ranges.iter().map(|r| r.last_offset - r.first_offset + 1).sum();
                     records = records.saturating_sub(usize::try_from(n).unwrap_or(usize::MAX));

@@ -65,6 +65,13 @@ pub async fn heartbeat(
             if leaving {
                 crate::share::end_member(agent, &group, &beat.member_id).await;
             }
+            if let Some(assigned) = &beat.assignment {
+                // Before the member hears of its partitions, so their start offsets are fixed now. On failure
+                // the partition's owner creates the state at its first fetch instead.
+                if let Err(e) = crate::share::init::initialize(agent, &group, &settings, assigned).await {
+                    tracing::warn!(group, error = %e, "initializing assigned share partitions failed");
+                }
+            }
             ShareGroupHeartbeatResponse::default()
                 .with_member_id(Some(str_bytes(beat.member_id)))
                 .with_member_epoch(beat.epoch)

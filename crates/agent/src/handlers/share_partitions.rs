@@ -1,10 +1,9 @@
 //! What ShareFetch and ShareAcknowledge share: finding a requested share partition (its topic by id, READ on
-//! the topic as Kafka's `KafkaApis` checks it, this agent being its leader) and applying a partition's
+//! the topic as Kafka's `KafkaApis` checks it, this agent being its share owner) and applying a partition's
 //! acknowledgement batches (each all or nothing, stored before the answer).
 
 use crate::Agent;
 use crate::error::KafkaCode;
-use crate::membership::Cluster;
 use crate::request::{Operation, RequestContext, Resource, check};
 use kafka_protocol::ResponseError;
 use std::collections::BTreeMap;
@@ -12,7 +11,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 use weft_groups::config::GroupSettings;
 use weft_meta::SharePartitionKey;
-use weft_share::AckBatch;
+use weft_share::parse_batches;
 use weft_topics::TopicEntry;
 
 /// A partition of a topic, by topic id.
@@ -44,8 +43,8 @@ pub struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     pub fn new(agent: &'a Agent, ctx: &'a RequestContext) -> Self {
-        let view = agent.cluster.view_on(&ctx.listener);
-        let brokers = Cluster::brokers_for(&view, weft_cluster::zone::client_zone(&ctx.client_id));
+        // Every broker of the listener, whatever the client's zone: the share owner may be in another zone.
+        let brokers = agent.cluster.view_on(&ctx.listener).brokers;
         Resolver { agent, ctx, brokers, topics: BTreeMap::new() }
     }
 
@@ -75,7 +74,9 @@ impl<'a> Resolver<'a> {
         if partition < 0 || partition >= entry.topic.partitions {
             return Err(Refused::code(ResponseError::UnknownTopicOrPartition.code()));
         }
-        let leader = self.agent.cluster.leader(&self.brokers, topic_id, partition);
+        // One owner cluster-wide (not the zone-local Metadata leader), so two agents never serve one share
+        // partition; a non-owner refuses and never takes the state over.
+        let leader = self.agent.cluster.share_owner(topic_id, partition);
         if leader != self.agent.cluster.node_id() {
             return Err(Refused { code: ResponseError::NotLeaderOrFollower.code(), leader });
         }
@@ -96,12 +97,13 @@ pub async fn acknowledge(
     acks: &BTreeMap<Tp, Vec<WireAck>>,
 ) -> BTreeMap<Tp, (AckOutcome, Option<Refused>)> {
     let mut out = BTreeMap::new();
+    let max_in_flight = crate::share::partitions::config_of(settings).max_in_flight;
     for (&tp, wire) in acks {
         if let Err(refused) = resolver.resolve(tp).await {
             out.insert(tp, ((refused.code, None), Some(refused)));
             continue;
         }
-        let batches = match parse(wire) {
+        let batches = match parse_batches(wire.iter().map(|(f, l, t)| (*f, *l, t.as_slice())), max_in_flight) {
             Ok(b) => b,
             Err(e) => {
                 out.insert(tp, ((e.error_code(), Some(e.to_string())), None));
@@ -120,15 +122,6 @@ pub async fn acknowledge(
         out.insert(tp, (outcome, None));
     }
     out
-}
-
-/// The wire batches of one partition as [`AckBatch`]es.
-fn parse(wire: &[WireAck]) -> Result<Vec<AckBatch>, weft_share::AckError> {
-    let mut out = Vec::new();
-    for (first, last, types) in wire {
-        out.extend(AckBatch::from_wire(*first, *last, types)?);
-    }
-    Ok(out)
 }
 
 /// NodeEndpoints for the leaders named in `refused` (empty unless some partition is led elsewhere).

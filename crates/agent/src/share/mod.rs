@@ -1,8 +1,9 @@
 //! Share groups on this agent (KIP-932): the share-group coordinator (`weft_groups::share`, for the groups
 //! whose shard this agent holds), the share partitions it leads (`partitions`) and the share sessions of
-//! the members fetching from it (`sessions`), plus the timer that expires members, idle sessions and
-//! acquisition locks. The wire handlers are in `handlers::{share_group, share_fetch}`.
+//! the members fetching from it (`sessions`), the initial state of partitions as they are assigned (`init`),
+//! plus the timer that expires members, idle sessions and acquisition locks. The wire handlers are in `handlers::{share_group, share_fetch}`.
 
+pub mod init;
 pub mod partitions;
 pub mod sessions;
 
@@ -18,8 +19,8 @@ use weft_meta::SharePartitionKey;
 const MAX_LOADED_PARTITIONS: usize = 10_000;
 /// Share sessions on one agent (Kafka's group.share.max.share.sessions is 2000 per broker).
 const MAX_SESSIONS: usize = 2_000;
-/// A session not used for this long is dropped and its member's records released (its client is gone:
-/// librdkafka fetches at least every `fetch.wait.max.ms`).
+/// A session not used for this long is dropped (its client is gone: librdkafka fetches at least every
+/// `fetch.wait.max.ms`); the records its member holds keep their locks until their own deadlines.
 const SESSION_IDLE_MS: i64 = 60_000;
 /// How often members, sessions and locks are checked for expiry.
 const TICK: Duration = Duration::from_millis(250);
@@ -58,24 +59,48 @@ pub async fn end_member(agent: &Agent, group: &str, member: &str) {
     }
 }
 
-/// Runs the expiry of members, sessions and acquisition locks until the agent stops.
+/// Runs the expiry of members, sessions and acquisition locks until the agent stops: members and sessions
+/// in one loop, locks (and unloading partitions owned elsewhere) in another, so a partition busy with a slow
+/// fetch never holds up member expiry, nor the reverse.
 pub async fn run_timer(agent: Arc<Agent>) {
+    tokio::join!(expire_members(&agent), expire_locks(&agent));
+}
+
+async fn expire_members(agent: &Agent) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         let now = agent.clock.now_ms();
-        // Groups whose shard moved to another agent: their members rejoin there.
-        agent.share.groups.evict(|g| agent.cluster.refusal(g).is_some());
+        // Groups whose shard moved to another agent: their members rejoin there. A lease this agent still
+        // owns but holds not at this instant (COORDINATOR_LOAD_IN_PROGRESS) keeps its members.
+        let elsewhere = Some(kafka_protocol::ResponseError::NotCoordinator.code());
+        agent.share.groups.evict(|g| agent.cluster.refusal(g) == elsewhere);
         for (group, member) in agent.share.groups.expire(now) {
             tracing::debug!(group, member, "share group member expired");
-            end_member(&agent, &group, &member).await;
+            end_member(agent, &group, &member).await;
         }
-        for ((group, member), partitions) in agent.share.sessions.expire_idle(now, SESSION_IDLE_MS) {
-            release(&agent, &group, &member, &partitions).await;
+        // An idle session is only forgotten: its member's records stay locked until their own deadlines
+        // (share.record.lock.duration.ms), as a consumer may process a poll for longer than the idle limit.
+        let idle = agent.share.sessions.expire_idle(now, SESSION_IDLE_MS);
+        if !idle.is_empty() {
+            tracing::debug!(sessions = idle.len(), "idle share sessions dropped");
         }
-        agent.share.partitions.expire_locks(&agent).await;
         metrics::gauge!("weft_share_sessions").set(agent.share.sessions.len() as f64);
+    }
+}
+
+async fn expire_locks(agent: &Agent) {
+    let mut interval = tokio::time::interval(TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let me = agent.cluster.node_id();
+        let dropped = agent.share.partitions.drop_unowned(|k| agent.cluster.share_owner(k.topic_id, k.partition) == me);
+        if dropped > 0 {
+            tracing::info!(dropped, "share partitions now owned by another agent were unloaded");
+        }
+        agent.share.partitions.expire_locks(agent).await;
         metrics::gauge!("weft_share_partitions_loaded").set(agent.share.partitions.loaded() as f64);
     }
 }

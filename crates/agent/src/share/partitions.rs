@@ -69,7 +69,8 @@ pub struct Acquired {
 pub struct SharePartitions {
     slots: Mutex<HashMap<SharePartitionKey, Slot>>,
     max_loaded: usize,
-    /// Bumped whenever records become available again (release, lock expiry), waking waiting fetches.
+    /// Bumped whenever records become available again (release, lock expiry) or acknowledgements make room
+    /// under the in-flight limit, waking waiting fetches.
     available: watch::Sender<u64>,
 }
 
@@ -123,6 +124,18 @@ impl SharePartitions {
         Ok(slot)
     }
 
+    /// The locked slot of `key`. A slot evicted (or unloaded) while this waited for its lock is no longer the
+    /// map's, so the lookup starts over: two copies of one partition are never served side by side.
+    async fn locked(&self, key: &SharePartitionKey) -> Result<tokio::sync::OwnedMutexGuard<Option<Held>>, ShareError> {
+        loop {
+            let slot = self.slot(key)?;
+            let guard = slot.clone().lock_owned().await;
+            if self.lock().get(key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                return Ok(guard);
+            }
+        }
+    }
+
     /// Applies acknowledgements of `member` and stores the result before returning. The inner error is the
     /// refusal of the acknowledgements themselves (nothing applied).
     pub async fn acknowledge(
@@ -133,14 +146,15 @@ impl SharePartitions {
         member: &str,
         batches: &[AckBatch],
     ) -> Result<Result<(), AckError>, ShareError> {
-        let slot = self.slot(key)?;
-        let mut guard = slot.lock().await;
+        let mut guard = self.locked(key).await?;
         let held = load(agent, &mut guard, key, settings).await?;
-        let before = held.part.in_flight();
+        let (before, could_acquire) = (held.part.in_flight(), held.part.can_acquire());
         if let Err(e) = held.part.acknowledge(member, batches, agent.clock.now_ms()) {
             return Ok(Err(e));
         }
-        let reopened = held.part.in_flight().available > before.available;
+        // Released records, or room made under the in-flight limit: waiting fetches may acquire now.
+        let reopened =
+            held.part.in_flight().available > before.available || (!could_acquire && held.part.can_acquire());
         store(agent, &mut guard, key).await?;
         if reopened {
             self.made_available();
@@ -160,8 +174,7 @@ impl SharePartitions {
         offsets: PartitionOffsets,
     ) -> Result<Acquired, ShareError> {
         let (max_records, max_bytes) = limits;
-        let slot = self.slot(key)?;
-        let mut guard = slot.lock().await;
+        let mut guard = self.locked(key).await?;
         let held = load(agent, &mut guard, key, settings).await?;
         held.part.log_start_moved(offsets.log_start);
         let from = held.part.next_fetch_offset();
@@ -196,13 +209,15 @@ impl SharePartitions {
     }
 
     /// Expires acquisition locks past their deadline in every loaded partition and stores those changed.
+    /// A partition busy with a request is skipped (a fetch or acknowledgement holds its lock across store
+    /// reads and writes, and expires due locks itself); so is one with no deadline due.
     pub async fn expire_locks(&self, agent: &Agent) {
         let slots: Vec<(SharePartitionKey, Slot)> = self.lock().iter().map(|(k, s)| (k.clone(), s.clone())).collect();
         let now = agent.clock.now_ms();
         for (key, slot) in slots {
-            let mut guard = slot.lock().await;
+            let Ok(mut guard) = slot.try_lock() else { continue };
             let Some(held) = guard.as_mut() else { continue };
-            if held.part.expire_locks(now) == 0 {
+            if held.part.next_lock_deadline().is_none_or(|d| d > now) || held.part.expire_locks(now) == 0 {
                 continue;
             }
             if let Err(e) = store(agent, &mut guard, &key).await {
@@ -210,6 +225,15 @@ impl SharePartitions {
             }
             self.made_available();
         }
+    }
+
+    /// Drops the loaded partitions `owned` says this agent no longer serves (their owner changed), so a
+    /// stale copy is never used again; one busy with a request is dropped on a later tick.
+    pub fn drop_unowned(&self, owned: impl Fn(&SharePartitionKey) -> bool) -> usize {
+        let mut slots = self.lock();
+        let before = slots.len();
+        slots.retain(|key, slot| owned(key) || slot.try_lock().is_err());
+        before - slots.len()
     }
 
     /// How many share partitions are loaded.
@@ -233,6 +257,13 @@ async fn load<'g>(
             .await?
             .ok_or(ShareError::UnknownPartition { topic_id: key.topic_id, partition: key.partition })?;
         let (part, expected, epochs) = match agent.meta.share_state(key).await? {
+            // A deleted state (its group was deleted): start over, above the tombstone's epochs.
+            Some(record) if record.is_deleted() => {
+                let start = start_offset(agent, key, settings.share_auto_offset_reset, offsets).await?;
+                let old = ShareEpochs { state_epoch: record.state_epoch, leader_epoch: record.leader_epoch };
+                let new = ShareEpochs { leader_epoch: old.leader_epoch.wrapping_add(1), ..old };
+                (SharePartition::new(config, start), Some(old), new)
+            }
             Some(record) => {
                 let part = SharePartition::from_record(config, &record, offsets.log_start)?;
                 let old = ShareEpochs { state_epoch: record.state_epoch, leader_epoch: record.leader_epoch };
@@ -279,7 +310,7 @@ fn fenced(key: &SharePartitionKey) -> ShareError {
 }
 
 /// Where a partition without stored state starts (`share.auto.offset.reset`).
-async fn start_offset(
+pub(crate) async fn start_offset(
     agent: &Agent,
     key: &SharePartitionKey,
     reset: ShareAutoOffsetReset,

@@ -1,7 +1,8 @@
 //! Share sessions (KIP-932's ShareSessionCache): per (group, member), the partitions the member fetches from
 //! this agent and the epoch its next ShareFetch or ShareAcknowledge must carry. Epoch 0 opens (or replaces)
 //! a session, N continues it and moves it to N+1, -1 closes it. Bounded by a count per agent; sessions idle
-//! longer than their limit are dropped by the share timer, which releases what their member held.
+//! longer than their limit are dropped by the share timer; the records their member holds stay locked until
+//! their own deadlines.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -102,6 +103,11 @@ impl ShareSessions {
     /// Epoch -1: closes the session; returns its partitions.
     pub fn close(&self, key: &SessionKey) -> Result<Partitions, SessionError> {
         self.lock().remove(key).map(|s| s.partitions).ok_or(SessionError::NotFound)
+    }
+
+    /// Whether `key`'s session is open and fetches from `tp` (a long poll checks before each acquisition).
+    pub fn holds(&self, key: &SessionKey, tp: (Uuid, i32)) -> bool {
+        self.lock().get(key).is_some_and(|s| s.partitions.contains(&tp))
     }
 
     /// Drops sessions unused since `now_ms - idle_ms`; returns them with their partitions.

@@ -43,6 +43,10 @@ pub struct ShareBeat {
     pub assignment: Option<BTreeSet<TopicPartition>>,
 }
 
+/// The longest member id accepted (Kafka's are UUID strings: 22 characters base64, 36 with hyphens). Member
+/// ids are kept per member and per acquired run, so their length is bounded at the wire.
+pub const MAX_MEMBER_ID_LEN: usize = 36;
+
 /// A refused heartbeat, with Kafka's error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShareGroupError {
@@ -66,7 +70,7 @@ impl ShareGroupError {
             ShareGroupError::InvalidRequest { .. } => 42,
             ShareGroupError::UnknownMemberId { .. } => 25,
             ShareGroupError::FencedMemberEpoch { .. } => 110,
-            ShareGroupError::GroupMaxSizeReached { .. } => 64,
+            ShareGroupError::GroupMaxSizeReached { .. } => 81,
             // COORDINATOR_NOT_AVAILABLE: the client looks the coordinator up again and retries.
             ShareGroupError::TooManyGroups { .. } => 15,
             ShareGroupError::NonEmptyGroup { .. } => 68,
@@ -224,6 +228,9 @@ fn validate(hb: &ShareHeartbeat) -> Result<(), ShareGroupError> {
     }
     if hb.member_id.is_empty() {
         return bad("MemberId can't be empty");
+    }
+    if hb.member_id.len() > MAX_MEMBER_ID_LEN {
+        return bad("MemberId is longer than 36 bytes");
     }
     if hb.rack.as_deref() == Some("") {
         return bad("RackId can't be empty");

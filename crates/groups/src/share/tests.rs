@@ -92,5 +92,15 @@ fn a_new_partition_bumps_the_epoch_and_is_assigned() {
 fn the_member_limit_holds() {
     let groups = ShareGroups::new(ShareGroupLimits { max_members: 1, max_groups: 10 });
     groups.heartbeat(hb("m1", 0, Some(&["t"]), 0), &topics()).unwrap();
-    assert_eq!(groups.heartbeat(hb("m2", 0, Some(&["t"]), 0), &topics()).unwrap_err().code(), 64);
+    // GROUP_MAX_SIZE_REACHED is 81 (64 is INVALID_SESSION_TIMEOUT).
+    assert_eq!(groups.heartbeat(hb("m2", 0, Some(&["t"]), 0), &topics()).unwrap_err().code(), 81);
+}
+
+#[test]
+fn member_ids_longer_than_a_uuid_string_are_invalid() {
+    let groups = ShareGroups::new(ShareGroupLimits::default());
+    let uuid = "0123456789abcdef0123456789abcdef0123";
+    assert!(groups.heartbeat(hb(uuid, 0, Some(&["t"]), 0), &topics()).is_ok());
+    let long = "x".repeat(MAX_MEMBER_ID_LEN + 1);
+    assert_eq!(groups.heartbeat(hb(&long, 0, Some(&["t"]), 0), &topics()).unwrap_err().code(), 42);
 }

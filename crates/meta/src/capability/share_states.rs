@@ -39,6 +39,16 @@ pub struct ShareStateRecord {
     pub batches: Vec<ShareStateBatch>,
 }
 
+impl ShareStateRecord {
+    /// The start offset of a deleted state (a tombstone).
+    pub const DELETED: i64 = -1;
+
+    /// Whether this is a deleted state: no start offset, no runs, only the epochs a new state must outgrow.
+    pub fn is_deleted(&self) -> bool {
+        self.start_offset == Self::DELETED
+    }
+}
+
 /// The epochs a conditional write expects to find stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShareEpochs {
@@ -63,11 +73,16 @@ pub struct ShareStartOffset {
 /// start offsets changes every named partition or none, bumping each state epoch, so no holder of the old
 /// state can write over it.
 ///
+/// Epochs are never reused: a deletion leaves a tombstone ([`ShareStateRecord::is_deleted`]) with the state
+/// epoch bumped, which [`ShareStates::share_state`] returns (so a new state is written over it with a
+/// compare-and-set, above its epochs) and [`ShareStates::share_start_offsets`] leaves out. A holder of the
+/// deleted state (an agent that cached it) is therefore fenced, even after the group is created again.
+///
 /// Used by: the share-partition leaders (load on takeover, write after state changes), DeleteGroups,
 /// DescribeShareGroupOffsets, AlterShareGroupOffsets and DeleteShareGroupOffsets.
 #[async_trait]
 pub trait ShareStates: Send + Sync + 'static {
-    /// The stored state of one share partition, if any.
+    /// The stored state of one share partition, if any; a deleted one is returned as its tombstone.
     async fn share_state(&self, key: &SharePartitionKey) -> Result<Option<ShareStateRecord>>;
 
     /// Stores `record` if the stored epochs are `expected` (`None`: only if nothing is stored); returns false,
@@ -75,7 +90,8 @@ pub trait ShareStates: Send + Sync + 'static {
     /// takeover is a write of the loaded state with `leader_epoch + 1`.
     async fn write_share_state(&self, record: &ShareStateRecord, expected: Option<ShareEpochs>) -> Result<bool>;
 
-    /// Every stored partition of `group` with its start offset, ordered by topic id and partition.
+    /// Every stored partition of `group` with its start offset, ordered by topic id and partition (deleted
+    /// ones left out).
     async fn share_start_offsets(&self, group: &str) -> Result<Vec<ShareStartOffset>>;
 
     /// Sets the start offset of each `(topic id, partition, offset)` of `group` in one transaction, dropping
@@ -84,7 +100,7 @@ pub trait ShareStates: Send + Sync + 'static {
     /// Returns the new epochs, in the order given.
     async fn alter_share_start_offsets(&self, group: &str, offsets: &[(Uuid, i32, i64)]) -> Result<Vec<ShareEpochs>>;
 
-    /// Deletes the state of `group`'s partitions (all, or those given) in one transaction; returns how many
-    /// were removed.
+    /// Deletes the state of `group`'s partitions (all, or those given) in one transaction, leaving tombstones
+    /// with the state epoch bumped; returns how many were removed (tombstones not counted).
     async fn delete_share_states(&self, group: &str, partitions: Option<&[(Uuid, i32)]>) -> Result<u64>;
 }

@@ -101,7 +101,7 @@ macro_rules! metastore_conformance {
             quotas: client_quotas;
             schemas: ids_are_global_and_versions_grow, deletes_are_soft_then_permanent, references_block_deletes,
                 explicit_placement_and_settings, concurrent_registrations_never_duplicate;
-            share_states: writes_are_fenced_by_epochs, start_offsets_alterations_and_deletions,
+            share_states: writes_are_fenced_by_epochs, start_offsets_alterations_and_deletions, deleted_states_never_reuse_epochs,
                 concurrent_takeovers_have_one_winner;
             transactions: transactions, late_markers_are_fenced;
         );
@@ -181,5 +181,6 @@ pub async fn run_all(store: &dyn Metastore) {
     schemas::concurrent_registrations_never_duplicate(store).await;
     share_states::writes_are_fenced_by_epochs(store).await;
     share_states::start_offsets_alterations_and_deletions(store).await;
+    share_states::deleted_states_never_reuse_epochs(store).await;
     share_states::concurrent_takeovers_have_one_winner(store).await;
 }

@@ -118,3 +118,34 @@ pub async fn concurrent_takeovers_have_one_winner(store: &dyn Metastore) {
     assert_eq!(outcomes.iter().filter(|won| **won).count(), 1, "{outcomes:?}");
     assert_eq!(store.share_state(&k).await.expect("read"), Some(next));
 }
+
+/// Deleting leaves a tombstone with the next state epoch: a holder of the deleted state stays fenced, also
+/// after a new state is created over the tombstone (epochs are never reused); listings leave it out; an
+/// alteration revives it with a higher epoch still.
+pub async fn deleted_states_never_reuse_epochs(store: &dyn Metastore) {
+    let k = key("share-tomb", Uuid::new_v4(), 0);
+    assert!(store.write_share_state(&record(&k, 0, 0, 5), None).await.expect("write"));
+    assert_eq!(store.delete_share_states("share-tomb", None).await.expect("delete"), 1);
+    let tomb = store.share_state(&k).await.expect("read").expect("tombstone");
+    assert!(tomb.is_deleted(), "{tomb:?}");
+    assert_eq!((tomb.state_epoch, tomb.leader_epoch, tomb.batches.len()), (1, 0, 0));
+    assert!(store.share_start_offsets("share-tomb").await.expect("list").is_empty(), "tombstones are not listed");
+    assert_eq!(store.delete_share_states("share-tomb", None).await.expect("delete again"), 0, "nothing live left");
+    assert!(!store.write_share_state(&record(&k, 0, 0, 9), epochs(0, 0)).await.expect("write"), "stale holder fenced");
+    assert!(
+        !store.write_share_state(&record(&k, 0, 0, 9), None).await.expect("write"),
+        "a create needs the tombstone's epochs"
+    );
+    // The group is created again: the new state goes over the tombstone, above its epochs.
+    assert!(store.write_share_state(&record(&k, 1, 1, 20), epochs(1, 0)).await.expect("write"));
+    assert!(!store.write_share_state(&record(&k, 0, 0, 9), epochs(0, 0)).await.expect("write"), "still fenced");
+    let listed = store.share_start_offsets("share-tomb").await.expect("list");
+    assert_eq!(listed.iter().map(|s| (s.start_offset, s.state_epoch)).collect::<Vec<_>>(), vec![(20, 1)]);
+    // Deleted again, then altered: the alteration revives it above every epoch it had.
+    assert_eq!(store.delete_share_states("share-tomb", Some(&[(k.topic_id, 0)])).await.expect("delete"), 1);
+    let altered = store.alter_share_start_offsets("share-tomb", &[(k.topic_id, 0, 33)]).await.expect("alter");
+    assert_eq!(altered, vec![ShareEpochs { state_epoch: 3, leader_epoch: 1 }]);
+    let stored = store.share_state(&k).await.expect("read").expect("stored");
+    assert!(!stored.is_deleted());
+    assert_eq!(stored.start_offset, 33);
+}

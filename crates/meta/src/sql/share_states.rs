@@ -1,6 +1,6 @@
 //! Share-group partition state on SQL: one row per (group, topic id, partition) with both epochs, the start
 //! offset and the in-flight runs as a JSON array of `[first, last, state, count]` (bounded by the in-flight
-//! limit, always read and written whole).
+//! limit, always read and written whole). A deleted state stays as a tombstone (start offset -1).
 
 use super::{SqlMetastore, parse_uuid, to_i32};
 use crate::{MetaError, Result, ShareEpochs, SharePartitionKey, ShareStartOffset, ShareStateBatch, ShareStateRecord};
@@ -8,6 +8,13 @@ use sqlx::Row;
 use uuid::Uuid;
 
 type BatchTuple = (i64, i64, i8, i16);
+
+/// Deleting a state leaves a tombstone with the next state epoch, so epochs are never reused.
+macro_rules! tombstone {
+    ($filter:literal) => {
+        concat!("UPDATE share_states SET state_epoch = state_epoch + 1, start_offset = -1, batches = '[]' ", $filter)
+    };
+}
 
 fn encode_batches(batches: &[ShareStateBatch]) -> Result<String> {
     let tuples: Vec<BatchTuple> =
@@ -86,7 +93,7 @@ impl SqlMetastore {
     async fn share_start_offsets_impl(&self, group: &str) -> Result<Vec<ShareStartOffset>> {
         let rows = sqlx::query(
             "SELECT topic_id, partition_id, start_offset, state_epoch FROM share_states WHERE group_id = $1 \
-             ORDER BY topic_id, partition_id",
+             AND start_offset >= 0 ORDER BY topic_id, partition_id",
         )
         .bind(group)
         .fetch_all(&self.pool)
@@ -143,7 +150,7 @@ impl SqlMetastore {
         let mut removed = 0;
         match partitions {
             None => {
-                removed = sqlx::query("DELETE FROM share_states WHERE group_id = $1")
+                removed = sqlx::query(tombstone!("WHERE group_id = $1 AND start_offset >= 0"))
                     .bind(group)
                     .execute(&mut *tx)
                     .await?
@@ -153,9 +160,9 @@ impl SqlMetastore {
                 let mut list: Vec<(String, i32)> = list.iter().map(|(t, p)| (t.to_string(), *p)).collect();
                 list.sort();
                 for (topic_id, partition) in list {
-                    removed += sqlx::query(
-                        "DELETE FROM share_states WHERE group_id = $1 AND topic_id = $2 AND partition_id = $3",
-                    )
+                    removed += sqlx::query(tombstone!(
+                        "WHERE group_id = $1 AND topic_id = $2 AND partition_id = $3 AND start_offset >= 0"
+                    ))
                     .bind(group)
                     .bind(topic_id)
                     .bind(i64::from(partition))
