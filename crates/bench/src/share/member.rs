@@ -74,7 +74,11 @@ pub(crate) async fn run_member(
         let interval = Duration::from_millis(ms).clamp(MIN_INTERVAL, MAX_INTERVAL);
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            _ = stop.changed() => {}
+            changed = stop.changed() => {
+                if changed.is_err() {
+                    break; // the run is gone: nobody to report to
+                }
+            }
         }
     }
     if epoch > 0 {

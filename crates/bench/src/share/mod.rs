@@ -80,24 +80,25 @@ pub(crate) async fn run_share(
     let stop = Arc::new(AtomicBool::new(false));
     let (stop_members, stopped) = watch::channel(false);
     let start = clock.now_ns();
-    let mut members = Vec::new();
-    let mut fetchers = Vec::new();
+    // Every connection is opened before any task starts, so a failure leaves nothing running.
+    let mut consumers = Vec::new();
     for _ in 0..args.share_consumers {
-        let id = new_member_id();
-        let (assigned, assignments) = watch::channel(None);
-        let who =
-            MemberId { group: group.clone(), member: id.clone(), topic: args.topic.clone(), topic_id: topo.topic_id };
-        members.push(tokio::spawn(run_member(
-            Conn::open(&coordinator, timeout).await?,
-            who,
-            assigned,
-            stopped.clone(),
-        )));
+        let coordinator = Conn::open(&coordinator, timeout).await?;
         let mut sessions = Vec::new();
         for node in topo.leaders.values().copied().collect::<BTreeSet<i32>>() {
             let addr = topo.brokers.get(&node).ok_or_else(|| anyhow!("leader {node} is not among the brokers"))?;
             sessions.push(Session::new(node, Conn::open(addr, timeout).await?));
         }
+        consumers.push((coordinator, sessions));
+    }
+    let mut members = Vec::new();
+    let mut fetchers = Vec::new();
+    for (coordinator, sessions) in consumers {
+        let id = new_member_id();
+        let (assigned, assignments) = watch::channel(None);
+        let who =
+            MemberId { group: group.clone(), member: id.clone(), topic: args.topic.clone(), topic_id: topo.topic_id };
+        members.push(tokio::spawn(run_member(coordinator, who, assigned, stopped.clone())));
         let settings = FetchSettings {
             group: group.clone(),
             member: id,
