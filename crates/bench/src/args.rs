@@ -31,6 +31,9 @@ pub enum Mode {
     E2e,
     /// `produce`, then consume exactly what was produced, then `e2e`.
     All,
+    /// `produce`, then drain the topic with a share group of `--share-consumers` (KIP-932) and check
+    /// that every record was accepted exactly once.
+    Share,
 }
 
 impl fmt::Display for Mode {
@@ -40,6 +43,7 @@ impl fmt::Display for Mode {
             Mode::Consume => "consume",
             Mode::E2e => "e2e",
             Mode::All => "all",
+            Mode::Share => "share",
         })
     }
 }
@@ -123,6 +127,28 @@ pub struct BenchArgs {
     /// `{"type":"fixed","name":"F","size":<record-size minus 5>}` also passes deep validation.
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
     pub schema_id: Option<i32>,
+
+    /// `--mode share`: share consumers in the group, each with its own member id and share sessions.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub share_consumers: u16,
+
+    /// `--mode share`: the share group [default: a new one per run].
+    #[arg(long)]
+    pub share_group: Option<String>,
+
+    /// `--mode share`: ShareFetch MaxRecords (librdkafka's `max.poll.records`).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i32).range(1..))]
+    pub share_max_records: i32,
+
+    /// `--mode share`: RELEASE this percentage of the records on their first delivery (accept them on the
+    /// next) and report the redelivery latency.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub share_release_percent: u8,
+
+    /// `--mode share`: a group config set before the consumers join (after `share.auto.offset.reset=earliest`),
+    /// KEY=VALUE, repeatable, e.g. share.record.lock.duration.ms=15000.
+    #[arg(long = "share-group-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub share_group_config: Vec<(String, String)>,
 
     /// Print the final summary as one JSON object on stdout (disables progress bars).
     #[arg(long)]
@@ -288,6 +314,7 @@ mod tests {
         assert_eq!(args.warmup_secs, 2);
         assert!(!args.json);
         assert_eq!(args.metrics_url, None);
+        assert_eq!((args.share_consumers, args.share_max_records, args.share_release_percent), (1, 500, 0));
         let produce = args.producer_config(false);
         assert_eq!(produce.get("linger.ms"), Some("5"));
         let e2e = args.producer_config(true);
@@ -352,6 +379,8 @@ mod tests {
         assert!(Cli::try_parse_from(["bench", "--rate", "0"]).is_err());
         assert!(Cli::try_parse_from(["bench", "--partitions", "0"]).is_err());
         assert!(Cli::try_parse_from(["bench", "--mode", "bogus"]).is_err());
+        assert!(Cli::try_parse_from(["bench", "--share-consumers", "0"]).is_err());
+        assert!(Cli::try_parse_from(["bench", "--share-release-percent", "101"]).is_err());
     }
 
     #[test]

@@ -63,6 +63,11 @@ impl LatencyHistogram {
     pub(crate) fn summary(&self) -> Option<LatencySummary> {
         LatencySummary::from_histogram(&self.hist)
     }
+
+    /// Adds every sample of `other` (same bounds, so nothing is lost).
+    pub(crate) fn add(&mut self, other: &LatencyHistogram) {
+        let _ = self.hist.add(&other.hist);
+    }
 }
 
 /// Percentiles of a latency distribution, in milliseconds.
@@ -143,6 +148,18 @@ mod tests {
         let s = h.summary().unwrap();
         assert_eq!(s.samples, 3);
         assert!(s.max_ms >= 3_600_000.0 * 0.999);
+        assert!(close(s.p50_ms, 3.0));
+    }
+
+    #[test]
+    fn histograms_add_up() {
+        let (mut a, mut b) = (LatencyHistogram::new(), LatencyHistogram::new());
+        a.record_micros(1_000);
+        b.record_micros(3_000);
+        b.record_micros(3_000);
+        a.add(&b);
+        let s = a.summary().unwrap();
+        assert_eq!(s.samples, 3);
         assert!(close(s.p50_ms, 3.0));
     }
 

@@ -10,6 +10,8 @@
 //! - `e2e`: produces at `--rate` records/s and measures receive time minus the
 //!   send time embedded in each payload, after a `--warmup-secs` warmup.
 //! - `all` (default): produce, consume exactly what was produced, then e2e.
+//! - `share`: produce, then drain the whole topic with a share group (KIP-932, `share`) and fail unless
+//!   every record was accepted exactly once.
 //!
 //! With `--metrics-url` (a Weft agent's `/metrics`), each phase also reports the object-store requests it
 //! cost the agent (`store_metrics`).
@@ -24,6 +26,7 @@ mod payload;
 mod producer;
 mod progress;
 mod report;
+mod share;
 mod store_metrics;
 
 use anyhow::{Context, Result};
@@ -31,6 +34,7 @@ use anyhow::{Context, Result};
 pub use args::{BenchArgs, DEFAULT_E2E_LINGER_MS, DEFAULT_PRODUCE_LINGER_MS, Mode, parse_key_value};
 pub use latency::LatencySummary;
 pub use report::{ConsumeReport, E2eReport, ProduceReport, Summary, Throughput};
+pub use share::{ShareConsumerReport, ShareReport};
 pub use store_metrics::{StoreCounters, StoreReport};
 
 use cluster::{Cluster, PartitionRange, blocking};
@@ -65,12 +69,13 @@ pub async fn execute(args: BenchArgs) -> Result<Summary> {
         produce: None,
         consume: None,
         e2e: None,
+        share: None,
         object_store: Vec::new(),
     };
     let scrapes = Scrapes { url: args.metrics_url.clone(), timeout: args.request_timeout() };
     let mut last = scrapes.take().await?;
     let (do_produce, do_consume, do_e2e) = match args.mode {
-        Mode::Produce => (true, false, false),
+        Mode::Produce | Mode::Share => (true, false, false),
         Mode::Consume => (false, true, false),
         Mode::E2e => (false, false, true),
         Mode::All => (true, true, true),
@@ -130,6 +135,26 @@ pub async fn execute(args: BenchArgs) -> Result<Summary> {
         let report: ConsumeReport = (&outcome?).into();
         last = scrapes.report(&mut summary, "consume", last, 0, report.throughput.bytes).await?;
         summary.consume = Some(report);
+    }
+
+    if args.mode == Mode::Share {
+        let ranges = cluster::stored(&cluster.watermarks(&args.topic, &partitions).await?);
+        let expected: u64 = ranges.iter().map(PartitionRange::len).sum();
+        let consumers = args.share_consumers;
+        progress::note(
+            show,
+            &format!("share: {expected} records from `{}` by {consumers} share consumers", args.topic),
+        );
+        let bar = progress::records_bar(show, "share", expected);
+        let (report, verdict) = share::run_share(&args, ranges, &bar).await?;
+        bar.finish_and_clear();
+        let consumed = report.throughput.bytes;
+        last = scrapes.report(&mut summary, "share", last, 0, consumed).await?;
+        summary.share = Some(report);
+        if let Err(e) = verdict.check() {
+            eprint!("{}", summary.to_table());
+            return Err(e);
+        }
     }
 
     if do_e2e {

@@ -9,6 +9,7 @@ use crate::args::Mode;
 use crate::consumer::ConsumeOutcome;
 use crate::e2e::E2eOutcome;
 use crate::producer::ProduceOutcome;
+use crate::share::ShareReport;
 use crate::store_metrics::StoreReport;
 
 const MB: f64 = 1_000_000.0;
@@ -25,6 +26,8 @@ pub struct Summary {
     pub produce: Option<ProduceReport>,
     pub consume: Option<ConsumeReport>,
     pub e2e: Option<E2eReport>,
+    /// `--mode share`: the share group's drain of what was produced.
+    pub share: Option<ShareReport>,
     /// Object-store requests of each phase, from the agent's metrics (`--metrics-url`; empty without it).
     pub object_store: Vec<StoreReport>,
 }
@@ -261,6 +264,10 @@ impl Summary {
                 thousands(c.expected)
             );
         }
+        if let Some(s) = &self.share {
+            out.push('\n');
+            s.rows(&mut out);
+        }
         store_rows(&mut out, &self.object_store);
         if let Some(e) = &self.e2e {
             let _ = writeln!(
@@ -332,6 +339,7 @@ mod tests {
             produce: Some((&produce).into()),
             consume: None,
             e2e: Some((&e2e).into()),
+            share: None,
             object_store: vec![StoreReport {
                 phase: "produce".into(),
                 requests: [("put".to_string(), 128), ("get".to_string(), 3)].into(),
