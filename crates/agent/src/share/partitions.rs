@@ -258,6 +258,11 @@ async fn load<'g>(
         if !agent.meta.write_share_state(&part.to_record(key.clone(), epochs), expected).await? {
             return Err(fenced(key));
         }
+        if expected.is_none() && agent.meta.topic_by_id(key.topic_id).await?.is_none() {
+            // The topic was deleted (with its share states) between reading its offsets and this first write.
+            agent.meta.delete_share_states(&key.group, Some(&[(key.topic_id, key.partition)])).await?;
+            return Err(ShareError::UnknownPartition { topic_id: key.topic_id, partition: key.partition });
+        }
         let reported = part.counters();
         *guard = Some(Held { part, epochs, reported });
     }
