@@ -188,7 +188,7 @@ impl SharePartition {
     }
 
     /// Archives what `member` holds of `first..=last` right after acquiring it, because it must not be
-    /// delivered: records of aborted transactions under read_committed, control records. Offsets in the range
+    /// delivered: records of aborted transactions under read_committed. Offsets in the range
     /// not held by `member` are left alone. Returns how many were archived (they stay counted as acquired,
     /// not as archived: no consumer ever saw them).
     pub fn archive_undeliverable(&mut self, member: &str, first: i64, last: i64) -> u64 {

@@ -36,6 +36,13 @@ pub async fn heartbeat(
             return fail(denied.code(), denied.to_string());
         }
     }
+    if agent.share.groups.contains(&req.group_id) {
+        // As Kafka: the protocols do not mix in one group.
+        return fail(
+            GroupError::GroupIdNotFound.code(),
+            format!("group {} is not a consumer group", req.group_id.as_str()),
+        );
+    }
     let topics = match agent.meta.list_topics().await {
         Ok(all) => {
             all.into_iter().map(|t| TopicInfo { name: t.name, id: t.id, partitions: t.partitions }).collect::<Vec<_>>()
@@ -135,10 +142,7 @@ pub async fn describe(
                 return d::DescribedGroup::default()
                     .with_group_id(id.clone())
                     .with_error_code(GroupError::GroupIdNotFound.code())
-                    .with_error_message(Some(str_bytes(format!(
-                        "group {} is not a consumer-protocol group",
-                        id.as_str()
-                    ))));
+                    .with_error_message(Some(str_bytes(format!("group {} is not a consumer group", id.as_str()))));
             };
             let shown = g.members.iter().flat_map(|m| {
                 let assigned = m.assigned.iter().chain(&m.target).filter_map(|(t, _)| g.topics.get(t));

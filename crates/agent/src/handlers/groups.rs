@@ -91,6 +91,13 @@ pub async fn join(agent: &Agent, ctx: &RequestContext, req: JoinGroupRequest, ve
         let r = JoinGroupResponse::default().with_error_code(code).with_generation_id(-1);
         return r.with_protocol_name(if version >= 7 { None } else { Some(str_bytes("")) });
     }
+    if agent.share.groups.contains(&req.group_id) {
+        // As Kafka's classicGroupJoin on a group of another type: no member id, no generation.
+        let r = JoinGroupResponse::default()
+            .with_error_code(GroupError::InconsistentGroupProtocol.code())
+            .with_generation_id(-1);
+        return r.with_protocol_name(if version >= 7 { None } else { Some(str_bytes("")) });
+    }
     let client_id = ctx.client_id.clone();
     let new_id = match &req.group_instance_id {
         Some(i) => format!("{i}-{}", agent.ids.uuid()),
@@ -330,7 +337,8 @@ pub async fn describe(
             .collect();
         // Kafka 4 answers an unknown (or deleted) group with an error from v6 on, and a bare Dead group before.
         let (code, message) = if summary.state == "Dead" && version >= 6 {
-            (GroupError::GroupIdNotFound.code(), Some(str_bytes(format!("group {} not found", id.as_str()))))
+            let what = if agent.share.groups.contains(&id) { "is not a classic group" } else { "not found" };
+            (GroupError::GroupIdNotFound.code(), Some(str_bytes(format!("group {} {what}", id.as_str()))))
         } else {
             (0, None)
         };

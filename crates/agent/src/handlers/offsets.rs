@@ -54,6 +54,9 @@ pub async fn commit(
     }
     let check = if group.is_empty() {
         Err(GroupError::InvalidGroupId)
+    } else if agent.share.groups.contains(&group) {
+        // Kafka's ShareGroup.validateOffsetCommit: a share group keeps no committed offsets.
+        Err(GroupError::GroupIdNotFound)
     } else {
         agent.groups.load(&group).await.and_then(|()| {
             agent.groups.check_commit(

@@ -36,9 +36,8 @@ pub async fn heartbeat(
         }
     }
     let group = req.group_id.to_string();
-    if agent.groups.snapshot_consumer_group(&group).is_some() || agent.groups.list().iter().any(|(g, _, _)| *g == group)
-    {
-        return fail(weft_groups::GroupError::GroupIdNotFound.code(), format!("group {group} is not a share group"));
+    if let Some(code) = other_type(agent, &group, req.member_epoch).await {
+        return fail(code, format!("group {group} is not a share group"));
     }
     let settings = match agent.group_configs.settings(&group).await {
         Ok(s) => s,
@@ -166,4 +165,24 @@ pub async fn describe(
         })
         .collect();
     ShareGroupDescribeResponse::default().with_groups(groups)
+}
+
+/// GROUP_ID_NOT_FOUND when `group` is a classic or KIP-848 group (Kafka has no conversion to or from share
+/// groups), or COORDINATOR_NOT_AVAILABLE when that cannot be told. A share group's first member (epoch 0, group
+/// not known here) also checks what is stored: a group held by no coordinator yet, or only committed
+/// offsets (Kafka's "simple" classic group).
+async fn other_type(agent: &Agent, group: &str, epoch: i32) -> Option<i16> {
+    let other = weft_groups::GroupError::GroupIdNotFound.code();
+    if epoch == 0 && !agent.share.groups.contains(group) {
+        if agent.groups.load(group).await.is_err() {
+            return Some(COORDINATOR_NOT_AVAILABLE);
+        }
+        match agent.meta.committed_offsets(group, None).await {
+            Ok(offsets) if !offsets.is_empty() => return Some(other),
+            Ok(_) => {}
+            Err(_) => return Some(COORDINATOR_NOT_AVAILABLE),
+        }
+    }
+    let classic = agent.groups.list().iter().any(|(g, _, _)| g == group);
+    (classic || agent.groups.snapshot_consumer_group(group).is_some()).then_some(other)
 }

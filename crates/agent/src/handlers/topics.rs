@@ -274,6 +274,7 @@ pub async fn delete(
                 tracing::info!(topic = %name, "deleted topic");
                 agent.topics.remove(&name);
                 agent.partitions.forget_topic(t.id);
+                agent.share.partitions.forget_topic(t.id);
                 r.name = Some(TopicName(str_bytes(name)));
                 if version >= 6 {
                     r.topic_id = t.id;

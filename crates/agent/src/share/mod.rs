@@ -4,6 +4,7 @@
 //! plus the timer that expires members, idle sessions and acquisition locks. The wire handlers are in `handlers::{share_group, share_fetch}`.
 
 pub mod init;
+pub mod isolation;
 pub mod partitions;
 pub mod sessions;
 
@@ -24,6 +25,8 @@ const MAX_SESSIONS: usize = 2_000;
 const SESSION_IDLE_MS: i64 = 60_000;
 /// How often members, sessions and locks are checked for expiry.
 const TICK: Duration = Duration::from_millis(250);
+/// Every this many ticks, partitions of topics deleted through another agent are unloaded.
+const TOPIC_SWEEP_TICKS: u64 = 40;
 
 /// The share-group services of one agent.
 pub struct Share {
@@ -59,6 +62,16 @@ pub async fn end_member(agent: &Agent, group: &str, member: &str) {
     }
 }
 
+/// Unloads the share partitions of topics that no longer exist (deleted through any agent).
+async fn unload_deleted_topics(agent: &Agent) {
+    for topic_id in agent.share.partitions.topics() {
+        if let Ok(None) = agent.topics.get_by_id(agent.meta.as_ref(), topic_id).await {
+            let n = agent.share.partitions.forget_topic(topic_id);
+            tracing::debug!(%topic_id, partitions = n, "share partitions of a deleted topic unloaded");
+        }
+    }
+}
+
 /// Runs the expiry of members, sessions and acquisition locks until the agent stops: members and sessions
 /// in one loop, locks (and unloading partitions owned elsewhere) in another, so a partition busy with a slow
 /// fetch never holds up member expiry, nor the reverse.
@@ -69,8 +82,11 @@ pub async fn run_timer(agent: Arc<Agent>) {
 async fn expire_members(agent: &Agent) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for tick in 0u64.. {
         interval.tick().await;
+        if tick % TOPIC_SWEEP_TICKS == 0 {
+            unload_deleted_topics(agent).await;
+        }
         let now = agent.clock.now_ms();
         // Groups whose shard moved to another agent: their members rejoin there. A lease this agent still
         // owns but holds not at this instant (COORDINATOR_LOAD_IN_PROGRESS) keeps its members.

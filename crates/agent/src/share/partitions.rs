@@ -8,6 +8,7 @@
 //! One async lock per partition serialises its fetches, acknowledgements and timer; the map of partitions
 //! is bounded (partitions with nothing acquired are dropped to make room; their state is all stored).
 
+use super::isolation;
 use crate::Agent;
 use crate::error::KafkaCode;
 use bytes::Bytes;
@@ -15,7 +16,7 @@ use kafka_protocol::ResponseError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
-use weft_groups::config::{GroupSettings, ShareAutoOffsetReset};
+use weft_groups::config::{GroupSettings, IsolationLevel, ShareAutoOffsetReset};
 use weft_meta::{MetaError, PartitionOffsets, ShareEpochs, SharePartitionKey};
 use weft_share::{AckBatch, AckError, AcquiredRange, Counters, RestoreError, ShareConfig, SharePartition};
 
@@ -64,6 +65,9 @@ pub struct Acquired {
     pub records: Bytes,
     pub ranges: Vec<AcquiredRange>,
 }
+
+/// Reads in one acquisition that may find only aborted records before it answers with nothing.
+const MAX_ABORTED_READS: usize = 8;
 
 /// The share partitions this agent leads.
 pub struct SharePartitions {
@@ -163,7 +167,8 @@ impl SharePartitions {
     }
 
     /// Acquires for `member` up to `max_records` records (reading at most `max_bytes`) from the log, whose
-    /// bounds are `offsets`, and stores the new delivery counts before returning them.
+    /// bounds are `offsets`, and stores the new delivery counts before returning them. Under read_committed,
+    /// a read that held only aborted records is archived and the next one tried (a few times per call).
     pub async fn acquire(
         &self,
         agent: &Agent,
@@ -173,26 +178,18 @@ impl SharePartitions {
         limits: (usize, u64),
         offsets: PartitionOffsets,
     ) -> Result<Acquired, ShareError> {
-        let (max_records, max_bytes) = limits;
         let mut guard = self.locked(key).await?;
-        let held = load(agent, &mut guard, key, settings).await?;
-        held.part.log_start_moved(offsets.log_start);
-        let from = held.part.next_fetch_offset();
-        let end = offsets.next_offset;
-        if from >= end || !held.part.can_acquire() || max_records == 0 {
-            return Ok(Acquired { records: Bytes::new(), ranges: Vec::new() });
+        for _ in 0..MAX_ABORTED_READS {
+            let held = load(agent, &mut guard, key, settings).await?;
+            let (acquired, aborted_only) = acquire_once(agent, held, key, settings, member, limits, offsets).await?;
+            if !acquired.ranges.is_empty() || aborted_only {
+                store(agent, &mut guard, key).await?;
+            }
+            if !aborted_only {
+                return Ok(acquired);
+            }
         }
-        let records = agent.reader.read_records(key.topic_id, key.partition, from, end, max_bytes, true).await?;
-        let Some(last) = last_offset_in(&records).map(|l| l.min(end - 1)) else {
-            return Ok(Acquired { records: Bytes::new(), ranges: Vec::new() });
-        };
-        let ranges = held.part.acquire(member, from, last, max_records, agent.clock.now_ms());
-        if ranges.is_empty() {
-            return Ok(Acquired { records: Bytes::new(), ranges });
-        }
-        store(agent, &mut guard, key).await?;
-        let records = covering(&records, &ranges);
-        Ok(Acquired { records, ranges })
+        Ok(Acquired { records: Bytes::new(), ranges: Vec::new() })
     }
 
     /// Releases what `member` holds of `key`, if the partition is loaded here, and stores it.
@@ -234,6 +231,20 @@ impl SharePartitions {
         let before = slots.len();
         slots.retain(|key, slot| owned(key) || slot.try_lock().is_err());
         before - slots.len()
+    }
+
+    /// Drops the loaded partitions of a deleted topic (its stored state went with it; a late write of a
+    /// request still holding one is fenced). Returns how many were dropped.
+    pub fn forget_topic(&self, topic_id: uuid::Uuid) -> usize {
+        let mut slots = self.lock();
+        let before = slots.len();
+        slots.retain(|k, _| k.topic_id != topic_id);
+        before - slots.len()
+    }
+
+    /// The topics of the loaded partitions.
+    pub fn topics(&self) -> std::collections::BTreeSet<uuid::Uuid> {
+        self.lock().keys().map(|k| k.topic_id).collect()
     }
 
     /// How many share partitions are loaded.
@@ -278,6 +289,11 @@ async fn load<'g>(
         if !agent.meta.write_share_state(&part.to_record(key.clone(), epochs), expected).await? {
             return Err(fenced(key));
         }
+        if expected.is_none() && agent.meta.topic_by_id(key.topic_id).await?.is_none() {
+            // The topic was deleted (with its share states) between reading its offsets and this first write.
+            agent.meta.delete_share_states(&key.group, Some(&[(key.topic_id, key.partition)])).await?;
+            return Err(ShareError::UnknownPartition { topic_id: key.topic_id, partition: key.partition });
+        }
         let reported = part.counters();
         *guard = Some(Held { part, epochs, reported });
     }
@@ -307,6 +323,47 @@ async fn store(agent: &Agent, guard: &mut Option<Held>, key: &SharePartitionKey)
 
 fn fenced(key: &SharePartitionKey) -> ShareError {
     ShareError::Fenced { group: key.group.clone(), topic_id: key.topic_id, partition: key.partition }
+}
+
+/// One read and acquisition (not stored yet); `true` when every record acquired was of an aborted
+/// transaction (archived: the caller stores and reads on).
+async fn acquire_once(
+    agent: &Agent,
+    held: &mut Held,
+    key: &SharePartitionKey,
+    settings: &GroupSettings,
+    member: &str,
+    (max_records, max_bytes): (usize, u64),
+    offsets: PartitionOffsets,
+) -> Result<(Acquired, bool), ShareError> {
+    let nothing = || Ok((Acquired { records: Bytes::new(), ranges: Vec::new() }, false));
+    held.part.log_start_moved(offsets.log_start);
+    let from = held.part.next_fetch_offset();
+    // read_committed acquires up to the last stable offset only (Kafka's share fetch isolation).
+    let committed = settings.share_isolation_level == IsolationLevel::ReadCommitted;
+    let end = if committed { offsets.last_stable } else { offsets.next_offset };
+    if from >= end || !held.part.can_acquire() || max_records == 0 {
+        return nothing();
+    }
+    let records = agent.reader.read_records(key.topic_id, key.partition, from, end, max_bytes, true).await?;
+    let Some(last) = last_offset_in(&records).map(|l| l.min(end - 1)) else { return nothing() };
+    let aborted = if committed {
+        let txns = agent.meta.aborted_transactions(key.topic_id, key.partition, from, last + 1).await?;
+        isolation::aborted_batches(&records, &txns)
+    } else {
+        Vec::new()
+    };
+    let mut ranges = held.part.acquire(member, from, last, max_records, agent.clock.now_ms());
+    let mut aborted_only = false;
+    if !aborted.is_empty() && !ranges.is_empty() {
+        for &(first, last) in &aborted {
+            held.part.archive_undeliverable(member, first, last);
+        }
+        ranges = isolation::without(&ranges, &aborted);
+        aborted_only = ranges.is_empty();
+    }
+    let records = covering(&records, &ranges);
+    Ok((Acquired { records, ranges }, aborted_only))
 }
 
 /// Where a partition without stored state starts (`share.auto.offset.reset`).

@@ -102,7 +102,7 @@ macro_rules! metastore_conformance {
             schemas: ids_are_global_and_versions_grow, deletes_are_soft_then_permanent, references_block_deletes,
                 explicit_placement_and_settings, concurrent_registrations_never_duplicate;
             share_states: writes_are_fenced_by_epochs, start_offsets_alterations_and_deletions, deleted_states_never_reuse_epochs,
-                concurrent_takeovers_have_one_winner;
+                concurrent_takeovers_have_one_winner, deleted_topics_take_their_share_states;
             transactions: transactions, late_markers_are_fenced;
         );
     };
@@ -183,4 +183,5 @@ pub async fn run_all(store: &dyn Metastore) {
     share_states::start_offsets_alterations_and_deletions(store).await;
     share_states::deleted_states_never_reuse_epochs(store).await;
     share_states::concurrent_takeovers_have_one_winner(store).await;
+    share_states::deleted_topics_take_their_share_states(store).await;
 }

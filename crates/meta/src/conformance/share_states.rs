@@ -1,6 +1,7 @@
 //! Conformance of [`crate::ShareStates`]: reads and conditional writes of share-partition state, fencing by
 //! either epoch, start offsets by group, atomic alterations and deletions.
 
+use super::new_topic;
 use crate::{Metastore, ShareEpochs, SharePartitionKey, ShareStateBatch, ShareStateRecord};
 use uuid::Uuid;
 
@@ -148,4 +149,25 @@ pub async fn deleted_states_never_reuse_epochs(store: &dyn Metastore) {
     let stored = store.share_state(&k).await.expect("read").expect("stored");
     assert!(!stored.is_deleted());
     assert_eq!(stored.start_offset, 33);
+}
+
+/// Deleting a topic deletes the share-partition state of every group on it (no leak), and only that.
+pub async fn deleted_topics_take_their_share_states(store: &dyn Metastore) {
+    let doomed = store.create_topic(new_topic("share-doomed", 2)).await.expect("create");
+    let kept = store.create_topic(new_topic("share-kept", 1)).await.expect("create");
+    let on_doomed = [key("share-del-a", doomed.id, 0), key("share-del-b", doomed.id, 1)];
+    let on_kept = key("share-del-a", kept.id, 0);
+    for k in on_doomed.iter().chain([&on_kept]) {
+        assert!(store.write_share_state(&record(k, 0, 0, 0), None).await.expect("write"), "first write");
+    }
+    store.delete_topic("share-doomed", 1).await.expect("delete topic");
+    for k in &on_doomed {
+        assert_eq!(store.share_state(k).await.expect("read"), None, "state of a deleted topic is gone");
+    }
+    assert!(store.share_state(&on_kept).await.expect("read").is_some(), "other topics keep theirs");
+    // A late write of a holder that did not notice the deletion is fenced, so nothing comes back.
+    let late = record(&on_doomed[0], 0, 0, 5);
+    assert!(!store.write_share_state(&late, epochs(0, 0)).await.expect("write"), "late write fenced");
+    assert_eq!(store.share_state(&on_doomed[0]).await.expect("read"), None);
+    store.delete_topic("share-kept", 2).await.expect("delete topic");
 }

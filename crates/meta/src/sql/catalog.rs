@@ -118,6 +118,8 @@ impl Catalog for SqlMetastore {
             "DELETE FROM open_txns WHERE topic_id = $1",
             "DELETE FROM aborted_txns WHERE topic_id = $1",
             "DELETE FROM producer_state WHERE topic_id = $1",
+            // Share-partition state is keyed by topic id: a topic re-created under the name starts fresh.
+            "DELETE FROM share_states WHERE topic_id = $1",
         ] {
             sqlx::query(sql).bind(&id).execute(&mut *tx).await?;
         }
