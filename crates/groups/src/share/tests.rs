@@ -94,3 +94,17 @@ fn the_member_limit_holds() {
     groups.heartbeat(hb("m1", 0, Some(&["t"]), 0), &topics()).unwrap();
     assert_eq!(groups.heartbeat(hb("m2", 0, Some(&["t"]), 0), &topics()).unwrap_err().code(), 64);
 }
+
+#[test]
+fn offsets_change_only_in_an_empty_group_and_alter_creates_it() {
+    let groups = ShareGroups::new(ShareGroupLimits::default());
+    assert_eq!(groups.admit_offset_change("g", false), Ok(false));
+    assert!(!groups.contains("g"));
+    assert_eq!(groups.admit_offset_change("g", true), Ok(true));
+    assert_eq!(groups.describe("g").map(|g| g.state), Some("Empty"));
+    groups.heartbeat(hb("m1", 0, Some(&["t"]), 0), &topics()).unwrap();
+    assert_eq!(groups.admit_offset_change("g", true).map_err(|e| e.code()), Err(68));
+    groups.heartbeat(hb("m1", 1, None, 10), &topics()).unwrap();
+    groups.heartbeat(hb("m1", -1, None, 20), &topics()).unwrap();
+    assert_eq!(groups.admit_offset_change("g", false), Ok(true));
+}
