@@ -213,9 +213,13 @@ fn list(args: &GroupArgs, timeout: Duration) -> Result<()> {
         protocol: &'a str,
         members: usize,
     }
-    let rows: Vec<Row> = groups
+    // DescribeGroups does not know share groups (Dead): their state and members come from the share APIs.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let share = rt.block_on(async { share_group::list(Wire::connect(&args.conn).await?).await })?;
+    let mut rows: Vec<Row> = groups
         .groups()
         .iter()
+        .filter(|g| !share.contains_key(g.name()))
         .map(|g| Row {
             group: g.name(),
             state: g.state(),
@@ -224,6 +228,14 @@ fn list(args: &GroupArgs, timeout: Duration) -> Result<()> {
             members: g.members().len(),
         })
         .collect();
+    rows.extend(share.iter().map(|(id, (state, members))| Row {
+        group: id,
+        state,
+        protocol_type: "share",
+        protocol: "",
+        members: *members,
+    }));
+    rows.sort_by(|a, b| a.group.cmp(b.group));
     if args.conn.json {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(());
@@ -434,6 +446,13 @@ fn reset_offsets(args: &GroupArgs, r: &ResetArgs, timeout: Duration) -> Result<(
         t.add_row([topic.clone(), p.to_string(), o.to_string()]);
     }
     println!("{t}");
-    println!("{}", if r.dry_run { "dry run: nothing was committed" } else { "offsets committed" });
+    println!(
+        "{}",
+        match (r.dry_run, is_share) {
+            (true, _) => "dry run: nothing was committed",
+            (false, true) => "share group start offsets reset",
+            (false, false) => "offsets committed",
+        }
+    );
     Ok(())
 }

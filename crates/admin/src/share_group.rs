@@ -145,3 +145,28 @@ pub fn assignment_text(g: &DescribedGroup) -> Vec<(String, String, String, Strin
         })
         .collect()
 }
+
+/// Every share group of the cluster with its state and member count: ListGroups (v5, type `Share`) from each
+/// broker, since each lists the groups it coordinates, and ShareGroupDescribe there for the members.
+pub async fn list(mut wire: Wire) -> Result<BTreeMap<String, (String, usize)>> {
+    if !wire.supports::<ShareGroupDescribeRequest>() || wire.version::<ListGroupsRequest>(5)? < 5 {
+        return Ok(BTreeMap::new());
+    }
+    let metadata = wire.metadata(Some(&[])).await?;
+    let mut out = BTreeMap::new();
+    let nodes: Vec<i32> = metadata.brokers.iter().map(|b| b.node_id.0).collect();
+    for node in nodes {
+        let Some(mut w) = wire.open_node(node, &metadata).await? else { continue };
+        let req = ListGroupsRequest::default().with_types_filter(vec![str_bytes("Share")]);
+        let (resp, _) = w.call(5, &req).await?;
+        if let Some(e) = error_text(resp.error_code, None) {
+            bail!("ListGroups refused: {e}");
+        }
+        for g in resp.groups {
+            let id = g.group_id.to_string();
+            let members = describe_group(&mut w, &id).await?.map_or(0, |d| d.members.len());
+            out.insert(id, (g.group_state.to_string(), members));
+        }
+    }
+    Ok(out)
+}
