@@ -24,8 +24,10 @@ const GROUP_ID_NOT_FOUND: i16 = 69;
 
 /// A connection to the coordinator of `group`.
 pub async fn coordinator(mut wire: Wire, group: &str) -> Result<Wire> {
-    let req = FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![str_bytes(group)]);
-    let (resp, v) = wire.call(4, &req).await?;
+    let v = wire.version::<FindCoordinatorRequest>(4)?;
+    let req = FindCoordinatorRequest::default().with_key_type(0);
+    let req = if v >= 4 { req.with_coordinator_keys(vec![str_bytes(group)]) } else { req.with_key(str_bytes(group)) };
+    let (resp, v) = wire.call(v, &req).await?;
     let node = if v >= 4 {
         let c = resp.coordinators.first().context("FindCoordinator answered no coordinator")?;
         if let Some(e) = error_text(c.error_code, c.error_message.as_ref()) {
