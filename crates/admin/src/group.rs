@@ -1,7 +1,10 @@
-//! `weft group list | describe | delete | reset-offsets`.
+//! `weft group list | describe | delete | reset-offsets | delete-offsets`, for consumer and share groups (the
+//! share-group requests are in `share_group`).
 
 use crate::assignment;
 use crate::common::{ConnArgs, parse_time};
+use crate::share_group;
+use crate::wire::Wire;
 use anyhow::{Context, Result, bail};
 use comfy_table::Table;
 use rdkafka::admin::{AdminClient, AdminOptions};
@@ -24,12 +27,21 @@ pub struct GroupArgs {
 pub enum GroupCommand {
     /// List consumer groups with their state and member count
     List,
-    /// Show a group's state, members, assignment and per-partition committed offset, log-end offset and lag
+    /// Show a group's state, members, assignment and per-partition committed offset (a share group's start
+    /// offset), log-end offset and lag
     Describe { group: String },
     /// Delete a group and its committed offsets (the group must have no members)
     Delete { group: String },
-    /// Move a group's committed offsets (the group must have no members)
+    /// Move a group's committed offsets, or a share group's start offsets (the group must have no members)
     ResetOffsets(ResetArgs),
+    /// Delete a share group's offsets of topics: it starts them again at share.auto.offset.reset (the group
+    /// must have no members)
+    DeleteOffsets {
+        group: String,
+        /// Topic whose offsets are deleted (repeatable)
+        #[arg(long, required = true)]
+        topic: Vec<String>,
+    },
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -54,6 +66,10 @@ pub struct ResetArgs {
     /// Show the new offsets without committing them
     #[arg(long)]
     pub dry_run: bool,
+    /// Reset a share group's start offsets even if the group is not known yet (a known share group is found
+    /// without this flag)
+    #[arg(long)]
+    pub share: bool,
 }
 
 #[derive(Serialize)]
@@ -94,7 +110,92 @@ fn run_blocking(args: &GroupArgs) -> Result<()> {
         GroupCommand::Describe { group } => describe(args, group, timeout),
         GroupCommand::Delete { group } => delete(args, group, timeout),
         GroupCommand::ResetOffsets(reset) => reset_offsets(args, reset, timeout),
+        GroupCommand::DeleteOffsets { group, topic } => delete_offsets(args, group, topic),
     }
+}
+
+/// Runs `f` with a connection to `group`'s coordinator, on a runtime of this (blocking) thread.
+fn with_coordinator<T>(args: &GroupArgs, group: &str, f: impl AsyncFnOnce(&mut Wire) -> Result<T>) -> Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let wire = Wire::connect(&args.conn).await?;
+        let mut wire = share_group::coordinator(wire, group).await?;
+        f(&mut wire).await
+    })
+}
+
+fn delete_offsets(args: &GroupArgs, group: &str, topics: &[String]) -> Result<()> {
+    with_coordinator(args, group, async |w| share_group::delete_offsets(w, group, topics).await)?;
+    if args.conn.json {
+        println!("{}", serde_json::json!({"group": group, "deleted_topics": topics}));
+    } else {
+        println!("deleted the offsets of share group {group} for {}", topics.join(", "));
+    }
+    Ok(())
+}
+
+fn describe_share(
+    args: &GroupArgs,
+    group: &str,
+    g: &kafka_protocol::messages::share_group_describe_response::DescribedGroup,
+    starts: &BTreeMap<(String, i32), i64>,
+    timeout: Duration,
+) -> Result<()> {
+    let c = consumer(args, group)?;
+    let mut keys: std::collections::BTreeSet<(String, i32)> = starts.keys().cloned().collect();
+    for m in &g.members {
+        for t in &m.assignment.topic_partitions {
+            keys.extend(t.partitions.iter().map(|p| (t.topic_name.to_string(), *p)));
+        }
+    }
+    let mut partitions = Vec::new();
+    for (topic, partition) in keys {
+        let (_, log_end) = c.fetch_watermarks(&topic, partition, timeout).map_err(|e| unreachable(args, e))?;
+        let start = starts.get(&(topic.clone(), partition)).copied();
+        let lag = start.map(|s| (log_end - s).max(0));
+        partitions.push(serde_json::json!({
+            "topic": topic, "partition": partition, "start_offset": start, "log_end": log_end, "lag": lag,
+        }));
+    }
+    let members = share_group::assignment_text(g);
+    if args.conn.json {
+        let members: Vec<_> = members
+            .iter()
+            .map(|(id, client, host, a)| serde_json::json!({"member_id": id, "client_id": client, "host": host, "assignment": a}))
+            .collect();
+        let out = serde_json::json!({
+            "group": group, "type": "share", "state": g.group_state.as_str(), "epoch": g.group_epoch,
+            "members": members, "partitions": partitions,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "share group {group}: state {}, epoch {}, {} members",
+        g.group_state.as_str(),
+        g.group_epoch,
+        members.len()
+    );
+    let mut t = Table::new();
+    t.set_header(["MEMBER", "CLIENT ID", "HOST", "ASSIGNMENT"]);
+    for (id, client, host, a) in members {
+        t.add_row([id, client, host, a]);
+    }
+    println!("{t}");
+    let mut t = Table::new();
+    t.set_header(["TOPIC", "PARTITION", "START OFFSET", "LOG END", "LAG"]);
+    let text = |v: &serde_json::Value| if v.is_null() { "-".to_string() } else { v.to_string() };
+    for p in &partitions {
+        t.add_row([
+            p["topic"].as_str().unwrap_or_default().to_string(),
+            text(&p["partition"]),
+            text(&p["start_offset"]),
+            text(&p["log_end"]),
+            text(&p["lag"]),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
 }
 
 fn unreachable(args: &GroupArgs, e: impl std::fmt::Display) -> anyhow::Error {
@@ -112,9 +213,13 @@ fn list(args: &GroupArgs, timeout: Duration) -> Result<()> {
         protocol: &'a str,
         members: usize,
     }
-    let rows: Vec<Row> = groups
+    // DescribeGroups does not know share groups (Dead): their state and members come from the share APIs.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let share = rt.block_on(async { share_group::list(Wire::connect(&args.conn).await?).await })?;
+    let mut rows: Vec<Row> = groups
         .groups()
         .iter()
+        .filter(|g| !share.contains_key(g.name()))
         .map(|g| Row {
             group: g.name(),
             state: g.state(),
@@ -123,6 +228,14 @@ fn list(args: &GroupArgs, timeout: Duration) -> Result<()> {
             members: g.members().len(),
         })
         .collect();
+    rows.extend(share.iter().map(|(id, (state, members))| Row {
+        group: id,
+        state,
+        protocol_type: "share",
+        protocol: "",
+        members: *members,
+    }));
+    rows.sort_by(|a, b| a.group.cmp(b.group));
     if args.conn.json {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(());
@@ -143,6 +256,13 @@ fn list(args: &GroupArgs, timeout: Duration) -> Result<()> {
 }
 
 fn describe(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
+    let share = with_coordinator(args, group, async |w| match share_group::describe_group(w, group).await? {
+        Some(g) => Ok(Some((g, share_group::start_offsets(w, group).await?))),
+        None => Ok(None),
+    })?;
+    if let Some((g, starts)) = share {
+        return describe_share(args, group, &g, &starts, timeout);
+    }
     let c = consumer(args, group)?;
     let list = c.fetch_group_list(Some(group), timeout).map_err(|e| unreachable(args, e))?;
     let info = list.groups().first().with_context(|| format!("group {group} was not described by the cluster"))?;
@@ -255,8 +375,15 @@ fn delete(args: &GroupArgs, group: &str, timeout: Duration) -> Result<()> {
 
 fn reset_offsets(args: &GroupArgs, r: &ResetArgs, timeout: Duration) -> Result<()> {
     let c = consumer(args, &r.group)?;
+    let share = with_coordinator(args, &r.group, async |w| share_group::describe_group(w, &r.group).await)?;
+    if let Some(g) = &share
+        && !g.members.is_empty()
+    {
+        bail!("share group {} has {} active members; stop them before resetting offsets", r.group, g.members.len());
+    }
     let list = c.fetch_group_list(Some(&r.group), timeout).map_err(|e| unreachable(args, e))?;
-    if let Some(g) = list.groups().first()
+    if share.is_none()
+        && let Some(g) = list.groups().first()
         && !g.members().is_empty()
     {
         bail!(
@@ -300,13 +427,17 @@ fn reset_offsets(args: &GroupArgs, r: &ResetArgs, timeout: Duration) -> Result<(
             rows.push((topic.clone(), p.id(), target));
         }
     }
-    if !r.dry_run {
+    let is_share = share.is_some() || r.share;
+    if !r.dry_run && is_share {
+        let offsets: Vec<(String, i32, i64)> = rows.clone();
+        with_coordinator(args, &r.group, async |w| share_group::alter(w, &r.group, &offsets).await)?;
+    } else if !r.dry_run {
         c.commit(&plan, CommitMode::Sync).with_context(|| format!("committing new offsets for group {}", r.group))?;
     }
     if args.conn.json {
         let out: Vec<_> =
             rows.iter().map(|(t, p, o)| serde_json::json!({"topic": t, "partition": p, "new_offset": o})).collect();
-        println!("{}", serde_json::json!({"group": r.group, "dry_run": r.dry_run, "offsets": out}));
+        println!("{}", serde_json::json!({"group": r.group, "share": is_share, "dry_run": r.dry_run, "offsets": out}));
         return Ok(());
     }
     let mut t = Table::new();
@@ -315,6 +446,13 @@ fn reset_offsets(args: &GroupArgs, r: &ResetArgs, timeout: Duration) -> Result<(
         t.add_row([topic.clone(), p.to_string(), o.to_string()]);
     }
     println!("{t}");
-    println!("{}", if r.dry_run { "dry run: nothing was committed" } else { "offsets committed" });
+    println!(
+        "{}",
+        match (r.dry_run, is_share) {
+            (true, _) => "dry run: nothing was committed",
+            (false, true) => "share group start offsets reset",
+            (false, false) => "offsets committed",
+        }
+    );
     Ok(())
 }

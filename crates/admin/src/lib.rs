@@ -17,6 +17,7 @@ mod quota;
 mod sasl_login;
 mod schema;
 mod security;
+mod share_group;
 mod template;
 mod topic;
 mod topic_describe;

@@ -171,6 +171,16 @@ impl Wire {
             .with_context(|| format!("cannot reach broker {node} at {addr} (from the cluster's metadata)"))
     }
 
+    /// A new connection to broker `node`, found in `metadata` (`None` if it is not listed there).
+    pub async fn open_node(&self, node: i32, metadata: &MetadataResponse) -> Result<Option<Wire>> {
+        let Some(b) = metadata.brokers.iter().find(|b| b.node_id.0 == node) else { return Ok(None) };
+        let addr = format!("{}:{}", b.host.as_str(), b.port);
+        let w = Wire::open(&addr, &self.bootstrap, self.timeout, self.transport.clone(), self.login.clone())
+            .await
+            .with_context(|| format!("cannot reach broker {node} at {addr} (from the cluster's metadata)"))?;
+        Ok(Some(w))
+    }
+
     /// A connection to the controller, where Kafka wants topic creation and deletion sent.
     pub async fn into_controller(mut self) -> Result<Wire> {
         let md = self.metadata(Some(&[])).await?;

@@ -90,6 +90,20 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
             ready(respond(api, v, cid, &stamp(resp, throttle_of(&usage))))
         }};
     }
+    // An admin change for a key another agent coordinates: refused before its handler, audited either way.
+    macro_rules! audited_routed {
+        ($req:ty, $route:path, $handler:path) => {{
+            let req: $req = decode_body(api, v, body)?;
+            let resp = admin_audit::run(&ctx, req, |req| async {
+                match $route(agent, &ctx, &req) {
+                    Some(refused) => refused,
+                    None => $handler(agent, &ctx, req, v).await,
+                }
+            })
+            .await;
+            ready(respond(api, v, cid, &stamp(resp, throttle_of(&usage))))
+        }};
+    }
     let completion = match api {
         // Versions Kafka 4 removed (KIP-896) go through the Kafka 3.9 codec, then the same handlers.
         _ if versions::is_legacy(api as i16, v) => ready(crate::legacy::handle(agent, &ctx, api, v, cid, body).await),
@@ -145,6 +159,19 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
                 .boxed()
         }
         ApiKey::ShareAcknowledge => simple!(ShareAcknowledgeRequest, handlers::share_acknowledge::handle),
+        ApiKey::DescribeShareGroupOffsets => {
+            simple!(DescribeShareGroupOffsetsRequest, handlers::share_offsets::describe)
+        }
+        ApiKey::AlterShareGroupOffsets => audited_routed!(
+            AlterShareGroupOffsetsRequest,
+            routing::alter_share_group_offsets,
+            handlers::share_offsets::alter
+        ),
+        ApiKey::DeleteShareGroupOffsets => audited_routed!(
+            DeleteShareGroupOffsetsRequest,
+            routing::delete_share_group_offsets,
+            handlers::share_offsets::delete
+        ),
         ApiKey::ConsumerGroupDescribe => simple!(ConsumerGroupDescribeRequest, routing::consumer_group_describe),
         ApiKey::SyncGroup => {
             let req: SyncGroupRequest = decode_body(api, v, body)?;

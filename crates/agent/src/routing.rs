@@ -78,6 +78,24 @@ pub fn share_group_heartbeat(
     Some(ShareGroupHeartbeatResponse::default().with_error_code(code))
 }
 
+pub fn alter_share_group_offsets(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: &AlterShareGroupOffsetsRequest,
+) -> Option<AlterShareGroupOffsetsResponse> {
+    let code = group_refusal(agent, ctx, &req.group_id, Operation::Read)?;
+    Some(AlterShareGroupOffsetsResponse::default().with_error_code(code))
+}
+
+pub fn delete_share_group_offsets(
+    agent: &Agent,
+    ctx: &RequestContext,
+    req: &DeleteShareGroupOffsetsRequest,
+) -> Option<DeleteShareGroupOffsetsResponse> {
+    let code = group_refusal(agent, ctx, &req.group_id, Operation::Delete)?;
+    Some(DeleteShareGroupOffsetsResponse::default().with_error_code(code))
+}
+
 pub fn txn_offset_commit(
     agent: &Agent,
     ctx: &RequestContext,

@@ -132,6 +132,9 @@ async fn api_versions_advertises_kafka_39_floors_and_every_version_has_a_codec()
                     | ApiKey::ShareGroupDescribe
                     | ApiKey::ShareFetch
                     | ApiKey::ShareAcknowledge
+                    | ApiKey::DescribeShareGroupOffsets
+                    | ApiKey::AlterShareGroupOffsets
+                    | ApiKey::DeleteShareGroupOffsets
             ));
             continue;
         };

@@ -49,6 +49,10 @@ pub enum Change {
     DeleteGroup,
     /// OffsetDelete: the group's committed offset of one partition.
     DeleteOffset { topic: String, partition: i32 },
+    /// AlterShareGroupOffsets: the share-partition start offset of one partition set.
+    AlterShareOffset { topic: String, partition: i32, start_offset: i64 },
+    /// DeleteShareGroupOffsets: the share-group state of every partition of a topic.
+    DeleteShareOffsets { topic: String },
 }
 
 /// One config of a change: `operation` is `set`, `delete`, `append` or `subtract`.

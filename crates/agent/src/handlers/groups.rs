@@ -402,7 +402,7 @@ async fn delete_group(agent: &Agent, id: &str) -> Result<(), GroupError> {
 }
 
 /// Deletes an empty share group and its share-partition state; whether there was one. A holder of the
-/// deleted state is fenced on its next write (a tombstone with a higher state epoch replaces the row) and
+/// deleted state is fenced on its next write or revalidation (a tombstone with a higher state epoch replaces the row) and
 /// starts over.
 async fn delete_share_group(agent: &Agent, id: &str) -> Result<bool, GroupError> {
     if share_members_may_be_unknown(agent, id).await? {
@@ -412,7 +412,15 @@ async fn delete_share_group(agent: &Agent, id: &str) -> Result<bool, GroupError>
         Ok(known) => known,
         Err(_) => return Err(GroupError::NonEmptyGroup),
     };
-    match agent.meta.delete_share_states(id, None).await {
+    // The copies loaded here are dropped at once; other agents notice the missing rows when they revalidate.
+    let loaded = agent.meta.share_start_offsets(id).await.unwrap_or_default();
+    let deleted = agent.meta.delete_share_states(id, None).await;
+    let keys: Vec<weft_meta::SharePartitionKey> = loaded
+        .iter()
+        .map(|s| weft_meta::SharePartitionKey { group: id.to_string(), topic_id: s.topic_id, partition: s.partition })
+        .collect();
+    agent.share.partitions.forget(&keys).await;
+    match deleted {
         Ok(n) => Ok(known || n > 0),
         Err(e) => {
             tracing::warn!(group = %id, error = %e, "delete group: its share state was not deleted");

@@ -29,6 +29,7 @@ pub mod scram_credentials;
 pub mod share_acknowledge;
 pub mod share_fetch;
 pub mod share_group;
+pub mod share_offsets;
 pub mod share_partitions;
 pub mod topics;
 pub mod txn;

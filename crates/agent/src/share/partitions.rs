@@ -7,6 +7,12 @@
 //!
 //! One async lock per partition serialises its fetches, acknowledgements and timer; the map of partitions
 //! is bounded (partitions with nothing acquired are dropped to make room; their state is all stored).
+//!
+//! AlterShareGroupOffsets and DeleteShareGroupOffsets change the stored state under the copies loaded here:
+//! the agent answering them drops its copies at once ([`SharePartitions::forget`]); every other agent
+//! compares its copy's epochs with the stored ones before using it once [`REVALIDATE_MS`] have passed since
+//! the last comparison, and loads again when the state was reset or deleted (another agent's takeover,
+//! a new leader epoch, drops the copy as a refused write does).
 
 use super::isolation;
 use crate::Agent;
@@ -19,6 +25,10 @@ use tokio::sync::watch;
 use weft_groups::config::{GroupSettings, IsolationLevel, ShareAutoOffsetReset};
 use weft_meta::{MetaError, PartitionOffsets, ShareEpochs, SharePartitionKey};
 use weft_share::{AckBatch, AckError, AcquiredRange, Counters, RestoreError, ShareConfig, SharePartition};
+
+/// How long a loaded copy is used before its epochs are compared with the stored ones again: the longest an
+/// offset reset or deletion through another agent goes unnoticed here.
+pub const REVALIDATE_MS: i64 = 2_000;
 
 /// Why a share partition could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +66,8 @@ pub struct Held {
     epochs: ShareEpochs,
     /// Counters already reported to metrics.
     reported: Counters,
+    /// When the epochs were last known to be the stored ones (loaded, written or compared).
+    checked_ms: i64,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Held>>>;
@@ -247,6 +259,15 @@ impl SharePartitions {
         self.lock().keys().map(|k| k.topic_id).collect()
     }
 
+    /// Drops the copies of `keys` loaded here (their stored state was reset or deleted); the next use loads
+    /// them again.
+    pub async fn forget(&self, keys: &[SharePartitionKey]) {
+        for key in keys {
+            let Some(slot) = self.lock().get(key).cloned() else { continue };
+            *slot.lock().await = None;
+        }
+    }
+
     /// How many share partitions are loaded.
     pub fn loaded(&self) -> usize {
         self.lock().len()
@@ -261,6 +282,7 @@ async fn load<'g>(
     settings: &GroupSettings,
 ) -> Result<&'g mut Held, ShareError> {
     let config = config_of(settings);
+    revalidate(agent, guard, key).await?;
     if guard.is_none() {
         let offsets = agent
             .partitions
@@ -295,11 +317,33 @@ async fn load<'g>(
             return Err(ShareError::UnknownPartition { topic_id: key.topic_id, partition: key.partition });
         }
         let reported = part.counters();
-        *guard = Some(Held { part, epochs, reported });
+        *guard = Some(Held { part, epochs, reported, checked_ms: agent.clock.now_ms() });
     }
     let held = guard.as_mut().ok_or_else(|| fenced(key))?;
     held.part.set_config(config);
     Ok(held)
+}
+
+/// Compares a copy not compared for [`REVALIDATE_MS`] with the stored epochs: a reset (new state epoch) or
+/// deleted state drops the copy so that it is loaded again; another agent's takeover (new leader epoch) drops
+/// it and fences, as a refused write would.
+async fn revalidate(agent: &Agent, guard: &mut Option<Held>, key: &SharePartitionKey) -> Result<(), ShareError> {
+    let now = agent.clock.now_ms();
+    let Some(held) = guard.as_mut() else { return Ok(()) };
+    if now.saturating_sub(held.checked_ms) < REVALIDATE_MS {
+        return Ok(());
+    }
+    match agent.meta.share_state(key).await? {
+        Some(r) if r.state_epoch == held.epochs.state_epoch && r.leader_epoch == held.epochs.leader_epoch => {
+            held.checked_ms = now;
+        }
+        Some(r) if r.state_epoch == held.epochs.state_epoch => {
+            *guard = None;
+            return Err(fenced(key));
+        }
+        _ => *guard = None,
+    }
+    Ok(())
 }
 
 /// Stores the partition under its epochs; a fenced write drops the copy here.
@@ -308,7 +352,10 @@ async fn store(agent: &Agent, guard: &mut Option<Held>, key: &SharePartitionKey)
     report(held);
     let record = held.part.to_record(key.clone(), held.epochs);
     match agent.meta.write_share_state(&record, Some(held.epochs)).await {
-        Ok(true) => Ok(()),
+        Ok(true) => {
+            held.checked_ms = agent.clock.now_ms();
+            Ok(())
+        }
         Ok(false) => {
             *guard = None;
             Err(fenced(key))

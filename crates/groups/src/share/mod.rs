@@ -195,6 +195,28 @@ impl ShareGroups {
         self.lock().iter().map(|(id, g)| (id.clone(), g.state())).collect()
     }
 
+    /// Admits a change of the group's share-partition state (AlterShareGroupOffsets, DeleteShareGroupOffsets):
+    /// refused while the group has members. `create`: an unknown group becomes a known empty share group, as
+    /// Kafka creates it on AlterShareGroupOffsets; otherwise `Ok(false)` says it is not known here.
+    pub fn admit_offset_change(&self, group: &str, create: bool) -> Result<bool, ShareGroupError> {
+        let mut groups = self.lock();
+        match groups.get(group) {
+            Some(g) if !g.members.is_empty() => Err(ShareGroupError::NonEmptyGroup { group: group.to_string() }),
+            Some(_) => Ok(true),
+            None if !create => Ok(false),
+            None => {
+                if groups.len() >= self.limits.max_groups {
+                    evict_empty(&mut groups);
+                    if groups.len() >= self.limits.max_groups {
+                        return Err(ShareGroupError::TooManyGroups { max: self.limits.max_groups });
+                    }
+                }
+                groups.insert(group.to_string(), ShareGroup::default());
+                Ok(true)
+            }
+        }
+    }
+
     /// Forgets an empty group (DeleteGroups); refused while it has members. `Ok(false)`: not known here.
     pub fn delete(&self, group: &str) -> Result<bool, ShareGroupError> {
         let mut groups = self.lock();

@@ -104,3 +104,17 @@ fn member_ids_longer_than_a_uuid_string_are_invalid() {
     let long = "x".repeat(MAX_MEMBER_ID_LEN + 1);
     assert_eq!(groups.heartbeat(hb(&long, 0, Some(&["t"]), 0), &topics()).unwrap_err().code(), 42);
 }
+
+#[test]
+fn offsets_change_only_in_an_empty_group_and_alter_creates_it() {
+    let groups = ShareGroups::new(ShareGroupLimits::default());
+    assert_eq!(groups.admit_offset_change("g", false), Ok(false));
+    assert!(!groups.contains("g"));
+    assert_eq!(groups.admit_offset_change("g", true), Ok(true));
+    assert_eq!(groups.describe("g").map(|g| g.state), Some("Empty"));
+    groups.heartbeat(hb("m1", 0, Some(&["t"]), 0), &topics()).unwrap();
+    assert_eq!(groups.admit_offset_change("g", true).map_err(|e| e.code()), Err(68));
+    groups.heartbeat(hb("m1", 1, None, 10), &topics()).unwrap();
+    groups.heartbeat(hb("m1", -1, None, 20), &topics()).unwrap();
+    assert_eq!(groups.admit_offset_change("g", false), Ok(true));
+}

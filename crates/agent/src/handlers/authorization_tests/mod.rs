@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 mod acls;
 mod denials;
 mod parity;
+mod share_offsets;
 
 const TOPIC: &str = "orders";
 
