@@ -166,17 +166,22 @@ async fn one_agent_serves_a_share_partition_whatever_the_clients_zone() {
     let addrs: Vec<SocketAddr> = agents.iter().map(|a| a.kafka_addr).collect();
     let mut admin = Conn::open(addrs[0], "admin").await;
     let topic_id = create_topic(&mut admin, "zq", PARTITIONS).await;
-    // The leaders a client naming no zone sees, once every agent is listed.
-    let leaders: Vec<i32> = eventually("all three agents listed", || async {
-        let mut c = Conn::open(addrs[0], "plain").await;
-        let request = MetadataRequest::default().with_topics(Some(vec![
-            metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(s("zq")))),
-        ]));
-        let md = c.call(12, &request).await;
-        let mut by: Vec<(i32, i32)> =
-            md.topics[0].partitions.iter().map(|p| (p.partition_index, p.leader_id.0)).collect();
-        by.sort();
-        (md.brokers.len() == 3).then(|| by.into_iter().map(|(_, l)| l).collect())
+    // The leaders a client naming no zone sees, once every agent lists every agent (each agent computes the
+    // owner from its own view).
+    let leaders: Vec<i32> = eventually("all three agents listed by each", || async {
+        let mut seen = Vec::new();
+        for addr in &addrs {
+            let mut c = Conn::open(*addr, "plain").await;
+            let request = MetadataRequest::default().with_topics(Some(vec![
+                metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(s("zq")))),
+            ]));
+            let md = c.call(12, &request).await;
+            let mut by: Vec<(i32, i32)> =
+                md.topics[0].partitions.iter().map(|p| (p.partition_index, p.leader_id.0)).collect();
+            by.sort();
+            seen.push((md.brokers.len() == 3).then(|| by.into_iter().map(|(_, l)| l).collect::<Vec<i32>>()));
+        }
+        (seen.iter().all(|v| v.is_some() && *v == seen[0])).then(|| seen[0].clone()).flatten()
     })
     .await;
     let all: Vec<i32> = (0..PARTITIONS).collect();
