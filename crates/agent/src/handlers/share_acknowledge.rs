@@ -6,8 +6,7 @@
 use super::share_partitions::{self as sp, Resolver, Tp, WireAck};
 use super::str_bytes;
 use crate::Agent;
-use crate::error::KafkaCode;
-use crate::request::{Operation, RequestContext, Resource, authorize};
+use crate::request::RequestContext;
 use crate::share::sessions::Partitions;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::share_acknowledge_response::{
@@ -15,7 +14,6 @@ use kafka_protocol::messages::share_acknowledge_response::{
 };
 use kafka_protocol::messages::{BrokerId, ShareAcknowledgeRequest, ShareAcknowledgeResponse};
 use std::collections::BTreeMap;
-use weft_groups::share::MAX_MEMBER_ID_LEN;
 use weft_log::LEADER_EPOCH;
 
 fn top(code: i16, message: String) -> ShareAcknowledgeResponse {
@@ -28,23 +26,10 @@ pub async fn handle(
     mut req: ShareAcknowledgeRequest,
     _v: i16,
 ) -> ShareAcknowledgeResponse {
-    let (group, member) = match (&req.group_id, &req.member_id) {
-        (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() && m.len() <= MAX_MEMBER_ID_LEN => {
-            (g.to_string(), m.to_string())
-        }
-        _ => {
-            return top(
-                ResponseError::InvalidRequest.code(),
-                "GroupId and a MemberId of 1 to 36 bytes are required".into(),
-            );
-        }
-    };
-    if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&group)) {
-        return top(denied.code(), denied.to_string());
-    }
-    let settings = match agent.group_configs.settings(&group).await {
-        Ok(s) => s,
-        Err(e) => return top(e.code(), format!("group configs of {group} unavailable: {e}")),
+    let admitted = sp::admit(agent, ctx, req.group_id.as_deref().map(|g| &**g), req.member_id.as_deref()).await;
+    let (group, member, settings) = match admitted {
+        Ok(admitted) => admitted,
+        Err((code, message)) => return top(code, message),
     };
     let mut acks: BTreeMap<Tp, Vec<WireAck>> = BTreeMap::new();
     for t in std::mem::take(&mut req.topics) {

@@ -9,7 +9,7 @@ use super::share_partitions::{self as sp, Refused, Resolver, Tp, WireAck};
 use super::str_bytes;
 use crate::Agent;
 use crate::error::KafkaCode;
-use crate::request::{Operation, RequestContext, Resource, authorize};
+use crate::request::RequestContext;
 use crate::share::sessions::Partitions;
 use futures::FutureExt;
 use kafka_protocol::ResponseError;
@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use weft_groups::config::GroupSettings;
-use weft_groups::share::MAX_MEMBER_ID_LEN;
 use weft_log::LEADER_EPOCH;
 use weft_meta::SharePartitionKey;
 
@@ -41,23 +40,10 @@ pub async fn handle(
     mut req: ShareFetchRequest,
     _v: i16,
 ) -> ShareFetchResponse {
-    let (group, member) = match (&req.group_id, &req.member_id) {
-        (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() && m.len() <= MAX_MEMBER_ID_LEN => {
-            (g.to_string(), m.to_string())
-        }
-        _ => {
-            return top(
-                ResponseError::InvalidRequest.code(),
-                "GroupId and a MemberId of 1 to 36 bytes are required".into(),
-            );
-        }
-    };
-    if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&group)) {
-        return top(denied.code(), denied.to_string());
-    }
-    let settings = match agent.group_configs.settings(&group).await {
-        Ok(s) => s,
-        Err(e) => return top(e.code(), format!("group configs of {group} unavailable: {e}")),
+    let admitted = sp::admit(agent, ctx, req.group_id.as_deref().map(|g| &**g), req.member_id.as_deref()).await;
+    let (group, member, settings) = match admitted {
+        Ok(admitted) => admitted,
+        Err((code, message)) => return top(code, message),
     };
     let (listed, forgotten) = requested(&mut req);
     let has_acks = listed.values().any(|a| !a.is_empty());

@@ -4,12 +4,13 @@
 
 use crate::Agent;
 use crate::error::KafkaCode;
-use crate::request::{Operation, RequestContext, Resource, check};
+use crate::request::{Operation, RequestContext, Resource, authorize, check};
 use kafka_protocol::ResponseError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
 use weft_groups::config::GroupSettings;
+use weft_groups::share::MAX_MEMBER_ID_LEN;
 use weft_meta::SharePartitionKey;
 use weft_share::parse_batches;
 use weft_topics::TopicEntry;
@@ -81,6 +82,32 @@ impl<'a> Resolver<'a> {
             return Err(Refused { code: ResponseError::NotLeaderOrFollower.code(), leader });
         }
         Ok(entry)
+    }
+}
+
+/// The group and member a ShareFetch or ShareAcknowledge names, once checked (a member id of 1 to 36 bytes,
+/// READ on the group), with the group's configs; or the top-level error code and message to answer.
+pub async fn admit(
+    agent: &Agent,
+    ctx: &RequestContext,
+    group: Option<&str>,
+    member: Option<&str>,
+) -> Result<(String, String, GroupSettings), (i16, String)> {
+    let (group, member) = match (group, member) {
+        (Some(g), Some(m)) if !g.is_empty() && !m.is_empty() && m.len() <= MAX_MEMBER_ID_LEN => {
+            (g.to_string(), m.to_string())
+        }
+        _ => {
+            let message = "GroupId and a MemberId of 1 to 36 bytes are required".to_string();
+            return Err((ResponseError::InvalidRequest.code(), message));
+        }
+    };
+    if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&group)) {
+        return Err((denied.code(), denied.to_string()));
+    }
+    match agent.group_configs.settings(&group).await {
+        Ok(settings) => Ok((group, member, settings)),
+        Err(e) => Err((e.code(), format!("group configs of {group} unavailable: {e}"))),
     }
 }
 
