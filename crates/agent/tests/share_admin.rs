@@ -222,6 +222,21 @@ async fn share_group_offsets_are_described_altered_and_deleted() {
     assert_eq!(c.call(0, &beat).await.error_code, 0);
     assert_eq!(c.call(0, &alter("classic", "q", &[(0, 1)])).await.error_code, 69);
     assert_eq!(c.call(0, &describe("classic", None)).await.groups[0].error_code, 69);
+    // A simple group (committed offsets, no members) is a classic group too: not turned into a share group.
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s("simple")))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default().with_name(TopicName(s("q"))).with_partitions(
+                vec![
+                    offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(1),
+                ],
+            ),
+        ]);
+    assert_eq!(c.call(8, &commit).await.topics[0].partitions[0].error_code, 0);
+    assert_eq!(c.call(0, &alter("simple", "q", &[(0, 1)])).await.error_code, 69);
     assert_eq!(c.call(0, &alter("", "q", &[(0, 1)])).await.error_code, 24);
     agent.shutdown();
 }

@@ -171,7 +171,7 @@ pub async fn describe(
 /// groups), or COORDINATOR_NOT_AVAILABLE when that cannot be told. A share group's first member (epoch 0, group
 /// not known here) also checks what is stored: a group held by no coordinator yet, or only committed
 /// offsets (Kafka's "simple" classic group).
-async fn other_type(agent: &Agent, group: &str, epoch: i32) -> Option<i16> {
+pub(super) async fn other_type(agent: &Agent, group: &str, epoch: i32) -> Option<i16> {
     let other = weft_groups::GroupError::GroupIdNotFound.code();
     if epoch == 0 && !agent.share.groups.contains(group) {
         if agent.groups.load(group).await.is_err() {

@@ -34,9 +34,15 @@ use weft_meta::{SharePartitionKey, ShareStartOffset};
 /// The start offset of a partition without stored state, as Kafka answers it.
 const UNINITIALIZED: i64 = -1;
 
-/// Whether `group` names a classic or KIP-848 group, which share-group APIs answer GROUP_ID_NOT_FOUND.
-fn other_kind(agent: &Agent, group: &str) -> bool {
-    agent.groups.snapshot_consumer_group(group).is_some() || agent.groups.list().iter().any(|(g, _, _)| *g == group)
+/// GROUP_ID_NOT_FOUND (with its message) when `group` is a classic or KIP-848 group, held here or only stored,
+/// or holds committed offsets (the same check a share group's first member gets); COORDINATOR_NOT_AVAILABLE
+/// when that cannot be told.
+async fn other_kind(agent: &Agent, group: &str) -> Option<(i16, String)> {
+    let code = super::share_group::other_type(agent, group, 0).await?;
+    if code == ResponseError::GroupIdNotFound.code() {
+        return Some(not_share_group(group));
+    }
+    Some((code, format!("whether {group} is a share group cannot be told now")))
 }
 
 fn not_share_group(group: &str) -> (i16, String) {
@@ -81,8 +87,7 @@ async fn describe_group(
     if let Some(code) = agent.cluster.refusal(&id) {
         return fail(code, None);
     }
-    if other_kind(agent, &id) {
-        let (code, message) = not_share_group(&id);
+    if let Some((code, message)) = other_kind(agent, &id).await {
         return fail(code, Some(message));
     }
     let stored = match agent.meta.share_start_offsets(&id).await {
@@ -168,6 +173,21 @@ async fn describe_all(
     out
 }
 
+/// The checks before altering or deleting `group`'s offsets: `op` on the group, a non-empty id, and not another
+/// kind of group's id; or the top-level error code and message.
+async fn changeable(agent: &Agent, ctx: &RequestContext, op: Operation, group: &str) -> Result<(), (i16, String)> {
+    if let Err(denied) = authorize(ctx, op, Resource::Group(group)) {
+        return Err((denied.code(), denied.to_string()));
+    }
+    if group.is_empty() {
+        return Err((ResponseError::InvalidGroupId.code(), "the group id is empty".into()));
+    }
+    match other_kind(agent, group).await {
+        Some(refused) => Err(refused),
+        None => Ok(()),
+    }
+}
+
 pub async fn alter(
     agent: &Agent,
     ctx: &RequestContext,
@@ -178,14 +198,7 @@ pub async fn alter(
     let top = |code: i16, message: String| {
         AlterShareGroupOffsetsResponse::default().with_error_code(code).with_error_message(Some(str_bytes(message)))
     };
-    if let Err(denied) = authorize(ctx, Operation::Read, Resource::Group(&id)) {
-        return top(denied.code(), denied.to_string());
-    }
-    if id.is_empty() {
-        return top(ResponseError::InvalidGroupId.code(), "the group id is empty".into());
-    }
-    if other_kind(agent, &id) {
-        let (code, message) = not_share_group(&id);
+    if let Err((code, message)) = changeable(agent, ctx, Operation::Read, &id).await {
         return top(code, message);
     }
     // Per partition: its answer, and the change when it passed every check.
@@ -264,14 +277,7 @@ pub async fn delete(
     let top = |code: i16, message: String| {
         DeleteShareGroupOffsetsResponse::default().with_error_code(code).with_error_message(Some(str_bytes(message)))
     };
-    if let Err(denied) = authorize(ctx, Operation::Delete, Resource::Group(&id)) {
-        return top(denied.code(), denied.to_string());
-    }
-    if id.is_empty() {
-        return top(ResponseError::InvalidGroupId.code(), "the group id is empty".into());
-    }
-    if other_kind(agent, &id) {
-        let (code, message) = not_share_group(&id);
+    if let Err((code, message)) = changeable(agent, ctx, Operation::Delete, &id).await {
         return top(code, message);
     }
     let known = match agent.share.groups.admit_offset_change(&id, false) {
