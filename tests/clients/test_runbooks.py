@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -318,11 +319,16 @@ def sql_text(query: str, env: dict) -> str:
 
 
 def run_sqlite(agent, query: str) -> subprocess.CompletedProcess:
+    """The query on the agent's SQLite metastore, read-only, as the `sqlite3` shell would answer it."""
     db = Path(agent.data_dir) / "meta.db"
     assert db.is_file(), db
-    sqlite = shutil.which("sqlite3")
-    assert sqlite, "sqlite3 missing"
-    return subprocess.run([sqlite, "-readonly", "-bail", str(db), query], capture_output=True, text=True, timeout=30)
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+            rows = conn.execute(query).fetchall()
+    except sqlite3.Error as e:
+        return subprocess.CompletedProcess(query, 1, "", str(e))
+    out = "".join("|".join("" if v is None else str(v) for v in row) + "\n" for row in rows)
+    return subprocess.CompletedProcess(query, 0, out, "")
 
 
 def check_sql_queries(agent, run) -> None:
