@@ -43,6 +43,11 @@ pub fn install() -> Option<PrometheusHandle> {
                     metrics::counter!("weft_transactions_total", "result" => "committed").increment(0);
                     metrics::counter!("weft_transactions_total", "result" => "aborted").increment(0);
                     metrics::counter!("weft_peer_reads_total", "result" => "peer").increment(0);
+                    metrics::counter!("weft_accept_errors_total").increment(0);
+                    for op in ["commit_segment", "commit_offsets", "heartbeat_agent", "acquire_leases"] {
+                        metrics::counter!("weft_metastore_errors_total", "op" => op).increment(0);
+                    }
+                    metrics::gauge!("weft_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
                     Some(handle)
                 }
                 Err(e) => {
@@ -101,6 +106,14 @@ fn describe() {
     describe_histogram!("weft_flush_duration_seconds", Unit::Seconds, "Flush stages: upload wait and metastore commit");
     describe_counter!("weft_flush_errors_total", "Flushes that failed (producers got an error)");
     describe_counter!("weft_object_store_requests_total", "Object store requests, by operation and result (ok, error)");
+    describe_counter!(
+        "weft_object_store_retries_total",
+        "Object store attempts that failed and were repeated, by operation and reason (throttled, timeout, server, other)"
+    );
+    describe_gauge!(
+        "weft_build_info",
+        "Always 1, labelled with the agent's version (a mixed-version cluster shows two)"
+    );
     describe_histogram!(
         "weft_object_store_request_duration_seconds",
         Unit::Seconds,

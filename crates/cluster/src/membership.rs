@@ -309,11 +309,12 @@ impl Membership {
                 self.alone()
             }
         };
+        // Set on every refresh, not only on a change: the first view may equal the initial one.
+        metrics::gauge!("weft_cluster_brokers").set(view.brokers.len() as f64);
         self.view.send_if_modified(|v| {
             let changed = **v != view;
             if changed {
                 tracing::info!(brokers = ?view.brokers.iter().map(|m| m.node_id).collect::<Vec<_>>(), "live agents changed");
-                metrics::gauge!("weft_cluster_brokers").set(view.brokers.len() as f64);
                 *v = Arc::new(view);
             }
             changed

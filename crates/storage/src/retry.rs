@@ -67,6 +67,26 @@ fn transient(e: &object_store::Error) -> bool {
     }
 }
 
+/// Why a store refused an attempt that will be repeated, for `weft_object_store_retries_total`: `throttled`
+/// (S3's 503 SlowDown, or any 503 or 429: the store asks for fewer requests), `timeout` (the attempt outlived
+/// its timeout, or the store said it timed out), `server` (another 5xx) or `other` (connection errors and
+/// the rest). The store's error carries the HTTP status only in its text, so the text is what is read.
+pub(crate) fn reason(e: &object_store::Error) -> &'static str {
+    if crate::error::carries::<AttemptTimedOut>(e) {
+        return "timeout";
+    }
+    let text = e.to_string();
+    if text.contains("SlowDown") || text.contains("503") || text.contains("429") || text.contains("Too Many Requests") {
+        "throttled"
+    } else if text.contains("timed out") || text.contains("timeout") {
+        "timeout"
+    } else if ["500", "502", "504", "InternalError"].iter().any(|code| text.contains(code)) {
+        "server"
+    } else {
+        "other"
+    }
+}
+
 /// Whether an I/O error in the chain of `e` is one a local disk keeps giving.
 fn refused_by_disk(e: &(dyn std::error::Error + 'static)) -> bool {
     use std::io::ErrorKind::*;
@@ -127,6 +147,8 @@ impl Retrying {
             let result = bounded(self.options, op, attempt()).await;
             match result {
                 Err(e) if repeat.allows(&e) && backoff.tries < self.options.attempts => {
+                    metrics::counter!("weft_object_store_retries_total", "op" => op, "reason" => reason(&e))
+                        .increment(1);
                     tracing::warn!(op, object = %location, attempt = backoff.tries, error = %e, "object store request failed; retrying");
                     backoff.wait().await;
                 }
@@ -347,6 +369,16 @@ mod tests {
         inner.fail_next.store(1, Ordering::SeqCst);
         assert_eq!(&store.get(&Path::from("a")).await.unwrap().bytes().await.unwrap()[..], b"x");
         assert_eq!(inner.gets.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn retry_reasons_name_throttling_timeouts_and_server_errors() {
+        let err = |text: &str| object_store::Error::Generic { store: "S3", source: text.to_string().into() };
+        assert_eq!(reason(&err("Server returned non-2XX response code: 503 SlowDown")), "throttled");
+        assert_eq!(reason(&err("429 Too Many Requests")), "throttled");
+        assert_eq!(reason(&err("request timed out")), "timeout");
+        assert_eq!(reason(&err("500 InternalError")), "server");
+        assert_eq!(reason(&err("connection reset by peer")), "other");
     }
 
     #[tokio::test]
