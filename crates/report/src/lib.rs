@@ -10,7 +10,10 @@ pub mod model;
 pub use model::{HistogramBucket, Interval, Objective, REPORT_VERSION, Run, RunSettings, Step, Target};
 pub mod analysis;
 pub mod html;
+pub mod procfs;
+pub mod prom;
 pub mod sample;
+pub mod target_metrics;
 
 pub use analysis::{Bottleneck, analyse};
 pub use sample::{ResourceSample, Sampler, SamplerConfig};
