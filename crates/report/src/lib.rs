@@ -9,11 +9,17 @@ pub mod model;
 
 pub use model::{HistogramBucket, Interval, Objective, REPORT_VERSION, Run, RunSettings, Step, Target};
 pub mod analysis;
+pub mod detect;
+#[cfg(test)]
+mod fixture;
 pub mod html;
+pub mod path;
 pub mod procfs;
 pub mod prom;
 pub mod sample;
 pub mod target_metrics;
 
 pub use analysis::{Bottleneck, analyse};
+pub use detect::Evidence;
+pub use path::Stage;
 pub use sample::{ResourceSample, Sampler, SamplerConfig};
