@@ -113,18 +113,20 @@ fn objective_broken(run: &Run) -> Option<Broken> {
 
 fn latency_bound(broken: Broken, produce: &[Stage]) -> Bottleneck {
     let Broken { metric, value, max_ms, at_ms } = broken;
-    let mut evidence = vec![Evidence { metric, value, threshold: max_ms, unit: "ms".into(), at_ms }];
+    let mut evidence = vec![Evidence { metric, value, threshold: Some(max_ms), unit: "ms".into(), at_ms }];
     if let Some(top) = produce.iter().max_by(|a, b| a.mean_ms.total_cmp(&b.mean_ms)) {
         let metric = format!("produce path: {} ({})", top.stage, top.source);
-        evidence.push(Evidence { metric, value: top.mean_ms, threshold: 0.0, unit: "ms".into(), at_ms });
+        evidence.push(Evidence { metric, value: top.mean_ms, threshold: None, unit: "ms".into(), at_ms });
     }
     Bottleneck { resource: resource::LATENCY_OBJECTIVE.into(), evidence, at_ms: Some(at_ms), ..Default::default() }
 }
 
 /// Fills the summary, the change and its expected effect.
 fn explain(b: &mut Bottleneck, produce: &[Stage]) {
-    let first =
-        b.evidence.first().map(|e| format!("{} at {:.1} {} (threshold {:.1})", e.metric, e.value, e.unit, e.threshold));
+    let first = b.evidence.first().map(|e| {
+        let over = e.threshold.map_or(String::new(), |t| format!(" (threshold {t:.1})"));
+        format!("{} at {:.1} {}{over}", e.metric, e.value, e.unit)
+    });
     let at = b.at_ms.map(|t| format!(" from {:.1} s", t as f64 / 1000.0)).unwrap_or_default();
     let stage_ms = |name: &str| produce.iter().find(|s| s.stage == name).map_or(0.0, |s| s.mean_ms);
     let (what, change, effect): (String, &str, String) = match b.resource.as_str() {

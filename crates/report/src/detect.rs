@@ -49,13 +49,14 @@ pub mod resource {
     pub const NONE: &str = "none";
 }
 
-/// One measurement behind a claim: `metric` was `value` (over `threshold`) in the interval ending at `at_ms`.
+/// One measurement behind a claim: `metric` was `value` (at or over `threshold`) in the interval ending at
+/// `at_ms`; without a threshold it is context for the claim (e.g. the PUT latency behind a PUT-wait share).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
 pub struct Evidence {
     pub metric: String,
     pub value: f64,
-    pub threshold: f64,
+    pub threshold: Option<f64>,
     pub unit: String,
     pub at_ms: u64,
 }
@@ -119,7 +120,7 @@ fn first_sustained(samples: &[ResourceSample], probe: Probe) -> Option<(u64, Vec
 
 fn evidence(metric: String, value: f64, threshold: f64, unit: &str, s: &ResourceSample) -> Vec<Evidence> {
     if value >= threshold && value.is_finite() {
-        vec![Evidence { metric, value, threshold, unit: unit.to_string(), at_ms: s.t_ms }]
+        vec![Evidence { metric, value, threshold: Some(threshold), unit: unit.to_string(), at_ms: s.t_ms }]
     } else {
         vec![]
     }
@@ -229,7 +230,7 @@ fn store_latency(s: &ResourceSample) -> Vec<Evidence> {
     {
         // Context, not a threshold: the PUT latency itself.
         let metric = "weft_object_store_request_duration_seconds{op=\"put\"} mean".to_string();
-        out.push(Evidence { metric, value: put, threshold: 0.0, unit: "ms".into(), at_ms: s.t_ms });
+        out.push(Evidence { metric, value: put, threshold: None, unit: "ms".into(), at_ms: s.t_ms });
     }
     out
 }
@@ -246,7 +247,7 @@ fn metastore(s: &ResourceSample) -> Vec<Evidence> {
         && let Some(txn) = m.metastore_mean_ms
     {
         let metric = "weft_metastore_transaction_duration_seconds mean".to_string();
-        out.push(Evidence { metric, value: txn, threshold: 0.0, unit: "ms".into(), at_ms: s.t_ms });
+        out.push(Evidence { metric, value: txn, threshold: None, unit: "ms".into(), at_ms: s.t_ms });
     }
     out
 }

@@ -12,11 +12,13 @@ pub mod analysis;
 pub mod detect;
 #[cfg(test)]
 mod fixture;
+mod headline;
 pub mod html;
 pub mod path;
 pub mod procfs;
 pub mod prom;
 pub mod sample;
+mod svg;
 pub mod target_metrics;
 
 pub use analysis::{Bottleneck, analyse};

@@ -105,3 +105,6 @@ pub struct HistogramBucket {
     pub le_ms: f64,
     pub count: u64,
 }
+
+#[cfg(test)]
+mod tests;

@@ -39,7 +39,7 @@ fn object_store_latency_dominating_produce_is_object_store_bound() {
     let share = &b.evidence[0];
     assert!(share.metric.contains("upload_wait"), "{share:?}");
     assert!((share.value - 150.0 * 100.0 / 180.0).abs() < 1e-9);
-    assert_eq!(share.threshold, detect::DOMINANT_SHARE_PERCENT);
+    assert_eq!(share.threshold, Some(detect::DOMINANT_SHARE_PERCENT));
     assert!(b.evidence.iter().any(|e| e.metric.contains("op=\"put\"") && e.value == 160.0));
     assert!(b.change.contains("S3 Express"), "{}", b.change);
     assert!(b.summary.starts_with("object-store bound"), "{}", b.summary);
@@ -63,7 +63,7 @@ fn a_client_thread_at_a_full_core_is_client_bound() {
     let b = analyse(&r);
     assert_eq!(b.resource, resource::CLIENT_CPU, "{b:#?}");
     assert_eq!(b.evidence[0].metric, "client thread \"bench-producer\" CPU");
-    assert_eq!((b.evidence[0].value, b.evidence[0].threshold), (99.0, detect::THREAD_SATURATED_PERCENT));
+    assert_eq!((b.evidence[0].value, b.evidence[0].threshold), (99.0, Some(detect::THREAD_SATURATED_PERCENT)));
     assert!(b.change.contains("more producer processes"));
     assert!(b.ambiguous_with.is_empty());
 }
@@ -110,7 +110,7 @@ fn a_slow_commit_is_metastore_bound() {
 fn a_broken_objective_with_nothing_saturated_is_latency_bound_by_batching() {
     let b = analyse(&with_broken_objective(run(quiet_samples(6))));
     assert_eq!(b.resource, resource::LATENCY_OBJECTIVE, "{b:#?}");
-    assert_eq!((b.evidence[0].value, b.evidence[0].threshold, b.at_ms), (140.0, 100.0, Some(4000)));
+    assert_eq!((b.evidence[0].value, b.evidence[0].threshold, b.at_ms), (140.0, Some(100.0), Some(4000)));
     assert!(b.change.contains("--flush-interval-ms"), "{}", b.change);
     assert!(b.summary.contains("batching"), "{}", b.summary);
 }
