@@ -175,8 +175,8 @@ fn explain(b: &mut Bottleneck, produce: &[Stage]) {
             "object-store bound: produce (or fetch) time is mostly the object store's latency".into(),
             "use a lower-latency store (S3 Express One Zone: about ten times faster PUTs), or add agents and raise --max-inflight-flushes for throughput",
             format!(
-                "produce latency falls by most of the {:.0} ms PUT wait; larger --flush-bytes raises throughput per PUT but not latency",
-                stage_ms(path::STORE_PUT)
+                "produce latency falls by most of the {:.0} ms spent on PUTs; larger --flush-bytes raises throughput per PUT but not latency",
+                stage_ms(path::STORE_PUT) + stage_ms(path::STORE_EARLIER)
             ),
         ),
         resource::METASTORE => (

@@ -10,6 +10,9 @@ use crate::sample::ResourceSample;
 /// A thread can use at most one core; one at 90 % of it over whole intervals rarely waits, so it is the
 /// serial part that caps throughput (what is left is scheduling noise and the sampler's own reads).
 pub const THREAD_SATURATED_PERCENT: f64 = 90.0;
+/// A thread that was on a CPU or waiting in a run queue 90 % of the time would use 90 % of a core given
+/// one: on a host shared with other work it is CPU-bound even though its own CPU time looks modest.
+pub const THREAD_DEMAND_SATURATED_PERCENT: f64 = 90.0;
 /// A process using 80 % of all cores' time leaves the rest of the host (and its own other threads)
 /// too little headroom to go faster; above this, adding load only adds queueing.
 pub const PROCESS_HOST_SHARE_PERCENT: f64 = 80.0;
@@ -140,6 +143,13 @@ fn process_cpu(which: &str, p: Option<&crate::sample::ProcessSample>, s: &Resour
         "% of one core",
         s,
     );
+    if out.is_empty()
+        && let Some(demand) = p.busiest_thread_demand_percent
+    {
+        let name = p.busiest_thread.as_deref().unwrap_or("?");
+        let metric = format!("{which} thread {name:?} CPU plus run-queue wait (schedstat)");
+        out.extend(evidence(metric, demand, THREAD_DEMAND_SATURATED_PERCENT, "% of the interval", s));
+    }
     if let Some(cores) = cores(s) {
         let share = p.cpu_percent / cores;
         out.extend(evidence(format!("{which} process CPU"), share, PROCESS_HOST_SHARE_PERCENT, "% of all cores", s));
@@ -213,24 +223,35 @@ fn store_errors(s: &ResourceSample) -> Vec<Evidence> {
     evidence(metric, errors * 100.0 / requests, STORE_ERROR_PERCENT, "% of requests", s)
 }
 
-/// The PUT the committer waited for takes half of a produce, or GETs take half of a fetch.
+/// The object store takes half of a produce (its segment's PUT, and earlier uploads it waited for since
+/// commits are in order: `path::PutWait`), or GETs take half of a fetch.
 fn store_latency(s: &ResourceSample) -> Vec<Evidence> {
     let Some(m) = &s.metrics else { return vec![] };
     let mut out = Vec::new();
-    if let (Some(upload), Some(produce)) = (m.flush_upload_wait_mean_ms, m.produce_mean_ms.filter(|p| *p > 0.0)) {
-        let metric = "weft_flush_duration_seconds{stage=\"upload_wait\"} mean, of produce request time".to_string();
-        out.extend(evidence(metric, upload * 100.0 / produce, DOMINANT_SHARE_PERCENT, "%", s));
+    if let (Some(w), Some(produce)) = (path::put_wait(m), m.produce_mean_ms.filter(|p| *p > 0.0)) {
+        let metric = "object-store wait (PUT and earlier uploads), of produce request time".to_string();
+        out.extend(evidence(metric, (w.own_ms + w.earlier_ms) * 100.0 / produce, DOMINANT_SHARE_PERCENT, "%", s));
+        if !out.is_empty() {
+            // Context, not thresholds: what the share is made of.
+            let context = |metric: &str, value, unit: &str| Evidence {
+                metric: metric.into(),
+                value,
+                threshold: None,
+                unit: unit.into(),
+                at_ms: s.t_ms,
+            };
+            let put = m.object_store.get("put");
+            out.push(context("weft_object_store_request_duration_seconds{op=\"put\"} mean", w.own_ms, "ms"));
+            if let Some(p99) = put.and_then(|p| p.p99_ms) {
+                out.push(context("weft_object_store_request_duration_seconds{op=\"put\"} p99", p99, "ms"));
+            }
+            out.push(context("uploads in flight (PUT rate x mean latency)", w.in_flight, "uploads"));
+            out.push(context("weft_request_duration_seconds{api=\"Produce\"} mean", produce, "ms"));
+        }
     }
     if let (Some((get, _)), Some(fetch)) = (path::get_time_per_fetch(m), m.fetch_mean_ms.filter(|f| *f > 0.0)) {
         let metric = "object-store GET time per fetch, of fetch request time".to_string();
         out.extend(evidence(metric, get * 100.0 / fetch, DOMINANT_SHARE_PERCENT, "%", s));
-    }
-    if !out.is_empty()
-        && let Some(put) = m.object_store.get("put").and_then(|o| o.mean_ms)
-    {
-        // Context, not a threshold: the PUT latency itself.
-        let metric = "weft_object_store_request_duration_seconds{op=\"put\"} mean".to_string();
-        out.push(Evidence { metric, value: put, threshold: None, unit: "ms".into(), at_ms: s.t_ms });
     }
     out
 }

@@ -41,6 +41,8 @@ pub fn process(thread: &str, cpu: f64, hottest: f64) -> ProcessSample {
         threads: 8,
         hottest_thread: Some(thread.into()),
         hottest_thread_cpu_percent: hottest,
+        busiest_thread: Some(thread.into()),
+        busiest_thread_demand_percent: Some(hottest),
         rss_bytes: Some(100 << 20),
     }
 }

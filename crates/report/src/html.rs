@@ -292,6 +292,10 @@ fn cpu_chart(run: &Run, baseline: Option<&Run>) -> String {
                 "hottest client thread".into(),
                 resource_series(r, |s| Some(s.client.as_ref()?.hottest_thread_cpu_percent)),
             ),
+            (
+                "client thread CPU + run-queue wait".into(),
+                resource_series(r, |s| s.client.as_ref()?.busiest_thread_demand_percent),
+            ),
             ("disk util".into(), resource_series(r, |s| Some(s.host.as_ref()?.disk_util_percent))),
         ]
     });
@@ -316,7 +320,8 @@ fn agent_chart(run: &Run, baseline: Option<&Run>) -> String {
     let series = both(run, baseline, |r| {
         vec![
             ("produce mean".into(), resource_series(r, |s| m(s)?.produce_mean_ms)),
-            ("PUT wait".into(), resource_series(r, |s| m(s)?.flush_upload_wait_mean_ms)),
+            ("PUT".into(), resource_series(r, |s| m(s)?.object_store.get("put")?.mean_ms)),
+            ("upload wait".into(), resource_series(r, |s| m(s)?.flush_upload_wait_mean_ms)),
             ("commit".into(), resource_series(r, |s| m(s)?.flush_commit_mean_ms)),
             ("fetch mean".into(), resource_series(r, |s| m(s)?.fetch_mean_ms)),
         ]

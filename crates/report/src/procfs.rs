@@ -46,12 +46,15 @@ pub struct NetCounters {
     pub tx_bytes: u64,
 }
 
-/// One thread's name and cumulative CPU ticks (user + system).
+/// One thread's name and cumulative CPU ticks (user + system), and from `schedstat` (when the kernel keeps
+/// it) its nanoseconds on a CPU plus waiting on a run queue: a thread that ran or wanted to run all the
+/// time is CPU-bound even when a busy host gave it only part of a core.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadTicks {
     pub tid: u32,
     pub name: String,
     pub ticks: u64,
+    pub demand_ns: Option<u64>,
 }
 
 /// A process's threads and resident memory.
@@ -133,7 +136,13 @@ pub fn parse_thread_stat(tid: u32, text: &str) -> Option<ThreadTicks> {
     let fields: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
     // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 counting from the state field.
     let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ThreadTicks { tid, name, ticks })
+    Some(ThreadTicks { tid, name, ticks, demand_ns: None })
+}
+
+/// On-CPU plus run-queue nanoseconds from a `schedstat` line (`run_ns wait_ns timeslices`).
+pub fn parse_schedstat(text: &str) -> Option<u64> {
+    let mut f = text.split_whitespace().map(|v| v.parse::<u64>().ok());
+    Some(f.next()??.saturating_add(f.next()??))
 }
 
 /// `VmRSS` from a `status` file, in bytes.
@@ -179,7 +188,10 @@ pub fn process(pid: Option<u32>) -> Option<ProcessCounters> {
         .take(MAX_THREADS)
         .filter_map(|entry| {
             let tid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            parse_thread_stat(tid, &std::fs::read_to_string(entry.path().join("stat")).ok()?)
+            let mut thread = parse_thread_stat(tid, &std::fs::read_to_string(entry.path().join("stat")).ok()?)?;
+            thread.demand_ns =
+                std::fs::read_to_string(entry.path().join("schedstat")).ok().and_then(|t| parse_schedstat(&t));
+            Some(thread)
         })
         .collect();
     let rss_bytes = std::fs::read_to_string(Path::new(&base).join("status")).ok().and_then(|s| parse_rss(&s));
@@ -237,6 +249,8 @@ mod tests {
         let t = parse_thread_stat(4242, text).unwrap();
         assert_eq!((t.name.as_str(), t.ticks), ("rdk:broker (1)", 280));
         assert!(parse_thread_stat(1, "1 (x) S 1").is_none());
+        assert_eq!(parse_schedstat("1000 250 7\n"), Some(1250));
+        assert_eq!(parse_schedstat("1000"), None);
         assert_eq!(parse_rss("Name: x\nVmRSS:\t  2048 kB\n"), Some(2048 * 1024));
     }
 

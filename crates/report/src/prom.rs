@@ -244,11 +244,11 @@ mod tests {
 
     const TEXT: &str = "# HELP weft_request_duration_seconds x\n\
         # TYPE weft_request_duration_seconds histogram\n\
-        weft_request_duration_seconds_bucket{api=\"produce\",le=\"0.01\"} 2\n\
-        weft_request_duration_seconds_bucket{api=\"produce\",le=\"0.1\"} 8\n\
-        weft_request_duration_seconds_bucket{api=\"produce\",le=\"+Inf\"} 10\n\
-        weft_request_duration_seconds_sum{api=\"produce\"} 0.9\n\
-        weft_request_duration_seconds_count{api=\"produce\"} 10\n\
+        weft_request_duration_seconds_bucket{api=\"Produce\",le=\"0.01\"} 2\n\
+        weft_request_duration_seconds_bucket{api=\"Produce\",le=\"0.1\"} 8\n\
+        weft_request_duration_seconds_bucket{api=\"Produce\",le=\"+Inf\"} 10\n\
+        weft_request_duration_seconds_sum{api=\"Produce\"} 0.9\n\
+        weft_request_duration_seconds_count{api=\"Produce\"} 10\n\
         weft_object_store_requests_total{op=\"put\",result=\"ok\"} 7\n\
         weft_object_store_requests_total{op=\"put\",result=\"error\"} 1\n\
         kafka_network_requestmetrics_totaltimems{request=\"Produce\",quantile=\"0.99\",} 12.5 1700000000000\n\
@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn histogram_deltas_give_mean_and_interpolated_quantiles() {
-        let after = Scrape::parse(TEXT).histogram("weft_request_duration_seconds", &[("api", "produce")]).unwrap();
+        let after = Scrape::parse(TEXT).histogram("weft_request_duration_seconds", &[("api", "Produce")]).unwrap();
         let before = Histogram { buckets: vec![(0.01, 1.0), (0.1, 1.0), (f64::INFINITY, 2.0)], sum: 0.5, count: 2.0 };
         let d = after.since(&before);
         assert_eq!(d.count, 8.0);

@@ -58,8 +58,8 @@ impl TargetMetrics {
     /// The figures between `before` and `after`, `secs` apart.
     pub fn between(before: &Scrape, after: &Scrape, secs: f64) -> TargetMetrics {
         let d = Delta { before, after, secs: secs.max(1e-3) };
-        let produce = d.histogram("weft_request_duration_seconds", &[("api", "produce")]);
-        let fetch = d.histogram("weft_request_duration_seconds", &[("api", "fetch")]);
+        let produce = d.histogram("weft_request_duration_seconds", &[("api", "Produce")]);
+        let fetch = d.histogram("weft_request_duration_seconds", &[("api", "Fetch")]);
         let upload = d.histogram("weft_flush_duration_seconds", &[("stage", "upload_wait")]);
         let commit = d.histogram("weft_flush_duration_seconds", &[("stage", "commit")]);
         let flush_size = d.histogram("weft_flush_size_bytes", &[]);
@@ -163,9 +163,9 @@ mod tests {
              weft_object_store_request_duration_seconds_bucket{{op=\"put\",le=\"+Inf\"}} {}\n\
              weft_object_store_request_duration_seconds_sum{{op=\"put\"}} {put_secs}\n\
              weft_object_store_request_duration_seconds_count{{op=\"put\"}} {}\n\
-             weft_request_duration_seconds_bucket{{api=\"produce\",le=\"+Inf\"}} {produce}\n\
-             weft_request_duration_seconds_sum{{api=\"produce\"}} {produce_secs}\n\
-             weft_request_duration_seconds_count{{api=\"produce\"}} {produce}\n\
+             weft_request_duration_seconds_bucket{{api=\"Produce\",le=\"+Inf\"}} {produce}\n\
+             weft_request_duration_seconds_sum{{api=\"Produce\"}} {produce_secs}\n\
+             weft_request_duration_seconds_count{{api=\"Produce\"}} {produce}\n\
              weft_bytes_in_total{{topic=\"a\"}} {bytes_in}\n\
              weft_request_bytes_reserved 100\nweft_request_bytes_limit 1000\n",
             puts + 1,
