@@ -47,9 +47,10 @@ pub fn render(run: &Run, baseline: Option<&Run>) -> String {
         out.push_str(&delta_table(run, b));
     }
     section(&mut out, "Bottleneck");
+    // A run written before the analysis (or by an older bench) is analysed now.
     match &run.bottleneck {
         Some(b) => bottleneck(&mut out, b),
-        None => out.push_str("<p class=\"muted\">Not analysed.</p>"),
+        None => bottleneck(&mut out, &crate::analysis::analyse(run)),
     }
     section(&mut out, "Throughput and latency over time");
     out.push_str(&throughput_chart(run, baseline));
@@ -82,7 +83,7 @@ pub fn compare_table(run: &Run, baseline: &Run) -> String {
             headline::format_delta(*delta)
         );
     }
-    let resource = |r: &Run| r.bottleneck.as_ref().map_or("-".to_string(), |b| b.resource.clone());
+    let resource = |r: &Run| r.bottleneck.clone().unwrap_or_else(|| crate::analysis::analyse(r)).resource;
     let _ = writeln!(out, "{:<28} {:>14} {:>14}", "bottleneck", resource(baseline), resource(run));
     out
 }

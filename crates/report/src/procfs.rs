@@ -76,8 +76,8 @@ pub fn parse_stat(text: &str) -> Option<HostCpu> {
         if v.len() < 5 {
             continue;
         }
-        let total: u64 = v.iter().sum();
-        let times = CpuTimes { busy: total - v[3] - v[4], iowait: v[4], total };
+        let total = v.iter().fold(0u64, |t, x| t.saturating_add(*x));
+        let times = CpuTimes { busy: total.saturating_sub(v[3]).saturating_sub(v[4]), iowait: v[4], total };
         if label == "cpu" {
             (out.all, seen_all) = (times, true);
         } else {
