@@ -340,7 +340,10 @@ mod tests {
             started: Instant::now(),
         };
         let sampler = Sampler::start(config);
-        tokio::time::sleep(Duration::from_millis(350)).await;
+        let waited = Instant::now();
+        while sampler.latest().is_none() && waited.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let latest = sampler.latest();
         let samples = sampler.finish().await;
         assert!(samples.len() >= 2, "{samples:?}");
