@@ -4,6 +4,7 @@
 #   - OpenSSL headers (libssl-dev, pkg-config) for librdkafka's SSL support
 #   - kcat (Debian package) via apt
 #   - promtool (Debian's prometheus package), to check the shipped alert rules
+#   - chromium (Debian's package), to check the bench's HTML report in a real headless browser
 #   - Go and Debian's Sarama 1.22 (golang-go, golang-github-shopify-sarama-dev) for tests/sarama
 #   - a Python venv at ${WEFT_VENV:-$HOME/.cache/weft-venv} with pinned clients
 #   - s3s-fs (an S3-compatible server over a directory, from crates.io) for the S3 tests
@@ -72,6 +73,12 @@ if ! command -v promtool >/dev/null 2>&1; then
   apt_install prometheus
 fi
 promtool --version >/dev/null 2>&1 || { log "promtool installed but 'promtool --version' failed"; exit 1; }
+
+# ---- chromium (headless check of the bench report) ---------------------------
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi
+chromium --version >/dev/null 2>&1 || { log "chromium installed but 'chromium --version' failed"; exit 1; }
 
 # ---- Go + Sarama (tests/sarama, built with GOPATH=/usr/share/gocode GO111MODULE=off) ----
 SARAMA_SRC=/usr/share/gocode/src/github.com/Shopify/sarama
@@ -154,4 +161,4 @@ if command -v rustup >/dev/null 2>&1; then
   done
 fi
 
-log "ok: venv=$WEFT_VENV kcat=$(command -v kcat) promtool=$(command -v promtool) go=$(command -v go)"
+log "ok: venv=$WEFT_VENV kcat=$(command -v kcat) promtool=$(command -v promtool) chromium=$(command -v chromium) go=$(command -v go)"
