@@ -150,7 +150,8 @@ impl PlanArgs {
         let d = Inputs::default();
         let write_bytes_per_sec = match (self.write_mb_per_sec, observed) {
             (Some(mb), _) => mb * MB,
-            (None, Some(o)) => o.bytes_in_per_sec,
+            (None, Some(o)) if o.bytes_in_per_sec > 0.0 => o.bytes_in_per_sec,
+            (None, Some(o)) => return Err(PlanError::NothingProduced { secs: o.sample_secs }),
             (None, None) => return Err(PlanError::NoWriteRate),
         };
         if let Some(f) = self.fan_out {
@@ -274,11 +275,38 @@ mod tests {
     fn observed_figures_fill_in_and_flags_win() {
         let o =
             Observed { bytes_in_per_sec: 2e6, bytes_out_per_sec: 6e6, records_in_per_sec: 4000.0, sample_secs: 10.0 };
+        let idle = Observed { bytes_in_per_sec: 0.0, ..o };
+        assert_eq!(
+            parse(&[]).inputs(Some(&idle)).unwrap_err().to_string(),
+            "nothing was produced during the 10 s sample: give --write-mb-per-sec"
+        );
         let i = parse(&[]).inputs(Some(&o)).unwrap();
         assert_eq!((i.write_bytes_per_sec, i.read_bytes_per_sec, i.record_bytes), (2e6, 6e6, 500.0));
         // A larger write rate keeps the observed fan-out of 3; a given record size wins.
         let i = parse(&["--write-mb-per-sec", "10", "--record-bytes", "100"]).inputs(Some(&o)).unwrap();
         assert_eq!((i.write_bytes_per_sec, i.read_bytes_per_sec, i.record_bytes), (10e6, 30e6, 100.0));
+    }
+
+    /// Each "[default: N" in a flag's help is the default the model uses: giving the flag that value
+    /// changes nothing.
+    #[test]
+    fn the_defaults_in_the_help_are_the_defaults() {
+        use clap::CommandFactory;
+        let base = parse(&["--write-mb-per-sec", "5"]).inputs(None).unwrap();
+        let mut checked = 0;
+        for arg in Cli::command().get_arguments() {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let Some(value) = help.split("[default: ").nth(1) else { continue };
+            let value: String = value.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+            if value.is_empty() {
+                continue;
+            }
+            let flag = format!("--{}", arg.get_long().unwrap());
+            let with = parse(&["--write-mb-per-sec", "5", &flag, &value]).inputs(None).unwrap();
+            assert_eq!(with, base, "{flag} {value}");
+            checked += 1;
+        }
+        assert!(checked >= 25, "{checked} defaults checked");
     }
 
     #[test]

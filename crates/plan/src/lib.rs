@@ -35,6 +35,8 @@ pub enum PlanError {
     Invalid { name: &'static str, value: f64, rule: &'static str },
     #[error("no write rate: give --write-mb-per-sec or --from-metrics")]
     NoWriteRate,
+    #[error("nothing was produced during the {secs} s sample: give --write-mb-per-sec")]
+    NothingProduced { secs: f64 },
     #[error("cannot scrape {url}: {reason}")]
     Scrape { url: String, reason: String },
 }

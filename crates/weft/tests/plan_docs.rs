@@ -64,3 +64,26 @@ fn every_flag_is_documented() {
         );
     }
 }
+
+/// Each numeric default in docs/plan.md's tables is the command's: giving the flag that value changes
+/// nothing in the JSON plan.
+#[test]
+fn the_documented_defaults_are_the_defaults() {
+    let text = doc();
+    let base = ["plan", "--write-mb-per-sec", "5", "--json"];
+    let plain = weft(&base);
+    let mut checked = 0;
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (Some(flag), Some(value)) = (cells.get(1), cells.get(2)) else { continue };
+        let Some(flag) = flag.strip_prefix('`').and_then(|f| f.strip_suffix('`')) else { continue };
+        if !flag.starts_with("--") || value.parse::<f64>().is_err() || flag == "--sample-secs" {
+            continue;
+        }
+        let mut args = base.to_vec();
+        args.extend([flag, value]);
+        assert_eq!(weft(&args), plain, "{flag} {value}");
+        checked += 1;
+    }
+    assert!(checked >= 25, "{checked} defaults checked");
+}
