@@ -55,6 +55,10 @@ pub struct PlanArgs {
     /// MB/s, 2 cores)].
     #[arg(long, allow_negative_numbers = true)]
     pub agent_read_mb_per_sec: Option<f64>,
+    /// Network MB/s out of one Weft agent [default: 195, m6i.xlarge's 1.5625 Gbit/s baseline (AWS,
+    /// "Amazon EC2 instance network bandwidth", general purpose specifications)].
+    #[arg(long, allow_negative_numbers = true)]
+    pub agent_network_mb_per_sec: Option<f64>,
     /// Weft's --flush-interval-ms [default: 250, its default on S3 (crates/config)].
     #[arg(long, allow_negative_numbers = true)]
     pub flush_interval_ms: Option<f64>,
@@ -101,7 +105,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub follower_fetching: bool,
 
-    /// USD per hour of one Weft agent [default: 0.096, m6i.large on-demand Linux (AWS, "Amazon EC2
+    /// USD per hour of one Weft agent [default: 0.192, m6i.xlarge on-demand Linux (AWS, "Amazon EC2
     /// On-Demand Pricing")].
     #[arg(long, allow_negative_numbers = true)]
     pub agent_usd_per_hour: Option<f64>,
@@ -188,6 +192,7 @@ impl PlanArgs {
             headroom_fraction: self.headroom_fraction.unwrap_or(d.headroom_fraction),
             agent_write_bytes_per_sec: mb(self.agent_write_mb_per_sec, d.agent_write_bytes_per_sec),
             agent_read_bytes_per_sec: mb(self.agent_read_mb_per_sec, d.agent_read_bytes_per_sec),
+            agent_network_bytes_per_sec: mb(self.agent_network_mb_per_sec, d.agent_network_bytes_per_sec),
             flush_interval_secs: ms(self.flush_interval_ms, d.flush_interval_secs),
             flush_bytes: self.flush_bytes.unwrap_or(d.flush_bytes),
             objects_per_flush: self.objects_per_flush.unwrap_or(d.objects_per_flush),

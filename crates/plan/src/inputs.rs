@@ -44,6 +44,8 @@ pub struct Inputs {
     pub agent_write_bytes_per_sec: f64,
     /// Fetch bytes one agent sustains (measured, BENCHMARKS.md).
     pub agent_read_bytes_per_sec: f64,
+    /// Baseline network bandwidth out of one agent's instance.
+    pub agent_network_bytes_per_sec: f64,
     /// `--flush-interval-ms` (250 ms on S3).
     pub flush_interval_secs: f64,
     /// `--flush-bytes` (8 MiB).
@@ -101,6 +103,7 @@ impl Default for Inputs {
             headroom_fraction: 0.3,
             agent_write_bytes_per_sec: 100.0 * MB,
             agent_read_bytes_per_sec: 170.0 * MB,
+            agent_network_bytes_per_sec: 195.0 * MB,
             flush_interval_secs: 0.25,
             flush_bytes: 8.0 * 1_048_576.0,
             objects_per_flush: 1.0,
@@ -115,7 +118,7 @@ impl Default for Inputs {
             broker_network_bytes_per_sec: 195.0 * MB,
             kafka_controllers: 3,
             follower_fetching: false,
-            agent_usd_per_hour: 0.096,
+            agent_usd_per_hour: 0.192,
             metastore_usd_per_hour: 0.192,
             broker_usd_per_hour: 0.192,
             controller_usd_per_hour: 0.096,
@@ -158,6 +161,7 @@ impl Inputs {
             ("partition bytes/s", self.partition_bytes_per_sec),
             ("agent write bytes/s", self.agent_write_bytes_per_sec),
             ("agent read bytes/s", self.agent_read_bytes_per_sec),
+            ("agent network bytes/s", self.agent_network_bytes_per_sec),
             ("flush interval seconds", self.flush_interval_secs),
             ("flush bytes", self.flush_bytes),
             ("objects per flush", self.objects_per_flush),

@@ -56,10 +56,11 @@ fn weft(out: &mut String, p: &Plan) {
         "agents",
         a.total.to_string(),
         format!(
-            "{} per zone; N = {} for a load of {} agents at {}% headroom, + 1",
+            "{} per zone; N = {} for {} agents of produce+fetch, {} of network, {}% headroom; + 1",
             a.per_zone,
             a.needed,
             num(a.load, 2),
+            num(a.network_load, 2),
             num(p.inputs.headroom_fraction * 100.0, 0)
         ),
     );

@@ -20,8 +20,10 @@ pub struct WeftPlan {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Agents {
-    /// Agents' worth of work at the measured capacities, before headroom is added back.
+    /// Agents' worth of work at the measured produce and fetch capacities, before headroom.
     pub load: f64,
+    /// Agents' worth of network out (reads served, flush and merge uploads), before headroom.
+    pub network_load: f64,
     /// Agents that carry the load with the headroom kept free (N).
     pub needed: u32,
     /// N + 1, spread evenly over the zones, at least one per zone.
@@ -74,15 +76,18 @@ pub struct WeftCost {
 }
 
 /// Agents for the load. One agent both accepts produce and serves fetches, so its two measured capacities
-/// share it: the load is w / write capacity + r / read capacity agents' worth, divided by (1 - headroom) to
-/// keep the headroom free, rounded up to N. The cluster runs N + 1 so losing any one agent leaves N, spread
-/// evenly over the zones (clients use their zone's agents; at least one per zone).
+/// share it: the load is w / write capacity + r / read capacity agents' worth. Its network carries out the
+/// reads served and, to the store, every byte flushed and (when merged) once more: r + 2w over the
+/// instance's baseline bandwidth. The larger of the two, divided by (1 - headroom) to keep the headroom
+/// free, rounded up, is N. The cluster runs N + 1 so losing any one agent leaves N, spread evenly over the
+/// zones (clients use their zone's agents; at least one per zone).
 pub fn agents(inputs: &Inputs) -> Agents {
-    let load = inputs.write_bytes_per_sec / inputs.agent_write_bytes_per_sec
-        + inputs.read_bytes_per_sec / inputs.agent_read_bytes_per_sec;
-    let needed = to_count(load / (1.0 - inputs.headroom_fraction));
+    let (w, r) = (inputs.write_bytes_per_sec, inputs.read_bytes_per_sec);
+    let load = w / inputs.agent_write_bytes_per_sec + r / inputs.agent_read_bytes_per_sec;
+    let network_load = (r + 2.0 * w) / inputs.agent_network_bytes_per_sec;
+    let needed = to_count(load.max(network_load) / (1.0 - inputs.headroom_fraction));
     let total = round_up_to_multiple(needed.saturating_add(1), inputs.zones);
-    Agents { load, needed, total, per_zone: total / inputs.zones }
+    Agents { load, network_load, needed, total, per_zone: total / inputs.zones }
 }
 
 /// The Weft plan for `workload` on `agents`.

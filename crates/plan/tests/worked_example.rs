@@ -30,9 +30,10 @@ fn the_worked_example_matches_the_hand_calculation() {
     close(p.workload.batches_per_sec, 3_051.757_812_5);
     close(p.workload.fan_out, 3.0);
 
-    // Agents. load = 50/100 + 150/170 = 1.382352941; / (1 - 0.3) = 1.974789916 -> N = 2;
-    // N + 1 = 3 over 3 zones -> 3 agents, 1 per zone.
+    // Agents. load = 50/100 + 150/170 = 1.382352941; network (150 + 2 x 50) / 195 = 1.282051282;
+    // the larger / (1 - 0.3) = 1.974789916 -> N = 2; N + 1 = 3 over 3 zones -> 3 agents, 1 per zone.
     close(p.weft.agents.load, 0.5 + 150.0 / 170.0);
+    close(p.weft.agents.network_load, 250.0 / 195.0);
     assert_eq!((p.weft.agents.needed, p.weft.agents.total, p.weft.agents.per_zone), (2, 3, 1));
 
     // Partitions. 50 / 10 MB/s = 5; one partition merges 16,777,216 B / 5 s = 3,355,443.2 B/s, and
@@ -73,16 +74,16 @@ fn the_worked_example_matches_the_hand_calculation() {
     close(m.index_rows, 1_845_703_125.0);
     close(p.weft.cross_zone_bytes_per_sec, 0.0);
 
-    // Weft per month (730 h). Agents 3 x 0.096 x 730 = 210.24; metastore 0.192 x 730 = 140.16;
+    // Weft per month (730 h). Agents 3 x 0.192 x 730 = 420.48; metastore 0.192 x 730 = 140.16;
     // S3 3.0247e13 B / 2^30 = 28,169.71 GiB x 0.023 = 647.90; PUT + LIST (54,000 + 108,960) / 1000 x
-    // 0.005 x 730 = 594.804; GET 129,600 / 1000 x 0.0004 x 730 = 37.8432. Total 1,630.95.
+    // 0.005 x 730 = 594.804; GET 129,600 / 1000 x 0.0004 x 730 = 37.8432. Total 1,841.19.
     let c = &p.weft.cost_usd_per_month;
-    close(c.agents, 210.24);
+    close(c.agents, 420.48);
     close(c.metastore, 140.16);
     close(c.s3_storage, 3.0247e13 / GIB * 0.023);
     close(c.s3_put, 594.804);
     close(c.s3_get, 37.8432);
-    close(c.total, 210.24 + 140.16 + 3.0247e13 / GIB * 0.023 + 594.804 + 37.8432);
+    close(c.total, 420.48 + 140.16 + 3.0247e13 / GIB * 0.023 + 594.804 + 37.8432);
 
     // Kafka. Disk 50 x 3 / (125 x 0.7) = 1.71 brokers; network (50 x 2 + 150) / (195 x 0.7) = 1.83;
     // -> 2, raised to the minimum of 3 (a multiple of 3 zones).
@@ -105,7 +106,7 @@ fn the_worked_example_matches_the_hand_calculation() {
     close(kc.ebs, 3.0 * (9.072e13 / 3.0 / 0.7 / GIB) * 0.08);
     close(kc.cross_zone, cross_gib * 0.02);
     close(kc.total, 420.48 + 210.24 + 9.072e13 / 0.7 / GIB * 0.08 + cross_gib * 0.02);
-    assert!((kc.total - 21_708.41).abs() < 0.01 && (c.total - 1_630.95).abs() < 0.01);
+    assert!((kc.total - 21_708.41).abs() < 0.01 && (c.total - 1_841.19).abs() < 0.01);
 
     assert_eq!(
         p.warnings,
