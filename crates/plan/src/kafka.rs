@@ -83,6 +83,9 @@ fn cross_zone(inputs: &Inputs) -> KafkaCrossZone {
 /// equal chance, and then RF - c_z copies are elsewhere: the sum over zones of (c_z / RF) x (RF - c_z).
 /// With RF <= zones every replica has its own zone and this is RF - 1.
 pub(crate) fn cross_zone_copies(rf: u32, zones: u32) -> f64 {
+    if rf == 0 || zones == 0 {
+        return 0.0;
+    }
     let rf_f = f64::from(rf);
     (0..zones).map(|z| f64::from(rf / zones + u32::from(z < rf % zones))).map(|c| c / rf_f * (rf_f - c)).sum()
 }

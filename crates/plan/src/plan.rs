@@ -82,7 +82,9 @@ pub(crate) fn to_count(x: f64) -> u32 {
     if rounded >= f64::from(u32::MAX) { u32::MAX } else { rounded as u32 }
 }
 
+/// `n` rounded up to a multiple of `step` (of 1 when `step` is 0).
 pub(crate) fn round_up_to_multiple(n: u32, step: u32) -> u32 {
+    let step = step.max(1);
     n.div_ceil(step).saturating_mul(step)
 }
 

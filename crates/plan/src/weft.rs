@@ -86,8 +86,9 @@ pub fn agents(inputs: &Inputs) -> Agents {
     let load = w / inputs.agent_write_bytes_per_sec + r / inputs.agent_read_bytes_per_sec;
     let network_load = (r + 2.0 * w) / inputs.agent_network_bytes_per_sec;
     let needed = to_count(load.max(network_load) / (1.0 - inputs.headroom_fraction));
-    let total = round_up_to_multiple(needed.saturating_add(1), inputs.zones);
-    Agents { load, network_load, needed, total, per_zone: total / inputs.zones }
+    let zones = inputs.zones.max(1);
+    let total = round_up_to_multiple(needed.saturating_add(1), zones);
+    Agents { load, network_load, needed, total, per_zone: total / zones }
 }
 
 /// The Weft plan for `workload` on `agents`.
@@ -146,7 +147,7 @@ impl Flow {
         // zone peers get it from the owner. In the writer's zone the writer still caches what it flushed,
         // so a GET happens only when the owner is another agent: 1 - 1/per_zone of the time.
         let reads_per_object = if workload.read_bytes_per_sec > 0.0 {
-            f64::from(inputs.zones - 1) + (1.0 - 1.0 / f64::from(agents.per_zone))
+            f64::from(inputs.zones.saturating_sub(1)) + (1.0 - 1.0 / f64::from(agents.per_zone.max(1)))
         } else {
             0.0
         };

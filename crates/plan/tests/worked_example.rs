@@ -131,6 +131,22 @@ fn too_few_partitions_for_the_merge_are_warned_about_and_storage_doubles() {
 }
 
 #[test]
+fn inputs_validation_refuses_do_not_panic_the_model() {
+    let bad = Inputs {
+        zones: 0,
+        partitions: Some(0),
+        replication_factor: 0,
+        kafka_min_brokers: 0,
+        record_bytes: 0.0,
+        flush_interval_secs: f64::NAN,
+        headroom_fraction: 1.0,
+        ..example()
+    };
+    assert!(bad.validate().is_err());
+    let _ = plan(&bad);
+}
+
+#[test]
 fn follower_fetching_removes_the_consumers_cross_zone_traffic() {
     let p = plan(&Inputs { follower_fetching: true, ..example() });
     close(p.kafka.cross_zone.consume_bytes_per_sec, 0.0);
