@@ -36,6 +36,7 @@ pub struct ObjectStore {
     pub flush_objects_per_hour: f64,
     pub mean_flush_object_bytes: f64,
     pub merged_objects_per_hour: f64,
+    pub mean_merged_object_bytes: f64,
     /// Whether every partition's merge keeps up with its write rate.
     pub merge_keeps_up: bool,
     /// PUT requests: flush segments and merged objects.
@@ -186,6 +187,7 @@ fn object_store(inputs: &Inputs, f: &Flow) -> ObjectStore {
         flush_objects_per_hour: f.flush_objects_per_sec * hour,
         mean_flush_object_bytes: ratio(f.w, f.flush_objects_per_sec),
         merged_objects_per_hour: f.merged_objects_per_sec * hour,
+        mean_merged_object_bytes: ratio(f.merged_bytes_per_sec, f.merged_objects_per_sec),
         merge_keeps_up: f.merge_keeps_up,
         put_per_hour: put_per_sec * hour,
         put_bytes_per_hour: put_bytes_per_sec * hour,
@@ -228,7 +230,8 @@ fn cost(inputs: &Inputs, agents: Agents, s: &ObjectStore) -> WeftCost {
     WeftCost { agents: agents_usd, metastore, s3_storage, s3_put, s3_get, cross_zone, total }
 }
 
-/// Limits crossed: a merge that cannot keep up, a GC that cannot delete as fast as objects die.
+/// Limits crossed (a merge that cannot keep up, a GC that cannot delete as fast as objects die) and costs
+/// out of proportion (small merged objects, LISTs costing more than the uploads).
 pub fn warnings(inputs: &Inputs, workload: &Workload, weft: &WeftPlan) -> Vec<String> {
     let mut out = Vec::new();
     let s = &weft.object_store;
@@ -240,6 +243,22 @@ pub fn warnings(inputs: &Inputs, workload: &Workload, weft: &WeftPlan) -> Vec<St
              / maintenance interval): flush segments stay until retention and storage nearly doubles; use at \
              least {} partitions or raise --merge-target-bytes",
             per_partition, workload.partitions_recommended
+        ));
+    }
+    // Below 1 MiB a merged object is mostly per-request cost: partitions get too little data per pass.
+    if s.merged_objects_per_hour > 0.0 && s.mean_merged_object_bytes < 1_048_576.0 {
+        out.push(format!(
+            "weft: merged objects average {:.0} bytes (each partition merges what it got in one {} s pass): \
+             fewer partitions or a longer --maintenance-interval-ms make fewer, larger objects",
+            s.mean_merged_object_bytes, inputs.maintenance_interval_secs
+        ));
+    }
+    if s.list_per_hour > s.put_per_hour {
+        let scan_secs = inputs.maintenance_interval_secs * inputs.orphan_scan_every_passes;
+        out.push(format!(
+            "weft: the orphan scan lists all {:.0} stored objects every {scan_secs} s: {:.0} LIST requests an \
+             hour, more than the {:.0} uploads",
+            s.stored_objects, s.list_per_hour, s.put_per_hour
         ));
     }
     // GC deletes at most 1,000 dead objects per pass (weft-maintenance MAX_DELETES_PER_PASS).

@@ -48,6 +48,7 @@ fn the_worked_example_matches_the_hand_calculation() {
     // Merge. 3,051.76 / 15 = 203.5 batches per partition per second (>= 2 per pass), so each of the 15
     // partitions merges once per 5 s pass: 3 objects/s = 10,800/h, and 15 x 3,355,443.2 = 50.3 MB/s >= 50.
     close(s.merged_objects_per_hour, 10_800.0);
+    close(s.mean_merged_object_bytes, 50e6 / 3.0);
     assert!(s.merge_keeps_up);
     // PUTs = (12 + 3) x 3,600 = 54,000/h; bytes = (50e6 flushed + 50e6 merged) x 3,600 = 3.6e11/h.
     close(s.put_per_hour, 54_000.0);
@@ -110,7 +111,11 @@ fn the_worked_example_matches_the_hand_calculation() {
 
     assert_eq!(
         p.warnings,
-        vec!["kafka: 40233 GiB per broker exceeds one gp3 volume (16 TiB): 3 volumes per broker (JBOD)"]
+        vec![
+            "weft: the orphan scan lists all 1815495 stored objects every 60 s: 108960 LIST requests an hour, \
+             more than the 54000 uploads",
+            "kafka: 40233 GiB per broker exceeds one gp3 volume (16 TiB): 3 volumes per broker (JBOD)",
+        ]
     );
 }
 
@@ -144,6 +149,15 @@ fn inputs_validation_refuses_do_not_panic_the_model() {
     };
     assert!(bad.validate().is_err());
     let _ = plan(&bad);
+}
+
+#[test]
+fn many_quiet_partitions_make_small_merged_objects() {
+    // 1 MB/s over 1,000 partitions: 61.04 batches/s, 0.061 per partition per second, so a partition has
+    // its 2 batches every 32.8 s: 1000 x 0.0305 = 30.5 merges/s of 1e6 / 30.5 = 32,768 bytes each.
+    let p = plan(&Inputs { write_bytes_per_sec: 1e6, read_bytes_per_sec: 1e6, partitions: Some(1000), ..example() });
+    close(p.weft.object_store.mean_merged_object_bytes, 32_768.0);
+    assert!(p.warnings.iter().any(|w| w.starts_with("weft: merged objects average 32768 bytes")), "{:?}", p.warnings);
 }
 
 #[test]
