@@ -47,6 +47,8 @@ enum Command {
     Acl(weft_admin::AclArgs),
     /// Register, get, list, check and delete schemas, and set compatibility, on a Confluent-compatible registry.
     Schema(weft_admin::SchemaArgs),
+    /// Plan capacity and monthly cost: Weft agents, object-store and metastore load, beside Apache Kafka.
+    Plan(weft_plan::PlanArgs),
 }
 
 /// Keeps large buffers (segments, fetch responses) in the allocator's heap for reuse. By default glibc maps
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
             Command::Quota(args) => weft_admin::run_quota(args).await,
             Command::Acl(args) => weft_admin::run_acl(args).await,
             Command::Schema(args) => weft_admin::run_schema(args).await,
+            Command::Plan(args) => weft_plan::run(args).await,
         }
     });
     match result {

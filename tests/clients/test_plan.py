@@ -1,0 +1,59 @@
+"""`weft plan` against a running agent process: confluent-kafka produces and consumes between the
+planner's two scrapes of /metrics, and the plan's workload is what was observed; bad input is refused
+with the input's name and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+from clientutil import Rec, consume_confluent, create_topic, produce_confluent, unique_topic
+
+RECORDS = 300
+VALUE = b"p" * 1000
+
+
+def test_plan_from_metrics_observes_the_traffic(agent, weft_bin):
+    topic = unique_topic("plan")
+    create_topic(agent.bootstrap, topic, partitions=2)
+    planner = subprocess.Popen(
+        [weft_bin, "plan", "--from-metrics", f"http://{agent.admin}/metrics", "--sample-secs", "8", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)  # after the first scrape
+        recs = [Rec(partition=i % 2, key=None, value=VALUE) for i in range(RECORDS)]
+        results = produce_confluent(agent.bootstrap, topic, recs, **{"compression.type": "none"})
+        assert all(err is None for err, _, _ in results)
+        got = consume_confluent(agent.bootstrap, topic, [0, 1], min_count=RECORDS)
+        assert len(got) == RECORDS
+        out, err = planner.communicate(timeout=60)
+    finally:
+        if planner.poll() is None:
+            planner.kill()
+    assert planner.returncode == 0, err
+    report = json.loads(out)
+    observed = report["observed"]
+    secs = observed["sample_secs"]
+    assert 8 <= secs < 30
+    assert abs(observed["records_in_per_sec"] * secs - RECORDS) < 1e-6 * RECORDS
+    bytes_in = observed["bytes_in_per_sec"] * secs
+    # Each record's 1000-byte value, plus its record and batch framing.
+    assert RECORDS * len(VALUE) < bytes_in < RECORDS * len(VALUE) * 1.1
+    # Everything produced was read once inside the window: fan-out 1.
+    assert abs(observed["bytes_out_per_sec"] * secs - bytes_in) < 1e-6 * bytes_in
+    workload = report["workload"]
+    assert abs(workload["write_bytes_per_sec"] - observed["bytes_in_per_sec"]) < 1e-9 * bytes_in
+    assert abs(workload["fan_out"] - 1.0) < 1e-9
+    assert abs(report["inputs"]["record_bytes"] - bytes_in / RECORDS) < 1e-6
+
+
+def test_plan_refuses_bad_input(weft_bin):
+    r = subprocess.run([weft_bin, "plan", "--write-mb-per-sec", "50", "--fan-out", "-1"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "invalid input: fan-out -1 must be a finite number >= 0" in r.stderr
+    r = subprocess.run([weft_bin, "plan", "--write-mb-per-sec", "50", "--partitions", "0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "invalid input: partitions 0 must be at least 1" in r.stderr
