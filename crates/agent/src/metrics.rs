@@ -44,6 +44,7 @@ pub fn install() -> Option<PrometheusHandle> {
                     metrics::counter!("weft_transactions_total", "result" => "aborted").increment(0);
                     metrics::counter!("weft_peer_reads_total", "result" => "peer").increment(0);
                     metrics::counter!("weft_accept_errors_total").increment(0);
+                    metrics::counter!("weft_audit_write_errors_total").increment(0);
                     for op in ["commit_segment", "commit_offsets", "heartbeat_agent", "acquire_leases"] {
                         metrics::counter!("weft_metastore_errors_total", "op" => op).increment(0);
                     }
@@ -90,6 +91,10 @@ fn describe() {
     );
     describe_gauge!("weft_request_bytes_limit", Unit::Bytes, "The queued.max.request.bytes budget");
     describe_gauge!("weft_store_writable", "1 while the latest write to the store succeeded, by store (readiness)");
+    describe_gauge!(
+        "weft_agent_serves_clients",
+        "1 when this agent has the kafka role (serves clients and is counted in weft_cluster_brokers), 0 for jobs only"
+    );
     describe_gauge!("weft_cluster_brokers", "Live agents serving clients, as this agent last read the registry");
     describe_gauge!("weft_coordinator_shards", "Coordinator shards (of 50) whose lease this agent holds");
     describe_counter!("weft_bytes_in_total", "Record bytes appended, by topic");
@@ -240,7 +245,22 @@ async fn transaction_gauges(agent: &Agent, g: &mut Gauges<'_>) {
     if let Ok(t) = agent.meta.list_transactions(Some(&open)).await {
         g.family("weft_transactions_open", "Transactions ongoing or being completed");
         g.sample("weft_transactions_open", &[], t.len() as f64);
+        g.family(
+            "weft_transactions_max_overdue_seconds",
+            "How long the open transaction furthest past its timeout has been overdue (0: none is); the \
+             coordinator aborts a transaction at its timeout, so a growing value is a stuck one",
+        );
+        g.sample("weft_transactions_max_overdue_seconds", &[], max_overdue_seconds(&t, agent.clock.now_ms()));
     }
+}
+
+/// Seconds the open transaction furthest past its timeout has been overdue at `now_ms`, 0 if none is.
+fn max_overdue_seconds(open: &[weft_meta::TransactionMeta], now_ms: i64) -> f64 {
+    open.iter()
+        .filter(|t| t.start_ms >= 0)
+        .map(|t| now_ms.saturating_sub(t.start_ms).saturating_sub(i64::from(t.timeout_ms)))
+        .max()
+        .map_or(0.0, |overdue| overdue.max(0) as f64 / 1000.0)
 }
 
 /// Topics with more partitions than this get topic-level series only (bounded scrape size).
@@ -388,6 +408,28 @@ fn describe_security() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_most_overdue_open_transaction_is_reported() {
+        let txn = |start_ms, timeout_ms| weft_meta::TransactionMeta {
+            transactional_id: "t".into(),
+            producer_id: 1,
+            producer_epoch: 0,
+            last_producer_epoch: -1,
+            state: weft_meta::TxnState::Ongoing,
+            timeout_ms,
+            start_ms,
+            updated_ms: start_ms,
+            partitions: vec![],
+            groups: vec![],
+            pending_offsets: vec![],
+        };
+        assert_eq!(max_overdue_seconds(&[], 100_000), 0.0);
+        // Within its timeout, and not started (-1): neither is overdue.
+        assert_eq!(max_overdue_seconds(&[txn(90_000, 60_000), txn(-1, 1)], 100_000), 0.0);
+        // Started at 10 s with a 60 s timeout: 30 s overdue at 100 s; the other only 5 s.
+        assert_eq!(max_overdue_seconds(&[txn(10_000, 60_000), txn(35_000, 60_000)], 100_000), 30.0);
+    }
 
     #[test]
     fn process_figures_are_read_from_proc() {

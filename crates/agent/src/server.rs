@@ -325,6 +325,7 @@ pub async fn start_on(
     if let Some(peer) = peer {
         crate::peers::spawn(peer, &agent, peers_stop);
     }
+    metrics::gauge!("weft_agent_serves_clients").set(if agent.config.roles.kafka { 1.0 } else { 0.0 });
     tracing::info!(
         kafka_addr = %kafka_addr.map(|a| a.to_string()).unwrap_or_else(|| "none (no kafka role)".into()),
         listeners = %shown_listeners(&bound),
