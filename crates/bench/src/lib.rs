@@ -26,6 +26,7 @@ mod payload;
 mod producer;
 mod progress;
 mod report;
+pub mod scenario;
 mod share;
 mod store_metrics;
 
