@@ -11,7 +11,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use keys::KeyPicker;
+pub use keys::{KeyPicker, key_bytes};
 pub use model::{
     ConsumerSpec, GroupProtocol, KeySpec, LatencyKind, ObjectiveSpec, ProducerSpec, RampSpec, RecordSize,
     SCENARIO_VERSION, Scenario, SizeRange, TopicSpec,

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The only scenario format version this build reads.
 pub const SCENARIO_VERSION: u32 = 1;
 
 /// One benchmark scenario.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub version: u32,
@@ -31,7 +31,7 @@ pub struct Scenario {
 }
 
 /// A topic created for the run (its name gets a per-run suffix, so runs never read each other's records).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TopicSpec {
     pub name: String,
@@ -43,7 +43,7 @@ pub struct TopicSpec {
 }
 
 /// A group of identical producers sharing one rate.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProducerSpec {
     /// The topic's `name` in `topics` [default: the first topic].
@@ -76,7 +76,7 @@ pub struct ProducerSpec {
 }
 
 /// A stepped ramp of the offered rate: `start`, `start + step`, ... up to `max`, each held `step_secs`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RampSpec {
     pub start: u64,
@@ -86,14 +86,14 @@ pub struct RampSpec {
 }
 
 /// Payload bytes of each record: a fixed size, or uniform between `min` and `max`.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(untagged, expecting = "a byte count, or a table { min = BYTES, max = BYTES }")]
 pub enum RecordSize {
     Fixed(u64),
     Range(SizeRange),
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SizeRange {
     pub min: u64,
@@ -116,7 +116,7 @@ impl RecordSize {
 }
 
 /// How record keys are chosen.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Default)]
 #[serde(tag = "distribution", rename_all = "lowercase", deny_unknown_fields)]
 pub enum KeySpec {
     /// No key: the client spreads records over partitions.
@@ -129,7 +129,7 @@ pub enum KeySpec {
 }
 
 /// A set of consumer groups reading one topic.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
     pub topic: Option<String>,
@@ -146,7 +146,7 @@ pub struct ConsumerSpec {
 }
 
 /// The group protocol of a consumer set.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupProtocol {
     /// JoinGroup/SyncGroup (`group.protocol=classic`).
@@ -159,7 +159,7 @@ pub enum GroupProtocol {
 }
 
 /// Which latency an objective bounds.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum LatencyKind {
     ProduceAck,
@@ -175,7 +175,7 @@ impl LatencyKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectiveSpec {
     pub latency: LatencyKind,
