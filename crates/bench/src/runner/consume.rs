@@ -30,8 +30,12 @@ pub(crate) struct MemberPlan {
     pub member: u32,
     pub members: u32,
     pub storm_every: Option<Duration>,
+    /// Set when the producers stopped: the storm ends so the group can catch up.
+    pub calm: Arc<AtomicBool>,
     pub run_id: u64,
     pub stop: Arc<AtomicBool>,
+    /// Set once a member of the group has partitions assigned.
+    pub ready: Arc<AtomicBool>,
     pub fetch_wait_max_ms: u64,
 }
 
@@ -75,7 +79,10 @@ pub(crate) fn run_member(plan: MemberPlan, base: &ClientConfig, meter: Arc<Meter
             Some(Err(_)) => meter.consume_failed(),
             None => {}
         }
-        if let Some(every) = plan.storm_every {
+        if !plan.ready.load(Ordering::Relaxed) && consumer.assignment().is_ok_and(|a| a.count() > 0) {
+            plan.ready.store(true, Ordering::Relaxed);
+        }
+        if let Some(every) = plan.storm_every.filter(|_| !plan.calm.load(Ordering::Relaxed)) {
             let now_turn = started.elapsed().as_secs() / every.as_secs().max(1);
             if now_turn > turn {
                 turn = now_turn;
@@ -111,8 +118,10 @@ mod tests {
             member: 0,
             members: 1,
             storm_every: None,
+            calm: Arc::new(AtomicBool::new(false)),
             run_id: 1,
             stop: Arc::new(AtomicBool::new(false)),
+            ready: Arc::new(AtomicBool::new(false)),
             fetch_wait_max_ms: 100,
         };
         let c = member_config(&ClientConfig::new(), &plan);

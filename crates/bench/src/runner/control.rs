@@ -99,6 +99,9 @@ impl Control {
         let (counts, latencies) = self.meter.take_interval();
         let interval = interval(self.ms(self.last), self.ms(now), offered, &counts, &latencies, self.meter.in_flight());
         self.last = now;
+        if interval.duration_ms == 0 && counts == Counts::default() {
+            return;
+        }
         self.live.update(self.phase, now - self.started, &interval, self.meter.totals().1);
         self.intervals.push(interval);
         if now >= self.warmup_end {
@@ -199,7 +202,8 @@ mod tests {
         let rate = Arc::new(AtomicU64::new(100));
         let ramp = Ramp::new(RampSpec { start: 100, step: 100, step_secs: 1, max: 300 });
         let objective = ObjectiveSpec { latency: LatencyKind::ProduceAck, percentile: 99.0, max_ms };
-        let meter = Arc::new(Meter::new(Clock::new(), 0, 1, 0));
+        let meter = Arc::new(Meter::new(Clock::new(), 1, 0));
+        meter.start(Duration::ZERO);
         let c = Control::new(
             meter,
             Instant::now(),

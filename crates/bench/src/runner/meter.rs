@@ -52,8 +52,8 @@ struct Windows {
 
 pub(crate) struct Meter {
     pub clock: Clock,
-    /// Clock time at which the warmup ends.
-    warmup_end_ns: u64,
+    /// Clock time at which the warmup ends; `u64::MAX` until the producers start.
+    warmup_end_ns: AtomicU64,
     counters: Counters,
     sent: AtomicU64,
     acked: AtomicU64,
@@ -73,10 +73,10 @@ pub(crate) struct Meter {
 }
 
 impl Meter {
-    pub(crate) fn new(clock: Clock, warmup_end_ns: u64, topics: usize, groups: usize) -> Meter {
+    pub(crate) fn new(clock: Clock, topics: usize, groups: usize) -> Meter {
         Meter {
             clock,
-            warmup_end_ns,
+            warmup_end_ns: AtomicU64::new(u64::MAX),
             counters: Counters::default(),
             sent: AtomicU64::new(0),
             acked: AtomicU64::new(0),
@@ -91,6 +91,16 @@ impl Meter {
             rejoins: AtomicU64::new(0),
             windows: Mutex::new(Windows { interval: Latencies::new(), step: Latencies::new(), run: Latencies::new() }),
         }
+    }
+
+    /// The load starts now: latencies of records sent after `warmup` from now count in the step and run.
+    pub(crate) fn start(&self, warmup: std::time::Duration) {
+        let end = self.clock.now_ns().saturating_add(crate::latency::duration_ns(warmup));
+        self.warmup_end_ns.store(end, Ordering::Relaxed);
+    }
+
+    fn warmed_up(&self, sent_ns: u64) -> bool {
+        sent_ns >= self.warmup_end_ns.load(Ordering::Relaxed)
     }
 
     fn windows(&self) -> MutexGuard<'_, Windows> {
@@ -113,7 +123,7 @@ impl Meter {
         }
         let mut w = self.windows();
         w.interval.ack.record_interval_ns(sent_ns, now);
-        if sent_ns >= self.warmup_end_ns {
+        if self.warmed_up(sent_ns) {
             w.step.ack.record_interval_ns(sent_ns, now);
             w.run.ack.record_interval_ns(sent_ns, now);
         }
@@ -149,7 +159,7 @@ impl Meter {
         if let Some(sent_ns) = sent_ns {
             let mut w = self.windows();
             w.interval.e2e.record_interval_ns(sent_ns, now);
-            if sent_ns >= self.warmup_end_ns {
+            if self.warmed_up(sent_ns) {
                 w.step.e2e.record_interval_ns(sent_ns, now);
                 w.run.e2e.record_interval_ns(sent_ns, now);
             }
@@ -205,6 +215,13 @@ impl Meter {
         self.consumed_by_group.get(group).map_or(0, |n| n.load(Ordering::Relaxed))
     }
 
+    /// Whether group `group` has read up to `last_offsets` (partition, offset of its last record) on every
+    /// partition that has records.
+    pub(crate) fn reached(&self, group: usize, last_offsets: &[(i32, i64)]) -> bool {
+        let progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        last_offsets.iter().all(|&(p, last)| last < 0 || progress.get(&(group, p)).is_some_and(|&high| high >= last))
+    }
+
     pub(crate) fn redelivered(&self) -> u64 {
         self.redelivered.load(Ordering::Relaxed)
     }
@@ -227,7 +244,8 @@ mod tests {
     #[test]
     fn intervals_swap_and_warmup_is_left_out_of_step_and_run() {
         let clock = Clock::new();
-        let meter = Meter::new(clock, 1_000_000, 1, 2);
+        let meter = Meter::new(clock, 1, 2);
+        meter.warmup_end_ns.store(1_000_000, Ordering::Relaxed);
         meter.sent();
         meter.sent();
         meter.acked(0, 100, 0); // during the warmup
@@ -246,13 +264,17 @@ mod tests {
 
     #[test]
     fn redeliveries_are_not_counted_twice_per_group() {
-        let meter = Meter::new(Clock::new(), 0, 1, 2);
+        let meter = Meter::new(Clock::new(), 1, 2);
+        meter.start(std::time::Duration::ZERO);
         meter.consumed(0, 0, 0, 10, Some(0));
         meter.consumed(0, 0, 1, 10, None);
         meter.consumed(0, 0, 1, 10, None); // redelivered to group 0 after a rebalance
         meter.consumed(1, 0, 1, 10, None); // group 1 reads it on its own
         meter.consume_failed();
         assert_eq!((meter.consumed_by(0), meter.consumed_by(1), meter.redelivered()), (2, 1, 1));
+        assert!(meter.reached(0, &[(0, 1), (1, -1)]), "partition 1 is empty");
+        assert!(!meter.reached(0, &[(0, 2)]));
+        assert!(!meter.reached(1, &[(0, 1), (1, 0)]));
         let (counts, lat) = meter.take_interval();
         assert_eq!((counts.consumed_records, counts.consumed_bytes, counts.consume_errors), (3, 30, 1));
         assert_eq!(lat.e2e.summary().unwrap().samples, 1);

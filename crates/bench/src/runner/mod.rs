@@ -23,7 +23,7 @@ use weft_report::{Objective, Run, Sampler, SamplerConfig, Target};
 
 use crate::args::BenchArgs;
 use crate::cluster::Cluster;
-use crate::latency::{Clock, duration_ns};
+use crate::latency::Clock;
 use crate::scenario::{GroupProtocol, Scenario};
 use consume::{MemberPlan, run_member};
 use control::{Control, RampRun};
@@ -67,6 +67,12 @@ pub struct Outcome {
     pub run: Run,
     pub totals: Totals,
     pub problems: Vec<String>,
+}
+
+/// The run's stop flags: the producers' (which also ends a rebalance storm) and the consumers'.
+struct Stops {
+    producers: Arc<AtomicBool>,
+    consumers: Arc<AtomicBool>,
 }
 
 /// One consumer group of the run.
@@ -136,8 +142,17 @@ impl Runner<'_> {
 
     async fn drive(&self, started_at_unix_ms: u64, settings: weft_report::RunSettings) -> Result<Outcome> {
         let s = self.scenario;
-        let started = Instant::now();
         let warmup = Duration::from_secs(s.warmup_secs);
+        let groups = self.groups();
+        let meter = Arc::new(Meter::new(self.clock, self.topics.len(), groups.len()));
+        let consumers_stop = Arc::new(AtomicBool::new(false));
+        let ready: Vec<Arc<AtomicBool>> = groups.iter().map(|_| Arc::new(AtomicBool::new(false))).collect();
+        let producers_stop = Arc::new(AtomicBool::new(false));
+        let stops = Stops { consumers: Arc::clone(&consumers_stop), producers: Arc::clone(&producers_stop) };
+        let members = self.start_members(&groups, &meter, &stops, &ready);
+        self.wait_for_assignments(&groups, &ready, &members).await;
+        let started = Instant::now();
+        meter.start(warmup);
         let sampler = Sampler::start(SamplerConfig {
             metrics_url: self.opts.metrics_url.clone(),
             target_pid: self.opts.target_pid,
@@ -145,16 +160,6 @@ impl Runner<'_> {
             timeout: self.args.request_timeout(),
             started,
         });
-        let groups = self.groups();
-        let meter = Arc::new(Meter::new(
-            self.clock,
-            self.clock.now_ns() + duration_ns(warmup),
-            self.topics.len(),
-            groups.len(),
-        ));
-        let consumers_stop = Arc::new(AtomicBool::new(false));
-        let members = self.start_members(&groups, &meter, &consumers_stop, started);
-        let producers_stop = Arc::new(AtomicBool::new(false));
         let (rates, producers) = self.start_producers(&meter, &producers_stop);
         let ramp = s.producers.iter().zip(&rates).find_map(|(p, rate)| {
             Some(RampRun::new(crate::scenario::Ramp::new(p.ramp?), s.objective?, Arc::clone(rate)))
@@ -170,10 +175,10 @@ impl Runner<'_> {
         let produced = join_all(&mut control, producers, "producer").await;
         let result = match (failed, produced) {
             (Some(e), _) | (None, Err(e)) => Err(e),
-            (None, Ok(())) => {
-                self.catch_up(&mut control, &groups, &members, &mut problems).await;
-                self.drain_shares(&mut control, &groups, &mut problems).await
-            }
+            (None, Ok(())) => match self.catch_up(&mut control, &groups, &members, &mut problems).await {
+                Ok(()) => self.drain_shares(&mut control, &groups, &mut problems).await,
+                Err(e) => Err(e),
+            },
         };
         consumers_stop.store(true, Ordering::Release);
         let consumed = join_all(&mut control, members, "consumer").await;
@@ -191,10 +196,11 @@ impl Runner<'_> {
         &self,
         groups: &[GroupPlan],
         meter: &Arc<Meter>,
-        stop: &Arc<AtomicBool>,
-        started: Instant,
+        stops: &Stops,
+        ready: &[Arc<AtomicBool>],
     ) -> Vec<JoinHandle<Result<()>>> {
         let mut handles = Vec::new();
+        let started = Instant::now();
         for (group_index, g) in groups.iter().enumerate() {
             let spec = &self.scenario.consumers[g.spec_index];
             if spec.protocol == GroupProtocol::Share {
@@ -210,7 +216,9 @@ impl Runner<'_> {
                     members: spec.count,
                     storm_every: spec.rebalance_every_secs.map(Duration::from_secs),
                     run_id: self.run_id,
-                    stop: Arc::clone(stop),
+                    stop: Arc::clone(&stops.consumers),
+                    calm: Arc::clone(&stops.producers),
+                    ready: Arc::clone(&ready[group_index]),
                     fetch_wait_max_ms: self.args.fetch_wait_max_ms,
                 };
                 let (base, meter) = (self.args.base_config(), Arc::clone(meter));
@@ -249,6 +257,27 @@ impl Runner<'_> {
         (rates, handles)
     }
 
+    /// Waits until every consumer group has partitions assigned (at most the catch-up time), so the load
+    /// does not start while the groups are still forming.
+    async fn wait_for_assignments(
+        &self,
+        groups: &[GroupPlan],
+        ready: &[Arc<AtomicBool>],
+        members: &[JoinHandle<Result<()>>],
+    ) {
+        let waiting = |i: usize| {
+            self.scenario.consumers[groups[i].spec_index].protocol != GroupProtocol::Share
+                && !ready[i].load(Ordering::Relaxed)
+        };
+        let deadline = Instant::now() + MIN_CATCH_UP.max(self.args.request_timeout() * 3);
+        while (0..groups.len()).any(waiting)
+            && Instant::now() < deadline
+            && !members.iter().any(JoinHandle::is_finished)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Ticks until the warmup and the duration are over (or the ramp ended); a client that stopped early
     /// ends the run with its error.
     async fn produce_phase(
@@ -267,21 +296,33 @@ impl Runner<'_> {
         None
     }
 
-    /// Ticks until every group consumed what was acknowledged to its topic, or the catch-up time ran out.
+    /// Ticks until every group consumed what was acknowledged to its topic (on a compacted topic, where
+    /// superseded records may be gone before they are read: until it read each partition's last record),
+    /// or the catch-up time ran out.
     async fn catch_up(
         &self,
         control: &mut Control,
         groups: &[GroupPlan],
         members: &[JoinHandle<Result<()>>],
         problems: &mut Vec<String>,
-    ) {
+    ) -> Result<()> {
         control.phase = "catch-up";
+        let mut last_offsets = Vec::new();
+        for (i, (name, partitions)) in self.topics.iter().enumerate() {
+            let compacted =
+                self.scenario.topics[i].configs.get("cleanup.policy").is_some_and(|p| p.contains("compact"));
+            let marks = self.cluster.watermarks(name, partitions).await?;
+            last_offsets.push(compacted.then(|| marks.iter().map(|m| (m.partition, m.high - 1)).collect::<Vec<_>>()));
+        }
         let meter = Arc::clone(&control.meter);
         let lagging = |gs: &[GroupPlan]| -> Vec<String> {
             gs.iter()
                 .enumerate()
                 .filter(|(_, g)| self.scenario.consumers[g.spec_index].protocol != GroupProtocol::Share)
-                .filter(|(i, g)| meter.consumed_by(*i) < meter.acked_to(g.topic_index))
+                .filter(|(i, g)| match &last_offsets[g.topic_index] {
+                    Some(last) => !meter.reached(*i, last),
+                    None => meter.consumed_by(*i) < meter.acked_to(g.topic_index),
+                })
                 .map(|(i, g)| {
                     format!(
                         "group {} consumed {} of {} records",
@@ -297,6 +338,7 @@ impl Runner<'_> {
             control.tick().await;
         }
         problems.extend(lagging(groups).into_iter().map(|l| format!("{l} (catch-up time ran out)")));
+        Ok(())
     }
 
     async fn drain_shares(

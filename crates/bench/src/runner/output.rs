@@ -48,7 +48,9 @@ fn opt_ms(v: Option<f64>) -> String {
 pub fn summary_table(outcome: &Outcome, dir: &Path) -> String {
     let run = &outcome.run;
     let t = &outcome.totals;
-    let secs: f64 = run.intervals.iter().map(|i| i.duration_ms as f64 / 1000.0).sum::<f64>().max(1e-3);
+    // The producing part of the run: intervals until the producers were stopped.
+    let producing = run.intervals.iter().filter(|i| i.offered_records_per_sec != Some(0.0));
+    let secs: f64 = producing.map(|i| i.duration_ms as f64 / 1000.0).sum::<f64>().max(1e-3);
     let (produced_bytes, consumed): (u64, u64) =
         run.intervals.iter().fold((0, 0), |(b, c), i| (b + i.produced_bytes, c + i.consumed_records));
     let mut out = String::new();
