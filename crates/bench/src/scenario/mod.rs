@@ -47,14 +47,23 @@ pub enum ScenarioError {
 
 /// Parses and checks a scenario's TOML; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let scenario: Scenario =
-        toml::from_str(text).map_err(|e| ScenarioError::Parse { file: file.to_string(), message: e.to_string() })?;
+    let scenario: Scenario = toml::from_str(text)
+        .map_err(|e| ScenarioError::Parse { file: file.to_string(), message: one_line(text, &e) })?;
     validate(&scenario).map_err(|Invalid { key, message }| ScenarioError::Invalid {
         file: file.to_string(),
         key,
         message,
     })?;
     Ok(scenario)
+}
+
+/// A TOML error on one line: where it is (line and column, from 1) and what is wrong.
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    let Some(before) = e.span().and_then(|span| text.get(..span.start)) else { return message };
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("line {line}, column {column}: {message}")
 }
 
 /// Loads a shipped scenario by name, or else the TOML file at `name_or_path`.

@@ -57,6 +57,9 @@ fn defaults_fill_what_a_file_leaves_out() {
 fn unknown_keys_are_rejected_with_the_file_and_key() {
     let e = err(&format!("{MINIMAL}colour = \"red\"\n"));
     assert!(e.contains("t.toml") && e.contains("colour"), "{e}");
+    assert!(!e.contains('\n'), "one line: {e}");
+    let e = err("version = 1\nname = \"t\"\nspeed = 3\n");
+    assert!(e.contains("line 3, column 1") && e.contains("speed"), "{e}");
     let e = err(&MINIMAL.replace("rate = 10", "rate = 10\nlinger = 5"));
     assert!(e.contains("unknown field") && e.contains("linger"), "{e}");
     let e = err(&MINIMAL
