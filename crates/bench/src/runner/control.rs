@@ -92,9 +92,6 @@ impl Control {
 
     /// Records the interval from the previous tick to `now` (also used for the last, partial one).
     pub(crate) fn record(&mut self, now: Instant) {
-        if self.phase == "warmup" && now >= self.warmup_end {
-            self.phase = "produce";
-        }
         let offered = self.offered();
         let (counts, latencies) = self.meter.take_interval();
         let interval = interval(self.ms(self.last), self.ms(now), offered, &counts, &latencies, self.meter.in_flight());
@@ -104,6 +101,9 @@ impl Control {
         }
         self.live.update(self.phase, now - self.started, &interval, self.meter.totals().1);
         self.intervals.push(interval);
+        if self.phase == "warmup" && now >= self.warmup_end {
+            self.phase = "produce";
+        }
         if now >= self.warmup_end {
             self.advance_ramp(now, &counts);
         }
