@@ -120,3 +120,19 @@ async fn every_shipped_scenario_runs_short_and_reports() {
     check_common("share-queue", &report);
     assert_eq!(sum(&report, "consumed_records"), sum(&report, "produced_records"), "each record accepted once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_client_ends_the_run_with_its_own_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = agent(dir.path()).await;
+    let bootstrap = agent.kafka_addr.to_string();
+    let text = "version = 1\nname = \"bad-codec\"\nduration_secs = 30\n[[topics]]\nname = \"t\"\npartitions = 1\n\
+                [[producers]]\nrate = 100\ncompression = \"bogus\"\n";
+    let s = scenario::parse("bad-codec.toml", text).unwrap();
+    let args = Cli::try_parse_from(["bench", "--bootstrap-servers", &bootstrap, "--json"]).unwrap().bench;
+    let started = std::time::Instant::now();
+    let e = run_scenario(&s, &args, &RunOptions::default()).await.unwrap_err();
+    let e = format!("{e:#}");
+    assert!(e.contains("producer") && e.contains("compression"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(25), "stopped at once, not after the duration");
+}

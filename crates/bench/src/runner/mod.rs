@@ -173,20 +173,26 @@ impl Runner<'_> {
         control.producers_stopped();
         control.phase = "stop";
         let produced = join_all(&mut control, producers, "producer").await;
-        let result = match (failed, produced) {
-            (Some(e), _) | (None, Err(e)) => Err(e),
-            (None, Ok(())) => match self.catch_up(&mut control, &groups, &members, &mut problems).await {
+        let result = if failed || produced.is_err() {
+            Ok(())
+        } else {
+            match self.catch_up(&mut control, &groups, &members, &mut problems).await {
                 Ok(()) => self.drain_shares(&mut control, &groups, &mut problems).await,
                 Err(e) => Err(e),
-            },
+            }
         };
         consumers_stop.store(true, Ordering::Release);
         let consumed = join_all(&mut control, members, "consumer").await;
         control.record(Instant::now());
         control.live.finish();
         let resources = sampler.finish().await;
-        result?;
+        // The clients' own errors first: they say why a run stopped early.
+        produced?;
         consumed?;
+        result?;
+        if failed {
+            return Err(anyhow!("a client stopped before the end of the run"));
+        }
         let totals = self.totals(&meter, &groups);
         let run = self.report(started_at_unix_ms, settings, &meter, control, resources);
         Ok(Outcome { run, totals, problems })
@@ -278,22 +284,22 @@ impl Runner<'_> {
         }
     }
 
-    /// Ticks until the warmup and the duration are over (or the ramp ended); a client that stopped early
-    /// ends the run with its error.
+    /// Ticks until the warmup and the duration are over (or the ramp ended); `true` when a client stopped
+    /// early (the run then ends with its error).
     async fn produce_phase(
         &self,
         control: &mut Control,
         producers: &[JoinHandle<Result<()>>],
         members: &[JoinHandle<Result<()>>],
-    ) -> Option<anyhow::Error> {
+    ) -> bool {
         let end = control.started + Duration::from_secs(self.scenario.warmup_secs + self.scenario.duration_secs);
         while Instant::now() < end && !control.ramp.as_ref().is_some_and(|r| r.done) {
             control.tick().await;
             if producers.iter().chain(members).any(JoinHandle::is_finished) {
-                return Some(anyhow!("a client stopped before the end of the run (its error follows)"));
+                return true;
             }
         }
-        None
+        false
     }
 
     /// Ticks until every group consumed what was acknowledged to its topic (on a compacted topic, where

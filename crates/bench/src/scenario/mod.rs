@@ -116,11 +116,6 @@ impl Scenario {
         Ok(self)
     }
 
-    /// The topic a producer or consumer set uses: the one it names, else the first.
-    pub fn topic_of(&self, named: Option<&str>) -> &TopicSpec {
-        named.and_then(|n| self.topics.iter().find(|t| t.name == n)).unwrap_or(&self.topics[0])
-    }
-
     /// The ramping producer group, if any.
     pub fn ramp(&self) -> Option<Ramp> {
         self.producers.iter().find_map(|p| p.ramp).map(Ramp::new)
