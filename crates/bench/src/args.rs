@@ -12,6 +12,8 @@ pub const DEFAULT_PRODUCE_LINGER_MS: u64 = 5;
 /// Default `linger.ms` of the end-to-end phase: small, so that measured
 /// latency is not dominated by client-side batching.
 pub const DEFAULT_E2E_LINGER_MS: u64 = 1;
+/// Default warmup of the e2e phase in seconds.
+const DEFAULT_E2E_WARMUP_SECS: u64 = 2;
 /// librdkafka's own default for `message.max.bytes`.
 const LIBRDKAFKA_MESSAGE_MAX_BYTES: u64 = 1_000_000;
 /// Headroom above `batch.size` for request framing.
@@ -76,9 +78,31 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub records: u64,
 
-    /// Optional time cap in seconds for the produce and consume phases [default: no cap].
+    /// Optional time cap in seconds for the produce and consume phases [default: no cap]; with
+    /// `--scenario`, the scenario's measured duration (and the cap on its ramp).
     #[arg(long)]
     pub duration_secs: Option<u64>,
+
+    /// Run a scenario: a shipped one's name (`weft bench scenarios` lists them) or a TOML file. The
+    /// scenario replaces `--mode` and the topic, rate and producer settings.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub scenario: Option<String>,
+
+    /// `--scenario`: hold each ramp step this many seconds instead of the scenario's `step_secs`.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub step_secs: Option<u64>,
+
+    /// `--scenario`: where to write report.json and report.html [default: weft-bench-<scenario>-<UTC time>].
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<std::path::PathBuf>,
+
+    /// `--scenario`: process id of the target when it runs on this host, so its CPU and memory are sampled.
+    #[arg(long)]
+    pub target_pid: Option<u32>,
+
+    /// `--scenario`: keep the run's topics instead of deleting them at the end.
+    #[arg(long)]
+    pub keep_topics: bool,
 
     /// Producer `acks` (`all`, `1`, `0`, ...).
     #[arg(long, default_value = "all")]
@@ -108,9 +132,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub e2e_duration_secs: u64,
 
-    /// Warmup of the e2e phase in seconds; its samples are not counted.
-    #[arg(long, default_value_t = 2)]
-    pub warmup_secs: u64,
+    /// Warmup in seconds of the e2e phase [default: 2], or of a `--scenario` [default: the scenario's];
+    /// its samples are not counted.
+    #[arg(long)]
+    pub warmup_secs: Option<u64>,
 
     /// Timeout in seconds for metadata, topic creation and watermark requests.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -190,6 +215,11 @@ impl BenchArgs {
     /// Timeout for metadata / admin / watermark requests.
     pub(crate) fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
+    }
+
+    /// Warmup of the e2e phase.
+    pub(crate) fn e2e_warmup_secs(&self) -> u64 {
+        self.warmup_secs.unwrap_or(DEFAULT_E2E_WARMUP_SECS)
     }
 
     /// Optional cap for the produce and consume phases.
@@ -311,7 +341,11 @@ mod tests {
         assert_eq!(args.batch_size, 1_048_576);
         assert_eq!(args.rate, 5000);
         assert_eq!(args.e2e_duration_secs, 30);
-        assert_eq!(args.warmup_secs, 2);
+        assert_eq!((args.warmup_secs, args.e2e_warmup_secs()), (None, 2));
+        assert_eq!(
+            (args.scenario.clone(), args.step_secs, args.report_dir.clone(), args.target_pid, args.keep_topics),
+            (None, None, None, None, false)
+        );
         assert!(!args.json);
         assert_eq!(args.metrics_url, None);
         assert_eq!((args.share_consumers, args.share_max_records, args.share_release_percent), (1, 500, 0));

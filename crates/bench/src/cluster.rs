@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::metadata::Metadata;
 use rdkafka::types::RDKafkaErrorCode;
@@ -115,7 +115,21 @@ impl Cluster {
         if !create {
             bail!("topic `{topic}` does not exist on {} (run with --mode produce first)", self.bootstrap);
         }
-        let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        self.create_topic(topic, partitions, &[]).await
+    }
+
+    /// Creates `topic` with `partitions` partitions, replication factor 1 and `configs`, and waits until
+    /// every partition has a leader.
+    pub(crate) async fn create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        configs: &[(String, String)],
+    ) -> Result<Vec<i32>> {
+        let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        for (key, value) in configs {
+            new_topic = new_topic.set(key, value);
+        }
         let opts = AdminOptions::new().request_timeout(Some(self.timeout)).operation_timeout(Some(self.timeout));
         let results =
             tokio::time::timeout(self.timeout + Duration::from_secs(1), self.admin.create_topics([&new_topic], &opts))
@@ -141,6 +155,40 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The configs of `topic` as the cluster describes them (name, value), for the report.
+    pub(crate) async fn topic_configs(&self, topic: &str) -> Result<Vec<(String, String)>> {
+        let opts = AdminOptions::new().request_timeout(Some(self.timeout));
+        let resource = ResourceSpecifier::Topic(topic);
+        let results = tokio::time::timeout(self.timeout, self.admin.describe_configs([&resource], &opts))
+            .await
+            .map_err(|_| anyhow!("timed out describing topic `{topic}` on {}", self.bootstrap))?
+            .with_context(|| format!("describing topic `{topic}` on {}", self.bootstrap))?;
+        let mut configs = Vec::new();
+        for result in results {
+            let resource = result.map_err(|code| anyhow!("describing topic `{topic}` failed: {code}"))?;
+            configs.extend(resource.entries.into_iter().filter_map(|e| Some((e.name, e.value?))));
+        }
+        Ok(configs)
+    }
+
+    /// Deletes `topics`; a topic that is already gone is fine.
+    pub(crate) async fn delete_topics(&self, topics: &[String]) -> Result<()> {
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let opts = AdminOptions::new().request_timeout(Some(self.timeout)).operation_timeout(Some(self.timeout));
+        let results =
+            tokio::time::timeout(self.timeout + Duration::from_secs(1), self.admin.delete_topics(&names, &opts))
+                .await
+                .map_err(|_| anyhow!("timed out deleting the run's topics on {}", self.bootstrap))?
+                .with_context(|| format!("deleting the run's topics on {}", self.bootstrap))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+                Err((name, code)) => bail!("deleting topic `{name}` on {} failed: {code}", self.bootstrap),
+            }
+        }
+        Ok(())
     }
 
     /// Low/high watermarks of the given partitions.

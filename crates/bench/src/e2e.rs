@@ -135,11 +135,11 @@ fn produce_side(
     let size = usize::try_from(args.record_size).unwrap_or(usize::MAX).max(E2E_HEADER_LEN);
     let pool = PayloadPool::new(size, run_id);
     let mut buf = vec![0u8; size];
-    let total = Pacer::records_for(args.rate, args.warmup_secs + args.e2e_duration_secs);
+    let total = Pacer::records_for(args.rate, args.e2e_warmup_secs() + args.e2e_duration_secs);
     let pacer = Pacer::new(args.rate, total);
 
     let start = Instant::now();
-    let warmup = Duration::from_secs(args.warmup_secs);
+    let warmup = Duration::from_secs(args.e2e_warmup_secs());
     shared.warmup_end_ns.store(clock.now_ns() + duration_ns(warmup), Ordering::Release);
     let mut last_refresh = start;
     let mut next = 0u64;

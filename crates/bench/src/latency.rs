@@ -64,6 +64,28 @@ impl LatencyHistogram {
         LatencySummary::from_histogram(&self.hist)
     }
 
+    /// The latency at `percentile` (0-100) in milliseconds, `None` without samples.
+    pub(crate) fn percentile_ms(&self, percentile: f64) -> Option<f64> {
+        let quantile = (percentile / 100.0).clamp(0.0, 1.0);
+        (!self.hist.is_empty()).then(|| self.hist.value_at_quantile(quantile) as f64 / 1_000.0)
+    }
+
+    /// The distribution as report buckets: logarithmic bounds growing by a quarter from 0.1 ms, empty
+    /// buckets left out (each count covers the values above the previous listed bound).
+    pub(crate) fn buckets(&self) -> Vec<weft_report::HistogramBucket> {
+        if self.hist.is_empty() {
+            return Vec::new();
+        }
+        self.hist
+            .iter_log(100, 1.25)
+            .filter(|v| v.count_since_last_iteration() > 0)
+            .map(|v| weft_report::HistogramBucket {
+                le_ms: v.value_iterated_to() as f64 / 1_000.0,
+                count: v.count_since_last_iteration(),
+            })
+            .collect()
+    }
+
     /// Adds every sample of `other` (same bounds, so nothing is lost).
     pub(crate) fn add(&mut self, other: &LatencyHistogram) {
         let _ = self.hist.add(&other.hist);
@@ -149,6 +171,20 @@ mod tests {
         assert_eq!(s.samples, 3);
         assert!(s.max_ms >= 3_600_000.0 * 0.999);
         assert!(close(s.p50_ms, 3.0));
+    }
+
+    #[test]
+    fn any_percentile_and_buckets() {
+        let mut h = LatencyHistogram::new();
+        assert_eq!((h.percentile_ms(99.0), h.buckets().len()), (None, 0));
+        for micros in 1..=1_000 {
+            h.record_micros(micros * 10);
+        }
+        assert!(close(h.percentile_ms(90.0).unwrap(), 9.0), "{:?}", h.percentile_ms(90.0));
+        let buckets = h.buckets();
+        assert_eq!(buckets.iter().map(|b| b.count).sum::<u64>(), 1_000);
+        assert!(buckets.windows(2).all(|w| w[0].le_ms < w[1].le_ms));
+        assert!(buckets.last().unwrap().le_ms >= 10.0);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 
 mod args;
 mod cluster;
+mod command;
 mod consumer;
 mod e2e;
 mod latency;
@@ -26,12 +27,15 @@ mod payload;
 mod producer;
 mod progress;
 mod report;
+pub mod runner;
+pub mod scenario;
 mod share;
 mod store_metrics;
 
 use anyhow::{Context, Result};
 
 pub use args::{BenchArgs, DEFAULT_E2E_LINGER_MS, DEFAULT_PRODUCE_LINGER_MS, Mode, parse_key_value};
+pub use command::{BenchAction, BenchCommand, run_command, run_scenario_command, scenario_list};
 pub use latency::LatencySummary;
 pub use report::{ConsumeReport, E2eReport, ProduceReport, Summary, Throughput};
 pub use share::{ShareConsumerReport, ShareReport};
@@ -165,10 +169,12 @@ pub async fn execute(args: BenchArgs) -> Result<Summary> {
             show,
             &format!(
                 "e2e: {} records/s for {} s after a {} s warmup",
-                args.rate, args.e2e_duration_secs, args.warmup_secs
+                args.rate,
+                args.e2e_duration_secs,
+                args.e2e_warmup_secs()
             ),
         );
-        let total = pacing::Pacer::records_for(args.rate, args.warmup_secs + args.e2e_duration_secs);
+        let total = pacing::Pacer::records_for(args.rate, args.e2e_warmup_secs() + args.e2e_duration_secs);
         let bar = progress::records_bar(show, "e2e", total);
         let outcome = e2e::run_e2e(args.clone(), ranges, bar).await?;
         let size = args.record_size.max(payload::E2E_HEADER_LEN as u64);

@@ -23,8 +23,8 @@ struct Cli {
 enum Command {
     /// Run an agent: a Kafka listener backed by an object store and a metastore.
     Agent(agent_args::AgentArgs),
-    /// Benchmark a Kafka-compatible cluster with a real client (librdkafka).
-    Bench(weft_bench::BenchArgs),
+    /// Benchmark a Kafka-compatible cluster with a real client (librdkafka): phases, or scenarios with reports.
+    Bench(weft_bench::BenchCommand),
     /// Inspect and manage consumer groups on any Kafka-compatible cluster.
     Group(weft_admin::GroupArgs),
     /// Show the cluster: id, controller, brokers, topic and partition counts.
@@ -80,11 +80,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Agent(args) => agent_args::run(args).await,
-            Command::Bench(mut args) => {
-                if let Some(path) = &args.command_config {
-                    args.command_config_properties = Some(weft_admin::read_properties(path)?);
+            Command::Bench(mut command) => {
+                if let Some(path) = &command.args.command_config {
+                    command.args.command_config_properties = Some(weft_admin::read_properties(path)?);
                 }
-                weft_bench::run(args).await
+                weft_bench::run_command(command).await
             }
             Command::Group(args) => weft_admin::run_group(args).await,
             Command::Cluster(args) => weft_admin::run_cluster(args).await,
