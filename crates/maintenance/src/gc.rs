@@ -35,16 +35,27 @@ pub async fn collect_dead(meta: &dyn Metastore, storage: &ObjectStorage, now_ms:
 
 /// Deletes data objects older than `orphan_grace_ms` that the metastore has never recorded, fencing them in
 /// the metastore first (see `Objects::fence_orphans`).
+///
+/// `from_ms` limits the listing to objects created at or after it (keys sort by creation time, and the
+/// store skips the rest itself): a scan that already went through everything created before an earlier
+/// cutoff need not list it again, so a bucket of a week's objects is not listed whole every scan. `None`
+/// lists everything (the first scan of a lease holder). Returns the objects deleted and the cutoff used,
+/// the next scan's starting point.
 pub async fn collect_orphans(
     meta: &dyn Metastore,
     storage: &ObjectStorage,
     now_ms: i64,
     orphan_grace_ms: i64,
-) -> Result<usize> {
+    from_ms: Option<i64>,
+) -> Result<(usize, i64)> {
     let cutoff = now_ms.saturating_sub(orphan_grace_ms);
     let mut deleted = 0;
     for dir in keys::DATA_DIRS {
-        let mut listing = storage.list_chunks(dir, MAX_DELETES_PER_PASS as usize);
+        let chunk = MAX_DELETES_PER_PASS as usize;
+        let mut listing = match from_ms {
+            Some(ms) => storage.list_chunks_after(dir, &keys::created_from(dir, ms), chunk),
+            None => storage.list_chunks(dir, chunk),
+        };
         while let Some(chunk) = listing.next().await? {
             let old: Vec<String> = chunk
                 .into_iter()
@@ -65,7 +76,7 @@ pub async fn collect_orphans(
             deleted += orphans.len();
         }
     }
-    Ok(deleted)
+    Ok((deleted, cutoff))
 }
 
 #[cfg(test)]
@@ -74,6 +85,38 @@ mod tests {
     use bytes::Bytes;
     use weft_meta::SqlMetastore;
     use weft_meta::prelude::*;
+
+    #[tokio::test]
+    async fn a_scan_from_an_earlier_cutoff_lists_only_newer_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SqlMetastore::open(&format!("sqlite://{}/meta.db", dir.path().display())).await.unwrap();
+        let storage = ObjectStorage::open("memory://", 0).unwrap();
+        // Written at 1 000 and at 6 000, all orphans, all past the grace at 20 000.
+        for (ms, nonce) in [(1_000, 1), (1_000, 2), (6_000, 3), (6_000, 4)] {
+            storage.put_durable(&keys::segment_key(ms, nonce), Bytes::from_static(b"x")).await.unwrap();
+        }
+        storage.put_durable(&keys::merged_key(5_999, 5), Bytes::from_static(b"x")).await.unwrap();
+        let lists = || storage.usage().of(weft_storage::RequestKind::List).requests;
+        let before = lists();
+        // A scan starting from 6 000 leaves what was created before it alone (an earlier scan saw it).
+        let (deleted, cutoff) = collect_orphans(&meta, &storage, 20_000, 5_000, Some(6_000)).await.unwrap();
+        assert_eq!((deleted, cutoff), (2, 15_000));
+        assert_eq!(lists() - before, 2, "one listing per data directory");
+        let left = storage.list(keys::SEGMENTS_DIR).await.unwrap();
+        assert_eq!(left.iter().map(|o| keys::created_ms(&o.key)).collect::<Vec<_>>(), vec![Some(1_000); 2]);
+        assert_eq!(storage.list(keys::MERGED_DIR).await.unwrap().len(), 1, "created before 6 000: not listed");
+        // A full scan still finds them.
+        let (deleted, _) = collect_orphans(&meta, &storage, 20_000, 5_000, None).await.unwrap();
+        assert_eq!(deleted, 3);
+    }
+
+    #[test]
+    fn created_from_sorts_between_older_and_newer_keys() {
+        let from = keys::created_from(keys::SEGMENTS_DIR, 6_000);
+        assert!(keys::segment_key(5_999, u64::MAX) < from);
+        assert!(keys::segment_key(6_000, 0) > from);
+        assert_eq!(keys::created_from(keys::MERGED_DIR, -5), format!("{}/{:013}", keys::MERGED_DIR, 0));
+    }
 
     #[tokio::test]
     async fn orphans_past_their_grace_are_deleted_across_many_chunks_of_the_listing() {
@@ -86,8 +129,8 @@ mod tests {
         }
         storage.put_durable(&keys::merged_key(9_000, 1), Bytes::from_static(b"young")).await.unwrap();
         // The cutoff is 10 000 - 5 000: the segments written at 1 000 are past it, the merged object is not.
-        let deleted = collect_orphans(&meta, &storage, 10_000, 5_000).await.unwrap();
-        assert_eq!(deleted as u64, old);
+        let (deleted, cutoff) = collect_orphans(&meta, &storage, 10_000, 5_000, None).await.unwrap();
+        assert_eq!((deleted as u64, cutoff), (old, 5_000));
         assert!(storage.list(keys::SEGMENTS_DIR).await.unwrap().is_empty());
         assert_eq!(storage.list(keys::MERGED_DIR).await.unwrap().len(), 1, "the young orphan waits for its grace");
         // An upload that was only late, not abandoned, can no longer be committed: nothing points at its

@@ -20,6 +20,10 @@ use weft_topics::{TopicCache, TopicEntry};
 const LEASE: &str = "maintenance";
 /// Orphans are looked for once every this many passes (listing a bucket is not free).
 const ORPHAN_SCAN_EVERY: u64 = 12;
+/// One orphan scan in this many lists the whole bucket; the others list only what is new since the last one
+/// (a day's worth of scans at the default 5 s interval: listing a week of objects every minute cost more
+/// LIST requests than the uploads themselves).
+const FULL_ORPHAN_SCAN_EVERY: u64 = 1440;
 
 /// How often and how much the loop works (from the agent's configuration).
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +66,8 @@ struct Progress {
     /// Per partition: object compaction found no flush segment below this offset last time.
     merge_from: Mutex<HashMap<(Uuid, i32), i64>>,
     passes: std::sync::atomic::AtomicU64,
+    /// The cutoff of this agent's last complete orphan scan: everything created before it was looked at.
+    orphans_scanned_to: Mutex<Option<i64>>,
 }
 
 impl Maintainer {
@@ -199,12 +205,17 @@ async fn pass(agent: &Maintainer) {
     let passes = agent.state.passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if passes.is_multiple_of(ORPHAN_SCAN_EVERY) {
         let orphan_grace = i64::try_from(agent.schedule.orphan_grace.as_millis()).unwrap_or(i64::MAX);
-        if let Some(n) = outcome(
-            "orphans",
-            gc::collect_orphans(agent.deps.meta.as_ref(), &agent.deps.storage, now, orphan_grace).await,
-        ) && n > 0
-        {
-            metrics::counter!("weft_gc_objects_deleted_total", "kind" => "orphan").increment(n as u64);
+        // Only what was created since the last scan's cutoff, less one more grace (an upload that landed late)
+        // is listed again; the first scan of this process lists everything.
+        // A whole listing also runs once every FULL_ORPHAN_SCAN_EVERY scans, for anything a late upload hid.
+        let full = (passes / ORPHAN_SCAN_EVERY).is_multiple_of(FULL_ORPHAN_SCAN_EVERY);
+        let from = lock(&agent.state.orphans_scanned_to).filter(|_| !full).map(|to| to.saturating_sub(orphan_grace));
+        let scan = gc::collect_orphans(agent.deps.meta.as_ref(), &agent.deps.storage, now, orphan_grace, from).await;
+        if let Some((n, cutoff)) = outcome("orphans", scan) {
+            *lock(&agent.state.orphans_scanned_to) = Some(cutoff);
+            if n > 0 {
+                metrics::counter!("weft_gc_objects_deleted_total", "kind" => "orphan").increment(n as u64);
+            }
         }
     }
 }

@@ -28,7 +28,7 @@ async fn run_jobs(f: &Fixture, t: &Topic, now: i64) -> weft_maintenance::Result<
         merge_partition(f.meta.as_ref(), &f.storage, t.id, p, 0, LIMITS, now, 7 + p as u64).await?;
     }
     gc::collect_dead(f.meta.as_ref(), &f.storage, now + 1, 0).await?;
-    gc::collect_orphans(f.meta.as_ref(), &f.storage, now + 1, 0).await?;
+    gc::collect_orphans(f.meta.as_ref(), &f.storage, now + 1, 0, None).await?;
     Ok(())
 }
 

@@ -147,6 +147,17 @@ impl ObjectStore for FaultLayer {
         }
     }
 
+    fn list_with_offset(&self, prefix: Option<&Path>, offset: &Path) -> BoxStream<'static, Result<ObjectMeta>> {
+        let injected = || generic("faults", InjectedFault { op: "list" });
+        match self.faults.next() {
+            None => self.inner.list_with_offset(prefix, offset),
+            Some(FaultMode::Before) => stream::once(async move { Err(injected()) }).boxed(),
+            Some(FaultMode::After) => {
+                self.inner.list_with_offset(prefix, offset).chain(stream::once(async move { Err(injected()) })).boxed()
+            }
+        }
+    }
+
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
         self.guarded("list", self.inner.list_with_delimiter(prefix)).await
     }

@@ -36,6 +36,12 @@ pub fn is_flush_segment(key: &str) -> bool {
     key.starts_with(SEGMENTS_DIR)
 }
 
+/// A key of data directory `dir` that sorts before every key of `dir` created at or after `ms` and after every
+/// key created before it (keys start with the 13-digit creation time), for listings that skip older objects.
+pub fn created_from(dir: &str, ms: i64) -> String {
+    format!("{dir}/{:013}", ms.max(0))
+}
+
 /// The creation time encoded in a data object's key, if it is one of ours.
 pub fn created_ms(key: &str) -> Option<i64> {
     let name = key.rsplit('/').next()?;

@@ -100,16 +100,11 @@ impl ObjectStore for Metered {
     /// One listing is one request, recorded when its stream is dropped (at its end, at the first error the
     /// caller stops on, or unfinished).
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        let mut listing = Listing { started: Instant::now(), ok: true, keys: 0, usage: self.usage.clone() };
-        self.inner
-            .list(prefix)
-            .inspect(move |item| {
-                // Through a reference, so the closure owns the whole record (and drops it with the stream).
-                let listing = &mut listing;
-                listing.ok &= item.is_ok();
-                listing.keys += 1;
-            })
-            .boxed()
+        self.metered_listing(self.inner.list(prefix))
+    }
+
+    fn list_with_offset(&self, prefix: Option<&Path>, offset: &Path) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.metered_listing(self.inner.list_with_offset(prefix, offset))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
@@ -122,6 +117,24 @@ impl ObjectStore for Metered {
 
     async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
         self.inner.rename_opts(from, to, options).await
+    }
+}
+
+impl Metered {
+    /// `listing`, recorded as one request when its stream is dropped.
+    fn metered_listing(
+        &self,
+        listing: BoxStream<'static, Result<ObjectMeta>>,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        let mut listing_record = Listing { started: Instant::now(), ok: true, keys: 0, usage: self.usage.clone() };
+        listing
+            .inspect(move |item| {
+                // Through a reference, so the closure owns the whole record (and drops it with the stream).
+                let listing = &mut listing_record;
+                listing.ok &= item.is_ok();
+                listing.keys += 1;
+            })
+            .boxed()
     }
 }
 

@@ -107,6 +107,26 @@ impl std::fmt::Display for Modelled {
     }
 }
 
+impl Modelled {
+    /// A listing whose every page of keys is one modelled request.
+    fn paged(&self, listing: BoxStream<'static, Result<ObjectMeta>>) -> BoxStream<'static, Result<ObjectMeta>> {
+        let (sampler, sleep) = (self.sampler.clone(), self.sleep.clone());
+        listing
+            .chunks(KEYS_PER_REQUEST)
+            .then(move |page| {
+                let (sampler, sleep) = (sampler.clone(), sleep.clone());
+                async move {
+                    match request(&sampler, sleep.as_ref(), Op::List, 0).await {
+                        None => page,
+                        Some(fault) => vec![Err(fault_error("list", fault, sampler.profile().timeout_after))],
+                    }
+                }
+            })
+            .flat_map(stream::iter)
+            .boxed()
+    }
+}
+
 #[async_trait]
 impl ObjectStore for Modelled {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
@@ -164,21 +184,11 @@ impl ObjectStore for Modelled {
     /// One request per page of 1,000 keys: the first page's latency (or failure) comes before the first
     /// object, each further page's before its first object.
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        let (sampler, sleep) = (self.sampler.clone(), self.sleep.clone());
-        self.inner
-            .list(prefix)
-            .chunks(KEYS_PER_REQUEST)
-            .then(move |page| {
-                let (sampler, sleep) = (sampler.clone(), sleep.clone());
-                async move {
-                    match request(&sampler, sleep.as_ref(), Op::List, 0).await {
-                        None => page,
-                        Some(fault) => vec![Err(fault_error("list", fault, sampler.profile().timeout_after))],
-                    }
-                }
-            })
-            .flat_map(stream::iter)
-            .boxed()
+        self.paged(self.inner.list(prefix))
+    }
+
+    fn list_with_offset(&self, prefix: Option<&Path>, offset: &Path) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.paged(self.inner.list_with_offset(prefix, offset))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {

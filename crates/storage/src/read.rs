@@ -196,10 +196,19 @@ impl ReadCache {
     }
 
     /// Every object under `prefix`, streamed as the store lists it (never collected here).
-    pub(crate) fn list(&self, prefix: &str) -> stream::BoxStream<'static, Result<crate::Listed, StorageError>> {
+    /// With `after`, only the keys that sort after it (S3's `start-after`: the store skips the rest itself).
+    pub(crate) fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> stream::BoxStream<'static, Result<crate::Listed, StorageError>> {
         let key = prefix.to_string();
-        self.store
-            .list(Some(&keys::to_path(prefix)))
+        let path = keys::to_path(prefix);
+        let listing = match after {
+            Some(after) => self.store.list_with_offset(Some(&path), &keys::to_path(after)),
+            None => self.store.list(Some(&path)),
+        };
+        listing
             .map_ok(|m| crate::Listed { key: m.location.to_string(), size: m.size })
             .map_err(move |e| from_store("list", &key, e))
             .boxed()

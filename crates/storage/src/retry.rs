@@ -229,19 +229,11 @@ impl ObjectStore for Retrying {
     /// A listing that fails before its first object is started again; once objects have been handed out,
     /// an error is passed on (listings are unordered, so there is no point to resume from).
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        let listing = Listing {
-            inner: self.inner.clone(),
-            prefix: prefix.cloned(),
-            stream: self.inner.list(prefix),
-            backoff: Backoff::new(self.options),
-            options: self.options,
-            started: false,
-        };
-        stream::unfold(listing, |mut l| async move {
-            let item = l.next().await?;
-            Some((item, l))
-        })
-        .boxed()
+        self.listing(prefix, None)
+    }
+
+    fn list_with_offset(&self, prefix: Option<&Path>, offset: &Path) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.listing(prefix, Some(offset))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
@@ -259,10 +251,42 @@ impl ObjectStore for Retrying {
     }
 }
 
+impl Retrying {
+    /// A listing of `prefix` (the keys after `offset` only, when given) restarted on an early failure.
+    fn listing(&self, prefix: Option<&Path>, offset: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        let listing = Listing {
+            inner: self.inner.clone(),
+            prefix: prefix.cloned(),
+            offset: offset.cloned(),
+            stream: open_listing(self.inner.as_ref(), prefix, offset),
+            backoff: Backoff::new(self.options),
+            options: self.options,
+            started: false,
+        };
+        stream::unfold(listing, |mut l| async move {
+            let item = l.next().await?;
+            Some((item, l))
+        })
+        .boxed()
+    }
+}
+
+fn open_listing(
+    store: &dyn ObjectStore,
+    prefix: Option<&Path>,
+    offset: Option<&Path>,
+) -> BoxStream<'static, Result<ObjectMeta>> {
+    match offset {
+        Some(offset) => store.list_with_offset(prefix, offset),
+        None => store.list(prefix),
+    }
+}
+
 /// A listing in progress, restarted on a transient failure while nothing has been handed out yet.
 struct Listing {
     inner: Arc<dyn ObjectStore>,
     prefix: Option<Path>,
+    offset: Option<Path>,
     stream: BoxStream<'static, Result<ObjectMeta>>,
     backoff: Backoff,
     options: RetryOptions,
@@ -284,7 +308,7 @@ impl Listing {
                 {
                     tracing::warn!(prefix = ?self.prefix, attempt = self.backoff.tries, error = %e, "object store listing failed; retrying");
                     self.backoff.wait().await;
-                    self.stream = self.inner.list(self.prefix.as_ref());
+                    self.stream = open_listing(self.inner.as_ref(), self.prefix.as_ref(), self.offset.as_ref());
                 }
                 Ok(Some(Err(e))) | Err(e) => return Some(Err(e)),
             }

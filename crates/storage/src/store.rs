@@ -102,13 +102,19 @@ impl ObjectStorage {
 
     /// [`ObjectStorage::list`] as a stream, for listings too large to hold.
     pub fn list_stream(&self, prefix: &str) -> BoxStream<'static, Result<Listed, StorageError>> {
-        self.reads.list(prefix)
+        self.reads.list(prefix, None)
     }
 
     /// [`ObjectStorage::list`] in chunks of at most `chunk` objects, read from the store as they are asked
     /// for: a caller going through a whole bucket holds one chunk at a time.
     pub fn list_chunks(&self, prefix: &str, chunk: usize) -> ListChunks {
         ListChunks { listing: self.list_stream(prefix).ready_chunks(chunk.max(1)).boxed() }
+    }
+
+    /// [`ObjectStorage::list_chunks`] of only the keys under `prefix` that sort after `after` (one request
+    /// per page of what follows it, not of the whole prefix).
+    pub fn list_chunks_after(&self, prefix: &str, after: &str, chunk: usize) -> ListChunks {
+        ListChunks { listing: self.reads.list(prefix, Some(after)).ready_chunks(chunk.max(1)).boxed() }
     }
 
     pub fn url(&self) -> &str {
