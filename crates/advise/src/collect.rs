@@ -49,7 +49,10 @@ pub async fn observe(brokers: &mut Brokers, plan: &Plan) -> Result<(Observations
     let end_after = topics::offsets(brokers, &placements, LATEST).await?;
     let committed_after = committed(brokers, &listed, &mut notes).await;
     let window_secs = started.elapsed().as_secs_f64();
-    let clients_after = read_clients(&http, plan, &mut notes).await?;
+    let clients_after = match clients_before {
+        Some(_) => read_clients(&http, plan, &mut notes).await?,
+        None => None,
+    };
     let start = topics::offsets(brokers, &placements, EARLIEST).await?;
     let mut names: Vec<String> = placements.iter().map(|p| p.topic.clone()).collect();
     names.dedup();
@@ -100,7 +103,10 @@ async fn read_clients(
         Ok(s) => Ok(Some(s)),
         Err(e) if *given => Err(e.context("--admin-url was given")),
         Err(_) => {
-            notes.push(format!("no Weft admin endpoint at {base}: per-client produce figures not used"));
+            let note = format!("no Weft admin endpoint at {base}: per-client produce figures not used");
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
             Ok(None)
         }
     }

@@ -52,7 +52,8 @@ pub async fn list(brokers: &mut Brokers) -> Result<Vec<Listed>> {
     for node in brokers.broker_ids() {
         let (resp, _) = brokers.node(node).await?.call(5, &ListGroupsRequest::default()).await?;
         for g in resp.groups {
-            let group_type = Some(g.group_type.as_str().to_string()).filter(|t| !t.is_empty());
+            // Brokers differ in case ("classic", "Classic").
+            let group_type = Some(g.group_type.as_str().to_lowercase()).filter(|t| !t.is_empty());
             let consumer = matches!(g.protocol_type.as_str(), "consumer" | "")
                 && group_type.as_deref().is_none_or(|t| t == "consumer" || t == "classic");
             if consumer {

@@ -12,9 +12,12 @@ pub const TINY_BATCH_BYTES: f64 = 16.0 * 1024.0;
 /// Below this many batches (or requests) per second the per-request overhead is negligible whatever the batch
 /// size, so small batches are not worth a recommendation.
 pub const MIN_BATCHES_PER_SEC: f64 = 10.0;
-/// The linger suggested: 10 ms adds at most 10 ms of latency and caps each producer at 100 batches per second
-/// per partition (and requests per second per broker connection).
-pub const SUGGESTED_LINGER_MS: f64 = 10.0;
+/// The lingers suggested, shortest first: 10 ms adds at most 10 ms of latency and caps a producer at 100
+/// batches per second per partition (and requests per second per broker connection); 50 ms is the most the
+/// advisor suggests on its own, more latency than that is the application's call.
+pub const LINGERS_MS: [f64; 2] = [10.0, 50.0];
+/// The smallest reduction of batches (or requests) per second worth a recommendation.
+pub const MIN_REDUCTION: f64 = 0.5;
 /// A compression ratio below this (less than a third saved) is not worth the producer's CPU.
 pub const MIN_COMPRESSION_RATIO: f64 = 1.5;
 /// Share of sampled batches without compression above which a topic counts as uncompressed.
@@ -41,8 +44,20 @@ fn tiny(records_per_batch: f64, bytes_per_batch: f64) -> bool {
     records_per_batch < TINY_RECORDS_PER_BATCH && bytes_per_batch < TINY_BATCH_BYTES
 }
 
-fn linger_setting() -> (String, String) {
-    ("linger.ms / batch.size".into(), format!("linger.ms={} (batch.size 65536 or more)", num(SUGGESTED_LINGER_MS)))
+/// The shortest linger that cuts `current` batches per second by at least [`MIN_REDUCTION`], with the rate
+/// expected then; `cap(linger)` is the most batches per second that linger allows.
+fn linger_for(current: f64, cap: impl Fn(f64) -> f64) -> Option<(f64, f64)> {
+    LINGERS_MS
+        .iter()
+        .map(|&l| (l, current.min(cap(l))))
+        .find(|(_, expected)| *expected <= current * (1.0 - MIN_REDUCTION))
+}
+
+fn linger_setting(linger: f64) -> (String, String) {
+    (
+        "linger.ms / batch.size".into(),
+        format!("linger.ms={} and batch.size=65536 or more; send without waiting for each delivery", num(linger)),
+    )
 }
 
 /// A Weft agent saw this client id send tiny batches at a meaningful rate.
@@ -52,8 +67,8 @@ fn tiny_client_batches(c: &ClientObs, brokers: usize) -> Option<Recommendation> 
         return None;
     }
     // With linger, one connection sends at most one request per linger period to each broker.
-    let expected = rps.min(brokers as f64 * 1000.0 / SUGGESTED_LINGER_MS);
-    let (setting, suggested) = linger_setting();
+    let (linger, expected) = linger_for(rps, |l| brokers as f64 * 1000.0 / l)?;
+    let (setting, suggested) = linger_setting(linger);
     Some(Recommendation {
         id: "tiny-batches",
         severity: Severity::Warning,
@@ -66,7 +81,7 @@ fn tiny_client_batches(c: &ClientObs, brokers: usize) -> Option<Recommendation> 
             num(rps),
             num(expected),
             num(100.0 * (1.0 - expected / rps)),
-            num(SUGGESTED_LINGER_MS)
+            num(linger)
         ),
         evidence: format!(
             "{} produce requests/s, {} batches per request, {} records per batch, {} bytes per batch over {}s",
@@ -87,9 +102,11 @@ fn tiny_topic_batches(t: &TopicObs, window: f64) -> Option<Recommendation> {
         return None;
     }
     let active = t.partitions.iter().filter(|p| p.produced() > 0).count().max(1) as f64;
-    let expected = batches_per_sec.min(active * s.producers.max(1) as f64 * 1000.0 / SUGGESTED_LINGER_MS);
+    // With linger, each producer sends at most one batch per linger period to each partition.
+    let producers = s.producers.max(1) as f64;
+    let (linger, expected) = linger_for(batches_per_sec, |l| active * producers * 1000.0 / l)?;
     let gap = s.median_batch_gap_ms.map(|g| format!(", a producer's batches {} ms apart (median)", num(g)));
-    let (setting, suggested) = linger_setting();
+    let (setting, suggested) = linger_setting(linger);
     Some(Recommendation {
         id: "tiny-batches",
         severity: Severity::Warning,
