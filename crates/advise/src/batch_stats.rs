@@ -128,3 +128,74 @@ impl BatchStats {
         Some(self.s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+    fn batch(base_ts: i64, keys: &[&str], compression: Compression) -> Bytes {
+        let records: Vec<Record> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: 7,
+                producer_epoch: 0,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32,
+                timestamp: base_ts,
+                key: Some(Bytes::from(k.to_string())),
+                value: Some(Bytes::from("a value that repeats, a value that repeats, a value that repeats")),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(&mut buf, records.iter(), &RecordEncodeOptions { version: 2, compression }).unwrap();
+        buf.freeze()
+    }
+
+    #[test]
+    fn batches_are_counted_by_codec_producer_gap_and_key() {
+        let keys = ["hot", "hot", "hot", "hot", "hot", "hot", "hot", "hot", "a", "b"];
+        let first = batch(1_000, &keys, Compression::None);
+        let second = batch(1_025, &keys, Compression::Zstd);
+        let mut fetched = BytesMut::new();
+        fetched.extend_from_slice(&first);
+        fetched.extend_from_slice(&second);
+        // A fetch may end in the middle of a batch: that part is left alone.
+        fetched.extend_from_slice(&first[..30]);
+        let mut stats = BatchStats::default();
+        stats.add_records(0, &fetched);
+        let s = stats.finish().unwrap();
+        assert_eq!((s.batches, s.records), (2, 20));
+        assert_eq!(s.batch_bytes, (first.len() + second.len()) as u64);
+        assert_eq!(s.codecs.get("none"), Some(&1));
+        assert_eq!(s.codecs.get("zstd"), Some(&1));
+        assert_eq!((s.idempotent_batches, s.plain_batches, s.producers), (2, 0, 1));
+        assert_eq!(s.median_batch_gap_ms, Some(25.0));
+        assert_eq!((s.keyed_records, s.distinct_keys), (20, 3));
+        assert_eq!(s.top_key.as_deref(), Some("hot"));
+        assert_eq!(s.top_key_share, 0.8);
+        // Both decompress to the same records; the compressed one is stored smaller.
+        assert_eq!(s.uncompressed_record_bytes, 2 * (first.len() - BATCH_HEADER_LEN) as u64);
+        assert!(s.stored_record_bytes < s.uncompressed_record_bytes);
+        // Only the uncompressed batch is compressed for the estimate; its values repeat, so it shrinks.
+        let e = s.estimate.unwrap();
+        assert_eq!(e.input_bytes, (first.len() - BATCH_HEADER_LEN) as u64);
+        assert!(e.zstd_ratio() > 1.5 && e.lz4_ratio() > 1.0, "{e:?}");
+    }
+
+    #[test]
+    fn garbage_and_empty_fetches_yield_no_sample() {
+        let mut stats = BatchStats::default();
+        stats.add_records(0, &[0xff; 100]);
+        stats.add_records(0, &[]);
+        assert!(stats.finish().is_none());
+    }
+}
