@@ -86,7 +86,7 @@ fn spawn_slow_consumer(
             let Some(Ok(m)) = c.poll(Duration::from_millis(100)) else { continue };
             n += 1;
             std::thread::sleep(Duration::from_millis(50));
-            if n % 10 == 0 && c.commit_message(&m, CommitMode::Sync).is_ok() {
+            if n.is_multiple_of(10) && c.commit_message(&m, CommitMode::Sync).is_ok() {
                 committed.fetch_add(1, Ordering::Relaxed);
             }
         }
