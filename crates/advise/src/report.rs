@@ -4,8 +4,12 @@
 use crate::observations::Observations;
 use crate::rules::{Recommendation, Severity};
 use anyhow::Result;
+use comfy_table::ContentArrangement;
 use serde::Serialize;
 use weft_admin::{print_line, table};
+
+/// Columns the table wraps its cells to: wide enough for a figure per line, narrow enough for a terminal.
+const TABLE_WIDTH: u16 = 160;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -51,7 +55,9 @@ impl Report {
                 continue;
             }
             print_line(&format!("\n{} ({})", severity.to_string().to_uppercase(), rows.len()))?;
-            print_line(&table(&["RULE", "TARGET", "SETTING", "EXPECTED EFFECT", "OBSERVED"], rows).to_string())?;
+            let mut t = table(&["RULE", "TARGET", "SETTING", "EXPECTED EFFECT", "OBSERVED"], rows);
+            t.set_content_arrangement(ContentArrangement::Dynamic).set_width(TABLE_WIDTH);
+            print_line(&t.to_string())?;
         }
         for n in &self.notes {
             print_line(&format!("note: {n}"))?;
