@@ -14,6 +14,7 @@ pub mod config {
 }
 mod admin_audit;
 mod authorizer;
+mod client_traffic;
 mod dispatch;
 mod error;
 mod handlers;
@@ -86,6 +87,8 @@ pub(crate) struct Agent {
     pub audit: Arc<weft_audit::AuditLog>,
     /// Share groups (KIP-932): their coordinator, the share partitions led here and the share sessions.
     pub share: share::Share,
+    /// Per-client-id produce observations for `weft advise` (admin HTTP `/v1/clients`).
+    pub client_traffic: client_traffic::ClientTraffic,
 }
 
 impl Agent {

@@ -276,6 +276,7 @@ pub async fn start_on(
         config,
         quotas: Arc::new(weft_quota::QuotaManager::new(QUOTA_MAX_ENTITIES)),
         share: crate::share::Share::new(),
+        client_traffic: crate::client_traffic::ClientTraffic::new(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     // Commits by other agents sharing the metastore wake this agent's long polls (PostgreSQL's feed).

@@ -25,6 +25,8 @@ enum Command {
     Agent(agent_args::AgentArgs),
     /// Benchmark a Kafka-compatible cluster with a real client (librdkafka): phases, or scenarios with reports.
     Bench(weft_bench::BenchCommand),
+    /// Recommend client and topic settings from a cluster's observed traffic (Kafka or Weft).
+    Advise(weft_advise::AdviseArgs),
     /// Inspect and manage consumer groups on any Kafka-compatible cluster.
     Group(weft_admin::GroupArgs),
     /// Show the cluster: id, controller, brokers, topic and partition counts.
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
                 }
                 weft_bench::run_command(command).await
             }
+            Command::Advise(args) => weft_advise::run(args).await,
             Command::Group(args) => weft_admin::run_group(args).await,
             Command::Cluster(args) => weft_admin::run_cluster(args).await,
             Command::Topic(args) => weft_admin::run_topic(args).await,

@@ -3,6 +3,7 @@
 
 use super::record_checks::{Refusal, batch_records, check_records};
 use crate::Agent;
+use crate::client_traffic::ProduceSample;
 use crate::error::KafkaCode;
 use crate::request::{Completion, Operation, RequestContext, Resource, check, may_create_topic, respond};
 use futures::FutureExt;
@@ -119,6 +120,16 @@ fn validate(
     Ok(out)
 }
 
+/// What `batches` add to the client's produce table (sizes already known from validation; nothing decoded again).
+fn observe(batches: &[Checked]) -> ProduceSample {
+    let mut sample = ProduceSample::default();
+    for b in batches {
+        let h = &b.append.header;
+        sample.add_batch(b.append.data.len(), h.compression(), h.record_count, b.records.len());
+    }
+    sample
+}
+
 /// Broker-side schema validation of a topic that enables it (after the record checks).
 async fn check_schemas(
     agent: &Agent,
@@ -149,6 +160,7 @@ pub async fn handle(
     let mut appends = Vec::new();
     let mut submitted_batches = 0;
     let mut schema_lookups = LookupBudget::default();
+    let mut traffic = ProduceSample::default();
     let mut layout: Vec<(TopicName, Vec<(i32, Slot)>)> = Vec::with_capacity(req.topic_data.len());
     for t in req.topic_data {
         // Kafka: a transactional id the producer may not write refuses everything; then WRITE per topic.
@@ -179,7 +191,14 @@ pub async fn handle(
             } else {
                 match &topic {
                     Ok(topic) => match validate(topic, p.index, p.records.as_ref(), now_ms, version) {
-                        Ok(batches) => check_schemas(&agent, &mut schema_lookups, topic, batches).await,
+                        Ok(batches) => {
+                            let sample = observe(&batches);
+                            let checked = check_schemas(&agent, &mut schema_lookups, topic, batches).await;
+                            if checked.is_ok() {
+                                traffic.merge(&sample);
+                            }
+                            checked
+                        }
                         Err(refusal) => Err(refusal),
                     },
                     Err(code) => Err((*code, format!("topic {} is unknown", t.name.as_str())).into()),
@@ -214,6 +233,7 @@ pub async fn handle(
         }
         layout.push((t.name, slots));
     }
+    agent.client_traffic.record(&ctx.client_id, acks, now_ms, &traffic);
     let submitted = agent.produce.submit(appends).await;
     if acks == 0 {
         // No response is sent for acks=0, so later requests on this connection need not wait for the flush.

@@ -1,5 +1,6 @@
 //! The admin HTTP listener: `/healthz` (the process is alive), `/readyz` (writes to the metastore and the
-//! object store work) and `/metrics` (Prometheus text exposition), served by `weft-http`'s bounded listener
+//! object store work), `/metrics` (Prometheus text exposition) and `/v1/clients` (per-client-id produce
+//! observations, JSON, for `weft advise`), served by `weft-http`'s bounded listener
 //! (`--admin-max-connections`, `--admin-header-timeout-ms`, a maximum connection age).
 //!
 //! With `--admin-ssl` it serves HTTPS with the Kafka listeners' certificate, reloaded like theirs, and their
@@ -23,7 +24,7 @@ use tokio::sync::watch;
 use weft_http::HttpLimits;
 
 pub fn router(agent: Arc<Agent>, auth: Arc<HttpAuth>) -> Router {
-    let guarded = Router::new().route("/metrics", get(metrics));
+    let guarded = Router::new().route("/metrics", get(metrics)).route("/v1/clients", get(clients));
     let guarded = auth::cluster_describe_required(guarded, auth.clone());
     let guarded = auth::authenticated(guarded, auth);
     Router::new()
@@ -85,5 +86,13 @@ async fn metrics(State(agent): State<Arc<Agent>>) -> (StatusCode, [(axum::http::
     match crate::metrics::render(&agent).await {
         Some(text) => (StatusCode::OK, [content_type], text),
         None => (StatusCode::SERVICE_UNAVAILABLE, [content_type], "metrics recorder not installed\n".into()),
+    }
+}
+
+async fn clients(State(agent): State<Arc<Agent>>) -> (StatusCode, [(axum::http::HeaderName, &'static str); 1], String) {
+    let content_type = (axum::http::header::CONTENT_TYPE, "application/json");
+    match serde_json::to_string(&agent.client_traffic.snapshot(agent.clock.now_ms())) {
+        Ok(body) => (StatusCode::OK, [content_type], body),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, [content_type], format!("{{\"error\":\"{e}\"}}")),
     }
 }
