@@ -107,7 +107,8 @@ async fn an_agent_on_a_slow_modelled_s3_is_reported_object_store_bound() {
     let acks = Arc::new(Mutex::new(Vec::new()));
     let mut pending = Vec::new();
     let payload = vec![b'x'; 1000];
-    // 400 records/s: light enough that nothing but the store's latency can bound the run.
+    // 1,000 records/s: light enough that nothing but the store's latency can bound the run, and a new
+    // segment every few milliseconds, so uploads overlap and the in-order committer always has one waiting.
     while started.elapsed() < RUN_FOR {
         for _ in 0..10 {
             let sent = Instant::now();
@@ -120,7 +121,7 @@ async fn an_agent_on_a_slow_modelled_s3_is_reported_object_store_bound() {
                 acks.lock().unwrap().push((at_ms, ms));
             }));
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     for p in pending {
         p.await.unwrap();
@@ -136,16 +137,18 @@ async fn an_agent_on_a_slow_modelled_s3_is_reported_object_store_bound() {
     let b = analyse(&run);
     eprintln!("{}\n{:#?}", b.summary, b.produce_path);
     assert_eq!(b.resource, resource::OBJECT_STORE, "{b:#?}");
-    let share = &b.evidence[0];
-    assert!(share.metric.starts_with("object-store wait") && share.value >= 50.0, "{share:?}");
+    // Either a PUT is half of a produce, or the in-order committer is kept busy by uploads (segments queue).
+    let first = &b.evidence[0];
+    let put_share = first.metric.starts_with("object-store PUT time") && first.value >= 50.0;
+    assert!(put_share || first.metric == weft_report::detect::COMMITTER_METRIC, "{first:?}");
     let put = b
         .evidence
         .iter()
         .find(|e| e.metric.contains("op=\"put\"} mean") && e.threshold.is_none())
         .expect("the PUT latency");
     assert!(put.value >= 20.0, "a modelled S3 Standard PUT: {put:?}");
-    let top = b.produce_path.iter().max_by(|a, b| a.mean_ms.total_cmp(&b.mean_ms)).unwrap();
-    assert!([path::STORE_PUT, path::STORE_EARLIER].contains(&top.stage.as_str()), "{:#?}", b.produce_path);
+    let stage = b.produce_path.iter().find(|s| s.stage == path::STORE_PUT).unwrap();
+    assert!(stage.mean_ms >= 20.0, "{:#?}", b.produce_path);
     assert!(b.change.contains("S3 Express"), "{}", b.change);
 }
 
