@@ -515,4 +515,42 @@ mod tests {
             assert!(s.target.is_some());
         }
     }
+
+    #[tokio::test]
+    async fn the_target_is_scraped_at_most_every_two_seconds() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let scrapes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = scrapes.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let page = "HTTP/1.0 200 OK\r\n\r\nprocess_cpu_seconds_total 1\nsystem_cpu_count 3\n";
+                let _ = s.write_all(page.as_bytes()).await;
+            }
+        });
+        let sampler = Sampler::start(SamplerConfig {
+            metrics_url: Some(format!("http://{addr}/metrics")),
+            target_pid: None,
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_secs(5),
+            started: Instant::now(),
+        });
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let early = sampler.samples.lock().unwrap().len();
+        assert_eq!(scrapes.load(std::sync::atomic::Ordering::SeqCst), 1, "{early} host samples, one scrape");
+        assert!(early >= 5, "the host is still sampled every 100 ms: {early}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let samples = sampler.finish().await;
+        assert_eq!(scrapes.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let with_metrics: Vec<&TargetMetrics> = samples.iter().filter_map(|s| s.metrics.as_ref()).collect();
+        assert_eq!(with_metrics.len(), 1, "only the sample after the second scrape has target figures");
+        assert_eq!(with_metrics[0].cores, Some(3.0), "the target's own core count wins over this host's");
+        assert!(samples.iter().all(|s| s.metrics_error.is_none()));
+        server.abort();
+    }
 }
