@@ -21,6 +21,20 @@ use weft_report::{Interval, REPORT_VERSION, ResourceSample, Run, Sampler, Sample
 
 const RUN_FOR: Duration = Duration::from_secs(6);
 
+/// The live runs take turns (nextest runs each test in its own process, so a file lock): each measures
+/// one bound, and the CPU-bound producer of one, run beside the other's agent, slows that agent's SQLite
+/// commits until the committer is busy committing, which is then (rightly) reported metastore bound.
+async fn take_turn() -> std::fs::File {
+    let path = std::env::temp_dir().join("weft-report-live-bottleneck.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+    tokio::task::spawn_blocking(move || {
+        file.lock().unwrap();
+        file
+    })
+    .await
+    .unwrap()
+}
+
 async fn agent(
     model: weft_agent::config::ObjectStoreModel,
     flush_ms: Option<u64>,
@@ -92,6 +106,7 @@ fn run(bootstrap: String, intervals: Vec<Interval>, mut resources: Vec<ResourceS
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_on_a_slow_modelled_s3_is_reported_object_store_bound() {
+    let _turn = take_turn().await;
     // S3 Standard's modelled PUT (p50 about 50 ms) against a 5 ms flush interval: the PUT is most of a produce.
     let (agent, _dir) = agent(weft_agent::config::ObjectStoreModel::S3Standard, Some(5)).await;
     let bootstrap = agent.kafka_addr.to_string();
@@ -154,6 +169,7 @@ async fn an_agent_on_a_slow_modelled_s3_is_reported_object_store_bound() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_producer_thread_doing_heavy_work_per_record_is_reported_client_bound() {
+    let _turn = take_turn().await;
     let (agent, _dir) = agent(weft_agent::config::ObjectStoreModel::Off, None).await;
     let bootstrap = agent.kafka_addr.to_string();
     let started = Instant::now();
