@@ -249,8 +249,8 @@ fn store_trouble(s: &ResourceSample) -> Option<Vec<Evidence>> {
     let total = |f: fn(&crate::sample::StoreOp) -> f64| m.object_store.values().map(f).sum::<f64>();
     let (requests, errors) = (total(|o| o.requests_per_sec), total(|o| o.errors_per_sec));
     let (retries, throttled) = (total(|o| o.retries_per_sec), total(|o| o.throttled_per_sec));
-    // Nothing completed while attempts were refused: every request was held up.
-    let per = requests.max(retries).max(errors);
+    // Nothing completed while attempts were refused: count each refused attempt as a held-up request.
+    let per = if requests > 0.0 { requests } else { retries.max(errors) };
     if per <= 0.0 {
         return Some(vec![]);
     }

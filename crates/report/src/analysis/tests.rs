@@ -75,6 +75,12 @@ fn throttling_absorbed_by_retries_is_object_store_bound() {
     assert_eq!(b.evidence.len(), 1, "no other retries, no failed requests: {:?}", b.evidence);
     assert!(b.summary.contains("throttling"), "{}", b.summary);
     assert!(b.change.contains("--flush-bytes"), "{}", b.change);
+    // More retries than requests: a request retried several times; the share passes 100 %.
+    let r = from(quiet_samples(4), 0, |s| {
+        let put = s.metrics.as_mut().unwrap().object_store.get_mut("put").unwrap();
+        (put.retries_per_sec, put.throttled_per_sec) = (60.0, 60.0);
+    });
+    assert_eq!(analyse(&r).evidence[0].value, 150.0);
 }
 
 #[test]
