@@ -4,14 +4,17 @@
 //! The order of reasoning: a hard ceiling (a CPU, a disk, the network, a budget, a quota, a throttling
 //! store) that the samples show saturated comes first, the earliest one winning and any other within
 //! `AMBIGUITY_WINDOW_MS` named beside it; without one, a stage that dominates request latency (the
-//! object-store PUT or GET, the metastore commit); without that, the latency objective itself when the run
-//! broke it (latency bound by batching: linger or flush interval), and otherwise nothing saturated.
+//! object-store PUT or GET, the metastore commit); without that, where the ramp stopped: the first step
+//! that missed (its latency over the objective, judged at the objective's own percentile: latency bound by
+//! batching; or its achieved rate short of the offered one: a throughput ceiling nothing measured
+//! explains), or an unramped run's latency over the objective; and otherwise nothing saturated.
 
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{self, Evidence, Finding, resource};
-use crate::model::{Run, Step};
+use crate::model::{HistogramBucket, Run, Step};
 use crate::path::{self, Stage};
+use crate::prom::Histogram;
 
 /// Two resources saturating within this long of each other cannot be told apart by order: with one-second
 /// samples and two samples to confirm, one crossing a little earlier is noise.
@@ -47,12 +50,15 @@ pub fn analyse(run: &Run) -> Bottleneck {
         from_finding(first, ambiguous(first, &saturated))
     } else if let Some(first) = dominant.first() {
         from_finding(first, ambiguous(first, &dominant))
-    } else if let Some(broken) = objective_broken(run) {
+    } else if let Some(step) = run.steps.iter().find(|s| !s.met) {
+        ramp_stopped(run, step, &produce_path)
+    } else if let Some(broken) = run.steps.is_empty().then(|| objective_broken(run)).flatten() {
         latency_bound(broken, &produce_path)
     } else {
         Bottleneck { resource: resource::NONE.into(), ..Bottleneck::default() }
     };
     explain(&mut b, &produce_path);
+    b.evidence.extend(remote_target_cpu(run));
     b.produce_path = produce_path;
     b.fetch_path = fetch_path;
     b
@@ -83,42 +89,126 @@ fn from_finding(f: &Finding, ambiguous_with: Vec<String>) -> Bottleneck {
     }
 }
 
-/// Where the run's objective broke: the first ramp step that missed it, or the first interval over it.
+/// Where an unramped run's objective broke.
 struct Broken {
     metric: String,
     value: f64,
     max_ms: f64,
-    at_ms: u64,
+    at_ms: Option<u64>,
+    end_ms: u64,
 }
 
+/// The first step of a ramp that missed: over the objective (its latency is the objective's percentile,
+/// as the bench measured it) or short of its offered rate.
+fn ramp_stopped(run: &Run, step: &Step, produce: &[Stage]) -> Bottleneck {
+    let at_ms = step.start_ms + step.duration_ms;
+    let context = |metric: &str, value: f64, unit: &str| Evidence {
+        metric: metric.into(),
+        value,
+        threshold: None,
+        unit: unit.into(),
+        at_ms,
+    };
+    let rates = [
+        context("ramp step offered rate", step.offered_records_per_sec, "records/s"),
+        context("ramp step achieved rate", step.achieved_records_per_sec, "records/s"),
+    ];
+    let over = run.objective.as_ref().and_then(|o| Some((o, step.latency_ms.filter(|l| *l > o.max_ms)?)));
+    if let Some((o, latency)) = over {
+        let metric = format!("{} p{} latency (ramp step)", o.latency, o.percentile);
+        let broken = Broken { metric, value: latency, max_ms: o.max_ms, at_ms: Some(step.start_ms), end_ms: at_ms };
+        let mut b = latency_bound(broken, produce);
+        b.evidence.extend(rates);
+        return b;
+    }
+    let mut evidence = rates.to_vec();
+    if step.offered_records_per_sec > 0.0 {
+        let share = step.achieved_records_per_sec * 100.0 / step.offered_records_per_sec;
+        evidence.insert(0, context("ramp step achieved rate, of offered", share, "%"));
+    }
+    if step.errors > 0 {
+        evidence.push(context("ramp step errors", step.errors as f64, "errors"));
+    }
+    Bottleneck {
+        resource: resource::THROUGHPUT_CEILING.into(),
+        evidence,
+        at_ms: Some(step.start_ms),
+        ..Bottleneck::default()
+    }
+}
+
+/// An unramped run over its objective: the first interval over it when the interval keeps the objective's
+/// percentile (p50, p99), else the run's whole latency histogram at that percentile.
 fn objective_broken(run: &Run) -> Option<Broken> {
     let o = run.objective.as_ref()?;
     let metric = format!("{} p{} latency", o.latency, o.percentile);
-    if !run.steps.is_empty() {
-        let step: &Step = run.steps.iter().find(|s| s.latency_ms.is_some_and(|l| l > o.max_ms))?;
-        return Some(Broken { metric, value: step.latency_ms?, max_ms: o.max_ms, at_ms: step.start_ms });
-    }
+    let end_ms = run.intervals.last().map_or(0, |i| i.start_ms + i.duration_ms);
     let end_to_end = o.latency == "end_to_end";
-    let high = o.percentile > 50.0;
-    run.intervals.iter().find_map(|i| {
-        let v = match (end_to_end, high) {
-            (false, true) => i.produce_ack_p99_ms,
-            (false, false) => i.produce_ack_p50_ms,
-            (true, true) => i.end_to_end_p99_ms,
-            (true, false) => i.end_to_end_p50_ms,
-        }?;
-        (v > o.max_ms).then(|| Broken { metric: metric.clone(), value: v, max_ms: o.max_ms, at_ms: i.start_ms })
-    })
+    let field = |i: &crate::model::Interval| match (end_to_end, o.percentile) {
+        (false, 99.0) => Some(i.produce_ack_p99_ms),
+        (false, 50.0) => Some(i.produce_ack_p50_ms),
+        (true, 99.0) => Some(i.end_to_end_p99_ms),
+        (true, 50.0) => Some(i.end_to_end_p50_ms),
+        _ => None,
+    };
+    if run.intervals.first().and_then(field).is_some() {
+        return run.intervals.iter().find_map(|i| {
+            let v = field(i)??;
+            (v > o.max_ms).then(|| Broken {
+                metric: metric.clone(),
+                value: v,
+                max_ms: o.max_ms,
+                at_ms: Some(i.start_ms),
+                end_ms: i.start_ms + i.duration_ms,
+            })
+        });
+    }
+    let value = percentile(run.histograms.get(&o.latency)?, o.percentile)?;
+    let metric = format!("{metric} over the whole run");
+    (value > o.max_ms).then_some(Broken { metric, value, max_ms: o.max_ms, at_ms: None, end_ms })
+}
+
+/// The `p` percentile (0..100) of a latency histogram, interpolated inside its bucket.
+fn percentile(buckets: &[HistogramBucket], p: f64) -> Option<f64> {
+    let mut cumulative = 0.0;
+    let mut h = Histogram::default();
+    for b in buckets {
+        cumulative += b.count as f64;
+        h.buckets.push((b.le_ms, cumulative));
+    }
+    if h.buckets.last().is_some_and(|b| b.0.is_finite()) {
+        h.buckets.push((f64::INFINITY, cumulative)); // every sample is at or below the last bound
+    }
+    h.count = cumulative;
+    h.quantile(p / 100.0)
 }
 
 fn latency_bound(broken: Broken, produce: &[Stage]) -> Bottleneck {
-    let Broken { metric, value, max_ms, at_ms } = broken;
-    let mut evidence = vec![Evidence { metric, value, threshold: Some(max_ms), unit: "ms".into(), at_ms }];
+    let Broken { metric, value, max_ms, at_ms, end_ms } = broken;
+    let mut evidence = vec![Evidence { metric, value, threshold: Some(max_ms), unit: "ms".into(), at_ms: end_ms }];
     if let Some(top) = produce.iter().max_by(|a, b| a.mean_ms.total_cmp(&b.mean_ms)) {
         let metric = format!("produce path: {} ({})", top.stage, top.source);
-        evidence.push(Evidence { metric, value: top.mean_ms, threshold: None, unit: "ms".into(), at_ms });
+        evidence.push(Evidence { metric, value: top.mean_ms, threshold: None, unit: "ms".into(), at_ms: end_ms });
     }
-    Bottleneck { resource: resource::LATENCY_OBJECTIVE.into(), evidence, at_ms: Some(at_ms), ..Default::default() }
+    Bottleneck { resource: resource::LATENCY_OBJECTIVE.into(), evidence, at_ms, ..Default::default() }
+}
+
+/// A remote target's CPU use, in cores at its peak, when nothing says how many cores it has: evidence
+/// for the reader, never a verdict.
+fn remote_target_cpu(run: &Run) -> Option<Evidence> {
+    if run.resources.iter().any(|s| s.target.is_some()) {
+        return None;
+    }
+    let (at_ms, percent) = run
+        .resources
+        .iter()
+        .filter_map(|s| {
+            let m = s.metrics.as_ref().filter(|m| m.cores.is_none())?;
+            Some((s.t_ms, m.process_cpu_percent?))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let metric = "target process_cpu_seconds_total rate, peak (its host's cores unknown: no verdict)".to_string();
+    Some(Evidence { metric, value: percent / 100.0, threshold: None, unit: "cores".into(), at_ms })
 }
 
 /// Fills the summary, the change and its expected effect.
@@ -129,6 +219,7 @@ fn explain(b: &mut Bottleneck, produce: &[Stage]) {
     });
     let at = b.at_ms.map(|t| format!(" from {:.1} s", t as f64 / 1000.0)).unwrap_or_default();
     let stage_ms = |name: &str| produce.iter().find(|s| s.stage == name).map_or(0.0, |s| s.mean_ms);
+    let has = |metric: &str| b.evidence.iter().any(|e| e.metric == metric);
     let (what, change, effect): (String, &str, String) = match b.resource.as_str() {
         resource::CLIENT_CPU => (
             "client bound: the load generator ran out of CPU before the target did".into(),
@@ -166,17 +257,33 @@ fn explain(b: &mut Bottleneck, produce: &[Stage]) {
             "raise or remove the client quota (kafka-configs --alter --entity-type clients)",
             "throughput rises to the quota's new value".into(),
         ),
-        resource::OBJECT_STORE if b.evidence.iter().any(|e| e.metric.contains("result=\"error\"")) => (
-            "object-store bound: the store is failing or throttling requests (503 SlowDown)".into(),
+        resource::OBJECT_STORE if has(detect::THROTTLED_METRIC) => (
+            "object-store bound: the store is throttling requests (503 SlowDown, 429), retried before they fail"
+                .into(),
             "fewer, larger PUTs: raise --flush-bytes and --flush-interval-ms (or spread load over more prefixes)",
-            "fewer throttled requests and retried flushes, at higher produce latency".into(),
+            "fewer throttled attempts and backoffs on the flush path, at higher produce latency".into(),
+        ),
+        resource::OBJECT_STORE if has(detect::RETRIED_METRIC) || has(detect::FAILED_METRIC) => (
+            "object-store bound: the store is failing requests (timeouts, 5xx), retried or failed".into(),
+            "check the store's health and the path to it (region, endpoint, network); fewer, larger PUTs (--flush-bytes) lower the request rate",
+            "fewer retried attempts and failed flushes".into(),
+        ),
+        resource::OBJECT_STORE if has(detect::COMMITTER_METRIC) => (
+            "object-store bound: commits are in flush order and the committer was kept busy waiting for uploads, so segments queue and a slow PUT holds up every later one".into(),
+            "a lower-latency, steadier store (S3 Express One Zone), or fewer, larger segments (--flush-bytes, --flush-interval-ms) so fewer uploads queue",
+            "produce latency falls by the queueing behind earlier uploads; throughput per commit rises with segment size".into(),
+        ),
+        resource::METASTORE if has(detect::COMMITTER_METRIC) => (
+            "metastore bound: commits are in flush order and the committer was kept busy committing, so segments queue behind earlier commits".into(),
+            "a faster metastore (PostgreSQL close to the agents, or a faster disk for SQLite); larger flushes (--flush-bytes, --flush-interval-ms) mean fewer commits",
+            "produce latency falls by the queueing behind earlier commits".into(),
         ),
         resource::OBJECT_STORE => (
             "object-store bound: produce (or fetch) time is mostly the object store's latency".into(),
             "use a lower-latency store (S3 Express One Zone: about ten times faster PUTs), or add agents and raise --max-inflight-flushes for throughput",
             format!(
                 "produce latency falls by most of the {:.0} ms spent on PUTs; larger --flush-bytes raises throughput per PUT but not latency",
-                stage_ms(path::STORE_PUT) + stage_ms(path::STORE_EARLIER)
+                stage_ms(path::STORE_PUT)
             ),
         ),
         resource::METASTORE => (
@@ -185,6 +292,11 @@ fn explain(b: &mut Bottleneck, produce: &[Stage]) {
             format!("produce latency falls by most of the {:.0} ms commit", stage_ms(path::METASTORE_COMMIT)),
         ),
         resource::LATENCY_OBJECTIVE => latency_advice(produce),
+        resource::THROUGHPUT_CEILING => (
+            "throughput ceiling: a ramp step fell short of its offered rate with nothing measured saturated".into(),
+            "measure what was not: give --metrics-url (and the target's pid when it runs here), or run producers from more hosts to rule the client out",
+            "a run that measures the saturating resource names it".into(),
+        ),
         _ => (
             "nothing saturated: the offered load stayed below every ceiling measured".into(),
             "offer more load (a higher ramp, more producers) to find the ceiling",

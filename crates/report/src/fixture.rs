@@ -22,7 +22,8 @@ pub fn quiet_samples(n: usize) -> Vec<ResourceSample> {
                 disk_write_bytes_per_sec: 1e6,
                 disk_util_percent: 5.0,
                 busiest_disk: Some("sda".into()),
-                net_capacity_bytes_per_sec: Some(125e6),
+                net_util_percent: Some(1.6),
+                busiest_link: Some("eth0".into()),
                 net_rx_bytes_per_sec: 1e6,
                 net_tx_bytes_per_sec: 1e6,
                 ..HostSample::default()
@@ -44,11 +45,18 @@ pub fn process(thread: &str, cpu: f64, hottest: f64) -> ProcessSample {
         busiest_thread: Some(thread.into()),
         busiest_thread_demand_percent: Some(hottest),
         rss_bytes: Some(100 << 20),
+        cpu_limit_cores: None,
     }
 }
 
 pub fn quiet_metrics() -> TargetMetrics {
-    let put = StoreOp { requests_per_sec: 40.0, errors_per_sec: 0.0, mean_ms: Some(5.0), p99_ms: Some(9.0) };
+    let put = StoreOp {
+        requests_per_sec: 40.0,
+        errors_per_sec: 0.0,
+        mean_ms: Some(5.0),
+        p99_ms: Some(9.0),
+        ..StoreOp::default()
+    };
     TargetMetrics {
         produce_requests_per_sec: Some(200.0),
         produce_mean_ms: Some(20.0),

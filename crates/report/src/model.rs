@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the JSON report layout; bump it when a field changes meaning or is removed.
-pub const REPORT_VERSION: u32 = 1;
+/// Version of the JSON report layout; bump it when a field changes meaning or is removed. Version 2: the
+/// host's network is judged per link (`net_util_percent`, `busiest_link` replace the summed
+/// `net_capacity_bytes_per_sec`).
+pub const REPORT_VERSION: u32 = 2;
 
 /// One benchmark run, as written to `<dir>/report.json` and read back by `weft bench compare`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

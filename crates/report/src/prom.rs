@@ -3,7 +3,10 @@
 //!
 //! The parser is lenient on purpose: a line it does not understand is skipped, and a family that is
 //! absent reads as absent, so a JMX exporter in front of Apache Kafka (other names, other labels) never
-//! fails a run. (`weft-bench` has an older parser for its object-store counters; the two can be merged.)
+//! fails a run. A response over `MAX_RESPONSE_BYTES` fails the scrape rather than being cut short (a cut
+//! page would read as counters going backwards). Parsing can be limited to the families a caller uses,
+//! decided on the name before any label is read, so a big page costs little. (`weft-bench` has an older
+//! parser for its object-store counters; the two can be merged.)
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,6 +31,10 @@ pub enum ScrapeError {
     Status { url: String, status: String },
     #[error("{url} answered with something other than text")]
     NotText { url: String },
+    #[error("{url} answered more than {limit} bytes")]
+    TooLarge { url: String, limit: u64 },
+    #[error("parsing the answer of {url}: {reason}")]
+    Parse { url: String, reason: String },
 }
 
 /// One sample line: `name{labels} value`.
@@ -55,7 +62,20 @@ pub struct Scrape {
 impl Scrape {
     /// Parses exposition text, skipping comments and lines that are not samples.
     pub fn parse(text: &str) -> Scrape {
-        let samples = text.lines().filter(|l| !l.starts_with('#')).filter_map(sample).take(MAX_SAMPLES).collect();
+        Scrape::parse_families(text, None)
+    }
+
+    /// Parses only the samples of `families` (a family's own name, or its `_bucket`, `_sum` and `_count`
+    /// series); `None` keeps every family. Other lines are skipped on their name alone.
+    pub fn parse_families(text: &str, families: Option<&[&str]>) -> Scrape {
+        let wanted = |line: &str| families.is_none_or(|f| f.iter().any(|f| in_family(series_name(line), f)));
+        let samples = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#') && wanted(l))
+            .filter_map(sample)
+            .take(MAX_SAMPLES)
+            .collect();
         Scrape { samples }
     }
 
@@ -133,9 +153,10 @@ impl Histogram {
     }
 
     /// The `q` quantile (0..1) by linear interpolation inside the bucket holding it; the upper bound of the
-    /// last finite bucket when it falls in `+Inf`.
+    /// last finite bucket when it falls in `+Inf`. `None` without values, or when the buckets are missing
+    /// or do not end in `+Inf` (then the rank cannot be placed).
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        if self.count <= 0.0 {
+        if self.count <= 0.0 || !self.buckets.last().is_some_and(|b| b.0 == f64::INFINITY) {
             return None;
         }
         let rank = q * self.count;
@@ -155,25 +176,31 @@ impl Histogram {
     }
 }
 
-/// One sample line, or `None` for anything else.
+/// The metric name a sample line starts with.
+fn series_name(line: &str) -> &str {
+    let end = line.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(line.len());
+    &line[..end]
+}
+
+fn in_family(name: &str, family: &str) -> bool {
+    name.strip_prefix(family).is_some_and(|rest| ["", "_bucket", "_sum", "_count"].contains(&rest))
+}
+
+/// One sample line (`name{labels} value [timestamp] [# exemplar]`), or `None` for anything else.
 fn sample(line: &str) -> Option<Sample> {
     let line = line.trim();
-    let (series, rest) = match line.find('{') {
-        Some(open) => {
-            let close = open + line[open..].rfind('}')?;
-            (&line[..=close], line[close + 1..].trim())
-        }
-        None => line.split_once(char::is_whitespace).map(|(s, r)| (s, r.trim()))?,
-    };
-    // A timestamp may follow the value.
-    let value = parse_value(rest.split_whitespace().next()?)?;
-    let (name, labels) = match series.split_once('{') {
-        Some((name, labels_text)) => (name, labels(labels_text.strip_suffix('}')?)?),
-        None => (series, BTreeMap::new()),
-    };
+    let name = series_name(line);
     if name.is_empty() {
         return None;
     }
+    let rest = &line[name.len()..];
+    let (labels, rest) = match rest.strip_prefix('{') {
+        Some(text) => labels(text)?,
+        None => (BTreeMap::new(), rest),
+    };
+    // An exemplar follows ` # `; a timestamp may follow the value.
+    let rest = rest.split_once(" # ").map_or(rest, |(value, _)| value);
+    let value = parse_value(rest.split_whitespace().next()?)?;
     Some(Sample { name: name.to_string(), labels, value })
 }
 
@@ -185,13 +212,14 @@ fn parse_value(text: &str) -> Option<f64> {
     }
 }
 
-/// `a="x",b="y\"z"` as a map.
-fn labels(mut text: &str) -> Option<BTreeMap<String, String>> {
+/// `a="x",b="y\"z"}` as a map, and the text after the closing brace (quote-aware: a `}` or `#` inside a
+/// value is part of it).
+fn labels(mut text: &str) -> Option<(BTreeMap<String, String>, &str)> {
     let mut out = BTreeMap::new();
     loop {
         text = text.trim_start_matches([',', ' ']);
-        if text.is_empty() {
-            return Some(out);
+        if let Some(rest) = text.strip_prefix('}') {
+            return Some((out, rest));
         }
         let (key, rest) = text.split_once('=')?;
         let rest = rest.trim_start().strip_prefix('"')?;
@@ -214,10 +242,22 @@ fn labels(mut text: &str) -> Option<BTreeMap<String, String>> {
 
 /// Scrapes `url` (`http://host:port/path`) within `timeout`.
 pub async fn scrape(url: &str, timeout: Duration) -> Result<Scrape, ScrapeError> {
+    scrape_families(url, timeout, None).await
+}
+
+/// Scrapes `url` within `timeout`, keeping only `families` (all when `None`); the parse runs on the
+/// blocking pool so a large page does not hold up the runtime's other tasks.
+pub async fn scrape_families(
+    url: &str,
+    timeout: Duration,
+    families: Option<&'static [&'static str]>,
+) -> Result<Scrape, ScrapeError> {
     let text = tokio::time::timeout(timeout, fetch(url))
         .await
         .map_err(|_| ScrapeError::Timeout { url: url.to_string(), ms: timeout.as_millis() })??;
-    Ok(Scrape::parse(&text))
+    tokio::task::spawn_blocking(move || Scrape::parse_families(&text, families))
+        .await
+        .map_err(|e| ScrapeError::Parse { url: url.to_string(), reason: e.to_string() })
 }
 
 async fn fetch(url: &str) -> Result<String, ScrapeError> {
@@ -228,7 +268,10 @@ async fn fetch(url: &str) -> Result<String, ScrapeError> {
     let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: text/plain\r\n\r\n");
     socket.write_all(request.as_bytes()).await.map_err(io)?;
     let mut body = Vec::new();
-    socket.take(MAX_RESPONSE_BYTES).read_to_end(&mut body).await.map_err(io)?;
+    socket.take(MAX_RESPONSE_BYTES + 1).read_to_end(&mut body).await.map_err(io)?;
+    if body.len() as u64 > MAX_RESPONSE_BYTES {
+        return Err(ScrapeError::TooLarge { url: url.to_string(), limit: MAX_RESPONSE_BYTES });
+    }
     let text = String::from_utf8(body).map_err(|_| ScrapeError::NotText { url: url.to_string() })?;
     let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| ScrapeError::NotText { url: url.to_string() })?;
     let status = head.lines().next().unwrap_or_default();
@@ -285,6 +328,10 @@ mod tests {
         assert!((p50 - (0.01 + 0.09 * 3.0 / 6.0)).abs() < 1e-9, "{p50}");
         assert_eq!(d.quantile(0.99), Some(0.1), "in +Inf: the last finite bound");
         assert_eq!(Histogram::default().quantile(0.5), None);
+        let no_buckets = Histogram { buckets: vec![], sum: 1.0, count: 4.0 };
+        assert_eq!(no_buckets.quantile(0.99), None, "a count without buckets has no quantile");
+        let cut = Histogram { buckets: vec![(0.1, 2.0), (1.0, 3.0)], sum: 1.0, count: 4.0 };
+        assert_eq!(cut.quantile(0.99), None, "buckets not ending in +Inf cannot place the rank");
         // A restart (count went down) counts from zero.
         assert_eq!(before.since(&after), before);
     }
@@ -297,6 +344,47 @@ mod tests {
         assert_eq!(s.labels["b"], "z\\w\n");
         assert!(sample("only_name").is_none());
         assert_eq!(sample("up 1").unwrap().value, 1.0);
+    }
+
+    #[test]
+    fn exemplars_do_not_replace_the_value_and_braces_in_values_are_kept() {
+        let s = sample(r#"m_bucket{le="0.1"} 8 # {trace_id="x"} 0.05 1700000000"#).unwrap();
+        assert_eq!((s.labels["le"].as_str(), s.value), ("0.1", 8.0));
+        let s = sample(r#"m{path="/a}b # c"} 3 # {trace_id="y"} 9"#).unwrap();
+        assert_eq!((s.labels["path"].as_str(), s.value), ("/a}b # c", 3.0));
+        assert_eq!(sample(r#"m_total 4 # {trace_id="z"} 1"#).unwrap().value, 4.0);
+    }
+
+    #[test]
+    fn only_the_families_asked_for_are_parsed() {
+        let s = Scrape::parse_families(TEXT, Some(&["weft_request_duration_seconds"]));
+        assert!(s.has("weft_request_duration_seconds_bucket") && s.has("weft_request_duration_seconds_count"));
+        assert!(!s.has("weft_object_store_requests_total"));
+        assert_eq!(s.samples.len(), 5);
+        let prefixed =
+            Scrape::parse_families("weft_request_duration_seconds_other 1\n", Some(&["weft_request_duration_seconds"]));
+        assert!(prefixed.samples.is_empty(), "a longer name sharing the prefix is another family");
+    }
+
+    #[tokio::test]
+    async fn a_response_over_the_limit_fails_the_scrape() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await.unwrap();
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n").await;
+            let line = vec![b'#'; 1 << 20];
+            for _ in 0..=MAX_RESPONSE_BYTES >> 20 {
+                if s.write_all(&line).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let err = scrape(&format!("http://{addr}/metrics"), Duration::from_secs(30)).await.unwrap_err();
+        assert!(matches!(err, ScrapeError::TooLarge { .. }), "{err}");
+        server.abort();
     }
 
     #[tokio::test]

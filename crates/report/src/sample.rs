@@ -1,9 +1,15 @@
 //! Sampling of the host, the client process and the target while a run goes on: a background tokio task
-//! reads `/proc` and scrapes the target's `/metrics` every interval and turns the counters' deltas into
-//! rates (`ResourceSample`). Nothing it reads can fail a run: an unreadable file or a failed scrape leaves
-//! that part of the sample empty (and the scrape's error in it).
+//! reads `/proc` every interval and the target's `/metrics` every `METRICS_MIN_INTERVAL` at most, and turns
+//! the counters' deltas into rates (`ResourceSample`). Nothing it reads can fail a run: an unreadable file
+//! or a failed scrape leaves that part of the sample empty (and the scrape's error in it).
+//!
+//! The sampler must not load what it measures: a Weft agent's `/metrics` runs metastore queries on every
+//! scrape, so it is scraped at most every two seconds whatever the host interval (samples in between carry
+//! no target figures), only the families `TargetMetrics` reads are parsed, and the parse runs on the
+//! blocking pool.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::procfs::{self, DiskCounters, HostCpu, NetCounters, ProcessCounters, TICKS_PER_SEC, ThreadTicks};
+use crate::procfs::{self, DiskCounters, HostCpu, Link, NetCounters, ProcessCounters, TICKS_PER_SEC, ThreadTicks};
 use crate::prom::{self, Scrape};
 pub use crate::target_metrics::{StoreOp, TargetMetrics};
 
@@ -20,11 +26,16 @@ pub use crate::target_metrics::{StoreOp, TargetMetrics};
 pub const MAX_SAMPLES: usize = 86_400;
 /// Shortest sampling interval: below this the sampler's own reads would show up in what it measures.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Shortest time between two scrapes of the target: each scrape of a Weft agent runs metastore queries.
+pub const METRICS_MIN_INTERVAL: Duration = Duration::from_secs(2);
+/// Slack on `METRICS_MIN_INTERVAL` for a tick that comes a little early (scrapes start on ticks).
+const METRICS_SLACK: Duration = Duration::from_millis(100);
 
 /// What to sample and how often.
 #[derive(Debug, Clone)]
 pub struct SamplerConfig {
-    /// The target's Prometheus endpoint, scraped every interval.
+    /// The target's Prometheus endpoint, scraped every interval but no more often than every
+    /// `METRICS_MIN_INTERVAL`.
     pub metrics_url: Option<String>,
     /// The target's process id when it runs on this host.
     pub target_pid: Option<u32>,
@@ -47,7 +58,8 @@ pub struct ResourceSample {
     pub client: Option<ProcessSample>,
     /// The target's process, when its pid was given and it runs on this host.
     pub target: Option<ProcessSample>,
-    /// The target's metrics over the interval, when its endpoint answered both times.
+    /// The target's metrics since the previous scrape, when its endpoint answered both times; `None` in
+    /// the samples between two scrapes.
     pub metrics: Option<TargetMetrics>,
     /// Why the scrape failed, when it did.
     pub metrics_error: Option<String>,
@@ -69,10 +81,14 @@ pub struct HostSample {
     /// Utilisation of the busiest disk (time with I/O in flight).
     pub disk_util_percent: f64,
     pub busiest_disk: Option<String>,
+    /// Traffic of the physical interfaces (of all non-loopback ones when none is physical, as in a
+    /// container): bridges and veths carry the same bytes again.
     pub net_rx_bytes_per_sec: f64,
     pub net_tx_bytes_per_sec: f64,
-    /// The links' summed speed, when every interface reports one.
-    pub net_capacity_bytes_per_sec: Option<f64>,
+    /// The busiest physical interface's busier direction, percent of its own speed; `None` when no
+    /// physical interface reports a speed.
+    pub net_util_percent: Option<f64>,
+    pub busiest_link: Option<String>,
 }
 
 /// One process over one interval. CPU percentages are of one core (250 = two and a half cores).
@@ -88,6 +104,8 @@ pub struct ProcessSample {
     pub busiest_thread: Option<String>,
     pub busiest_thread_demand_percent: Option<f64>,
     pub rss_bytes: Option<u64>,
+    /// The cores the process may use (its CPU affinity and cgroup quota, `procfs::cpu_limit`), when known.
+    pub cpu_limit_cores: Option<f64>,
 }
 
 /// A background sampler; `finish` stops it and returns its samples in time order.
@@ -135,7 +153,7 @@ async fn run(config: SamplerConfig, samples: Arc<Mutex<Vec<ResourceSample>>>, mu
     let mut ticker = tokio::time::interval(config.interval.max(MIN_INTERVAL));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
-    let mut reader = Reader::new();
+    let mut reader = Reader::new(&config);
     reader.read(&config).await;
     loop {
         let last = tokio::select! {
@@ -160,47 +178,103 @@ struct Reader {
     cpu: Option<HostCpu>,
     disks: Vec<DiskCounters>,
     nets: Vec<NetCounters>,
-    net_capacity: Option<f64>,
+    links: BTreeMap<String, Link>,
     client: Option<ProcessCounters>,
     target: Option<ProcessCounters>,
+    client_limit: Option<f64>,
+    target_limit: Option<f64>,
+    /// The last successful scrape: when it was answered, and what it said.
     scrape: Option<(Instant, Scrape)>,
+    /// When the last scrape was started (successful or not).
+    scraped_at: Option<Instant>,
+    /// A scrape's error from a read that made no sample (the first), for the next sample.
+    pending_error: Option<String>,
 }
 
 impl Reader {
-    fn new() -> Reader {
+    fn new(config: &SamplerConfig) -> Reader {
         let nets = procfs::networks();
-        let net_capacity = procfs::link_capacity_bytes_per_sec(&nets);
-        Reader { at: None, cpu: None, disks: Vec::new(), nets, net_capacity, client: None, target: None, scrape: None }
+        let (proc, sys) = (Path::new("/proc"), Path::new("/sys"));
+        Reader {
+            at: None,
+            cpu: None,
+            disks: Vec::new(),
+            links: procfs::links(&nets, sys),
+            nets,
+            client: None,
+            target: None,
+            client_limit: procfs::cpu_limit(proc, sys, None),
+            target_limit: config.target_pid.and_then(|pid| procfs::cpu_limit(proc, sys, Some(pid))),
+            scrape: None,
+            scraped_at: None,
+            pending_error: None,
+        }
     }
 
     /// Reads everything now; the sample of the interval since the previous read (`None` the first time).
     async fn read(&mut self, config: &SamplerConfig) -> Option<ResourceSample> {
-        let (metrics, metrics_error) = self.scrape(config).await;
+        let (mut metrics, error) = self.scrape(config).await;
+        let metrics_error = error.or_else(|| self.pending_error.take());
         let now = Instant::now();
         let secs = self.at.map(|at| now.duration_since(at).as_secs_f64());
         let cpu = procfs::host_cpu();
+        if let Some(m) = metrics.as_mut().filter(|m| m.cores.is_none()) {
+            m.cores = self.local_target_cores(config, cpu.as_ref());
+        }
         let (disks, nets) = (procfs::disks(), procfs::networks());
         let client = procfs::process(None);
         let target = config.target_pid.and_then(|pid| procfs::process(Some(pid)));
         let sample = secs.filter(|s| *s > 0.0).map(|secs| ResourceSample {
             t_ms: now.saturating_duration_since(config.started).as_millis() as u64,
             interval_ms: (secs * 1000.0) as u64,
-            host: host_sample(self.cpu.as_ref(), cpu.as_ref(), (&self.disks, &disks), (&self.nets, &nets), secs)
-                .map(|h| HostSample { net_capacity_bytes_per_sec: self.net_capacity, ..h }),
-            client: process_sample(self.client.as_ref(), client.as_ref(), secs),
-            target: process_sample(self.target.as_ref(), target.as_ref(), secs),
+            host: host_sample(
+                self.cpu.as_ref(),
+                cpu.as_ref(),
+                (&self.disks, &disks),
+                (&self.nets, &nets),
+                &self.links,
+                secs,
+            ),
+            client: process_sample(self.client.as_ref(), client.as_ref(), secs)
+                .map(|p| ProcessSample { cpu_limit_cores: self.client_limit, ..p }),
+            target: process_sample(self.target.as_ref(), target.as_ref(), secs)
+                .map(|p| ProcessSample { cpu_limit_cores: self.target_limit, ..p }),
             metrics,
-            metrics_error,
+            metrics_error: metrics_error.clone(),
         });
         (self.at, self.cpu, self.disks, self.nets, self.client, self.target) =
             (Some(now), cpu, disks, nets, client, target);
+        if sample.is_none() {
+            self.pending_error = metrics_error;
+        }
         sample
     }
 
-    /// Scrapes the target; its figures since the previous successful scrape.
+    /// The cores a target on this host can use: its own limit when its pid is known, else the host's
+    /// when the metrics come from a loopback address; `None` for a remote target (this host's cores say
+    /// nothing about it).
+    fn local_target_cores(&self, config: &SamplerConfig, cpu: Option<&HostCpu>) -> Option<f64> {
+        let host = cpu.map(|c| c.cores.len() as f64).filter(|c| *c > 0.0);
+        let local = config.target_pid.is_some() || config.metrics_url.as_deref().is_some_and(is_loopback);
+        if !local {
+            return None;
+        }
+        match (self.target_limit, host) {
+            (Some(limit), Some(host)) => Some(limit.min(host)),
+            (limit, host) => limit.or(host),
+        }
+    }
+
+    /// Scrapes the target when `METRICS_MIN_INTERVAL` has passed since the last scrape; its figures since
+    /// the previous successful scrape.
     async fn scrape(&mut self, config: &SamplerConfig) -> (Option<TargetMetrics>, Option<String>) {
         let Some(url) = &config.metrics_url else { return (None, None) };
-        match prom::scrape(url, config.timeout).await {
+        let started = Instant::now();
+        if self.scraped_at.is_some_and(|at| started.duration_since(at) + METRICS_SLACK < METRICS_MIN_INTERVAL) {
+            return (None, None);
+        }
+        self.scraped_at = Some(started);
+        match prom::scrape_families(url, config.timeout, Some(crate::target_metrics::FAMILIES)).await {
             Ok(scrape) => {
                 let now = Instant::now();
                 let metrics = self
@@ -215,12 +289,25 @@ impl Reader {
     }
 }
 
-/// The host's figures between two readings `secs` apart.
+/// Whether a metrics URL names this host (`localhost`, `127.0.0.0/8`, `[::1]`).
+pub fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The host's figures between two readings `secs` apart; `links` says which interfaces are physical and
+/// their speeds.
 pub fn host_sample(
     before: Option<&HostCpu>,
     after: Option<&HostCpu>,
     disks: (&[DiskCounters], &[DiskCounters]),
     nets: (&[NetCounters], &[NetCounters]),
+    links: &BTreeMap<String, Link>,
     secs: f64,
 ) -> Option<HostSample> {
     let (before, after) = (before?, after?);
@@ -244,19 +331,40 @@ pub fn host_sample(
     };
     for d in disks.1 {
         let Some(b) = disks.0.iter().find(|b| b.name == d.name) else { continue };
-        sample.disk_read_bytes_per_sec += d.read_bytes.saturating_sub(b.read_bytes) as f64 / secs;
-        sample.disk_write_bytes_per_sec += d.write_bytes.saturating_sub(b.write_bytes) as f64 / secs;
+        if !d.stacked {
+            sample.disk_read_bytes_per_sec += d.read_bytes.saturating_sub(b.read_bytes) as f64 / secs;
+            sample.disk_write_bytes_per_sec += d.write_bytes.saturating_sub(b.write_bytes) as f64 / secs;
+        }
         let util = (d.io_ms.saturating_sub(b.io_ms) as f64 / (secs * 10.0)).min(100.0);
         if util >= sample.disk_util_percent {
             (sample.disk_util_percent, sample.busiest_disk) = (util, Some(d.name.clone()));
         }
     }
+    network(&mut sample, nets, links, secs);
+    Some(sample)
+}
+
+/// Traffic and the busiest link's utilisation, each interface judged against its own speed.
+fn network(sample: &mut HostSample, nets: (&[NetCounters], &[NetCounters]), links: &BTreeMap<String, Link>, secs: f64) {
+    let physical = |name: &str| links.get(name).is_some_and(|l| l.physical);
+    let any_physical = nets.1.iter().any(|n| physical(&n.name));
     for n in nets.1 {
         let Some(b) = nets.0.iter().find(|b| b.name == n.name) else { continue };
-        sample.net_rx_bytes_per_sec += n.rx_bytes.saturating_sub(b.rx_bytes) as f64 / secs;
-        sample.net_tx_bytes_per_sec += n.tx_bytes.saturating_sub(b.tx_bytes) as f64 / secs;
+        let rx = n.rx_bytes.saturating_sub(b.rx_bytes) as f64 / secs;
+        let tx = n.tx_bytes.saturating_sub(b.tx_bytes) as f64 / secs;
+        if any_physical && !physical(&n.name) {
+            continue;
+        }
+        sample.net_rx_bytes_per_sec += rx;
+        sample.net_tx_bytes_per_sec += tx;
+        let Some(speed) = links.get(&n.name).filter(|l| l.physical).and_then(|l| l.speed_bytes_per_sec) else {
+            continue;
+        };
+        let util = rx.max(tx) * 100.0 / speed;
+        if sample.net_util_percent.is_none_or(|u| util > u) {
+            (sample.net_util_percent, sample.busiest_link) = (Some(util), Some(n.name.clone()));
+        }
     }
-    Some(sample)
 }
 
 /// A process's figures between two readings `secs` apart (threads that started meanwhile count from zero).
@@ -297,20 +405,70 @@ mod tests {
         let cpu = |busy, iowait, total| CpuTimes { busy, iowait, total };
         let before = HostCpu { all: cpu(100, 10, 1000), cores: vec![cpu(50, 5, 500), cpu(50, 5, 500)] };
         let after = HostCpu { all: cpu(200, 30, 1200), cores: vec![cpu(145, 5, 600), cpu(55, 25, 600)] };
-        let disk = |w, io| DiskCounters { name: "sda".into(), read_bytes: 0, write_bytes: w, io_ms: io };
+        let disk = |name: &str, w, io, stacked| DiskCounters {
+            name: name.into(),
+            read_bytes: 0,
+            write_bytes: w,
+            io_ms: io,
+            stacked,
+        };
         let net = |rx| NetCounters { name: "eth0".into(), rx_bytes: rx, tx_bytes: 0 };
         let h = host_sample(
             Some(&before),
             Some(&after),
-            (&[disk(0, 0)], &[disk(2_000_000, 1500)]),
+            (
+                &[disk("sda", 0, 0, false), disk("dm-0", 0, 0, true)],
+                &[disk("sda", 2_000_000, 1500, false), disk("dm-0", 2_000_000, 1900, true)],
+            ),
             (&[net(0)], &[net(4000)]),
+            &BTreeMap::new(),
             2.0,
         )
         .unwrap();
         assert_eq!((h.cores, h.cpu_busy_percent, h.cpu_iowait_percent), (2, 50.0, 10.0));
         assert_eq!(h.core_busy_percent, [95.0, 5.0]);
-        assert_eq!((h.disk_write_bytes_per_sec, h.disk_util_percent), (1_000_000.0, 75.0));
-        assert_eq!(h.net_rx_bytes_per_sec, 2000.0);
+        assert_eq!(h.disk_write_bytes_per_sec, 1_000_000.0, "a stacked device's bytes are its disk's again");
+        assert_eq!((h.disk_util_percent, h.busiest_disk.as_deref()), (95.0, Some("dm-0")));
+        assert_eq!(h.net_rx_bytes_per_sec, 2000.0, "no physical interface known: all count");
+        assert_eq!(h.net_util_percent, None);
+    }
+
+    #[test]
+    fn each_link_is_judged_against_its_own_speed_and_virtual_ones_are_left_out() {
+        let cpu = HostCpu { all: CpuTimes { busy: 0, iowait: 0, total: 100 }, cores: vec![] };
+        let net = |name: &str, rx| NetCounters { name: name.into(), rx_bytes: rx, tx_bytes: 0 };
+        let link = |physical, mbit: Option<f64>| Link { physical, speed_bytes_per_sec: mbit.map(|m| m * 125_000.0) };
+        let links = BTreeMap::from([
+            ("eth0".to_string(), link(true, Some(10_000.0))),
+            ("eth1".to_string(), link(true, Some(100.0))),
+            ("wlan0".to_string(), link(true, None)),
+            ("docker0".to_string(), link(false, Some(10_000.0))),
+        ]);
+        let before = [net("eth0", 0), net("eth1", 0), net("wlan0", 0), net("docker0", 0), net("veth1", 0)];
+        // eth1 moves 11.25 MB/s on 100 Mbit/s (12.5 MB/s): 90 %, though the links' summed speed is far above.
+        let after = [
+            net("eth0", 50e6 as u64),
+            net("eth1", 11.25e6 as u64),
+            net("wlan0", 1e6 as u64),
+            net("docker0", 9e9 as u64),
+            net("veth1", 9e9 as u64),
+        ];
+        let h = host_sample(Some(&cpu), Some(&cpu), (&[], &[]), (&before, &after), &links, 1.0).unwrap();
+        assert_eq!(h.net_rx_bytes_per_sec, 50e6 + 11.25e6 + 1e6, "bridges and veths carry the same bytes again");
+        assert_eq!(h.busiest_link.as_deref(), Some("eth1"));
+        assert!((h.net_util_percent.unwrap() - 90.0).abs() < 1e-9, "{h:?}");
+    }
+
+    #[test]
+    fn a_loopback_metrics_url_is_local() {
+        for url in
+            ["http://127.0.0.1:9000/metrics", "http://localhost:9/m", "http://[::1]:9/metrics", "http://127.1.2.3/"]
+        {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in ["http://10.0.0.5:9000/metrics", "http://agent-1:9/m", "http://[2001:db8::1]:9/"] {
+            assert!(!is_loopback(url), "{url}");
+        }
     }
 
     #[test]
@@ -356,5 +514,43 @@ mod tests {
             assert!(s.client.as_ref().is_some_and(|c| c.threads > 0));
             assert!(s.target.is_some());
         }
+    }
+
+    #[tokio::test]
+    async fn the_target_is_scraped_at_most_every_two_seconds() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let scrapes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = scrapes.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let page = "HTTP/1.0 200 OK\r\n\r\nprocess_cpu_seconds_total 1\nsystem_cpu_count 3\n";
+                let _ = s.write_all(page.as_bytes()).await;
+            }
+        });
+        let sampler = Sampler::start(SamplerConfig {
+            metrics_url: Some(format!("http://{addr}/metrics")),
+            target_pid: None,
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_secs(5),
+            started: Instant::now(),
+        });
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let early = sampler.samples.lock().unwrap().len();
+        assert_eq!(scrapes.load(std::sync::atomic::Ordering::SeqCst), 1, "{early} host samples, one scrape");
+        assert!(early >= 5, "the host is still sampled every 100 ms: {early}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let samples = sampler.finish().await;
+        assert_eq!(scrapes.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let with_metrics: Vec<&TargetMetrics> = samples.iter().filter_map(|s| s.metrics.as_ref()).collect();
+        assert_eq!(with_metrics.len(), 1, "only the sample after the second scrape has target figures");
+        assert_eq!(with_metrics[0].cores, Some(3.0), "the target's own core count wins over this host's");
+        assert!(samples.iter().all(|s| s.metrics_error.is_none()));
+        server.abort();
     }
 }

@@ -9,12 +9,50 @@ use serde::{Deserialize, Serialize};
 
 use crate::prom::{Histogram, Scrape};
 
+/// Gauges a target may export with the number of cores it can use: Micrometer's `system.cpu.count` and
+/// OpenTelemetry's `jvm.cpu.count` (a JVM's available processors, limits included).
+pub const CORE_COUNT_FAMILIES: [&str; 2] = ["system_cpu_count", "jvm_cpu_count"];
+const REQUESTS: &str = "weft_object_store_requests_total";
+const RETRIES: &str = "weft_object_store_retries_total";
+const DURATION: &str = "weft_object_store_request_duration_seconds";
+
+/// Every family `TargetMetrics::between` reads: the sampler parses only these.
+pub const FAMILIES: &[&str] = &[
+    "weft_request_duration_seconds",
+    "weft_flush_duration_seconds",
+    "weft_flush_size_bytes",
+    "weft_flush_errors_total",
+    REQUESTS,
+    RETRIES,
+    DURATION,
+    "weft_metastore_transaction_duration_seconds",
+    "weft_metastore_errors_total",
+    "weft_request_bytes_reserved",
+    "weft_request_bytes_limit",
+    "weft_quota_throttled_requests_total",
+    "weft_quota_throttle_time_seconds",
+    "weft_bytes_in_total",
+    "weft_bytes_out_total",
+    "weft_records_in_total",
+    "weft_records_out_total",
+    "weft_cache_requests_total",
+    "process_cpu_seconds_total",
+    CORE_COUNT_FAMILIES[0],
+    CORE_COUNT_FAMILIES[1],
+];
+
 /// One object-store operation's figures over the interval.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
 pub struct StoreOp {
+    /// Requests as the agent made them (above the retry layer: a retried request counts once).
     pub requests_per_sec: f64,
+    /// Requests that failed after every retry.
     pub errors_per_sec: f64,
+    /// Attempts that failed and were repeated (`weft_object_store_retries_total`), whatever the reason.
+    pub retries_per_sec: f64,
+    /// Of those, the ones the store refused as throttled (503 SlowDown, 429).
+    pub throttled_per_sec: f64,
     pub mean_ms: Option<f64>,
     pub p99_ms: Option<f64>,
 }
@@ -52,6 +90,10 @@ pub struct TargetMetrics {
     pub cache_hit_ratio: Option<f64>,
     /// The target's own CPU use (`process_cpu_seconds_total`), percent of one core.
     pub process_cpu_percent: Option<f64>,
+    /// The cores the target can use, to judge `process_cpu_percent` by: exported by the target
+    /// (`CORE_COUNT_FAMILIES`), or filled in by the sampler when the target runs on this host; `None` for a
+    /// remote target that exports none (then its CPU use is evidence, never a verdict).
+    pub cores: Option<f64>,
 }
 
 impl TargetMetrics {
@@ -93,6 +135,7 @@ impl TargetMetrics {
             records_out_per_sec: d.rate("weft_records_out_total", &[]),
             cache_hit_ratio: hits.zip(misses).and_then(|(h, m)| (h + m > 0.0).then(|| h / (h + m))),
             process_cpu_percent: d.rate("process_cpu_seconds_total", &[]).map(|r| r * 100.0),
+            cores: CORE_COUNT_FAMILIES.iter().find_map(|f| after.sum(f, &[])).filter(|c| *c > 0.0),
         }
     }
 }
@@ -131,17 +174,22 @@ impl Delta<'_> {
         h.as_ref().map(|h| h.count / self.secs)
     }
 
+    /// By operation: requests and errors (counted above the retry layer) and the retries beneath it.
     fn store_ops(&self) -> BTreeMap<String, StoreOp> {
-        const REQUESTS: &str = "weft_object_store_requests_total";
-        const DURATION: &str = "weft_object_store_request_duration_seconds";
+        let mut ops = self.after.label_values(REQUESTS, "op");
+        ops.extend(self.after.label_values(RETRIES, "op"));
+        ops.sort();
+        ops.dedup();
         let mut out = BTreeMap::new();
-        for op in self.after.label_values(REQUESTS, "op") {
+        for op in ops {
             let filter = [("op", op.as_str())];
             let h = self.histogram(DURATION, &filter);
             let errors = self.rate(REQUESTS, &[("op", op.as_str()), ("result", "error")]).unwrap_or(0.0);
             let stats = StoreOp {
                 requests_per_sec: self.rate(REQUESTS, &filter).unwrap_or(0.0),
                 errors_per_sec: errors,
+                retries_per_sec: self.rate(RETRIES, &filter).unwrap_or(0.0),
+                throttled_per_sec: self.rate(RETRIES, &[("op", op.as_str()), ("reason", "throttled")]).unwrap_or(0.0),
                 mean_ms: ms(h.as_ref().and_then(Histogram::mean)),
                 p99_ms: ms(h.as_ref().and_then(|h| h.quantile(0.99))),
             };
@@ -185,6 +233,37 @@ mod tests {
         assert!((put.mean_ms.unwrap() - 100.0).abs() < 1e-9);
         assert_eq!((m.request_bytes_reserved, m.request_bytes_limit), (Some(100.0), Some(1000.0)));
         assert_eq!(m.fetch_mean_ms, None, "no fetches recorded: absent");
+    }
+
+    #[test]
+    fn retries_beneath_the_requests_are_read_by_reason() {
+        let at = |throttled: u64, timeouts: u64| {
+            Scrape::parse(&format!(
+                "weft_object_store_requests_total{{op=\"put\",result=\"ok\"}} 100\n\
+                 weft_object_store_retries_total{{op=\"put\",reason=\"throttled\"}} {throttled}\n\
+                 weft_object_store_retries_total{{op=\"put\",reason=\"timeout\"}} {timeouts}\n\
+                 weft_object_store_retries_total{{op=\"list\",reason=\"server\"}} {timeouts}\n\
+                 system_cpu_count 8\n"
+            ))
+        };
+        let m = TargetMetrics::between(&at(0, 0), &at(6, 2), 2.0);
+        let put = &m.object_store["put"];
+        assert_eq!((put.retries_per_sec, put.throttled_per_sec, put.errors_per_sec), (4.0, 3.0, 0.0));
+        assert_eq!(m.object_store["list"].retries_per_sec, 1.0, "an op seen only in retries is kept");
+        assert_eq!(m.cores, Some(8.0), "the target's exported core count");
+    }
+
+    #[test]
+    fn every_family_read_is_in_the_parse_list() {
+        let text = "weft_flush_duration_seconds_bucket{stage=\"commit\",le=\"+Inf\"} 2\n\
+            weft_flush_duration_seconds_sum{stage=\"commit\"} 0.2\n\
+            weft_flush_duration_seconds_count{stage=\"commit\"} 2\n\
+            weft_cache_requests_total{result=\"hit\"} 3\nweft_cache_requests_total{result=\"miss\"} 1\n\
+            process_cpu_seconds_total 4\nunrelated_total 9\n";
+        let (all, some) = (Scrape::parse(text), Scrape::parse_families(text, Some(FAMILIES)));
+        assert!(!some.has("unrelated_total"));
+        let empty = Scrape::default();
+        assert_eq!(TargetMetrics::between(&empty, &all, 1.0), TargetMetrics::between(&empty, &some, 1.0));
     }
 
     #[test]

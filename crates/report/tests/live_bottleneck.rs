@@ -21,6 +21,20 @@ use weft_report::{Interval, REPORT_VERSION, ResourceSample, Run, Sampler, Sample
 
 const RUN_FOR: Duration = Duration::from_secs(6);
 
+/// The live runs take turns (nextest runs each test in its own process, so a file lock): each measures
+/// one bound, and the CPU-bound producer of one, run beside the other's agent, slows that agent's SQLite
+/// commits until the committer is busy committing, which is then (rightly) reported metastore bound.
+async fn take_turn() -> std::fs::File {
+    let path = std::env::temp_dir().join("weft-report-live-bottleneck.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+    tokio::task::spawn_blocking(move || {
+        file.lock().unwrap();
+        file
+    })
+    .await
+    .unwrap()
+}
+
 async fn agent(
     model: weft_agent::config::ObjectStoreModel,
     flush_ms: Option<u64>,
@@ -92,6 +106,7 @@ fn run(bootstrap: String, intervals: Vec<Interval>, mut resources: Vec<ResourceS
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_on_a_slow_modelled_s3_is_reported_object_store_bound() {
+    let _turn = take_turn().await;
     // S3 Standard's modelled PUT (p50 about 50 ms) against a 5 ms flush interval: the PUT is most of a produce.
     let (agent, _dir) = agent(weft_agent::config::ObjectStoreModel::S3Standard, Some(5)).await;
     let bootstrap = agent.kafka_addr.to_string();
@@ -107,7 +122,8 @@ async fn an_agent_on_a_slow_modelled_s3_is_reported_object_store_bound() {
     let acks = Arc::new(Mutex::new(Vec::new()));
     let mut pending = Vec::new();
     let payload = vec![b'x'; 1000];
-    // 400 records/s: light enough that nothing but the store's latency can bound the run.
+    // 1,000 records/s: light enough that nothing but the store's latency can bound the run, and a new
+    // segment every few milliseconds, so uploads overlap and the in-order committer always has one waiting.
     while started.elapsed() < RUN_FOR {
         for _ in 0..10 {
             let sent = Instant::now();
@@ -120,7 +136,7 @@ async fn an_agent_on_a_slow_modelled_s3_is_reported_object_store_bound() {
                 acks.lock().unwrap().push((at_ms, ms));
             }));
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     for p in pending {
         p.await.unwrap();
@@ -136,21 +152,24 @@ async fn an_agent_on_a_slow_modelled_s3_is_reported_object_store_bound() {
     let b = analyse(&run);
     eprintln!("{}\n{:#?}", b.summary, b.produce_path);
     assert_eq!(b.resource, resource::OBJECT_STORE, "{b:#?}");
-    let share = &b.evidence[0];
-    assert!(share.metric.starts_with("object-store wait") && share.value >= 50.0, "{share:?}");
+    // Either a PUT is half of a produce, or the in-order committer is kept busy by uploads (segments queue).
+    let first = &b.evidence[0];
+    let put_share = first.metric.starts_with("object-store PUT time") && first.value >= 50.0;
+    assert!(put_share || first.metric == weft_report::detect::COMMITTER_METRIC, "{first:?}");
     let put = b
         .evidence
         .iter()
         .find(|e| e.metric.contains("op=\"put\"} mean") && e.threshold.is_none())
         .expect("the PUT latency");
     assert!(put.value >= 20.0, "a modelled S3 Standard PUT: {put:?}");
-    let top = b.produce_path.iter().max_by(|a, b| a.mean_ms.total_cmp(&b.mean_ms)).unwrap();
-    assert!([path::STORE_PUT, path::STORE_EARLIER].contains(&top.stage.as_str()), "{:#?}", b.produce_path);
+    let stage = b.produce_path.iter().find(|s| s.stage == path::STORE_PUT).unwrap();
+    assert!(stage.mean_ms >= 20.0, "{:#?}", b.produce_path);
     assert!(b.change.contains("S3 Express"), "{}", b.change);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_producer_thread_doing_heavy_work_per_record_is_reported_client_bound() {
+    let _turn = take_turn().await;
     let (agent, _dir) = agent(weft_agent::config::ObjectStoreModel::Off, None).await;
     let bootstrap = agent.kafka_addr.to_string();
     let started = Instant::now();

@@ -57,14 +57,23 @@ fn a_comparison_overlays_the_baseline_and_tabulates_deltas() {
     assert!(table.lines().last().unwrap().starts_with("bottleneck"), "{table}");
 }
 
+/// Whether a missing browser fails the browser test (`WEFT_REQUIRE_BROWSER=1`, as CI sets) rather than
+/// skipping it.
+fn browser_required() -> bool {
+    std::env::var("WEFT_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
+}
+
 /// The page in a real browser: Debian's `chromium`, headless. The script marks the body `data-rendered`
 /// with the number of charts once it ran without error, so a dumped DOM with that attribute proves the
-/// page parsed, the SVG rendered into the DOM and the script ran.
+/// page parsed, the SVG rendered into the DOM and the script ran. Without the browser the test fails when
+/// `WEFT_REQUIRE_BROWSER=1`, and is skipped with the reason otherwise.
 #[test]
 fn the_page_renders_in_headless_chromium() {
     let chromium = std::env::var("WEFT_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    if std::process::Command::new(&chromium).arg("--version").output().is_err() {
-        eprintln!("SKIPPED: {chromium} not found (install Debian's chromium: scripts/setup-test-deps.sh)");
+    if let Err(e) = std::process::Command::new(&chromium).arg("--version").output() {
+        let reason = format!("{chromium} cannot run ({e}): install Debian's chromium (scripts/setup-test-deps.sh)");
+        assert!(!browser_required(), "WEFT_REQUIRE_BROWSER=1 but {reason}");
+        eprintln!("SKIPPED: {reason}");
         return;
     }
     let dir = std::env::temp_dir().join(format!("weft-report-browser-{}", std::process::id()));
@@ -101,4 +110,25 @@ fn the_page_renders_in_headless_chromium() {
     if std::env::var_os("WEFT_KEEP_SHOT").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// The browser test, rerun in a child process of this test binary with a browser that does not exist:
+/// it fails when a browser is required and is skipped (passes, saying why) when not.
+#[test]
+fn a_missing_browser_fails_only_when_required() {
+    let run = |required: &str| {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "html::tests::the_page_renders_in_headless_chromium", "--nocapture"])
+            .env("WEFT_CHROMIUM", "/nonexistent/weft-test-chromium")
+            .env("WEFT_REQUIRE_BROWSER", required)
+            .output()
+            .unwrap()
+    };
+    let required = run("1");
+    assert!(!required.status.success(), "required: {}", String::from_utf8_lossy(&required.stdout));
+    let optional = run("0");
+    assert!(optional.status.success(), "optional: {}", String::from_utf8_lossy(&optional.stderr));
+    assert!(String::from_utf8_lossy(&optional.stderr).contains("SKIPPED: /nonexistent/weft-test-chromium cannot run"));
+    let ran = String::from_utf8_lossy(&optional.stdout);
+    assert!(ran.contains("1 passed"), "the child ran the browser test: {ran}");
 }
