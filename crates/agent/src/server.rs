@@ -442,6 +442,10 @@ fn maintainer(agent: &Agent) -> weft_maintenance::Maintainer {
         merge_min_age: c.merge_min_age,
         gc_grace: c.gc_grace,
         orphan_grace: c.orphan_grace,
+        budget: weft_maintenance::BudgetLimits {
+            bytes_per_sec: c.maintenance_max_bytes_per_sec,
+            bytes_per_pass: c.maintenance_max_bytes_per_pass,
+        },
     };
     weft_maintenance::Maintainer::new(deps, schedule)
 }

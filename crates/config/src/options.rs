@@ -320,6 +320,20 @@ options! {
     /// Bytes object compaction copies into one per-partition object at most
     merge_target_bytes: u64 = 16 * 1024 * 1024 => merge_target_bytes: Same<u64>, check positive;
 
+    /// Bytes per second log compaction and object compaction may read plus write (0: unlimited)
+    ///
+    /// A token bucket paces them so they never compete with clients for the disk or the object store.
+    /// The default, 64 MiB/s, is a few percent of an SSD's bandwidth, yet lets a maintenance pass every 5 s
+    /// merge 32 MiB/s of flush segments (read once, written once), more than one agent's sustained ingest
+    /// in most deployments; raise it when merging falls behind (index rows per partition keep growing).
+    maintenance_max_bytes_per_sec: u64 = 64 * 1024 * 1024 => maintenance_max_bytes_per_sec: Same<u64>;
+
+    /// Bytes log compaction and object compaction read plus write per maintenance pass at most (0: unlimited)
+    ///
+    /// The next pass resumes with the partitions this one did not reach. The default, 256 MiB, takes
+    /// about 4 s at the default byte rate, so a pass fits in the default 5 s interval.
+    maintenance_max_bytes_per_pass: u64 = 256 * 1024 * 1024 => maintenance_max_bytes_per_pass: Same<u64>;
+
     /// For tests and benchmarks: delay and fail object-store requests as S3 would (off, s3-standard or
     /// s3-express), to measure S3 latency on one machine
     ///

@@ -10,8 +10,11 @@
 //! record becomes cleanable too, as in Kafka. A pass runs when the dirty part (written since the last pass)
 //! reaches `min.cleanable.dirty.ratio` of the prefix, when a dirty record is older than
 //! `max.compaction.lag.ms`, or when forced (a retained tombstone or marker has expired).
+//!
+//! Pace: every batch read and the object written are taken from the [`crate::Budget`] first; decoding,
+//! planning and re-encoding (decompression and compression) run on the maintenance [`crate::Worker`].
 
-use crate::{MaintenanceError, Result, read_batch};
+use crate::{MaintenanceError, Pace, Result, read_batch};
 use bytes::Bytes;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -85,6 +88,31 @@ pub async fn clean_partition(
     nonce: u64,
     force: bool,
 ) -> Result<Option<CleanReport>> {
+    let at = Cleaning { topic_id, partition, clean_offset, policy, force };
+    clean_partition_paced(meta, storage, at, limits, now_ms, nonce, &Pace::unlimited()).await
+}
+
+/// What a cleaning pass looks at: a partition, its cleaner position, its settings, and whether it is forced.
+#[derive(Debug, Clone, Copy)]
+pub struct Cleaning {
+    pub topic_id: Uuid,
+    pub partition: i32,
+    pub clean_offset: i64,
+    pub policy: CleanPolicy,
+    pub force: bool,
+}
+
+/// [`clean_partition`] within a [`Pace`].
+pub async fn clean_partition_paced(
+    meta: &dyn Metastore,
+    storage: &ObjectStorage,
+    at: Cleaning,
+    limits: CleanLimits,
+    now_ms: i64,
+    nonce: u64,
+    pace: &Pace,
+) -> Result<Option<CleanReport>> {
+    let Cleaning { topic_id, partition, clean_offset, policy, force } = at;
     let Some(bounds) = meta.partition_offsets(topic_id, partition).await? else { return Ok(None) };
     let rows = meta.read_index(topic_id, partition, bounds.log_start, u64::MAX, limits.max_rows).await?;
     let lag_cutoff = now_ms.saturating_sub(policy.min_lag_ms);
@@ -112,25 +140,72 @@ pub async fn clean_partition(
         return Ok(None);
     }
 
-    let mut decoded = Vec::with_capacity(prefix.len());
+    let mut stored = Vec::with_capacity(prefix.len());
     for row in prefix {
-        let data = read_batch(storage, row).await?;
-        let batch = rewrite::decode(&data).map_err(|e| MaintenanceError::BadBatch {
+        pace.budget.take(u64::from(row.byte_len)).await;
+        stored.push(read_batch(storage, row).await?);
+    }
+    let aborted = meta.aborted_transactions(topic_id, partition, bounds.log_start, end).await?;
+    let rows = prefix.to_vec();
+    let target = (topic_id, partition);
+    let rebuilt = pace.worker.run(move || rebuild(target, &rows, &stored, &aborted, policy, now_ms)).await??;
+    let Rebuilt { mut report, data, added, replaced, removed_markers } = rebuilt;
+    report.bytes_before = total;
+    report.clean_offset = end;
+    let object = match data {
+        None => None,
+        Some(data) => {
+            pace.budget.take(data.len() as u64).await;
+            let key = keys::merged_key(now_ms, nonce);
+            let size = data.len() as u64;
+            storage.put_durable(&key, data).await?;
+            Some(NewObject { key, size, created_ms: now_ms })
+        }
+    };
+    let rewrite =
+        BatchRewrite { topic_id, partition, object, replaced, added, removed_markers, clean_offset: Some(end), now_ms };
+    report.applied = meta.replace_batches(rewrite).await?;
+    tracing::info!(
+        %topic_id, partition, applied = report.applied, records = report.records_read, kept = report.records_kept,
+        rewritten = report.batches_rewritten, bytes_before = report.bytes_before, bytes_after = report.bytes_after,
+        clean_offset = end, "log compaction pass"
+    );
+    Ok(Some(report))
+}
+
+/// What a pass rewrites: the report so far, the new object (if any batch changed and kept records), its
+/// rows, the rows it replaces and the abort markers it drops.
+struct Rebuilt {
+    report: CleanReport,
+    data: Option<Bytes>,
+    added: Vec<BatchRow>,
+    replaced: Vec<(i64, String)>,
+    removed_markers: Vec<i64>,
+}
+
+/// Decodes the stored batches of `rows`, plans what to keep and re-encodes the batches that lose records
+/// (the CPU-heavy part of a pass, run on the worker).
+fn rebuild(
+    (topic_id, partition): (Uuid, i32),
+    rows: &[BatchRef],
+    stored: &[bytes::BytesMut],
+    aborted: &[AbortedTxn],
+    policy: CleanPolicy,
+    now_ms: i64,
+) -> Result<Rebuilt> {
+    let mut decoded = Vec::with_capacity(rows.len());
+    for (row, data) in rows.iter().zip(stored) {
+        let batch = rewrite::decode(data).map_err(|e| MaintenanceError::BadBatch {
             object: row.object_key.clone(),
             offset: row.base_offset,
             reason: e.to_string(),
         })?;
         decoded.push((row, batch));
     }
-    let aborted = meta.aborted_transactions(topic_id, partition, bounds.log_start, end).await?;
-    let plan = plan(&decoded, &aborted, policy, now_ms);
-
+    let plan = plan(&decoded, aborted, policy, now_ms);
     let mut report = CleanReport {
-        batches_read: prefix.len(),
+        batches_read: rows.len(),
         records_read: decoded.iter().map(|(_, b)| b.records.len()).sum(),
-        records_kept: 0,
-        bytes_before: total,
-        clean_offset: end,
         next_expiry_ms: plan.next_expiry_ms,
         ..CleanReport::default()
     };
@@ -155,32 +230,8 @@ pub async fn clean_partition(
         added.push(new_row(&mut builder, topic_id, partition, &encoded, row)?);
         report.bytes_after += encoded.len() as u64;
     }
-    let object = if added.is_empty() {
-        None
-    } else {
-        let data = builder.finish();
-        let key = keys::merged_key(now_ms, nonce);
-        let size = data.len() as u64;
-        storage.put_durable(&key, data).await?;
-        Some(NewObject { key, size, created_ms: now_ms })
-    };
-    let rewrite = BatchRewrite {
-        topic_id,
-        partition,
-        object,
-        replaced,
-        added,
-        removed_markers: plan.removed_markers,
-        clean_offset: Some(end),
-        now_ms,
-    };
-    report.applied = meta.replace_batches(rewrite).await?;
-    tracing::info!(
-        %topic_id, partition, applied = report.applied, records = report.records_read, kept = report.records_kept,
-        rewritten = report.batches_rewritten, bytes_before = report.bytes_before, bytes_after = report.bytes_after,
-        clean_offset = end, "log compaction pass"
-    );
-    Ok(Some(report))
+    let data = (!added.is_empty()).then(|| builder.finish());
+    Ok(Rebuilt { report, data, added, replaced, removed_markers: plan.removed_markers })
 }
 
 fn new_row(

@@ -57,6 +57,8 @@ pub async fn collect_orphans(
             None => storage.list_chunks(dir, chunk),
         };
         while let Some(chunk) = listing.next().await? {
+            // Between chunks, clients' requests on the same runtime go first.
+            tokio::task::yield_now().await;
             let old: Vec<String> = chunk
                 .into_iter()
                 .filter(|o| keys::created_ms(&o.key).is_some_and(|ms| ms < cutoff))

@@ -8,18 +8,25 @@
 //!   never happened.
 //!
 //! [`Maintainer`] is the service that schedules these jobs on the agent holding the maintenance lease.
+//! Their pace is bounded ([`Pace`]): a byte rate and a per-pass allowance ([`budget`]) on what they read
+//! and write, and a low-priority thread ([`worker`]) for their CPU-heavy steps, so they never show in the
+//! latency of clients served by the same agent.
 //!
 //! Every job is crash-safe by construction: new objects are written before the index points at them, the
 //! index changes in one metastore transaction that first checks the rows it replaces are unchanged, and old
 //! objects are only marked dead there; deletion from the bucket happens later, in [`gc`].
 
+pub mod budget;
 pub mod cleaner;
 pub mod gc;
 pub mod merge;
 pub mod retention;
 mod service;
+pub mod worker;
 
+pub use budget::{Budget, BudgetLimits};
 pub use service::{Deps, Maintainer, Schedule};
+pub use worker::Worker;
 
 use weft_meta::MetaError;
 use weft_storage::StorageError;
@@ -32,6 +39,25 @@ pub enum MaintenanceError {
     Storage(#[from] StorageError),
     #[error("stored batch at offset {offset} of {object} is unreadable: {reason}")]
     BadBatch { object: String, offset: i64, reason: String },
+    #[error(transparent)]
+    Worker(#[from] worker::WorkerGone),
+}
+
+/// How fast background jobs may go: their I/O budget and where their CPU-heavy steps run.
+#[derive(Debug)]
+pub struct Pace {
+    pub budget: Budget,
+    pub worker: Worker,
+}
+
+impl Pace {
+    /// No byte limits, CPU steps on the blocking pool: for a job called on its own (tests, tools).
+    pub fn unlimited() -> Self {
+        Pace {
+            budget: Budget::new(BudgetLimits { bytes_per_sec: 0, bytes_per_pass: 0 }),
+            worker: Worker::blocking_pool(),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, MaintenanceError>;

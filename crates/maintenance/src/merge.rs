@@ -9,7 +9,7 @@
 //! references them and are deleted by [`crate::gc`] after the grace period. A crash at any point leaves every
 //! record readable exactly once.
 
-use crate::{Result, read_batch};
+use crate::{Pace, Result, read_batch};
 use uuid::Uuid;
 use weft_format::SegmentBuilder;
 use weft_meta::{BatchRewrite, BatchRow, Metastore, NewObject};
@@ -64,6 +64,29 @@ pub async fn merge_partition(
     now_ms: i64,
     nonce: u64,
 ) -> Result<MergePass> {
+    let at = Position { topic_id, partition, from_offset };
+    merge_partition_paced(meta, storage, at, limits, now_ms, nonce, &Pace::unlimited()).await
+}
+
+/// Where a merge looks: a partition, from an offset.
+#[derive(Debug, Clone, Copy)]
+pub struct Position {
+    pub topic_id: Uuid,
+    pub partition: i32,
+    pub from_offset: i64,
+}
+
+/// [`merge_partition`] within a [`Pace`].
+pub async fn merge_partition_paced(
+    meta: &dyn Metastore,
+    storage: &ObjectStorage,
+    at: Position,
+    limits: MergeLimits,
+    now_ms: i64,
+    nonce: u64,
+    pace: &Pace,
+) -> Result<MergePass> {
+    let Position { topic_id, partition, from_offset } = at;
     let Some(bounds) = meta.partition_offsets(topic_id, partition).await? else {
         return Ok(MergePass { report: None, resume_from: from_offset });
     };
@@ -71,7 +94,7 @@ pub async fn merge_partition(
     let rows = meta.read_index(topic_id, partition, start, u64::MAX, limits.max_rows).await?;
     let first_flush = rows.iter().find(|r| keys::is_flush_segment(&r.object_key)).map(|r| r.base_offset);
     let resume_from = first_flush.or_else(|| rows.last().map(|r| r.last_offset + 1)).unwrap_or(start);
-    let report = merge_run(meta, storage, topic_id, partition, rows, limits, now_ms, nonce).await?;
+    let report = merge_run(meta, storage, at, rows, limits, now_ms, nonce, pace).await?;
     Ok(MergePass { report, resume_from })
 }
 
@@ -79,13 +102,14 @@ pub async fn merge_partition(
 async fn merge_run(
     meta: &dyn Metastore,
     storage: &ObjectStorage,
-    topic_id: Uuid,
-    partition: i32,
+    at: Position,
     rows: Vec<weft_meta::BatchRef>,
     limits: MergeLimits,
     now_ms: i64,
     nonce: u64,
+    pace: &Pace,
 ) -> Result<Option<MergeReport>> {
+    let Position { topic_id, partition, .. } = at;
     let old_enough = |key: &str| keys::created_ms(key).is_some_and(|ms| ms <= now_ms.saturating_sub(limits.min_age_ms));
     let mut run = Vec::new();
     let mut bytes = 0u64;
@@ -108,26 +132,14 @@ async fn merge_run(
     if run.len() < limits.min_batches {
         return Ok(None);
     }
-    let mut builder = SegmentBuilder::new();
-    let mut added = Vec::with_capacity(run.len());
+    let mut batches = Vec::with_capacity(run.len());
     for row in &run {
-        let data = read_batch(storage, row).await?;
-        let header = BatchHeader::parse(&data).map_err(|e| crate::MaintenanceError::BadBatch {
-            object: row.object_key.clone(),
-            offset: row.base_offset,
-            reason: e.to_string(),
-        })?;
-        let range = builder.push(*topic_id.as_bytes(), partition, &data);
-        added.push(BatchRow {
-            base_offset: row.base_offset,
-            last_offset: row.last_offset,
-            record_count: header.record_count,
-            max_timestamp: row.max_timestamp,
-            byte_start: range.start,
-            byte_len: row.byte_len,
-        });
+        pace.budget.take(u64::from(row.byte_len)).await;
+        batches.push(read_batch(storage, row).await?);
     }
-    let object = builder.finish();
+    let copied = run.clone();
+    let (object, added) = pace.worker.run(move || assemble(topic_id, partition, &copied, &batches)).await??;
+    pace.budget.take(object.len() as u64).await;
     let key = keys::merged_key(now_ms, nonce);
     let size = object.len() as u64;
     storage.put_durable(&key, object).await?;
@@ -148,4 +160,32 @@ async fn merge_run(
         tracing::info!(%topic_id, partition, object = %key, "merge abandoned: the index changed meanwhile");
     }
     Ok(Some(MergeReport { batches: run.len(), bytes, applied }))
+}
+
+/// Copies the batches of `rows` into one new object, and says where each landed in it.
+fn assemble(
+    topic_id: Uuid,
+    partition: i32,
+    rows: &[weft_meta::BatchRef],
+    batches: &[bytes::BytesMut],
+) -> Result<(bytes::Bytes, Vec<BatchRow>)> {
+    let mut builder = SegmentBuilder::new();
+    let mut added = Vec::with_capacity(rows.len());
+    for (row, data) in rows.iter().zip(batches) {
+        let header = BatchHeader::parse(data).map_err(|e| crate::MaintenanceError::BadBatch {
+            object: row.object_key.clone(),
+            offset: row.base_offset,
+            reason: e.to_string(),
+        })?;
+        let range = builder.push(*topic_id.as_bytes(), partition, data);
+        added.push(BatchRow {
+            base_offset: row.base_offset,
+            last_offset: row.last_offset,
+            record_count: header.record_count,
+            max_timestamp: row.max_timestamp,
+            byte_start: range.start,
+            byte_len: row.byte_len,
+        });
+    }
+    Ok((builder.finish(), added))
 }

@@ -1,11 +1,16 @@
 //! The maintenance service: the agent holding the `maintenance` lease runs retention, log compaction,
 //! object compaction and garbage collection every interval; other agents only try to take the lease. What
 //! each job does is in its own module; this one schedules them and remembers progress between passes.
+//!
+//! A pass first applies retention to every topic (metadata only), then walks the partitions for log
+//! compaction and object compaction until the pass's byte allowance is spent; the next pass resumes the walk
+//! where this one stopped, so every partition gets its turn however small the allowance.
 
-use crate::cleaner::{CleanLimits, CleanPolicy, clean_partition};
-use crate::merge::{MergeLimits, merge_partition};
+use crate::budget::{BudgetLimits, THROTTLED};
+use crate::cleaner::{CleanLimits, CleanPolicy, Cleaning, clean_partition_paced};
+use crate::merge::{MergeLimits, Position, merge_partition_paced};
 use crate::retention::{self, RetentionPolicy};
-use crate::{MaintenanceError, gc};
+use crate::{Budget, MaintenanceError, Pace, Worker, gc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,6 +43,8 @@ pub struct Schedule {
     pub gc_grace: Duration,
     /// Uploads never committed are deleted once this old.
     pub orphan_grace: Duration,
+    /// The byte rate and per-pass allowance of log compaction and object compaction.
+    pub budget: BudgetLimits,
 }
 
 /// What the loop reads and changes.
@@ -56,6 +63,7 @@ pub struct Maintainer {
     deps: Deps,
     schedule: Schedule,
     state: Progress,
+    pace: Pace,
 }
 
 /// Progress the loop remembers between passes.
@@ -68,11 +76,19 @@ struct Progress {
     passes: std::sync::atomic::AtomicU64,
     /// The cutoff of this agent's last complete orphan scan: everything created before it was looked at.
     orphans_scanned_to: Mutex<Option<i64>>,
+    /// Where the walk over partitions resumes (an index into the pass's list of partitions).
+    cursor: std::sync::atomic::AtomicUsize,
 }
 
 impl Maintainer {
     pub fn new(deps: Deps, schedule: Schedule) -> Self {
-        Maintainer { deps, schedule, state: Progress::default() }
+        let pace = Pace { budget: Budget::new(schedule.budget), worker: Worker::start() };
+        Maintainer { deps, schedule, state: Progress::default(), pace }
+    }
+
+    /// Runs one pass now. The caller must hold the maintenance lease (or be alone, as tools and tests are).
+    pub async fn run_one_pass(&self) {
+        pass(self).await
     }
 
     /// Runs maintenance passes forever; `holder` names this agent in the lease.
@@ -91,6 +107,7 @@ async fn run(agent: &Maintainer, holder: String) {
     for job in ["compaction", "merge"] {
         metrics::counter!("weft_maintenance_bytes_total", "job" => job).increment(0);
     }
+    metrics::counter!(THROTTLED).increment(0);
     for kind in ["dead", "orphan"] {
         metrics::counter!("weft_gc_objects_deleted_total", "kind" => kind).increment(0);
     }
@@ -128,72 +145,110 @@ async fn pass(agent: &Maintainer) {
             return;
         }
     };
-    let merge_limits = MergeLimits {
-        target_bytes: agent.schedule.merge_target_bytes,
-        min_age_ms: i64::try_from(agent.schedule.merge_min_age.as_millis()).unwrap_or(i64::MAX),
-        ..MergeLimits::default()
-    };
+    agent.pace.budget.start_pass();
     // Forget progress of deleted topics, so these maps stay bounded by the live partitions.
     let live: std::collections::HashSet<Uuid> = topics.iter().map(|t| t.id).collect();
     lock(&agent.state.merge_from).retain(|(id, _), _| live.contains(id));
     lock(&agent.state.expiries).retain(|(id, _), _| live.contains(id));
+    let mut work = Vec::new();
     for t in topics {
         let Ok(Some(entry)) = agent.deps.topics.get(agent.deps.meta.as_ref(), &t.name).await else { continue };
-        let (id, partitions) = (entry.topic.id, entry.topic.partitions);
         if entry.has_policy("delete") {
-            let policy = RetentionPolicy {
-                retention_ms: entry.config_i64("retention.ms"),
-                retention_bytes: entry.config_i64("retention.bytes"),
-            };
-            let now = agent.deps.clock.now_ms();
-            if let Some(moved) =
-                outcome("retention", retention::apply(agent.deps.meta.as_ref(), id, partitions, policy, now).await)
-            {
-                for (partition, bounds) in moved {
-                    tracing::info!(topic = %t.name, partition, log_start = bounds.log_start, "retention moved the log start");
-                    agent.deps.partitions.advance(id, partition, bounds);
-                }
-            }
+            retain(agent, &entry).await;
         }
-        // Cleaner positions of every partition, read once per topic.
-        let clean_offsets: HashMap<i32, i64> = if entry.has_policy("compact") {
-            match agent.deps.meta.partition_storage(id).await {
-                Ok(parts) => parts.into_iter().map(|(p, s)| (p, s.clean_offset)).collect(),
-                Err(e) => {
-                    tracing::warn!(topic = %t.name, error = %e, "log compaction skipped: partition state unavailable");
-                    HashMap::new()
-                }
-            }
-        } else {
-            HashMap::new()
-        };
-        for partition in 0..partitions {
-            if let Some(clean_offset) = clean_offsets.get(&partition) {
-                clean(agent, &entry, partition, *clean_offset).await;
-            }
-            let key = (id, partition);
-            let from = lock(&agent.state.merge_from).get(&key).copied().unwrap_or(0);
-            let now = agent.deps.clock.now_ms();
-            let nonce = agent.deps.ids.nonce();
-            let merged = merge_partition(
-                agent.deps.meta.as_ref(),
-                &agent.deps.storage,
-                id,
-                partition,
-                from,
-                merge_limits,
-                now,
-                nonce,
-            )
-            .await;
-            if let Some(pass) = outcome("merge", merged) {
-                lock(&agent.state.merge_from).insert(key, pass.resume_from);
-                if let Some(r) = pass.report {
-                    metrics::counter!("weft_maintenance_bytes_total", "job" => "merge").increment(r.bytes);
-                }
-            }
+        let clean_offsets = clean_offsets(agent, &entry).await;
+        for partition in 0..entry.topic.partitions {
+            work.push(Work { entry: entry.clone(), partition, clean_offset: clean_offsets.get(&partition).copied() });
         }
     }
+    rewrite(agent, &work).await;
+    collect(agent).await;
+}
+
+/// One partition's turn at log compaction and object compaction.
+struct Work {
+    entry: Arc<TopicEntry>,
+    partition: i32,
+    /// The cleaner position, on compacted topics.
+    clean_offset: Option<i64>,
+}
+
+async fn retain(agent: &Maintainer, entry: &TopicEntry) {
+    let (id, partitions) = (entry.topic.id, entry.topic.partitions);
+    let policy = RetentionPolicy {
+        retention_ms: entry.config_i64("retention.ms"),
+        retention_bytes: entry.config_i64("retention.bytes"),
+    };
+    let now = agent.deps.clock.now_ms();
+    if let Some(moved) =
+        outcome("retention", retention::apply(agent.deps.meta.as_ref(), id, partitions, policy, now).await)
+    {
+        for (partition, bounds) in moved {
+            tracing::info!(topic = %entry.topic.name, partition, log_start = bounds.log_start, "retention moved the log start");
+            agent.deps.partitions.advance(id, partition, bounds);
+        }
+    }
+}
+
+/// Cleaner positions of every partition of a compacted topic, read once per topic.
+async fn clean_offsets(agent: &Maintainer, entry: &TopicEntry) -> HashMap<i32, i64> {
+    if !entry.has_policy("compact") {
+        return HashMap::new();
+    }
+    match agent.deps.meta.partition_storage(entry.topic.id).await {
+        Ok(parts) => parts.into_iter().map(|(p, s)| (p, s.clean_offset)).collect(),
+        Err(e) => {
+            tracing::warn!(topic = %entry.topic.name, error = %e, "log compaction skipped: partition state unavailable");
+            HashMap::new()
+        }
+    }
+}
+
+/// Log compaction and object compaction over the partitions, from the cursor on, until the pass's
+/// allowance is spent.
+async fn rewrite(agent: &Maintainer, work: &[Work]) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if work.is_empty() {
+        return;
+    }
+    let first = agent.state.cursor.load(Relaxed) % work.len();
+    for step in 0..work.len() {
+        let i = (first + step) % work.len();
+        if agent.pace.budget.pass_spent() {
+            agent.state.cursor.store(i, Relaxed);
+            return;
+        }
+        let w = &work[i];
+        if let Some(clean_offset) = w.clean_offset {
+            clean(agent, &w.entry, w.partition, clean_offset).await;
+        }
+        merge(agent, w.entry.topic.id, w.partition).await;
+    }
+    agent.state.cursor.store(first, Relaxed);
+}
+
+async fn merge(agent: &Maintainer, id: Uuid, partition: i32) {
+    let limits = MergeLimits {
+        target_bytes: agent.schedule.merge_target_bytes,
+        min_age_ms: i64::try_from(agent.schedule.merge_min_age.as_millis()).unwrap_or(i64::MAX),
+        ..MergeLimits::default()
+    };
+    let key = (id, partition);
+    let from_offset = lock(&agent.state.merge_from).get(&key).copied().unwrap_or(0);
+    let (now, nonce) = (agent.deps.clock.now_ms(), agent.deps.ids.nonce());
+    let at = Position { topic_id: id, partition, from_offset };
+    let merged =
+        merge_partition_paced(agent.deps.meta.as_ref(), &agent.deps.storage, at, limits, now, nonce, &agent.pace).await;
+    if let Some(pass) = outcome("merge", merged) {
+        lock(&agent.state.merge_from).insert(key, pass.resume_from);
+        if let Some(r) = pass.report {
+            metrics::counter!("weft_maintenance_bytes_total", "job" => "merge").increment(r.bytes);
+        }
+    }
+}
+
+/// Garbage collection: dead objects every pass, orphans every [`ORPHAN_SCAN_EVERY`] passes.
+async fn collect(agent: &Maintainer) {
     let now = agent.deps.clock.now_ms();
     let grace = i64::try_from(agent.schedule.gc_grace.as_millis()).unwrap_or(i64::MAX);
     if let Some(n) = outcome("gc", gc::collect_dead(agent.deps.meta.as_ref(), &agent.deps.storage, now, grace).await)
@@ -235,19 +290,10 @@ async fn clean(agent: &Maintainer, entry: &TopicEntry, partition: i32, clean_off
     let now = agent.deps.clock.now_ms();
     let force = lock(&agent.state.expiries).get(&(id, partition)).is_some_and(|at| *at <= now);
     let limits = CleanLimits::default();
-    let cleaned = clean_partition(
-        agent.deps.meta.as_ref(),
-        &agent.deps.storage,
-        id,
-        partition,
-        clean_offset,
-        policy,
-        limits,
-        now,
-        agent.deps.ids.nonce(),
-        force,
-    )
-    .await;
+    let at = Cleaning { topic_id: id, partition, clean_offset, policy, force };
+    let nonce = agent.deps.ids.nonce();
+    let cleaned =
+        clean_partition_paced(agent.deps.meta.as_ref(), &agent.deps.storage, at, limits, now, nonce, &agent.pace).await;
     if let Some(Some(report)) = outcome("compaction", cleaned) {
         metrics::counter!("weft_maintenance_bytes_total", "job" => "compaction")
             .increment(report.bytes_before.saturating_sub(report.bytes_after));

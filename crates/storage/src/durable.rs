@@ -1,10 +1,17 @@
 //! Durability for a local directory store: a write is acknowledged only once the file and its directory
-//! are fsync'd, so an acknowledged object survives a crash or power loss.
+//! are synced, so an acknowledged object survives a crash or power loss.
 //!
 //! Only local directories need this layer (cloud stores acknowledge durable writes themselves), so the
 //! stack inserts it only when the base store has a local root. Deletes are not fsync'd: a delete lost in a
 //! crash leaves an object the garbage collector deletes again.
+//!
+//! The file is synced with `fdatasync` (`File::sync_data`): fdatasync(2) flushes the data and the metadata
+//! "needed in order to allow a subsequent data retrieval to be correctly handled", naming the file size as
+//! such metadata, and skips only timestamps; every object is a new file whose size its write set, so its
+//! bytes and length are durable either way. The directory entry (the create or rename) is made durable by
+//! a directory fsync shared between concurrent writers ([`crate::dirsync`]).
 
+use crate::dirsync::{DirSyncs, SyncFn};
 use crate::error::{SyncFailed, generic};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -16,16 +23,36 @@ use object_store::{
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Fsyncs every write of `inner`, a store whose objects are files under `root`.
+/// Syncs every write of `inner`, a store whose objects are files under `root`.
 #[derive(Debug)]
 pub(crate) struct Durable {
     inner: Arc<dyn ObjectStore>,
+    syncer: Arc<Syncer>,
+}
+
+/// How one object is made durable: its file, then its directory (grouped).
+struct Syncer {
     root: PathBuf,
+    file: SyncFn,
+    dirs: DirSyncs,
+}
+
+impl std::fmt::Debug for Syncer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Syncer").field("root", &self.root).field("dirs", &self.dirs).finish_non_exhaustive()
+    }
 }
 
 impl Durable {
     pub(crate) fn new(inner: Arc<dyn ObjectStore>, root: PathBuf) -> Self {
-        Durable { inner, root }
+        let file: SyncFn = Arc::new(|p| std::fs::File::open(p)?.sync_data());
+        let dir: SyncFn = Arc::new(|p| std::fs::File::open(p)?.sync_all());
+        Self::with_syncs(inner, root, file, DirSyncs::grouped(dir))
+    }
+
+    /// With injected sync functions (tests count them).
+    pub(crate) fn with_syncs(inner: Arc<dyn ObjectStore>, root: PathBuf, file: SyncFn, dirs: DirSyncs) -> Self {
+        Durable { inner, syncer: Arc::new(Syncer { root, file, dirs }) }
     }
 }
 
@@ -35,38 +62,37 @@ impl std::fmt::Display for Durable {
     }
 }
 
-/// Fsyncs the file of `location` under `root`, then its directory (so the new name is durable too).
-async fn sync_object(root: &std::path::Path, location: &Path) -> Result<()> {
-    let file = root.join(location.as_ref());
-    let key = location.to_string();
-    tokio::task::spawn_blocking(move || {
-        sync_path(&file)?;
-        match file.parent() {
-            Some(dir) => sync_path(dir),
+impl Syncer {
+    /// Syncs the file of `location`, then its directory (so the new name is durable too).
+    async fn sync_object(&self, location: &Path) -> Result<()> {
+        let path = self.root.join(location.as_ref());
+        let failed = |path: &std::path::Path, source| {
+            generic("durability", SyncFailed { path: path.display().to_string(), source })
+        };
+        let (file, sync) = (path.clone(), self.file.clone());
+        tokio::task::spawn_blocking(move || sync(&file))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|e| failed(&path, e))?;
+        match path.parent() {
+            Some(dir) => self.dirs.sync(dir).await.map_err(|e| failed(dir, e)),
             None => Ok(()),
         }
-    })
-    .await
-    .map_err(|e| generic("durability", SyncFailed { path: key, source: std::io::Error::other(e) }))?
-}
-
-fn sync_path(p: &std::path::Path) -> Result<()> {
-    std::fs::File::open(p)
-        .and_then(|f| f.sync_all())
-        .map_err(|source| generic("durability", SyncFailed { path: p.display().to_string(), source }))
+    }
 }
 
 #[async_trait]
 impl ObjectStore for Durable {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
         let put = self.inner.put_opts(location, payload, opts).await?;
-        sync_object(&self.root, location).await?;
+        self.syncer.sync_object(location).await?;
         Ok(put)
     }
 
     async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> Result<Box<dyn MultipartUpload>> {
         let inner = self.inner.put_multipart_opts(location, opts).await?;
-        Ok(Box::new(DurableUpload { inner, root: self.root.clone(), location: location.clone() }))
+        Ok(Box::new(DurableUpload { inner, syncer: self.syncer.clone(), location: location.clone() }))
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
@@ -91,12 +117,12 @@ impl ObjectStore for Durable {
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
         self.inner.copy_opts(from, to, options).await?;
-        sync_object(&self.root, to).await
+        self.syncer.sync_object(to).await
     }
 
     async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
         self.inner.rename_opts(from, to, options).await?;
-        sync_object(&self.root, to).await
+        self.syncer.sync_object(to).await
     }
 }
 
@@ -104,7 +130,7 @@ impl ObjectStore for Durable {
 #[derive(Debug)]
 struct DurableUpload {
     inner: Box<dyn MultipartUpload>,
-    root: PathBuf,
+    syncer: Arc<Syncer>,
     location: Path,
 }
 
@@ -116,7 +142,7 @@ impl MultipartUpload for DurableUpload {
 
     async fn complete(&mut self) -> Result<PutResult> {
         let put = self.inner.complete().await?;
-        sync_object(&self.root, &self.location).await?;
+        self.syncer.sync_object(&self.location).await?;
         Ok(put)
     }
 
@@ -157,5 +183,101 @@ mod tests {
         let store = Durable::new(fs, dir.path().join("elsewhere"));
         let err = store.put(&Path::from("a"), PutPayload::from_static(b"x")).await.unwrap_err();
         assert!(carries::<SyncFailed>(&err), "{err}");
+    }
+
+    /// A sync function that counts its calls, then really syncs (`data_only`: fdatasync rather than fsync).
+    fn counted(n: &Arc<std::sync::atomic::AtomicUsize>, data_only: bool) -> SyncFn {
+        let n = n.clone();
+        Arc::new(move |p| {
+            n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let f = std::fs::File::open(p)?;
+            if data_only { f.sync_data() } else { f.sync_all() }
+        })
+    }
+
+    struct Counts {
+        file: Arc<std::sync::atomic::AtomicUsize>,
+        dir: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    fn counted_store(root: &std::path::Path, grouped: bool, data_only: bool) -> (Arc<Durable>, Counts) {
+        let fs = Arc::new(LocalFileSystem::new_with_prefix(root).unwrap());
+        let counts = Counts { file: Default::default(), dir: Default::default() };
+        let dir_sync = counted(&counts.dir, false);
+        let dirs = if grouped { DirSyncs::grouped(dir_sync) } else { DirSyncs::ungrouped(dir_sync) };
+        let store = Durable::with_syncs(fs, root.to_path_buf(), counted(&counts.file, data_only), dirs);
+        (Arc::new(store), counts)
+    }
+
+    /// Puts `n` objects of `size` bytes into one directory at once; returns the wall time.
+    async fn concurrent_puts(store: &Arc<Durable>, round: usize, n: usize, size: usize) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let store = store.clone();
+            let payload = PutPayload::from(vec![i as u8; size]);
+            tasks.push(tokio::spawn(async move {
+                store.put(&Path::from(format!("v1/segments/{round}-{i}.seg")), payload).await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        started.elapsed()
+    }
+
+    #[tokio::test]
+    async fn one_put_syncs_its_file_and_its_directory_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, counts) = counted_store(dir.path(), true, true);
+        store.put(&Path::from("v1/segments/a.seg"), PutPayload::from_static(b"abc")).await.unwrap();
+        assert_eq!(counts.file.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(counts.dir.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_puts_share_directory_syncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, counts) = counted_store(dir.path(), true, true);
+        concurrent_puts(&store, 0, 8, 64 << 10).await;
+        assert_eq!(counts.file.load(std::sync::atomic::Ordering::SeqCst), 8);
+        let dirs = counts.dir.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..=8).contains(&dirs), "{dirs} directory syncs");
+        for i in 0..8 {
+            assert_eq!(std::fs::read(dir.path().join(format!("v1/segments/0-{i}.seg"))).unwrap().len(), 64 << 10);
+        }
+    }
+
+    /// The timing harness of BENCHMARKS.md ("Fsyncs per flush"): rounds of `WEFT_PUTS` (default 8)
+    /// concurrent 4 MiB puts into one directory, before (fsync file + fsync directory per put) and after
+    /// (fdatasync file + grouped directory fsync), in one process. Run with
+    /// `cargo nextest run -p weft-storage --run-ignored only -E 'test(durable_put_timing)' --no-capture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "timing harness; prints figures"]
+    async fn durable_put_timing() {
+        let n: usize = std::env::var("WEFT_PUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+        let rounds = 5;
+        for (name, grouped, data_only) in
+            [("before", false, false), ("after", true, true), ("before", false, false), ("after", true, true)]
+        {
+            let dir = tempfile::tempdir_in(std::env::var("WEFT_BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
+            let (store, counts) = counted_store(dir.path(), grouped, data_only);
+            let mut times = Vec::new();
+            for round in 0..rounds {
+                times.push(concurrent_puts(&store, round, n, 4 << 20).await);
+            }
+            times.sort();
+            let puts = (n * rounds) as f64;
+            let load = |c: &Arc<std::sync::atomic::AtomicUsize>| c.load(std::sync::atomic::Ordering::SeqCst) as f64;
+            println!(
+                "{name}: {n} concurrent 4 MiB puts x {rounds} rounds: file syncs/put {:.2}, dir fsyncs/put {:.2}, \
+                 round wall time median {:?} min {:?} max {:?}",
+                load(&counts.file) / puts,
+                load(&counts.dir) / puts,
+                times[rounds / 2],
+                times[0],
+                times[rounds - 1],
+            );
+        }
     }
 }
