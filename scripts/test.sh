@@ -23,6 +23,8 @@ trap 'scripts/postgres-test-server.sh stop "$PG_DIR" >/dev/null 2>&1 || true; rm
 WEFT_TEST_POSTGRES_URL="$(scripts/postgres-test-server.sh start "$PG_DIR")"
 export WEFT_TEST_POSTGRES_URL
 echo "WEFT_TEST_POSTGRES_URL=$WEFT_TEST_POSTGRES_URL"
+# setup-test-deps.sh installed chromium: the bench report's page must really render in it, not skip.
+export WEFT_REQUIRE_BROWSER=1
 
 section "cargo fmt --check"
 cargo fmt --all -- --check

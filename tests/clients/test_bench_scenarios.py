@@ -34,7 +34,7 @@ def test_steady_1k_runs_short_and_writes_its_report(weft_bin, agent, tmp_path):
     assert printed == report, "--json prints the report"
     assert (out_dir / "report.html").read_text().lower().startswith("<!doctype html")
 
-    assert report["version"] == 1 and report["scenario"] == "steady-1k"
+    assert report["version"] == 2 and report["scenario"] == "steady-1k"
     assert report["target"]["bootstrap_servers"] == agent.bootstrap
     assert report["target"]["metrics_url"] == f"http://{agent.admin}/metrics"
     assert report["settings"]["duration_secs"] == "3" and report["settings"]["producers[0].rate"] == "5000"
