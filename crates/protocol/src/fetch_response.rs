@@ -178,7 +178,13 @@ impl Writer {
         Ok(())
     }
 
-    fn topic(&mut self, reply: &FetchReply, t: usize, topic: &FetchableTopicResponse, v: i16) -> Result<(), EncodeError> {
+    fn topic(
+        &mut self,
+        reply: &FetchReply,
+        t: usize,
+        topic: &FetchableTopicResponse,
+        v: i16,
+    ) -> Result<(), EncodeError> {
         if v <= 12 {
             self.string(&topic.topic.0, v)?;
         }

@@ -28,11 +28,15 @@ fn maybe<T: Default + std::fmt::Debug + Clone>(s: impl Strategy<Value = T>) -> i
 fn partition() -> impl Strategy<Value = PartitionData> {
     let offsets = (any::<i32>(), any::<i16>(), any::<i64>(), any::<i64>(), any::<i64>());
     let replica = prop_oneof![4 => Just(-1), 1 => any::<i32>()];
-    let diverging = maybe((any::<i32>(), any::<i64>()).prop_map(|(e, o)| EpochEndOffset::default().with_epoch(e).with_end_offset(o)));
-    let leader = maybe(
-        (any::<i32>(), any::<i32>()).prop_map(|(l, e)| LeaderIdAndEpoch::default().with_leader_id(BrokerId(l)).with_leader_epoch(e)),
+    let diverging = maybe(
+        (any::<i32>(), any::<i64>()).prop_map(|(e, o)| EpochEndOffset::default().with_epoch(e).with_end_offset(o)),
     );
-    let snapshot = maybe((any::<i64>(), any::<i32>()).prop_map(|(o, e)| SnapshotId::default().with_end_offset(o).with_epoch(e)));
+    let leader = maybe(
+        (any::<i32>(), any::<i32>())
+            .prop_map(|(l, e)| LeaderIdAndEpoch::default().with_leader_id(BrokerId(l)).with_leader_epoch(e)),
+    );
+    let snapshot =
+        maybe((any::<i64>(), any::<i32>()).prop_map(|(o, e)| SnapshotId::default().with_end_offset(o).with_epoch(e)));
     let unknown = prop::option::weighted(0.05, prop::collection::vec(any::<u8>(), 0..4));
     (offsets, replica, diverging, leader, snapshot, aborted(), records(), unknown).prop_map(
         |((index, error, hw, lso, start), replica, diverging, leader, snapshot, aborted, records, unknown)| {
