@@ -73,7 +73,7 @@ async fn many_chunk_response_larger_than_the_socket_buffer_arrives_intact_to_a_s
         assert!(n > 0, "connection closed after {} bytes", got.len());
         got.extend_from_slice(&buf[..n]);
         reads += 1;
-        if reads % 64 == 0 {
+        if reads.is_multiple_of(64) {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }

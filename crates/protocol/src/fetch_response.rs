@@ -82,15 +82,15 @@ pub fn encode_fetch_response(version: i16, correlation_id: i32, reply: &FetchRep
 
 /// Whether every field of `body` is one this encoder writes at `version` the way kafka-protocol does.
 fn writes_itself(body: &FetchResponse, version: i16) -> bool {
-    let flexible = version >= 12;
+    // Unknown tagged fields exist only in flexible versions (v12+); this encoder writes none.
+    let no_unknown = |fields: &std::collections::BTreeMap<i32, Bytes>| version < 12 || fields.is_empty();
     OWN_VERSIONS.contains(&version)
         && (version >= 7 || body.session_id == 0)
-        && !(flexible && !body.unknown_tagged_fields.is_empty())
+        && no_unknown(&body.unknown_tagged_fields)
         && body.responses.iter().all(|t| {
-            !(flexible && !t.unknown_tagged_fields.is_empty())
+            no_unknown(&t.unknown_tagged_fields)
                 && t.partitions.iter().all(|p| {
-                    (version >= 11 || p.preferred_read_replica.0 == -1)
-                        && !(flexible && !p.unknown_tagged_fields.is_empty())
+                    (version >= 11 || p.preferred_read_replica.0 == -1) && no_unknown(&p.unknown_tagged_fields)
                 })
         })
 }
