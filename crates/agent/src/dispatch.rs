@@ -129,7 +129,9 @@ pub async fn dispatch(agent: &Arc<Agent>, session: &Session, frame: Bytes) -> Re
                     Some(u) => crate::throttle::fetch(u, &agent, &mute, v, resp).await,
                     None => resp,
                 };
-                respond(api, v, cid, &resp)
+                weft_protocol::encode_fetch_response(v, cid, &resp)
+                    .map(Some)
+                    .map_err(|e| CloseReason::Encode(e.to_string()))
             }
             .boxed()
         }

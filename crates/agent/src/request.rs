@@ -2,12 +2,11 @@
 //! check ([`authorize`]), and how its response is produced ([`Completion`], [`respond`], [`CloseReason`]).
 //! Handlers and dispatch both depend on this module; handlers never depend on dispatch.
 
-use bytes::Bytes;
 use futures::FutureExt;
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
-use weft_protocol::encode_response;
 use weft_protocol::request::RequestError;
+use weft_protocol::{Chunks, encode_response};
 
 /// Why a connection must be closed (Kafka closes it for these too).
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +19,7 @@ pub enum CloseReason {
     Encode(String),
     /// SASL authentication failed or was not attempted; `last_words` is answered before closing.
     #[error("{reason}")]
-    Authentication { reason: String, last_words: Option<Bytes> },
+    Authentication { reason: String, last_words: Option<Chunks> },
 }
 
 /// The response of one request, in the making. `None` means no response is sent (acks=0 produce).
@@ -31,12 +30,15 @@ pub fn respond<R: Encodable>(
     version: i16,
     correlation_id: i32,
     body: &R,
-) -> Result<Option<Bytes>, CloseReason> {
-    encode_response(api, version, correlation_id, body).map(Some).map_err(|e| CloseReason::Encode(e.to_string()))
+) -> Result<Option<Chunks>, CloseReason> {
+    encode_response(api, version, correlation_id, body)
+        .map(|frame| Some(Chunks::from(frame)))
+        .map_err(|e| CloseReason::Encode(e.to_string()))
 }
 
-pub fn ready(r: Result<Option<Bytes>, CloseReason>) -> Completion {
-    futures::future::ready(r).boxed()
+/// A response already made: one frame (as one buffer or as chunks), or none.
+pub fn ready<F: Into<Chunks>>(r: Result<Option<F>, CloseReason>) -> Completion {
+    futures::future::ready(r.map(|frame| frame.map(Into::into))).boxed()
 }
 
 /// Who sent a request: the connection's identity plus the client id of the request header. Built once per

@@ -14,6 +14,7 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::FetchResponse;
 use std::time::{Duration, Instant};
 use weft_listener::Mute;
+use weft_protocol::FetchReply;
 use weft_quota::QuotaKind;
 
 /// What one request is measured by, from its start.
@@ -199,13 +200,8 @@ pub fn stamp<R: Throttled>(mut resp: R, ms: i32) -> R {
 /// A fetch's bytes against `consumer_byte_rate`, as Kafka's `handleFetchRequest`: over the quota (or the
 /// request quota), the bytes are taken back and the client gets an empty response with the throttle, its
 /// connection muted meanwhile (and, before KIP-219, the response held back that long).
-pub async fn fetch(mut usage: Usage, agent: &Agent, mute: &Mute, version: i16, resp: FetchResponse) -> FetchResponse {
-    let bytes: usize = resp
-        .responses
-        .iter()
-        .flat_map(|t| t.partitions.iter())
-        .map(|p| p.records.as_ref().map_or(0, |r| r.len()))
-        .sum();
+pub async fn fetch(mut usage: Usage, agent: &Agent, mute: &Mute, version: i16, resp: FetchReply) -> FetchReply {
+    let bytes = resp.record_bytes();
     let fetch_ms = usage.record(agent, QuotaKind::Fetch, bytes as f64);
     if usage.throttle_ms <= 0 {
         return resp;
@@ -218,7 +214,7 @@ pub async fn fetch(mut usage: Usage, agent: &Agent, mute: &Mute, version: i16, r
     if !client_throttles(ApiKey::Fetch, version) {
         tokio::time::sleep(pause).await;
     }
-    FetchResponse::default().with_session_id(0).with_throttle_time_ms(usage.throttle_ms())
+    FetchResponse::default().with_session_id(0).with_throttle_time_ms(usage.throttle_ms()).into()
 }
 
 #[cfg(test)]

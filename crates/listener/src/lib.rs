@@ -10,8 +10,11 @@ mod budget;
 mod frame_reader;
 mod session;
 mod timeouts;
+mod write;
 
 pub use accept::AcceptErrors;
 pub use budget::{RequestBudget, Reservation};
 pub use session::{Completion, Handler, Mute, Session, SessionLimits, serve};
 pub use weft_config::SecurityProtocol;
+pub use weft_protocol::Chunks;
+pub use write::write_chunks;

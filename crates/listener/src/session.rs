@@ -12,6 +12,7 @@
 use crate::budget::{RequestBudget, Reservation};
 use crate::frame_reader::{FrameReader, Next};
 use crate::timeouts::{ConnState, Expiry, Timeouts, deadline};
+use crate::write::write_chunks;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
+use weft_protocol::Chunks;
 
 /// Who is on the other end of a connection. Every request of the connection is handled with it.
 #[derive(Debug, Clone)]
@@ -60,8 +62,9 @@ impl Mute {
     }
 }
 
-/// The response of one request, in the making. `None` means no response is sent (acks=0 produce).
-pub type Completion<E> = BoxFuture<'static, Result<Option<Bytes>, E>>;
+/// The response of one request, in the making: the whole frame, size prefix included, as chunks written
+/// with vectored writes. `None` means no response is sent (acks=0 produce).
+pub type Completion<E> = BoxFuture<'static, Result<Option<Chunks>, E>>;
 
 /// What turns request frames into responses.
 pub trait Handler: Send + Sync + 'static {
@@ -78,7 +81,7 @@ pub trait Handler: Send + Sync + 'static {
 
     /// A last response to write before a connection closes for `reason`, when a completion failed with it
     /// (a failed SASL login is answered, then the connection is closed, as Kafka does).
-    fn last_words(&self, reason: &Self::Close) -> Option<Bytes> {
+    fn last_words(&self, reason: &Self::Close) -> Option<Chunks> {
         let _ = reason;
         None
     }
@@ -242,7 +245,7 @@ async fn serve_inner<H, R, W>(
                 Ok(Some(frame)) => {
                     // A client that stops reading its responses is idle too; without this bound a blocked
                     // write would also hold off both timeouts (and any request-bytes reservation) for ever.
-                    match tokio::time::timeout(timeouts.idle, wr.write_all(&frame)).await {
+                    match tokio::time::timeout(timeouts.idle, write_chunks(&mut wr, &frame)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "connection write failed");
@@ -261,7 +264,7 @@ async fn serve_inner<H, R, W>(
                 Err(reason) => {
                     tracing::warn!(%peer, %reason, "closing connection");
                     if let Some(last) = handler.last_words(&reason) {
-                        let _ = tokio::time::timeout(timeouts.idle, wr.write_all(&last)).await;
+                        let _ = tokio::time::timeout(timeouts.idle, write_chunks(&mut wr, &last)).await;
                         let _ = wr.shutdown().await;
                     }
                     return;

@@ -1,12 +1,15 @@
-//! Reading stored batches back: index lookup, object reads through the cache, the length check and the
-//! base-offset patch. Fetch and ListOffsets read through [`LogReader`]; maintenance (compaction, merge) reads
-//! single batches with [`read_batch`], so every reader of stored bytes checks and patches them the same way.
+//! Reading stored batches back: index lookup, object reads through the cache, the length and header checks
+//! and the base-offset patch. Fetch and ListOffsets read through [`LogReader`]; maintenance (compaction,
+//! merge) reads single batches with [`read_batch`], so every reader of stored bytes checks and patches them
+//! the same way. Fetch takes each batch as two chunks, a patched copy of its first 16 bytes and a slice of
+//! the cached stored bytes after them, so the records are never copied in user space.
 
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use uuid::Uuid;
 use weft_meta::{BatchRef, Log, MetaError};
-use weft_protocol::batch::patch_batch;
+use weft_protocol::Chunks;
+use weft_protocol::batch::{BatchHeader, PATCHED_PREFIX_LEN, patch_batch, patch_prefix};
 use weft_storage::{ObjectStorage, StorageError};
 
 /// Most index rows read for one partition in one fetch.
@@ -47,6 +50,15 @@ pub async fn read_batch(storage: &ObjectStorage, b: &BatchRef) -> Result<BytesMu
     Ok(out)
 }
 
+/// Stored batches as fetch serves them.
+#[derive(Debug, Default)]
+pub struct ReadRecords {
+    /// The batches, base offsets patched, as chunks.
+    pub bytes: Chunks,
+    /// Records in them, control records not counted.
+    pub records: u64,
+}
+
 /// Reads committed batches of any partition.
 #[derive(Clone)]
 pub struct LogReader {
@@ -59,9 +71,7 @@ impl LogReader {
         LogReader { meta, storage }
     }
 
-    /// Batches covering `from_offset..end_offset`, up to `max_bytes`. With `at_least_one`, the first batch
-    /// is returned even when it alone exceeds `max_bytes`, so a record larger than the limit is still served
-    /// (as Kafka does for the first partition of a fetch); otherwise such a batch is left for a later fetch.
+    /// Batches covering `from_offset..end_offset`, up to `max_bytes`, as one buffer (share fetch slices it).
     pub async fn read_records(
         &self,
         topic_id: Uuid,
@@ -71,23 +81,48 @@ impl LogReader {
         max_bytes: u64,
         at_least_one: bool,
     ) -> Result<Bytes, ReadError> {
+        let read = self.read_chunks(topic_id, partition, from_offset, end_offset, max_bytes, at_least_one).await?;
+        Ok(read.bytes.to_bytes())
+    }
+
+    /// Batches covering `from_offset..end_offset`, up to `max_bytes`, as chunks: per batch, its patched
+    /// first 16 bytes and the stored bytes after them, uncopied. With `at_least_one`, the first batch is
+    /// returned even when it alone exceeds `max_bytes`, so a record larger than the limit is still served (as
+    /// Kafka does for the first partition of a fetch); otherwise such a batch is left for a later fetch.
+    pub async fn read_chunks(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        from_offset: i64,
+        end_offset: i64,
+        max_bytes: u64,
+        at_least_one: bool,
+    ) -> Result<ReadRecords, ReadError> {
         let refs = self.meta.read_index(topic_id, partition, from_offset, max_bytes, MAX_BATCHES_PER_READ).await?;
         let refs: Vec<&BatchRef> = refs.iter().filter(|b| b.base_offset < end_offset).collect();
+        let mut out = ReadRecords { bytes: Chunks::with_capacity(2 * refs.len()), records: 0 };
         if let Some(first) = refs.first()
             && !at_least_one
             && u64::from(first.byte_len) > max_bytes
         {
-            return Ok(Bytes::new());
+            return Ok(out);
         }
-        // One allocation of the exact size: growing the buffer batch by batch cost a copy per doubling.
-        let total: usize = refs.iter().map(|b| b.byte_len as usize).sum();
-        let mut out = BytesMut::with_capacity(total);
+        // Every batch's patched prefix in one allocation, split into shared pieces.
+        let mut prefixes = BytesMut::with_capacity(PATCHED_PREFIX_LEN * refs.len());
         for b in refs {
-            let start = out.len();
-            out.extend_from_slice(&read_stored(&self.storage, b).await?);
-            patch_batch(&mut out[start..], b.base_offset, LEADER_EPOCH);
+            let stored = read_stored(&self.storage, b).await?;
+            let header = BatchHeader::parse(&stored)
+                .map_err(|e| ReadError::BadStoredBatch { offset: b.base_offset, reason: e.to_string() })?;
+            if !header.is_control() {
+                out.records += header.record_count.max(0) as u64;
+            }
+            // The header parsed, so the batch is longer than the prefix.
+            prefixes.extend_from_slice(&stored[..PATCHED_PREFIX_LEN]);
+            patch_prefix(&mut prefixes, b.base_offset, LEADER_EPOCH);
+            out.bytes.push(prefixes.split().freeze());
+            out.bytes.push(stored.slice(PATCHED_PREFIX_LEN..));
         }
-        Ok(out.freeze())
+        Ok(out)
     }
 
     /// The offset and timestamp of the first record in `b` whose timestamp is at least `timestamp`.

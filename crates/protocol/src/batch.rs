@@ -165,8 +165,21 @@ pub fn split_batches(records: &Bytes) -> Result<Vec<(BatchHeader, Bytes)>, Batch
 /// Writes `base_offset` and `leader_epoch` into a stored batch, in place. Neither is covered by the CRC.
 pub fn patch_batch(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
     if batch.len() >= BATCH_HEADER_LEN {
-        batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
-        batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+        patch_prefix(batch, base_offset, leader_epoch);
+    }
+}
+
+/// Bytes at the start of a batch that hold every field [`patch_batch`] writes: baseOffset (0..8), batchLength
+/// (8..12, left as stored) and partitionLeaderEpoch (12..16). Fetch serves a patched copy of these and the
+/// stored bytes after them as they are.
+pub const PATCHED_PREFIX_LEN: usize = 16;
+
+/// Writes `base_offset` and `leader_epoch` into the first [`PATCHED_PREFIX_LEN`] bytes of a batch (a shorter
+/// slice is left alone).
+pub fn patch_prefix(prefix: &mut [u8], base_offset: i64, leader_epoch: i32) {
+    if prefix.len() >= PATCHED_PREFIX_LEN {
+        prefix[0..8].copy_from_slice(&base_offset.to_be_bytes());
+        prefix[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
     }
 }
 

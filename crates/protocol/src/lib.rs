@@ -2,7 +2,9 @@
 //! versions and record-batch header handling. No I/O lives here; the agent owns sockets.
 
 pub mod batch;
+pub mod chunks;
 pub mod control;
+pub mod fetch_response;
 pub mod frame;
 pub mod records;
 pub mod request;
@@ -11,6 +13,8 @@ pub mod rewrite;
 pub mod versions;
 
 pub use batch::{BATCH_HEADER_LEN, BatchError, BatchHeader};
+pub use chunks::Chunks;
+pub use fetch_response::{FetchReply, encode_fetch_response};
 pub use frame::{FrameError, frame_size, next_frame};
 pub use request::{RequestError, RequestHeaderInfo, decode_body, decode_request, peek_header};
 pub use response::encode_response;

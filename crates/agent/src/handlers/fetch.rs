@@ -1,6 +1,9 @@
 //! Fetch: reads committed batches through the index and the segment cache, and long-polls on
 //! high-watermark watches (woken by commits, never by a sleep loop) until min_bytes or max_wait is reached.
 //!
+//! Record sets are answered as chunks ([`FetchReply`]): each batch's patched first bytes and a slice of the
+//! cached stored bytes, encoded without copies by `weft_protocol::encode_fetch_response`.
+//!
 //! Fetch sessions (KIP-227): Weft answers every fetch in full and never creates a session (session id 0),
 //! which the protocol allows; a request naming a session Weft did not create gets FETCH_SESSION_ID_NOT_FOUND.
 //!
@@ -22,6 +25,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use weft_log::LEADER_EPOCH;
 use weft_meta::PartitionOffsets;
+use weft_protocol::{Chunks, FetchReply};
 use weft_topics::TopicEntry;
 
 /// A requested partition, resolved once per fetch.
@@ -33,10 +37,10 @@ struct Target {
     resolved: Result<(Arc<TopicEntry>, watch::Receiver<PartitionOffsets>), i16>,
 }
 
-pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: FetchRequest, version: i16) -> FetchResponse {
+pub async fn handle(agent: &Arc<Agent>, ctx: &RequestContext, req: FetchRequest, version: i16) -> FetchReply {
     if req.session_id != 0 || req.session_epoch > 0 {
         tracing::debug!(session_id = req.session_id, epoch = req.session_epoch, "fetch names an unknown session");
-        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code()).into();
     }
     let access = access(ctx, &req, version);
     let mut targets = resolve(agent, ctx, &req.topics, version, access).await;
@@ -173,9 +177,12 @@ struct Pass<'a> {
     brokers: &'a [weft_cluster::Member],
 }
 
+/// One partition's answer: its topic's index in the request, its fields, its records.
+type Answer = (usize, PartitionData, Chunks);
+
 /// One pass over every partition. Returns the partition answers, the record bytes gathered, and whether a
 /// partition failed with an error that the client must see now.
-async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (Vec<(usize, PartitionData)>, i64, bool) {
+async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (Vec<Answer>, i64, bool) {
     let Pass { version, max_bytes, read_committed, brokers } = *pass;
     let mut out = Vec::with_capacity(targets.len());
     let mut total: i64 = 0;
@@ -190,6 +197,7 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
             .with_preferred_read_replica(BrokerId(-1))
             .with_aborted_transactions(read_committed.then(Vec::new))
             .with_records(Some(bytes::Bytes::new()));
+        let mut records = Chunks::new();
         match &mut t.resolved {
             Err(code) => {
                 data.error_code = *code;
@@ -225,9 +233,9 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
                     let limit = i64::from(t.max_bytes.max(0)).min((budget - total).max(0)) as u64;
                     let topic_id = entry.topic.id;
                     let read =
-                        agent.reader.read_records(topic_id, t.partition, t.fetch_offset, end, limit, total == 0).await;
+                        agent.reader.read_chunks(topic_id, t.partition, t.fetch_offset, end, limit, total == 0).await;
                     let read = match read {
-                        Ok(records) if read_committed && !records.is_empty() => agent
+                        Ok(records) if read_committed && !records.bytes.is_empty() => agent
                             .meta
                             .aborted_transactions(topic_id, t.partition, t.fetch_offset, end)
                             .await
@@ -237,10 +245,10 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
                         Err(e) => Err(e),
                     };
                     match read {
-                        Ok((records, aborted)) => {
-                            total += records.len() as i64;
-                            count_out(&entry.topic.name, &records);
-                            data.records = Some(records);
+                        Ok((read, aborted)) => {
+                            total += read.bytes.len() as i64;
+                            count_out(&entry.topic.name, &read);
+                            records = read.bytes;
                             if let Some(aborted) = aborted {
                                 data.aborted_transactions = Some(
                                     aborted
@@ -264,12 +272,12 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
             }
         }
         crate::metrics::error("Fetch", data.error_code);
-        out.push((t.topic_index, data));
+        out.push((t.topic_index, data, records));
     }
     (out, total, failed)
 }
 
-fn build(topics: &[FetchTopic], version: i16, partitions: Vec<(usize, PartitionData)>) -> FetchResponse {
+fn build(topics: &[FetchTopic], version: i16, partitions: Vec<Answer>) -> FetchReply {
     let mut responses: Vec<FetchableTopicResponse> = topics
         .iter()
         .map(|t| {
@@ -277,25 +285,19 @@ fn build(topics: &[FetchTopic], version: i16, partitions: Vec<(usize, PartitionD
             if version >= 13 { r.with_topic_id(t.topic_id) } else { r.with_topic(t.topic.clone()) }
         })
         .collect();
-    for (i, p) in partitions {
-        if let Some(r) = responses.get_mut(i) {
+    let mut records: Vec<Vec<Chunks>> = vec![Vec::new(); responses.len()];
+    for (i, p, chunks) in partitions {
+        if let (Some(r), Some(sets)) = (responses.get_mut(i), records.get_mut(i)) {
             r.partitions.push(p);
+            sets.push(chunks);
         }
     }
-    FetchResponse::default().with_session_id(0).with_responses(responses)
+    FetchReply { body: FetchResponse::default().with_session_id(0).with_responses(responses), records }
 }
 
 /// Bytes and (non-control) records served, for the per-topic counters.
-fn count_out(topic: &str, records: &bytes::Bytes) {
-    let mut count = 0u64;
-    let mut at = 0;
-    while let Ok(h) = weft_protocol::BatchHeader::parse(&records[at..]) {
-        if !h.is_control() {
-            count += h.record_count.max(0) as u64;
-        }
-        at += h.size;
-    }
+fn count_out(topic: &str, read: &weft_log::ReadRecords) {
     let labels = [("topic", topic.to_string())];
-    metrics::counter!("weft_bytes_out_total", &labels).increment(records.len() as u64);
-    metrics::counter!("weft_records_out_total", &labels).increment(count);
+    metrics::counter!("weft_bytes_out_total", &labels).increment(read.bytes.len() as u64);
+    metrics::counter!("weft_records_out_total", &labels).increment(read.records);
 }

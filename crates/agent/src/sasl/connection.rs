@@ -20,7 +20,7 @@ use kafka_protocol::messages::{
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
-use weft_listener::{Handler, RequestBudget, Session, SessionLimits};
+use weft_listener::{Chunks, Handler, RequestBudget, Session, SessionLimits};
 use weft_protocol::{decode_body, peek_header};
 use weft_sasl::Mechanism;
 
@@ -76,7 +76,7 @@ impl Handler for SaslConnection {
         (state.principal.is_none()).then_some(self.auth.max_receive)
     }
 
-    fn last_words(&self, reason: &CloseReason) -> Option<Bytes> {
+    fn last_words(&self, reason: &CloseReason) -> Option<Chunks> {
         match reason {
             CloseReason::Authentication { last_words, .. } => last_words.clone(),
             _ => None,
@@ -192,7 +192,7 @@ impl SaslConnection {
             state.failed = true;
             count(&requested, "unsupported_mechanism");
             let reason = format!("SASL mechanism {requested:?} is not enabled");
-            return Ok(ready(Err(CloseReason::Authentication { reason, last_words })));
+            return Ok(ready::<Chunks>(Err(CloseReason::Authentication { reason, last_words })));
         };
         if let Some((_, current)) = &state.principal {
             // KIP-368: re-authentication needs v1 and keeps the mechanism.
@@ -314,7 +314,7 @@ impl SaslConnection {
     }
 
     /// A failed login: the answer (if any) is sent after the delay, then the connection is closed.
-    fn fail(&self, session: &Session, mechanism: Mechanism, reason: String, last_words: Option<Bytes>) -> Completion {
+    fn fail(&self, session: &Session, mechanism: Mechanism, reason: String, last_words: Option<Chunks>) -> Completion {
         self.lock().failed = true;
         count(mechanism.name(), "failure");
         let claimed = self.lock().principal.as_ref().map_or_else(|| "unknown".to_string(), |(p, _)| p.clone());
