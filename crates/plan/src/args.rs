@@ -94,14 +94,14 @@ pub struct PlanArgs {
     /// types")].
     #[arg(long, allow_negative_numbers = true)]
     pub broker_disk_mb_per_sec: Option<f64>,
-    /// Network MB/s out of one broker [default: 195, m6i.xlarge's 1.5625 Gbit/s baseline (AWS, "Amazon
+    /// Network MB/s into, and out of, one broker [default: 195, m6i.xlarge's 1.5625 Gbit/s baseline (AWS, "Amazon
     /// EC2 instance network bandwidth", general purpose specifications)].
     #[arg(long, allow_negative_numbers = true)]
     pub broker_network_mb_per_sec: Option<f64>,
     /// KRaft controller nodes [default: 3].
     #[arg(long)]
     pub kafka_controllers: Option<u32>,
-    /// Kafka consumers fetch from a replica in their zone (KIP-392); no cross-zone consumer traffic.
+    /// Kafka consumers fetch from a replica in their zone (KIP-392) when it holds one.
     #[arg(long)]
     pub follower_fetching: bool,
 

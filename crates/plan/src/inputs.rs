@@ -68,11 +68,11 @@ pub struct Inputs {
     pub kafka_min_brokers: u32,
     /// Disk write throughput of one broker's volume (gp3 baseline).
     pub broker_disk_bytes_per_sec: f64,
-    /// Baseline network bandwidth of one broker instance.
+    /// Baseline network bandwidth of one broker instance, in each direction.
     pub broker_network_bytes_per_sec: f64,
     /// KRaft controller nodes beside the brokers.
     pub kafka_controllers: u32,
-    /// Consumers fetch from a follower in their zone (KIP-392, `client.rack`).
+    /// Consumers fetch from a replica in their zone when it holds one (KIP-392, `client.rack`).
     pub follower_fetching: bool,
 
     // ---- prices ----
