@@ -28,8 +28,8 @@ pub struct PlanArgs {
     /// Mean record size in bytes [default: observed, else 1024].
     #[arg(long, allow_negative_numbers = true)]
     pub record_bytes: Option<f64>,
-    /// Mean producer batch size in bytes: one metastore index row each [default: 16384, the Java
-    /// producer's batch.size].
+    /// Mean producer batch size in bytes: one metastore index row each; at least one record [default:
+    /// 16384, the Java producer's batch.size: an upper bound used as an estimate].
     #[arg(long, allow_negative_numbers = true)]
     pub batch_bytes: Option<f64>,
     /// Partitions [default: recommended: the write rate over --partition-mb-per-sec and over what one

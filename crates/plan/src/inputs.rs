@@ -28,7 +28,9 @@ pub struct Inputs {
     pub retention_secs: f64,
     /// Mean record size, for the record rate.
     pub record_bytes: f64,
-    /// Mean producer batch size (one metastore index row per batch).
+    /// Mean producer batch size (one metastore index row per batch). The default is the Java producer's
+    /// `batch.size`, an upper bound (linger and traffic decide how full a batch gets) used as an estimate,
+    /// so the index figures are low when batches are small. The model never uses less than `record_bytes`.
     pub batch_bytes: f64,
     /// Partitions of the workload; `None`: the recommendation is used.
     pub partitions: Option<u32>,

@@ -211,7 +211,7 @@ fn metastore(inputs: &Inputs, workload: &Workload, f: &Flow) -> MetastoreLoad {
     MetastoreLoad {
         commits_per_sec: flushes_per_sec + f.merged_objects_per_sec + retention_per_sec + 1.0 / interval,
         index_rows_inserted_per_sec: workload.batches_per_sec,
-        index_rows_rewritten_per_sec: f.merged_bytes_per_sec / inputs.batch_bytes,
+        index_rows_rewritten_per_sec: f.merged_bytes_per_sec / workload.batch_bytes,
         index_rows: workload.batches_per_sec * inputs.retention_secs,
     }
 }
