@@ -55,7 +55,7 @@ pub struct PlanArgs {
     /// MB/s, 2 cores)].
     #[arg(long, allow_negative_numbers = true)]
     pub agent_read_mb_per_sec: Option<f64>,
-    /// Network MB/s out of one Weft agent [default: 195, m6i.xlarge's 1.5625 Gbit/s baseline (AWS,
+    /// Network MB/s into, and out of, one Weft agent [default: 195, m6i.xlarge's 1.5625 Gbit/s baseline (AWS,
     /// "Amazon EC2 instance network bandwidth", general purpose specifications)].
     #[arg(long, allow_negative_numbers = true)]
     pub agent_network_mb_per_sec: Option<f64>,

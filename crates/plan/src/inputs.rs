@@ -46,7 +46,7 @@ pub struct Inputs {
     pub agent_write_bytes_per_sec: f64,
     /// Fetch bytes one agent sustains (measured, BENCHMARKS.md).
     pub agent_read_bytes_per_sec: f64,
-    /// Baseline network bandwidth out of one agent's instance.
+    /// Baseline network bandwidth of one agent's instance, in each direction.
     pub agent_network_bytes_per_sec: f64,
     /// `--flush-interval-ms` (250 ms on S3).
     pub flush_interval_secs: f64,

@@ -87,7 +87,7 @@ pub struct WeftCost {
 
 /// Agents for the load. One agent both accepts produce and serves fetches, so its two measured capacities
 /// share it: the load is w / write capacity + r / read capacity agents' worth. Its network is sized in
-/// each direction by [`Network`]. The larger need, with the headroom kept free, rounded up, is N. The
+/// each direction by `Network`. The larger need, with the headroom kept free, rounded up, is N. The
 /// cluster runs N + 1 so losing any one agent leaves N, spread evenly over the zones (clients use their
 /// zone's agents; at least one per zone).
 pub fn agents(inputs: &Inputs) -> Agents {
