@@ -57,3 +57,23 @@ def test_plan_refuses_bad_input(weft_bin):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert "invalid input: partitions 0 must be at least 1" in r.stderr
+
+
+def test_plan_warns_when_other_zones_segments_fill_an_agent(weft_bin):
+    # 300 MB/s over 3 zones: every agent takes in 200 MB/s of the other zones' segments whatever the
+    # agent count, more than the 136.5 MB/s its 195 MB/s network carries with 30% headroom.
+    r = subprocess.run([weft_bin, "plan", "--write-mb-per-sec", "300", "--zones", "3", "--json"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    agents = plan["weft"]["agents"]
+    assert agents["network_load"] is None
+    assert abs(agents["segment_in_bytes_per_sec"] - 200e6) < 1.0
+    assert any(w.startswith("weft: each agent takes in 200000000 B/s of the other zones' segments")
+               for w in plan["warnings"]), plan["warnings"]
+    # In one zone nothing comes from another zone: no warning, and the network has a load.
+    r = subprocess.run([weft_bin, "plan", "--write-mb-per-sec", "300", "--zones", "1", "--json"],
+                       capture_output=True, text=True, timeout=30)
+    plan = json.loads(r.stdout)
+    assert plan["weft"]["agents"]["network_load"] > 0
+    assert not any("other zones' segments" in w for w in plan["warnings"])

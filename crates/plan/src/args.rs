@@ -28,8 +28,8 @@ pub struct PlanArgs {
     /// Mean record size in bytes [default: observed, else 1024].
     #[arg(long, allow_negative_numbers = true)]
     pub record_bytes: Option<f64>,
-    /// Mean producer batch size in bytes: one metastore index row each [default: 16384, the Java
-    /// producer's batch.size].
+    /// Mean producer batch size in bytes: one metastore index row each; at least one record [default:
+    /// 16384, the Java producer's batch.size: an upper bound used as an estimate].
     #[arg(long, allow_negative_numbers = true)]
     pub batch_bytes: Option<f64>,
     /// Partitions [default: recommended: the write rate over --partition-mb-per-sec and over what one
@@ -55,7 +55,7 @@ pub struct PlanArgs {
     /// MB/s, 2 cores)].
     #[arg(long, allow_negative_numbers = true)]
     pub agent_read_mb_per_sec: Option<f64>,
-    /// Network MB/s out of one Weft agent [default: 195, m6i.xlarge's 1.5625 Gbit/s baseline (AWS,
+    /// Network MB/s into, and out of, one Weft agent [default: 195, m6i.xlarge's 1.5625 Gbit/s baseline (AWS,
     /// "Amazon EC2 instance network bandwidth", general purpose specifications)].
     #[arg(long, allow_negative_numbers = true)]
     pub agent_network_mb_per_sec: Option<f64>,
@@ -94,14 +94,14 @@ pub struct PlanArgs {
     /// types")].
     #[arg(long, allow_negative_numbers = true)]
     pub broker_disk_mb_per_sec: Option<f64>,
-    /// Network MB/s out of one broker [default: 195, m6i.xlarge's 1.5625 Gbit/s baseline (AWS, "Amazon
+    /// Network MB/s into, and out of, one broker [default: 195, m6i.xlarge's 1.5625 Gbit/s baseline (AWS, "Amazon
     /// EC2 instance network bandwidth", general purpose specifications)].
     #[arg(long, allow_negative_numbers = true)]
     pub broker_network_mb_per_sec: Option<f64>,
     /// KRaft controller nodes [default: 3].
     #[arg(long)]
     pub kafka_controllers: Option<u32>,
-    /// Kafka consumers fetch from a replica in their zone (KIP-392); no cross-zone consumer traffic.
+    /// Kafka consumers fetch from a replica in their zone (KIP-392) when it holds one.
     #[arg(long)]
     pub follower_fetching: bool,
 

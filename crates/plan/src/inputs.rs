@@ -28,7 +28,9 @@ pub struct Inputs {
     pub retention_secs: f64,
     /// Mean record size, for the record rate.
     pub record_bytes: f64,
-    /// Mean producer batch size (one metastore index row per batch).
+    /// Mean producer batch size (one metastore index row per batch). The default is the Java producer's
+    /// `batch.size`, an upper bound (linger and traffic decide how full a batch gets) used as an estimate,
+    /// so the index figures are low when batches are small. The model never uses less than `record_bytes`.
     pub batch_bytes: f64,
     /// Partitions of the workload; `None`: the recommendation is used.
     pub partitions: Option<u32>,
@@ -44,7 +46,7 @@ pub struct Inputs {
     pub agent_write_bytes_per_sec: f64,
     /// Fetch bytes one agent sustains (measured, BENCHMARKS.md).
     pub agent_read_bytes_per_sec: f64,
-    /// Baseline network bandwidth out of one agent's instance.
+    /// Baseline network bandwidth of one agent's instance, in each direction.
     pub agent_network_bytes_per_sec: f64,
     /// `--flush-interval-ms` (250 ms on S3).
     pub flush_interval_secs: f64,
@@ -68,11 +70,11 @@ pub struct Inputs {
     pub kafka_min_brokers: u32,
     /// Disk write throughput of one broker's volume (gp3 baseline).
     pub broker_disk_bytes_per_sec: f64,
-    /// Baseline network bandwidth of one broker instance.
+    /// Baseline network bandwidth of one broker instance, in each direction.
     pub broker_network_bytes_per_sec: f64,
     /// KRaft controller nodes beside the brokers.
     pub kafka_controllers: u32,
-    /// Consumers fetch from a follower in their zone (KIP-392, `client.rack`).
+    /// Consumers fetch from a replica in their zone when it holds one (KIP-392, `client.rack`).
     pub follower_fetching: bool,
 
     // ---- prices ----

@@ -1,7 +1,8 @@
 //! The Apache Kafka side of a plan, for comparison: brokers with EBS gp3 volumes, replication factor RF,
 //! replicas placed rack-aware over the zones (`broker.rack`), KRaft controllers, and the cross-zone traffic
 //! such a cluster pays for: producers writing to leaders in other zones, followers replicating across
-//! zones, and consumers fetching from leaders in other zones unless follower fetching (KIP-392) is on.
+//! zones, and consumers fetching from leaders in other zones, or with follower fetching (KIP-392) from
+//! replicas in their own zone when it holds one.
 
 use serde::Serialize;
 
@@ -46,9 +47,12 @@ pub fn plan(inputs: &Inputs) -> KafkaPlan {
     let usable = 1.0 - inputs.headroom_fraction;
     // Disk: every byte is written RF times, spread over the brokers.
     let for_disk = w * rf / (inputs.broker_disk_bytes_per_sec * usable);
-    // Network out: leaders send RF - 1 copies to followers and serve every consumer read (from the page
-    // cache when consumers keep up).
-    let for_network = (w * (rf - 1.0) + r) / (inputs.broker_network_bytes_per_sec * usable);
+    // Network, each direction on its own (the instance's baseline holds for each): in, producers send
+    // every byte to its leader and RF - 1 followers fetch it, w x RF; out, leaders send those RF - 1
+    // copies and serve every consumer read (from the page cache when consumers keep up), w x (RF - 1) + r.
+    let network_in = w * rf;
+    let network_out = w * (rf - 1.0) + r;
+    let for_network = network_in.max(network_out) / (inputs.broker_network_bytes_per_sec * usable);
     // At least the configured minimum and RF (a partition needs RF brokers), a multiple of the zones so
     // each rack holds the same share.
     let needed = to_count(for_disk.max(for_network)).max(inputs.kafka_min_brokers).max(inputs.replication_factor);
@@ -67,7 +71,14 @@ fn cross_zone(inputs: &Inputs) -> KafkaCrossZone {
     // A client is in a given zone, the partition's leader in any zone with equal chance: (zones - 1) / zones
     // of produce and of consume cross a zone boundary.
     let elsewhere = (zones - 1.0) / zones;
-    let consume = if inputs.follower_fetching { 0.0 } else { inputs.read_bytes_per_sec * elsewhere };
+    // With follower fetching a consumer reads from a replica in its own zone when its zone holds one: the
+    // replicas cover min(RF, zones) of the zones, so the rest of the consumers still cross.
+    let consume_elsewhere = if inputs.follower_fetching {
+        1.0 - f64::from(inputs.replication_factor.min(inputs.zones)) / zones
+    } else {
+        elsewhere
+    };
+    let consume = inputs.read_bytes_per_sec * consume_elsewhere;
     let produce = w * elsewhere;
     let replication = w * cross_zone_copies(inputs.replication_factor, inputs.zones);
     KafkaCrossZone {
@@ -129,5 +140,37 @@ mod tests {
         // Two replicas in zone a, one in b: leader in a (2/3) sends 1 copy away, in b (1/3) sends 2.
         assert!((cross_zone_copies(3, 2) - 4.0 / 3.0).abs() < 1e-12);
         assert_eq!(cross_zone_copies(1, 3), 0.0);
+    }
+
+    fn inputs() -> Inputs {
+        Inputs {
+            write_bytes_per_sec: 100e6,
+            read_bytes_per_sec: 0.0,
+            zones: 1,
+            kafka_min_brokers: 1,
+            ..Inputs::default()
+        }
+    }
+
+    #[test]
+    fn brokers_are_sized_by_network_in_when_it_exceeds_network_out() {
+        // No readers, RF 2, a disk that never limits: in 200 x 2 = 400 MB/s, out 200 x 1 = 200 MB/s.
+        // In: 400 / (195 x 0.7) = 2.93 -> 3 brokers; out alone would give 1.47 -> 2.
+        let i =
+            Inputs { write_bytes_per_sec: 200e6, broker_disk_bytes_per_sec: 1e12, replication_factor: 2, ..inputs() };
+        assert_eq!(plan(&i).brokers, 3);
+    }
+
+    #[test]
+    fn follower_fetching_crosses_zones_only_where_no_replica_is() {
+        let i = Inputs { read_bytes_per_sec: 90e6, zones: 3, follower_fetching: true, ..inputs() };
+        // RF 3 over 3 zones: a replica in every zone, nothing crosses.
+        assert_eq!(cross_zone(&i).consume_bytes_per_sec, 0.0);
+        // RF 2 over 3 zones: consumers in the zone without a replica (1/3) read from another zone.
+        let rf2 = cross_zone(&Inputs { replication_factor: 2, ..i.clone() });
+        assert!((rf2.consume_bytes_per_sec - 30e6).abs() < 1e-3, "{rf2:?}");
+        // Without follower fetching, the leader is elsewhere 2/3 of the time.
+        let leader = cross_zone(&Inputs { follower_fetching: false, ..i });
+        assert!((leader.consume_bytes_per_sec - 60e6).abs() < 1e-3, "{leader:?}");
     }
 }

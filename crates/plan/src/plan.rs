@@ -27,6 +27,9 @@ pub struct Workload {
     /// Read bytes over write bytes: how many consumer groups read everything.
     pub fan_out: f64,
     pub records_per_sec: f64,
+    /// The mean batch size used: `batch_bytes`, but never below one record (a producer puts a record
+    /// larger than `batch.size` in a batch of its own).
+    pub batch_bytes: f64,
     /// Producer batches per second (each one metastore index row on Weft).
     pub batches_per_sec: f64,
     /// What the partition rule below recommends.
@@ -41,12 +44,14 @@ pub fn plan(inputs: &Inputs) -> Plan {
     let agents = weft::agents(inputs);
     let partitions_recommended = recommended_partitions(inputs, agents.total);
     let partitions = inputs.partitions.unwrap_or(partitions_recommended);
+    let batch_bytes = inputs.batch_bytes.max(inputs.record_bytes);
     let workload = Workload {
         write_bytes_per_sec: inputs.write_bytes_per_sec,
         read_bytes_per_sec: inputs.read_bytes_per_sec,
         fan_out: ratio(inputs.read_bytes_per_sec, inputs.write_bytes_per_sec),
         records_per_sec: inputs.write_bytes_per_sec / inputs.record_bytes,
-        batches_per_sec: inputs.write_bytes_per_sec / inputs.batch_bytes,
+        batch_bytes,
+        batches_per_sec: inputs.write_bytes_per_sec / batch_bytes,
         partitions_recommended,
         partitions,
     };
@@ -112,5 +117,18 @@ mod tests {
         // 1 MB/s: 1 partition, rounded up to the 3 agents.
         let small = Inputs { write_bytes_per_sec: 1e6, ..inputs };
         assert_eq!(recommended_partitions(&small, 3), 3);
+    }
+
+    #[test]
+    fn a_batch_holds_at_least_one_record() {
+        // 64 KiB records with the 16 KiB default batch: each record is a batch of its own, so
+        // 50e6 / 65,536 = 762.9 batches/s, not 50e6 / 16,384 = 3,051.8.
+        let inputs =
+            Inputs { write_bytes_per_sec: 50e6, read_bytes_per_sec: 50e6, record_bytes: 65_536.0, ..Inputs::default() };
+        let p = plan(&inputs);
+        assert_eq!(p.workload.batch_bytes, 65_536.0);
+        assert_eq!(p.workload.batches_per_sec, 50e6 / 65_536.0);
+        assert_eq!(p.weft.metastore.index_rows_rewritten_per_sec, 50e6 / 65_536.0);
+        assert_eq!(p.weft.metastore.index_rows, 50e6 / 65_536.0 * inputs.retention_secs);
     }
 }

@@ -60,8 +60,18 @@ fn weft(out: &mut String, p: &Plan) {
             a.per_zone,
             a.needed,
             num(a.load, 2),
-            num(a.network_load, 2),
+            a.network_load.map_or_else(|| "no count".to_string(), |n| num(n, 2)),
             num(p.inputs.headroom_fraction * 100.0, 0)
+        ),
+    );
+    line(
+        out,
+        "agent network out",
+        format!("{} MB/s", num(a.network_out_per_agent_bytes_per_sec / MB, 2)),
+        format!(
+            "in {} MB/s, {} of it other zones' segments",
+            num(a.network_in_per_agent_bytes_per_sec / MB, 2),
+            num(a.segment_in_bytes_per_sec / MB, 2)
         ),
     );
     line(

@@ -1,10 +1,12 @@
 //! `--from-metrics`: the traffic a running Weft cluster carries, read from its agents' Prometheus
 //! `/metrics` twice, `--sample-secs` apart: bytes produced (`weft_bytes_in_total`), bytes fetched
-//! (`weft_bytes_out_total`) and records produced (`weft_records_in_total`), summed over topics and over
-//! every URL given (one per agent: each agent counts only what it served).
+//! (`weft_bytes_out_total`) and records produced (`weft_records_in_total`). Each series (agent URL,
+//! family, labels) is differenced on its own, with a reset counting from zero, and the increases are summed
+//! over topics and over every URL given (one per agent: each agent counts only what it served).
 //!
 //! A scrape is one plain HTTP/1.0 GET (the admin listener speaks it; no TLS), bounded in time and size.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -27,21 +29,9 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Reads the counters from a Prometheus text exposition; other families and comments are skipped.
+    /// The totals of a Prometheus text exposition; other families and comments are skipped.
     pub fn parse(text: &str) -> Counters {
-        let mut out = Counters::default();
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-            let Some((series, value)) = line.rsplit_once(' ') else { continue };
-            let Ok(value) = value.parse::<f64>() else { continue };
-            let name = series.split('{').next().unwrap_or(series).trim();
-            match name {
-                "weft_bytes_in_total" => out.bytes_in += value,
-                "weft_bytes_out_total" => out.bytes_out += value,
-                "weft_records_in_total" => out.records_in += value,
-                _ => {}
-            }
-        }
-        out
+        Scrape::parse(text).totals()
     }
 
     fn add(self, other: Counters) -> Counters {
@@ -52,16 +42,95 @@ impl Counters {
         }
     }
 
-    /// What was counted from `self` to the later `after` (a counter that went down, after a restart,
-    /// counts from zero).
-    fn since(self, after: Counters) -> Counters {
-        let delta = |b: f64, a: f64| if a >= b { a - b } else { a };
-        Counters {
-            bytes_in: delta(self.bytes_in, after.bytes_in),
-            bytes_out: delta(self.bytes_out, after.bytes_out),
-            records_in: delta(self.records_in, after.records_in),
+    fn add_to(&mut self, family: Family, value: f64) {
+        match family {
+            Family::BytesIn => self.bytes_in += value,
+            Family::BytesOut => self.bytes_out += value,
+            Family::RecordsIn => self.records_in += value,
         }
     }
+}
+
+/// The counter families read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Family {
+    BytesIn,
+    BytesOut,
+    RecordsIn,
+}
+
+impl Family {
+    fn of(name: &str) -> Option<Family> {
+        match name {
+            "weft_bytes_in_total" => Some(Family::BytesIn),
+            "weft_bytes_out_total" => Some(Family::BytesOut),
+            "weft_records_in_total" => Some(Family::RecordsIn),
+            _ => None,
+        }
+    }
+}
+
+/// One agent's series of the three families, each by its labels as exposed (`{topic="a"}`), so two
+/// scrapes are compared series by series: a counter resets on its own (the agent restarted) and a series
+/// can vanish or appear between them, which totals would hide.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scrape {
+    series: BTreeMap<(Family, String), f64>,
+}
+
+impl Scrape {
+    /// Reads the three families from a Prometheus text exposition (`name{labels} value [timestamp]`);
+    /// other families, comments and lines that do not parse are skipped.
+    pub fn parse(text: &str) -> Scrape {
+        let mut series = BTreeMap::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let Some((name, labels, value)) = split_sample(line) else { continue };
+            let (Some(family), Ok(value)) = (Family::of(name), value.parse::<f64>()) else { continue };
+            if value.is_finite() {
+                *series.entry((family, labels.to_string())).or_insert(0.0) += value;
+            }
+        }
+        Scrape { series }
+    }
+
+    /// Every series summed.
+    pub fn totals(&self) -> Counters {
+        let mut out = Counters::default();
+        for ((family, _), value) in &self.series {
+            out.add_to(*family, *value);
+        }
+        out
+    }
+
+    /// What the agent counted from `self` to the later `after`, series by series, then summed. A series
+    /// that went down was reset (the agent restarted) and counted its whole value since; one that appeared
+    /// counted from zero; one that vanished left nothing to measure and counts nothing.
+    pub fn increase_to(&self, after: &Scrape) -> Counters {
+        let mut out = Counters::default();
+        for (key, &now) in &after.series {
+            let increase = match self.series.get(key) {
+                Some(&then) if now >= then => now - then,
+                _ => now,
+            };
+            out.add_to(key.0, increase);
+        }
+        out
+    }
+}
+
+/// A sample line's name, labels (`{...}`, or empty) and value.
+fn split_sample(line: &str) -> Option<(&str, &str, &str)> {
+    let (name, labels, rest) = match line.find('{') {
+        Some(open) => {
+            let close = open + line[open..].rfind('}')?;
+            (&line[..open], &line[open..=close], &line[close + 1..])
+        }
+        None => {
+            let (name, rest) = line.split_once(char::is_whitespace)?;
+            (name, "", rest)
+        }
+    };
+    Some((name.trim(), labels, rest.split_whitespace().next()?))
 }
 
 /// Rates observed over the sample.
@@ -74,12 +143,12 @@ pub struct Observed {
 }
 
 impl Observed {
-    pub fn from_counts(before: Counters, after: Counters, secs: f64) -> Observed {
-        let d = before.since(after);
+    /// The rates of `counted` over `secs`.
+    pub fn from_increase(counted: Counters, secs: f64) -> Observed {
         Observed {
-            bytes_in_per_sec: d.bytes_in / secs,
-            bytes_out_per_sec: d.bytes_out / secs,
-            records_in_per_sec: d.records_in / secs,
+            bytes_in_per_sec: counted.bytes_in / secs,
+            bytes_out_per_sec: counted.bytes_out / secs,
+            records_in_per_sec: counted.records_in / secs,
             sample_secs: secs,
         }
     }
@@ -90,22 +159,28 @@ impl Observed {
     }
 }
 
-/// Scrapes every URL, waits `sample`, scrapes them again, and returns the summed rates.
+/// Scrapes every URL, waits `sample`, scrapes them again, and returns the rates: each agent's increase
+/// taken series by series, summed over agents.
 pub async fn observe(urls: &[String], sample: Duration) -> Result<Observed, PlanError> {
     let started = tokio::time::Instant::now();
     let before = scrape_all(urls).await?;
     tokio::time::sleep_until(started + sample).await;
     let after = scrape_all(urls).await?;
     let secs = started.elapsed().as_secs_f64();
-    Ok(Observed::from_counts(before, after, secs))
+    Ok(Observed::from_increase(increase(&before, &after), secs))
 }
 
-async fn scrape_all(urls: &[String]) -> Result<Counters, PlanError> {
-    let mut sum = Counters::default();
+/// The summed increase of each agent from its `before` scrape to its `after` scrape (same URL order).
+fn increase(before: &[Scrape], after: &[Scrape]) -> Counters {
+    before.iter().zip(after).fold(Counters::default(), |sum, (b, a)| sum.add(b.increase_to(a)))
+}
+
+async fn scrape_all(urls: &[String]) -> Result<Vec<Scrape>, PlanError> {
+    let mut out = Vec::with_capacity(urls.len());
     for url in urls {
-        sum = sum.add(Counters::parse(&fetch(url).await?));
+        out.push(Scrape::parse(&fetch(url).await?));
     }
-    Ok(sum)
+    Ok(out)
 }
 
 /// GETs `url` (http only) and returns the body of a 200 answer.
@@ -165,12 +240,41 @@ mod tests {
 
     #[test]
     fn rates_come_from_the_difference_and_a_reset_counts_from_zero() {
-        let before = Counters { bytes_in: 1000.0, bytes_out: 500.0, records_in: 10.0 };
-        let after = Counters { bytes_in: 3000.0, bytes_out: 100.0, records_in: 30.0 };
-        let o = Observed::from_counts(before, after, 2.0);
+        let before = Scrape::parse(TEXT);
+        let after = Scrape::parse(
+            "weft_bytes_in_total{topic=\"a\"} 3000\nweft_bytes_in_total{topic=\"b\"} 500\n\
+             weft_records_in_total{topic=\"a\"} 30\nweft_bytes_out_total{topic=\"a\"} 100\n",
+        );
+        let o = Observed::from_increase(before.increase_to(&after), 2.0);
         assert_eq!(o.bytes_in_per_sec, 1000.0);
         assert_eq!(o.bytes_out_per_sec, 50.0, "the out counter restarted");
         assert_eq!(o.mean_record_bytes(), Some(100.0));
+    }
+
+    #[test]
+    fn a_vanished_series_does_not_make_the_rest_count_their_lifetime() {
+        // Topic b's series is gone (the agent restarted and b had no traffic since); a grew by 200.
+        let before = Scrape::parse("weft_bytes_in_total{topic=\"a\"} 1000\nweft_bytes_in_total{topic=\"b\"} 500\n");
+        let after = Scrape::parse("weft_bytes_in_total{topic=\"a\"} 1200\n");
+        assert_eq!(before.increase_to(&after).bytes_in, 200.0);
+        // A series that appeared counted from zero.
+        let grown = Scrape::parse("weft_bytes_in_total{topic=\"a\"} 1200\nweft_bytes_in_total{topic=\"c\"} 30\n");
+        assert_eq!(before.increase_to(&grown).bytes_in, 230.0);
+    }
+
+    #[test]
+    fn one_agent_restarting_leaves_the_others_increase_whole() {
+        // Agent 1 restarted (1000 -> 50: it counted 50 since); agent 2 went 5000 -> 6000. The sums
+        // (6000 -> 6050) would hide agent 2's 1000.
+        let series = |v: u32| Scrape::parse(&format!("weft_bytes_out_total{{topic=\"a\"}} {v}\n"));
+        let counted = increase(&[series(1000), series(5000)], &[series(50), series(6000)]);
+        assert_eq!(counted.bytes_out, 1050.0);
+    }
+
+    #[test]
+    fn samples_with_timestamps_and_no_labels_parse() {
+        let s = Scrape::parse("weft_records_in_total 7 1700000000000\nweft_bytes_in_total{topic=\"a b\"} 9\n");
+        assert_eq!(s.totals(), Counters { bytes_in: 9.0, bytes_out: 0.0, records_in: 7.0 });
     }
 
     #[tokio::test]

@@ -22,13 +22,22 @@ pub struct WeftPlan {
 pub struct Agents {
     /// Agents' worth of work at the measured produce and fetch capacities, before headroom.
     pub load: f64,
-    /// Agents' worth of network out (reads served, flush and merge uploads), before headroom.
-    pub network_load: f64,
+    /// Fewest agents (fractional) whose network in and out fit the instance's full baseline, before
+    /// headroom; `None` when no count does (see `segment_in_bytes_per_sec`).
+    pub network_load: Option<f64>,
+    /// Bytes/s into every agent that more agents do not spread: the other zones' segments, each read
+    /// whole by every agent serving a partition in it, w x (Z - 1) / Z.
+    pub segment_in_bytes_per_sec: f64,
     /// Agents that carry the load with the headroom kept free (N).
     pub needed: u32,
     /// N + 1, spread evenly over the zones, at least one per zone.
     pub total: u32,
     pub per_zone: u32,
+    /// Network into each of the `total` agents: its share of produce and the other zones' segments.
+    pub network_in_per_agent_bytes_per_sec: f64,
+    /// Network out of each of the `total` agents: its share of reads served and uploads, and the segments
+    /// it owns sent to its zone peers.
+    pub network_out_per_agent_bytes_per_sec: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,19 +86,72 @@ pub struct WeftCost {
 }
 
 /// Agents for the load. One agent both accepts produce and serves fetches, so its two measured capacities
-/// share it: the load is w / write capacity + r / read capacity agents' worth. Its network carries out the
-/// reads served and, to the store, every byte flushed and (when merged) once more: r + 2w over the
-/// instance's baseline bandwidth. The larger of the two, divided by (1 - headroom) to keep the headroom
-/// free, rounded up, is N. The cluster runs N + 1 so losing any one agent leaves N, spread evenly over the
-/// zones (clients use their zone's agents; at least one per zone).
+/// share it: the load is w / write capacity + r / read capacity agents' worth. Its network is sized in
+/// each direction by `Network`. The larger need, with the headroom kept free, rounded up, is N. The
+/// cluster runs N + 1 so losing any one agent leaves N, spread evenly over the zones (clients use their
+/// zone's agents; at least one per zone).
 pub fn agents(inputs: &Inputs) -> Agents {
     let (w, r) = (inputs.write_bytes_per_sec, inputs.read_bytes_per_sec);
     let load = w / inputs.agent_write_bytes_per_sec + r / inputs.agent_read_bytes_per_sec;
-    let network_load = (r + 2.0 * w) / inputs.agent_network_bytes_per_sec;
-    let needed = to_count(load.max(network_load) / (1.0 - inputs.headroom_fraction));
+    let net = Network::new(inputs);
+    let capacity = inputs.agent_network_bytes_per_sec;
+    let usable = capacity * (1.0 - inputs.headroom_fraction);
+    // When no count carries the network, size for the rest and warn (see `warnings`).
+    let for_network = net.agents(usable).unwrap_or(net.shared_out / usable);
+    let needed = to_count((load / (1.0 - inputs.headroom_fraction)).max(for_network));
     let zones = inputs.zones.max(1);
     let total = round_up_to_multiple(needed.saturating_add(1), zones);
-    Agents { load, network_load, needed, total, per_zone: total / zones }
+    let per_zone = total / zones;
+    Agents {
+        load,
+        network_load: net.agents(capacity),
+        segment_in_bytes_per_sec: net.segments_in,
+        needed,
+        total,
+        per_zone,
+        network_in_per_agent_bytes_per_sec: net.shared_in / f64::from(total) + net.segments_in,
+        network_out_per_agent_bytes_per_sec: net.shared_out / f64::from(total)
+            + net.segments_in * (1.0 - 1.0 / f64::from(per_zone.max(1))),
+    }
+}
+
+/// An agent's network, per direction. Shared over the n agents: in, the produce it accepts (w / n); out,
+/// the reads it serves and every byte uploaded twice, flush then merge ((r + 2w) / n). Not shared: fetches
+/// read whole segments (one GET serves every partition in it), a segment holds every partition its writer
+/// leads, and each agent leads some of nearly every one, so every agent takes in the other zones'
+/// segments whole, s = w x (Z - 1) / Z, from the bucket for the 1 / m it owns and from their owners in
+/// its zone for the rest (ARCHITECTURE.md, "Shared reads in a zone"); and each owner sends its segments
+/// to the other m - 1 agents of its zone, s x (m - 1) / m out. (The writer's own zone reads from the
+/// writer's cache: its leaders for produce and fetch are the same agents.)
+struct Network {
+    shared_in: f64,
+    shared_out: f64,
+    segments_in: f64,
+    zones: f64,
+}
+
+impl Network {
+    fn new(inputs: &Inputs) -> Network {
+        let (w, r) = (inputs.write_bytes_per_sec, inputs.read_bytes_per_sec);
+        let zones = f64::from(inputs.zones.max(1));
+        let segments_in = if r > 0.0 { w * (zones - 1.0) / zones } else { 0.0 };
+        Network { shared_in: w, shared_out: r + 2.0 * w, segments_in, zones }
+    }
+
+    /// Fewest agents n (fractional) whose in, w / n + s, and out, (r + 2w) / n + s x (m - 1) / m with
+    /// m = n / Z, stay within `per_agent`; `None` when s alone fills it. Up to Z agents (one a zone at most)
+    /// send no peer any segment, so out = (r + 2w) / n there; beyond, out = (r + 2w - s Z) / n + s, which
+    /// falls to `per_agent` at n = (r + 2w - s Z) / (per_agent - s).
+    fn agents(&self, per_agent: f64) -> Option<f64> {
+        let s = self.segments_in;
+        if s >= per_agent && self.shared_in + self.shared_out > 0.0 {
+            return None;
+        }
+        let for_in = ratio(self.shared_in, per_agent - s);
+        let alone = self.shared_out / per_agent;
+        let for_out = if alone <= self.zones { alone } else { (self.shared_out - s * self.zones) / (per_agent - s) };
+        Some(for_in.max(for_out))
+    }
 }
 
 /// The Weft plan for `workload` on `agents`.
@@ -211,7 +273,7 @@ fn metastore(inputs: &Inputs, workload: &Workload, f: &Flow) -> MetastoreLoad {
     MetastoreLoad {
         commits_per_sec: flushes_per_sec + f.merged_objects_per_sec + retention_per_sec + 1.0 / interval,
         index_rows_inserted_per_sec: workload.batches_per_sec,
-        index_rows_rewritten_per_sec: f.merged_bytes_per_sec / inputs.batch_bytes,
+        index_rows_rewritten_per_sec: f.merged_bytes_per_sec / workload.batch_bytes,
         index_rows: workload.batches_per_sec * inputs.retention_secs,
     }
 }
@@ -230,10 +292,22 @@ fn cost(inputs: &Inputs, agents: Agents, s: &ObjectStore) -> WeftCost {
     WeftCost { agents: agents_usd, metastore, s3_storage, s3_put, s3_get, cross_zone, total }
 }
 
-/// Limits crossed (a merge that cannot keep up, a GC that cannot delete as fast as objects die) and costs
+/// Limits crossed (an agent's network that no count of agents relieves, a merge that cannot keep up, a GC that cannot delete as fast as objects die) and costs
 /// out of proportion (small merged objects, LISTs costing more than the uploads).
 pub fn warnings(inputs: &Inputs, workload: &Workload, weft: &WeftPlan) -> Vec<String> {
     let mut out = Vec::new();
+    let a = &weft.agents;
+    // Every agent takes in the other zones' segments whole, however many agents there are.
+    let usable = inputs.agent_network_bytes_per_sec * (1.0 - inputs.headroom_fraction);
+    if a.segment_in_bytes_per_sec >= usable {
+        out.push(format!(
+            "weft: each agent takes in {:.0} B/s of the other zones' segments (read whole), however many \
+             agents, and its network carries {usable:.0} B/s with {:.0}% headroom: use instances with more \
+             network (--agent-network-mb-per-sec) or fewer zones",
+            a.segment_in_bytes_per_sec,
+            inputs.headroom_fraction * 100.0
+        ));
+    }
     let s = &weft.object_store;
     if !s.merge_keeps_up {
         let per_partition = inputs.write_bytes_per_sec / f64::from(workload.partitions);
@@ -270,4 +344,52 @@ pub fn warnings(inputs: &Inputs, workload: &Workload, weft: &WeftPlan) -> Vec<St
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(write_mb: f64, fan_out: f64) -> Inputs {
+        Inputs {
+            write_bytes_per_sec: write_mb * 1e6,
+            read_bytes_per_sec: write_mb * fan_out * 1e6,
+            ..Inputs::default()
+        }
+    }
+
+    #[test]
+    fn serving_zone_peers_takes_network_that_more_agents_do_not_spread() {
+        // 100 MB/s, fan-out 3, 3 zones. Compute: (1 + 300/170) / 0.7 = 3.95. Network, 136.5 MB/s usable:
+        // s = 66.67 MB/s; out alone 500 / 136.5 = 3.66 > 3 agents, so peers are served:
+        // (500 - 66.67 x 3) / (136.5 - 66.67) = 4.30 -> N = 5 (at 4, out = 125 + 66.67 x 1/4 = 141.7 MB/s).
+        let a = agents(&inputs(100.0, 3.0));
+        assert_eq!((a.needed, a.total, a.per_zone), (5, 6, 2));
+        let s = 100e6 * 2.0 / 3.0;
+        assert!((a.segment_in_bytes_per_sec - s).abs() < 1e-3);
+        // Each of the 6: in 100/6 + 66.67 = 83.33 MB/s; out 500/6 + 66.67/2 = 116.67 MB/s.
+        assert!((a.network_in_per_agent_bytes_per_sec - (100e6 / 6.0 + s)).abs() < 1e-3);
+        assert!((a.network_out_per_agent_bytes_per_sec - (500e6 / 6.0 + s / 2.0)).abs() < 1e-3);
+        // Network load at the full 195 MB/s: out 500 / 195 = 2.56, within 3 agents (one a zone, no peers).
+        assert!((a.network_load.unwrap() - 500.0 / 195.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_agent_network_no_count_relieves_is_warned_about() {
+        // 300 MB/s over 3 zones: every agent takes in 200 MB/s of other zones' segments, more than its
+        // 195 MB/s, whatever the count: no network load; agents sized by the rest; a warning.
+        let i = inputs(300.0, 1.0);
+        let a = agents(&i);
+        assert_eq!(a.network_load, None);
+        let p = crate::plan(&i);
+        assert!(
+            p.warnings.iter().any(|w| w.starts_with("weft: each agent takes in 200000000 B/s of the other zones'")),
+            "{:?}",
+            p.warnings
+        );
+        // One zone: nothing comes from other zones, and the agents scale.
+        let one_zone = agents(&Inputs { zones: 1, ..i });
+        assert_eq!(one_zone.segment_in_bytes_per_sec, 0.0);
+        assert!(one_zone.network_load.is_some());
+    }
 }

@@ -30,11 +30,19 @@ fn the_worked_example_matches_the_hand_calculation() {
     close(p.workload.batches_per_sec, 3_051.757_812_5);
     close(p.workload.fan_out, 3.0);
 
-    // Agents. load = 50/100 + 150/170 = 1.382352941; network (150 + 2 x 50) / 195 = 1.282051282;
-    // the larger / (1 - 0.3) = 1.974789916 -> N = 2; N + 1 = 3 over 3 zones -> 3 agents, 1 per zone.
-    close(p.weft.agents.load, 0.5 + 150.0 / 170.0);
-    close(p.weft.agents.network_load, 250.0 / 195.0);
-    assert_eq!((p.weft.agents.needed, p.weft.agents.total, p.weft.agents.per_zone), (2, 3, 1));
+    // Agents. load = 50/100 + 150/170 = 1.382352941 agents, / (1 - 0.3) = 1.974789916.
+    // Network: every agent takes in the other zones' segments whole, s = 50 x 2/3 = 33.33 MB/s. In:
+    // 50 / (195 - 33.33) = 0.309 agents; out: (150 + 2 x 50) / 195 = 1.282051282, within 3 agents (one a
+    // zone, no peer serving): network load 1.28. With headroom (136.5 MB/s each): in 50 / (136.5 - 33.33)
+    // = 0.485, out 250 / 136.5 = 1.832. The largest, 1.97 -> N = 2; N + 1 = 3 over 3 zones, 1 per zone.
+    let a = &p.weft.agents;
+    close(a.load, 0.5 + 150.0 / 170.0);
+    close(a.network_load.unwrap(), 250.0 / 195.0);
+    close(a.segment_in_bytes_per_sec, 50e6 * 2.0 / 3.0);
+    assert_eq!((a.needed, a.total, a.per_zone), (2, 3, 1));
+    // Each of the 3: in 50/3 + 33.33 = 50 MB/s; out 250 / 3 = 83.33 MB/s (alone in its zone: no peers).
+    close(a.network_in_per_agent_bytes_per_sec, 50e6);
+    close(a.network_out_per_agent_bytes_per_sec, 250e6 / 3.0);
 
     // Partitions. 50 / 10 MB/s = 5; one partition merges 16,777,216 B / 5 s = 3,355,443.2 B/s, and
     // 50e6 / 3,355,443.2 = 14.9 -> 15, already a multiple of 3 agents.
@@ -161,7 +169,8 @@ fn many_quiet_partitions_make_small_merged_objects() {
 }
 
 #[test]
-fn follower_fetching_removes_the_consumers_cross_zone_traffic() {
+fn follower_fetching_removes_the_consumers_cross_zone_traffic_when_every_zone_has_a_replica() {
+    // RF 3 over 3 zones: 1 - min(3, 3) / 3 = 0 of the reads cross.
     let p = plan(&Inputs { follower_fetching: true, ..example() });
     close(p.kafka.cross_zone.consume_bytes_per_sec, 0.0);
     close(p.kafka.cross_zone.total_bytes_per_sec, 50e6 * 2.0 / 3.0 + 100e6);
