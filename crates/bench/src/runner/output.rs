@@ -104,6 +104,9 @@ pub fn summary_table(outcome: &Outcome, dir: &Path) -> String {
     if let Some(b) = run.bottleneck.as_ref().filter(|b| !b.resource.is_empty()) {
         let _ = writeln!(out, "\nbottleneck: {}: {}", b.resource, b.summary);
     }
+    if let Some(f) = &outcome.failure {
+        let _ = writeln!(out, "failed: {f} (the report holds what was measured until then)");
+    }
     for p in &outcome.problems {
         let _ = writeln!(out, "problem: {p}");
     }
