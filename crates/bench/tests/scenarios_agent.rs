@@ -97,7 +97,7 @@ async fn every_shipped_scenario_runs_short_and_reports() {
     let met: Vec<bool> = steps.iter().map(|s| s["met"].as_bool().unwrap()).collect();
     assert!(met.iter().rev().skip(1).all(|&m| m), "only the last step may fail: {met:?}");
     let rate = |s: &Value, k: &str| s[k].as_f64().unwrap();
-    let best = steps.iter().filter(|s| s["met"] == true).last();
+    let best = steps.iter().rfind(|s| s["met"] == true);
     let sustained = best.map(|s| rate(s, "offered_records_per_sec").min(rate(s, "achieved_records_per_sec")));
     assert_eq!(report["sustainable_records_per_sec"].as_f64(), sustained, "what the highest met step achieved");
     assert_eq!(report["objective"]["latency"], "end_to_end");
