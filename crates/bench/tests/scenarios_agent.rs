@@ -146,3 +146,29 @@ async fn a_failing_client_ends_the_run_with_its_own_error_and_a_partial_report()
     write_report(&out, &outcome.run).unwrap();
     assert!(out.join("report.json").exists() && out.join("report.html").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_made_before_a_failing_setup_are_deleted() {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+
+    let dir = tempfile::tempdir().unwrap();
+    let agent = agent(dir.path()).await;
+    let bootstrap = agent.kafka_addr.to_string();
+    // The second topic's config is refused by the cluster, after the first topic was created.
+    let text = "version = 1\nname = \"leak\"\nduration_secs = 5\n[[topics]]\nname = \"a\"\n[[topics]]\nname = \"b\"\n\
+                configs = { \"cleanup.policy\" = \"bogus\" }\n[[producers]]\nrate = 10\n";
+    let s = scenario::parse("leak.toml", text).unwrap();
+    let args = Cli::try_parse_from(["bench", "--bootstrap-servers", &bootstrap, "--json"]).unwrap().bench;
+    let e = run_scenario(&s, &args, &RunOptions::default()).await.unwrap_err();
+    assert!(format!("{e:#}").contains("weft-bench-leak-b-"), "{e:#}");
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
+    let metadata =
+        tokio::task::spawn_blocking(move || consumer.fetch_metadata(None, std::time::Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .unwrap();
+    let left: Vec<&str> =
+        metadata.topics().iter().map(|t| t.name()).filter(|n| n.starts_with("weft-bench-leak")).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
