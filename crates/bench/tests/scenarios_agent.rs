@@ -163,12 +163,25 @@ async fn topics_made_before_a_failing_setup_are_deleted() {
     let e = run_scenario(&s, &args, &RunOptions::default()).await.unwrap_err();
     assert!(format!("{e:#}").contains("weft-bench-leak-b-"), "{e:#}");
     let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create().unwrap();
-    let metadata =
-        tokio::task::spawn_blocking(move || consumer.fetch_metadata(None, std::time::Duration::from_secs(10)))
-            .await
-            .unwrap()
-            .unwrap();
-    let left: Vec<&str> =
-        metadata.topics().iter().map(|t| t.name()).filter(|n| n.starts_with("weft-bench-leak")).collect();
+    let consumer = std::sync::Arc::new(consumer);
+    // Deletion completes asynchronously (as in Kafka): wait a while for the metadata to drop it.
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        let c = std::sync::Arc::clone(&consumer);
+        let metadata =
+            tokio::task::spawn_blocking(move || c.fetch_metadata(None, std::time::Duration::from_secs(10)).unwrap())
+                .await
+                .unwrap();
+        left = metadata
+            .topics()
+            .iter()
+            .map(|t| t.name().to_string())
+            .filter(|n| n.starts_with("weft-bench-leak"))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     assert!(left.is_empty(), "left behind: {left:?}");
 }
