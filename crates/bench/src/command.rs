@@ -64,7 +64,8 @@ pub fn scenario_list() -> String {
     out
 }
 
-/// Loads, runs and reports a scenario; fails (after writing the report) when the run had problems.
+/// Loads, runs and reports a scenario; fails (after writing the report, partial when a client failed) when a
+/// client failed or the run had problems.
 pub async fn run_scenario_command(args: BenchArgs) -> Result<()> {
     args.check_command_config()?;
     let Some(name) = args.scenario.as_deref() else { bail!("no --scenario given") };
@@ -87,6 +88,9 @@ pub async fn run_scenario_command(args: BenchArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&outcome.run).context("serialising the report")?);
     } else {
         print!("{}", runner::summary_table(&outcome, &dir));
+    }
+    if let Some(failure) = &outcome.failure {
+        bail!("{failure} (partial report in {})", dir.display());
     }
     fail_on_problems(&outcome.problems, &dir)
 }

@@ -60,6 +60,11 @@ impl LatencyHistogram {
         self.hist.saturating_record(micros.max(1));
     }
 
+    /// Records `count` latencies of `micros` each.
+    pub(crate) fn record_micros_n(&mut self, micros: u64, count: u64) {
+        self.hist.saturating_record_n(micros.max(1), count);
+    }
+
     pub(crate) fn summary(&self) -> Option<LatencySummary> {
         LatencySummary::from_histogram(&self.hist)
     }

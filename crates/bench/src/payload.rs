@@ -105,6 +105,12 @@ pub(crate) fn encode_e2e_header(buf: &mut [u8], run_id: u64, send_ns: u64) {
 /// Returns the send time embedded in `payload` if it is an e2e record of run
 /// `run_id`, `None` for anything else.
 pub(crate) fn decode_e2e_header(payload: &[u8], run_id: u64) -> Option<u64> {
+    decode_group_e2e_header(payload, run_id, 1).map(|(_, ns)| ns)
+}
+
+/// The producer group and send time in `payload` if it is an e2e record of run `run_id` whose header id is
+/// `run_id + group` for a group below `groups`; `None` for anything else.
+pub(crate) fn decode_group_e2e_header(payload: &[u8], run_id: u64, groups: usize) -> Option<(usize, u64)> {
     let header = payload.get(..E2E_HEADER_LEN)?;
     if header[..8] != E2E_MAGIC {
         return None;
@@ -114,7 +120,8 @@ pub(crate) fn decode_e2e_header(payload: &[u8], run_id: u64) -> Option<u64> {
         bytes.copy_from_slice(&header[range]);
         u64::from_le_bytes(bytes)
     };
-    (read(8..16) == run_id).then(|| read(16..24))
+    let group = usize::try_from(read(8..16).wrapping_sub(run_id)).ok().filter(|&g| g < groups)?;
+    Some((group, read(16..24)))
 }
 
 #[cfg(test)]
@@ -190,5 +197,14 @@ mod tests {
         assert_eq!(decode_e2e_header(&buf, 78), None, "other run");
         assert_eq!(decode_e2e_header(&buf[..10], 77), None, "too short");
         assert_eq!(decode_e2e_header(&[0u8; 64], 77), None, "no magic");
+    }
+
+    #[test]
+    fn group_headers_carry_the_producer_group() {
+        let mut buf = [0u8; E2E_HEADER_LEN];
+        encode_e2e_header(&mut buf, 41u64.wrapping_add(2), 99);
+        assert_eq!(decode_group_e2e_header(&buf, 41, 3), Some((2, 99)));
+        assert_eq!(decode_group_e2e_header(&buf, 41, 2), None, "not one of the run's groups");
+        assert_eq!(decode_group_e2e_header(&buf, 40, 3), None);
     }
 }

@@ -116,6 +116,7 @@ pub fn run(samples: Vec<ResourceSample>) -> Run {
                 .map(|(&le_ms, count)| HistogramBucket { le_ms, count })
                 .collect(),
         )]),
+        percentiles: BTreeMap::new(),
         resources: samples,
         bottleneck: None,
     }

@@ -7,7 +7,7 @@
 
 pub mod model;
 
-pub use model::{HistogramBucket, Interval, Objective, REPORT_VERSION, Run, RunSettings, Step, Target};
+pub use model::{HistogramBucket, Interval, Objective, Percentiles, REPORT_VERSION, Run, RunSettings, Step, Target};
 pub mod analysis;
 pub mod detect;
 #[cfg(test)]

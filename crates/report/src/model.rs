@@ -32,6 +32,9 @@ pub struct Run {
     pub sustainable_records_per_sec: Option<f64>,
     /// Latency distributions of the whole run, by name (`produce_ack`, `end_to_end`).
     pub histograms: BTreeMap<String, Vec<HistogramBucket>>,
+    /// Exact percentiles of the same distributions, by the same names (the buckets are a quarter wide).
+    #[serde(default)]
+    pub percentiles: BTreeMap<String, Percentiles>,
     /// Host, client-process and target samples taken while the run went on (the sampler's output).
     pub resources: Vec<crate::sample::ResourceSample>,
     /// Which resource bounded the run and why (the analysis' output).
@@ -99,6 +102,14 @@ pub struct Step {
     pub errors: u64,
     /// The objective held and the achieved rate was within 5 % of the offered one.
     pub met: bool,
+}
+
+/// Exact percentiles of one latency distribution, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p99_9_ms: f64,
 }
 
 /// One bucket of a latency histogram: the count of samples at or below `le_ms` and above the previous bucket.

@@ -99,6 +99,7 @@ fn run(bootstrap: String, intervals: Vec<Interval>, mut resources: Vec<ResourceS
         steps: vec![],
         sustainable_records_per_sec: None,
         histograms: Default::default(),
+        percentiles: Default::default(),
         resources,
         bottleneck: None,
     }

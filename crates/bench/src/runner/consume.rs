@@ -14,7 +14,7 @@ use rdkafka::message::Message;
 
 use super::meter::Meter;
 use crate::consumer::{BenchConsumer, BenchContext};
-use crate::payload::decode_e2e_header;
+use crate::payload::decode_group_e2e_header;
 use crate::scenario::GroupProtocol;
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -33,6 +33,8 @@ pub(crate) struct MemberPlan {
     /// Set when the producers stopped: the storm ends so the group can catch up.
     pub calm: Arc<AtomicBool>,
     pub run_id: u64,
+    /// Producer groups of the run (e2e headers carry `run_id + group`).
+    pub producer_groups: usize,
     pub stop: Arc<AtomicBool>,
     /// Set once a member of the group has partitions assigned.
     pub ready: Arc<AtomicBool>,
@@ -72,9 +74,9 @@ pub(crate) fn run_member(plan: MemberPlan, base: &ClientConfig, meter: Arc<Meter
     while !plan.stop.load(Ordering::Acquire) {
         match consumer.poll(POLL_TIMEOUT) {
             Some(Ok(msg)) => {
-                let sent_ns = msg.payload().and_then(|p| decode_e2e_header(p, plan.run_id));
+                let sent = msg.payload().and_then(|p| decode_group_e2e_header(p, plan.run_id, plan.producer_groups));
                 let bytes = msg.payload_len() + msg.key().map_or(0, <[u8]>::len);
-                meter.consumed(plan.group_index, msg.partition(), msg.offset(), bytes as u64, sent_ns);
+                meter.consumed(plan.group_index, msg.partition(), msg.offset(), bytes as u64, sent);
             }
             Some(Err(_)) => meter.consume_failed(),
             None => {}
@@ -120,6 +122,7 @@ mod tests {
             storm_every: None,
             calm: Arc::new(AtomicBool::new(false)),
             run_id: 1,
+            producer_groups: 1,
             stop: Arc::new(AtomicBool::new(false)),
             ready: Arc::new(AtomicBool::new(false)),
             fetch_wait_max_ms: 100,

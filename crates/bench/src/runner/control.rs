@@ -1,7 +1,11 @@
 //! The run's clock: once a second it takes the meter's interval into a `weft_report::Interval`, refreshes
-//! the live view, and moves the ramp on (closing a step, judging it against the objective, raising the
-//! rate or ending the ramp after the first step that fails).
+//! the live view, and moves the ramp on. A step's time over, the rate goes up at once and the step waits
+//! until its own records (by intended send time) are acknowledged, or consumed by every group reading them
+//! for an end-to-end objective, or until the objective's `max_ms` has passed; records still missing then
+//! are older than the bound and count as violations. The first step that fails ends the ramp and the step
+//! after it is dropped; so is the step running when the producers stop.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +14,8 @@ use weft_report::{Interval, Step};
 
 use super::live::Live;
 use super::meter::{Counts, Latencies, Meter};
-use crate::scenario::{ObjectiveSpec, Ramp, StepFigures, step_met};
+use super::steps::StepWindow;
+use crate::scenario::{LatencyKind, ObjectiveSpec, Ramp, StepFigures, step_met};
 
 /// Length of one interval.
 pub(crate) const TICK: Duration = Duration::from_secs(1);
@@ -21,16 +26,50 @@ pub(crate) struct RampRun {
     pub objective: ObjectiveSpec,
     /// The ramping group's rate, which the producers read.
     pub rate: Arc<AtomicU64>,
-    index: u64,
-    step_start: Option<(Instant, u64)>,
-    acked: u64,
-    errors: u64,
+    /// Consumer groups reading the ramping group's topic: end-to-end samples expected per record.
+    readers: u64,
+    started: bool,
+    /// The step being offered now.
+    current: Option<OpenStep>,
+    /// Steps whose time is over, waiting for their records, oldest first.
+    settling: VecDeque<OpenStep>,
+    /// No more steps are offered (the last one ran, one failed, or the producers stopped).
     pub done: bool,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct OpenStep {
+    index: u64,
+    rate: u64,
+    start: Instant,
+    /// `start` on the meter's clock (the step's window there).
+    start_ns: u64,
+    /// When its time was over (`Instant`, clock nanoseconds).
+    end: Option<(Instant, u64)>,
+}
+
 impl RampRun {
-    pub(crate) fn new(ramp: Ramp, objective: ObjectiveSpec, rate: Arc<AtomicU64>) -> RampRun {
-        RampRun { ramp, objective, rate, index: 0, step_start: None, acked: 0, errors: 0, done: false }
+    pub(crate) fn new(ramp: Ramp, objective: ObjectiveSpec, rate: Arc<AtomicU64>, readers: u64) -> RampRun {
+        let settling = VecDeque::new();
+        RampRun { ramp, objective, rate, readers, started: false, current: None, settling, done: false }
+    }
+
+    fn grace(&self) -> Duration {
+        Duration::from_secs_f64(self.objective.max_ms / 1000.0)
+    }
+
+    /// Whether every record of the step has what the objective measures.
+    fn settled(&self, w: &StepWindow) -> bool {
+        w.in_flight() == 0
+            && (self.objective.latency == LatencyKind::ProduceAck || w.consumed >= w.acked * self.readers)
+    }
+
+    /// Records of the step still without what the objective measures.
+    fn missing(&self, w: &StepWindow) -> u64 {
+        match self.objective.latency {
+            LatencyKind::ProduceAck => w.in_flight(),
+            LatencyKind::EndToEnd => (w.sent.saturating_sub(w.errors) * self.readers).saturating_sub(w.consumed),
+        }
     }
 }
 
@@ -73,9 +112,16 @@ impl Control {
         }
     }
 
-    /// The producers were told to stop: no rate is offered any more.
+    /// The producers were told to stop: no rate is offered any more, the ramp ends and the step running
+    /// now is dropped (steps whose time was over are still judged once their records are in).
     pub(crate) fn producers_stopped(&mut self) {
         self.rates = None;
+        if let Some(ramp) = self.ramp.as_mut() {
+            ramp.done = true;
+            if let Some(open) = ramp.current.take() {
+                self.meter.close_step(open.start_ns);
+            }
+        }
     }
 
     fn offered(&self) -> Option<f64> {
@@ -105,7 +151,7 @@ impl Control {
             self.phase = "produce";
         }
         if now >= self.warmup_end {
-            self.advance_ramp(now, &counts);
+            self.advance_ramp(now);
         }
     }
 
@@ -113,51 +159,96 @@ impl Control {
         u64::try_from((at - self.started).as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn advance_ramp(&mut self, now: Instant, counts: &Counts) {
-        let started = self.started;
-        let Some(ramp) = self.ramp.as_mut().filter(|r| !r.done) else { return };
-        let Some((step_start, rate)) = ramp.step_start else {
-            // The warmup ran at the first step's rate; the step's figures start now.
-            self.meter.take_step();
-            ramp.step_start = Some((now, ramp.ramp.rate(0).unwrap_or(0)));
-            return;
-        };
-        ramp.acked += counts.produced_records;
-        ramp.errors += counts.produce_errors;
-        let held = now - step_start;
-        if held + Duration::from_millis(50) < ramp.ramp.step_duration() {
+    fn advance_ramp(&mut self, now: Instant) {
+        let meter = Arc::clone(&self.meter);
+        let Some(ramp) = self.ramp.as_mut().filter(|r| !r.done || !r.settling.is_empty()) else { return };
+        if !ramp.started {
+            // The warmup ran at the first step's rate; the step's records start now.
+            ramp.started = true;
+            ramp.current = Some(open_step(&meter, 0, ramp.ramp.rate(0).unwrap_or(0), now));
             return;
         }
-        let latencies = self.meter.take_step();
-        let step = close_step(ramp, rate, held, &latencies, ms_between(started, step_start));
-        let next = ramp.ramp.rate(ramp.index + 1);
-        match next.filter(|_| step.met) {
-            Some(next) => {
-                ramp.index += 1;
+        let ended = ramp.current.filter(|c| now - c.start + Duration::from_millis(50) >= ramp.ramp.step_duration());
+        if let Some(cur) = ended {
+            let end_ns = meter.clock.now_ns();
+            meter.end_step(cur.start_ns, end_ns);
+            ramp.settling.push_back(OpenStep { end: Some((now, end_ns)), ..cur });
+            ramp.current = None;
+        }
+        self.judge_settled(now);
+        let Some(ramp) = self.ramp.as_mut() else { return };
+        // The next step starts once the one before ended, unless its judgement (if in) ended the ramp.
+        if let Some(cur) = ended.filter(|_| !ramp.done) {
+            ramp.current = ramp.ramp.rate(cur.index + 1).map(|next| {
                 ramp.rate.store(next, Ordering::Relaxed);
-                ramp.step_start = Some((now, next));
-            }
-            None => ramp.done = true,
+                open_step(&meter, cur.index + 1, next, now)
+            });
         }
-        (ramp.acked, ramp.errors) = (0, 0);
-        self.steps.push(step);
+        if ramp.current.is_none() {
+            ramp.done = true;
+        }
     }
+
+    /// Judges the steps whose records are in (or whose grace ran out), in order; a failed one ends the ramp.
+    fn judge_settled(&mut self, now: Instant) {
+        let Some(ramp) = self.ramp.as_mut() else { return };
+        let meter = &self.meter;
+        while let Some(&first) = ramp.settling.front() {
+            let Some(((end, end_ns), mut window)) = first.end.zip(meter.step(first.start_ns)) else {
+                ramp.settling.pop_front();
+                continue;
+            };
+            let settled = ramp.settled(&window);
+            if !settled && now < end + ramp.grace() {
+                break;
+            }
+            if !settled {
+                // Older than the bound and still missing: violations, at least as old as they are now.
+                let age_us = (meter.clock.now_ns().saturating_sub(end_ns) / 1000)
+                    .max((ramp.objective.max_ms * 1000.0) as u64 + 1000);
+                let missing = ramp.missing(&window);
+                match ramp.objective.latency {
+                    LatencyKind::ProduceAck => window.latencies.ack.record_micros_n(age_us, missing),
+                    LatencyKind::EndToEnd => window.latencies.e2e.record_micros_n(age_us, missing),
+                }
+            }
+            meter.close_step(first.start_ns);
+            ramp.settling.pop_front();
+            let step = close_step(ramp, &first, end - first.start, &window, ms_between(self.started, first.start));
+            let failed = !step.met;
+            self.steps.push(step);
+            if failed {
+                ramp.done = true;
+                ramp.current = None;
+                ramp.settling.clear();
+                meter.drop_steps();
+            }
+        }
+    }
+}
+
+/// Opens step `index` at `rate` now, in the meter too.
+fn open_step(meter: &Meter, index: u64, rate: u64, now: Instant) -> OpenStep {
+    let start_ns = meter.clock.now_ns();
+    meter.open_step(start_ns);
+    OpenStep { index, rate, start: now, start_ns, end: None }
 }
 
 fn ms_between(from: Instant, to: Instant) -> u64 {
     u64::try_from(to.saturating_duration_since(from).as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The step that held `rate` for `held`, judged against the ramp's objective.
-fn close_step(ramp: &RampRun, rate: u64, held: Duration, latencies: &Latencies, start_ms: u64) -> Step {
-    let offered = rate as f64;
-    let achieved = ramp.acked as f64 / held.as_secs_f64().max(1e-3);
+/// The step `open` that held its rate for `held`, judged on its records (`w`) against the ramp's objective.
+fn close_step(ramp: &RampRun, open: &OpenStep, held: Duration, w: &StepWindow, start_ms: u64) -> Step {
+    let offered = open.rate as f64;
+    let achieved = w.acked as f64 / held.as_secs_f64().max(1e-3);
+    let latencies: &Latencies = &w.latencies;
     let measured = match ramp.objective.latency {
-        crate::scenario::LatencyKind::ProduceAck => &latencies.ack,
-        crate::scenario::LatencyKind::EndToEnd => &latencies.e2e,
+        LatencyKind::ProduceAck => &latencies.ack,
+        LatencyKind::EndToEnd => &latencies.e2e,
     };
     let latency_ms = measured.percentile_ms(ramp.objective.percentile);
-    let figures = StepFigures { offered, achieved, latency_ms, errors: ramp.errors };
+    let figures = StepFigures { offered, achieved, latency_ms, errors: w.errors };
     Step {
         offered_records_per_sec: offered,
         achieved_records_per_sec: achieved,
@@ -168,7 +259,7 @@ fn close_step(ramp: &RampRun, rate: u64, held: Duration, latencies: &Latencies, 
         produce_ack_p99_ms: latencies.ack.percentile_ms(99.0),
         end_to_end_p50_ms: latencies.e2e.percentile_ms(50.0),
         end_to_end_p99_ms: latencies.e2e.percentile_ms(99.0),
-        errors: ramp.errors,
+        errors: w.errors,
         met: step_met(&ramp.objective, &figures),
     }
 }
@@ -202,7 +293,7 @@ mod tests {
         let rate = Arc::new(AtomicU64::new(100));
         let ramp = Ramp::new(RampSpec { start: 100, step: 100, step_secs: 1, max: 300 });
         let objective = ObjectiveSpec { latency: LatencyKind::ProduceAck, percentile: 99.0, max_ms };
-        let meter = Arc::new(Meter::new(Clock::new(), 1, 0));
+        let meter = Arc::new(Meter::new(Clock::new(), 1, 0, Some(0)));
         meter.start(Duration::ZERO);
         let c = Control::new(
             meter,
@@ -210,18 +301,27 @@ mod tests {
             Duration::ZERO,
             Live::hidden(),
             vec![rate.clone()],
-            Some(RampRun::new(ramp, objective, rate.clone())),
+            Some(RampRun::new(ramp, objective, rate.clone(), 1)),
         );
         (c, rate)
     }
 
-    /// Simulates one second at `records` acknowledged with 1 ms ack latency.
+    /// Sends `records` of producer group `group` now; returns their send time.
+    fn send(c: &Control, group: usize, records: u64) -> u64 {
+        let ns = c.meter.clock.now_ns();
+        (0..records).for_each(|_| c.meter.sent(group, ns));
+        ns
+    }
+
+    fn ack(c: &Control, group: usize, records: u64, sent_ns: u64) {
+        (0..records).for_each(|_| c.meter.acked(group, 0, 10, sent_ns));
+    }
+
+    /// Simulates one second at `records` acknowledged with at least 1 ms ack latency.
     fn second(c: &mut Control, at: &mut Instant, records: u64) {
-        for _ in 0..records {
-            let now = c.meter.clock.now_ns();
-            c.meter.sent();
-            c.meter.acked(0, 10, now.saturating_sub(1_000_000));
-        }
+        let ns = send(c, 0, records);
+        std::thread::sleep(Duration::from_millis(1));
+        ack(c, 0, records, ns);
         *at += TICK;
         c.record(*at);
     }
@@ -264,5 +364,59 @@ mod tests {
         second(&mut c, &mut at, 100);
         assert!(!c.steps[0].met && c.steps[0].latency_ms.unwrap() >= 0.99, "{:?}", c.steps[0]);
         assert_eq!(crate::scenario::sustainable_rate(&c.steps), None);
+    }
+
+    #[test]
+    fn a_step_waits_for_its_own_records_and_other_groups_do_not_count() {
+        let (mut c, rate) = control(1_000.0);
+        let mut at = c.started;
+        second(&mut c, &mut at, 0);
+        let late = send(&c, 0, 100);
+        ack(&c, 0, 60, late);
+        ack(&c, 1, 500, send(&c, 1, 500)); // another group: not the ramp's
+        at += TICK;
+        c.record(at);
+        assert!(c.steps.is_empty(), "40 records of step 0 still in flight");
+        assert_eq!(rate.load(Ordering::Relaxed), 200, "the next step runs meanwhile");
+        let next = send(&c, 0, 30);
+        ack(&c, 0, 40, late); // step 0's records, acknowledged during step 1
+        ack(&c, 0, 30, next);
+        at += Duration::from_millis(300);
+        c.record(at);
+        assert_eq!(c.steps.len(), 1);
+        let s = &c.steps[0];
+        assert!(s.met && s.achieved_records_per_sec == 100.0, "its own 100 records, not the other group's: {s:?}");
+    }
+
+    #[test]
+    fn records_in_flight_past_the_bound_are_violations() {
+        let (mut c, _) = control(100.0);
+        let mut at = c.started;
+        second(&mut c, &mut at, 0);
+        let sent = send(&c, 0, 100);
+        ack(&c, 0, 97, sent);
+        at += TICK;
+        c.record(at);
+        assert!(c.steps.is_empty(), "within the grace");
+        at += Duration::from_millis(150);
+        c.record(at);
+        let s = &c.steps[0];
+        assert!(!s.met && s.latency_ms.unwrap() > 100.0, "3 % never acknowledged within 100 ms: {s:?}");
+        assert!(c.ramp.as_ref().unwrap().done);
+        assert!(c.ramp.as_ref().unwrap().current.is_none(), "the step after it was dropped");
+    }
+
+    #[test]
+    fn stopping_the_producers_ends_the_ramp_and_drops_the_partial_step() {
+        let (mut c, _) = control(1_000.0);
+        let mut at = c.started;
+        second(&mut c, &mut at, 0);
+        second(&mut c, &mut at, 100);
+        assert_eq!(c.steps.len(), 1);
+        c.producers_stopped();
+        assert!(c.ramp.as_ref().unwrap().done);
+        second(&mut c, &mut at, 50);
+        second(&mut c, &mut at, 50);
+        assert_eq!(c.steps.len(), 1, "the step running at the stop is not judged");
     }
 }

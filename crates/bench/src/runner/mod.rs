@@ -1,7 +1,9 @@
 //! Runs a scenario: creates its topics (fresh names per run), starts the group consumers, the producers and
 //! the sampler, ticks once a second into intervals and ramp steps, then stops the producers, lets the
 //! consumers catch up, drains share groups, and assembles the `weft_report::Run` (bottleneck included).
-//! The topics are deleted at the end unless kept.
+//! The topics are deleted at the end unless kept (also when setting up or running fails). Clients run on
+//! their own OS threads (not tokio's blocking pool, whose cap could leave some never started). A client
+//! that fails still leaves a report of what was measured, with the failure (`Outcome::failure`).
 
 mod consume;
 mod control;
@@ -11,15 +13,16 @@ mod output;
 mod produce;
 mod settings;
 mod share;
+mod steps;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
-use tokio::task::JoinHandle;
-use weft_report::{Objective, Run, Sampler, SamplerConfig, Target};
+use weft_report::{Objective, Percentiles, Run, Sampler, SamplerConfig, Target};
 
 use crate::args::BenchArgs;
 use crate::cluster::Cluster;
@@ -59,14 +62,20 @@ pub struct Totals {
     /// Members that left and joined again (rebalance storms).
     pub rejoins: u64,
     pub topics: Vec<String>,
+    /// How late producers handed records to the client after their intended send time (p99 and max, ms,
+    /// after the warmup): the load they could not offer on time (their latency counts it).
+    pub send_lag_p99_ms: Option<f64>,
+    pub send_lag_max_ms: Option<f64>,
 }
 
-/// A finished run: the report, the totals, and what went wrong without stopping it.
+/// A finished run: the report, the totals, what went wrong without stopping it, and the client failure that
+/// stopped it early (the report then holds what was measured until then).
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub run: Run,
     pub totals: Totals,
     pub problems: Vec<String>,
+    pub failure: Option<String>,
 }
 
 /// The run's stop flags: the producers' (which also ends a rebalance storm) and the consumers'.
@@ -90,18 +99,14 @@ pub async fn run_scenario(scenario: &Scenario, args: &BenchArgs, opts: &RunOptio
     let run_id = crate::payload::mix64(started_at_unix_ms ^ u64::from(std::process::id()) << 32);
     let suffix = format!("{:08x}", run_id as u32);
     let mut settings = settings::settings(scenario);
-    let mut topics = Vec::new();
-    for (i, t) in scenario.topics.iter().enumerate() {
-        let name = format!("weft-bench-{}-{}-{suffix}", scenario.name, t.name);
-        let configs: Vec<(String, String)> = t.configs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let partitions = cluster.create_topic(&name, t.partitions, &configs).await?;
-        let described = cluster.topic_configs(&name).await.unwrap_or_default();
-        settings::add_topic(&mut settings, i, &name, &described, &t.configs.keys().cloned().collect::<Vec<_>>());
-        topics.push((name, partitions));
-    }
-    let names: Vec<String> = topics.iter().map(|(n, _)| n.clone()).collect();
-    let run = Runner { scenario, args, opts, cluster: &cluster, clock, run_id, suffix, topics };
-    let result = run.drive(started_at_unix_ms, settings).await;
+    let mut names = Vec::new();
+    let result = match create_topics(&cluster, scenario, &suffix, &mut names, &mut settings).await {
+        Ok(topics) => {
+            let run = Runner { scenario, args, opts, cluster: &cluster, clock, run_id, suffix, topics };
+            run.drive(started_at_unix_ms, settings).await
+        }
+        Err(e) => Err(e),
+    };
     if !opts.keep_topics
         && let Err(e) = cluster.delete_topics(&names).await
     {
@@ -110,6 +115,28 @@ pub async fn run_scenario(scenario: &Scenario, args: &BenchArgs, opts: &RunOptio
     let mut outcome = result?;
     outcome.totals.topics = names;
     Ok(outcome)
+}
+
+/// Creates the scenario's topics under fresh names, each recorded in `names` before it is created (so a
+/// failure part way still deletes those made).
+async fn create_topics(
+    cluster: &Cluster,
+    scenario: &Scenario,
+    suffix: &str,
+    names: &mut Vec<String>,
+    settings: &mut weft_report::RunSettings,
+) -> Result<Vec<(String, Vec<i32>)>> {
+    let mut topics = Vec::new();
+    for (i, t) in scenario.topics.iter().enumerate() {
+        let name = format!("weft-bench-{}-{}-{suffix}", scenario.name, t.name);
+        names.push(name.clone());
+        let configs: Vec<(String, String)> = t.configs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let partitions = cluster.create_topic(&name, t.partitions, &configs).await?;
+        let described = cluster.topic_configs(&name).await.unwrap_or_default();
+        settings::add_topic(settings, i, &name, &described, &t.configs.keys().cloned().collect::<Vec<_>>());
+        topics.push((name, partitions));
+    }
+    Ok(topics)
 }
 
 struct Runner<'a> {
@@ -144,7 +171,8 @@ impl Runner<'_> {
         let s = self.scenario;
         let warmup = Duration::from_secs(s.warmup_secs);
         let groups = self.groups();
-        let meter = Arc::new(Meter::new(self.clock, self.topics.len(), groups.len()));
+        let ramp_group = s.producers.iter().position(|p| p.ramp.is_some());
+        let meter = Arc::new(Meter::new(self.clock, self.topics.len(), groups.len(), ramp_group));
         let consumers_stop = Arc::new(AtomicBool::new(false));
         let ready: Vec<Arc<AtomicBool>> = groups.iter().map(|_| Arc::new(AtomicBool::new(false))).collect();
         let producers_stop = Arc::new(AtomicBool::new(false));
@@ -161,8 +189,10 @@ impl Runner<'_> {
             started,
         });
         let (rates, producers) = self.start_producers(&meter, &producers_stop);
-        let ramp = s.producers.iter().zip(&rates).find_map(|(p, rate)| {
-            Some(RampRun::new(crate::scenario::Ramp::new(p.ramp?), s.objective?, Arc::clone(rate)))
+        let ramp = ramp_group.and_then(|g| {
+            let p = &s.producers[g];
+            let readers = self.readers(&groups, self.topic_index(p.topic.as_deref()));
+            Some(RampRun::new(crate::scenario::Ramp::new(p.ramp?), s.objective?, Arc::clone(&rates[g]), readers))
         });
         let live = Live::new(self.opts.live, &s.name);
         let mut control = Control::new(Arc::clone(&meter), started, warmup, live, rates, ramp);
@@ -187,15 +217,25 @@ impl Runner<'_> {
         control.live.finish();
         let resources = sampler.finish().await;
         // The clients' own errors first: they say why a run stopped early.
-        produced?;
-        consumed?;
-        result?;
-        if failed {
-            return Err(anyhow!("a client stopped before the end of the run"));
-        }
+        let failure = [produced, consumed, result]
+            .into_iter()
+            .find_map(Result::err)
+            .or_else(|| failed.then(|| anyhow!("a client stopped before the end of the run")))
+            .map(|e| format!("{e:#}"));
         let totals = self.totals(&meter, &groups);
-        let run = self.report(started_at_unix_ms, settings, &meter, control, resources);
-        Ok(Outcome { run, totals, problems })
+        let mut run = self.report(started_at_unix_ms, settings, &meter, control, resources);
+        if let Some(f) = &failure {
+            run.settings.insert("run.failed".into(), f.clone());
+        }
+        Ok(Outcome { run, totals, problems, failure })
+    }
+
+    /// Consumer groups (not share groups) reading topic `topic_index`.
+    fn readers(&self, groups: &[GroupPlan], topic_index: usize) -> u64 {
+        let reads = |g: &&GroupPlan| {
+            g.topic_index == topic_index && self.scenario.consumers[g.spec_index].protocol != GroupProtocol::Share
+        };
+        groups.iter().filter(reads).count() as u64
     }
 
     fn start_members(
@@ -222,13 +262,14 @@ impl Runner<'_> {
                     members: spec.count,
                     storm_every: spec.rebalance_every_secs.map(Duration::from_secs),
                     run_id: self.run_id,
+                    producer_groups: self.scenario.producers.len(),
                     stop: Arc::clone(&stops.consumers),
                     calm: Arc::clone(&stops.producers),
                     ready: Arc::clone(&ready[group_index]),
                     fetch_wait_max_ms: self.args.fetch_wait_max_ms,
                 };
                 let (base, meter) = (self.args.base_config(), Arc::clone(meter));
-                handles.push(tokio::task::spawn_blocking(move || run_member(plan, &base, meter, started)));
+                handles.push(std::thread::spawn(move || run_member(plan, &base, meter, started)));
             }
         }
         handles
@@ -244,19 +285,26 @@ impl Runner<'_> {
             let initial = spec.rate.or(spec.ramp.map(|r| r.start)).unwrap_or(0);
             let rate = Arc::new(AtomicU64::new(initial));
             let topic_index = self.topic_index(spec.topic.as_deref());
+            let (_, max_size) = spec.record_size.bounds();
+            let max_size = usize::try_from(max_size).unwrap_or(usize::MAX).max(crate::payload::E2E_HEADER_LEN);
+            let pool = Arc::new(crate::payload::PayloadPool::new(max_size, self.run_id ^ group as u64));
+            let keys = crate::scenario::KeyPicker::new(&spec.keys, self.run_id);
             for index in 0..spec.count {
                 let plan = ProducerPlan {
                     spec: spec.clone(),
                     topic: self.topics[topic_index].0.clone(),
                     topic_index,
+                    group,
                     index,
+                    pool: Arc::clone(&pool),
+                    keys: keys.clone(),
                     rate: Arc::clone(&rate),
                     stop: Arc::clone(stop),
                     run_id: self.run_id,
                     transactional_id: format!("weft-bench-{}-p{group}-{index}", self.suffix),
                 };
                 let (base, meter) = (self.args.base_config(), Arc::clone(meter));
-                handles.push(tokio::task::spawn_blocking(move || run_producer(plan, &base, meter)));
+                handles.push(std::thread::spawn(move || run_producer(plan, &base, meter)));
             }
             rates.push(rate);
         }
@@ -313,14 +361,16 @@ impl Runner<'_> {
         problems: &mut Vec<String>,
     ) -> Result<()> {
         control.phase = "catch-up";
-        let mut last_offsets = Vec::new();
-        for (i, (name, partitions)) in self.topics.iter().enumerate() {
-            let compacted =
-                self.scenario.topics[i].configs.get("cleanup.policy").is_some_and(|p| p.contains("compact"));
-            let marks = self.cluster.watermarks(name, partitions).await?;
-            last_offsets.push(compacted.then(|| marks.iter().map(|m| (m.partition, m.high - 1)).collect::<Vec<_>>()));
-        }
         let meter = Arc::clone(&control.meter);
+        // The last record stored for good per partition, from the delivery reports (not the high watermark,
+        // which on a transactional topic is past the last commit marker).
+        let last_offsets: Vec<Option<Vec<(i32, i64)>>> = (0..self.topics.len())
+            .map(|i| {
+                let compacted =
+                    self.scenario.topics[i].configs.get("cleanup.policy").is_some_and(|p| p.contains("compact"));
+                compacted.then(|| meter.last_offsets(i))
+            })
+            .collect();
         let lagging = |gs: &[GroupPlan]| -> Vec<String> {
             gs.iter()
                 .enumerate()
@@ -383,6 +433,8 @@ impl Runner<'_> {
             transactions_aborted: meter.transactions_aborted.load(Ordering::Relaxed),
             rejoins: meter.rejoins.load(Ordering::Relaxed),
             topics: Vec::new(),
+            send_lag_p99_ms: meter.send_lag().percentile_ms(99.0),
+            send_lag_max_ms: meter.send_lag().percentile_ms(100.0),
         }
     }
 
@@ -418,6 +470,13 @@ impl Runner<'_> {
             intervals: control.intervals,
             steps: control.steps,
             histograms: histograms.into_iter().filter(|(_, b)| !b.is_empty()).collect(),
+            percentiles: [("produce_ack", &latencies.ack), ("end_to_end", &latencies.e2e)]
+                .into_iter()
+                .filter_map(|(name, h)| {
+                    let p = |q| h.percentile_ms(q);
+                    Some((name.to_string(), Percentiles { p50_ms: p(50.0)?, p99_ms: p(99.0)?, p99_9_ms: p(99.9)? }))
+                })
+                .collect(),
             resources,
             bottleneck: None,
         };
@@ -426,16 +485,17 @@ impl Runner<'_> {
     }
 }
 
-/// Waits for every handle while ticking; the first error wins.
+/// Waits for every thread while ticking; the first error wins.
 async fn join_all(control: &mut Control, handles: Vec<JoinHandle<Result<()>>>, what: &str) -> Result<()> {
     while !handles.iter().all(JoinHandle::is_finished) {
         control.tick().await;
     }
     let mut first = Ok(());
     for h in handles {
+        // Finished: joining does not block.
         let result = h
-            .await
-            .map_err(|e| anyhow!("a {what} thread panicked: {e}"))
+            .join()
+            .map_err(|_| anyhow!("a {what} thread panicked"))
             .and_then(|r| r.with_context(|| format!("a {what} failed")));
         if first.is_ok() {
             first = result;

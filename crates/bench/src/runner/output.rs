@@ -48,9 +48,9 @@ fn opt_ms(v: Option<f64>) -> String {
 pub fn summary_table(outcome: &Outcome, dir: &Path) -> String {
     let run = &outcome.run;
     let t = &outcome.totals;
-    // The producing part of the run: intervals until the producers were stopped.
-    let producing = run.intervals.iter().filter(|i| i.offered_records_per_sec != Some(0.0));
-    let secs: f64 = producing.map(|i| i.duration_ms as f64 / 1000.0).sum::<f64>().max(1e-3);
+    let window = measured(run);
+    let secs: f64 = window.iter().map(|i| i.duration_ms as f64 / 1000.0).sum::<f64>().max(1e-3);
+    let measured_records: u64 = window.iter().map(|i| i.produced_records).sum();
     let (produced_bytes, consumed): (u64, u64) =
         run.intervals.iter().fold((0, 0), |(b, c), i| (b + i.produced_bytes, c + i.consumed_records));
     let mut out = String::new();
@@ -58,13 +58,17 @@ pub fn summary_table(outcome: &Outcome, dir: &Path) -> String {
     let _ = writeln!(out, "target   {}", run.target.bootstrap_servers);
     let _ = writeln!(
         out,
-        "produced {} records ({:.1} MB, {:.0} records/s over {:.0} s), {} errors",
+        "produced {} records ({:.1} MB; {:.0} records/s over the {:.0} s measured), {} errors",
         t.produced_records,
         produced_bytes as f64 / 1e6,
-        t.produced_records as f64 / secs,
+        measured_records as f64 / secs,
         secs,
         t.produce_errors
     );
+    if let (Some(p99), Some(max)) = (t.send_lag_p99_ms, t.send_lag_max_ms) {
+        let _ =
+            writeln!(out, "send lag behind the schedule: p99 {p99:.1} ms, max {max:.1} ms (counted in the latencies)");
+    }
     let _ = writeln!(out, "consumed {consumed} records, {} redelivered after rebalances", t.redelivered_records);
     for (group, n) in &t.consumed_by_group {
         let _ = writeln!(out, "  group {group}: {n}");
@@ -77,9 +81,8 @@ pub fn summary_table(outcome: &Outcome, dir: &Path) -> String {
         let _ = writeln!(out, "rebalance storm: {} members left and joined again", t.rejoins);
     }
     let _ = writeln!(out, "\nlatency (ms, after warmup)   p50       p99       p99.9");
-    for (name, buckets) in &run.histograms {
-        let p = |q: f64| percentile_of(buckets, q);
-        let _ = writeln!(out, "{name:<28} {:<9} {:<9} {}", opt_ms(p(50.0)), opt_ms(p(99.0)), opt_ms(p(99.9)));
+    for (name, p) in &run.percentiles {
+        let _ = writeln!(out, "{name:<28} {:<9.1} {:<9.1} {:.1}", p.p50_ms, p.p99_ms, p.p99_9_ms);
     }
     if !run.steps.is_empty() {
         let _ = writeln!(out, "\nramp step  offered/s  achieved/s  latency ms  met");
@@ -101,6 +104,9 @@ pub fn summary_table(outcome: &Outcome, dir: &Path) -> String {
     if let Some(b) = run.bottleneck.as_ref().filter(|b| !b.resource.is_empty()) {
         let _ = writeln!(out, "\nbottleneck: {}: {}", b.resource, b.summary);
     }
+    if let Some(f) = &outcome.failure {
+        let _ = writeln!(out, "failed: {f} (the report holds what was measured until then)");
+    }
     for p in &outcome.problems {
         let _ = writeln!(out, "problem: {p}");
     }
@@ -108,18 +114,11 @@ pub fn summary_table(outcome: &Outcome, dir: &Path) -> String {
     out
 }
 
-/// The value at percentile `q` of report buckets (the bucket bound it falls in).
-fn percentile_of(buckets: &[weft_report::HistogramBucket], q: f64) -> Option<f64> {
-    let total: u64 = buckets.iter().map(|b| b.count).sum();
-    let rank = (total as f64 * q / 100.0).ceil().max(1.0) as u64;
-    let mut seen = 0;
-    buckets
-        .iter()
-        .find(|b| {
-            seen += b.count;
-            seen >= rank
-        })
-        .map(|b| b.le_ms)
+/// The measured window: intervals after the warmup (the `warmup_secs` setting) while the producers ran (an
+/// offered rate of 0 marks the stop, catch-up and drain after them).
+fn measured(run: &Run) -> Vec<&weft_report::Interval> {
+    let warmup_ms = run.settings.get("warmup_secs").and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) * 1000;
+    run.intervals.iter().filter(|i| i.start_ms >= warmup_ms && i.offered_records_per_sec != Some(0.0)).collect()
 }
 
 /// Reads a saved run.
@@ -153,15 +152,49 @@ mod tests {
     }
 
     #[test]
-    fn percentiles_from_buckets() {
-        let b = [
-            HistogramBucket { le_ms: 1.0, count: 90 },
-            HistogramBucket { le_ms: 5.0, count: 9 },
-            HistogramBucket { le_ms: 50.0, count: 1 },
-        ];
-        assert_eq!(percentile_of(&b, 50.0), Some(1.0));
-        assert_eq!(percentile_of(&b, 99.0), Some(5.0));
-        assert_eq!(percentile_of(&b, 99.9), Some(50.0));
-        assert_eq!(percentile_of(&[], 50.0), None);
+    fn the_summary_uses_exact_percentiles_and_the_measured_window() {
+        let at = |start_ms, offered, produced_records| weft_report::Interval {
+            start_ms,
+            duration_ms: 1000,
+            offered_records_per_sec: offered,
+            produced_records,
+            ..Default::default()
+        };
+        let run = Run {
+            version: weft_report::REPORT_VERSION,
+            scenario: "s".into(),
+            description: "d".into(),
+            started_at_unix_ms: 0,
+            target: weft_report::Target::default(),
+            settings: [("warmup_secs".to_string(), "1".to_string())].into(),
+            objective: None,
+            intervals: vec![
+                at(0, Some(10.0), 1000),
+                at(1000, Some(10.0), 10),
+                at(2000, Some(10.0), 10),
+                at(3000, Some(0.0), 500),
+            ],
+            steps: vec![],
+            sustainable_records_per_sec: None,
+            histograms: [("produce_ack".to_string(), vec![HistogramBucket { le_ms: 5.0, count: 20 }])].into(),
+            percentiles: [(
+                "produce_ack".to_string(),
+                weft_report::Percentiles { p50_ms: 3.3, p99_ms: 4.4, p99_9_ms: 4.9 },
+            )]
+            .into(),
+            resources: vec![],
+            bottleneck: None,
+        };
+        let totals = crate::runner::Totals {
+            produced_records: 1520,
+            send_lag_p99_ms: Some(2.0),
+            send_lag_max_ms: Some(7.5),
+            ..Default::default()
+        };
+        let outcome = Outcome { run, totals, problems: vec![], failure: None };
+        let text = summary_table(&outcome, Path::new("d"));
+        assert!(text.contains("10 records/s over the 2 s measured"), "{text}");
+        assert!(text.contains("produce_ack                  3.3       4.4       4.9"), "{text}");
+        assert!(text.contains("max 7.5 ms"), "{text}");
     }
 }

@@ -1,5 +1,8 @@
 //! Record keys drawn from a scenario's distribution: none, uniform over `count` keys, or Zipf-skewed (a few
-//! hot keys take most records), from a seeded xorshift generator so runs are repeatable.
+//! hot keys take most records), from a seeded xorshift generator so runs are repeatable. The Zipf table is
+//! shared (`reseeded`), so the producers of a group hold one copy of it.
+
+use std::sync::Arc;
 
 use super::model::KeySpec;
 use crate::payload::{mix64, xorshift64};
@@ -16,7 +19,7 @@ enum Kind {
     None,
     Uniform(u64),
     /// Cumulative weights of keys `0..count`, normalised so the last is 1.
-    Zipf(Vec<f64>),
+    Zipf(Arc<[f64]>),
 }
 
 impl KeyPicker {
@@ -25,9 +28,14 @@ impl KeyPicker {
         let kind = match *spec {
             KeySpec::None => Kind::None,
             KeySpec::Uniform { count } => Kind::Uniform(count.max(1)),
-            KeySpec::Zipf { count, exponent } => Kind::Zipf(zipf_cdf(count.max(1), exponent)),
+            KeySpec::Zipf { count, exponent } => Kind::Zipf(zipf_cdf(count.max(1), exponent).into()),
         };
         KeyPicker { kind, state: mix64(seed) | 1 }
+    }
+
+    /// A picker drawing from the same distribution (sharing its table) with its own seed.
+    pub fn reseeded(&self, seed: u64) -> KeyPicker {
+        KeyPicker { kind: self.kind.clone(), state: mix64(seed) | 1 }
     }
 
     /// The next key index, `None` without keys.
@@ -75,6 +83,21 @@ fn zipf_cdf(count: u64, exponent: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reseeded_pickers_share_the_zipf_table() {
+        let a = KeyPicker::new(&KeySpec::Zipf { count: 1000, exponent: 1.1 }, 1);
+        let b = a.reseeded(2);
+        match (&a.kind, &b.kind) {
+            (Kind::Zipf(x), Kind::Zipf(y)) => assert!(Arc::ptr_eq(x, y)),
+            _ => panic!("zipf expected"),
+        }
+        let (mut a, mut c) = (a.reseeded(3), b.reseeded(3));
+        assert_eq!(
+            (0..50).map(|_| a.next_index()).collect::<Vec<_>>(),
+            (0..50).map(|_| c.next_index()).collect::<Vec<_>>()
+        );
+    }
 
     fn counts(spec: KeySpec, draws: usize) -> Vec<u64> {
         let mut picker = KeyPicker::new(&spec, 7);

@@ -1,6 +1,6 @@
 //! The ramp: offered rates `start, start + step, ...` up to `max`, each held for `step_secs`, and the
 //! judgement of a step against the latency objective. The ramp stops after the first step that fails;
-//! the sustainable rate is the highest offered rate whose step met the objective.
+//! the sustainable rate is what the highest step that met the objective achieved, at most its offered rate.
 
 use std::time::Duration;
 
@@ -56,9 +56,14 @@ pub fn step_met(objective: &ObjectiveSpec, f: &StepFigures) -> bool {
     latency_ok && f.achieved >= f.offered * ACHIEVED_SHARE && f.errors == 0
 }
 
-/// The highest offered rate among the steps that met the objective.
+/// The rate the highest step (by offered rate) that met the objective sustained: `min(offered, achieved)`
+/// (a met step achieved at least 95 % of its offer).
 pub fn sustainable_rate(steps: &[Step]) -> Option<f64> {
-    steps.iter().filter(|s| s.met).map(|s| s.offered_records_per_sec).reduce(f64::max)
+    let best = steps
+        .iter()
+        .filter(|s| s.met)
+        .max_by(|a, b| a.offered_records_per_sec.total_cmp(&b.offered_records_per_sec))?;
+    Some(best.offered_records_per_sec.min(best.achieved_records_per_sec))
 }
 
 #[cfg(test)]
@@ -116,5 +121,9 @@ mod tests {
         assert_eq!(sustainable_rate(&[]), None);
         assert_eq!(sustainable_rate(&[step(1000.0, false)]), None);
         assert_eq!(sustainable_rate(&[step(1000.0, true), step(2000.0, true), step(3000.0, false)]), Some(2000.0));
+        let short = Step { achieved_records_per_sec: 1960.0, ..step(2000.0, true) };
+        assert_eq!(sustainable_rate(&[step(1000.0, true), short]), Some(1960.0), "what it achieved");
+        let over = Step { achieved_records_per_sec: 1100.0, ..step(1000.0, true) };
+        assert_eq!(sustainable_rate(&[over]), Some(1000.0), "at most what was offered");
     }
 }

@@ -91,12 +91,23 @@ fn bad_values_are_rejected_naming_the_key() {
         ("duration_secs = 5", "duration_secs = 0", "`duration_secs`"),
         ("name = \"a\"", "name = \"a\"\npartitions = 0", "`topics[0].partitions`"),
         ("name = \"t\"", "name = \"t t\"", "`name`"),
+        ("rate = 10", "rate = 10\nacks = \"2\"", "`producers[0].acks`"),
+        ("rate = 10", "rate = 10\ncompression = \"bogus\"", "`producers[0].compression`"),
+        ("rate = 10", "rate = 10\nacks = \"1\"\nidempotence = true", "`producers[0].acks`"),
+        ("rate = 10", "rate = 10\nacks = \"0\"\ntransaction_records = 5", "`producers[0].acks`"),
+        ("rate = 10", "rate = 10\ncount = 20\nrecord_size = 100000000", "`producers[0].record_size`"),
+        ("rate = 10", "rate = 10\ncount = 257", "`consumers`"),
     ];
     for (from, to, key) in cases {
         let text = MINIMAL.replace(from, to);
         assert_ne!(text, MINIMAL, "{from}");
         let e = err(&text);
         assert!(e.contains("t.toml") && e.contains(key), "{to}: {e}");
+    }
+    let fan_out = format!("{MINIMAL}[[consumers]]\ncount = 16\ngroups = 16\n");
+    assert!(err(&fan_out).contains("257 clients"), "{}", err(&fan_out));
+    for ok in ["acks = \"-1\"\nidempotence = true", "acks = \"0\"\ncompression = \"zstd\""] {
+        parse("t.toml", &MINIMAL.replace("rate = 10", &format!("rate = 10\n{ok}"))).unwrap();
     }
     let with_consumer = format!("{MINIMAL}[[consumers]]\ngroups = 0\n");
     assert!(err(&with_consumer).contains("`consumers[0].groups`"));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::model::{GroupProtocol, KeySpec, RecordSize, SCENARIO_VERSION, Scenario};
+use super::model::{GroupProtocol, KeySpec, ProducerSpec, RecordSize, SCENARIO_VERSION, Scenario};
 
 /// Largest record payload a scenario may ask for (librdkafka's `message.max.bytes` ceiling is 1 GB).
 pub const MAX_RECORD_BYTES: u64 = 100_000_000;
@@ -12,6 +12,16 @@ pub const MIN_RECORD_BYTES: u64 = crate::payload::E2E_HEADER_LEN as u64;
 /// Most distinct keys a distribution may draw from (its table is 8 bytes a key).
 pub const MAX_KEYS: u64 = 1_000_000;
 const MAX_CLIENTS: u32 = 1000;
+/// Most clients (producers, and group members over all groups) one run may start: each holds an OS thread
+/// and librdkafka's own threads and buffers.
+pub const MAX_TOTAL_CLIENTS: u64 = 256;
+/// Most payload bytes one producer group may hold (`count` x the largest record): each producer keeps a
+/// record buffer of that size.
+pub const MAX_GROUP_RECORD_BYTES: u64 = 1_000_000_000;
+/// The `acks` values a producer may use (Kafka's `acks`).
+const ACKS: [&str; 4] = ["0", "1", "all", "-1"];
+/// The codecs a producer may use (Kafka's `compression.type`).
+const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 const MAX_GROUPS: u32 = 100;
 const MAX_PARTITIONS: i32 = 100_000;
 const MAX_SECS: u64 = 7 * 24 * 3600;
@@ -96,6 +106,16 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             )?;
         }
         check_size(&p.record_size, &format!("{key}.record_size"))?;
+        check(
+            u64::from(p.count).saturating_mul(p.record_size.bounds().1) <= MAX_GROUP_RECORD_BYTES,
+            format!("{key}.record_size"),
+            format!(
+                "{} producers of records up to {} bytes exceed {MAX_GROUP_RECORD_BYTES} bytes",
+                p.count,
+                p.record_size.bounds().1
+            ),
+        )?;
+        check_client_config(p, &key)?;
         check_keys(&p.keys, &format!("{key}.keys"))?;
         check(
             (1..=2_147_483_647).contains(&p.batch_size),
@@ -122,6 +142,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         )?;
     }
     check(ramps <= 1, "producers", "only one producer group may ramp")?;
+    check_client_count(s)?;
     for (i, c) in s.consumers.iter().enumerate() {
         let key = format!("consumers[{i}]");
         topic_ok(&c.topic, format!("{key}.topic"))?;
@@ -171,6 +192,41 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         None => check(ramps == 0, "objective", "a ramp needs an objective")?,
     }
     Ok(())
+}
+
+/// `acks` and `compression` are values Kafka knows, and idempotence (transactions too) has `acks = all`, as
+/// the Java client and librdkafka require.
+fn check_client_config(p: &ProducerSpec, key: &str) -> Result<(), Invalid> {
+    check(
+        ACKS.contains(&p.acks.as_str()),
+        format!("{key}.acks"),
+        format!("`{}` is not one of {}", p.acks, ACKS.join(", ")),
+    )?;
+    check(
+        CODECS.contains(&p.compression.as_str()),
+        format!("{key}.compression"),
+        format!("`{}` is not one of {}", p.compression, CODECS.join(", ")),
+    )?;
+    let idempotent = p.idempotence || p.transaction_records.is_some();
+    check(
+        !idempotent || p.acks == "all" || p.acks == "-1",
+        format!("{key}.acks"),
+        format!("`{}` with idempotence or transactions: they need acks = \"all\"", p.acks),
+    )
+}
+
+/// The run's clients (producers, and members of every group) stay under [`MAX_TOTAL_CLIENTS`].
+fn check_client_count(s: &Scenario) -> Result<(), Invalid> {
+    let producers: u64 = s.producers.iter().map(|p| u64::from(p.count)).sum();
+    let members: u64 = s.consumers.iter().map(|c| u64::from(c.count) * u64::from(c.groups)).sum();
+    check(
+        producers + members <= MAX_TOTAL_CLIENTS,
+        "consumers",
+        format!(
+            "{producers} producers and {members} group members are {} clients, above the {MAX_TOTAL_CLIENTS} one run may start",
+            producers + members
+        ),
+    )
 }
 
 fn valid_name(name: &str) -> bool {
