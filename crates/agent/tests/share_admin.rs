@@ -298,6 +298,15 @@ async fn two_agents_route_and_notice_resets() {
     let coordinator = find_coordinator(agents[0].kafka_addr, &group).await;
     let mut coord = Conn::open(addr_of(coordinator), "coord").await;
     let mut other = Conn::open(addr_of(lead), "other").await;
+    // Shard leases settle after both agents are listed: wait until the leader no longer holds the group's.
+    eventually("the group's shard settles off the partition leader", || {
+        let (group, other_addr) = (group.clone(), addr_of(lead));
+        async move {
+            let mut c = Conn::open(other_addr, "settle").await;
+            (c.call(0, &describe(&group, None)).await.groups[0].error_code == 16).then_some(())
+        }
+    })
+    .await;
     set_earliest(&mut coord, &group).await;
     produce(&mut other, "spread", 3).await;
 

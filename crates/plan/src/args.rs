@@ -83,6 +83,14 @@ pub struct PlanArgs {
     /// Maintenance passes between bucket listings for orphans [default: 12, crates/maintenance].
     #[arg(long, allow_negative_numbers = true)]
     pub orphan_scan_every_passes: Option<f64>,
+    /// Weft's --orphan-grace-ms [default: 600000]: each orphan scan lists again what was created since the
+    /// previous scan's cutoff less one grace.
+    #[arg(long, allow_negative_numbers = true)]
+    pub orphan_grace_ms: Option<f64>,
+    /// Orphan scans between two listings of the whole bucket [default: 1440, FULL_ORPHAN_SCAN_EVERY in
+    /// crates/maintenance].
+    #[arg(long, allow_negative_numbers = true)]
+    pub full_orphan_scan_every: Option<f64>,
 
     /// Kafka's replication factor [default: 3].
     #[arg(long)]
@@ -201,6 +209,8 @@ impl PlanArgs {
             merge_target_bytes: self.merge_target_bytes.unwrap_or(d.merge_target_bytes),
             gc_grace_secs: ms(self.gc_grace_ms, d.gc_grace_secs),
             orphan_scan_every_passes: self.orphan_scan_every_passes.unwrap_or(d.orphan_scan_every_passes),
+            orphan_grace_secs: ms(self.orphan_grace_ms, d.orphan_grace_secs),
+            full_orphan_scan_every: self.full_orphan_scan_every.unwrap_or(d.full_orphan_scan_every),
             replication_factor: self.replication_factor.unwrap_or(d.replication_factor),
             kafka_min_brokers: self.kafka_min_brokers.unwrap_or(d.kafka_min_brokers),
             broker_disk_bytes_per_sec: mb(self.broker_disk_mb_per_sec, d.broker_disk_bytes_per_sec),

@@ -64,6 +64,11 @@ pub struct Inputs {
     pub gc_grace_secs: f64,
     /// Maintenance passes between two bucket listings for orphans (12 in `weft-maintenance`).
     pub orphan_scan_every_passes: f64,
+    /// `--orphan-grace-ms` (600 s): an incremental scan lists what was created since the previous scan's
+    /// cutoff (its time less this grace) less one more grace.
+    pub orphan_grace_secs: f64,
+    /// Orphan scans between two listings of the whole bucket (1,440 in `weft-maintenance`).
+    pub full_orphan_scan_every: f64,
 
     // ---- Apache Kafka ----
     pub replication_factor: u32,
@@ -114,6 +119,8 @@ impl Default for Inputs {
             merge_target_bytes: 16.0 * 1_048_576.0,
             gc_grace_secs: 60.0,
             orphan_scan_every_passes: 12.0,
+            orphan_grace_secs: 600.0,
+            full_orphan_scan_every: 1440.0,
             replication_factor: 3,
             kafka_min_brokers: 3,
             broker_disk_bytes_per_sec: 125.0 * MB,
@@ -152,6 +159,7 @@ impl Inputs {
             ("EBS price", self.ebs_usd_per_gib_month),
             ("cross-zone price", self.cross_zone_usd_per_gib_each_way),
             ("GC grace seconds", self.gc_grace_secs),
+            ("orphan grace seconds", self.orphan_grace_secs),
             ("merge minimum age seconds", self.merge_min_age_secs),
         ];
         for (name, value) in non_negative {
@@ -170,6 +178,7 @@ impl Inputs {
             ("maintenance interval seconds", self.maintenance_interval_secs),
             ("merge target bytes", self.merge_target_bytes),
             ("orphan scan passes", self.orphan_scan_every_passes),
+            ("full orphan scan interval", self.full_orphan_scan_every),
             ("broker disk bytes/s", self.broker_disk_bytes_per_sec),
             ("broker network bytes/s", self.broker_network_bytes_per_sec),
         ];
