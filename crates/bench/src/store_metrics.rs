@@ -3,19 +3,20 @@
 //! request cost, and the figures that decide an object store's bill, PUTs per GiB produced and GETs per
 //! GiB consumed.
 //!
-//! The scrape is one plain HTTP/1.0 GET (the admin listener speaks it; no TLS), bounded in time and size.
+//! The scrape is weft-report's (`prom`): one plain HTTP/1.0 GET, bounded in time and size.
 //! Counters are summed over every label but `op`, so the figures cover the whole agent: run the bench
 //! against an otherwise idle agent for them to be the bench's own.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use weft_report::prom::{self, Scrape};
 
-/// Largest `/metrics` response read.
-const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+/// The families read: object-store requests, bytes and estimated cost, by operation.
+const FAMILIES: &[&str] =
+    &["weft_object_store_requests_total", "weft_object_store_bytes_total", "weft_object_store_cost_dollars_total"];
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// The object-store counters of one scrape, by operation.
@@ -29,19 +30,19 @@ pub struct StoreCounters {
 impl StoreCounters {
     /// Reads the counters from a text exposition.
     pub fn parse(text: &str) -> Self {
-        let mut out = StoreCounters::default();
-        for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let Some((name, labels, value)) = sample(line) else { continue };
-            let family = match name {
-                "weft_object_store_requests_total" => &mut out.requests,
-                "weft_object_store_bytes_total" => &mut out.bytes,
-                "weft_object_store_cost_dollars_total" => &mut out.cost_dollars,
-                _ => continue,
-            };
-            let op = labels.get("op").cloned().unwrap_or_default();
-            *family.entry(op).or_default() += value;
-        }
-        out
+        Self::from_scrape(&Scrape::parse_families(text, Some(FAMILIES)))
+    }
+
+    /// The counters of one parsed scrape, summed over every label but `op`.
+    fn from_scrape(scrape: &Scrape) -> Self {
+        let by_op = |name: &str| -> BTreeMap<String, f64> {
+            scrape
+                .label_values(name, "op")
+                .into_iter()
+                .filter_map(|op| scrape.sum(name, &[("op", op.as_str())]).map(|v| (op, v)))
+                .collect()
+        };
+        StoreCounters { requests: by_op(FAMILIES[0]), bytes: by_op(FAMILIES[1]), cost_dollars: by_op(FAMILIES[2]) }
     }
 
     /// What happened between `self` and the later scrape `after` (counters that went down, after an agent
@@ -62,40 +63,6 @@ impl StoreCounters {
             cost_dollars: delta(&self.cost_dollars, &after.cost_dollars),
         }
     }
-}
-
-/// One sample line: its name, labels and value.
-fn sample(line: &str) -> Option<(&str, BTreeMap<String, String>, f64)> {
-    let (series, value) = line.trim().rsplit_once(' ')?;
-    let value: f64 = value.parse().ok()?;
-    let (name, labels) = match series.split_once('{') {
-        Some((name, rest)) => (name, labels(rest.strip_suffix('}')?)?),
-        None => (series, BTreeMap::new()),
-    };
-    Some((name, labels, value))
-}
-
-/// `a="x",b="y\"z"` as a map.
-fn labels(mut text: &str) -> Option<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    while !text.is_empty() {
-        let (key, rest) = text.split_once("=\"")?;
-        let mut value = String::new();
-        let mut chars = rest.char_indices();
-        let end = loop {
-            match chars.next()? {
-                (_, '\\') => match chars.next()?.1 {
-                    'n' => value.push('\n'),
-                    c => value.push(c),
-                },
-                (i, '"') => break i,
-                (_, c) => value.push(c),
-            }
-        };
-        out.insert(key.trim_start_matches(',').to_string(), value);
-        text = rest[end + 1..].trim_start_matches(',');
-    }
-    Some(out)
 }
 
 /// What one phase cost the object store.
@@ -136,33 +103,14 @@ impl StoreReport {
 
 /// Scrapes `url` (`http://host:port/path`) within `timeout`.
 pub async fn scrape(url: &str, timeout: Duration) -> Result<StoreCounters> {
-    let text = tokio::time::timeout(timeout, fetch(url))
-        .await
-        .map_err(|_| anyhow!("scraping {url} timed out after {} s", timeout.as_secs()))??;
-    Ok(StoreCounters::parse(&text))
-}
-
-async fn fetch(url: &str) -> Result<String> {
-    let rest = url.strip_prefix("http://").with_context(|| format!("--metrics-url {url:?} must start with http://"))?;
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut socket =
-        tokio::net::TcpStream::connect(host).await.with_context(|| format!("connecting to {host} for {url}"))?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: text/plain\r\n\r\n");
-    socket.write_all(request.as_bytes()).await.with_context(|| format!("sending the request for {url}"))?;
-    let mut body = Vec::new();
-    socket.take(MAX_RESPONSE_BYTES).read_to_end(&mut body).await.with_context(|| format!("reading {url}"))?;
-    let text = String::from_utf8(body).with_context(|| format!("{url} answered with something other than text"))?;
-    let (head, body) = text.split_once("\r\n\r\n").with_context(|| format!("{url} answered without headers"))?;
-    let status = head.lines().next().unwrap_or_default();
-    if status.split_whitespace().nth(1) != Some("200") {
-        bail!("{url} answered {status:?}");
-    }
-    Ok(body.to_string())
+    let scrape = prom::scrape_families(url, timeout, Some(FAMILIES)).await.map_err(|e| anyhow!("{e}"))?;
+    Ok(StoreCounters::from_scrape(&scrape))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const BEFORE: &str = "# HELP weft_object_store_requests_total x\n\
         weft_object_store_requests_total{op=\"put\",result=\"ok\"} 10\n\
@@ -202,10 +150,8 @@ mod tests {
 
     #[test]
     fn escaped_label_values_parse() {
-        let (name, labels, value) = sample(r#"m{a="x\"y",b="z"} 2.5"#).unwrap();
-        assert_eq!((name, value), ("m", 2.5));
-        assert_eq!(labels.get("a").map(String::as_str), Some("x\"y"));
-        assert_eq!(labels.get("b").map(String::as_str), Some("z"));
+        let c = StoreCounters::parse("weft_object_store_requests_total{a=\"x\\\"y\",op=\"put\"} 2.5\n");
+        assert_eq!(c.requests.get("put"), Some(&2.5));
     }
 
     #[tokio::test]
