@@ -13,7 +13,10 @@ const MAX_SLICES: usize = 64;
 pub async fn write_chunks<W: AsyncWrite + Unpin + ?Sized>(wr: &mut W, frame: &Chunks) -> io::Result<()> {
     let parts = frame.parts();
     if let [one] = parts {
-        return wr.write_all(one).await;
+        wr.write_all(one).await?;
+        // A TLS transport may hold the last encrypted records after accepting the plaintext; nothing else
+        // would push them out until the next response.
+        return wr.flush().await;
     }
     // The first chunk not yet written whole, and how much of it is written.
     let (mut first, mut written) = (0usize, 0usize);
@@ -40,7 +43,7 @@ pub async fn write_chunks<W: AsyncWrite + Unpin + ?Sized>(wr: &mut W, frame: &Ch
             }
         }
     }
-    Ok(())
+    wr.flush().await
 }
 
 #[cfg(test)]

@@ -113,6 +113,10 @@ impl LogReader {
             let stored = read_stored(&self.storage, b).await?;
             let header = BatchHeader::parse(&stored)
                 .map_err(|e| ReadError::BadStoredBatch { offset: b.base_offset, reason: e.to_string() })?;
+            if header.size != stored.len() {
+                let reason = format!("batch length {} but the index holds {} bytes", header.size, stored.len());
+                return Err(ReadError::BadStoredBatch { offset: b.base_offset, reason });
+            }
             if !header.is_control() {
                 out.records += header.record_count.max(0) as u64;
             }
@@ -120,7 +124,14 @@ impl LogReader {
             prefixes.extend_from_slice(&stored[..PATCHED_PREFIX_LEN]);
             patch_prefix(&mut prefixes, b.base_offset, LEADER_EPOCH);
             out.bytes.push(prefixes.split().freeze());
-            out.bytes.push(stored.slice(PATCHED_PREFIX_LEN..));
+            // A slice pins its whole object until the response is written: only a cached object (held anyway,
+            // and counted in the cache's budget) is served in place; others are copied, so a response never
+            // holds more than its own bytes of objects the cache dropped or never took.
+            if self.storage.cache().contains(&b.object_key) {
+                out.bytes.push(stored.slice(PATCHED_PREFIX_LEN..));
+            } else {
+                out.bytes.push(Bytes::copy_from_slice(&stored[PATCHED_PREFIX_LEN..]));
+            }
         }
         Ok(out)
     }

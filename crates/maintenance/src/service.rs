@@ -25,10 +25,11 @@ use weft_topics::{TopicCache, TopicEntry};
 const LEASE: &str = "maintenance";
 /// Orphans are looked for once every this many passes (listing a bucket is not free).
 const ORPHAN_SCAN_EVERY: u64 = 12;
-/// One orphan scan in this many lists the whole bucket; the others list only what is new since the last one
-/// (a day's worth of scans at the default 5 s interval: listing a week of objects every minute cost more
-/// LIST requests than the uploads themselves).
-const FULL_ORPHAN_SCAN_EVERY: u64 = 1440;
+/// An orphan scan lists the whole bucket when the last whole listing is this old (or this process never made
+/// one); the others list only what is new since the last scan (listing a week of objects every minute cost
+/// more LIST requests than the uploads themselves). Kept by time, not passes, so a longer maintenance interval
+/// does not stretch it.
+const FULL_ORPHAN_SCAN_MS: i64 = 24 * 3_600_000;
 
 /// How often and how much the loop works (from the agent's configuration).
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +77,8 @@ struct Progress {
     passes: std::sync::atomic::AtomicU64,
     /// The cutoff of this agent's last complete orphan scan: everything created before it was looked at.
     orphans_scanned_to: Mutex<Option<i64>>,
+    /// When this agent last listed the whole bucket for orphans.
+    last_full_orphan_scan_ms: Mutex<Option<i64>>,
     /// Where the walk over partitions resumes (an index into the pass's list of partitions).
     cursor: std::sync::atomic::AtomicUsize,
 }
@@ -262,12 +265,15 @@ async fn collect(agent: &Maintainer) {
         let orphan_grace = i64::try_from(agent.schedule.orphan_grace.as_millis()).unwrap_or(i64::MAX);
         // Only what was created since the last scan's cutoff, less one more grace (an upload that landed late)
         // is listed again; the first scan of this process lists everything.
-        // A whole listing also runs once every FULL_ORPHAN_SCAN_EVERY scans, for anything a late upload hid.
-        let full = (passes / ORPHAN_SCAN_EVERY).is_multiple_of(FULL_ORPHAN_SCAN_EVERY);
+        // A whole listing also runs once every FULL_ORPHAN_SCAN_MS, for anything a late upload hid.
+        let full = lock(&agent.state.last_full_orphan_scan_ms).is_none_or(|t| now - t >= FULL_ORPHAN_SCAN_MS);
         let from = lock(&agent.state.orphans_scanned_to).filter(|_| !full).map(|to| to.saturating_sub(orphan_grace));
         let scan = gc::collect_orphans(agent.deps.meta.as_ref(), &agent.deps.storage, now, orphan_grace, from).await;
         if let Some((n, cutoff)) = outcome("orphans", scan) {
             *lock(&agent.state.orphans_scanned_to) = Some(cutoff);
+            if full {
+                *lock(&agent.state.last_full_orphan_scan_ms) = Some(now);
+            }
             if n > 0 {
                 metrics::counter!("weft_gc_objects_deleted_total", "kind" => "orphan").increment(n as u64);
             }

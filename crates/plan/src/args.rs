@@ -87,10 +87,10 @@ pub struct PlanArgs {
     /// previous scan's cutoff less one grace.
     #[arg(long, allow_negative_numbers = true)]
     pub orphan_grace_ms: Option<f64>,
-    /// Orphan scans between two listings of the whole bucket [default: 1440, FULL_ORPHAN_SCAN_EVERY in
+    /// Hours between two orphan scans that list the whole bucket [default: 24, FULL_ORPHAN_SCAN_MS in
     /// crates/maintenance].
     #[arg(long, allow_negative_numbers = true)]
-    pub full_orphan_scan_every: Option<f64>,
+    pub full_orphan_scan_hours: Option<f64>,
 
     /// Kafka's replication factor [default: 3].
     #[arg(long)]
@@ -210,7 +210,7 @@ impl PlanArgs {
             gc_grace_secs: ms(self.gc_grace_ms, d.gc_grace_secs),
             orphan_scan_every_passes: self.orphan_scan_every_passes.unwrap_or(d.orphan_scan_every_passes),
             orphan_grace_secs: ms(self.orphan_grace_ms, d.orphan_grace_secs),
-            full_orphan_scan_every: self.full_orphan_scan_every.unwrap_or(d.full_orphan_scan_every),
+            full_orphan_scan_hours: self.full_orphan_scan_hours.unwrap_or(d.full_orphan_scan_hours),
             replication_factor: self.replication_factor.unwrap_or(d.replication_factor),
             kafka_min_brokers: self.kafka_min_brokers.unwrap_or(d.kafka_min_brokers),
             broker_disk_bytes_per_sec: mb(self.broker_disk_mb_per_sec, d.broker_disk_bytes_per_sec),

@@ -67,8 +67,8 @@ pub struct Inputs {
     /// `--orphan-grace-ms` (600 s): an incremental scan lists what was created since the previous scan's
     /// cutoff (its time less this grace) less one more grace.
     pub orphan_grace_secs: f64,
-    /// Orphan scans between two listings of the whole bucket (1,440 in `weft-maintenance`).
-    pub full_orphan_scan_every: f64,
+    /// Hours between two orphan scans that list the whole bucket (24 in `weft-maintenance`).
+    pub full_orphan_scan_hours: f64,
 
     // ---- Apache Kafka ----
     pub replication_factor: u32,
@@ -120,7 +120,7 @@ impl Default for Inputs {
             gc_grace_secs: 60.0,
             orphan_scan_every_passes: 12.0,
             orphan_grace_secs: 600.0,
-            full_orphan_scan_every: 1440.0,
+            full_orphan_scan_hours: 24.0,
             replication_factor: 3,
             kafka_min_brokers: 3,
             broker_disk_bytes_per_sec: 125.0 * MB,
@@ -178,7 +178,7 @@ impl Inputs {
             ("maintenance interval seconds", self.maintenance_interval_secs),
             ("merge target bytes", self.merge_target_bytes),
             ("orphan scan passes", self.orphan_scan_every_passes),
-            ("full orphan scan interval", self.full_orphan_scan_every),
+            ("full orphan scan hours", self.full_orphan_scan_hours),
             ("broker disk bytes/s", self.broker_disk_bytes_per_sec),
             ("broker network bytes/s", self.broker_network_bytes_per_sec),
         ];

@@ -244,7 +244,7 @@ fn object_store(inputs: &Inputs, f: &Flow) -> ObjectStore {
     // The orphan scan lists both data prefixes every orphan_scan_every_passes passes; a LIST returns at
     // most 1,000 keys, and an empty prefix still costs one. Most scans list only the objects created since
     // the previous scan's cutoff less one grace (a window of the scan interval plus two graces) that still
-    // exist; one scan in full_orphan_scan_every lists everything.
+    // exist; one scan every full_orphan_scan_hours lists everything.
     let scan_secs = inputs.maintenance_interval_secs * inputs.orphan_scan_every_passes;
     let scans_per_sec = 1.0 / scan_secs;
     let window_secs = scan_secs + 2.0 * inputs.orphan_grace_secs;
@@ -252,7 +252,7 @@ fn object_store(inputs: &Inputs, f: &Flow) -> ObjectStore {
     let incremental = pages(f.flush_objects_per_sec * window_secs.min(f.flush_life_secs))
         + pages(f.merged_objects_per_sec * window_secs.min(f.merged_life_secs));
     let full = pages(flush_stored) + pages(merged_stored);
-    let every = inputs.full_orphan_scan_every.max(1.0);
+    let every = (inputs.full_orphan_scan_hours * 3600.0 / scan_secs).max(1.0);
     let list_per_scan = (incremental * (every - 1.0) + full) / every;
     ObjectStore {
         flush_objects_per_hour: f.flush_objects_per_sec * hour,
@@ -339,9 +339,9 @@ pub fn warnings(inputs: &Inputs, workload: &Workload, weft: &WeftPlan) -> Vec<St
     if s.list_per_hour > s.put_per_hour {
         let scan_secs = inputs.maintenance_interval_secs * inputs.orphan_scan_every_passes;
         out.push(format!(
-            "weft: the orphan scans (every {scan_secs} s, all {:.0} stored objects once in {} scans) make {:.0} \
-             LIST requests an hour, more than the {:.0} uploads",
-            s.stored_objects, inputs.full_orphan_scan_every, s.list_per_hour, s.put_per_hour
+            "weft: the orphan scans (every {scan_secs} s, all {:.0} stored objects every {} h) make {:.0} LIST \
+             requests an hour, more than the {:.0} uploads",
+            s.stored_objects, inputs.full_orphan_scan_hours, s.list_per_hour, s.put_per_hour
         ));
     }
     // GC deletes at most 1,000 dead objects per pass (weft-maintenance MAX_DELETES_PER_PASS).

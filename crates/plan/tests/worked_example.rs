@@ -71,7 +71,7 @@ fn the_worked_example_matches_the_hand_calculation() {
     close(s.stored_bytes, 50e6 * 604_940.0);
     // LIST. A scan every 12 x 5 s = 60 s. Most list the objects created in the last 60 + 2 x 600 = 1,260 s
     // that still exist: flush segments live 75 s, so 12 x 75 = 900 -> 1 request; merged 3 x 1,260 = 3,780 ->
-    // 4: 5 requests. One scan in 1,440 lists everything: ceil(900 / 1000) + ceil(1,814,595 / 1000) = 1,816.
+    // 4: 5 requests. One scan a day (1 in 1,440) lists everything: ceil(900 / 1000) + ceil(1,814,595 / 1000) = 1,816.
     // 60 x (1,439 x 5 + 1,816) / 1,440 = 375.458/h. DELETE: every object written dies once: 54,000/h.
     close(s.list_per_hour, 60.0 * (1439.0 * 5.0 + 1816.0) / 1440.0);
     close(s.delete_objects_per_hour, 54_000.0);

@@ -39,6 +39,11 @@ impl SegmentCache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether `key` is held now (neither a hit nor a miss: nothing is counted or refreshed).
+    pub fn contains(&self, key: &str) -> bool {
+        self.lock().entries.contains_key(key)
+    }
+
     pub fn get(&self, key: &str) -> Option<Bytes> {
         let mut inner = self.lock();
         inner.clock += 1;

@@ -100,9 +100,24 @@ impl DirSyncs {
         };
         let (sync, path, state) = (self.sync.clone(), dir.to_path_buf(), state.clone());
         tokio::task::spawn_blocking(move || {
-            let error = sync(&path).err().map(Arc::new);
-            lock(&state.started).1 = false;
-            state.done.send_replace(Done { generation, error });
+            // A panicking sync still publishes (as a failure), or every later writer of the directory would
+            // wait for ever behind a sync marked running.
+            let error = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sync(&path))) {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(Arc::new(e)),
+                Err(_) => Some(Arc::new(io::Error::other("directory sync panicked"))),
+            };
+            // Published under the lock that starts the next sync, so outcomes arrive in generation order.
+            let mut started = lock(&state.started);
+            started.1 = false;
+            state.done.send_if_modified(|done| {
+                let newer = generation > done.generation;
+                if newer {
+                    *done = Done { generation, error };
+                }
+                newer
+            });
+            drop(started);
         });
     }
 
@@ -206,6 +221,24 @@ mod tests {
         log.fail.store(false, Ordering::SeqCst);
         syncs.sync(Path::new("/d")).await.unwrap();
         assert_eq!(lock(&log.syncs).len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_panicking_sync_fails_its_writers_and_does_not_wedge_the_directory() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = calls.clone();
+        let syncs = DirSyncs::grouped(Arc::new(move |_| {
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("fsync blew up");
+            }
+            Ok(())
+        }));
+        let first = syncs.sync(Path::new("/d")).await.unwrap_err();
+        assert!(first.to_string().contains("panicked"), "{first}");
+        tokio::time::timeout(Duration::from_secs(5), syncs.sync(Path::new("/d")))
+            .await
+            .expect("a later writer is not stuck behind the panicked sync")
+            .unwrap();
     }
 
     #[tokio::test]
