@@ -28,7 +28,7 @@ run() {
     echo "=== $label: e2e at 5,000 rec/s while maintenance merges ~1 GB"
     "$WEFT" bench --mode e2e --rate 5000 --e2e-duration-secs "$E2E_SECS" --partitions 12 2>&1 | grep -v '^%' | tail -6
     curl -s "http://$ADMIN/metrics" \
-        | grep -E '^weft_maintenance_(bytes_total|throttled_milliseconds_total|runs_total\{job="merge")' || true
+        | grep -E '^weft_maintenance_(bytes_total|throttle_wait_seconds_(sum|count)|runs_total\{job="merge")' || true
     kill "$AGENT"; wait "$AGENT" 2>/dev/null || true; AGENT=
 }
 

@@ -147,9 +147,10 @@ fn describe() {
     describe_counter!("weft_metastore_errors_total", "Metastore write transactions that failed, by operation");
     describe_counter!("weft_consumer_group_rebalances_total", "Completed rebalances (joins), by group");
     describe_counter!("weft_transactions_total", "Transactions ended, by result (committed, aborted)");
-    describe_counter!(
-        "weft_maintenance_throttled_milliseconds_total",
-        "Time maintenance jobs waited for their byte budget"
+    describe_histogram!(
+        "weft_maintenance_throttle_wait_seconds",
+        Unit::Seconds,
+        "Each wait of a maintenance job for its byte budget (_sum: the time throttled)"
     );
     describe_counter!("weft_maintenance_runs_total", "Maintenance job runs, by job and result");
     describe_counter!(

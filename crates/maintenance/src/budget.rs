@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Milliseconds background jobs waited for their byte budget (a counter; Prometheus counters take
-/// integers in this exporter, so milliseconds rather than fractional seconds).
-pub const THROTTLED: &str = "weft_maintenance_throttled_milliseconds_total";
+/// Each wait of a background job for its byte budget, in seconds (a histogram: its `_sum` is the total time
+/// throttled, its `_count` the number of waits; the exporter's counters take only integers).
+pub const THROTTLED: &str = "weft_maintenance_throttle_wait_seconds";
 
 /// How much background work may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +65,7 @@ impl Budget {
             tokio::task::yield_now().await;
         } else {
             tokio::time::sleep(wait).await;
-            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            metrics::counter!(THROTTLED).increment(ms);
+            metrics::histogram!(THROTTLED).record(wait.as_secs_f64());
         }
         wait
     }

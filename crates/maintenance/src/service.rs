@@ -6,7 +6,7 @@
 //! compaction and object compaction until the pass's byte allowance is spent; the next pass resumes the walk
 //! where this one stopped, so every partition gets its turn however small the allowance.
 
-use crate::budget::{BudgetLimits, THROTTLED};
+use crate::budget::BudgetLimits;
 use crate::cleaner::{CleanLimits, CleanPolicy, Cleaning, clean_partition_paced};
 use crate::merge::{MergeLimits, Position, merge_partition_paced};
 use crate::retention::{self, RetentionPolicy};
@@ -110,7 +110,6 @@ async fn run(agent: &Maintainer, holder: String) {
     for job in ["compaction", "merge"] {
         metrics::counter!("weft_maintenance_bytes_total", "job" => job).increment(0);
     }
-    metrics::counter!(THROTTLED).increment(0);
     for kind in ["dead", "orphan"] {
         metrics::counter!("weft_gc_objects_deleted_total", "kind" => kind).increment(0);
     }
