@@ -59,7 +59,12 @@ impl Default for SegmentBuilder {
 
 impl SegmentBuilder {
     pub fn new() -> Self {
-        let mut buf = BytesMut::with_capacity(64 * 1024);
+        Self::with_capacity(64 * 1024)
+    }
+
+    /// A builder whose buffer has room for `capacity` bytes before it grows.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut buf = BytesMut::with_capacity(capacity.max(HEADER_LEN));
         buf.put_slice(SEGMENT_MAGIC);
         buf.put_u16(SEGMENT_VERSION);
         buf.put_u16(0);
@@ -99,6 +104,10 @@ impl SegmentBuilder {
         self.buf.put_u32(self.entries.len() as u32);
         self.buf.put_u32(crc);
         self.buf.put_slice(TRAILER_MAGIC);
+        // The object is kept (read cache) as long as its bytes: a buffer mostly unused is not pinned with it.
+        if self.buf.capacity() > 2 * self.buf.len() {
+            return Bytes::copy_from_slice(&self.buf);
+        }
         self.buf.freeze()
     }
 }

@@ -26,6 +26,16 @@ fn golden_v1_layout_is_stable() {
 }
 
 #[test]
+fn the_buffer_size_never_changes_the_bytes() {
+    for capacity in [0, 16, 100, 64 * 1024, 1 << 20] {
+        let mut b = SegmentBuilder::with_capacity(capacity);
+        b.push([1; 16], 0, b"first batch");
+        b.push([2; 16], 7, b"second");
+        assert_eq!(b.finish(), sample(), "capacity {capacity}");
+    }
+}
+
+#[test]
 fn corrupt_entries_are_detected() {
     let mut obj = sample().to_vec();
     let at = obj.len() - TRAILER_LEN - 3;

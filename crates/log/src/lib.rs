@@ -13,5 +13,5 @@ mod reader;
 mod watch;
 
 pub use buffer::{Append, FlushDeps, FlushFailure, FlushFailureKind, FlushResult, ProduceBuffer, ProduceLimits};
-pub use reader::{LEADER_EPOCH, LogReader, ReadError, ReadRecords, read_batch};
+pub use reader::{LEADER_EPOCH, LogReader, MAX_RUN_BYTES, ReadError, ReadRecords, read_batch, read_run, read_runs};
 pub use watch::PartitionWatch;

@@ -50,6 +50,57 @@ pub async fn read_batch(storage: &ObjectStorage, b: &BatchRef) -> Result<BytesMu
     Ok(out)
 }
 
+/// Most bytes [`read_run`] asks of the store in one range read (a run of one larger batch is read whole).
+pub const MAX_RUN_BYTES: u64 = 1 << 20;
+
+/// Splits `rows` into runs that one range read serves: batches stored back to back in one object, at most
+/// [`MAX_RUN_BYTES`] together (a run always holds at least one batch). Maintenance reads a partition's
+/// batches this way: a flush segment holds each partition's batches together, a merged object holds one
+/// partition, so most runs are whole.
+pub fn read_runs(rows: &[BatchRef]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        let extends = rows.get(i).is_some_and(|b| {
+            let prev = &rows[i - 1];
+            let run_bytes = b.byte_start.saturating_sub(rows[start].byte_start) + u64::from(b.byte_len);
+            b.object_key == prev.object_key
+                && b.byte_start == prev.byte_start + u64::from(prev.byte_len)
+                && run_bytes <= MAX_RUN_BYTES
+        });
+        if !extends {
+            runs.push(start..i);
+            start = i;
+        }
+    }
+    runs
+}
+
+/// Reads one run of [`read_runs`] with one range read and returns its batches as [`read_batch`] does (checked
+/// and patched). For background jobs: a cached object is sliced, but a miss reads only the run's bytes and
+/// leaves the cache alone, so compaction going through old data never evicts what consumers are reading.
+pub async fn read_run(storage: &ObjectStorage, run: &[BatchRef]) -> Result<Vec<BytesMut>, ReadError> {
+    let (Some(first), Some(last)) = (run.first(), run.last()) else { return Ok(Vec::new()) };
+    let range = first.byte_start..last.byte_start + u64::from(last.byte_len);
+    let data = storage.get_range(&first.object_key, range.clone(), false).await?;
+    if data.len() as u64 != range.end - range.start {
+        let reason = format!("read {} bytes of {} from {}", data.len(), range.end - range.start, first.object_key);
+        return Err(ReadError::BadStoredBatch { offset: first.base_offset, reason });
+    }
+    let mut out = Vec::with_capacity(run.len());
+    for b in run {
+        let at = (b.byte_start - first.byte_start) as usize;
+        let stored = data.get(at..at + b.byte_len as usize).ok_or_else(|| ReadError::BadStoredBatch {
+            offset: b.base_offset,
+            reason: format!("batch outside its run in {}", b.object_key),
+        })?;
+        let mut batch = BytesMut::from(stored);
+        patch_batch(&mut batch, b.base_offset, LEADER_EPOCH);
+        out.push(batch);
+    }
+    Ok(out)
+}
+
 /// Stored batches as fetch serves them.
 #[derive(Debug, Default)]
 pub struct ReadRecords {
@@ -148,5 +199,37 @@ impl LogReader {
             kafka_protocol::records::TimestampType::Creation => r.timestamp,
         };
         Ok(set.records.iter().find(|r| time(r) >= timestamp).map(|r| (r.offset, time(r))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, byte_start: u64, byte_len: u32) -> BatchRef {
+        BatchRef {
+            base_offset: byte_start as i64,
+            last_offset: byte_start as i64,
+            max_timestamp: 0,
+            object_key: key.into(),
+            byte_start,
+            byte_len,
+        }
+    }
+
+    #[test]
+    fn runs_join_adjacent_batches_of_one_object() {
+        let rows = [row("a", 0, 10), row("a", 10, 5), row("b", 15, 5), row("b", 30, 5), row("b", 35, 1)];
+        assert_eq!(read_runs(&rows), vec![0..2, 2..3, 3..5]);
+        assert!(read_runs(&[]).is_empty());
+    }
+
+    #[test]
+    fn runs_stop_at_the_byte_bound_but_hold_one_large_batch() {
+        let big = MAX_RUN_BYTES as u32;
+        let rows = [row("a", 0, big + 1), row("a", u64::from(big) + 1, 1), row("a", u64::from(big) + 2, big - 1)];
+        assert_eq!(read_runs(&rows), vec![0..1, 1..3]);
+        let small = [row("a", 0, big / 2), row("a", u64::from(big / 2), big / 2), row("a", u64::from(big), 1)];
+        assert_eq!(read_runs(&small), vec![0..2, 2..3]);
     }
 }

@@ -14,7 +14,7 @@
 //! Pace: every batch read and the object written are taken from the [`crate::Budget`] first; decoding,
 //! planning and re-encoding (decompression and compression) run on the maintenance [`crate::Worker`].
 
-use crate::{MaintenanceError, Pace, Result, read_batch};
+use crate::{MaintenanceError, Pace, Result, read_batches};
 use bytes::Bytes;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -140,11 +140,7 @@ pub async fn clean_partition_paced(
         return Ok(None);
     }
 
-    let mut stored = Vec::with_capacity(prefix.len());
-    for row in prefix {
-        pace.budget.take(u64::from(row.byte_len)).await;
-        stored.push(read_batch(storage, row).await?);
-    }
+    let stored = read_batches(storage, prefix, pace).await?;
     let aborted = meta.aborted_transactions(topic_id, partition, bounds.log_start, end).await?;
     let rows = prefix.to_vec();
     let target = (topic_id, partition);
@@ -158,7 +154,7 @@ pub async fn clean_partition_paced(
             pace.budget.take(data.len() as u64).await;
             let key = keys::merged_key(now_ms, nonce);
             let size = data.len() as u64;
-            storage.put_durable(&key, data).await?;
+            storage.put_durable_uncached(&key, data).await?;
             Some(NewObject { key, size, created_ms: now_ms })
         }
     };

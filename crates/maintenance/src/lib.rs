@@ -62,17 +62,27 @@ impl Pace {
 
 pub type Result<T> = std::result::Result<T, MaintenanceError>;
 
-/// Reads one indexed batch and patches its base offset in, as the fetch path serves it (the log's one reader
-/// of stored batches).
-pub(crate) async fn read_batch(
+/// Reads indexed batches and patches their base offsets in, as the fetch path serves them (the log's one
+/// reader of stored batches): adjacent batches of one object with one range read, each read paid for in the
+/// pace's byte budget first, and no object pulled into the consumers' cache.
+pub(crate) async fn read_batches(
     storage: &weft_storage::ObjectStorage,
-    b: &weft_meta::BatchRef,
-) -> Result<bytes::BytesMut> {
-    weft_log::read_batch(storage, b).await.map_err(|e| match e {
-        weft_log::ReadError::Meta(e) => MaintenanceError::Meta(e),
-        weft_log::ReadError::Storage(e) => MaintenanceError::Storage(e),
-        weft_log::ReadError::BadStoredBatch { offset, reason } => {
-            MaintenanceError::BadBatch { object: b.object_key.clone(), offset, reason }
-        }
-    })
+    rows: &[weft_meta::BatchRef],
+    pace: &Pace,
+) -> Result<Vec<bytes::BytesMut>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for run in weft_log::read_runs(rows) {
+        let run = &rows[run];
+        pace.budget.take(run.iter().map(|r| u64::from(r.byte_len)).sum()).await;
+        let object = run.first().map(|r| r.object_key.clone()).unwrap_or_default();
+        let batches = weft_log::read_run(storage, run).await.map_err(|e| match e {
+            weft_log::ReadError::Meta(e) => MaintenanceError::Meta(e),
+            weft_log::ReadError::Storage(e) => MaintenanceError::Storage(e),
+            weft_log::ReadError::BadStoredBatch { offset, reason } => {
+                MaintenanceError::BadBatch { object: object.clone(), offset, reason }
+            }
+        })?;
+        out.extend(batches);
+    }
+    Ok(out)
 }

@@ -9,7 +9,7 @@
 //! references them and are deleted by [`crate::gc`] after the grace period. A crash at any point leaves every
 //! record readable exactly once.
 
-use crate::{Pace, Result, read_batch};
+use crate::{Pace, Result, read_batches};
 use uuid::Uuid;
 use weft_format::SegmentBuilder;
 use weft_meta::{BatchRewrite, BatchRow, Metastore, NewObject};
@@ -132,17 +132,13 @@ async fn merge_run(
     if run.len() < limits.min_batches {
         return Ok(None);
     }
-    let mut batches = Vec::with_capacity(run.len());
-    for row in &run {
-        pace.budget.take(u64::from(row.byte_len)).await;
-        batches.push(read_batch(storage, row).await?);
-    }
+    let batches = read_batches(storage, &run, pace).await?;
     let copied = run.clone();
     let (object, added) = pace.worker.run(move || assemble(topic_id, partition, &copied, &batches)).await??;
     pace.budget.take(object.len() as u64).await;
     let key = keys::merged_key(now_ms, nonce);
     let size = object.len() as u64;
-    storage.put_durable(&key, object).await?;
+    storage.put_durable_uncached(&key, object).await?;
     let rewrite = BatchRewrite {
         topic_id,
         partition,

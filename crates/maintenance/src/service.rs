@@ -91,7 +91,26 @@ impl Maintainer {
 
     /// Runs one pass now. The caller must hold the maintenance lease (or be alone, as tools and tests are).
     pub async fn run_one_pass(&self) {
-        pass(self).await
+        pass(self, None).await
+    }
+
+    /// Runs one pass if `holder` gets the maintenance lease (or already holds it), renewing it during the
+    /// pass; returns whether it ran. The lease lasts three intervals, at least 30 s.
+    pub async fn run_leased_pass(&self, holder: &str) -> bool {
+        let now = self.deps.clock.now_ms();
+        let ttl = i64::try_from(self.schedule.interval.as_millis()).unwrap_or(i64::MAX).saturating_mul(3).max(30_000);
+        match self.deps.meta.acquire_lease(LEASE, holder, now, ttl).await {
+            Ok(true) => {
+                let lease = Lease { holder, ttl_ms: ttl, renewed_ms: std::sync::atomic::AtomicI64::new(now) };
+                pass(self, Some(&lease)).await;
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "maintenance lease unavailable");
+                false
+            }
+        }
     }
 
     /// Runs maintenance passes forever; `holder` names this agent in the lease.
@@ -117,13 +136,7 @@ async fn run(agent: &Maintainer, holder: String) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let now = agent.deps.clock.now_ms();
-        let ttl = i64::try_from(agent.schedule.interval.as_millis()).unwrap_or(i64::MAX).saturating_mul(3);
-        match agent.deps.meta.acquire_lease(LEASE, &holder, now, ttl.max(30_000)).await {
-            Ok(true) => pass(agent).await,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "maintenance lease unavailable"),
-        }
+        agent.run_leased_pass(&holder).await;
     }
 }
 
@@ -139,7 +152,44 @@ fn outcome<T>(job: &'static str, r: Result<T, MaintenanceError>) -> Option<T> {
     }
 }
 
-async fn pass(agent: &Maintainer) {
+/// The maintenance lease as the pass holding it keeps it: renewed between partitions once a third of its
+/// time is gone, so a long pass (a slow store, a large backlog) never runs on past its lease while another
+/// agent takes it. Running twice would be safe (every rewrite is a conditional metastore transaction), only
+/// wasteful.
+struct Lease<'a> {
+    holder: &'a str,
+    ttl_ms: i64,
+    renewed_ms: std::sync::atomic::AtomicI64,
+}
+
+/// Whether the pass may go on: true without a lease (tools, tests), else once the lease is renewed if due.
+async fn still_holds(agent: &Maintainer, lease: Option<&Lease<'_>>) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    let Some(lease) = lease else { return true };
+    let now = agent.deps.clock.now_ms();
+    if now.saturating_sub(lease.renewed_ms.load(Relaxed)) < lease.ttl_ms / 3 {
+        return true;
+    }
+    match agent.deps.meta.acquire_lease(LEASE, lease.holder, now, lease.ttl_ms).await {
+        Ok(true) => {
+            lease.renewed_ms.store(now, Relaxed);
+            true
+        }
+        Ok(false) => {
+            tracing::warn!(
+                holder = lease.holder,
+                "maintenance lease taken by another agent during a pass; the pass stops"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "maintenance lease could not be renewed; the pass stops");
+            false
+        }
+    }
+}
+
+async fn pass(agent: &Maintainer, lease: Option<&Lease<'_>>) {
     let topics = match agent.deps.meta.list_topics().await {
         Ok(t) => t,
         Err(e) => {
@@ -163,8 +213,10 @@ async fn pass(agent: &Maintainer) {
             work.push(Work { entry: entry.clone(), partition, clean_offset: clean_offsets.get(&partition).copied() });
         }
     }
-    rewrite(agent, &work).await;
-    collect(agent).await;
+    rewrite(agent, &work, lease).await;
+    if still_holds(agent, lease).await {
+        collect(agent).await;
+    }
 }
 
 /// One partition's turn at log compaction and object compaction.
@@ -208,7 +260,7 @@ async fn clean_offsets(agent: &Maintainer, entry: &TopicEntry) -> HashMap<i32, i
 
 /// Log compaction and object compaction over the partitions, from the cursor on, until the pass's
 /// allowance is spent.
-async fn rewrite(agent: &Maintainer, work: &[Work]) {
+async fn rewrite(agent: &Maintainer, work: &[Work], lease: Option<&Lease<'_>>) {
     use std::sync::atomic::Ordering::Relaxed;
     if work.is_empty() {
         return;
@@ -216,7 +268,7 @@ async fn rewrite(agent: &Maintainer, work: &[Work]) {
     let first = agent.state.cursor.load(Relaxed) % work.len();
     for step in 0..work.len() {
         let i = (first + step) % work.len();
-        if agent.pace.budget.pass_spent() {
+        if agent.pace.budget.pass_spent() || !still_holds(agent, lease).await {
             agent.state.cursor.store(i, Relaxed);
             return;
         }

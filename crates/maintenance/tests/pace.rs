@@ -6,18 +6,22 @@ mod common;
 use common::{Fixture, fixture, produce, topic};
 use std::sync::Arc;
 use std::time::Duration;
-use weft_clock::{ManualClock, SequentialIds};
+use weft_clock::{Clock, ManualClock, SequentialIds};
 use weft_maintenance::{BudgetLimits, Deps, Maintainer, Schedule};
 use weft_meta::Topic;
 use weft_storage::keys;
 
 fn maintainer(f: &Fixture, budget: BudgetLimits) -> Maintainer {
+    maintainer_on(f, budget, Arc::new(ManualClock(100_000.into())))
+}
+
+fn maintainer_on(f: &Fixture, budget: BudgetLimits, clock: Arc<dyn Clock>) -> Maintainer {
     let deps = Deps {
         meta: f.meta.clone(),
         storage: f.storage.clone(),
         topics: Arc::new(weft_topics::TopicCache::new(Duration::from_secs(60), 1 << 20)),
         partitions: Arc::new(weft_log::PartitionWatch::default()),
-        clock: Arc::new(ManualClock(100_000.into())),
+        clock,
         ids: Arc::new(SequentialIds::default()),
     };
     let schedule = Schedule {
@@ -93,4 +97,31 @@ async fn the_byte_rate_paces_a_pass() {
     let took = started.elapsed();
     assert_eq!(merged(&f, &t).await, [true, true, true]);
     assert!(took >= Duration::from_millis(1_800), "{took:?}");
+}
+
+/// A clock that moves 11 s every time it is read, so a pass outlives a third of its 30 s lease at once.
+struct SteppingClock(std::sync::atomic::AtomicI64);
+
+impl Clock for SteppingClock {
+    fn now_ms(&self) -> i64 {
+        self.0.fetch_add(11_000, std::sync::atomic::Ordering::SeqCst) + 11_000
+    }
+}
+
+#[tokio::test]
+async fn a_leased_pass_waits_for_the_lease_and_renews_it_as_it_goes() {
+    let f = fixture().await;
+    let t = seed(&f).await;
+    assert!(f.meta.acquire_lease("maintenance", "b", 100_000, 30_000).await.expect("lease"));
+    let clock = Arc::new(SteppingClock(100_000.into()));
+    let m = maintainer_on(&f, BudgetLimits { bytes_per_sec: 0, bytes_per_pass: 0 }, clock);
+    // Agent b holds the lease until 130 s: a's passes at 111 s and 122 s run nothing.
+    assert!(!m.run_leased_pass("a").await);
+    assert!(!m.run_leased_pass("a").await);
+    assert_eq!(merged(&f, &t).await, [false, false, false]);
+    // At 133 s b's lease is over: a takes it until 163 s, and renews it during the pass.
+    assert!(m.run_leased_pass("a").await);
+    assert_eq!(merged(&f, &t).await, [true, true, true]);
+    let renewed = !f.meta.acquire_lease("maintenance", "b", 163_001, 30_000).await.expect("lease");
+    assert!(renewed, "the pass renewed its lease past its first expiry");
 }

@@ -136,6 +136,12 @@ impl ObjectStorage {
         self.reads.put(key, data, true).await
     }
 
+    /// [`ObjectStorage::put_durable`] without placing the bytes in the read cache: for what background jobs
+    /// write (merged and compacted objects of older data), so they never evict what consumers are reading.
+    pub async fn put_durable_uncached(&self, key: &str, data: Bytes) -> Result<(), StorageError> {
+        self.reads.put(key, data, false).await
+    }
+
     /// Reads a whole object, through the cache.
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         self.reads.get(key).await

@@ -44,3 +44,48 @@ pub async fn rewrites(store: &dyn Metastore) {
     assert_eq!(store.read_index(t.id, 0, 0, u64::MAX, 100).await.expect("read").len(), 2);
     assert_eq!(store.partition_offsets(t.id, 0).await.expect("offsets").map(|o| o.next_offset), Some(20));
 }
+
+/// A rewrite of more rows than one statement lists (`sql::bulk::CHUNK`): a row changed in a later chunk still
+/// stops it, and an applied one replaces every row and marks every old object dead.
+pub async fn large_rewrites(store: &dyn Metastore) {
+    const N: i64 = 450;
+    let t = store.create_topic(new_topic("conf-rewrite-large", 1)).await.expect("create");
+    for i in 0..N {
+        store.commit_segment(commit(&format!("rwl-{i:03}"), vec![batch(t.id, 0, 0, 1, 1)])).await.expect("commit");
+    }
+    let replaced: Vec<(i64, String)> = (0..N).map(|i| (i, format!("rwl-{i:03}"))).collect();
+    let added = (0..N)
+        .map(|i| BatchRow {
+            base_offset: i,
+            last_offset: i,
+            record_count: 1,
+            max_timestamp: 1,
+            byte_start: i as u64 * 100,
+            byte_len: 100,
+        })
+        .collect();
+    let merge = BatchRewrite {
+        topic_id: t.id,
+        partition: 0,
+        object: Some(NewObject { key: "rwl-merged".into(), size: N as u64 * 100, created_ms: 5 }),
+        replaced,
+        added,
+        removed_markers: vec![],
+        clean_offset: None,
+        now_ms: 7,
+    };
+    let mut stale = merge.clone();
+    stale.replaced[420].1 = "rwl-elsewhere".into();
+    stale.object = Some(NewObject { key: "rwl-stale".into(), size: 1, created_ms: 5 });
+    assert!(!store.replace_batches(stale).await.expect("rewrite"), "row 420 is not as read");
+    let rows = store.read_index(t.id, 0, 0, u64::MAX, 1000).await.expect("read");
+    assert_eq!(rows.len(), N as usize);
+    assert!(rows.iter().all(|r| r.object_key != "rwl-merged"));
+    assert!(store.replace_batches(merge).await.expect("rewrite"), "rows are intact");
+    let rows = store.read_index(t.id, 0, 0, u64::MAX, 1000).await.expect("read");
+    assert_eq!(rows.len(), N as usize);
+    assert!(rows.iter().enumerate().all(|(i, r)| r.object_key == "rwl-merged" && r.base_offset == i as i64));
+    let dead = dead_with(store, "rwl-", i64::MAX).await;
+    assert_eq!(dead.len(), N as usize + 1, "every old object and the stale rewrite's");
+    assert!(!dead.contains(&"rwl-merged".to_string()));
+}

@@ -147,6 +147,7 @@ pub async fn run_all(store: &dyn Metastore) {
     health::store_answers_and_takes_writes(store).await;
     log::offsets_are_dense_across_commits(store).await;
     log::index_reads_and_time_lookups(store).await;
+    log::index_reads_across_pages(store).await;
     log::deleted_partitions_refuse_appends(store).await;
     groups::group_offsets(store).await;
     groups::group_state(store).await;
@@ -162,6 +163,7 @@ pub async fn run_all(store: &dyn Metastore) {
     objects::log_start_and_dead_objects(store).await;
     objects::orphans_are_fenced_against_late_commits(store).await;
     log_maintenance::rewrites(store).await;
+    log_maintenance::large_rewrites(store).await;
     leases::leases(store).await;
     leases::leases_in_bulk(store).await;
     agents::generations_fence_older_incarnations(store).await;

@@ -64,26 +64,28 @@ impl Log for SqlMetastore {
         max_bytes: u64,
         max_batches: u32,
     ) -> Result<Vec<BatchRef>> {
-        // The batch containing `from_offset` starts at the greatest base offset <= from_offset; bounding the
-        // scan by it keeps the lookup on the primary key.
-        let rows = sqlx::query(concat!("SELECT ", batch_columns!(), " FROM batches WHERE topic_id = $1 AND partition_id = $2 AND last_offset >= $3 AND base_offset >= COALESCE((SELECT MAX(base_offset) FROM batches WHERE topic_id = $1 AND partition_id = $2 AND base_offset <= $3), 0) ORDER BY base_offset LIMIT $4"))
-        .bind(topic_id.to_string())
-        .bind(i64::from(partition))
-        .bind(from_offset)
-        .bind(i64::from(max_batches.max(1)))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::new();
-        let mut bytes = 0u64;
-        for row in &rows {
-            let b = batch_from_row(row)?;
-            if !out.is_empty() && bytes + u64::from(b.byte_len) > max_bytes {
-                break;
+        // Rows are read in pages that grow fourfold, so a fetch of a few large batches reads a few rows, and
+        // one of many small batches reads at most about four times the rows its bytes need (reading
+        // `max_batches` rows every time cost a consumer of small batches 2,048 rows per partition per fetch).
+        let max_batches = max_batches.max(1);
+        let (mut out, mut bytes, mut from, mut page) = (Vec::new(), 0u64, from_offset, FIRST_INDEX_PAGE);
+        loop {
+            let limit = page.min(max_batches - out.len() as u32);
+            let rows = self.index_page(topic_id, partition, from, limit).await?;
+            let full = rows.len() as u32 == limit;
+            for b in rows {
+                if !out.is_empty() && bytes + u64::from(b.byte_len) > max_bytes {
+                    return Ok(out);
+                }
+                bytes += u64::from(b.byte_len);
+                from = b.last_offset + 1;
+                out.push(b);
             }
-            bytes += u64::from(b.byte_len);
-            out.push(b);
+            if !full || out.len() as u32 >= max_batches {
+                return Ok(out);
+            }
+            page = page.saturating_mul(4);
         }
-        Ok(out)
     }
 
     async fn first_batch_at_or_after_time(
@@ -128,5 +130,24 @@ impl Log for SqlMetastore {
         now_ms: i64,
     ) -> Result<Option<PartitionOffsets>> {
         timed("advance_log_start", self.advance_log_start_impl(topic_id, partition, offset, now_ms)).await
+    }
+}
+
+/// Index rows read by the first page of [`crate::Log::read_index`].
+const FIRST_INDEX_PAGE: u32 = 32;
+
+impl SqlMetastore {
+    /// Up to `limit` index rows of a partition from the batch holding `from_offset` on.
+    async fn index_page(&self, topic_id: Uuid, partition: i32, from_offset: i64, limit: u32) -> Result<Vec<BatchRef>> {
+        // The batch containing `from_offset` starts at the greatest base offset <= from_offset; bounding the
+        // scan by it keeps the lookup on the primary key.
+        let rows = sqlx::query(concat!("SELECT ", batch_columns!(), " FROM batches WHERE topic_id = $1 AND partition_id = $2 AND last_offset >= $3 AND base_offset >= COALESCE((SELECT MAX(base_offset) FROM batches WHERE topic_id = $1 AND partition_id = $2 AND base_offset <= $3), 0) ORDER BY base_offset LIMIT $4"))
+            .bind(topic_id.to_string())
+            .bind(i64::from(partition))
+            .bind(from_offset)
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(batch_from_row).collect()
     }
 }

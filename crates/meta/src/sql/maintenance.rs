@@ -23,6 +23,64 @@ async fn objects_below(tx: &mut Tx<'_>, topic_id: &str, partition: i64, below: i
     rows.iter().map(|r| Ok(r.try_get::<String, _>("object_key")?)).collect()
 }
 
+/// Whether every `(base_offset, object_key)` of `replaced` is still an index row of the partition (a
+/// rewrite applies only to the rows it read).
+async fn rows_intact(tx: &mut Tx<'_>, topic_id: &str, partition: i64, replaced: &[(i64, String)]) -> Result<bool> {
+    for chunk in replaced.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "SELECT base_offset, object_key FROM batches WHERE topic_id = $1 AND partition_id = $2 \
+             AND base_offset IN ({})",
+            super::bulk::placeholders(3, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(topic_id).bind(partition);
+        for (base, _) in chunk {
+            q = q.bind(*base);
+        }
+        let rows = q.fetch_all(&mut **tx).await?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            found.insert(r.try_get::<i64, _>("base_offset")?, r.try_get::<String, _>("object_key")?);
+        }
+        if chunk.iter().any(|(base, key)| found.get(base) != Some(key)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Inserts the index rows of a rewritten object, many rows per statement.
+async fn insert_rows(
+    tx: &mut Tx<'_>,
+    topic_id: &str,
+    partition: i64,
+    object_key: &str,
+    added: &[crate::BatchRow],
+) -> Result<()> {
+    const COLUMNS: usize = 9;
+    for chunk in added.chunks(super::bulk::CHUNK) {
+        let sql = format!(
+            "INSERT INTO batches (topic_id, partition_id, base_offset, last_offset, record_count, max_timestamp, \
+             object_key, byte_start, byte_len) VALUES {}",
+            super::bulk::value_rows(1, chunk.len(), COLUMNS)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        for b in chunk {
+            q = q
+                .bind(topic_id)
+                .bind(partition)
+                .bind(b.base_offset)
+                .bind(b.last_offset)
+                .bind(i64::from(b.record_count))
+                .bind(b.max_timestamp)
+                .bind(object_key)
+                .bind(b.byte_start as i64)
+                .bind(i64::from(b.byte_len));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Reads a partition's bounds, row-locking it until the transaction ends (the lock commits take first).
 fn lock_partition(backend: Backend) -> String {
     format!(
@@ -136,23 +194,7 @@ impl SqlMetastore {
             .bind(p)
             .fetch_optional(&mut *tx)
             .await?;
-        let mut intact = true;
-        for (base, key) in &w.replaced {
-            let row = sqlx::query(
-                "SELECT 1 AS one FROM batches WHERE topic_id = $1 AND partition_id = $2 AND base_offset = $3 \
-                 AND object_key = $4",
-            )
-            .bind(&id)
-            .bind(p)
-            .bind(*base)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if row.is_none() {
-                intact = false;
-                break;
-            }
-        }
+        let intact = rows_intact(&mut tx, &id, p, &w.replaced).await?;
         if let Some(o) = &w.object {
             // A rewrite that lost a race leaves its object dead at once, for the garbage collector.
             sqlx::query("INSERT INTO objects (object_key, size_bytes, created_ms, dead_ms) VALUES ($1, $2, $3, $4)")
@@ -167,32 +209,20 @@ impl SqlMetastore {
             self.commit(tx).await?;
             return Ok(false);
         }
-        for (base, _) in &w.replaced {
-            sqlx::query("DELETE FROM batches WHERE topic_id = $1 AND partition_id = $2 AND base_offset = $3")
-                .bind(&id)
-                .bind(p)
-                .bind(*base)
-                .execute(&mut *tx)
-                .await?;
+        let bases: Vec<i64> = w.replaced.iter().map(|(base, _)| *base).collect();
+        for chunk in bases.chunks(super::bulk::CHUNK) {
+            let sql = format!(
+                "DELETE FROM batches WHERE topic_id = $1 AND partition_id = $2 AND base_offset IN ({})",
+                super::bulk::placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(&id).bind(p);
+            for base in chunk {
+                q = q.bind(*base);
+            }
+            q.execute(&mut *tx).await?;
         }
         if let Some(o) = &w.object {
-            for b in &w.added {
-                sqlx::query(
-                    "INSERT INTO batches (topic_id, partition_id, base_offset, last_offset, record_count, \
-                     max_timestamp, object_key, byte_start, byte_len) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&id)
-                .bind(p)
-                .bind(b.base_offset)
-                .bind(b.last_offset)
-                .bind(i64::from(b.record_count))
-                .bind(b.max_timestamp)
-                .bind(&o.key)
-                .bind(b.byte_start as i64)
-                .bind(i64::from(b.byte_len))
-                .execute(&mut *tx)
-                .await?;
-            }
+            insert_rows(&mut tx, &id, p, &o.key, &w.added).await?;
         }
         for marker in &w.removed_markers {
             sqlx::query("DELETE FROM aborted_txns WHERE topic_id = $1 AND partition_id = $2 AND last_offset = $3")

@@ -6,6 +6,7 @@ mod acls;
 mod agents;
 mod append;
 mod backend;
+mod bulk;
 mod catalog;
 mod changes;
 mod credentials;

@@ -23,19 +23,27 @@ pub(super) async fn mark_dead(
     let mut keys: Vec<&String> = keys.into_iter().collect();
     keys.sort_unstable();
     keys.dedup();
-    let lock = format!("SELECT object_key FROM objects WHERE object_key = $1{}", backend.for_update());
-    for key in keys {
+    for chunk in keys.chunks(super::bulk::CHUNK) {
         if backend == Backend::Postgres {
-            sqlx::query(sqlx::AssertSqlSafe(lock.as_str())).bind(key).fetch_optional(&mut **tx).await?;
+            let list = super::bulk::placeholders(1, chunk.len());
+            let lock =
+                format!("SELECT object_key FROM objects WHERE object_key IN ({list}) ORDER BY object_key FOR UPDATE");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(lock.as_str()));
+            for key in chunk {
+                q = q.bind(*key);
+            }
+            q.fetch_all(&mut **tx).await?;
         }
-        sqlx::query(
-            "UPDATE objects SET dead_ms = $2 WHERE object_key = $1 AND dead_ms IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM batches WHERE object_key = $1)",
-        )
-        .bind(key)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await?;
+        let list = super::bulk::placeholders(2, chunk.len());
+        let sql = format!(
+            "UPDATE objects SET dead_ms = $1 WHERE object_key IN ({list}) AND dead_ms IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM batches WHERE batches.object_key = objects.object_key)"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(now_ms);
+        for key in chunk {
+            q = q.bind(*key);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }

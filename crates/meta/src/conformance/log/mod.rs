@@ -8,6 +8,7 @@ pub use record_sets::{
     transactional_sets,
 };
 
+use super::objects::commit;
 use super::{batch, new_topic};
 use crate::{AppendOutcome, Metastore, PartitionOffsets, SegmentCommit};
 use uuid::Uuid;
@@ -96,4 +97,23 @@ pub async fn deleted_partitions_refuse_appends(store: &dyn Metastore) {
             AppendOutcome::UnknownPartition
         ]
     );
+}
+
+/// Index reads over more rows than one page: every row in order, cut by bytes or by the row limit only.
+pub async fn index_reads_across_pages(store: &dyn Metastore) {
+    let t = store.create_topic(new_topic("conf-index-pages", 1)).await.expect("create");
+    // 300 one-record batches of 100 bytes, ten per segment.
+    for s in 0..30 {
+        let batches = (0..10).map(|i| batch(t.id, 0, i * 100, 1, 1)).collect();
+        store.commit_segment(commit(&format!("ip-{s:02}"), batches)).await.expect("commit");
+    }
+    let bases = |rows: &[crate::BatchRef]| rows.iter().map(|r| r.base_offset).collect::<Vec<_>>();
+    let all = store.read_index(t.id, 0, 0, u64::MAX, 1000).await.expect("read");
+    assert_eq!(bases(&all), (0..300).collect::<Vec<_>>());
+    let by_rows = store.read_index(t.id, 0, 17, u64::MAX, 70).await.expect("read");
+    assert_eq!(bases(&by_rows), (17..87).collect::<Vec<_>>());
+    let by_bytes = store.read_index(t.id, 0, 5, 150 * 100, 1000).await.expect("read");
+    assert_eq!(bases(&by_bytes), (5..155).collect::<Vec<_>>());
+    let one = store.read_index(t.id, 0, 299, 1, 1000).await.expect("read");
+    assert_eq!(bases(&one), vec![299], "at least one batch, whatever max_bytes");
 }
