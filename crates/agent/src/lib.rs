@@ -20,6 +20,7 @@ mod error;
 mod handlers;
 mod health;
 mod http;
+mod in_process;
 mod legacy;
 mod listeners;
 mod membership;
