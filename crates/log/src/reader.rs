@@ -81,7 +81,11 @@ pub fn read_runs(rows: &[BatchRef]) -> Vec<std::ops::Range<usize>> {
 /// leaves the cache alone, so compaction going through old data never evicts what consumers are reading.
 pub async fn read_run(storage: &ObjectStorage, run: &[BatchRef]) -> Result<Vec<BytesMut>, ReadError> {
     let (Some(first), Some(last)) = (run.first(), run.last()) else { return Ok(Vec::new()) };
-    let range = first.byte_start..last.byte_start + u64::from(last.byte_len);
+    let range = first.byte_start..last.byte_start.saturating_add(u64::from(last.byte_len));
+    if range.end < range.start {
+        let reason = format!("a run of {} must be in byte order", first.object_key);
+        return Err(ReadError::BadStoredBatch { offset: first.base_offset, reason });
+    }
     let data = storage.get_range(&first.object_key, range.clone(), false).await?;
     if data.len() as u64 != range.end - range.start {
         let reason = format!("read {} bytes of {} from {}", data.len(), range.end - range.start, first.object_key);
@@ -89,8 +93,10 @@ pub async fn read_run(storage: &ObjectStorage, run: &[BatchRef]) -> Result<Vec<B
     }
     let mut out = Vec::with_capacity(run.len());
     for b in run {
-        let at = (b.byte_start - first.byte_start) as usize;
-        let stored = data.get(at..at + b.byte_len as usize).ok_or_else(|| ReadError::BadStoredBatch {
+        let at = usize::try_from(b.byte_start.saturating_sub(first.byte_start)).unwrap_or(usize::MAX);
+        let range = (b.byte_start >= first.byte_start && b.object_key == first.object_key)
+            .then(|| at..at.saturating_add(b.byte_len as usize));
+        let stored = range.and_then(|r| data.get(r)).ok_or_else(|| ReadError::BadStoredBatch {
             offset: b.base_offset,
             reason: format!("batch outside its run in {}", b.object_key),
         })?;

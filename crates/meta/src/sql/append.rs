@@ -9,7 +9,7 @@
 //! rows are written in multi-row statements at the end ([`index`]), a bounded number of round trips per
 //! flush. A COMMIT whose outcome is lost with the connection is resolved in [`resolve`].
 
-mod index;
+pub(super) mod index;
 mod resolve;
 
 use super::{Backend, SqlMetastore, to_i32};

@@ -1,10 +1,9 @@
 //! Statements over many rows at once. A statement is a round trip (to PostgreSQL over the network, to SQLite
 //! through sqlx's worker thread), so rewriting a partition's index one row per statement held the writer for
 //! about 70 ms per 300 rows and stalled every produce commit behind it; lists of up to [`CHUNK`] values per
-//! statement keep one rewrite to a handful of statements.
+//! statement (and the multi-row inserts of `append/index.rs`) keep one rewrite to a handful of statements.
 
-/// Most values in one `IN (...)` list or rows in one multi-row `INSERT` (9 columns: 1,800 parameters, far
-/// below SQLite's 32,766 and PostgreSQL's 65,535).
+/// Most values in one `IN (...)` list (far below SQLite's 32,766 and PostgreSQL's 65,535 parameters).
 pub(super) const CHUNK: usize = 200;
 
 /// `$first, $first+1, ...`: `count` numbered parameters.

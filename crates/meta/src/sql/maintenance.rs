@@ -48,39 +48,6 @@ async fn rows_intact(tx: &mut Tx<'_>, topic_id: &str, partition: i64, replaced: 
     Ok(true)
 }
 
-/// Inserts the index rows of a rewritten object, many rows per statement.
-async fn insert_rows(
-    tx: &mut Tx<'_>,
-    topic_id: &str,
-    partition: i64,
-    object_key: &str,
-    added: &[crate::BatchRow],
-) -> Result<()> {
-    const COLUMNS: usize = 9;
-    for chunk in added.chunks(super::bulk::CHUNK) {
-        let sql = format!(
-            "INSERT INTO batches (topic_id, partition_id, base_offset, last_offset, record_count, max_timestamp, \
-             object_key, byte_start, byte_len) VALUES {}",
-            super::bulk::value_rows(1, chunk.len(), COLUMNS)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-        for b in chunk {
-            q = q
-                .bind(topic_id)
-                .bind(partition)
-                .bind(b.base_offset)
-                .bind(b.last_offset)
-                .bind(i64::from(b.record_count))
-                .bind(b.max_timestamp)
-                .bind(object_key)
-                .bind(b.byte_start as i64)
-                .bind(i64::from(b.byte_len));
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
 /// Reads a partition's bounds, row-locking it until the transaction ends (the lock commits take first).
 fn lock_partition(backend: Backend) -> String {
     format!(
@@ -222,7 +189,8 @@ impl SqlMetastore {
             q.execute(&mut *tx).await?;
         }
         if let Some(o) = &w.object {
-            insert_rows(&mut tx, &id, p, &o.key, &w.added).await?;
+            let rows: Vec<_> = w.added.iter().map(|b| super::append::index::Row::rewritten(&id, p, b)).collect();
+            super::append::index::insert(&mut tx, &o.key, &rows).await?;
         }
         for marker in &w.removed_markers {
             sqlx::query("DELETE FROM aborted_txns WHERE topic_id = $1 AND partition_id = $2 AND last_offset = $3")

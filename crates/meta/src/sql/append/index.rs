@@ -1,10 +1,10 @@
-//! The index rows of one segment commit, written in multi-row `INSERT`s: sqlx's `Any` driver has no array
+//! Index rows as a segment commit or an index rewrite (compaction, merge) writes them, in multi-row `INSERT`s: sqlx's `Any` driver has no array
 //! binds, so rows go in chunks of [`ROWS_PER_STATEMENT`], under every backend's bind-parameter limit (SQLite
 //! 32766, PostgreSQL 65535). A flush of N batches costs ceil(N / ROWS_PER_STATEMENT) statements here instead
 //! of N.
 
 use super::Tx;
-use crate::{BatchAppend, Result};
+use crate::{BatchAppend, BatchRow, Result};
 
 /// Columns per row, in the order of [`COLUMNS`].
 const PER_ROW: usize = 9;
@@ -14,8 +14,8 @@ const _: () = assert!(ROWS_PER_STATEMENT * PER_ROW < 32766, "over SQLite's bind-
 const COLUMNS: &str = "INSERT INTO batches (topic_id, partition_id, record_count, base_offset, last_offset, \
                        max_timestamp, object_key, byte_start, byte_len) VALUES ";
 
-/// One accepted batch's index row (its object is the commit's).
-pub(super) struct Row {
+/// One batch's index row (its object is the statement's).
+pub(in crate::sql) struct Row {
     topic_id: String,
     partition: i64,
     record_count: i64,
@@ -39,31 +39,29 @@ impl Row {
             byte_len: i64::from(b.byte_len),
         }
     }
+
+    /// A row an index rewrite adds to a partition.
+    pub(in crate::sql) fn rewritten(topic_id: &str, partition: i64, b: &BatchRow) -> Row {
+        Row {
+            topic_id: topic_id.to_string(),
+            partition,
+            record_count: i64::from(b.record_count),
+            base_offset: b.base_offset,
+            last_offset: b.last_offset,
+            max_timestamp: b.max_timestamp,
+            byte_start: b.byte_start as i64,
+            byte_len: i64::from(b.byte_len),
+        }
+    }
 }
 
 /// `($1, ..., $9), ($10, ...)` for `rows` rows.
 fn placeholders(rows: usize) -> String {
-    let mut out = String::with_capacity(COLUMNS.len() + rows * 48);
-    out.push_str(COLUMNS);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 0..PER_ROW {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(r * PER_ROW + c + 1).to_string());
-        }
-        out.push(')');
-    }
-    out
+    format!("{COLUMNS}{}", crate::sql::bulk::value_rows(1, rows, PER_ROW))
 }
 
 /// Writes `rows`, all pointing into `object_key`.
-pub(super) async fn insert(tx: &mut Tx<'_>, object_key: &str, rows: &[Row]) -> Result<()> {
+pub(in crate::sql) async fn insert(tx: &mut Tx<'_>, object_key: &str, rows: &[Row]) -> Result<()> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = placeholders(chunk.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
