@@ -47,7 +47,13 @@ pub(crate) struct E2eOutcome {
     pub received: u64,
     pub consumer_errors: u64,
     pub latency: Option<LatencySummary>,
+    /// The seconds (counted from the end of the warmup, by send time) whose slowest record was slowest,
+    /// slowest first, with that record's latency in milliseconds: whether a tail is one stall or spread out.
+    pub slowest_seconds: Vec<(u64, f64)>,
 }
+
+/// Slowest seconds reported.
+const SLOWEST_SECONDS: usize = 3;
 
 impl E2eOutcome {
     /// Records acknowledged by the broker but never seen by the consumer.
@@ -67,6 +73,23 @@ struct ConsumerSide {
     received: u64,
     errors: u64,
     latency: LatencyHistogram,
+    /// Slowest latency (ns) per second of send time after the warmup.
+    per_second: std::collections::BTreeMap<u64, u64>,
+}
+
+impl ConsumerSide {
+    fn record(&mut self, warmup_end_ns: u64, sent_ns: u64, now_ns: u64) {
+        self.latency.record_interval_ns(sent_ns, now_ns);
+        let second = sent_ns.saturating_sub(warmup_end_ns) / 1_000_000_000;
+        let slowest = self.per_second.entry(second).or_default();
+        *slowest = (*slowest).max(now_ns.saturating_sub(sent_ns));
+    }
+
+    fn slowest_seconds(&self) -> Vec<(u64, f64)> {
+        let mut seconds: Vec<(u64, u64)> = self.per_second.iter().map(|(s, ns)| (*s, *ns)).collect();
+        seconds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        seconds.into_iter().take(SLOWEST_SECONDS).map(|(s, ns)| (s, ns as f64 / 1e6)).collect()
+    }
 }
 
 /// Runs the e2e phase on `ranges` (whose `start` must be the current high
@@ -121,6 +144,7 @@ pub(crate) async fn run_e2e(args: BenchArgs, ranges: Vec<PartitionRange>, bar: P
         received: consumed.received,
         consumer_errors: consumed.errors,
         latency: consumed.latency.summary(),
+        slowest_seconds: consumed.slowest_seconds(),
     })
 }
 
@@ -186,7 +210,8 @@ fn consume_side(
 ) -> Result<ConsumerSide> {
     let consumer = assigned_consumer(args, "e2e", false, ranges)?;
     let drain_timeout = MIN_DRAIN_TIMEOUT.max(args.request_timeout() * 3);
-    let mut side = ConsumerSide { received: 0, errors: 0, latency: LatencyHistogram::new() };
+    let mut side =
+        ConsumerSide { received: 0, errors: 0, latency: LatencyHistogram::new(), per_second: Default::default() };
     let mut drain_deadline: Option<Instant> = None;
     while !shared.abort.load(Ordering::Acquire) {
         match consumer.poll(POLL_TIMEOUT) {
@@ -195,8 +220,9 @@ fn consume_side(
                 if let Some(sent_ns) = msg.payload().and_then(|p| decode_e2e_header(p, run_id)) {
                     side.received += 1;
                     shared.received.store(side.received, Ordering::Relaxed);
-                    if sent_ns >= shared.warmup_end_ns.load(Ordering::Acquire) {
-                        side.latency.record_interval_ns(sent_ns, now_ns);
+                    let warmup_end_ns = shared.warmup_end_ns.load(Ordering::Acquire);
+                    if sent_ns >= warmup_end_ns {
+                        side.record(warmup_end_ns, sent_ns, now_ns);
                     }
                 }
             }
@@ -214,4 +240,22 @@ fn consume_side(
         }
     }
     Ok(side)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slowest_seconds_are_named_slowest_first() {
+        let mut side =
+            ConsumerSide { received: 0, errors: 0, latency: LatencyHistogram::new(), per_second: Default::default() };
+        let warmup_end = 5_000_000_000;
+        for (sent_s, latency_ms) in [(0.1, 2), (0.9, 7), (1.5, 300), (2.2, 40), (3.0, 1), (4.4, 40)] {
+            let sent = warmup_end + (sent_s * 1e9) as u64;
+            side.record(warmup_end, sent, sent + latency_ms * 1_000_000);
+        }
+        assert_eq!(side.slowest_seconds(), vec![(1, 300.0), (2, 40.0), (4, 40.0)]);
+        assert_eq!(side.latency.summary().map(|s| s.samples), Some(6));
+    }
 }

@@ -98,6 +98,16 @@ pub struct E2eReport {
     pub p99_ms: Option<f64>,
     pub p999_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// The seconds after the warmup (by send time) with the slowest records, slowest first.
+    pub slowest_seconds: Vec<SlowSecond>,
+}
+
+/// One second of the e2e phase and the latency of its slowest record.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SlowSecond {
+    /// Seconds after the end of the warmup, by send time.
+    pub second: u64,
+    pub max_ms: f64,
 }
 
 impl From<&ProduceOutcome> for ProduceReport {
@@ -139,6 +149,7 @@ impl From<&E2eOutcome> for E2eReport {
             p99_ms: l.map(|l| l.p99_ms),
             p999_ms: l.map(|l| l.p999_ms),
             max_ms: l.map(|l| l.max_ms),
+            slowest_seconds: o.slowest_seconds.iter().map(|&(second, max_ms)| SlowSecond { second, max_ms }).collect(),
         }
     }
 }
@@ -280,6 +291,11 @@ impl Summary {
                 thousands(e.lost),
                 thousands(e.errors)
             );
+            if !e.slowest_seconds.is_empty() {
+                let seconds: Vec<String> =
+                    e.slowest_seconds.iter().map(|s| format!("+{} s {:.1} ms", s.second, s.max_ms)).collect();
+                let _ = writeln!(out, "e2e slowest seconds after the warmup (by send time): {}", seconds.join(", "));
+            }
         }
         out
     }
@@ -329,6 +345,7 @@ mod tests {
             received: 98,
             consumer_errors: 1,
             latency: Some(latency()),
+            slowest_seconds: vec![(7, 20.0)],
         };
         Summary {
             mode: Mode::All,
@@ -372,6 +389,7 @@ mod tests {
         }
         assert_eq!(e["lost"], 2);
         assert_eq!(e["errors"], 1);
+        assert_eq!((&e["slowest_seconds"][0]["second"], &e["slowest_seconds"][0]["max_ms"]), (&7.into(), &20.0.into()));
         let s = &v["object_store"][0];
         assert_eq!(
             (&s["phase"], &s["requests"]["put"], &s["puts_per_gib_produced"]),
@@ -386,6 +404,7 @@ mod tests {
         assert!(table.contains("end-to-end"));
         assert!(table.contains("2,000"), "{table}");
         assert!(table.contains("lost 2"));
+        assert!(table.contains("slowest seconds after the warmup (by send time): +7 s 20.0 ms"), "{table}");
         assert!(table.contains("PUT/GiB in") && table.contains("128.0"), "{table}");
     }
 }

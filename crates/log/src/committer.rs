@@ -1,6 +1,7 @@
-//! The committer: takes flushed segments in flush order, waits for each upload, commits its batches in one
-//! metastore transaction, advances the partitions' high watermarks and answers the producers waiting on it.
-//! Commits are strictly in flush order even though uploads overlap.
+//! The committer: takes flushed segments in flush order, waits for each upload, commits their batches in one
+//! metastore transaction (several segments at once when they are ready together), advances the partitions'
+//! high watermarks and answers the producers waiting on them. Commits are strictly in flush order even though
+//! uploads overlap.
 
 use crate::buffer::{FlushDeps, FlushFailure, Waiter};
 use crate::health::{Health, Store};
@@ -10,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use weft_clock::Clock;
-use weft_meta::{Log, SegmentCommit, SegmentCommitted};
+use weft_meta::{Log, SegmentCommit, SegmentsCommitted};
 
 /// A segment handed from the flusher to the committer.
 pub(crate) struct Flushed {
@@ -43,62 +44,127 @@ impl From<&FlushDeps> for CommitDeps {
     }
 }
 
-pub(crate) async fn committer(
-    mut rx: mpsc::Receiver<(JoinHandle<Result<(), FlushFailure>>, Flushed)>,
-    deps: CommitDeps,
-) {
-    let CommitDeps { meta, partitions, health, .. } = &deps;
-    while let Some((upload, flushed)) = rx.recv().await {
-        let waited = Instant::now();
-        let uploaded = match upload.await {
-            Ok(r) => r,
-            Err(e) => Err(FlushFailure::storage(format!("upload task: {e}"))),
+/// Most segments committed in one transaction.
+const MAX_GROUP: usize = 32;
+
+/// A flushed segment and its upload, as the flusher queues them.
+pub(crate) type Queued = (JoinHandle<Result<(), FlushFailure>>, Flushed);
+
+/// Commits queued segments in flush order. Group commit: when a commit is slow (the metastore's writer is
+/// busy with maintenance, a checkpoint, a slow disk), the segments flushed meanwhile do not wait for one
+/// transaction each; every one whose upload has finished joins the next commit, so a backlog drains in one
+/// wait for the writer and one durable COMMIT. Order is kept: a segment whose upload is still running ends
+/// the group, and the ones behind it wait for the next.
+pub(crate) async fn committer(mut rx: mpsc::Receiver<Queued>, deps: CommitDeps) {
+    let mut next: Option<Queued> = None;
+    loop {
+        let head = match next.take() {
+            Some(queued) => queued,
+            None => match rx.recv().await {
+                Some(queued) => queued,
+                None => break,
+            },
         };
-        let key = flushed.commit.object_key.clone();
-        let batches = flushed.commit.batches.len();
-        let commit_size = flushed.commit.object_size;
-        let uploaded_at = Instant::now();
-        let result = match uploaded {
-            Ok(()) => {
-                health.record(Store::ObjectStore, Ok(()));
-                match past_deadline(&deps, &flushed.commit) {
-                    Some(refused) => Err(refused),
-                    None => {
-                        let committed = bounded_commit(meta.as_ref(), flushed.commit).await;
-                        health.record(Store::Metastore, committed.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
-                        committed
-                    }
+        let mut group = vec![uploaded(&deps, head).await];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(queued) if queued.0.is_finished() => group.push(uploaded(&deps, queued).await),
+                Ok(queued) => {
+                    next = Some(queued);
+                    break;
                 }
+                Err(_) => break,
             }
-            Err(e) => {
-                health.record(Store::ObjectStore, Err(e.message.clone()));
-                Err(e)
-            }
+        }
+        commit_group(&deps, group).await;
+    }
+}
+
+/// A segment whose upload has ended, and whether it may be committed.
+struct Ready {
+    flushed: Flushed,
+    /// Why it is not committed: its upload failed, or it is past the commit deadline.
+    refused: Option<FlushFailure>,
+}
+
+/// Waits for a segment's upload and decides whether it may be committed.
+async fn uploaded(deps: &CommitDeps, (upload, flushed): Queued) -> Ready {
+    let waited = Instant::now();
+    let uploaded = match upload.await {
+        Ok(r) => r,
+        Err(e) => Err(FlushFailure::storage(format!("upload task: {e}"))),
+    };
+    metrics::histogram!("weft_flush_duration_seconds", "stage" => "upload_wait").record(waited.elapsed().as_secs_f64());
+    metrics::histogram!("weft_flush_size_bytes").record(flushed.commit.object_size as f64);
+    deps.health.record(Store::ObjectStore, uploaded.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
+    let refused = match uploaded {
+        Ok(()) => past_deadline(deps, &flushed.commit),
+        Err(e) => Some(e),
+    };
+    Ready { flushed, refused }
+}
+
+/// A segment of a group, to be answered once the group's commit ends.
+struct Answered {
+    key: String,
+    cut_at: Instant,
+    waiters: Vec<Waiter>,
+    /// Its place among the segments committed, or `None` if it was refused before the commit.
+    index: Option<usize>,
+    refused: Option<FlushFailure>,
+    /// Buffer budget, released once its producers are answered.
+    _permits: Vec<OwnedSemaphorePermit>,
+}
+
+/// Commits a group in one transaction and answers every producer waiting on it.
+async fn commit_group(deps: &CommitDeps, group: Vec<Ready>) {
+    let started = Instant::now();
+    let mut commits = Vec::with_capacity(group.len());
+    let mut answered = Vec::with_capacity(group.len());
+    for Ready { flushed, refused } in group {
+        let Flushed { commit, waiters, cut_at, _permits } = flushed;
+        let key = commit.object_key.clone();
+        let index = refused.is_none().then_some(commits.len());
+        if refused.is_none() {
+            commits.push(commit);
+        }
+        answered.push(Answered { key, cut_at, waiters, index, refused, _permits });
+    }
+    let (count, batches) = (commits.len(), commits.iter().map(|c| c.batches.len()).sum::<usize>());
+    let result =
+        if commits.is_empty() { Ok(None) } else { bounded_commit(deps.meta.as_ref(), commits).await.map(Some) };
+    if count > 0 {
+        deps.health.record(Store::Metastore, result.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
+        metrics::histogram!("weft_flush_duration_seconds", "stage" => "commit").record(started.elapsed().as_secs_f64());
+    }
+    if let Ok(Some(committed)) = &result {
+        for (topic_id, partition, offsets) in &committed.partitions {
+            deps.partitions.advance(*topic_id, *partition, *offsets);
+        }
+        tracing::debug!(
+            segments = count,
+            batches,
+            commit_ms = started.elapsed().as_secs_f64() * 1e3,
+            "segments committed"
+        );
+    }
+    for Answered { key, cut_at, waiters, index, refused, _permits } in answered {
+        let outcome = match (refused, index, &result) {
+            (Some(e), _, _) => Err(e),
+            (None, Some(i), Ok(Some(committed))) => match committed.segments.get(i).cloned().flatten() {
+                Some(outcomes) => Ok(outcomes),
+                None => Err(FlushFailure::storage(weft_meta::MetaError::ObjectFenced { key: key.clone() }.to_string())),
+            },
+            (None, _, Err(e)) => Err(e.clone()),
+            (None, _, Ok(_)) => Err(FlushFailure::storage(format!("segment {key} was left out of its commit"))),
         };
-        metrics::histogram!("weft_flush_duration_seconds", "stage" => "upload_wait")
-            .record((uploaded_at - waited).as_secs_f64());
-        metrics::histogram!("weft_flush_duration_seconds", "stage" => "commit")
-            .record(uploaded_at.elapsed().as_secs_f64());
-        metrics::histogram!("weft_flush_size_bytes").record(commit_size as f64);
-        if result.is_err() {
+        if outcome.is_err() {
             metrics::counter!("weft_flush_errors_total").increment(1);
         }
-        if let Ok(committed) = &result {
-            for (topic_id, partition, offsets) in &committed.partitions {
-                partitions.advance(*topic_id, *partition, *offsets);
-            }
-            tracing::debug!(
-                key = %key,
-                batches,
-                age_ms = flushed.cut_at.elapsed().as_secs_f64() * 1e3,
-                upload_wait_ms = (uploaded_at - waited).as_secs_f64() * 1e3,
-                commit_ms = uploaded_at.elapsed().as_secs_f64() * 1e3,
-                "segment committed"
-            );
-        }
-        for w in flushed.waiters {
-            let answer = match &result {
-                Ok(committed) => Ok(committed.outcomes.get(w.range.clone()).map(<[_]>::to_vec).unwrap_or_default()),
+        tracing::debug!(key = %key, age_ms = cut_at.elapsed().as_secs_f64() * 1e3, ok = outcome.is_ok(), "segment answered");
+        for w in waiters {
+            let answer = match &outcome {
+                Ok(outcomes) => Ok(outcomes.get(w.range.clone()).map(<[_]>::to_vec).unwrap_or_default()),
                 Err(e) => Err(e.clone()),
             };
             let _ = w.tx.send(answer);
@@ -106,25 +172,26 @@ pub(crate) async fn committer(
     }
 }
 
-/// Longest wait for one segment commit. The metastore bounds its own statements, but a connection whose peer
+/// Longest wait for one group commit. The metastore bounds its own statements, but a connection whose peer
 /// vanished without a FIN (host loss, failover) can leave a read waiting forever; past this the commit is
 /// abandoned and its producers get an error, so the committer never wedges. (If the abandoned commit landed
 /// after all, its records are stored unacknowledged, as after a Kafka request timeout; idempotent producers'
 /// retries are then answered as duplicates.)
 const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-async fn bounded_commit(meta: &dyn Log, commit: SegmentCommit) -> Result<SegmentCommitted, FlushFailure> {
-    let key = commit.object_key.clone();
-    match tokio::time::timeout(COMMIT_TIMEOUT, meta.commit_segment(commit)).await {
+async fn bounded_commit(meta: &dyn Log, commits: Vec<SegmentCommit>) -> Result<SegmentsCommitted, FlushFailure> {
+    let first = commits.first().map(|c| c.object_key.clone()).unwrap_or_default();
+    let segments = commits.len();
+    match tokio::time::timeout(COMMIT_TIMEOUT, meta.commit_segments(commits)).await {
         Ok(Ok(done)) => Ok(done),
         Ok(Err(e)) => {
-            tracing::warn!(key = %key, error = %e, "segment commit failed");
+            tracing::warn!(key = %first, segments, error = %e, "segment commit failed");
             Err(FlushFailure::storage(e.to_string()))
         }
         Err(_) => {
-            tracing::error!(key = %key, timeout_s = COMMIT_TIMEOUT.as_secs(), "segment commit timed out; abandoned");
+            tracing::error!(key = %first, segments, timeout_s = COMMIT_TIMEOUT.as_secs(), "segment commit timed out; abandoned");
             Err(FlushFailure::storage(format!(
-                "the metastore commit of {key} did not finish within {} s",
+                "the metastore commit of {segments} segment(s) from {first} did not finish within {} s",
                 COMMIT_TIMEOUT.as_secs()
             )))
         }
@@ -150,6 +217,7 @@ fn past_deadline(deps: &CommitDeps, commit: &SegmentCommit) -> Option<FlushFailu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buffer::FlushResult;
     use std::sync::atomic::AtomicI64;
     use weft_clock::ManualClock;
     use weft_meta::{BatchAppend, BatchKind, NewTopic, SqlMetastore};
@@ -170,12 +238,8 @@ mod tests {
         }
     }
 
-    /// A segment whose upload finished after the commit deadline is refused: its producer gets an error and
-    /// no offsets are assigned; a timely one commits.
-    #[tokio::test]
-    async fn a_segment_past_its_commit_deadline_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(SqlMetastore::open(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap());
+    async fn setup(dir: &std::path::Path) -> (Arc<SqlMetastore>, uuid::Uuid, CommitDeps) {
+        let meta = Arc::new(SqlMetastore::open(&format!("sqlite://{}/m.db", dir.display())).await.unwrap());
         let spec = NewTopic {
             name: "t".into(),
             id: uuid::Uuid::new_v4(),
@@ -191,28 +255,88 @@ mod tests {
             clock: Arc::new(ManualClock(AtomicI64::new(100_000))),
             deadline_ms: 30_000,
         };
+        (meta, topic.id, deps)
+    }
+
+    fn flushed(
+        key: &str,
+        created_ms: i64,
+        topic_id: uuid::Uuid,
+    ) -> (Flushed, tokio::sync::oneshot::Receiver<FlushResult>) {
+        let (wtx, wrx) = tokio::sync::oneshot::channel();
+        let commit =
+            SegmentCommit { object_key: key.into(), object_size: 10, created_ms, batches: vec![append(topic_id)] };
+        let flushed = Flushed {
+            commit,
+            waiters: vec![Waiter { tx: wtx, range: 0..1 }],
+            cut_at: Instant::now(),
+            _permits: vec![],
+        };
+        (flushed, wrx)
+    }
+
+    /// Segments whose uploads are done when the committer takes them commit together, in flush order; a fenced
+    /// one among them is refused alone, and a failed upload fails only its own producers.
+    #[tokio::test]
+    async fn ready_segments_commit_as_one_group_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, topic, deps) = setup(dir.path()).await;
+        meta.fence_orphans(&["b".into()], 1).await.unwrap();
+        let (tx, rx) = mpsc::channel(8);
+        let mut answers = Vec::new();
+        for key in ["a", "b", "c", "d"] {
+            let upload = match key {
+                "d" => tokio::spawn(async { Err(FlushFailure::storage("disk full")) }),
+                _ => tokio::spawn(async { Ok(()) }),
+            };
+            let (flushed, answer) = flushed(key, 90_000, topic);
+            tx.send((upload, flushed)).await.unwrap();
+            answers.push(answer);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop(tx);
+        committer(rx, deps).await;
+        let mut results = Vec::new();
+        for answer in answers {
+            results.push(answer.await.unwrap());
+        }
+        let mut answers = results.into_iter();
+        let base = |r: FlushResult| {
+            let outcomes = r.expect("committed");
+            match outcomes[..] {
+                [weft_meta::AppendOutcome::Appended { base_offset, .. }] => base_offset,
+                _ => panic!("{outcomes:?}"),
+            }
+        };
+        assert_eq!(base(answers.next().unwrap()), 0);
+        let fenced = answers.next().unwrap();
+        assert!(fenced.as_ref().is_err_and(|e| e.message.contains("already recorded")), "{fenced:?}");
+        assert_eq!(base(answers.next().unwrap()), 1, "after the first, the fenced one left no gap");
+        let failed = answers.next().unwrap();
+        assert!(failed.as_ref().is_err_and(|e| e.message == "disk full"), "{failed:?}");
+        assert_eq!(meta.partition_offsets(topic, 0).await.unwrap().unwrap().next_offset, 2);
+    }
+
+    /// A segment whose upload finished after the commit deadline is refused: its producer gets an error and
+    /// no offsets are assigned; a timely one commits.
+    #[tokio::test]
+    async fn a_segment_past_its_commit_deadline_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, topic_id, deps) = setup(dir.path()).await;
         let (tx, rx) = mpsc::channel(4);
         let task = tokio::spawn(committer(rx, deps));
         let mut answers = Vec::new();
         for (key, created_ms) in [("late", 60_000), ("timely", 90_000)] {
-            let (wtx, wrx) = tokio::sync::oneshot::channel();
-            let commit =
-                SegmentCommit { object_key: key.into(), object_size: 10, created_ms, batches: vec![append(topic.id)] };
-            let flushed = Flushed {
-                commit,
-                waiters: vec![Waiter { tx: wtx, range: 0..1 }],
-                cut_at: Instant::now(),
-                _permits: vec![],
-            };
+            let (flushed, answer) = flushed(key, created_ms, topic_id);
             tx.send((tokio::spawn(async { Ok(()) }), flushed)).await.unwrap();
-            answers.push(wrx);
+            answers.push(answer);
         }
         drop(tx);
         let late = answers.remove(0).await.unwrap();
         assert!(late.as_ref().is_err_and(|e| e.message.contains("past the commit deadline")), "{:?}", late.err());
         assert!(answers.remove(0).await.unwrap().is_ok(), "a timely segment commits");
         task.await.unwrap();
-        assert_eq!(meta.partition_offsets(topic.id, 0).await.unwrap().unwrap().next_offset, 1, "one batch stored");
+        assert_eq!(meta.partition_offsets(topic_id, 0).await.unwrap().unwrap().next_offset, 1, "one batch stored");
         assert_eq!(
             meta.unknown_objects(&["late".into()]).await.unwrap().len(),
             1,

@@ -158,8 +158,17 @@ pub async fn clean_partition_paced(
             Some(NewObject { key, size, created_ms: now_ms })
         }
     };
-    let rewrite =
-        BatchRewrite { topic_id, partition, object, replaced, added, removed_markers, clean_offset: Some(end), now_ms };
+    let rewrite = BatchRewrite {
+        topic_id,
+        partition,
+        object,
+        object_recorded: false,
+        replaced,
+        added,
+        removed_markers,
+        clean_offset: Some(end),
+        now_ms,
+    };
     report.applied = meta.replace_batches(rewrite).await?;
     tracing::info!(
         %topic_id, partition, applied = report.applied, records = report.records_read, kept = report.records_kept,

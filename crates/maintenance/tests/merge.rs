@@ -124,3 +124,23 @@ async fn a_crash_at_any_step_of_merge_and_gc_loses_nothing() {
         assert!(step > 20, "the sweep covered every object-store operation of the jobs ({step})");
     }
 }
+
+/// A merge of more rows than one index switch takes moves them all, in several short metastore transactions,
+/// into one object.
+#[tokio::test]
+async fn a_long_merge_switches_the_index_in_steps() {
+    let f = fixture().await;
+    let t = topic(&f, "merge-long", 1).await;
+    for i in 0..150i64 {
+        produce(&f, &t, 1000 + i, i as u64, &[(0, vec![(None, Some(format!("v{i}")), 1000 + i)])]).await;
+    }
+    let before = read_all(&f, &t, 0).await;
+    let pass = merge_partition(f.meta.as_ref(), &f.storage, t.id, 0, 0, LIMITS, 5000, 9).await.expect("merge");
+    let report = pass.report.expect("merged");
+    assert_eq!((report.batches, report.applied), (150, true));
+    assert_eq!(read_all(&f, &t, 0).await, before);
+    let rows = f.meta.read_index(t.id, 0, 0, u64::MAX, 1000).await.expect("index");
+    let objects: std::collections::BTreeSet<_> = rows.iter().map(|r| r.object_key.as_str()).collect();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert!(objects.iter().all(|k| k.starts_with(keys::MERGED_DIR)));
+}

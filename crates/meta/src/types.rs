@@ -93,6 +93,15 @@ pub struct SegmentCommitted {
     pub partitions: Vec<(Uuid, i32, PartitionOffsets)>,
 }
 
+/// What a group commit did: per segment, in order, its outcomes (as [`SegmentCommitted::outcomes`]), or
+/// `None` if its object key was fenced (see [`crate::Objects::fence_orphans`]) and nothing of it was stored;
+/// and the bounds every partition touched was left with after the whole group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentsCommitted {
+    pub segments: Vec<Option<Vec<AppendOutcome>>>,
+    pub partitions: Vec<(Uuid, i32, PartitionOffsets)>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendOutcome {
     Appended {
@@ -193,6 +202,11 @@ pub struct BatchRewrite {
     pub partition: i32,
     /// The new object; `None` when the replaced rows are dropped without replacement.
     pub object: Option<NewObject>,
+    /// `object` was recorded by an earlier rewrite of the same copy, which this one continues: a long merge
+    /// applies its rows in several short transactions, so that the metastore's single writer is never held
+    /// long. Only the first inserts the object; a continuation applies only while the object is recorded and
+    /// live.
+    pub object_recorded: bool,
     /// The rows replaced: (base offset, object key) as they were read.
     pub replaced: Vec<(i64, String)>,
     pub added: Vec<BatchRow>,

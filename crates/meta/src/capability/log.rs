@@ -1,14 +1,16 @@
 //! The partition log as the metastore keeps it: the offset index of every stored batch, and the bounds
 //! (log start, end, last stable offset) of every partition.
 
-use crate::{AbortedTxn, BatchRef, PartitionOffsets, Result, SegmentCommit, SegmentCommitted};
+use crate::{
+    AbortedTxn, BatchRef, MetaError, PartitionOffsets, Result, SegmentCommit, SegmentCommitted, SegmentsCommitted,
+};
 use async_trait::async_trait;
 use uuid::Uuid;
 
 /// What the log owns: partition bounds (log start, next offset, last stable offset), the offset index
 /// that maps each batch to its object and byte range, and the aborted transaction ranges fetch needs.
 ///
-/// Invariants: [`Log::commit_segment`] is one atomic transaction: the object, every accepted batch, the
+/// Invariants: [`Log::commit_segment`] (and [`Log::commit_segments`] for a group) is one atomic transaction: the object, every accepted batch, the
 /// producer and transaction state they change, and the partition ends move together or not at all, and a
 /// partition's record set is appended whole or refused whole. Offsets are dense and assigned only here. The
 /// log start only moves forward and never past the end.
@@ -21,7 +23,21 @@ pub trait Log: Send + Sync + 'static {
     /// Records a durable segment object and, in one transaction, assigns every batch in it its base offset.
     /// Outcomes are returned in the order of `commit.batches`. Transactional batches are checked against the
     /// producer's transaction (KIP-890 part 1), open it in their partition, and markers close it.
-    async fn commit_segment(&self, commit: SegmentCommit) -> Result<SegmentCommitted>;
+    async fn commit_segment(&self, commit: SegmentCommit) -> Result<SegmentCommitted> {
+        let key = commit.object_key.clone();
+        let done = self.commit_segments(vec![commit]).await?;
+        match done.segments.into_iter().next().flatten() {
+            Some(outcomes) => Ok(SegmentCommitted { outcomes, partitions: done.partitions }),
+            None => Err(MetaError::ObjectFenced { key }),
+        }
+    }
+
+    /// Group commit: commits several durable segments, in order, in one transaction, exactly as if each were
+    /// committed after the one before it (a later segment sees the offsets, sequences and transaction state
+    /// the earlier ones left), but with one wait for the writer and one durable COMMIT for all of them. A
+    /// segment whose object key is fenced is refused alone; any other failure fails the whole group, and
+    /// nothing of it is stored.
+    async fn commit_segments(&self, commits: Vec<SegmentCommit>) -> Result<SegmentsCommitted>;
 
     /// Log start and end offsets of a partition, if it exists.
     async fn partition_offsets(&self, topic_id: Uuid, partition: i32) -> Result<Option<PartitionOffsets>>;

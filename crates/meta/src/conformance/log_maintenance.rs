@@ -20,6 +20,7 @@ pub async fn rewrites(store: &dyn Metastore) {
         topic_id: t.id,
         partition: 0,
         object: Some(NewObject { key: "rw-merged".into(), size: 100, created_ms: 5 }),
+        object_recorded: false,
         replaced: vec![(0, "rw-a".into()), (10, "rw-b".into())],
         added: vec![row(2, 9, 0), row(10, 19, 50)],
         removed_markers: vec![],
@@ -68,6 +69,7 @@ pub async fn large_rewrites(store: &dyn Metastore) {
         topic_id: t.id,
         partition: 0,
         object: Some(NewObject { key: "rwl-merged".into(), size: N as u64 * 100, created_ms: 5 }),
+        object_recorded: false,
         replaced,
         added,
         removed_markers: vec![],
@@ -88,4 +90,50 @@ pub async fn large_rewrites(store: &dyn Metastore) {
     let dead = dead_with(store, "rwl-", i64::MAX).await;
     assert_eq!(dead.len(), N as usize + 1, "every old object and the stale rewrite's");
     assert!(!dead.contains(&"rwl-merged".to_string()));
+}
+
+/// A long rewrite applied in steps: the first records the new object, continuations add rows into it while
+/// it is recorded and live, and a continuation whose rows changed, or whose object was never recorded,
+/// changes nothing.
+pub async fn continued_rewrites(store: &dyn Metastore) {
+    let t = store.create_topic(new_topic("conf-rewrite-steps", 1)).await.expect("create");
+    for i in 0..4 {
+        store.commit_segment(commit(&format!("rws-{i}"), vec![batch(t.id, 0, 0, 1, 1)])).await.expect("commit");
+    }
+    let step = |rows: std::ops::Range<i64>, key: &str, recorded: bool| BatchRewrite {
+        topic_id: t.id,
+        partition: 0,
+        object: Some(NewObject { key: key.into(), size: 400, created_ms: 5 }),
+        object_recorded: recorded,
+        replaced: rows.clone().map(|i| (i, format!("rws-{i}"))).collect(),
+        added: rows
+            .map(|i| BatchRow {
+                base_offset: i,
+                last_offset: i,
+                record_count: 1,
+                max_timestamp: 1,
+                byte_start: i as u64 * 100,
+                byte_len: 100,
+            })
+            .collect(),
+        removed_markers: vec![],
+        clean_offset: None,
+        now_ms: 7,
+    };
+    let keys = || async {
+        let rows = store.read_index(t.id, 0, 0, u64::MAX, 100).await.expect("read");
+        rows.into_iter().map(|r| r.object_key).collect::<Vec<_>>()
+    };
+    assert!(store.replace_batches(step(0..2, "rws-merged", false)).await.expect("first step"));
+    assert_eq!(keys().await, ["rws-merged", "rws-merged", "rws-2", "rws-3"]);
+    assert!(!store.replace_batches(step(2..4, "rws-never", true)).await.expect("unknown object"));
+    assert_eq!(store.unknown_objects(&["rws-never".into()]).await.expect("unknown"), ["rws-never"]);
+    let mut stale = step(2..4, "rws-merged", true);
+    stale.replaced[1].1 = "rws-elsewhere".into();
+    assert!(!store.replace_batches(stale).await.expect("stale step"));
+    assert_eq!(keys().await, ["rws-merged", "rws-merged", "rws-2", "rws-3"], "a stale step changes nothing");
+    assert!(store.replace_batches(step(2..4, "rws-merged", true)).await.expect("second step"));
+    assert_eq!(keys().await, ["rws-merged"; 4]);
+    let dead = dead_with(store, "rws-", i64::MAX).await;
+    assert_eq!(dead, ["rws-0", "rws-1", "rws-2", "rws-3"], "every old object, never the merged one");
 }

@@ -94,8 +94,8 @@ macro_rules! metastore_conformance {
             leases: leases, leases_in_bulk;
             log: offsets_are_dense_across_commits, index_reads_and_time_lookups, deleted_partitions_refuse_appends,
                 out_of_sequence_sets_store_nothing, duplicates_answer_the_whole_set, transactional_sets,
-                sets_must_be_of_one_partition;
-            log_maintenance: rewrites;
+                sets_must_be_of_one_partition, group_commits_are_sequential_commits;
+            log_maintenance: rewrites, large_rewrites, continued_rewrites;
             objects: log_start_and_dead_objects, orphans_are_fenced_against_late_commits;
             producers: idempotent_producers;
             quotas: client_quotas;
@@ -158,12 +158,14 @@ pub async fn run_all(store: &dyn Metastore) {
     log::out_of_sequence_sets_store_nothing(store).await;
     log::duplicates_answer_the_whole_set(store).await;
     log::transactional_sets(store).await;
+    log::group_commits_are_sequential_commits(store).await;
     log::sets_must_be_of_one_partition(store).await;
     catalog::configs(store).await;
     objects::log_start_and_dead_objects(store).await;
     objects::orphans_are_fenced_against_late_commits(store).await;
     log_maintenance::rewrites(store).await;
     log_maintenance::large_rewrites(store).await;
+    log_maintenance::continued_rewrites(store).await;
     leases::leases(store).await;
     leases::leases_in_bulk(store).await;
     agents::generations_fence_older_incarnations(store).await;

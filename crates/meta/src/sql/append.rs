@@ -1,13 +1,14 @@
-//! The segment commit: one metastore transaction assigns offsets to every batch of a durable segment object,
-//! checks idempotent sequences and transaction membership, and keeps each partition's open and aborted
-//! transaction ranges (the last stable offset and Fetch's aborted lists), so the log and its transaction
-//! state never disagree.
+//! The segment commit: one metastore transaction assigns offsets to every batch of durable segment objects
+//! (one, or a group the committer found ready at once), checks idempotent sequences and transaction
+//! membership, and keeps each partition's open and aborted transaction ranges (the last stable offset and
+//! Fetch's aborted lists), so the log and its transaction state never disagree.
 //!
 //! Across processes (PostgreSQL), the commit first locks the rows of every partition it touches, in sorted
 //! order (so two commits never wait on each other in a cycle), and read-locks the transactions its
-//! transactional batches and markers belong to, by producer id; offsets are then assigned from what it read under those locks. Index
-//! rows are written in multi-row statements at the end ([`index`]), a bounded number of round trips per
-//! flush. A COMMIT whose outcome is lost with the connection is resolved in [`resolve`].
+//! transactional batches and markers belong to, by producer id; offsets are then assigned from what it read
+//! under those locks. Index rows are written in multi-row statements per segment ([`index`]), and each
+//! partition's end once per group: a bounded number of round trips per flush. A COMMIT whose outcome is lost
+//! with the connection is resolved in [`resolve`].
 
 pub(super) mod index;
 mod resolve;
@@ -16,7 +17,7 @@ use super::{Backend, SqlMetastore, to_i32};
 use crate::producer_state::ProducerState;
 use crate::record_set::{self, SetDecision, SetState, TxnView};
 use crate::{
-    AppendOutcome, BatchAppend, BatchKind, MetaError, PartitionOffsets, Result, SegmentCommit, SegmentCommitted,
+    AppendOutcome, BatchAppend, BatchKind, MetaError, PartitionOffsets, Result, SegmentCommit, SegmentsCommitted,
     TxnState,
 };
 use sqlx::Row;
@@ -39,88 +40,136 @@ struct Work {
 }
 
 impl SqlMetastore {
-    pub(super) async fn commit_segment_impl(&self, commit: SegmentCommit) -> Result<SegmentCommitted> {
+    /// Commits `commits` in one transaction, in order, each seeing the ones before it (see
+    /// [`crate::Log::commit_segments`]).
+    pub(super) async fn commit_segments_impl(&self, commits: Vec<SegmentCommit>) -> Result<SegmentsCommitted> {
+        let started = std::time::Instant::now();
         let _w = self.writer().await?;
+        let locked = started.elapsed();
         let mut tx = self.pool.begin().await?;
-        // The object's row is the fence: if the collector already recorded this key as an orphan, the
-        // commit fails and nothing is acknowledged (see `Objects::fence_orphans`).
-        let inserted = sqlx::query(
-            "INSERT INTO objects (object_key, size_bytes, created_ms) VALUES ($1, $2, $3) \
-             ON CONFLICT (object_key) DO NOTHING",
-        )
-        .bind(&commit.object_key)
-        .bind(commit.object_size as i64)
-        .bind(commit.created_ms)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(MetaError::ObjectFenced { key: commit.object_key });
+        // Each object's row is its fence: a key the collector already recorded as an orphan is refused alone,
+        // and nothing of it is stored (see `Objects::fence_orphans`).
+        let mut live = Vec::with_capacity(commits.len());
+        for commit in &commits {
+            live.push(insert_object(&mut tx, commit).await?);
         }
+        if !live.contains(&true) {
+            return Ok(SegmentsCommitted { segments: vec![None; commits.len()], partitions: Vec::new() });
+        }
+        let stored = || commits.iter().zip(&live).filter(|(_, l)| **l).map(|(c, _)| c);
         let mut work = Work::default();
-        let mut keys: Vec<(Uuid, i32)> = commit.batches.iter().map(|b| (b.topic_id, b.partition)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for key in keys {
-            let bounds = load_bounds(&mut tx, self.backend, key).await?;
-            work.bounds.insert(key, bounds);
+        lock_rows(&mut tx, self.backend, &mut work, stored().flat_map(|c| &c.batches)).await?;
+        let mut segments = Vec::with_capacity(commits.len());
+        for (commit, live) in commits.iter().zip(&live) {
+            if !live {
+                segments.push(None);
+                continue;
+            }
+            let mut outcomes = Vec::with_capacity(commit.batches.len());
+            for set in commit.batches.chunk_by(|a, b| a.record_set == b.record_set) {
+                outcomes.extend(append_set(&mut tx, self.backend, &mut work, set).await?);
+            }
+            index::insert(&mut tx, &commit.object_key, &work.rows).await?;
+            work.rows.clear();
+            segments.push(Some(outcomes));
         }
-        // Then the transactions of its transactional batches and markers, by producer id (as expiry takes
-        // them): a marker is checked against its transaction, which cannot complete until this commit ends.
-        let mut producers: Vec<i64> = commit
-            .batches
-            .iter()
-            .filter(|b| needs_txn(b.kind))
-            .filter_map(|b| b.producer.as_ref().map(|p| p.producer_id))
-            .collect();
-        producers.sort_unstable();
-        producers.dedup();
-        for producer_id in producers {
-            let view = load_txn_view(&mut tx, self.backend, producer_id).await?;
-            work.txns.insert(producer_id, view);
-        }
-        let mut outcomes = Vec::with_capacity(commit.batches.len());
-        for set in commit.batches.chunk_by(|a, b| a.record_set == b.record_set) {
-            let outcome = append_set(&mut tx, self.backend, &mut work, set).await?;
-            outcomes.extend(outcome);
-        }
-        index::insert(&mut tx, &commit.object_key, &work.rows).await?;
-        let mut partitions = Vec::with_capacity(work.bounds.len());
-        for ((topic_id, partition), bounds) in &work.bounds {
-            let Some((log_start, next)) = bounds else { continue };
-            sqlx::query("UPDATE partitions SET next_offset = $1 WHERE topic_id = $2 AND partition_id = $3")
-                .bind(*next)
-                .bind(topic_id.to_string())
-                .bind(i64::from(*partition))
-                .execute(&mut *tx)
-                .await?;
-            let row =
-                sqlx::query("SELECT MIN(first_offset) AS lso FROM open_txns WHERE topic_id = $1 AND partition_id = $2")
-                    .bind(topic_id.to_string())
-                    .bind(i64::from(*partition))
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let last_stable = row.try_get::<Option<i64>, _>("lso")?.unwrap_or(*next);
-            partitions.push((
-                *topic_id,
-                *partition,
-                PartitionOffsets { log_start: *log_start, next_offset: *next, last_stable },
-            ));
-        }
+        let partitions = store_bounds(&mut tx, &work).await?;
+        let now_ms = stored().map(|c| c.created_ms).max().unwrap_or_default();
         for ((producer_id, topic_id, partition), (pstate, dirty)) in &work.producers {
             if let (Some(s), true) = (pstate, dirty) {
-                store_producer_state(&mut tx, (*producer_id, *topic_id, *partition), s, commit.created_ms).await?;
+                store_producer_state(&mut tx, (*producer_id, *topic_id, *partition), s, now_ms).await?;
             }
         }
         // A segment none of whose batches was stored (all refused) is dead from the start.
-        super::objects::mark_dead(&mut tx, self.backend, [&commit.object_key], commit.created_ms).await?;
+        let keys: Vec<&String> = stored().map(|c| &c.object_key).collect();
+        super::objects::mark_dead(&mut tx, self.backend, keys, now_ms).await?;
         super::changes::notify(&mut tx, self.backend, &partitions).await?;
-        let committed = SegmentCommitted { outcomes, partitions };
+        let committed = SegmentsCommitted { segments, partitions };
+        let written = started.elapsed();
         if let Err(e) = tx.commit().await {
-            return self.resolve_commit(&commit, committed, e).await;
+            let Some(first) = stored().next() else { return Err(e.into()) };
+            return self.resolve_commit(first, committed, e).await;
         }
+        tracing::debug!(
+            segments = commits.len(),
+            writer_wait_ms = locked.as_secs_f64() * 1e3,
+            statements_ms = (written - locked).as_secs_f64() * 1e3,
+            commit_ms = (started.elapsed() - written).as_secs_f64() * 1e3,
+            "segment commit transaction"
+        );
         self.files.check().await?;
         Ok(committed)
     }
+}
+
+/// Inserts a segment's object row; `false` if the key is already known (fenced by the collector).
+async fn insert_object(tx: &mut Tx<'_>, commit: &SegmentCommit) -> Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO objects (object_key, size_bytes, created_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (object_key) DO NOTHING",
+    )
+    .bind(&commit.object_key)
+    .bind(commit.object_size as i64)
+    .bind(commit.created_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.rows_affected() > 0)
+}
+
+/// Locks, in a fixed order, what the batches will change: first every partition they touch, sorted (so two
+/// commits never wait on each other in a cycle), then the transactions of transactional batches and markers,
+/// by producer id (as expiry takes them): a marker is checked against its transaction, which cannot complete
+/// until this commit ends.
+async fn lock_rows<'b>(
+    tx: &mut Tx<'_>,
+    backend: Backend,
+    work: &mut Work,
+    batches: impl Iterator<Item = &'b BatchAppend> + Clone,
+) -> Result<()> {
+    let mut keys: Vec<(Uuid, i32)> = batches.clone().map(|b| (b.topic_id, b.partition)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        let bounds = load_bounds(tx, backend, key).await?;
+        work.bounds.insert(key, bounds);
+    }
+    let mut producers: Vec<i64> =
+        batches.filter(|b| needs_txn(b.kind)).filter_map(|b| b.producer.as_ref().map(|p| p.producer_id)).collect();
+    producers.sort_unstable();
+    producers.dedup();
+    for producer_id in producers {
+        let view = load_txn_view(tx, backend, producer_id).await?;
+        work.txns.insert(producer_id, view);
+    }
+    Ok(())
+}
+
+/// Writes the new end of every partition the commit appended to, and returns the bounds it leaves (the last
+/// stable offset is the first offset of the oldest open transaction, or the end).
+async fn store_bounds(tx: &mut Tx<'_>, work: &Work) -> Result<Vec<(Uuid, i32, PartitionOffsets)>> {
+    let mut partitions = Vec::with_capacity(work.bounds.len());
+    for ((topic_id, partition), bounds) in &work.bounds {
+        let Some((log_start, next)) = bounds else { continue };
+        sqlx::query("UPDATE partitions SET next_offset = $1 WHERE topic_id = $2 AND partition_id = $3")
+            .bind(*next)
+            .bind(topic_id.to_string())
+            .bind(i64::from(*partition))
+            .execute(&mut **tx)
+            .await?;
+        let row =
+            sqlx::query("SELECT MIN(first_offset) AS lso FROM open_txns WHERE topic_id = $1 AND partition_id = $2")
+                .bind(topic_id.to_string())
+                .bind(i64::from(*partition))
+                .fetch_one(&mut **tx)
+                .await?;
+        let last_stable = row.try_get::<Option<i64>, _>("lso")?.unwrap_or(*next);
+        partitions.push((
+            *topic_id,
+            *partition,
+            PartitionOffsets { log_start: *log_start, next_offset: *next, last_stable },
+        ));
+    }
+    Ok(partitions)
 }
 
 /// Appends one record set all or none: the decision is taken on the loaded state before anything is written,

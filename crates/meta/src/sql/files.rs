@@ -83,6 +83,19 @@ impl FileGuard {
         Err(MetaError::FilesChanged { reason })
     }
 
+    /// One PASSIVE checkpoint (see `checkpoint.rs`) through the connection held since before any change
+    /// could be seen, so that it always copies the log the store wrote, and never races the salvage. `None`
+    /// without files (an in-memory store); an error once the files changed (the salvage has run then).
+    /// Returns the log's pages and how many of them are in the database file.
+    pub(super) async fn checkpoint(&self) -> Result<Option<(i64, i64)>> {
+        self.check().await?;
+        let mut holder = self.holder.lock().await;
+        let Some(conn) = holder.as_mut() else { return Ok(None) };
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *conn).await?;
+        use sqlx::Row;
+        Ok(Some((row.try_get::<i64, _>(1)?, row.try_get::<i64, _>(2)?)))
+    }
+
     fn broken(&self) -> Option<String> {
         self.broken.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -128,7 +141,7 @@ impl super::SqlMetastore {
         let mut holder = self.pool.acquire().await?.detach();
         // A read opens the write-ahead log and its index, as every connection of the pool does.
         sqlx::query("SELECT COUNT(*) AS n FROM weft_schema").fetch_one(&mut holder).await?;
-        self.files = FileGuard::watch(path, holder);
+        self.files = std::sync::Arc::new(FileGuard::watch(path, holder));
         Ok(())
     }
 

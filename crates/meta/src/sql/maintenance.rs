@@ -48,6 +48,16 @@ async fn rows_intact(tx: &mut Tx<'_>, topic_id: &str, partition: i64, replaced: 
     Ok(true)
 }
 
+/// Whether an object is recorded and not dead (a continued rewrite adds rows only into such an object).
+async fn object_live(tx: &mut Tx<'_>, key: &str) -> Result<bool> {
+    let row =
+        sqlx::query("SELECT dead_ms FROM objects WHERE object_key = $1").bind(key).fetch_optional(&mut **tx).await?;
+    Ok(match row {
+        Some(r) => r.try_get::<Option<i64>, _>("dead_ms")?.is_none(),
+        None => false,
+    })
+}
+
 /// Reads a partition's bounds, row-locking it until the transaction ends (the lock commits take first).
 fn lock_partition(backend: Backend) -> String {
     format!(
@@ -152,7 +162,9 @@ impl SqlMetastore {
     }
 
     pub(super) async fn replace_batches_impl(&self, w: BatchRewrite) -> Result<bool> {
+        let started = std::time::Instant::now();
         let _guard = self.writer().await?;
+        let locked = started.elapsed();
         let (id, p) = (w.topic_id.to_string(), i64::from(w.partition));
         let mut tx = self.pool.begin().await?;
         // Whether the rows are intact is decided, and acted on, under the partition's row lock.
@@ -162,16 +174,23 @@ impl SqlMetastore {
             .fetch_optional(&mut *tx)
             .await?;
         let intact = rows_intact(&mut tx, &id, p, &w.replaced).await?;
-        if let Some(o) = &w.object {
-            // A rewrite that lost a race leaves its object dead at once, for the garbage collector.
-            sqlx::query("INSERT INTO objects (object_key, size_bytes, created_ms, dead_ms) VALUES ($1, $2, $3, $4)")
+        let intact = match &w.object {
+            Some(o) if w.object_recorded => intact && object_live(&mut tx, &o.key).await?,
+            Some(o) => {
+                // A rewrite that lost a race leaves its object dead at once, for the garbage collector.
+                sqlx::query(
+                    "INSERT INTO objects (object_key, size_bytes, created_ms, dead_ms) VALUES ($1, $2, $3, $4)",
+                )
                 .bind(&o.key)
                 .bind(o.size as i64)
                 .bind(o.created_ms)
                 .bind(if intact { None } else { Some(w.now_ms) })
                 .execute(&mut *tx)
                 .await?;
-        }
+                intact
+            }
+            None => intact,
+        };
         if !intact {
             self.commit(tx).await?;
             return Ok(false);
@@ -213,7 +232,16 @@ impl SqlMetastore {
         let mut keys: BTreeSet<String> = w.replaced.iter().map(|(_, k)| k.clone()).collect();
         keys.extend(w.object.iter().map(|o| o.key.clone()));
         super::objects::mark_dead(&mut tx, self.backend, &keys, w.now_ms).await?;
+        let written = started.elapsed();
         self.commit(tx).await?;
+        tracing::debug!(
+            replaced = w.replaced.len(),
+            added = w.added.len(),
+            writer_wait_ms = locked.as_secs_f64() * 1e3,
+            statements_ms = (written - locked).as_secs_f64() * 1e3,
+            commit_ms = (started.elapsed() - written).as_secs_f64() * 1e3,
+            "index rewrite transaction"
+        );
         Ok(true)
     }
 }

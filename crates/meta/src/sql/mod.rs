@@ -9,6 +9,7 @@ mod backend;
 mod bulk;
 mod catalog;
 mod changes;
+mod checkpoint;
 mod credentials;
 mod files;
 mod group_configs;
@@ -52,7 +53,9 @@ pub struct SqlMetastore {
     /// in-process lock is the right scope for it.
     write_lock: tokio::sync::Mutex<()>,
     /// The SQLite files, checked before every write and before it is acknowledged.
-    files: files::FileGuard,
+    files: std::sync::Arc<files::FileGuard>,
+    /// SQLite's checkpoints, run by a task of their own instead of inside commits.
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 fn sqlite_url(url: &str) -> Result<String> {
@@ -179,6 +182,7 @@ impl SqlMetastore {
             listen_url: None,
             write_lock: tokio::sync::Mutex::new(()),
             files: Default::default(),
+            _checkpointer: None,
         }
     }
 
@@ -189,10 +193,11 @@ impl SqlMetastore {
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL lets readers proceed during a commit; synchronous=FULL makes every commit durable
-                    // before the produce ack goes out.
+                    // before the produce ack goes out; checkpoints run in a task of their own (`checkpoint.rs`).
                     for pragma in [
                         "PRAGMA journal_mode=WAL",
                         "PRAGMA synchronous=FULL",
+                        "PRAGMA wal_autocheckpoint=0",
                         "PRAGMA busy_timeout=10000",
                         "PRAGMA foreign_keys=ON",
                     ] {
@@ -209,6 +214,7 @@ impl SqlMetastore {
             backend::migrate(&store.pool, Backend::Sqlite, new_cluster_id()).await?;
         }
         store.watch_files(&url).await?;
+        store._checkpointer = Some(checkpoint::Checkpointer::start(store.files.clone()));
         Ok(store)
     }
 }

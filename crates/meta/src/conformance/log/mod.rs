@@ -1,8 +1,10 @@
 //! Conformance of [`crate::Log`]: dense offsets across commits, index and time lookups, unknown partitions,
-//! and (in `record_sets`) all-or-nothing record sets.
+//! all-or-nothing record sets (in `record_sets`), and group commits (in `groups`).
 
+mod groups;
 mod record_sets;
 
+pub use groups::group_commits_are_sequential_commits;
 pub use record_sets::{
     duplicates_answer_the_whole_set, out_of_sequence_sets_store_nothing, sets_must_be_of_one_partition,
     transactional_sets,

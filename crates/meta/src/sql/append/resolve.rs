@@ -1,8 +1,8 @@
 //! Resolving a segment commit whose COMMIT failed: the connection may have been lost after the database
 //! committed, so the error alone does not say whether the offsets were assigned.
 //!
-//! The commit's first statement inserts the segment's `objects` row, so that row exists exactly when the
-//! commit landed. On a fresh connection, the same key is inserted again, dead, with `ON CONFLICT DO NOTHING`:
+//! The commit's first statements insert the segments' `objects` rows, so the row of its first stored segment
+//! exists exactly when the commit landed (a group is one transaction: all of it landed, or none). On a fresh connection, the same key is inserted again, dead, with `ON CONFLICT DO NOTHING`:
 //! - a conflict means the commit landed, and the outcomes computed inside it are exactly what was stored;
 //!   they are returned as if COMMIT had answered;
 //! - an insert means it did not land, and now never can (its own insert of the key would conflict): the
@@ -14,7 +14,7 @@
 //! and the caller gets [`MetaError::CommitUnknown`], which acknowledges nothing either; if that commit did
 //! land, the data is in the log unacknowledged, as after a Kafka request timeout.
 
-use crate::{MetaError, Result, SegmentCommit, SegmentCommitted};
+use crate::{MetaError, Result, SegmentCommit, SegmentsCommitted};
 use sqlx::Row;
 use std::time::Duration;
 
@@ -26,9 +26,9 @@ impl super::SqlMetastore {
     pub(super) async fn resolve_commit(
         &self,
         commit: &SegmentCommit,
-        committed: SegmentCommitted,
+        committed: SegmentsCommitted,
         error: sqlx::Error,
-    ) -> Result<SegmentCommitted> {
+    ) -> Result<SegmentsCommitted> {
         tracing::warn!(key = %commit.object_key, %error, "segment commit failed at COMMIT; checking whether it landed");
         let mut last = error.to_string();
         for attempt in 0..ATTEMPTS {
@@ -110,14 +110,14 @@ mod tests {
         let id = store.create_topic(topic).await.unwrap().id;
 
         // Landed: the outcomes computed in the transaction are returned.
-        let landed = store.commit_segment(commit(id, "a")).await.unwrap();
+        let landed = store.commit_segments(vec![commit(id, "a")]).await.unwrap();
         let again = store.resolve_commit(&commit(id, "a"), landed.clone(), sqlx::Error::PoolClosed).await.unwrap();
         assert_eq!(again, landed);
         assert!(store.dead_objects(i64::MAX, 10).await.unwrap().is_empty(), "a landed object stays live");
 
         // Not landed: an error, the key is fenced (a late commit of it fails) and the object is dead.
-        let lost = crate::SegmentCommitted {
-            outcomes: vec![AppendOutcome::Appended { base_offset: 2, log_start: 0 }],
+        let lost = crate::SegmentsCommitted {
+            segments: vec![Some(vec![AppendOutcome::Appended { base_offset: 2, log_start: 0 }])],
             partitions: Vec::new(),
         };
         assert!(store.resolve_commit(&commit(id, "b"), lost, sqlx::Error::PoolClosed).await.is_err());
