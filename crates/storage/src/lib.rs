@@ -20,6 +20,7 @@ mod error;
 pub mod faults;
 pub mod keyring;
 pub mod keys;
+mod local_read;
 mod metered;
 pub mod model;
 mod modelled;
