@@ -46,6 +46,18 @@ pub async fn rewrites(store: &dyn Metastore) {
     assert_eq!(store.partition_offsets(t.id, 0).await.expect("offsets").map(|o| o.next_offset), Some(20));
 }
 
+/// The row of a one-record batch at `offset`, 100 bytes at `offset * 100` of the new object.
+fn one_record_row(offset: i64) -> BatchRow {
+    BatchRow {
+        base_offset: offset,
+        last_offset: offset,
+        record_count: 1,
+        max_timestamp: 1,
+        byte_start: offset as u64 * 100,
+        byte_len: 100,
+    }
+}
+
 /// A rewrite of more rows than one statement lists (`sql::bulk::CHUNK`): a row changed in a later chunk still
 /// stops it, and an applied one replaces every row and marks every old object dead.
 pub async fn large_rewrites(store: &dyn Metastore) {
@@ -55,16 +67,7 @@ pub async fn large_rewrites(store: &dyn Metastore) {
         store.commit_segment(commit(&format!("rwl-{i:03}"), vec![batch(t.id, 0, 0, 1, 1)])).await.expect("commit");
     }
     let replaced: Vec<(i64, String)> = (0..N).map(|i| (i, format!("rwl-{i:03}"))).collect();
-    let added = (0..N)
-        .map(|i| BatchRow {
-            base_offset: i,
-            last_offset: i,
-            record_count: 1,
-            max_timestamp: 1,
-            byte_start: i as u64 * 100,
-            byte_len: 100,
-        })
-        .collect();
+    let added = (0..N).map(one_record_row).collect();
     let merge = BatchRewrite {
         topic_id: t.id,
         partition: 0,
@@ -106,16 +109,7 @@ pub async fn continued_rewrites(store: &dyn Metastore) {
         object: Some(NewObject { key: key.into(), size: 400, created_ms: 5 }),
         object_recorded: recorded,
         replaced: rows.clone().map(|i| (i, format!("rws-{i}"))).collect(),
-        added: rows
-            .map(|i| BatchRow {
-                base_offset: i,
-                last_offset: i,
-                record_count: 1,
-                max_timestamp: 1,
-                byte_start: i as u64 * 100,
-                byte_len: 100,
-            })
-            .collect(),
+        added: rows.map(one_record_row).collect(),
         removed_markers: vec![],
         clean_offset: None,
         now_ms: 7,
