@@ -6,20 +6,19 @@
 //! Across processes (PostgreSQL), the commit first locks the rows of every partition it touches, in sorted
 //! order (so two commits never wait on each other in a cycle), and read-locks the transactions its
 //! transactional batches and markers belong to, by producer id; offsets are then assigned from what it read
-//! under those locks. Index rows are written in multi-row statements per segment ([`index`]), and each
-//! partition's end once per group: a bounded number of round trips per flush. A COMMIT whose outcome is lost
+//! under those locks. Index rows are written in multi-row statements per segment ([`index`]), and partition
+//! bounds are read and written per topic, once per group ([`bounds`]): a bounded number of round trips per
+//! flush. A COMMIT whose outcome is lost
 //! with the connection is resolved in [`resolve`].
 
+mod bounds;
 pub(super) mod index;
 mod resolve;
 
 use super::{Backend, SqlMetastore, to_i32};
 use crate::producer_state::ProducerState;
 use crate::record_set::{self, SetDecision, SetState, TxnView};
-use crate::{
-    AppendOutcome, BatchAppend, BatchKind, MetaError, PartitionOffsets, Result, SegmentCommit, SegmentsCommitted,
-    TxnState,
-};
+use crate::{AppendOutcome, BatchAppend, BatchKind, MetaError, Result, SegmentCommit, SegmentsCommitted, TxnState};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -73,7 +72,7 @@ impl SqlMetastore {
             work.rows.clear();
             segments.push(Some(outcomes));
         }
-        let partitions = store_bounds(&mut tx, &work).await?;
+        let partitions = bounds::store(&mut tx, &work.bounds).await?;
         let now_ms = stored().map(|c| c.created_ms).max().unwrap_or_default();
         for ((producer_id, topic_id, partition), (pstate, dirty)) in &work.producers {
             if let (Some(s), true) = (pstate, dirty) {
@@ -129,9 +128,9 @@ async fn lock_rows<'b>(
     let mut keys: Vec<(Uuid, i32)> = batches.clone().map(|b| (b.topic_id, b.partition)).collect();
     keys.sort_unstable();
     keys.dedup();
+    let found = bounds::load(tx, backend, &keys).await?;
     for key in keys {
-        let bounds = load_bounds(tx, backend, key).await?;
-        work.bounds.insert(key, bounds);
+        work.bounds.insert(key, found.get(&key).copied());
     }
     let mut producers: Vec<i64> =
         batches.filter(|b| needs_txn(b.kind)).filter_map(|b| b.producer.as_ref().map(|p| p.producer_id)).collect();
@@ -142,34 +141,6 @@ async fn lock_rows<'b>(
         work.txns.insert(producer_id, view);
     }
     Ok(())
-}
-
-/// Writes the new end of every partition the commit appended to, and returns the bounds it leaves (the last
-/// stable offset is the first offset of the oldest open transaction, or the end).
-async fn store_bounds(tx: &mut Tx<'_>, work: &Work) -> Result<Vec<(Uuid, i32, PartitionOffsets)>> {
-    let mut partitions = Vec::with_capacity(work.bounds.len());
-    for ((topic_id, partition), bounds) in &work.bounds {
-        let Some((log_start, next)) = bounds else { continue };
-        sqlx::query("UPDATE partitions SET next_offset = $1 WHERE topic_id = $2 AND partition_id = $3")
-            .bind(*next)
-            .bind(topic_id.to_string())
-            .bind(i64::from(*partition))
-            .execute(&mut **tx)
-            .await?;
-        let row =
-            sqlx::query("SELECT MIN(first_offset) AS lso FROM open_txns WHERE topic_id = $1 AND partition_id = $2")
-                .bind(topic_id.to_string())
-                .bind(i64::from(*partition))
-                .fetch_one(&mut **tx)
-                .await?;
-        let last_stable = row.try_get::<Option<i64>, _>("lso")?.unwrap_or(*next);
-        partitions.push((
-            *topic_id,
-            *partition,
-            PartitionOffsets { log_start: *log_start, next_offset: *next, last_stable },
-        ));
-    }
-    Ok(partitions)
 }
 
 /// Appends one record set all or none: the decision is taken on the loaded state before anything is written,
