@@ -109,9 +109,8 @@ struct Answered {
     key: String,
     cut_at: Instant,
     waiters: Vec<Waiter>,
-    /// Its place among the segments committed, or `None` if it was refused before the commit.
-    index: Option<usize>,
-    refused: Option<FlushFailure>,
+    /// Its place among the segments committed, or why it was refused before the commit.
+    place: Result<usize, FlushFailure>,
     /// Buffer budget, released once its producers are answered.
     _permits: Vec<OwnedSemaphorePermit>,
 }
@@ -124,14 +123,17 @@ async fn commit_group(deps: &CommitDeps, group: Vec<Ready>) {
     for Ready { flushed, refused } in group {
         let Flushed { commit, waiters, cut_at, _permits } = flushed;
         let key = commit.object_key.clone();
-        let index = refused.is_none().then_some(commits.len());
-        if refused.is_none() {
-            commits.push(commit);
-        }
-        answered.push(Answered { key, cut_at, waiters, index, refused, _permits });
+        let place = match refused {
+            Some(e) => Err(e),
+            None => {
+                commits.push(commit);
+                Ok(commits.len() - 1)
+            }
+        };
+        answered.push(Answered { key, cut_at, waiters, place, _permits });
     }
     let (count, batches) = (commits.len(), commits.iter().map(|c| c.batches.len()).sum::<usize>());
-    let result =
+    let mut result =
         if commits.is_empty() { Ok(None) } else { bounded_commit(deps.meta.as_ref(), commits).await.map(Some) };
     if count > 0 {
         deps.health.record(Store::Metastore, result.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
@@ -148,15 +150,15 @@ async fn commit_group(deps: &CommitDeps, group: Vec<Ready>) {
             "segments committed"
         );
     }
-    for Answered { key, cut_at, waiters, index, refused, _permits } in answered {
-        let outcome = match (refused, index, &result) {
-            (Some(e), _, _) => Err(e),
-            (None, Some(i), Ok(Some(committed))) => match committed.segments.get(i).cloned().flatten() {
+    for Answered { key, cut_at, waiters, place, _permits } in answered {
+        let outcome = match (place, &mut result) {
+            (Err(e), _) => Err(e),
+            (Ok(i), Ok(Some(committed))) => match committed.segments.get_mut(i).and_then(Option::take) {
                 Some(outcomes) => Ok(outcomes),
                 None => Err(FlushFailure::storage(weft_meta::MetaError::ObjectFenced { key: key.clone() }.to_string())),
             },
-            (None, _, Err(e)) => Err(e.clone()),
-            (None, _, Ok(_)) => Err(FlushFailure::storage(format!("segment {key} was left out of its commit"))),
+            (Ok(_), Err(e)) => Err(e.clone()),
+            (Ok(_), Ok(None)) => Err(FlushFailure::storage(format!("segment {key} was left out of its commit"))),
         };
         if outcome.is_err() {
             metrics::counter!("weft_flush_errors_total").increment(1);

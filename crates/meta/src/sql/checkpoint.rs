@@ -36,36 +36,37 @@ impl Checkpointer {
         Checkpointer(tokio::spawn(async move {
             let mut tick = tokio::time::interval(INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Each trouble is logged when it starts, not at every tick while it lasts.
+            let (mut lagging, mut failing) = (false, false);
             loop {
                 tick.tick().await;
-                if !checkpoint(&files).await {
-                    return;
+                let started = Instant::now();
+                match files.checkpoint().await {
+                    Ok(Some((log, copied))) => {
+                        if copied > 0 {
+                            let ms = started.elapsed().as_secs_f64() * 1e3;
+                            tracing::debug!(log, copied, ms, "metastore checkpoint");
+                        }
+                        if log - copied > LAG_WARNING_PAGES && !lagging {
+                            tracing::warn!(
+                                log,
+                                copied,
+                                "metastore write-ahead log is not being copied back: a long read holds it"
+                            );
+                        }
+                        (lagging, failing) = (log - copied > LAG_WARNING_PAGES, false);
+                    }
+                    // No files, or they changed under the store (the salvage has run): checkpoints stop.
+                    Ok(None) | Err(crate::MetaError::FilesChanged { .. }) => return,
+                    Err(e) => {
+                        if !failing {
+                            tracing::warn!(error = %e, "metastore checkpoint failed; retrying at every tick");
+                        }
+                        failing = true;
+                    }
                 }
             }
         }))
-    }
-}
-
-/// One checkpoint; `false` once checkpoints must stop (no files, or they changed under the store). Other
-/// failures are logged, and the next tick tries again (the log only grows meanwhile).
-async fn checkpoint(files: &FileGuard) -> bool {
-    let started = Instant::now();
-    match files.checkpoint().await {
-        Ok(Some((log, copied))) => {
-            if copied > 0 {
-                tracing::debug!(log, copied, ms = started.elapsed().as_secs_f64() * 1e3, "metastore checkpoint");
-            }
-            if log - copied > LAG_WARNING_PAGES {
-                tracing::warn!(log, copied, "metastore write-ahead log is not being copied back: a long read holds it");
-            }
-            true
-        }
-        Ok(None) => false,
-        Err(crate::MetaError::FilesChanged { .. }) => false,
-        Err(e) => {
-            tracing::warn!(error = %e, "metastore checkpoint failed; retrying at the next tick");
-            true
-        }
     }
 }
 
