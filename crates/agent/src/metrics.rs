@@ -110,6 +110,10 @@ fn describe() {
     describe_histogram!("weft_flush_size_bytes", Unit::Bytes, "Size of each flushed segment object");
     describe_histogram!("weft_flush_duration_seconds", Unit::Seconds, "Flush stages: upload wait and metastore commit");
     describe_counter!("weft_flush_errors_total", "Flushes that failed (producers got an error)");
+    describe_counter!(
+        "weft_fetch_index_reads_total",
+        "Index lookups of fetches, by source: tail (recent commits held in memory) or metastore"
+    );
     describe_counter!("weft_object_store_requests_total", "Object store requests, by operation and result (ok, error)");
     describe_counter!(
         "weft_object_store_retries_total",

@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use weft_clock::{Clock, IdSource, RandomIds, SystemClock};
 use weft_listener::{AcceptErrors, SessionLimits};
-use weft_log::{FlushDeps, LogReader, PartitionWatch, ProduceBuffer, ProduceLimits};
+use weft_log::{FlushDeps, IndexTail, LogReader, PartitionWatch, ProduceBuffer, ProduceLimits};
 use weft_topics::TopicCache;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
@@ -212,6 +212,7 @@ pub async fn start_on(
     };
     let registry_listener = bind_registry(&config).await?;
     let partitions = Arc::new(PartitionWatch::default());
+    let tail = Arc::new(IndexTail::new(clock.clone(), config.index_tail_max_age()));
     let health = Arc::new(weft_log::health::Health::default());
     let produce = ProduceBuffer::new(ProduceLimits {
         flush_bytes: config.flush_bytes,
@@ -225,13 +226,14 @@ pub async fn start_on(
         clock: clock.clone(),
         ids: ids.clone(),
         partitions: partitions.clone(),
+        tail: tail.clone(),
         health: health.clone(),
         // Half the orphan grace: a commit that could not start by then is refused rather than racing the
         // collector (which fences orphans in the metastore before deleting them anyway).
         commit_deadline: config.orphan_grace / 2,
     });
     crate::metrics::install();
-    let reader = LogReader::new(meta.clone(), storage.clone());
+    let reader = LogReader::new(meta.clone(), storage.clone(), tail);
     let txns =
         weft_txn::TxnCoordinator::new(meta.clone(), produce.clone(), clock.clone(), config.transaction_max_timeout_ms);
     let authorizer = match agent_authorizer(&config, &meta).await {

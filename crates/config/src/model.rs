@@ -81,7 +81,18 @@ impl AgentConfig {
         let default = if self.object_store_is_s3() { S3_FLUSH_INTERVAL } else { LOCAL_FLUSH_INTERVAL };
         self.flush_interval.unwrap_or(default)
     }
+
+    /// How long a fetch may find a committed batch's index row in the agent's memory rather than the
+    /// metastore: 2 s (a consumer keeping up reads its batches within milliseconds), and never more than a
+    /// quarter of the collector's grace, which keeps a rewritten object readable for that long.
+    pub fn index_tail_max_age(&self) -> Duration {
+        (self.gc_grace / 4).min(INDEX_TAIL_MAX_AGE)
+    }
 }
+
+/// The longest an index row stays in the agent's memory after its commit (see
+/// [`AgentConfig::index_tail_max_age`]).
+pub const INDEX_TAIL_MAX_AGE: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {
@@ -99,5 +110,15 @@ mod tests {
         assert_eq!(set.effective_flush_interval(), Duration::from_millis(50));
         let memory = AgentConfig { object_store: Some("memory://".into()), ..AgentConfig::default() };
         assert_eq!(memory.effective_flush_interval(), LOCAL_FLUSH_INTERVAL);
+    }
+
+    #[test]
+    fn the_index_tail_keeps_rows_for_at_most_a_quarter_of_the_grace() {
+        let config = AgentConfig::default();
+        assert_eq!(config.index_tail_max_age(), INDEX_TAIL_MAX_AGE);
+        let short = AgentConfig { gc_grace: Duration::from_secs(4), ..AgentConfig::default() };
+        assert_eq!(short.index_tail_max_age(), Duration::from_secs(1));
+        let none = AgentConfig { gc_grace: Duration::ZERO, ..AgentConfig::default() };
+        assert_eq!(none.index_tail_max_age(), Duration::ZERO);
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::committer::{CommitDeps, Flushed, committer};
 use crate::health::Health;
+use crate::tail::IndexTail;
 use crate::watch::PartitionWatch;
 use bytes::Bytes;
 use std::ops::Range;
@@ -132,6 +133,8 @@ pub struct FlushDeps {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdSource>,
     pub partitions: Arc<PartitionWatch>,
+    /// Where the committer leaves the rows it committed, for fetches at the end of a partition.
+    pub tail: Arc<IndexTail>,
     pub health: Arc<Health>,
     /// A segment whose commit cannot start within this age (from when it was cut) is not committed: the
     /// collector treats uploads older than its orphan grace as orphans, so this must stay well below it.

@@ -5,13 +5,14 @@
 
 use crate::buffer::{FlushDeps, FlushFailure, Waiter};
 use crate::health::{Health, Store};
+use crate::tail::{IndexTail, TailBatch};
 use crate::watch::PartitionWatch;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use weft_clock::Clock;
-use weft_meta::{Log, SegmentCommit, SegmentsCommitted};
+use weft_meta::{AppendOutcome, Log, SegmentCommit, SegmentsCommitted};
 
 /// A segment handed from the flusher to the committer.
 pub(crate) struct Flushed {
@@ -27,6 +28,7 @@ pub(crate) struct Flushed {
 pub(crate) struct CommitDeps {
     meta: Arc<dyn Log>,
     partitions: Arc<PartitionWatch>,
+    tail: Arc<IndexTail>,
     health: Arc<Health>,
     clock: Arc<dyn Clock>,
     deadline_ms: i64,
@@ -37,6 +39,7 @@ impl From<&FlushDeps> for CommitDeps {
         CommitDeps {
             meta: d.meta.clone(),
             partitions: d.partitions.clone(),
+            tail: d.tail.clone(),
             health: d.health.clone(),
             clock: d.clock.clone(),
             deadline_ms: i64::try_from(d.commit_deadline.as_millis()).unwrap_or(i64::MAX),
@@ -133,6 +136,7 @@ async fn commit_group(deps: &CommitDeps, group: Vec<Ready>) {
         answered.push(Answered { key, cut_at, waiters, place, _permits });
     }
     let (count, batches) = (commits.len(), commits.iter().map(|c| c.batches.len()).sum::<usize>());
+    let shapes: Vec<Shape> = commits.iter().map(Shape::of).collect();
     let mut result =
         if commits.is_empty() { Ok(None) } else { bounded_commit(deps.meta.as_ref(), commits).await.map(Some) };
     if count > 0 {
@@ -140,6 +144,12 @@ async fn commit_group(deps: &CommitDeps, group: Vec<Ready>) {
         metrics::histogram!("weft_flush_duration_seconds", "stage" => "commit").record(started.elapsed().as_secs_f64());
     }
     if let Ok(Some(committed)) = &result {
+        // The rows go into the tail before the watches move, so a fetch they wake finds them there.
+        for (shape, outcomes) in shapes.iter().zip(&committed.segments) {
+            if let Some(outcomes) = outcomes {
+                deps.tail.record(&shape.key, shape.stored(outcomes));
+            }
+        }
         for (topic_id, partition, offsets) in &committed.partitions {
             deps.partitions.advance(*topic_id, *partition, *offsets);
         }
@@ -171,6 +181,41 @@ async fn commit_group(deps: &CommitDeps, group: Vec<Ready>) {
             };
             let _ = w.tx.send(answer);
         }
+    }
+}
+
+/// What the index tail needs of a segment's batches, kept while the segment itself goes to the metastore.
+struct Shape {
+    key: String,
+    /// Per batch: topic, partition, offsets spanned, largest timestamp, first byte, length.
+    batches: Vec<(uuid::Uuid, i32, i64, i64, u64, u32)>,
+}
+
+impl Shape {
+    fn of(c: &SegmentCommit) -> Self {
+        let batches = c
+            .batches
+            .iter()
+            .map(|b| (b.topic_id, b.partition, b.offset_span, b.max_timestamp, b.byte_start, b.byte_len))
+            .collect();
+        Shape { key: c.object_key.clone(), batches }
+    }
+
+    /// The batches the commit stored (duplicates and refusals were not), with their offsets.
+    fn stored<'a>(&'a self, outcomes: &'a [AppendOutcome]) -> impl Iterator<Item = TailBatch> + 'a {
+        self.batches.iter().zip(outcomes).filter_map(|(&(topic_id, partition, span, max_timestamp, start, len), o)| {
+            let AppendOutcome::Appended { base_offset, .. } = *o else { return None };
+            // As the metastore stores it; a batch spanning no offset (never validated in) holds nothing to read.
+            (span >= 1).then_some(TailBatch {
+                topic_id,
+                partition,
+                base_offset,
+                last_offset: base_offset + span - 1,
+                max_timestamp,
+                byte_start: start,
+                byte_len: len,
+            })
+        })
     }
 }
 
@@ -253,6 +298,7 @@ mod tests {
         let deps = CommitDeps {
             meta: meta.clone(),
             partitions: Arc::new(PartitionWatch::default()),
+            tail: Arc::new(IndexTail::new(Arc::new(ManualClock::default()), std::time::Duration::from_secs(2))),
             health: Arc::new(Health::default()),
             clock: Arc::new(ManualClock(AtomicI64::new(100_000))),
             deadline_ms: 30_000,
@@ -297,6 +343,7 @@ mod tests {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         drop(tx);
+        let tail = deps.tail.clone();
         committer(rx, deps).await;
         let mut results = Vec::new();
         for answer in answers {
@@ -317,6 +364,10 @@ mod tests {
         let failed = answers.next().unwrap();
         assert!(failed.as_ref().is_err_and(|e| e.message == "disk full"), "{failed:?}");
         assert_eq!(meta.partition_offsets(topic, 0).await.unwrap().unwrap().next_offset, 2);
+        // The index tail holds the stored batches only, where the metastore holds them.
+        let rows = tail.read(topic, 0, 0, u64::MAX, 10).expect("the tail covers the committed offsets");
+        assert_eq!(rows, meta.read_index(topic, 0, 0, u64::MAX, 10).await.unwrap());
+        assert_eq!(rows.iter().map(|r| r.object_key.as_str()).collect::<Vec<_>>(), ["a", "c"]);
     }
 
     /// A segment whose upload finished after the commit deadline is refused: its producer gets an error and

@@ -4,6 +4,7 @@
 //! the same way. Fetch takes each batch as two chunks, a patched copy of its first 16 bytes and a slice of
 //! the cached stored bytes after them, so the records are never copied in user space.
 
+use crate::tail::IndexTail;
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -121,11 +122,13 @@ pub struct ReadRecords {
 pub struct LogReader {
     meta: Arc<dyn Log>,
     storage: ObjectStorage,
+    tail: Arc<IndexTail>,
 }
 
 impl LogReader {
-    pub fn new(meta: Arc<dyn Log>, storage: ObjectStorage) -> Self {
-        LogReader { meta, storage }
+    /// A reader that looks rows up in `tail` first (the one the committer fills), then in the metastore.
+    pub fn new(meta: Arc<dyn Log>, storage: ObjectStorage, tail: Arc<IndexTail>) -> Self {
+        LogReader { meta, storage, tail }
     }
 
     /// Batches covering `from_offset..end_offset`, up to `max_bytes`, as one buffer (share fetch slices it).
@@ -155,8 +158,30 @@ impl LogReader {
         max_bytes: u64,
         at_least_one: bool,
     ) -> Result<ReadRecords, ReadError> {
-        let refs = self.meta.read_index(topic_id, partition, from_offset, max_bytes, MAX_BATCHES_PER_READ).await?;
-        let refs: Vec<&BatchRef> = refs.iter().filter(|b| b.base_offset < end_offset).collect();
+        if let Some(rows) = self.tail.read(topic_id, partition, from_offset, max_bytes, MAX_BATCHES_PER_READ) {
+            metrics::counter!("weft_fetch_index_reads_total", "source" => "tail").increment(1);
+            match self.serve(&rows, end_offset, max_bytes, at_least_one).await {
+                // An object gone from under a row (its rewrite's grace ended early): the metastore knows where.
+                Err(ReadError::Storage(e)) => {
+                    tracing::debug!(topic = %topic_id, partition, offset = from_offset, error = %e, "index tail row unreadable; reading the metastore's");
+                }
+                done => return done,
+            }
+        }
+        metrics::counter!("weft_fetch_index_reads_total", "source" => "metastore").increment(1);
+        let rows = self.meta.read_index(topic_id, partition, from_offset, max_bytes, MAX_BATCHES_PER_READ).await?;
+        self.serve(&rows, end_offset, max_bytes, at_least_one).await
+    }
+
+    /// Reads the batches of `rows` below `end_offset` as chunks (see [`LogReader::read_chunks`]).
+    async fn serve(
+        &self,
+        rows: &[BatchRef],
+        end_offset: i64,
+        max_bytes: u64,
+        at_least_one: bool,
+    ) -> Result<ReadRecords, ReadError> {
+        let refs: Vec<&BatchRef> = rows.iter().filter(|b| b.base_offset < end_offset).collect();
         let mut out = ReadRecords { bytes: Chunks::with_capacity(2 * refs.len()), records: 0 };
         if let Some(first) = refs.first()
             && !at_least_one
@@ -237,5 +262,93 @@ mod tests {
         assert_eq!(read_runs(&rows), vec![0..1, 1..3]);
         let small = [row("a", 0, big / 2), row("a", u64::from(big / 2), big / 2), row("a", u64::from(big), 1)];
         assert_eq!(read_runs(&small), vec![0..2, 2..3]);
+    }
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+    use crate::tail::TailBatch;
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    use weft_clock::ManualClock;
+    use weft_meta::{BatchAppend, BatchKind, Catalog, NewTopic, SegmentCommit, SqlMetastore};
+
+    /// One batch of one record, as a producer sends it (base offset 0).
+    fn stored_batch() -> Bytes {
+        let records: Vec<Record> = (0..1)
+            .map(|o| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: o,
+                sequence: -1,
+                timestamp: 0,
+                key: None,
+                value: Some(Bytes::from_static(b"v")),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut out = BytesMut::new();
+        let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+        RecordBatchEncoder::encode(&mut out, &records, &options).unwrap();
+        out.freeze()
+    }
+
+    /// A tail row whose object is gone (a rewrite's grace ended early) is read where the metastore says.
+    #[tokio::test]
+    async fn a_tail_row_whose_object_is_gone_is_read_from_the_metastores_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Arc::new(SqlMetastore::open(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap());
+        let topic = NewTopic {
+            name: "t".into(),
+            id: Uuid::new_v4(),
+            partitions: 1,
+            configs: Default::default(),
+            created_ms: 0,
+        };
+        let topic_id = meta.create_topic(topic).await.unwrap().id;
+        let storage = ObjectStorage::open("memory://", 0).unwrap();
+        let data = stored_batch();
+        storage.put_durable("moved", data.clone()).await.unwrap();
+        let append = BatchAppend {
+            topic_id,
+            partition: 0,
+            byte_start: 0,
+            byte_len: data.len() as u32,
+            offset_span: 1,
+            record_count: 1,
+            max_timestamp: 0,
+            producer: None,
+            kind: BatchKind::Plain,
+            record_set: 0,
+        };
+        let commit = SegmentCommit {
+            object_key: "moved".into(),
+            object_size: data.len() as u64,
+            created_ms: 0,
+            batches: vec![append],
+        };
+        meta.commit_segment(commit).await.unwrap();
+
+        let tail = Arc::new(IndexTail::new(Arc::new(ManualClock::default()), std::time::Duration::from_secs(2)));
+        let row = TailBatch {
+            topic_id,
+            partition: 0,
+            base_offset: 0,
+            last_offset: 0,
+            max_timestamp: 0,
+            byte_start: 0,
+            byte_len: data.len() as u32,
+        };
+        tail.record("gone", [row]);
+        assert_eq!(tail.read(topic_id, 0, 0, u64::MAX, 10).unwrap()[0].object_key, "gone");
+
+        let reader = LogReader::new(meta, storage, tail);
+        let read = reader.read_chunks(topic_id, 0, 0, 1, u64::MAX, true).await.expect("read through the metastore");
+        assert_eq!((read.records, read.bytes.to_bytes()), (1, data));
     }
 }

@@ -30,6 +30,7 @@ fn flush(buffer: &ProduceBuffer, meta: &Arc<SqlMetastore>, storage: &ObjectStora
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         partitions: Arc::new(PartitionWatch::default()),
+        tail: Arc::new(weft_log::IndexTail::new(Arc::new(SystemClock), Duration::from_secs(2))),
         health: Arc::new(Health::default()),
         commit_deadline: Duration::from_secs(60),
     })
