@@ -114,6 +114,10 @@ fn describe() {
         "weft_fetch_index_reads_total",
         "Index lookups of fetches, by source: tail (recent commits held in memory) or metastore"
     );
+    describe_counter!(
+        "weft_fetch_read_ahead_bytes_total",
+        "Bytes of objects loaded into the segment cache ahead of a lagging consumer's next fetch"
+    );
     describe_counter!("weft_object_store_requests_total", "Object store requests, by operation and result (ok, error)");
     describe_counter!(
         "weft_object_store_retries_total",

@@ -10,11 +10,15 @@
 mod buffer;
 mod committer;
 pub mod health;
+mod read_ahead;
 mod reader;
 pub mod tail;
+#[cfg(test)]
+mod testutil;
 mod watch;
 
 pub use buffer::{Append, FlushDeps, FlushFailure, FlushFailureKind, FlushResult, ProduceBuffer, ProduceLimits};
+pub use read_ahead::Ahead;
 pub use reader::{LEADER_EPOCH, LogReader, MAX_RUN_BYTES, ReadError, ReadRecords, read_batch, read_run, read_runs};
 pub use tail::IndexTail;
 pub use watch::PartitionWatch;

@@ -115,6 +115,8 @@ pub struct ReadRecords {
     pub bytes: Chunks,
     /// Records in them, control records not counted.
     pub records: u64,
+    /// The offset after the last batch served (the partition's next fetch offset), if any was.
+    pub next_offset: Option<i64>,
 }
 
 /// Reads committed batches of any partition.
@@ -123,12 +125,33 @@ pub struct LogReader {
     meta: Arc<dyn Log>,
     storage: ObjectStorage,
     tail: Arc<IndexTail>,
+    /// Read-ahead passes allowed at once ([`crate::read_ahead`]).
+    pub(crate) ahead: Arc<tokio::sync::Semaphore>,
 }
 
 impl LogReader {
     /// A reader that looks rows up in `tail` first (the one the committer fills), then in the metastore.
     pub fn new(meta: Arc<dyn Log>, storage: ObjectStorage, tail: Arc<IndexTail>) -> Self {
-        LogReader { meta, storage, tail }
+        let ahead = Arc::new(tokio::sync::Semaphore::new(crate::read_ahead::MAX_PASSES));
+        LogReader { meta, storage, tail, ahead }
+    }
+
+    /// Index rows from `from_offset` on, from the tail when it holds them, else from the metastore.
+    pub(crate) async fn index(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+        from_offset: i64,
+        max_bytes: u64,
+    ) -> Result<Vec<BatchRef>, MetaError> {
+        match self.tail.read(topic_id, partition, from_offset, max_bytes, MAX_BATCHES_PER_READ) {
+            Some(rows) => Ok(rows),
+            None => self.meta.read_index(topic_id, partition, from_offset, max_bytes, MAX_BATCHES_PER_READ).await,
+        }
+    }
+
+    pub(crate) fn storage(&self) -> &ObjectStorage {
+        &self.storage
     }
 
     /// Batches covering `from_offset..end_offset`, up to `max_bytes`, as one buffer (share fetch slices it).
@@ -182,7 +205,7 @@ impl LogReader {
         at_least_one: bool,
     ) -> Result<ReadRecords, ReadError> {
         let refs: Vec<&BatchRef> = rows.iter().filter(|b| b.base_offset < end_offset).collect();
-        let mut out = ReadRecords { bytes: Chunks::with_capacity(2 * refs.len()), records: 0 };
+        let mut out = ReadRecords { bytes: Chunks::with_capacity(2 * refs.len()), records: 0, next_offset: None };
         if let Some(first) = refs.first()
             && !at_least_one
             && u64::from(first.byte_len) > max_bytes
@@ -202,6 +225,7 @@ impl LogReader {
             if !header.is_control() {
                 out.records += header.record_count.max(0) as u64;
             }
+            out.next_offset = Some(b.last_offset + 1);
             // The header parsed, so the batch is longer than the prefix.
             prefixes.extend_from_slice(&stored[..PATCHED_PREFIX_LEN]);
             patch_prefix(&mut prefixes, b.base_offset, LEADER_EPOCH);
@@ -269,70 +293,16 @@ mod tests {
 mod tail_tests {
     use super::*;
     use crate::tail::TailBatch;
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    use crate::testutil::{one_record_batch, store_with_topic};
     use weft_clock::ManualClock;
-    use weft_meta::{BatchAppend, BatchKind, Catalog, NewTopic, SegmentCommit, SqlMetastore};
-
-    /// One batch of one record, as a producer sends it (base offset 0).
-    fn stored_batch() -> Bytes {
-        let records: Vec<Record> = (0..1)
-            .map(|o| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: o,
-                sequence: -1,
-                timestamp: 0,
-                key: None,
-                value: Some(Bytes::from_static(b"v")),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut out = BytesMut::new();
-        let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-        RecordBatchEncoder::encode(&mut out, &records, &options).unwrap();
-        out.freeze()
-    }
 
     /// A tail row whose object is gone (a rewrite's grace ended early) is read where the metastore says.
     #[tokio::test]
     async fn a_tail_row_whose_object_is_gone_is_read_from_the_metastores_row() {
         let dir = tempfile::tempdir().unwrap();
-        let meta = Arc::new(SqlMetastore::open(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap());
-        let topic = NewTopic {
-            name: "t".into(),
-            id: Uuid::new_v4(),
-            partitions: 1,
-            configs: Default::default(),
-            created_ms: 0,
-        };
-        let topic_id = meta.create_topic(topic).await.unwrap().id;
-        let storage = ObjectStorage::open("memory://", 0).unwrap();
-        let data = stored_batch();
-        storage.put_durable("moved", data.clone()).await.unwrap();
-        let append = BatchAppend {
-            topic_id,
-            partition: 0,
-            byte_start: 0,
-            byte_len: data.len() as u32,
-            offset_span: 1,
-            record_count: 1,
-            max_timestamp: 0,
-            producer: None,
-            kind: BatchKind::Plain,
-            record_set: 0,
-        };
-        let commit = SegmentCommit {
-            object_key: "moved".into(),
-            object_size: data.len() as u64,
-            created_ms: 0,
-            batches: vec![append],
-        };
-        meta.commit_segment(commit).await.unwrap();
+        let (meta, storage, topic_id) = store_with_topic(dir.path(), 0).await;
+        let data = one_record_batch();
+        crate::testutil::commit_object(&meta, &storage, topic_id, "moved", &data).await;
 
         let tail = Arc::new(IndexTail::new(Arc::new(ManualClock::default()), std::time::Duration::from_secs(2)));
         let row = TailBatch {
@@ -349,6 +319,6 @@ mod tail_tests {
 
         let reader = LogReader::new(meta, storage, tail);
         let read = reader.read_chunks(topic_id, 0, 0, 1, u64::MAX, true).await.expect("read through the metastore");
-        assert_eq!((read.records, read.bytes.to_bytes()), (1, data));
+        assert_eq!((read.records, read.next_offset, read.bytes.to_bytes()), (1, Some(1), data));
     }
 }

@@ -188,6 +188,8 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
     let mut total: i64 = 0;
     let mut failed = false;
     let budget = i64::from(max_bytes.max(0));
+    // Partitions with data past what this pass serves: their next reads are loaded ahead.
+    let mut ahead = Vec::new();
     for t in targets.iter_mut() {
         let mut data = PartitionData::default()
             .with_partition_index(t.partition)
@@ -229,7 +231,10 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
                 if t.fetch_offset < offsets.log_start || t.fetch_offset > offsets.next_offset {
                     data.error_code = ResponseError::OffsetOutOfRange.code();
                     failed = true;
-                } else if t.fetch_offset < end && (total == 0 || total < budget) {
+                } else if t.fetch_offset < end && !(total == 0 || total < budget) {
+                    // Left for the next fetch by the response's byte bound.
+                    ahead.push(next_read(entry.topic.id, t.partition, t.max_bytes, t.fetch_offset));
+                } else if t.fetch_offset < end {
                     let limit = i64::from(t.max_bytes.max(0)).min((budget - total).max(0)) as u64;
                     let topic_id = entry.topic.id;
                     let read =
@@ -246,6 +251,9 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
                     };
                     match read {
                         Ok((read, aborted)) => {
+                            if let Some(next) = read.next_offset.filter(|n| *n < end) {
+                                ahead.push(next_read(topic_id, t.partition, t.max_bytes, next));
+                            }
                             total += read.bytes.len() as i64;
                             count_out(&entry.topic.name, &read);
                             records = read.bytes;
@@ -274,7 +282,13 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
         crate::metrics::error("Fetch", data.error_code);
         out.push((t.topic_index, data, records));
     }
+    agent.reader.read_ahead(ahead);
     (out, total, failed)
+}
+
+/// A partition's next read, from `from_offset`, as much as it asks per fetch.
+fn next_read(topic_id: uuid::Uuid, partition: i32, max_bytes: i32, from_offset: i64) -> weft_log::Ahead {
+    weft_log::Ahead { topic_id, partition, from_offset, max_bytes: max_bytes.max(0) as u64 }
 }
 
 fn build(topics: &[FetchTopic], version: i16, partitions: Vec<Answer>) -> FetchReply {
