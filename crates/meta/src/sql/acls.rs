@@ -55,7 +55,7 @@ async fn bump(tx: &mut Tx<'_>) -> Result<()> {
 impl SqlMetastore {
     async fn create_acls_impl(&self, acls: &[AclRecord]) -> Result<i64> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut created = 0;
         for a in acls {
             let sql = "INSERT INTO acls (resource_type, resource_name, pattern_type, principal, host, operation, \
@@ -72,7 +72,7 @@ impl SqlMetastore {
 
     async fn delete_acls_impl(&self, acls: &[AclRecord]) -> Result<Vec<AclRecord>> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut removed = Vec::new();
         for a in acls {
             if bind_acl(sqlx::query(DELETE), a).execute(&mut *tx).await?.rows_affected() > 0 {

@@ -45,7 +45,7 @@ impl SqlMetastore {
         let started = std::time::Instant::now();
         let _w = self.writer().await?;
         let locked = started.elapsed();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Each object's row is its fence: a key the collector already recorded as an orphan is refused alone,
         // and nothing of it is stored (see `Objects::fence_orphans`).
         let mut live = Vec::with_capacity(commits.len());

@@ -11,7 +11,7 @@ impl SqlMetastore {
     async fn set_topic_configs_impl(&self, name: &str, configs: BTreeMap<String, String>) -> Result<Topic> {
         let _w = self.writer().await?;
         let json = serde_json::to_string(&configs).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE topics SET configs = $1 WHERE name = $2")
             .bind(json)
             .bind(name)
@@ -36,7 +36,7 @@ impl SqlMetastore {
 
     async fn set_cluster_configs_impl(&self, configs: BTreeMap<String, String>) -> Result<()> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The cluster row stands for the whole set: concurrent replacements take turns.
         let lock = format!("SELECT cluster_id FROM cluster WHERE singleton = 1{}", self.backend.for_update());
         sqlx::query(sqlx::AssertSqlSafe(lock.as_str())).fetch_one(&mut *tx).await?;
@@ -62,7 +62,7 @@ impl Catalog for SqlMetastore {
 
     async fn create_topic(&self, spec: NewTopic) -> Result<Topic> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let configs = serde_json::to_string(&spec.configs).map_err(|e| MetaError::Corrupt(e.to_string()))?;
         // One statement decides between concurrent creations of one name (the loser waits, then conflicts).
         let created = sqlx::query(concat!(
@@ -95,7 +95,7 @@ impl Catalog for SqlMetastore {
 
     async fn delete_topic(&self, name: &str, now_ms: i64) -> Result<Topic> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let topic = topic_in(&mut tx, self.backend, name).await?;
         let id = topic.id.to_string();
         // The partition rows, locked in the order commits lock them, so no commit adds rows in between.
@@ -155,7 +155,7 @@ impl Catalog for SqlMetastore {
 
     async fn add_partitions(&self, name: &str, total: i32) -> Result<Topic> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut topic = topic_in(&mut tx, self.backend, name).await?;
         if total <= topic.partitions {
             return Err(MetaError::BadPartitionCount {

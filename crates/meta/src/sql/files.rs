@@ -126,6 +126,18 @@ impl super::SqlMetastore {
         Ok(Some(guard))
     }
 
+    /// Begins a write transaction (after [`Self::writer`]). On SQLite it takes the database's write lock at
+    /// once (`BEGIN IMMEDIATE`): a deferred transaction that reads, then writes, fails at its first write with
+    /// SQLITE_BUSY, without waiting, when another connection wrote in between (its snapshot is stale); an
+    /// immediate one waits for the lock (`busy_timeout`) and reads the latest state. PostgreSQL needs no
+    /// such mode: its writers lock the rows they read (`FOR UPDATE`).
+    pub(super) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            super::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _ => self.pool.begin().await?,
+        })
+    }
+
     /// Commits, then makes sure the commit went to the files a restart will read before it is reported.
     pub(super) async fn commit(&self, tx: sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
         tx.commit().await?;
@@ -149,7 +161,7 @@ impl super::SqlMetastore {
     /// store's files have changed.
     pub(super) async fn write_probe_impl(&self, now_ms: i64) -> Result<()> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO counters (name, value) VALUES ('write_probe', $1) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",

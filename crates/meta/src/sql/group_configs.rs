@@ -29,7 +29,7 @@ impl SqlMetastore {
         configs: &BTreeMap<String, String>,
     ) -> Result<Option<i64>> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let changed = match (expected, configs.is_empty()) {
             (0, true) => {
                 // Nothing to remove: the compare holds while no row exists.
@@ -83,7 +83,7 @@ impl SqlMetastore {
 
     async fn delete_group_configs_impl(&self, group: &str) -> Result<bool> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let removed = sqlx::query("DELETE FROM group_configs WHERE group_id = $1")
             .bind(group)
             .execute(&mut *tx)

@@ -12,7 +12,7 @@ impl SqlMetastore {
         fence: Option<&LeaseFence>,
     ) -> Result<bool> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if !lease_held(&mut tx, self.backend, fence).await? {
             return Ok(false);
         }
@@ -64,7 +64,7 @@ impl SqlMetastore {
 
     pub(super) async fn delete_offsets_impl(&self, group: &str, partitions: Option<&[(String, i32)]>) -> Result<u64> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut removed = 0;
         match partitions {
             None => {
@@ -150,7 +150,7 @@ impl SqlMetastore {
         fence: Option<&LeaseFence>,
     ) -> Result<bool> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if !lease_held(&mut tx, self.backend, fence).await? {
             return Ok(false);
         }
@@ -181,7 +181,7 @@ impl SqlMetastore {
 
     pub(super) async fn delete_group_state_impl(&self, group: &str) -> Result<bool> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let removed = sqlx::query("DELETE FROM group_state WHERE group_id = $1")
             .bind(group)
             .execute(&mut *tx)

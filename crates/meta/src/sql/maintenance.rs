@@ -76,7 +76,7 @@ impl SqlMetastore {
     ) -> Result<Option<PartitionOffsets>> {
         let _w = self.writer().await?;
         let (id, p) = (topic_id.to_string(), i64::from(partition));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(lock_partition(self.backend).as_str()))
             .bind(&id)
             .bind(p)
@@ -166,7 +166,7 @@ impl SqlMetastore {
         let _guard = self.writer().await?;
         let locked = started.elapsed();
         let (id, p) = (w.topic_id.to_string(), i64::from(w.partition));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Whether the rows are intact is decided, and acted on, under the partition's row lock.
         sqlx::query(sqlx::AssertSqlSafe(lock_partition(self.backend).as_str()))
             .bind(&id)

@@ -62,7 +62,7 @@ impl SqlMetastore {
 
     async fn forget_objects_impl(&self, keys: &[String]) -> Result<()> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for key in keys {
             // Only dead objects are forgotten: a live one must never lose its record.
             sqlx::query("DELETE FROM objects WHERE object_key = $1 AND dead_ms IS NOT NULL")
@@ -90,7 +90,7 @@ impl SqlMetastore {
 
     async fn fence_orphans_impl(&self, keys: &[String], keep_until_ms: i64) -> Result<Vec<String>> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut fenced = Vec::new();
         for key in keys {
             // Waits for (and loses to) a commit of the same key in flight; wins against a later one.

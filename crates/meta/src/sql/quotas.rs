@@ -10,7 +10,7 @@ impl SqlMetastore {
     async fn alter_client_quotas_impl(&self, entity: &QuotaEntity, changes: &[(String, Option<f64>)]) -> Result<()> {
         let (user, client) = (encode_part(&entity.user), encode_part(&entity.client_id));
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (key, value) in changes {
             match value {
                 Some(value) => {

@@ -131,7 +131,7 @@ fn choose_id(
 impl SqlMetastore {
     /// Starts a registry write: the writer lock (SQLite) and the `registry_state` row lock (PostgreSQL).
     async fn registry_tx(&self) -> Result<(Tx<'_>, i32)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!("SELECT next_id FROM registry_state WHERE singleton = 1{}", self.backend.for_update());
         let next: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).fetch_one(&mut *tx).await?;
         Ok((tx, to_i32(next, "next schema id")?))
@@ -275,7 +275,7 @@ impl SqlMetastore {
         values: (Option<String>, Option<i64>),
     ) -> Result<()> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = match columns {
             "config" => {
                 "INSERT INTO registry_settings (scope, compatibility, normalize) VALUES ($1, $2, $3) \

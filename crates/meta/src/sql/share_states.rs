@@ -62,7 +62,7 @@ impl SqlMetastore {
         let batches = encode_batches(&record.batches)?;
         let key = &record.key;
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // One statement either way, so the epoch check and the write are atomic on both backends.
         let query = match expected {
             None => sqlx::query(
@@ -116,7 +116,7 @@ impl SqlMetastore {
         offsets: &[(Uuid, i32, i64)],
     ) -> Result<Vec<ShareEpochs>> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Rows in key order (no lock cycles on PostgreSQL); answers in the order given.
         let mut order: Vec<usize> = (0..offsets.len()).collect();
         order.sort_by_key(|&i| (offsets[i].0.to_string(), offsets[i].1));
@@ -146,7 +146,7 @@ impl SqlMetastore {
 
     async fn delete_share_states_impl(&self, group: &str, partitions: Option<&[(Uuid, i32)]>) -> Result<u64> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut removed = 0;
         match partitions {
             None => {

@@ -195,7 +195,7 @@ impl SqlMetastore {
         update: TxnUpdate<'_>,
     ) -> Result<std::result::Result<TransactionMeta, Refused>> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             lock(&mut tx, transactional_id).await?;
         }
@@ -258,7 +258,7 @@ impl SqlMetastore {
 
     pub(super) async fn expire_transactions_impl(&self, older_than_ms: i64) -> Result<u64> {
         let _w = self.writer().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
             "SELECT transactional_id FROM transactions WHERE updated_ms < $1 \
              AND state IN ('Empty', 'CompleteCommit', 'CompleteAbort') ORDER BY producer_id",
