@@ -34,6 +34,21 @@ pub(crate) struct CommitDeps {
     deadline_ms: i64,
 }
 
+#[cfg(test)]
+impl CommitDeps {
+    /// Another committer's dependencies over the same stores (tests of several agents).
+    fn from_parts(d: &CommitDeps) -> Self {
+        CommitDeps {
+            meta: d.meta.clone(),
+            partitions: Arc::new(PartitionWatch::default()),
+            tail: d.tail.clone(),
+            health: d.health.clone(),
+            clock: d.clock.clone(),
+            deadline_ms: d.deadline_ms,
+        }
+    }
+}
+
 impl From<&FlushDeps> for CommitDeps {
     fn from(d: &FlushDeps) -> Self {
         CommitDeps {
@@ -368,6 +383,41 @@ mod tests {
         let rows = tail.read(topic, 0, 0, u64::MAX, 10).expect("the tail covers the committed offsets");
         assert_eq!(rows, meta.read_index(topic, 0, 0, u64::MAX, 10).await.unwrap());
         assert_eq!(rows.iter().map(|r| r.object_key.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+    }
+
+    /// Two agents commit to one partition in turns, each with its own tail: whatever offset a reader asks,
+    /// a tail that answers lists exactly the rows the metastore lists (never a row of the other agent's
+    /// offsets missing, never a stale one).
+    #[tokio::test]
+    async fn a_tail_answers_as_the_metastore_when_two_agents_write_one_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, topic, deps_a) = setup(dir.path()).await;
+        let tail_of = || Arc::new(IndexTail::new(Arc::new(ManualClock::default()), std::time::Duration::from_secs(2)));
+        let deps_b = CommitDeps { tail: tail_of(), ..CommitDeps::from_parts(&deps_a) };
+        let deps_a = CommitDeps { tail: tail_of(), ..deps_a };
+        let (tail_a, tail_b) = (deps_a.tail.clone(), deps_b.tail.clone());
+        // Agent A writes three segments, B one, A two, B two: runs restart at every switch of writer.
+        let turns = ["a", "a", "a", "b", "a", "a", "b", "b"];
+        for (i, who) in turns.iter().enumerate() {
+            let (f, answer) = flushed(&format!("{who}{i}"), 90_000, topic);
+            let group = vec![Ready { flushed: f, refused: None }];
+            commit_group(if *who == "a" { &deps_a } else { &deps_b }, group).await;
+            assert!(answer.await.unwrap().is_ok());
+        }
+        let end = meta.partition_offsets(topic, 0).await.unwrap().unwrap().next_offset;
+        assert_eq!(end, turns.len() as i64);
+        let (mut served_a, mut served_b) = (0, 0);
+        for from in 0..=end {
+            let stored = meta.read_index(topic, 0, from, u64::MAX, 100).await.unwrap();
+            for (tail, served) in [(&tail_a, &mut served_a), (&tail_b, &mut served_b)] {
+                if let Some(rows) = tail.read(topic, 0, from, u64::MAX, 100) {
+                    *served += 1;
+                    assert!(!rows.is_empty() && stored.starts_with(&rows), "from {from}: {rows:?} vs {stored:?}");
+                }
+            }
+        }
+        // A's last run is offsets 4-5, B's is 6-7: each answers for its own last run only.
+        assert_eq!((served_a, served_b), (2, 2));
     }
 
     /// A segment whose upload finished after the commit deadline is refused: its producer gets an error and
