@@ -81,6 +81,13 @@ impl SegmentBuilder {
         range
     }
 
+    /// A builder sized for `batches` batches of `body_bytes` in all, header, entries and trailer included,
+    /// so its buffer never grows (growing by doubling copies the body again and touches twice the pages).
+    pub fn for_batches(body_bytes: usize, batches: usize) -> Self {
+        let room = batches.saturating_mul(ENTRY_LEN).saturating_add(HEADER_LEN + TRAILER_LEN);
+        Self::with_capacity(body_bytes.saturating_add(room))
+    }
+
     /// Bytes buffered so far (body and header).
     pub fn len(&self) -> usize {
         self.buf.len()

@@ -74,3 +74,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_builder_sized_for_its_batches_never_grows() {
+    let batches: Vec<Vec<u8>> = (0..5).map(|i| vec![i as u8; 1000 + i * 10]).collect();
+    let body = batches.iter().map(Vec::len).sum();
+    let mut builder = SegmentBuilder::for_batches(body, batches.len());
+    let room = builder.buf.capacity();
+    for b in &batches {
+        builder.push([1; 16], 0, b);
+    }
+    let object = builder.finish();
+    assert_eq!(object.len(), room, "exactly the room it was given");
+}

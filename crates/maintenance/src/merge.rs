@@ -201,7 +201,8 @@ fn assemble(
     rows: &[weft_meta::BatchRef],
     batches: &[bytes::BytesMut],
 ) -> Result<(bytes::Bytes, Vec<BatchRow>)> {
-    let mut builder = SegmentBuilder::new();
+    let body: usize = batches.iter().map(|b| b.len()).sum();
+    let mut builder = SegmentBuilder::for_batches(body, batches.len());
     let mut added = Vec::with_capacity(rows.len());
     for (row, data) in rows.iter().zip(batches) {
         let header = BatchHeader::parse(data).map_err(|e| crate::MaintenanceError::BadBatch {
