@@ -31,6 +31,7 @@ mod routing;
 mod sasl;
 mod server;
 mod share;
+mod store_setup;
 mod throttle;
 
 /// Injected sources of time and ids (re-exported for tests that drive an agent deterministically).

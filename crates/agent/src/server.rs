@@ -164,8 +164,15 @@ pub async fn start_on(
         }
         false => None,
     };
-    let storage = weft_storage::ObjectStorage::open_with(&store_url, config.cache_bytes, store_options(&config, &ids)?)
-        .map_err(|source| StartError::Storage { url: storage_url_shown(&store_url), source: Box::new(source) })?;
+    let storage = weft_storage::ObjectStorage::open_with(
+        &store_url,
+        config.cache_bytes,
+        crate::store_setup::store_options(&config, &ids)?,
+    )
+    .map_err(|source| StartError::Storage {
+        url: crate::store_setup::storage_url_shown(&store_url),
+        source: Box::new(source),
+    })?;
     if store_url.starts_with("memory:") {
         tracing::warn!(object_store = %store_url, metastore = %meta_url, "objects are kept in memory only: they are lost at exit while the metastore keeps pointing at them (for tests and diagnosis)");
     }
@@ -389,46 +396,6 @@ async fn bind_registry(config: &AgentConfig) -> Result<Option<(TcpListener, Sock
     let l = TcpListener::bind(addr).await.map_err(|source| StartError::RegistryBind { addr, source })?;
     let bound = l.local_addr().map_err(|source| StartError::RegistryBind { addr, source })?;
     Ok(Some((l, bound)))
-}
-
-/// The object-store stack's options: the default retries, and the `--object-store-model` (seeded from the
-/// id source, so an injected one replays the same delays).
-fn store_options(config: &AgentConfig, ids: &Arc<dyn IdSource>) -> Result<weft_storage::StoreOptions, StartError> {
-    use weft_config::ObjectStoreModel;
-    use weft_storage::{ModelOptions, StoreModel};
-    let model = match config.object_store_model {
-        ObjectStoreModel::Off => None,
-        ObjectStoreModel::S3Standard => Some(StoreModel::S3Standard),
-        ObjectStoreModel::S3Express => Some(StoreModel::S3Express),
-    };
-    if let Some(model) = model {
-        tracing::warn!(
-            ?model,
-            "object-store requests are delayed and failed as the model says (for tests and benchmarks)"
-        );
-    }
-    let model = model.map(|model| ModelOptions { model, seed: ids.nonce() });
-    let encryption = encryption(config)?;
-    Ok(weft_storage::StoreOptions { model, encryption, ..Default::default() })
-}
-
-/// Encryption at rest, when keys are given by file or variable.
-fn encryption(config: &AgentConfig) -> Result<Option<weft_storage::Encryption>, StartError> {
-    let from_var = std::env::var(ENCRYPTION_KEYS_VAR).ok().filter(|text| !text.trim().is_empty());
-    let keyring = match (&config.encryption_keys_file, from_var) {
-        (Some(_), Some(_)) => return Err(StartError::KeysTwice),
-        (Some(path), None) => weft_storage::Keyring::from_file(path)?,
-        (None, Some(text)) => weft_storage::Keyring::parse(&text)?,
-        (None, None) => return Ok(None),
-    };
-    tracing::info!(current = keyring.current_id(), keys = ?keyring.ids(), "objects are encrypted at rest");
-    let entropy: Arc<dyn weft_storage::Entropy> = Arc::new(weft_storage::SystemEntropy);
-    Ok(Some(weft_storage::Encryption { keyring: Arc::new(keyring), entropy }))
-}
-
-/// An object store URL as errors show it: without its query, which may carry credentials.
-fn storage_url_shown(url: &str) -> String {
-    url.split_once('?').map_or(url, |(base, _)| base).to_string()
 }
 
 /// The maintenance service over this agent's stores and caches.

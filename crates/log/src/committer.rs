@@ -25,6 +25,7 @@ pub(crate) struct Flushed {
 }
 
 /// What the committer uses, taken from the flusher's dependencies.
+#[derive(Clone)]
 pub(crate) struct CommitDeps {
     meta: Arc<dyn Log>,
     partitions: Arc<PartitionWatch>,
@@ -32,21 +33,6 @@ pub(crate) struct CommitDeps {
     health: Arc<Health>,
     clock: Arc<dyn Clock>,
     deadline_ms: i64,
-}
-
-#[cfg(test)]
-impl CommitDeps {
-    /// Another committer's dependencies over the same stores (tests of several agents).
-    fn from_parts(d: &CommitDeps) -> Self {
-        CommitDeps {
-            meta: d.meta.clone(),
-            partitions: Arc::new(PartitionWatch::default()),
-            tail: d.tail.clone(),
-            health: d.health.clone(),
-            clock: d.clock.clone(),
-            deadline_ms: d.deadline_ms,
-        }
-    }
 }
 
 impl From<&FlushDeps> for CommitDeps {
@@ -151,7 +137,8 @@ async fn commit_group(deps: &CommitDeps, group: Vec<Ready>) {
         answered.push(Answered { key, cut_at, waiters, place, _permits });
     }
     let (count, batches) = (commits.len(), commits.iter().map(|c| c.batches.len()).sum::<usize>());
-    let shapes: Vec<Shape> = commits.iter().map(Shape::of).collect();
+    // Only what the tail needs, and only when it keeps anything.
+    let shapes: Vec<Shape> = if deps.tail.enabled() { commits.iter().map(Shape::of).collect() } else { Vec::new() };
     let mut result =
         if commits.is_empty() { Ok(None) } else { bounded_commit(deps.meta.as_ref(), commits).await.map(Some) };
     if count > 0 {
@@ -393,7 +380,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (meta, topic, deps_a) = setup(dir.path()).await;
         let tail_of = || Arc::new(IndexTail::new(Arc::new(ManualClock::default()), std::time::Duration::from_secs(2)));
-        let deps_b = CommitDeps { tail: tail_of(), ..CommitDeps::from_parts(&deps_a) };
+        let deps_b = CommitDeps { tail: tail_of(), partitions: Arc::new(PartitionWatch::default()), ..deps_a.clone() };
         let deps_a = CommitDeps { tail: tail_of(), ..deps_a };
         let (tail_a, tail_b) = (deps_a.tail.clone(), deps_b.tail.clone());
         // Agent A writes three segments, B one, A two, B two: runs restart at every switch of writer.

@@ -84,7 +84,8 @@ impl IndexTail {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn enabled(&self) -> bool {
+    /// Whether the tail keeps rows at all (a zero age keeps none).
+    pub(crate) fn enabled(&self) -> bool {
         self.max_age_ms > 0
     }
 
