@@ -10,7 +10,12 @@
 //! such metadata, and skips only timestamps; every object is a new file whose size its write set, so its
 //! bytes and length are durable either way. The directory entry (the create or rename) is made durable by
 //! a directory fsync shared between concurrent writers ([`crate::dirsync`]).
+//!
+//! A plain put (overwrite, no attributes) is written by this layer itself, bypassing the page cache
+//! ([`crate::direct`]); other writes, and every write on a file system that refuses direct I/O, go through
+//! the store below.
 
+use crate::direct::{self, Failure, Written};
 use crate::dirsync::{DirSyncs, SyncFn};
 use crate::error::{SyncFailed, generic};
 use async_trait::async_trait;
@@ -22,6 +27,7 @@ use object_store::{
 };
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Syncs every write of `inner`, a store whose objects are files under `root`.
 #[derive(Debug)]
@@ -35,6 +41,8 @@ struct Syncer {
     root: PathBuf,
     file: SyncFn,
     dirs: DirSyncs,
+    /// Plain puts are written directly, until the file system first refuses it.
+    direct: AtomicBool,
 }
 
 impl std::fmt::Debug for Syncer {
@@ -52,7 +60,8 @@ impl Durable {
 
     /// With injected sync functions (tests count them).
     pub(crate) fn with_syncs(inner: Arc<dyn ObjectStore>, root: PathBuf, file: SyncFn, dirs: DirSyncs) -> Self {
-        Durable { inner, syncer: Arc::new(Syncer { root, file, dirs }) }
+        let direct = AtomicBool::new(true);
+        Durable { inner, syncer: Arc::new(Syncer { root, file, dirs, direct }) }
     }
 }
 
@@ -62,29 +71,74 @@ impl std::fmt::Display for Durable {
     }
 }
 
+fn sync_failed(path: &std::path::Path, source: std::io::Error) -> object_store::Error {
+    generic("durability", SyncFailed { path: path.display().to_string(), source })
+}
+
 impl Syncer {
     /// Syncs the file of `location`, then its directory (so the new name is durable too).
     async fn sync_object(&self, location: &Path) -> Result<()> {
         let path = self.root.join(location.as_ref());
-        let failed = |path: &std::path::Path, source| {
-            generic("durability", SyncFailed { path: path.display().to_string(), source })
-        };
         let (file, sync) = (path.clone(), self.file.clone());
         tokio::task::spawn_blocking(move || sync(&file))
             .await
             .map_err(std::io::Error::other)
             .and_then(|r| r)
-            .map_err(|e| failed(&path, e))?;
+            .map_err(|e| sync_failed(&path, e))?;
+        self.sync_dir(&path).await
+    }
+
+    async fn sync_dir(&self, path: &std::path::Path) -> Result<()> {
         match path.parent() {
-            Some(dir) => self.dirs.sync(dir).await.map_err(|e| failed(dir, e)),
+            Some(dir) => self.dirs.sync(dir).await.map_err(|e| sync_failed(dir, e)),
             None => Ok(()),
         }
     }
+
+    /// Writes `payload` as `location` without the page cache and makes it durable; `None` when the file
+    /// system refuses direct writes (from then on every put goes through the store below).
+    async fn put_direct(&self, location: &Path, payload: PutPayload) -> Result<Option<PutResult>> {
+        let path = self.root.join(location.as_ref());
+        let (file, sync) = (path.clone(), self.file.clone());
+        let chunks: Vec<bytes::Bytes> = payload.into_iter().collect();
+        let written = tokio::task::spawn_blocking(move || direct::write(&file, &chunks, &*sync))
+            .await
+            .map_err(|e| generic("local", e))?;
+        match written {
+            Ok(Written::Direct { e_tag }) => {
+                self.sync_dir(&path).await?;
+                Ok(Some(PutResult { e_tag: Some(e_tag), version: None, extensions: Default::default() }))
+            }
+            Ok(Written::Refused) => {
+                if self.direct.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(root = %self.root.display(), "the file system refuses direct i/o (O_DIRECT); objects are written through the page cache");
+                }
+                Ok(None)
+            }
+            Err(Failure::Sync(e)) => Err(sync_failed(&path, e)),
+            Err(Failure::Write(e)) => {
+                let e = std::io::Error::new(e.kind(), format!("writing {}: {e}", path.display()));
+                Err(generic("local", e))
+            }
+        }
+    }
+}
+
+/// Whether a put is one the durability layer writes directly: an overwrite with no attributes (which the
+/// local store refuses anyway).
+fn plain(opts: &PutOptions) -> bool {
+    opts.mode == object_store::PutMode::Overwrite && opts.attributes.is_empty()
 }
 
 #[async_trait]
 impl ObjectStore for Durable {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+        if self.syncer.direct.load(Ordering::Relaxed)
+            && plain(&opts)
+            && let Some(put) = self.syncer.put_direct(location, payload.clone()).await?
+        {
+            return Ok(put);
+        }
         let put = self.inner.put_opts(location, payload, opts).await?;
         self.syncer.sync_object(location).await?;
         Ok(put)
@@ -180,13 +234,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_fsync_fails_the_put() {
+    async fn a_failed_fsync_fails_the_put_and_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let fs: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
-        // The store writes under one root while the layer fsyncs under another, where the file is missing.
-        let store = Durable::new(fs, dir.path().join("elsewhere"));
-        let err = store.put(&Path::from("a"), PutPayload::from_static(b"x")).await.unwrap_err();
+        let failing: SyncFn = Arc::new(|_| Err(std::io::Error::other("injected")));
+        let ok: SyncFn = Arc::new(|_| Ok(()));
+        let store = Durable::with_syncs(fs, dir.path().to_path_buf(), failing, DirSyncs::grouped(ok));
+        let err = store.put(&Path::from("v1/a"), PutPayload::from_static(b"x")).await.unwrap_err();
         assert!(carries::<SyncFailed>(&err), "{err}");
+        // A direct write removes its staging file; the store below (no direct i/o) leaves the file.
+        if store.syncer.direct.load(Ordering::Relaxed) {
+            assert_eq!(std::fs::read_dir(dir.path().join("v1")).unwrap().count(), 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_put_with_attributes_goes_through_the_store_below() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = durable(dir.path());
+        let mut opts = PutOptions::default();
+        opts.attributes.insert(object_store::Attribute::ContentType, "text/plain".into());
+        // The local store refuses attributes; the direct path would have ignored them.
+        assert!(store.put_opts(&Path::from("a"), PutPayload::from_static(b"x"), opts).await.is_err());
     }
 
     /// A sync function that counts its calls, then really syncs (`data_only`: fdatasync rather than fsync).

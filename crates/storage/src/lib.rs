@@ -12,6 +12,7 @@
 mod base;
 mod body;
 pub mod cache;
+mod direct;
 mod dirsync;
 mod durable;
 mod envelope;

@@ -146,13 +146,10 @@ fn respond_range(result: GetResult, plain: BytesMut, from: u64, wanted: Range<u6
 #[async_trait]
 impl ObjectStore for Sealed {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
-        let mut plain = BytesMut::with_capacity(payload.content_length());
-        for part in payload.iter() {
-            plain.extend_from_slice(part);
-        }
         let Some(Encryption { keyring, entropy }) = &self.encryption else {
             return self.inner.put_opts(location, payload, opts).await;
         };
+        let plain: Bytes = payload.into();
         let sealed = envelope::seal(&plain, location.as_ref(), keyring, &|buf| entropy.fill(buf)).map_err(failed)?;
         self.inner.put_opts(location, PutPayload::from_bytes(sealed), opts).await
     }

@@ -68,24 +68,36 @@ pub fn decompress(codec: i16, payload: &[u8], limit: usize) -> Result<Cow<'_, [u
 }
 
 /// Reads `r` to its end, or returns `None` once more than `limit` bytes came out. The buffer never grows
-/// beyond `limit`.
+/// beyond `limit`. The decoder writes straight into the buffer's spare room (`read_to_end` on a reader
+/// limited to that room, so it never grows the buffer itself): a copy through a stack chunk was a tenth of
+/// the agent's CPU in a produce profile (BENCHMARKS.md).
 fn read_bounded(mut r: impl Read, limit: usize, hint: usize) -> std::io::Result<Option<Vec<u8>>> {
     let mut out = Vec::with_capacity(hint.min(limit));
-    let mut chunk = [0u8; CHUNK];
     loop {
-        let n = match r.read(&mut chunk) {
-            Ok(0) => return Ok(Some(out)),
-            Ok(n) => n,
+        let room = out.capacity() - out.len();
+        if room == 0 {
+            if out.len() >= limit {
+                // Full at the limit: done only if nothing is left.
+                let mut probe = [0u8; 1];
+                return Ok(if read_some(&mut r, &mut probe)? == 0 { Some(out) } else { None });
+            }
+            out.reserve_exact(out.capacity().max(CHUNK).min(limit - out.len()));
+            continue;
+        }
+        let n = (&mut r).take(room as u64).read_to_end(&mut out)?;
+        if n < room {
+            return Ok(Some(out));
+        }
+    }
+}
+
+/// One `read`, repeated while it is interrupted.
+fn read_some(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(buf) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if n > limit - out.len() {
-            return Ok(None);
+            other => return other,
         }
-        if out.capacity() - out.len() < n {
-            out.reserve_exact(out.capacity().max(n).min(limit - out.len()));
-        }
-        out.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -126,4 +138,44 @@ fn snappy_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), Rec
     let written = snap::raw::Decoder::new().decompress(block, &mut out[start..]).map_err(fail)?;
     out.truncate(start + written);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_bounded;
+
+    /// A reader that hands out at most `step` bytes per read, like a streaming decoder between blocks.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reads_everything_up_to_the_limit_whatever_the_hint_and_never_grows_past_it() {
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+        for hint in [0, 1, 100, 50_000, 1 << 20] {
+            for step in [1, 7, 4096, 1 << 20] {
+                for limit in [0, 1, 49_999, 50_000, 50_001, 1 << 20] {
+                    let got = read_bounded(Trickle { data: &data, step }, limit, hint).unwrap();
+                    match got {
+                        Some(out) => {
+                            assert!(data.len() <= limit, "hint {hint} step {step} limit {limit}");
+                            assert_eq!(out, data);
+                            assert!(out.capacity() <= limit.max(hint.min(limit)), "capacity {}", out.capacity());
+                        }
+                        None => assert!(data.len() > limit, "hint {hint} step {step} limit {limit}"),
+                    }
+                }
+            }
+        }
+    }
 }
