@@ -164,9 +164,12 @@ pub async fn start_on(
         }
         false => None,
     };
+    let memory = weft_config::memory::available();
+    let cache_bytes = config.segment_cache_bytes(memory);
+    tracing::info!(cache_bytes, memory = ?memory, "segment cache size");
     let storage = weft_storage::ObjectStorage::open_with(
         &store_url,
-        config.cache_bytes,
+        cache_bytes,
         crate::store_setup::store_options(&config, &ids)?,
     )
     .map_err(|source| StartError::Storage {

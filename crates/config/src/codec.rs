@@ -150,6 +150,21 @@ impl Codec for OptionalMillis {
     }
 }
 
+/// An optional count of bytes or items: unset means "derive it" (see the option's default).
+pub struct OptionalCount;
+
+impl Codec for OptionalCount {
+    type Field = Option<usize>;
+    type Raw = usize;
+    const KIND: Kind = Kind::Number;
+    fn decode(raw: usize) -> Result<Option<usize>, Rejected> {
+        Ok(Some(raw))
+    }
+    fn show(field: &Option<usize>) -> String {
+        field.map(|n| n.to_string()).unwrap_or_default()
+    }
+}
+
 /// A field that is one of a few values, each written as a name.
 pub trait Named: Sized + Copy + PartialEq + 'static {
     /// Every value with its name.

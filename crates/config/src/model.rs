@@ -88,6 +88,22 @@ impl AgentConfig {
     pub fn index_tail_max_age(&self) -> Duration {
         (self.gc_grace / 4).min(INDEX_TAIL_MAX_AGE)
     }
+
+    /// The segment cache's size: `--cache-bytes` when given, else an eighth of `memory` (the machine's or
+    /// its cgroup's, see [`crate::memory::available`]) between 512 MiB and 8 GiB, or 512 MiB when the
+    /// memory is unknown. Why memory-sized: objects bypass the page cache, which on Kafka brokers (and on
+    /// Weft before) held recently written data for catching-up consumers in whatever memory was free.
+    pub fn segment_cache_bytes(&self, memory: Option<u64>) -> usize {
+        self.cache_bytes.unwrap_or_else(|| cache_bytes_for(memory))
+    }
+}
+
+/// Default segment cache for a machine of `memory` bytes (see [`AgentConfig::segment_cache_bytes`]).
+pub fn cache_bytes_for(memory: Option<u64>) -> usize {
+    const MIN: u64 = 512 << 20;
+    const MAX: u64 = 8 << 30;
+    let bytes = memory.map_or(MIN, |m| (m / 8).clamp(MIN, MAX));
+    usize::try_from(bytes).unwrap_or(MIN as usize)
 }
 
 /// The longest an index row stays in the agent's memory after its commit (see
@@ -120,5 +136,19 @@ mod tests {
         assert_eq!(short.index_tail_max_age(), Duration::from_secs(1));
         let none = AgentConfig { gc_grace: Duration::ZERO, ..AgentConfig::default() };
         assert_eq!(none.index_tail_max_age(), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_segment_cache_is_an_eighth_of_the_memory_within_bounds_unless_set() {
+        let (mib, gib) = (1u64 << 20, 1u64 << 30);
+        assert_eq!(cache_bytes_for(None), 512 << 20);
+        assert_eq!(cache_bytes_for(Some(2 * gib)), 512 << 20);
+        assert_eq!(cache_bytes_for(Some(24 * gib)), 3 << 30);
+        assert_eq!(cache_bytes_for(Some(256 * gib)), 8 << 30);
+        assert_eq!(cache_bytes_for(Some(4096 * mib - 8)), 512 << 20);
+        assert_eq!(cache_bytes_for(Some(4096 * mib + 8)), (512 << 20) + 1);
+        let set = AgentConfig { cache_bytes: Some(1000), ..AgentConfig::default() };
+        assert_eq!(set.segment_cache_bytes(Some(24 * gib)), 1000);
+        assert_eq!(AgentConfig::default().segment_cache_bytes(Some(24 * gib)), 3 << 30);
     }
 }

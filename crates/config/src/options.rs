@@ -3,8 +3,8 @@
 //! doc is its `--help` line; further paragraphs document the field for library users.
 
 use crate::codec::{
-    Choice, Millis, Minutes, NodeId, OptionalMillis, OptionalPath, OptionalText, Path, PeerListenAt, RoleList, Same,
-    Switchable,
+    Choice, Millis, Minutes, NodeId, OptionalCount, OptionalMillis, OptionalPath, OptionalText, Path, PeerListenAt,
+    RoleList, Same, Switchable,
 };
 use crate::model::ObjectStoreModel;
 use crate::security::SaslMechanisms;
@@ -229,8 +229,11 @@ options! {
 
     /// Bytes of segments cached in memory for reads
     ///
-    /// Recently written or read segments.
-    cache_bytes: usize = 512 * 1024 * 1024 => cache_bytes: Same<usize>;
+    /// Recently written or read segments. Objects bypass the page cache (see ARCHITECTURE.md, storage
+    /// layer 2), so this is the agent's only cache of recent data. Unset: see
+    /// [`AgentConfig::segment_cache_bytes`].
+    cache_bytes: Option<usize> = None => cache_bytes: OptionalCount,
+        shown "an eighth of the memory (the cgroup limit if lower), 512 MiB to 8 GiB";
 
     /// auto.create.topics.enable
     auto_create_topics: bool = true => auto_create_topics: Same<bool>;
