@@ -10,7 +10,7 @@
 //! tools, compaction and recovery understand an object without the metastore. Version 1 is pinned by a
 //! golden file (`tests/golden/segment-v1.bin`).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::ops::Range;
 
 pub const SEGMENT_MAGIC: &[u8; 8] = b"WEFTSEG\0";
@@ -44,6 +44,9 @@ pub enum FormatError {
     BadRange { index: usize, start: u64, end: u64 },
 }
 
+/// Alignment of a segment's first byte: the block size of direct I/O (see `weft_storage`'s `direct`).
+pub const BLOCK: usize = 4096;
+
 /// Accumulates batches for one flush and produces the object bytes.
 #[derive(Debug)]
 pub struct SegmentBuilder {
@@ -62,9 +65,10 @@ impl SegmentBuilder {
         Self::with_capacity(64 * 1024)
     }
 
-    /// A builder whose buffer has room for `capacity` bytes before it grows.
+    /// A builder whose buffer has room for `capacity` bytes before it grows. The object starts on a
+    /// [`BLOCK`] boundary, so a local store can write it with direct I/O without copying it first.
     pub fn with_capacity(capacity: usize) -> Self {
-        let mut buf = BytesMut::with_capacity(capacity.max(HEADER_LEN));
+        let mut buf = block_aligned(capacity.max(HEADER_LEN));
         buf.put_slice(SEGMENT_MAGIC);
         buf.put_u16(SEGMENT_VERSION);
         buf.put_u16(0);
@@ -113,10 +117,21 @@ impl SegmentBuilder {
         self.buf.put_slice(TRAILER_MAGIC);
         // The object is kept (read cache) as long as its bytes: a buffer mostly unused is not pinned with it.
         if self.buf.capacity() > 2 * self.buf.len() {
-            return Bytes::copy_from_slice(&self.buf);
+            let mut copy = block_aligned(self.buf.len());
+            copy.put_slice(&self.buf);
+            return copy.freeze();
         }
         self.buf.freeze()
     }
+}
+
+/// An empty buffer with room for `capacity` bytes whose first byte lies on a [`BLOCK`] boundary.
+fn block_aligned(capacity: usize) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(capacity.saturating_add(BLOCK - 1));
+    let skip = buf.as_ptr().align_offset(BLOCK).min(BLOCK - 1);
+    buf.resize(skip, 0);
+    buf.advance(skip);
+    buf
 }
 
 fn be_u64(b: &[u8]) -> u64 {

@@ -80,10 +80,25 @@ fn a_builder_sized_for_its_batches_never_grows() {
     let batches: Vec<Vec<u8>> = (0..5).map(|i| vec![i as u8; 1000 + i * 10]).collect();
     let body = batches.iter().map(Vec::len).sum();
     let mut builder = SegmentBuilder::for_batches(body, batches.len());
-    let room = builder.buf.capacity();
+    let (start, room) = (builder.buf.as_ptr(), builder.buf.capacity());
     for b in &batches {
         builder.push([1; 16], 0, b);
     }
     let object = builder.finish();
-    assert_eq!(object.len(), room, "exactly the room it was given");
+    assert_eq!(object.as_ptr(), start, "never moved");
+    assert!(object.len() <= room && room - object.len() < BLOCK, "{} bytes in {room}", object.len());
+}
+
+#[test]
+fn a_segment_starts_on_a_block_boundary_whatever_its_capacity() {
+    for capacity in [0, 1, 100, 1024, 64 * 1024, 1 << 20] {
+        let mut b = SegmentBuilder::with_capacity(capacity);
+        b.push([1; 16], 0, b"batch bytes");
+        let object = b.finish();
+        // A builder given too little room grows, and may then start anywhere (it is still a segment).
+        if capacity >= 1024 {
+            assert_eq!(object.as_ptr() as usize % BLOCK, 0, "capacity {capacity}");
+        }
+        assert_eq!(read_entries(&object).unwrap().len(), 1);
+    }
 }

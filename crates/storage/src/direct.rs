@@ -55,33 +55,71 @@ impl From<io::Error> for Failure {
 /// `path`'s directory.
 pub(crate) fn write(path: &Path, chunks: &[Bytes], sync: &dyn Fn(&Path) -> io::Result<()>) -> Result<Written, Failure> {
     let len: usize = chunks.iter().map(Bytes::len).sum();
-    let buf = AlignedBuf::filled(len, chunks)?;
+    let blocks = Blocks::of(len, chunks)?;
     let Some((file, staging)) = open_staging(path)? else {
         return Ok(Written::Refused);
     };
-    let written = finish(file, &staging, path, &buf, len, sync);
+    let written = finish(file, &staging, path, &blocks, len, sync);
     if !matches!(written, Ok(Written::Direct { .. })) {
         let _ = std::fs::remove_file(&staging);
     }
     written
 }
 
-/// Writes `buf` into the staging file, trims the padding, syncs the data and renames it to `path`.
+/// A payload as whole aligned blocks: written from where it lies when it is one chunk that starts on a
+/// block boundary (segments are built so, `weft_format::SegmentBuilder`), with only its last partial block
+/// copied; otherwise copied whole into an aligned buffer.
+enum Blocks<'a> {
+    InPlace { whole: &'a [u8], tail: Option<AlignedBuf> },
+    Copied(AlignedBuf),
+}
+
+impl<'a> Blocks<'a> {
+    fn of(len: usize, chunks: &'a [Bytes]) -> io::Result<Self> {
+        match chunks {
+            [one] if (one.as_ptr() as usize).is_multiple_of(ALIGN) && !one.is_empty() => {
+                let cut = one.len() / ALIGN * ALIGN;
+                let tail = (cut < one.len()).then(|| AlignedBuf::filled(one.len() - cut, &[one.slice(cut..)]));
+                Ok(Blocks::InPlace { whole: &one[..cut], tail: tail.transpose()? })
+            }
+            _ => Ok(Blocks::Copied(AlignedBuf::filled(len, chunks)?)),
+        }
+    }
+
+    /// The aligned pieces to write, in order; together at least the payload's length.
+    fn pieces(&self) -> Vec<&[u8]> {
+        match self {
+            Blocks::InPlace { whole, tail } => {
+                let mut pieces = vec![*whole];
+                pieces.extend(tail.as_ref().map(AlignedBuf::as_slice));
+                pieces
+            }
+            Blocks::Copied(buf) => vec![buf.as_slice()],
+        }
+    }
+}
+
+/// Writes `blocks` into the staging file, trims the padding, syncs the data and renames it to `path`.
 fn finish(
     mut file: File,
     staging: &Path,
     path: &Path,
-    buf: &AlignedBuf,
+    blocks: &Blocks,
     len: usize,
     sync: &dyn Fn(&Path) -> io::Result<()>,
 ) -> Result<Written, Failure> {
-    if len > 0 {
-        match file.write_all(buf.as_slice()) {
+    let mut written = 0;
+    for piece in blocks.pieces() {
+        if len == 0 || piece.is_empty() {
+            continue;
+        }
+        match file.write_all(piece) {
             Err(e) if refused(&e) => return Ok(Written::Refused),
             other => other?,
         }
+        written += piece.len();
     }
-    if len > 0 && buf.as_slice().len() != len {
+    if written != len {
         file.set_len(len as u64)?;
     }
     sync(staging).map_err(Failure::Sync)?;
@@ -271,5 +309,28 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let meta = rt.block_on(object_store::ObjectStoreExt::head(&store, &object_store::path::Path::from("a")));
         assert_eq!(meta.unwrap().e_tag.as_deref(), Some(e_tag.as_str()));
+    }
+
+    /// A payload in one chunk starting on a block boundary, at every length around a block.
+    #[test]
+    fn an_aligned_payload_is_written_in_place_with_its_tail_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [1, ALIGN - 1, ALIGN, ALIGN + 1, 5 * ALIGN + 77] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 199) as u8 + 1).collect();
+            let mut room = bytes::BytesMut::with_capacity(len + ALIGN);
+            let skip = room.as_ptr().align_offset(ALIGN);
+            room.resize(skip, 0);
+            let _ = room.split_to(skip);
+            room.extend_from_slice(&data);
+            let chunk = room.freeze();
+            assert_eq!(chunk.as_ptr() as usize % ALIGN, 0);
+            let chunks = [chunk];
+            assert!(matches!(Blocks::of(len, &chunks).unwrap(), Blocks::InPlace { .. }));
+            let path = dir.path().join(format!("f{len}"));
+            if write(&path, &chunks, &data_sync).unwrap() == Written::Refused {
+                return;
+            }
+            assert_eq!(std::fs::read(&path).unwrap(), data, "len {len}");
+        }
     }
 }
