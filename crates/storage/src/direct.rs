@@ -25,6 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Alignment of a direct write's buffer, length and offset: covers 512-byte and 4 KiB logical blocks.
 const ALIGN: usize = 4096;
 
+/// Bytes written between syncs of a background object (a multiple of [`ALIGN`]).
+const STEP: usize = 1 << 20;
+
 /// Staging file numbers, so concurrent writers of one key never open the same staging file.
 static STAGING: AtomicU64 = AtomicU64::new(1);
 
@@ -53,13 +56,18 @@ impl From<io::Error> for Failure {
 /// Writes `chunks` as the file `path` (creating its missing parent directories, each made durable), syncs
 /// its data with `sync` (given the staging file's path) and renames it into place; the caller syncs
 /// `path`'s directory.
-pub(crate) fn write(path: &Path, chunks: &[Bytes], sync: &dyn Fn(&Path) -> io::Result<()>) -> Result<Written, Failure> {
+pub(crate) fn write(
+    path: &Path,
+    chunks: &[Bytes],
+    stepped: bool,
+    sync: &dyn Fn(&Path) -> io::Result<()>,
+) -> Result<Written, Failure> {
     let len: usize = chunks.iter().map(Bytes::len).sum();
     let blocks = Blocks::of(len, chunks)?;
     let Some((file, staging)) = open_staging(path)? else {
         return Ok(Written::Refused);
     };
-    let written = finish(file, &staging, path, &blocks, len, sync);
+    let written = finish(file, &staging, path, (&blocks, len, stepped), sync);
     if !matches!(written, Ok(Written::Direct { .. })) {
         let _ = std::fs::remove_file(&staging);
     }
@@ -100,24 +108,32 @@ impl<'a> Blocks<'a> {
 }
 
 /// Writes `blocks` into the staging file, trims the padding, syncs the data and renames it to `path`.
+/// `stepped` (background objects): written in [`STEP`]s, each synced before the next. On this machine's
+/// virtual disk a sync makes the host write back everything written before it, so one 16 MiB merged object
+/// held a produce commit's sync for 10-20 ms (BENCHMARKS.md); in steps, a commit waits for one step at most.
 fn finish(
     mut file: File,
     staging: &Path,
     path: &Path,
-    blocks: &Blocks,
-    len: usize,
+    (blocks, len, stepped): (&Blocks, usize, bool),
     sync: &dyn Fn(&Path) -> io::Result<()>,
 ) -> Result<Written, Failure> {
     let mut written = 0;
     for piece in blocks.pieces() {
-        if len == 0 || piece.is_empty() {
-            continue;
+        if len == 0 {
+            break;
         }
-        match file.write_all(piece) {
-            Err(e) if refused(&e) => return Ok(Written::Refused),
-            other => other?,
+        let step = if stepped { STEP } else { piece.len().max(1) };
+        for part in piece.chunks(step) {
+            match file.write_all(part) {
+                Err(e) if refused(&e) => return Ok(Written::Refused),
+                other => other?,
+            }
+            if stepped {
+                file.sync_data().map_err(Failure::Sync)?;
+            }
+            written += part.len();
         }
-        written += piece.len();
     }
     if written != len {
         file.set_len(len as u64)?;
@@ -250,7 +266,7 @@ mod tests {
     }
 
     fn put(path: &Path, parts: &[&[u8]]) -> Written {
-        write(path, &chunks(parts), &data_sync).unwrap()
+        write(path, &chunks(parts), false, &data_sync).unwrap()
     }
 
     fn chunks(parts: &[&[u8]]) -> Vec<Bytes> {
@@ -315,7 +331,7 @@ mod tests {
     #[test]
     fn an_aligned_payload_is_written_in_place_with_its_tail_copied() {
         let dir = tempfile::tempdir().unwrap();
-        for len in [1, ALIGN - 1, ALIGN, ALIGN + 1, 5 * ALIGN + 77] {
+        for len in [1, ALIGN - 1, ALIGN, ALIGN + 1, 5 * ALIGN + 77, 2 * STEP, 2 * STEP + 3 * ALIGN + 5] {
             let data: Vec<u8> = (0..len).map(|i| (i % 199) as u8 + 1).collect();
             let mut room = bytes::BytesMut::with_capacity(len + ALIGN);
             let skip = room.as_ptr().align_offset(ALIGN);
@@ -327,7 +343,7 @@ mod tests {
             let chunks = [chunk];
             assert!(matches!(Blocks::of(len, &chunks).unwrap(), Blocks::InPlace { .. }));
             let path = dir.path().join(format!("f{len}"));
-            if write(&path, &chunks, &data_sync).unwrap() == Written::Refused {
+            if write(&path, &chunks, len % 2 == 0, &data_sync).unwrap() == Written::Refused {
                 return;
             }
             assert_eq!(std::fs::read(&path).unwrap(), data, "len {len}");

@@ -29,6 +29,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Marks a put as background work (a merged or compacted object, `put_durable_uncached`): written directly,
+/// it is synced in steps so that it never holds the device's flush for long (see [`direct::write`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Background;
+
 /// Syncs every write of `inner`, a store whose objects are files under `root`.
 #[derive(Debug)]
 pub(crate) struct Durable {
@@ -97,11 +102,11 @@ impl Syncer {
 
     /// Writes `payload` as `location` without the page cache and makes it durable; `None` when the file
     /// system refuses direct writes (from then on every put goes through the store below).
-    async fn put_direct(&self, location: &Path, payload: PutPayload) -> Result<Option<PutResult>> {
+    async fn put_direct(&self, location: &Path, payload: PutPayload, stepped: bool) -> Result<Option<PutResult>> {
         let path = self.root.join(location.as_ref());
         let (file, sync) = (path.clone(), self.file.clone());
         let chunks: Vec<bytes::Bytes> = payload.into_iter().collect();
-        let written = tokio::task::spawn_blocking(move || direct::write(&file, &chunks, &*sync))
+        let written = tokio::task::spawn_blocking(move || direct::write(&file, &chunks, stepped, &*sync))
             .await
             .map_err(|e| generic("local", e))?;
         match written {
@@ -124,6 +129,10 @@ impl Syncer {
     }
 }
 
+fn background(opts: &PutOptions) -> bool {
+    opts.extensions.get::<Background>().is_some()
+}
+
 /// Whether a put is one the durability layer writes directly: an overwrite with no attributes (which the
 /// local store refuses anyway).
 fn plain(opts: &PutOptions) -> bool {
@@ -135,7 +144,7 @@ impl ObjectStore for Durable {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
         if self.syncer.direct.load(Ordering::Relaxed)
             && plain(&opts)
-            && let Some(put) = self.syncer.put_direct(location, payload.clone()).await?
+            && let Some(put) = self.syncer.put_direct(location, payload.clone(), background(&opts)).await?
         {
             return Ok(put);
         }

@@ -165,8 +165,12 @@ impl ReadCache {
 
     /// Writes an object through the stack; once acknowledged, it is placed in the cache when `cache` is set.
     pub(crate) async fn put(&self, key: &str, data: Bytes, cache: bool) -> Result<(), StorageError> {
+        let mut opts = object_store::PutOptions::default();
+        if !cache {
+            opts.extensions.insert(crate::durable::Background);
+        }
         self.store
-            .put(&keys::to_path(key), PutPayload::from_bytes(data.clone()))
+            .put_opts(&keys::to_path(key), PutPayload::from_bytes(data.clone()), opts)
             .await
             .map_err(|e| from_store("put", key, e))?;
         if cache {
