@@ -8,10 +8,12 @@
 //! have been a second copy anyway: what consumers read next is in the segment cache, which `put_durable`
 //! fills, and reads of older objects still go through the page cache.
 //!
-//! How: the payload is copied into a buffer aligned to [`ALIGN`] and padded to a multiple of it, written
-//! from offset 0 into a staging file (`<name>#<digits>`, a name object_store's listing skips), the file is
+//! How: the payload is written as whole aligned blocks ([`Blocks`]: from where it lies when it is one chunk
+//! starting on a block boundary, as segments are built, with only its last partial block copied; otherwise
+//! copied into a buffer aligned to [`ALIGN`] and padded to a multiple of it) from offset 0 into a staging file (`<name>#<digits>`, a name object_store's listing skips), the file is
 //! cut back to the payload's length, its data synced (`fdatasync`) and then it is renamed into place. The
-//! caller syncs the directory. A file system that refuses `O_DIRECT` (`EINVAL`) gets [`Written::Refused`]
+//! caller syncs the directory. Background objects are written and synced in steps (see [`finish`]). A file
+//! system that refuses `O_DIRECT` (`EINVAL`) gets [`Written::Refused`]
 //! and the caller writes through the page cache as before.
 
 use bytes::Bytes;
