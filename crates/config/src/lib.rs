@@ -23,7 +23,7 @@ pub use authorizer::Authorizer;
 pub use cli::{AgentArgs, LoadError, read_layer};
 pub use codec::Kind;
 pub use listeners::{ListenerSpec, SecurityProtocol};
-pub use model::{LOCAL_FLUSH_INTERVAL, ObjectStoreModel, S3_FLUSH_INTERVAL, SslClientAuth, cache_bytes_for};
+pub use model::{LOCAL_FLUSH_INTERVAL, ObjectStoreModel, S3_FLUSH_INTERVAL, SslClientAuth};
 pub use options::{AgentConfig, Layer, key, options};
 pub use peer::PeerListen;
 pub use roles::{Roles, RolesError};

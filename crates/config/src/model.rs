@@ -99,7 +99,7 @@ impl AgentConfig {
 }
 
 /// Default segment cache for a machine of `memory` bytes (see [`AgentConfig::segment_cache_bytes`]).
-pub fn cache_bytes_for(memory: Option<u64>) -> usize {
+pub(crate) fn cache_bytes_for(memory: Option<u64>) -> usize {
     const MIN: u64 = 512 << 20;
     const MAX: u64 = 8 << 30;
     let bytes = memory.map_or(MIN, |m| (m / 8).clamp(MIN, MAX));

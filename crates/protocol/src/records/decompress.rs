@@ -22,7 +22,7 @@ const XERIAL_HEADER_LEN: usize = 16;
 const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 /// Upper bound of the expansion ratio of one raw snappy block (the format's true bound is 64/3).
 const SNAPPY_MAX_EXPANSION: usize = 22;
-/// Read granularity of the streaming decoders.
+/// Smallest growth of a decoder's output buffer once its first guess is full.
 const CHUNK: usize = 16 * 1024;
 
 /// The name of a codec id as it appears in error messages.
