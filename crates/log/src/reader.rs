@@ -117,6 +117,9 @@ pub struct ReadRecords {
     pub records: u64,
     /// The offset after the last batch served (the partition's next fetch offset), if any was.
     pub next_offset: Option<i64>,
+    /// Whether any batch served is transactional (data or marker). Without one, a read_committed consumer
+    /// has nothing to filter, so Fetch need not look up the aborted transactions of the range.
+    pub transactional: bool,
 }
 
 /// Reads committed batches of any partition.
@@ -205,7 +208,7 @@ impl LogReader {
         at_least_one: bool,
     ) -> Result<ReadRecords, ReadError> {
         let refs: Vec<&BatchRef> = rows.iter().filter(|b| b.base_offset < end_offset).collect();
-        let mut out = ReadRecords { bytes: Chunks::with_capacity(2 * refs.len()), records: 0, next_offset: None };
+        let mut out = ReadRecords { bytes: Chunks::with_capacity(2 * refs.len()), ..ReadRecords::default() };
         if let Some(first) = refs.first()
             && !at_least_one
             && u64::from(first.byte_len) > max_bytes
@@ -225,6 +228,7 @@ impl LogReader {
             if !header.is_control() {
                 out.records += header.record_count.max(0) as u64;
             }
+            out.transactional |= header.is_transactional();
             out.next_offset = Some(b.last_offset + 1);
             // The header parsed, so the batch is longer than the prefix.
             prefixes.extend_from_slice(&stored[..PATCHED_PREFIX_LEN]);
@@ -320,5 +324,22 @@ mod tail_tests {
         let reader = LogReader::new(meta, storage, tail);
         let read = reader.read_chunks(topic_id, 0, 0, 1, u64::MAX, true).await.expect("read through the metastore");
         assert_eq!((read.records, read.next_offset, read.bytes.to_bytes()), (1, Some(1), data));
+        assert!(!read.transactional);
+    }
+
+    /// A read says whether it holds a transactional batch (Fetch looks up aborted transactions only then).
+    #[tokio::test]
+    async fn a_read_tells_whether_it_holds_a_transactional_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, storage, topic_id) = store_with_topic(dir.path(), 0).await;
+        let (plain, txn) = (crate::testutil::record_batch(false), crate::testutil::record_batch(true));
+        crate::testutil::commit_object(&meta, &storage, topic_id, "plain", &plain).await;
+        crate::testutil::commit_object(&meta, &storage, topic_id, "txn", &txn).await;
+        let tail = Arc::new(IndexTail::new(Arc::new(ManualClock::default()), std::time::Duration::from_secs(2)));
+        let reader = LogReader::new(meta, storage, tail);
+        let first = reader.read_chunks(topic_id, 0, 0, 1, u64::MAX, true).await.unwrap();
+        assert_eq!((first.next_offset, first.transactional), (Some(1), false));
+        let both = reader.read_chunks(topic_id, 0, 0, 2, u64::MAX, true).await.unwrap();
+        assert_eq!((both.next_offset, both.transactional), (Some(2), true));
     }
 }

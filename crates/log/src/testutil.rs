@@ -22,16 +22,21 @@ pub(crate) async fn store_with_topic(
 
 /// One batch of one record, as a producer sends it (base offset 0).
 pub(crate) fn one_record_batch() -> Bytes {
+    record_batch(false)
+}
+
+/// One batch of one record, transactional (producer 7) or not.
+pub(crate) fn record_batch(transactional: bool) -> Bytes {
     let record = Record {
-        transactional: false,
+        transactional,
         control: false,
         delete_horizon: false,
         partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
+        producer_id: if transactional { 7 } else { -1 },
+        producer_epoch: if transactional { 0 } else { -1 },
         timestamp_type: TimestampType::Creation,
         offset: 0,
-        sequence: -1,
+        sequence: if transactional { 0 } else { -1 },
         timestamp: 0,
         key: None,
         value: Some(Bytes::from_static(b"v")),

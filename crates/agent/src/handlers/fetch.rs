@@ -240,6 +240,11 @@ async fn read_pass(agent: &Agent, targets: &mut [Target], pass: &Pass<'_>) -> (V
                     let read =
                         agent.reader.read_chunks(topic_id, t.partition, t.fetch_offset, end, limit, total == 0).await;
                     let read = match read {
+                        // Consumers filter only transactional batches by the aborted list: a read without
+                        // one gets an empty list without a metastore query (one per partition per fetch).
+                        Ok(records) if read_committed && !records.transactional && !records.bytes.is_empty() => {
+                            Ok((records, Some(Vec::new())))
+                        }
                         Ok(records) if read_committed && !records.bytes.is_empty() => agent
                             .meta
                             .aborted_transactions(topic_id, t.partition, t.fetch_offset, end)

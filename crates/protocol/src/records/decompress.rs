@@ -47,21 +47,9 @@ pub fn decompress(codec: i16, payload: &[u8], limit: usize) -> Result<Cow<'_, [u
         0 => return Ok(Cow::Borrowed(payload)),
         1 => read_bounded(flate2::read::MultiGzDecoder::new(payload), limit, hint).map_err(fail)?,
         2 => return snappy(payload, limit).map(Cow::Owned),
-        3 => {
-            let mut decoder = lz4::Decoder::new(payload).map_err(fail)?;
-            let out = read_bounded(&mut decoder, limit, hint).map_err(fail)?;
-            // The decoder reports a truncated frame as an early end; `finish` tells them apart.
-            if out.is_some() {
-                let truncated = |_| RecordsError::Decompress { codec: name, reason: "truncated frame".into() };
-                decoder.finish().1.map_err(truncated)?;
-            }
-            out
-        }
-        4 => {
-            let mut decoder = zstd::stream::read::Decoder::with_buffer(payload).map_err(fail)?;
-            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(fail)?;
-            read_bounded(decoder, limit, hint).map_err(fail)?
-        }
+        3 => super::lz4_frame::decode(payload, limit, hint)
+            .map_err(|reason| RecordsError::Decompress { codec: name, reason })?,
+        4 => zstd_frames(payload, limit, hint).map_err(fail)?,
         codec => return Err(RecordsError::UnknownCodec { codec }),
     };
     out.map(Cow::Owned).ok_or(RecordsError::TooLarge { codec: name, limit })
@@ -87,6 +75,37 @@ fn read_bounded(mut r: impl Read, limit: usize, hint: usize) -> std::io::Result<
         let n = (&mut r).take(room as u64).read_to_end(&mut out)?;
         if n < room {
             return Ok(Some(out));
+        }
+    }
+}
+
+/// Decodes zstd frames (one or more, as Java's and librdkafka's streams may write) into the output's spare
+/// room, with the same bounds as [`read_bounded`]: `None` once more than `limit` bytes came out, and never
+/// more than `limit + 1` bytes held. zstd's `Read` adapter behind `read_to_end` zero-filled every output
+/// before decoding into it (BENCHMARKS.md, issue 21 session 6).
+fn zstd_frames(payload: &[u8], limit: usize, hint: usize) -> std::io::Result<Option<Vec<u8>>> {
+    use zstd::stream::raw::{DParameter, Decoder, InBuffer, Operation, OutBuffer};
+    let mut decoder = Decoder::new()?;
+    decoder.set_parameter(DParameter::WindowLogMax(ZSTD_WINDOW_LOG_MAX))?;
+    let most = limit.saturating_add(1);
+    let mut out: Vec<u8> = Vec::with_capacity(hint.min(most));
+    let mut input = InBuffer::around(payload);
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve_exact(out.capacity().max(CHUNK).min(most - out.len()));
+        }
+        let before = (out.len(), input.pos());
+        let len = out.len();
+        let next = decoder.run(&mut input, &mut OutBuffer::around_pos(&mut out, len))?;
+        if out.len() > limit {
+            return Ok(None);
+        }
+        if next == 0 && input.pos() == payload.len() {
+            return Ok(Some(out));
+        }
+        if (out.len(), input.pos()) == before {
+            // Neither input left nor output pending: the last frame stops before its end.
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "truncated frame"));
         }
     }
 }
@@ -142,7 +161,7 @@ fn snappy_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), Rec
 
 #[cfg(test)]
 mod tests {
-    use super::read_bounded;
+    use super::{read_bounded, zstd_frames};
 
     /// A reader that hands out at most `step` bytes per read, like a streaming decoder between blocks.
     struct Trickle<'a> {
@@ -177,5 +196,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn zstd_reads_every_frame_to_the_limit_and_refuses_cut_or_trailing_bytes() {
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let first = zstd::encode_all(&data[..30_000], 3).unwrap();
+        let two = [first.clone(), zstd::encode_all(&data[30_000..], 3).unwrap()].concat();
+        for hint in [0, 1, 1000, 1 << 20] {
+            assert_eq!(zstd_frames(&two, data.len(), hint).unwrap().unwrap(), data, "hint {hint}");
+            assert_eq!(zstd_frames(&two, data.len() - 1, hint).unwrap(), None, "hint {hint}");
+            let held = zstd_frames(&two, 1 << 20, hint).unwrap().unwrap();
+            assert!(held.capacity() <= (1 << 20) + 1);
+        }
+        for cut in [0, 3, first.len() - 1, first.len() + 3, two.len() - 1] {
+            assert!(zstd_frames(&two[..cut], 1 << 20, 0).is_err(), "cut at {cut}");
+        }
+        let trailing = [two.clone(), b"not a frame".to_vec()].concat();
+        assert!(zstd_frames(&trailing, 1 << 20, 0).is_err());
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod decode;
 pub mod decompress;
+mod lz4_frame;
 pub mod validate;
 pub mod walk;
 
