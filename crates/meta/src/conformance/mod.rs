@@ -97,7 +97,7 @@ macro_rules! metastore_conformance {
                 sets_must_be_of_one_partition, group_commits_are_sequential_commits;
             log_maintenance: rewrites, large_rewrites, continued_rewrites;
             objects: log_start_and_dead_objects, orphans_are_fenced_against_late_commits;
-            producers: idempotent_producers;
+            producers: idempotent_producers, producers_across_partitions;
             quotas: client_quotas;
             schemas: ids_are_global_and_versions_grow, deletes_are_soft_then_permanent, references_block_deletes,
                 explicit_placement_and_settings, concurrent_registrations_never_duplicate;
@@ -153,6 +153,7 @@ pub async fn run_all(store: &dyn Metastore) {
     groups::group_state(store).await;
     groups::group_state_fenced_by_lease(store).await;
     producers::idempotent_producers(store).await;
+    producers::producers_across_partitions(store).await;
     transactions::transactions(store).await;
     transactions::late_markers_are_fenced(store).await;
     log::out_of_sequence_sets_store_nothing(store).await;

@@ -46,3 +46,39 @@ pub async fn idempotent_producers(store: &dyn Metastore) {
     let out = store.commit_segment(commit("seg-p3", vec![pb(6, 6)])).await.expect("commit").outcomes;
     assert_eq!(out, vec![AppendOutcome::UnknownProducerId]);
 }
+
+/// Several producers on several partitions in one commit: each (producer, partition) is checked against its
+/// own state only, whatever else the store holds for the same producers and partitions.
+pub async fn producers_across_partitions(store: &dyn Metastore) {
+    let a = store.allocate_producer_id().await.expect("id");
+    let b = store.allocate_producer_id().await.expect("id");
+    let t = store.create_topic(new_topic("conf-idem-many", 2)).await.expect("create");
+    let pb = |producer_id, partition, seq| {
+        let mut x = batch(t.id, partition, 16, 1, 1);
+        x.producer = Some(crate::ProducerBatch { producer_id, epoch: 0, first_sequence: seq, last_sequence: seq });
+        x
+    };
+    let commit =
+        |key: &str, batches| SegmentCommit { object_key: key.into(), object_size: 100, created_ms: 5, batches };
+    let appended = |base_offset| AppendOutcome::Appended { base_offset, log_start: 0 };
+    let out = store.commit_segment(commit("seg-m1", vec![pb(a, 0, 0), pb(b, 1, 0)])).await.expect("commit").outcomes;
+    assert_eq!(out, vec![appended(0), appended(0)]);
+    // `a` is new to partition 1 and `b` to partition 0 (their states elsewhere do not count); `b` retries.
+    let batches = vec![pb(a, 1, 0), pb(b, 0, 0), pb(a, 0, 1), pb(b, 1, 0), pb(b, 1, 1), pb(a, 0, 3)];
+    let out = store.commit_segment(commit("seg-m2", batches)).await.expect("commit").outcomes;
+    assert_eq!(
+        out,
+        vec![
+            appended(1),
+            appended(1),
+            appended(2),
+            AppendOutcome::Duplicate { base_offset: 0, log_start: 0 },
+            appended(2),
+            AppendOutcome::OutOfOrderSequence,
+        ]
+    );
+    // Every state written by the group commit is read back by the next one.
+    let batches = vec![pb(a, 0, 2), pb(a, 1, 1), pb(b, 0, 1), pb(b, 1, 2)];
+    let out = store.commit_segment(commit("seg-m3", batches)).await.expect("commit").outcomes;
+    assert_eq!(out, vec![appended(3), appended(3), appended(4), appended(4)]);
+}

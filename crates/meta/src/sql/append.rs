@@ -7,18 +7,19 @@
 //! order (so two commits never wait on each other in a cycle), and read-locks the transactions its
 //! transactional batches and markers belong to, by producer id; offsets are then assigned from what it read
 //! under those locks. Index rows are written in multi-row statements per segment ([`index`]), and partition
-//! bounds are read and written per topic, once per group ([`bounds`]): a bounded number of round trips per
-//! flush. A COMMIT whose outcome is lost
+//! bounds are read and written per topic, once per group ([`bounds`]), and so are idempotent producers'
+//! states ([`producers`]): a bounded number of round trips per flush. A COMMIT whose outcome is lost
 //! with the connection is resolved in [`resolve`].
 
 mod bounds;
 pub(super) mod index;
+mod producers;
 mod resolve;
 
 use super::{Backend, SqlMetastore, to_i32};
 use crate::producer_state::ProducerState;
 use crate::record_set::{self, SetDecision, SetState, TxnView};
-use crate::{AppendOutcome, BatchAppend, BatchKind, MetaError, Result, SegmentCommit, SegmentsCommitted, TxnState};
+use crate::{AppendOutcome, BatchAppend, BatchKind, Result, SegmentCommit, SegmentsCommitted, TxnState};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -74,11 +75,9 @@ impl SqlMetastore {
         }
         let partitions = bounds::store(&mut tx, &work.bounds).await?;
         let now_ms = stored().map(|c| c.created_ms).max().unwrap_or_default();
-        for ((producer_id, topic_id, partition), (pstate, dirty)) in &work.producers {
-            if let (Some(s), true) = (pstate, dirty) {
-                store_producer_state(&mut tx, (*producer_id, *topic_id, *partition), s, now_ms).await?;
-            }
-        }
+        let changed =
+            work.producers.iter().filter_map(|(k, (s, dirty))| s.as_ref().filter(|_| *dirty).map(|s| (*k, s)));
+        producers::store(&mut tx, changed.collect(), now_ms).await?;
         // A segment none of whose batches was stored (all refused) is dead from the start.
         let keys: Vec<&String> = stored().map(|c| &c.object_key).collect();
         super::objects::mark_dead(&mut tx, self.backend, keys, now_ms).await?;
@@ -132,6 +131,11 @@ async fn lock_rows<'b>(
     for key in keys {
         work.bounds.insert(key, found.get(&key).copied());
     }
+    let states: Vec<producers::Key> =
+        batches.clone().filter_map(|b| b.producer.as_ref().map(|p| (p.producer_id, b.topic_id, b.partition))).collect();
+    for (key, state) in producers::load(tx, &states).await? {
+        work.producers.insert(key, (state, false));
+    }
     let mut producers: Vec<i64> =
         batches.filter(|b| needs_txn(b.kind)).filter_map(|b| b.producer.as_ref().map(|p| p.producer_id)).collect();
     producers.sort_unstable();
@@ -163,7 +167,9 @@ async fn append_set(
         let Some(pb) = &b.producer else { continue };
         let pkey = (pb.producer_id, key.0, key.1);
         if let Entry::Vacant(slot) = work.producers.entry(pkey) {
-            slot.insert((load_producer_state(tx, pkey).await?, false));
+            // Loaded with the commit's other states by `lock_rows`; this is only a fallback.
+            let loaded = producers::load(tx, &[pkey]).await?.remove(&pkey).flatten();
+            slot.insert((loaded, false));
         }
         if needs_txn(b.kind)
             && let Entry::Vacant(slot) = work.txns.entry(pb.producer_id)
@@ -306,50 +312,4 @@ async fn load_txn_view(tx: &mut Tx<'_>, backend: Backend, producer_id: i64) -> R
         ));
     }
     Ok(Some(TxnView { epoch: super::to_i16(row.try_get("producer_epoch")?, "producer epoch")?, state, partitions }))
-}
-
-async fn load_producer_state(
-    tx: &mut Tx<'_>,
-    (producer_id, topic_id, partition): (i64, Uuid, i32),
-) -> Result<Option<ProducerState>> {
-    let row = sqlx::query(
-        "SELECT epoch, last_sequence, recent FROM producer_state WHERE producer_id = $1 AND topic_id = $2 AND partition_id = $3",
-    )
-    .bind(producer_id)
-    .bind(topic_id.to_string())
-    .bind(i64::from(partition))
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let recent: String = r.try_get("recent")?;
-    Ok(Some(ProducerState {
-        epoch: super::to_i16(r.try_get("epoch")?, "producer epoch")?,
-        last_sequence: to_i32(r.try_get("last_sequence")?, "sequence")?,
-        recent: serde_json::from_str(&recent).map_err(|e| MetaError::Corrupt(format!("producer state: {e}")))?,
-    }))
-}
-
-async fn store_producer_state(
-    tx: &mut Tx<'_>,
-    (producer_id, topic_id, partition): (i64, Uuid, i32),
-    s: &ProducerState,
-    now_ms: i64,
-) -> Result<()> {
-    let recent = serde_json::to_string(&s.recent).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO producer_state (producer_id, topic_id, partition_id, epoch, last_sequence, recent, updated_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (producer_id, topic_id, partition_id) DO UPDATE SET \
-         epoch = excluded.epoch, last_sequence = excluded.last_sequence, recent = excluded.recent, \
-         updated_ms = excluded.updated_ms",
-    )
-    .bind(producer_id)
-    .bind(topic_id.to_string())
-    .bind(i64::from(partition))
-    .bind(i64::from(s.epoch))
-    .bind(i64::from(s.last_sequence))
-    .bind(recent)
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
