@@ -190,6 +190,10 @@ impl SqlMetastore {
         let url = sqlite_url(url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(8)
+            // sqlx pings an idle connection before handing it out: on SQLite a round trip through the
+            // connection's worker thread per transaction and per pooled query, guarding against a peer that
+            // cannot hang up (the database is a file in this process).
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL lets readers proceed during a commit; synchronous=FULL makes every commit durable
