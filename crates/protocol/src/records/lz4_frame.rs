@@ -93,6 +93,7 @@ pub(super) fn decode(mut src: &[u8], limit: usize, hint: usize) -> Result<Option
 #[cfg(test)]
 mod tests {
     use super::decode;
+    use proptest::prelude::*;
     use std::io::Write;
 
     fn frame(data: &[u8], block: lz4::BlockSize, mode: lz4::BlockMode, checksum: bool) -> Vec<u8> {
@@ -161,5 +162,39 @@ mod tests {
         let mut trailing = f.clone();
         trailing.extend_from_slice(b"after the end mark");
         assert_eq!(decode(&trailing, 1 << 20, 0).unwrap().unwrap(), data);
+    }
+
+    proptest! {
+        /// Damaged frames (flipped bytes, cut anywhere) under any limit and hint: an error or an output within
+        /// the limit, never a panic or an overrun (the decoder's bookkeeping asserts what liblz4 reports).
+        #[test]
+        fn damaged_frames_fail_cleanly_within_the_limit(
+            len in 0usize..20_000,
+            linked in any::<bool>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..4),
+            cut in any::<prop::sample::Index>(),
+            limit in 0usize..30_000,
+            hint in 0usize..40_000,
+        ) {
+            let data = sample(len);
+            let mode = if linked { lz4::BlockMode::Linked } else { lz4::BlockMode::Independent };
+            let mut f = frame(&data, lz4::BlockSize::Max64KB, mode, true);
+            let intact = flips.is_empty();
+            for (at, x) in &flips {
+                let i = at.index(f.len());
+                f[i] ^= x;
+            }
+            let keep = if intact { f.len() } else { cut.index(f.len() + 1) };
+            match decode(&f[..keep], limit, hint) {
+                Ok(Some(out)) => {
+                    prop_assert!(out.len() <= limit);
+                    if intact {
+                        prop_assert!(out == data);
+                    }
+                }
+                Ok(None) => prop_assert!(!intact || data.len() > limit),
+                Err(_) => prop_assert!(!intact),
+            }
+        }
     }
 }
