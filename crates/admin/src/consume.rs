@@ -266,12 +266,14 @@ impl AtEnd {
 
     fn reached(&mut self, c: &BaseConsumer, conn: &ConnArgs, partition: i32) -> Result<()> {
         let assigned = assignment(c);
-        let candidates: Vec<&(String, i32)> =
-            assigned.iter().filter(|tp| tp.1 == partition && !self.done.contains(*tp)).collect();
-        if let [only] = candidates[..] {
+        let sharing: Vec<&(String, i32)> = assigned.iter().filter(|tp| tp.1 == partition).collect();
+        // Only a partition number no other assigned topic has names its partition outright: with several,
+        // a repeated end of one already done must not mark the last one left, which may have records unread.
+        if let [only] = sharing[..] {
             self.done.insert(only.clone());
             return Ok(());
         }
+        let candidates: Vec<&(String, i32)> = sharing.into_iter().filter(|tp| !self.done.contains(*tp)).collect();
         let offset = |l: Option<&TopicPartitionList>, t: &str, p: i32| match l?.find_partition(t, p)?.offset() {
             Offset::Offset(o) => Some(o),
             _ => None,
