@@ -91,9 +91,7 @@ fn zstd_frames(payload: &[u8], limit: usize, hint: usize) -> std::io::Result<Opt
     let mut out: Vec<u8> = Vec::with_capacity(hint.min(most));
     let mut input = InBuffer::around(payload);
     loop {
-        if out.len() == out.capacity() {
-            out.reserve_exact(out.capacity().max(CHUNK).min(most - out.len()));
-        }
+        make_room(&mut out, most);
         let before = (out.len(), input.pos());
         let len = out.len();
         let next = decoder.run(&mut input, &mut OutBuffer::around_pos(&mut out, len))?;
@@ -107,6 +105,14 @@ fn zstd_frames(payload: &[u8], limit: usize, hint: usize) -> std::io::Result<Opt
             // Neither input left nor output pending: the last frame stops before its end.
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "truncated frame"));
         }
+    }
+}
+
+/// Gives a decoder that writes into spare room at least one byte of it once `out` is full: the buffer doubles
+/// (by at least [`CHUNK`]) but never beyond `most` (a limit + 1, so that crossing the limit shows).
+pub(super) fn make_room(out: &mut Vec<u8>, most: usize) {
+    if out.len() == out.capacity() {
+        out.reserve_exact(out.capacity().max(CHUNK).min(most - out.len()));
     }
 }
 

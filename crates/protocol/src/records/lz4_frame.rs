@@ -14,9 +14,6 @@ use lz4_sys::{
     LZ4F_isError, LZ4FDecompressOptions, LZ4FDecompressionContext,
 };
 
-/// Smallest growth of the output once the first guess is full.
-const CHUNK: usize = 64 * 1024;
-
 /// One decompression context, freed on drop.
 struct Context(LZ4FDecompressionContext);
 
@@ -63,9 +60,7 @@ pub(super) fn decode(mut src: &[u8], limit: usize, hint: usize) -> Result<Option
     let most = limit.saturating_add(1);
     let mut out: Vec<u8> = Vec::with_capacity(hint.min(most));
     loop {
-        if out.len() == out.capacity() {
-            out.reserve_exact(out.capacity().max(CHUNK).min(most - out.len()));
-        }
+        super::decompress::make_room(&mut out, most);
         let room = out.capacity() - out.len();
         let (mut dst_size, mut src_size) = (room, src.len());
         // SAFETY: `dst` is the output's spare room of `room` bytes and `src` the unread input; liblz4 writes
