@@ -60,6 +60,8 @@ impl SqlMetastore {
         let mut work = Work::default();
         lock_rows(&mut tx, self.backend, &mut work, stored().flat_map(|c| &c.batches)).await?;
         let mut segments = Vec::with_capacity(commits.len());
+        // Segments none of whose batches was stored (all refused or duplicates): dead from the start.
+        let mut unused = Vec::new();
         for (commit, live) in commits.iter().zip(&live) {
             if !live {
                 segments.push(None);
@@ -68,6 +70,9 @@ impl SqlMetastore {
             let mut outcomes = Vec::with_capacity(commit.batches.len());
             for set in commit.batches.chunk_by(|a, b| a.record_set == b.record_set) {
                 outcomes.extend(append_set(&mut tx, self.backend, &mut work, set).await?);
+            }
+            if work.rows.is_empty() {
+                unused.push(&commit.object_key);
             }
             index::insert(&mut tx, &commit.object_key, &work.rows).await?;
             work.rows.clear();
@@ -78,9 +83,9 @@ impl SqlMetastore {
         let changed =
             work.producers.iter().filter_map(|(k, (s, dirty))| s.as_ref().filter(|_| *dirty).map(|s| (*k, s)));
         producers::store(&mut tx, changed.collect(), now_ms).await?;
-        // A segment none of whose batches was stored (all refused) is dead from the start.
-        let keys: Vec<&String> = stored().map(|c| &c.object_key).collect();
-        super::objects::mark_dead(&mut tx, self.backend, keys, now_ms).await?;
+        // Only segments without index rows can be dead, so a commit that stored something in each of its
+        // segments spends no statement here (one round trip less per produce flush).
+        super::objects::mark_dead(&mut tx, self.backend, unused, now_ms).await?;
         super::changes::notify(&mut tx, self.backend, &partitions).await?;
         let committed = SegmentsCommitted { segments, partitions };
         let written = started.elapsed();
