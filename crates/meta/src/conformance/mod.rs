@@ -96,7 +96,8 @@ macro_rules! metastore_conformance {
                 out_of_sequence_sets_store_nothing, duplicates_answer_the_whole_set, transactional_sets,
                 sets_must_be_of_one_partition, group_commits_are_sequential_commits;
             log_maintenance: rewrites, large_rewrites, continued_rewrites;
-            objects: log_start_and_dead_objects, orphans_are_fenced_against_late_commits;
+            objects: log_start_and_dead_objects, orphans_are_fenced_against_late_commits,
+                segments_with_nothing_stored_are_dead_at_commit;
             producers: idempotent_producers, producers_across_partitions;
             quotas: client_quotas;
             schemas: ids_are_global_and_versions_grow, deletes_are_soft_then_permanent, references_block_deletes,
@@ -164,6 +165,7 @@ pub async fn run_all(store: &dyn Metastore) {
     catalog::configs(store).await;
     objects::log_start_and_dead_objects(store).await;
     objects::orphans_are_fenced_against_late_commits(store).await;
+    objects::segments_with_nothing_stored_are_dead_at_commit(store).await;
     log_maintenance::rewrites(store).await;
     log_maintenance::large_rewrites(store).await;
     log_maintenance::continued_rewrites(store).await;

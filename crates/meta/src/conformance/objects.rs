@@ -67,3 +67,25 @@ pub async fn orphans_are_fenced_against_late_commits(store: &dyn Metastore) {
     store.forget_objects(&keys[1..]).await.expect("forget");
     assert!(store.unknown_objects(&keys).await.expect("unknown") == vec!["fence-late".to_string()]);
 }
+
+/// A segment none of whose batches is stored (every one refused) is dead from its commit, alone or in a group;
+/// a segment holding any stored batch is not, even beside refused ones.
+pub async fn segments_with_nothing_stored_are_dead_at_commit(store: &dyn Metastore) {
+    let t = store.create_topic(new_topic("conf-unused", 1)).await.expect("create");
+    let group = vec![
+        commit("unused-refused", vec![batch(t.id, 7, 0, 5, 1)]),
+        commit("unused-mixed", vec![batch(t.id, 7, 0, 5, 1), batch(t.id, 0, 100, 5, 1)]),
+        commit("unused-stored", vec![batch(t.id, 0, 0, 5, 1)]),
+    ];
+    let done = store.commit_segments(group).await.expect("group commit");
+    let outcomes: Vec<_> = done.segments.into_iter().map(|s| s.expect("not fenced")).collect();
+    assert_eq!(outcomes[0], vec![crate::AppendOutcome::UnknownPartition]);
+    assert_eq!(outcomes[1][0], crate::AppendOutcome::UnknownPartition);
+    store.commit_segment(commit("unused-alone", vec![batch(t.id, 3, 0, 5, 1)])).await.expect("refused commit");
+    assert_eq!(
+        dead_with(store, "unused-", i64::MAX).await,
+        vec!["unused-alone".to_string(), "unused-refused".to_string()]
+    );
+    assert!(dead_with(store, "unused-", 0).await.is_empty(), "dead from the commit's time (1), not before");
+    assert_eq!(store.partition_offsets(t.id, 0).await.expect("offsets").expect("exists").next_offset, 10);
+}
