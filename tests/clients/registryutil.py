@@ -5,7 +5,6 @@ consuming through confluent-kafka's serializers."""
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -13,14 +12,9 @@ from typing import Optional
 
 from clientutil import Rec, consume_confluent, create_topic, produce_confluent
 from confluent_kafka.serialization import MessageField, SerializationContext
+from servers import free_port
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def registry_args(port: int) -> tuple:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cliutil import run
 from conftest import Agent
-from servers import free_port
+from servers import free_ports
 from test_sasl import _jwt, _rsa_key
 from test_tls import issue, openssl
 
@@ -81,6 +81,7 @@ def start_secured_agent(weft_bin: str, tmp_path_factory) -> SecuredAgent:
     data = tmp_path_factory.mktemp("weft-secured")
     run(weft_bin, None, "user", "create", ADMIN, "--password", ADMIN_PASSWORD,
         "--metastore", f"sqlite://{data}/meta.db")
+    plain_port, ssl_port = free_ports(2)
     a = SecuredAgent(weft_bin, data, [
         "--ssl-keystore-location", str(files / "server.pem"),
         "--ssl-key-location", str(files / "server.key"),
@@ -91,6 +92,6 @@ def start_secured_agent(weft_bin: str, tmp_path_factory) -> SecuredAgent:
         "--authorizer", "acl", "--super-users", f"User:{ADMIN};User:{SUBJECT}",
         "--audit-log", str(files / "audit.log"),
         "--connection-failed-authentication-delay-ms", "20",
-    ], plain_port=free_port(), ssl_port=free_port(), files=files)
+    ], plain_port=plain_port, ssl_port=ssl_port, files=files)
     a.start()
     return a

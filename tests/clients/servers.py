@@ -28,9 +28,20 @@ S3_SECRET_KEY = "weft-test-secret-do-not-log"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list:
+    """n distinct free ports. Every socket stays bound until all are chosen: two separate
+    free_port() calls can be handed the same port by the kernel once the first socket closes."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def listening(port: int) -> bool:

@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from conftest import Agent
-from registryutil import Http, free_port
-from servers import PostgresServer
+from registryutil import Http
+from servers import PostgresServer, free_ports
 
 THREADS = 12
 SCHEMAS = 6
@@ -28,8 +28,7 @@ def two_agents(weft_bin, tmp_path, request):
     objects = tmp_path / "objects"
     objects.mkdir()
     agents, urls = [], []
-    for i in range(2):
-        port = free_port()
+    for i, port in enumerate(free_ports(2)):
         d = tmp_path / f"agent-{i}"
         d.mkdir()
         agents.append(Agent(weft_bin, d, ["--metastore", url, "--object-store", f"file://{objects}",

@@ -4,7 +4,6 @@ Protobuf and JSON serializers are in test_schema_formats.py, the level matrix in
 deletes, modes and error bodies in test_schema_api.py, concurrent registration in test_schema_cluster.py."""
 
 import json
-import socket
 import subprocess
 
 import pytest
@@ -15,6 +14,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from clientutil import create_topic, unique_topic
+from servers import free_port
 
 USER_V1 = json.dumps({"type": "record", "name": "User", "namespace": "weft.test",
                       "fields": [{"name": "name", "type": "string"}, {"name": "age", "type": "int"}]})
@@ -24,12 +24,6 @@ USER_V2 = json.dumps({"type": "record", "name": "User", "namespace": "weft.test"
 USER_BREAKING = json.dumps({"type": "record", "name": "User", "namespace": "weft.test",
                             "fields": [{"name": "name", "type": "string"}, {"name": "age", "type": "int"},
                                        {"name": "phone", "type": "string"}]})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

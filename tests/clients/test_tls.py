@@ -23,7 +23,7 @@ from confluent_kafka.admin import AdminClient
 from clientutil import unique_topic, wait_for
 from cliutil import failure, run, run_json
 from conftest import Agent
-from servers import free_port
+from servers import free_ports
 
 
 def openssl(d: Path, *args: str):
@@ -71,12 +71,13 @@ def tls_agent(weft_bin, tmp_path_factory, certs, request):
     request.node._weft_agents = made
 
     def make(*extra, client_auth="requested", keystore: Path = None, key: Path = None) -> ListenerAgent:
+        plain_port, ssl_port = free_ports(2)
         a = ListenerAgent(weft_bin, tmp_path_factory.mktemp("weft-data"), [
             "--ssl-keystore-location", str(keystore or certs / "server.pem"),
             "--ssl-key-location", str(key or certs / "server.key"),
             "--ssl-truststore-location", str(certs / "ca.pem"),
             "--ssl-client-auth", client_auth, *extra,
-        ], plain_port=free_port(), ssl_port=free_port())
+        ], plain_port=plain_port, ssl_port=ssl_port)
         made.append(a)
         a.start()
         return a
