@@ -97,7 +97,7 @@ macro_rules! metastore_conformance {
                 sets_must_be_of_one_partition, group_commits_are_sequential_commits;
             log_maintenance: rewrites, large_rewrites, continued_rewrites;
             objects: log_start_and_dead_objects, orphans_are_fenced_against_late_commits,
-                segments_with_nothing_stored_are_dead_at_commit;
+                segments_with_nothing_stored_are_dead_at_commit, many_keys_are_checked_fenced_and_forgotten_in_bulk;
             producers: idempotent_producers, producers_across_partitions;
             quotas: client_quotas;
             schemas: ids_are_global_and_versions_grow, deletes_are_soft_then_permanent, references_block_deletes,
@@ -166,6 +166,7 @@ pub async fn run_all(store: &dyn Metastore) {
     objects::log_start_and_dead_objects(store).await;
     objects::orphans_are_fenced_against_late_commits(store).await;
     objects::segments_with_nothing_stored_are_dead_at_commit(store).await;
+    objects::many_keys_are_checked_fenced_and_forgotten_in_bulk(store).await;
     log_maintenance::rewrites(store).await;
     log_maintenance::large_rewrites(store).await;
     log_maintenance::continued_rewrites(store).await;

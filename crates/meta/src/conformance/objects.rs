@@ -89,3 +89,23 @@ pub async fn segments_with_nothing_stored_are_dead_at_commit(store: &dyn Metasto
     assert!(dead_with(store, "unused-", 0).await.is_empty(), "dead from the commit's time (1), not before");
     assert_eq!(store.partition_offsets(t.id, 0).await.expect("offsets").expect("exists").next_offset, 10);
 }
+
+/// The collector's bulk calls over more keys than one statement takes (and a duplicate): unknown keys come
+/// back in their order, each orphan is fenced once, and forgetting drops dead objects but never a live one.
+pub async fn many_keys_are_checked_fenced_and_forgotten_in_bulk(store: &dyn Metastore) {
+    let t = store.create_topic(new_topic("conf-bulk", 1)).await.expect("create");
+    store.commit_segment(commit("bulk-live", vec![batch(t.id, 0, 0, 5, 1)])).await.expect("commit");
+    let orphans: Vec<String> = (0..450).map(|i| format!("bulk-orphan-{i:03}")).collect();
+    let mut keys = orphans.clone();
+    keys.insert(200, "bulk-live".to_string());
+    keys.push(orphans[7].clone());
+    let mut unknown = orphans.clone();
+    unknown.push(orphans[7].clone());
+    assert_eq!(store.unknown_objects(&keys).await.expect("unknown"), unknown, "in order, duplicates too");
+    assert_eq!(store.fence_orphans(&keys, 70).await.expect("fence"), orphans, "each orphan once, in order");
+    assert!(store.unknown_objects(&keys).await.expect("unknown").is_empty());
+    assert_eq!(dead_with(store, "bulk-", i64::MAX).await, orphans, "fenced orphans are dead; the live object is not");
+    store.forget_objects(&keys).await.expect("forget");
+    assert_eq!(store.unknown_objects(&keys).await.expect("unknown"), unknown, "a live object is never forgotten");
+    assert!(dead_with(store, "bulk-", i64::MAX).await.is_empty());
+}

@@ -60,54 +60,71 @@ impl SqlMetastore {
         rows.iter().map(|r| Ok(r.try_get::<String, _>("object_key")?)).collect()
     }
 
+    /// One statement per [`super::bulk::CHUNK`] keys: one per key held SQLite's writer for 25-100 ms per
+    /// pass of the collector in a steady produce, and every produce commit waited behind it (BENCHMARKS.md).
     async fn forget_objects_impl(&self, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
         let _w = self.writer().await?;
         let mut tx = self.begin_write().await?;
-        for key in keys {
+        for chunk in keys.chunks(super::bulk::CHUNK) {
             // Only dead objects are forgotten: a live one must never lose its record.
-            sqlx::query("DELETE FROM objects WHERE object_key = $1 AND dead_ms IS NOT NULL")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+            let list = super::bulk::placeholders(1, chunk.len());
+            let sql = format!("DELETE FROM objects WHERE object_key IN ({list}) AND dead_ms IS NOT NULL");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for key in chunk {
+                q = q.bind(key);
+            }
+            q.execute(&mut *tx).await?;
         }
         self.commit(tx).await?;
         Ok(())
     }
 
+    /// The keys of `keys` with no object row, in their order.
     async fn unknown_objects_impl(&self, keys: &[String]) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for key in keys {
-            let row = sqlx::query("SELECT 1 AS one FROM objects WHERE object_key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
-            if row.is_none() {
-                out.push(key.clone());
+        let mut known = std::collections::HashSet::new();
+        for chunk in keys.chunks(super::bulk::CHUNK) {
+            let list = super::bulk::placeholders(1, chunk.len());
+            let sql = format!("SELECT object_key FROM objects WHERE object_key IN ({list})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for key in chunk {
+                q = q.bind(key);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                known.insert(row.try_get::<String, _>("object_key")?);
             }
         }
-        Ok(out)
+        Ok(keys.iter().filter(|k| !known.contains(*k)).cloned().collect())
     }
 
     async fn fence_orphans_impl(&self, keys: &[String], keep_until_ms: i64) -> Result<Vec<String>> {
+        let mut unique: Vec<&String> = Vec::with_capacity(keys.len());
+        let mut seen = std::collections::HashSet::new();
+        unique.extend(keys.iter().filter(|k| seen.insert(k.as_str())));
         let _w = self.writer().await?;
         let mut tx = self.begin_write().await?;
-        let mut fenced = Vec::new();
-        for key in keys {
-            // Waits for (and loses to) a commit of the same key in flight; wins against a later one.
-            let done = sqlx::query(
-                "INSERT INTO objects (object_key, size_bytes, created_ms, dead_ms) VALUES ($1, 0, $2, $2) \
-                 ON CONFLICT (object_key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(keep_until_ms)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() > 0 {
-                fenced.push(key.clone());
+        let mut fenced = std::collections::HashSet::new();
+        for chunk in unique.chunks(super::bulk::CHUNK) {
+            // Waits for (and loses to) a commit of the same key in flight; wins against a later one. A row
+            // comes back for each key fenced here, none for a key already recorded.
+            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, 0, $1, $1)", i + 2)).collect();
+            let rows = rows.join(", ");
+            let sql = format!(
+                "INSERT INTO objects (object_key, size_bytes, created_ms, dead_ms) VALUES {rows} \
+                 ON CONFLICT (object_key) DO NOTHING RETURNING object_key"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(keep_until_ms);
+            for key in chunk {
+                q = q.bind(*key);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                fenced.insert(row.try_get::<String, _>("object_key")?);
             }
         }
         self.commit(tx).await?;
-        Ok(fenced)
+        Ok(unique.into_iter().filter(|k| fenced.contains(*k)).cloned().collect())
     }
 
     async fn acquire_lease_impl(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
