@@ -60,7 +60,7 @@ impl SqlMetastore {
         rows.iter().map(|r| Ok(r.try_get::<String, _>("object_key")?)).collect()
     }
 
-    /// One statement per [`super::bulk::CHUNK`] keys: one per key held SQLite's writer for 25-100 ms per
+    /// One statement per [`super::bulk::CHUNK`] keys: one per key held SQLite's writer for up to 100 ms per
     /// pass of the collector in a steady produce, and every produce commit waited behind it (BENCHMARKS.md).
     async fn forget_objects_impl(&self, keys: &[String]) -> Result<()> {
         if keys.is_empty() {
