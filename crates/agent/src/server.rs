@@ -421,6 +421,7 @@ fn maintainer(agent: &Agent) -> weft_maintenance::Maintainer {
         budget: weft_maintenance::BudgetLimits {
             bytes_per_sec: c.maintenance_max_bytes_per_sec,
             bytes_per_pass: c.maintenance_max_bytes_per_pass,
+            metastore_percent: c.maintenance_max_metastore_percent,
         },
     };
     weft_maintenance::Maintainer::new(deps, schedule)

@@ -337,6 +337,15 @@ options! {
     /// about 4 s at the default byte rate, so a pass fits in the default 5 s interval.
     maintenance_max_bytes_per_pass: u64 = 256 * 1024 * 1024 => maintenance_max_bytes_per_pass: Same<u64>;
 
+    /// Percent of wall time log compaction and object compaction may hold the metastore with index rewrites (1-100)
+    ///
+    /// After each index rewrite transaction a job rests in proportion to the time it took. On SQLite a
+    /// rewrite holds the single writer, and produce commits arriving meanwhile wait: with the rests they find
+    /// the writer free most of the time instead of queueing behind rewrites back to back. The default, 25,
+    /// still switches some 3,000 index rows per second to merged objects on a busy 2-core machine; 100
+    /// turns the rests off.
+    maintenance_max_metastore_percent: u64 = 25 => maintenance_max_metastore_percent: Same<u64>, check percent;
+
     /// For tests and benchmarks: delay and fail object-store requests as S3 would (off, s3-standard or
     /// s3-express), to measure S3 latency on one machine
     ///

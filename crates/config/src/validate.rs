@@ -83,6 +83,11 @@ pub(crate) fn non_negative<T: Quantity>(key: &str, v: &T, show: impl Fn(&T) -> S
     if v.is_negative() { Err(out_of_range(key, "must not be negative", v, show)) } else { Ok(()) }
 }
 
+/// Rule `percent`: a share of something, from 1 to 100.
+pub(crate) fn percent(key: &str, v: &u64, show: impl Fn(&u64) -> String) -> Result<(), ConfigError> {
+    if (1..=100).contains(v) { Ok(()) } else { Err(out_of_range(key, "must be between 1 and 100", v, show)) }
+}
+
 /// Converts a written value of the option `key` with its codec.
 pub(crate) fn decode<C: Codec>(key: &str, raw: C::Raw) -> Result<C::Field, ConfigError> {
     C::decode(raw).map_err(|Rejected { value, expected, source }| ConfigError::Invalid {

@@ -41,7 +41,12 @@ fn markdown() -> String {
          | --- | --- | --- | --- | --- | --- |\n",
     );
     for o in options() {
-        let rule = o.checks.iter().map(|c| if *c == "positive" { "> 0" } else { ">= 0" }).collect::<Vec<_>>();
+        let rule = o.checks.iter().map(|c| match *c {
+            "positive" => "> 0",
+            "percent" => "1-100",
+            _ => ">= 0",
+        });
+        let rule = rule.collect::<Vec<_>>();
         out.push_str(&format!(
             "| `--{}` | `{}` | `{}` | {} | {} | {} |\n",
             o.flag(),

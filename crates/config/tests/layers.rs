@@ -16,6 +16,8 @@ fn samples(o: &OptionInfo) -> [(String, String); 3] {
         Kind::Number if o.key == "broker_heartbeat_interval_ms" => {
             ["1001", "1002", "1003"].map(|n| (n.to_string(), n.to_string()))
         }
+        // A share, from 1 to 100.
+        Kind::Number if o.checks.contains(&"percent") => ["11", "12", "13"].map(|n| (n.to_string(), n.to_string())),
         Kind::Text if o.key == "listeners" => {
             ["PLAINTEXT://127.0.0.1:1001", "PLAINTEXT://127.0.0.1:1002", "PLAINTEXT://127.0.0.1:1003"].map(quoted)
         }

@@ -14,6 +14,7 @@ fn every_checked_option_refuses_a_bad_value_naming_it() {
             let (bad, rule) = match *check {
                 "positive" => ("0", "must be greater than 0"),
                 "non_negative" => ("-1", "must not be negative"),
+                "percent" => ("101", "must be between 1 and 100"),
                 other => panic!("{}: no test value for rule {other}", o.key),
             };
             let flag = format!("--{}", o.flag());

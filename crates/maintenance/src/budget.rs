@@ -1,6 +1,8 @@
-//! The I/O budget of background jobs, so they never compete with clients for the disk or the object store:
-//! a byte rate (a token bucket over the bytes object compaction and log compaction read and write) and a
-//! byte allowance per pass (a pass stops starting new work once it is spent; the rest waits for the next).
+//! The I/O budget of background jobs, so they never compete with clients for the disk, the object store or
+//! the metastore: a byte rate (a token bucket over the bytes object compaction and log compaction read and
+//! write), a byte allowance per pass (a pass stops starting new work once it is spent; the rest waits for
+//! the next), and a share of the metastore's time (after each index rewrite a job rests in proportion to
+//! the time the rewrite took, so produce commits find the metastore free most of the time).
 //!
 //! The bucket runs on tokio's clock (`tokio::time::Instant`), so tests drive it with paused time. A request
 //! larger than the bucket is let through at once and then paid for by waiting (the bucket goes into debt),
@@ -23,7 +25,18 @@ pub struct BudgetLimits {
     pub bytes_per_sec: u64,
     /// Bytes read plus written per pass at most (work already started finishes); 0 is unlimited.
     pub bytes_per_pass: u64,
+    /// Percent of wall time the jobs' index rewrites may take in the metastore (1-100; 100 is unlimited).
+    pub metastore_percent: u64,
 }
+
+impl BudgetLimits {
+    /// No limit of any kind.
+    pub const UNLIMITED: BudgetLimits = BudgetLimits { bytes_per_sec: 0, bytes_per_pass: 0, metastore_percent: 100 };
+}
+
+/// The longest rest after one metastore write, so a write slowed by something else (a stalled disk) does not
+/// hold maintenance back for long once the stall is over.
+const MAX_REST: Duration = Duration::from_secs(1);
 
 /// The shared budget of one maintenance service.
 #[derive(Debug)]
@@ -70,6 +83,22 @@ impl Budget {
         wait
     }
 
+    /// Rests after a background metastore write that took `took`, long enough that such writes take at most
+    /// the budget's share of wall time (a write of 5 ms at 25% rests 15 ms); returns the rest.
+    ///
+    /// On SQLite a write holds the metastore's single writer, and every produce commit that arrives meanwhile
+    /// waits for it: writes back to back (an object merge switches its index rows in several) queue commit
+    /// after commit behind them, while with a rest between them a commit waits for one write at most, and
+    /// most find the writer free.
+    pub async fn rest_after_write(&self, took: Duration) -> Duration {
+        let rest = rest_for(took, self.limits.metastore_percent);
+        if !rest.is_zero() {
+            tokio::time::sleep(rest).await;
+            metrics::histogram!(THROTTLED).record(rest.as_secs_f64());
+        }
+        rest
+    }
+
     /// Refills the bucket for the time passed, takes `bytes`, and says how long the caller must wait.
     fn debit(&self, bytes: u64) -> Duration {
         let rate = self.limits.bytes_per_sec;
@@ -86,6 +115,14 @@ impl Budget {
     }
 }
 
+/// The rest that keeps a write of `took` within `percent` of wall time.
+fn rest_for(took: Duration, percent: u64) -> Duration {
+    if percent == 0 || percent >= 100 {
+        return Duration::ZERO;
+    }
+    took.mul_f64((100 - percent) as f64 / percent as f64).min(MAX_REST)
+}
+
 /// The bucket holds a tenth of a second's bytes, so a quiet moment never turns into a long full-speed burst.
 fn burst(rate: u64) -> f64 {
     rate as f64 / 10.0
@@ -96,7 +133,7 @@ mod tests {
     use super::*;
 
     fn budget(bytes_per_sec: u64, bytes_per_pass: u64) -> Budget {
-        Budget::new(BudgetLimits { bytes_per_sec, bytes_per_pass })
+        Budget::new(BudgetLimits { bytes_per_sec, bytes_per_pass, metastore_percent: 100 })
     }
 
     #[tokio::test(start_paused = true)]
@@ -148,5 +185,25 @@ mod tests {
         assert!(b.pass_spent());
         b.start_pass();
         assert!(!b.pass_spent());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_rest_for_their_share_of_the_metastore() {
+        let b = Budget::new(BudgetLimits { metastore_percent: 25, ..BudgetLimits::UNLIMITED });
+        let start = Instant::now();
+        assert_eq!(b.rest_after_write(Duration::from_millis(5)).await, Duration::from_millis(15));
+        assert_eq!(start.elapsed(), Duration::from_millis(15));
+        // A stalled write rests at most MAX_REST.
+        assert_eq!(b.rest_after_write(Duration::from_secs(10)).await, MAX_REST);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_share_never_rests() {
+        for metastore_percent in [0, 100, 1000] {
+            let b = Budget::new(BudgetLimits { metastore_percent, ..BudgetLimits::UNLIMITED });
+            assert_eq!(b.rest_after_write(Duration::from_millis(5)).await, Duration::ZERO);
+        }
+        assert_eq!(rest_for(Duration::from_millis(1), 1), Duration::from_millis(99));
+        assert_eq!(rest_for(Duration::from_millis(1), 50), Duration::from_millis(1));
     }
 }

@@ -169,7 +169,7 @@ pub async fn clean_partition_paced(
         clean_offset: Some(end),
         now_ms,
     };
-    report.applied = meta.replace_batches(rewrite).await?;
+    report.applied = pace.metastore_write(meta.replace_batches(rewrite)).await?;
     tracing::info!(
         %topic_id, partition, applied = report.applied, records = report.records_read, kept = report.records_kept,
         rewritten = report.batches_rewritten, bytes_before = report.bytes_before, bytes_after = report.bytes_after,

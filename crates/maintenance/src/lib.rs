@@ -53,10 +53,16 @@ pub struct Pace {
 impl Pace {
     /// No byte limits, CPU steps on the blocking pool: for a job called on its own (tests, tools).
     pub fn unlimited() -> Self {
-        Pace {
-            budget: Budget::new(BudgetLimits { bytes_per_sec: 0, bytes_per_pass: 0 }),
-            worker: Worker::blocking_pool(),
-        }
+        Pace { budget: Budget::new(BudgetLimits::UNLIMITED), worker: Worker::blocking_pool() }
+    }
+
+    /// Runs one metastore write of a background job (an index rewrite), then rests for the budget's share
+    /// of the metastore's time ([`Budget::rest_after_write`]).
+    pub async fn metastore_write<T>(&self, write: impl std::future::Future<Output = T>) -> T {
+        let started = tokio::time::Instant::now();
+        let out = write.await;
+        self.budget.rest_after_write(started.elapsed()).await;
+        out
     }
 }
 

@@ -143,7 +143,7 @@ async fn merge_run(
     let size = object.len() as u64;
     storage.put_durable_uncached(&key, object).await?;
     let object = NewObject { key: key.clone(), size, created_ms: now_ms };
-    let applied = switch_index(meta, at, object, &run, added, now_ms).await?;
+    let applied = switch_index(meta, at, object, &run, added, now_ms, pace).await?;
     if applied == run.len() {
         tracing::info!(%topic_id, partition, batches = run.len(), bytes, object = %key, "merged batches into one object");
     } else {
@@ -164,7 +164,9 @@ const ROWS_PER_SWITCH: usize = 64;
 /// Points the index at the merged object, [`ROWS_PER_SWITCH`] rows per transaction, in offset order; stops at
 /// the first group of rows that changed meanwhile. Returns how many rows now point into the new object. Each
 /// step is safe alone: the bytes at both places are the same, so a reader sees every batch exactly once
-/// whichever object its row names.
+/// whichever object its row names. Each transaction is followed by the pace's rest, so the switches of a
+/// pass (some 75 a pass at 5,000 records/s) are spread out instead of queueing produce commits back to back.
+#[allow(clippy::too_many_arguments)]
 async fn switch_index(
     meta: &dyn Metastore,
     at: Position,
@@ -172,6 +174,7 @@ async fn switch_index(
     run: &[weft_meta::BatchRef],
     added: Vec<BatchRow>,
     now_ms: i64,
+    pace: &Pace,
 ) -> Result<usize> {
     let mut applied = 0;
     for (rows, added) in run.chunks(ROWS_PER_SWITCH).zip(added.chunks(ROWS_PER_SWITCH)) {
@@ -186,7 +189,7 @@ async fn switch_index(
             clean_offset: None,
             now_ms,
         };
-        if !meta.replace_batches(rewrite).await? {
+        if !pace.metastore_write(meta.replace_batches(rewrite)).await? {
             break;
         }
         applied += rows.len();

@@ -1,5 +1,6 @@
 //! The service within its budget: a pass stops starting work once its byte allowance is spent, and the next
-//! pass resumes with the partitions it did not reach, so every partition gets its turn.
+//! pass resumes with the partitions it did not reach, so every partition gets its turn; its byte rate and
+//! its share of the metastore's time pace it.
 
 mod common;
 
@@ -59,7 +60,7 @@ async fn a_pass_stops_at_its_allowance_and_the_next_resumes_where_it_stopped() {
     let f = fixture().await;
     let t = seed(&f).await;
     // Any merge spends this allowance: one partition per pass.
-    let m = maintainer(&f, BudgetLimits { bytes_per_sec: 0, bytes_per_pass: 1 });
+    let m = maintainer(&f, BudgetLimits { bytes_per_pass: 1, ..BudgetLimits::UNLIMITED });
     m.run_one_pass().await;
     assert_eq!(merged(&f, &t).await, [true, false, false]);
     m.run_one_pass().await;
@@ -72,7 +73,7 @@ async fn a_pass_stops_at_its_allowance_and_the_next_resumes_where_it_stopped() {
 async fn an_unlimited_pass_does_all_its_work() {
     let f = fixture().await;
     let t = seed(&f).await;
-    let m = maintainer(&f, BudgetLimits { bytes_per_sec: 0, bytes_per_pass: 0 });
+    let m = maintainer(&f, BudgetLimits::UNLIMITED);
     m.run_one_pass().await;
     assert_eq!(merged(&f, &t).await, [true, true, true]);
 }
@@ -91,12 +92,26 @@ async fn the_byte_rate_paces_a_pass() {
     };
     // Read once and written once (plus each object's index): at `stored` bytes per second, the pass takes
     // about two seconds beyond the bucket's tenth of a second.
-    let m = maintainer(&f, BudgetLimits { bytes_per_sec: stored, bytes_per_pass: 0 });
+    let m = maintainer(&f, BudgetLimits { bytes_per_sec: stored, ..BudgetLimits::UNLIMITED });
     let started = std::time::Instant::now();
     m.run_one_pass().await;
     let took = started.elapsed();
     assert_eq!(merged(&f, &t).await, [true, true, true]);
     assert!(took >= Duration::from_millis(1_800), "{took:?}");
+}
+
+#[tokio::test]
+async fn the_metastore_share_rests_after_every_index_rewrite() {
+    let f = fixture().await;
+    let t = seed(&f).await;
+    // At 1% each of the three merges' index switches (a metastore transaction of at least a few round trips
+    // and a commit, well over 100 us) is followed by a rest of 99 times its length.
+    let m = maintainer(&f, BudgetLimits { metastore_percent: 1, ..BudgetLimits::UNLIMITED });
+    let started = std::time::Instant::now();
+    m.run_one_pass().await;
+    let took = started.elapsed();
+    assert_eq!(merged(&f, &t).await, [true, true, true]);
+    assert!(took >= Duration::from_micros(3 * 99 * 100), "{took:?}");
 }
 
 /// A clock that moves 11 s every time it is read, so a pass outlives a third of its 30 s lease at once.
@@ -114,7 +129,7 @@ async fn a_leased_pass_waits_for_the_lease_and_renews_it_as_it_goes() {
     let t = seed(&f).await;
     assert!(f.meta.acquire_lease("maintenance", "b", 100_000, 30_000).await.expect("lease"));
     let clock = Arc::new(SteppingClock(100_000.into()));
-    let m = maintainer_on(&f, BudgetLimits { bytes_per_sec: 0, bytes_per_pass: 0 }, clock);
+    let m = maintainer_on(&f, BudgetLimits::UNLIMITED, clock);
     // Agent b holds the lease until 130 s: a's passes at 111 s and 122 s run nothing.
     assert!(!m.run_leased_pass("a").await);
     assert!(!m.run_leased_pass("a").await);
